@@ -1,0 +1,44 @@
+# `make` lists the targets. `make run` and `make test` work on a fresh machine: they create
+# .venv, install the pinned requirements and use (or start) Postgres and Redis.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WITH_SERVICES := $(PY) scripts/devservices.py --
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run migrate demo test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned requirements
+
+run: $(STAMP) ## migrate, seed the demo tenant, serve web + worker + beat (Ctrl-C stops all)
+	mkdir -p .data
+	$(WITH_SERVICES) sh -c '$(PY) manage.py platform_migrate -v0 && \
+	  $(PY) manage.py demo_seed --port $(PORT) && \
+	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev'
+
+migrate: $(STAMP) ## migrate the public schema, the tenant template and every tenant
+	$(WITH_SERVICES) $(PY) manage.py platform_migrate
+
+test: $(STAMP) ## run the whole test suite (real Postgres, Redis, Celery worker, ASGI server)
+	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+bench: $(STAMP) ## run the benchmarks in benchmarks/, each beside its baseline
+	$(WITH_SERVICES) $(PY) benchmarks/tenant_provision.py $(BENCH_ARGS)
+
+clean: ## remove the virtualenv and local data
+	rm -rf $(VENV) .data staticfiles

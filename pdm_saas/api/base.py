@@ -1,0 +1,77 @@
+"""The base of every tenant API view. Safe by default.
+
+It owns, in one place: authentication (API key or session), the check that the caller belongs to
+the request's tenant, the scope each action needs, and a queryset narrowed to the tenant. Tenant
+schema models are isolated by the schema itself; public-schema models with a `tenant` field are
+filtered here. A view that truly needs rows across tenants must override
+`dangerously_get_unscoped_queryset` and say why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from rest_framework import exceptions, permissions, viewsets
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+
+from accounts.models import Membership
+from accounts.roles import Scope
+from pdm_saas.api.principals import request_membership, request_scopes
+
+
+class TenantScopePermission(permissions.BasePermission):
+    """Anonymous: 401. Not part of this tenant: 404 (we don't confirm the tenant's data exists).
+    Part of it without the scope the action needs: 403."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or tenant.is_public:
+            raise exceptions.NotFound()
+        if not request.user or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        scopes = request_scopes(request)
+        if not scopes:
+            raise exceptions.NotFound()
+        needed = view.required_scope(request)
+        if needed not in scopes:
+            raise exceptions.PermissionDenied(f"This action needs the '{needed}' scope.")
+        return True
+
+
+class TenantAPIMixin:
+    permission_classes = [TenantScopePermission]
+    # Maps a viewset action (or an HTTP method, lower case) to the scope it needs. Unlisted:
+    # safe methods need `read`, everything else `write`.
+    scope_map: dict[str, str] = {}
+    request: Request
+
+    def required_scope(self, request: Request) -> str:
+        action = getattr(self, "action", None) or request.method.lower()
+        if action in self.scope_map:
+            return self.scope_map[action]
+        return Scope.READ if request.method in permissions.SAFE_METHODS else Scope.WRITE
+
+    @property
+    def membership(self) -> Membership | None:
+        return request_membership(self.request)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = self.dangerously_get_unscoped_queryset()
+        model: type[Model] = queryset.model
+        if any(field.name == "tenant" for field in model._meta.get_fields()):
+            queryset = queryset.filter(tenant=self.request.tenant)  # type: ignore[attr-defined]
+        return queryset
+
+    def dangerously_get_unscoped_queryset(self) -> QuerySet[Any]:
+        return super().get_queryset()  # type: ignore[misc,no-any-return]
+
+
+class TenantAPIView(TenantAPIMixin, GenericAPIView):  # type: ignore[type-arg]
+    pass
+
+
+class TenantViewSet(TenantAPIMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    pass
+

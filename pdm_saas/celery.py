@@ -1,0 +1,63 @@
+"""The Celery app. Tenant-aware: every task message carries its tenant's schema.
+
+tenant-schemas-celery puts the sender's schema in a `_schema_name` header and switches the
+worker's connection to it before the task runs. Left alone it falls back to `public` when the
+header is missing; `TenantBoundTask`, our default base, refuses such messages instead, so that a
+tenant task can never run against the public schema or another tenant. Platform-wide tasks (the
+per-tenant dispatcher) opt out explicitly with `base=PublicTask`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery.exceptions import Reject
+from celery.schedules import crontab
+from tenant_schemas_celery.app import CeleryApp, get_schema_name_from_task
+from tenant_schemas_celery.task import TenantTask
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdm_saas.settings")
+logger = logging.getLogger(__name__)
+
+
+class TenantMissing(Exception):
+    """A tenant task arrived without a usable tenant."""
+
+
+class TenantBoundTask(TenantTask):
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from tenants.db import connection  # not at import: this module loads before Django's apps
+
+        schema_name = get_schema_name_from_task(self, kwargs)
+        if not schema_name or schema_name == "public" or connection.schema_name != schema_name:
+            reason = f"task {self.name} refused: message carries no tenant ({schema_name!r})"
+            logger.error(reason)
+            raise Reject(TenantMissing(reason), requeue=False)
+        return super().__call__(*args, **kwargs)
+
+
+class PublicTask(TenantTask):
+    """For platform tasks that work across tenants from the public schema."""
+
+    abstract = True
+
+
+app = CeleryApp("pdm_saas", task_cls="pdm_saas.celery:TenantBoundTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Beat only knows platform schedules; the dispatcher fans each one out to every active tenant.
+app.conf.beat_schedule = {
+    "sweep-stale-jobs": {
+        "task": "tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute="*/5"),
+        "args": ["jobs.tasks.jobs_sweep_stale_task"],
+    },
+}
+app.conf.task_routes = {
+    "tenants.tasks.tenants_dispatch": {"queue": "default"},
+}

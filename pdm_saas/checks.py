@@ -1,0 +1,40 @@
+"""System checks for dangerous production settings (run by `manage.py check --deploy`, and
+by every command when DEBUG is off)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register(Tags.security, deploy=True)
+def production_settings_check(app_configs: Any, **kwargs: Any) -> list[Any]:
+    problems: list[Any] = []
+    if (settings.SECRET_KEY == settings.DEV_SECRET_KEY or len(settings.SECRET_KEY) < 40
+            or "change-me" in settings.SECRET_KEY):
+        problems.append(Error("DJANGO_SECRET_KEY is a placeholder or shorter than 40 characters.",
+                              hint="Set DJANGO_SECRET_KEY to a long random value.", id="pdm.E001"))
+    if settings.DEBUG:
+        problems.append(Error("DJANGO_DEBUG is on.", hint="Set DJANGO_DEBUG=false in production.", id="pdm.E002"))
+    if "*" in settings.ALLOWED_HOSTS:
+        problems.append(Error("DJANGO_ALLOWED_HOSTS contains '*': any Host header would be routed.",
+                              id="pdm.E003"))
+    if settings.BASE_DOMAIN == "localhost":
+        problems.append(Warning("PDM_BASE_DOMAIN is localhost.", id="pdm.W001"))
+    if not settings.SESSION_COOKIE_SECURE:
+        problems.append(Error("Session cookies are sent over plain HTTP.",
+                              hint="Set DJANGO_SECURE_COOKIES=true.", id="pdm.E004"))
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        problems.append(Error("CELERY_TASK_ALWAYS_EAGER runs tasks inside web requests.", id="pdm.E005"))
+    return problems
+
+
+@register()
+def debug_off_check(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """Without DEBUG we are in production: refuse the development secret outright."""
+    if not settings.DEBUG and settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+        return [Error("DJANGO_DEBUG is off but DJANGO_SECRET_KEY is the public development key.",
+                      hint="Set DJANGO_SECRET_KEY.", id="pdm.E010")]
+    return []

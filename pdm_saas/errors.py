@@ -1,0 +1,47 @@
+"""Errors raised by services, carrying what the API's error shape needs.
+
+Services raise these; the API exception handler (pdm_saas/api/errors.py) turns them into
+`{"error": {"code", "message", "details"}}` with the status below. Views never build error
+bodies themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    status_code = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details if details is not None else {}
+
+
+class InvalidInput(ServiceError):
+    status_code = 400
+    code = "invalid"
+
+
+class NotAllowed(ServiceError):
+    status_code = 403
+    code = "permission_denied"
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    status_code = 409
+    code = "conflict"
+
+
+class Gone(ServiceError):
+    status_code = 410
+    code = "gone"

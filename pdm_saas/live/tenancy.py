@@ -1,0 +1,51 @@
+"""Tenant resolution for WebSocket connections. django-tenants only covers HTTP, so the ASGI
+stack resolves the tenant itself: from the API key if one is presented, otherwise from the Host
+header, exactly as tenants.middleware does for HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from channels.db import database_sync_to_async
+
+from accounts.keys import bearer_token
+from accounts.models import ApiKey
+from accounts.selectors import api_key_check
+from tenants.db import connection
+from tenants.models import Domain, Tenant
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+@database_sync_to_async
+def _resolve(host: str, authorization: str) -> tuple[Tenant | None, ApiKey | None, str | None]:
+    connection.set_schema_to_public()
+    token = bearer_token(authorization)
+    if token is not None:
+        check = api_key_check(raw=token)
+        if not check.ok or check.key is None:
+            return None, None, check.problem
+        return check.key.tenant, check.key, None
+    domain = Domain.objects.select_related("tenant").filter(domain=host).first()
+    return (domain.tenant if domain else None), None, None
+
+
+class TenantScopeMiddleware:
+    """Puts `tenant`, `api_key`, `tenant_problem` and `same_origin` into the connection scope."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        host_header = _header(scope, b"host").lower()
+        tenant, key, problem = await _resolve(host_header.split(":")[0], _header(scope, b"authorization"))
+        origin = urlparse(_header(scope, b"origin").lower())
+        same_origin = bool(origin.netloc) and origin.netloc == host_header
+        scope = dict(scope, tenant=tenant, api_key=key, tenant_problem=problem, same_origin=same_origin)
+        return await self.inner(scope, receive, send)

@@ -1,0 +1,18 @@
+"""URLs of the public host (`localhost`): landing, signup, health, API docs."""
+
+from django.urls import include, path
+
+from pdm_saas import health
+from tenants import views as tenant_views
+from tenants.api import SignupView
+
+handler404 = "pdm_saas.api.errors.handler404"
+handler500 = "pdm_saas.api.errors.handler500"
+
+urlpatterns = [
+    path("", tenant_views.landing, name="landing"),
+    path("signup/", tenant_views.signup, name="signup"),
+    path("healthz", health.healthz, name="healthz"),
+    path("api/v1/signup/", SignupView.as_view(), name="api-signup"),
+    path("", include("pdm_saas.urls_api_docs")),
+]

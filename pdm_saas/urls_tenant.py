@@ -1,0 +1,36 @@
+"""URLs of a tenant host (`acme.localhost`) and of API-key requests routed to a tenant."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from accounts import api as accounts_api
+from jobs.api import JobViewSet
+from pdm_saas import health
+from tenants import api as tenants_api
+from tenants import views as tenant_views
+
+handler404 = "pdm_saas.api.errors.handler404"
+handler500 = "pdm_saas.api.errors.handler500"
+
+router = SimpleRouter(trailing_slash=True)
+router.register("members", accounts_api.MemberViewSet, basename="member")
+router.register("invitations", accounts_api.InvitationViewSet, basename="invitation")
+router.register("api-keys", accounts_api.ApiKeyViewSet, basename="api-key")
+router.register("jobs", JobViewSet, basename="job")
+router.register("tenant/exports", tenants_api.TenantExportViewSet, basename="tenant-export")
+
+api_v1 = [
+    path("me/", accounts_api.MeView.as_view(), name="me"),
+    path("invitations/accept/", accounts_api.InvitationAcceptView.as_view(), name="invitation-accept"),
+    path("tenant/", tenants_api.TenantView.as_view(), name="tenant"),
+    path("tenant/deactivate/", tenants_api.TenantDeactivateView.as_view(), name="tenant-deactivate"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("", tenant_views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("api/v1/", include(api_v1)),
+    path("", include("pdm_saas.urls_api_docs")),
+]

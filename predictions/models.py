@@ -1,0 +1,1 @@
+"""Models, predictions, alerts and work orders (tenant schema). Built by the ML engine issue."""

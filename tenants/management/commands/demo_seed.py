@@ -1,0 +1,33 @@
+"""Create (or reuse) the demo organization and its owner, and print how to sign in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from tenants.selectors import tenant_by_slug
+from tenants.services import tenant_signup
+
+DEMO_SLUG = "demo"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", default="8000")
+
+    def handle(self, *args: Any, port: str, **options: Any) -> None:
+        if tenant_by_slug(slug=DEMO_SLUG) is None:
+            tenant_signup(organization_name="Demo Plant", slug=DEMO_SLUG,
+                          owner_email=DEMO_EMAIL, owner_password=DEMO_PASSWORD)
+        host = f"{DEMO_SLUG}.{settings.BASE_DOMAIN}:{port}"
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo organization ready: http://{host}/accounts/login/\n"
+            f"  email:    {DEMO_EMAIL}\n  password: {DEMO_PASSWORD}\n"
+            f"  API docs: http://{settings.BASE_DOMAIN}:{port}/api/v1/docs/"
+        ))

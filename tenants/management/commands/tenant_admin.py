@@ -1,0 +1,43 @@
+"""Operator actions on one tenant: deactivate, activate, export, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_tenants.utils import tenant_context
+
+from jobs.services import job_create, job_execute
+from tenants import services
+from tenants.selectors import tenant_by_slug
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["deactivate", "activate", "export", "delete"])
+        parser.add_argument("slug")
+
+    def handle(self, *args: Any, action: str, slug: str, **options: Any) -> None:
+        tenant = tenant_by_slug(slug=slug)
+        if tenant is None:
+            raise CommandError(f"No tenant with slug {slug!r}.")
+        if action == "deactivate":
+            services.tenant_deactivate(tenant=tenant)
+        elif action == "activate":
+            services.tenant_activate(tenant=tenant)
+        elif action == "export":
+            with tenant_context(tenant):  # run inline, printing progress, instead of queueing
+                job = job_create(kind=services.EXPORT_KIND)
+                job_execute(job_id=job.id, handler=lambda j, progress: services.tenant_export_write(
+                    tenant=tenant, job_id=j.id,
+                    progress=lambda pct, msg="": self.stdout.write(f"[{pct:3d}%] {msg}")))
+                job.refresh_from_db()
+                if job.status != job.Status.SUCCEEDED:
+                    raise CommandError(job.error)
+                self.stdout.write(f"Export: {services.tenant_export_file(tenant=tenant, job=job)}")
+        elif action == "delete":
+            archive = services.tenant_delete(tenant=tenant, confirm_slug=slug)
+            self.stdout.write(f"Deleted; export archived at {archive}")
+        self.stdout.write(self.style.SUCCESS(f"{action}: {slug} done"))

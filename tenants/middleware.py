@@ -1,0 +1,57 @@
+"""Routes every HTTP request to its tenant before anything else runs.
+
+- A request carrying an API key (`Authorization: Bearer pdm_...`) goes to the key's tenant,
+  whatever the host, so API clients need no per-tenant host name. A presented key that is
+  invalid, revoked or expired is refused here with 401: guessing would be worse.
+- Any other request is routed by host (`acme.localhost` -> tenant `acme`); the public tenant's
+  domains (`localhost`, `127.0.0.1`) get the public URL conf; unknown hosts get 404.
+- A deactivated tenant answers 403 to everyone.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from accounts.keys import bearer_token
+from accounts.selectors import api_key_check
+from pdm_saas.api.errors import error_json
+from tenants.db import connection
+from tenants.models import Tenant
+
+
+def tenant_inactive_response() -> HttpResponse:
+    return error_json(
+        status_code=403,
+        code="tenant_inactive",
+        message="This organization is deactivated. Contact support to reactivate it.",
+    )
+
+
+class TenantRoutingMiddleware(TenantMainMiddleware):
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        connection.set_schema_to_public()
+        token = bearer_token(request.headers.get("Authorization", ""))
+        if token is not None:
+            return self._route_by_key(request, token)
+        response = super().process_request(request)
+        if response is None and not request.tenant.is_active:  # type: ignore[attr-defined]
+            connection.set_schema_to_public()
+            return tenant_inactive_response()
+        return response  # type: ignore[no-any-return]
+
+    def _route_by_key(self, request: HttpRequest, token: str) -> HttpResponse | None:
+        check = api_key_check(raw=token)
+        if not check.ok or check.key is None:
+            response = error_json(
+                status_code=401, code="authentication_failed", message=check.problem or "Invalid API key."
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+            return response
+        tenant: Tenant = check.key.tenant
+        tenant.domain_url = self.hostname_from_request(request)
+        request.tenant = tenant  # type: ignore[attr-defined]
+        request.api_key_check = check  # type: ignore[attr-defined]
+        connection.set_tenant(tenant)
+        self.setup_url_routing(request)
+        return None

@@ -1,0 +1,35 @@
+"""Tenants (organizations) and the host names that route browsers to them. Public schema."""
+
+from __future__ import annotations
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Tenant(TenantMixin):
+    """An organization. Its operational data lives in its own Postgres schema."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=40, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    # Schemas are cloned from the template by tenants.provisioning, never created by save():
+    # django-tenants' own path runs every migration and takes tens of seconds per tenant.
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+
+class Domain(DomainMixin):
+    """A host name (`acme.localhost`) that routes browser traffic to a tenant."""
