@@ -1,0 +1,502 @@
+"""Static checks of the production Docker files: docker/Dockerfile, docker/compose.yaml,
+docker/.env.example and .dockerignore. No Docker engine and no database needed.
+
+If the `docker-compose` (v1) binary is on PATH, `docker-compose config -q` also validates the
+compose file; everything else runs regardless.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import runpy
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import pdm_saas.settings as project_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER = ROOT / "docker"
+DOCKERFILE = DOCKER / "Dockerfile"
+COMPOSE = DOCKER / "compose.yaml"
+ENV_EXAMPLE = DOCKER / ".env.example"
+DOCKERIGNORE = ROOT / ".dockerignore"
+SETTINGS_SOURCE = ROOT / "pdm_saas" / "settings.py"
+
+APP_SERVICES = ("migrate", "web", "worker", "worker-ml", "beat")
+WORKER_SERVICES = ("worker", "worker-ml")
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+ASGI_APP = "pdm_saas.asgi:application"
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text())  # PyYAML resolves the `<<: *app` merge keys
+    assert isinstance(data, dict), "compose.yaml must be a mapping"
+    return data
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    return _compose()["services"]  # type: ignore[no-any-return]
+
+
+def _env_lines() -> list[str]:
+    return ENV_EXAMPLE.read_text().splitlines()
+
+
+def _env_example() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, line in enumerate(_env_lines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        assert sep, f".env.example line {number} is neither a comment nor KEY=value: {line!r}"
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f".env.example line {number}: bad name {key!r}"
+        assert key not in values, f".env.example sets {key} twice"
+        values[key] = value
+    return values
+
+
+def _settings_env_names() -> set[str]:
+    """Names passed to env_str/env_bool/env_int/env_list in the settings source (DATABASE_URL too)."""
+    source = SETTINGS_SOURCE.read_text()
+    return set(re.findall(r"""\benv_(?:str|bool|int|list)\(\s*["']([A-Z][A-Z0-9_]*)["']""", source))
+
+
+def _declared_queues() -> set[str]:
+    """The queues Celery declares: CELERY_TASK_QUEUES (kombu Queue objects), or a plain
+    CELERY_QUEUES / JOB_QUEUES tuple of names where the settings keep one instead."""
+    for name in ("CELERY_TASK_QUEUES", "CELERY_QUEUES", "JOB_QUEUES"):
+        queues = getattr(project_settings, name, None)
+        if queues:
+            return {getattr(queue, "name", queue) for queue in queues}
+    raise AssertionError("the settings declare no Celery queues")
+
+
+def _command(service: dict[str, Any]) -> list[str]:
+    command = service.get("command")
+    if isinstance(command, str):
+        return command.split()
+    assert isinstance(command, list), f"unexpected command: {command!r}"
+    return [str(part) for part in command]
+
+
+def _queues_of(service: dict[str, Any]) -> set[str]:
+    command = _command(service)
+    assert "-Q" in command, f"worker command has no -Q: {command}"
+    return set(command[command.index("-Q") + 1].split(","))
+
+
+def _env_file(service: dict[str, Any]) -> list[str]:
+    env_file = service.get("env_file")
+    return [env_file] if isinstance(env_file, str) else list(env_file or [])
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if pending and line.startswith("#"):
+            continue  # comment inside a continued instruction
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        full = (pending + line).strip()
+        pending = ""
+        keyword, _, args = full.partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+    assert not pending, "Dockerfile ends inside a continued line"
+    return instructions
+
+
+def _final_stage() -> list[tuple[str, str]]:
+    instructions = _dockerfile_instructions()
+    starts = [index for index, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    assert starts, "Dockerfile has no FROM"
+    return instructions[starts[-1]:]
+
+
+def _exec_form(args: str) -> list[str]:
+    parsed = json.loads(args)
+    assert isinstance(parsed, list) and all(isinstance(part, str) for part in parsed), args
+    return parsed
+
+
+# --- compose.yaml --------------------------------------------------------------------------------
+
+
+def test_compose_uses_the_compose_spec_format() -> None:
+    assert "version" not in _compose(), "the Compose Specification has no top-level `version:`"
+
+
+def test_compose_defines_every_service() -> None:
+    expected = {"postgres", "redis", *APP_SERVICES}
+    missing = expected - set(_services())
+    assert not missing, f"compose.yaml lacks services: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_build_the_image_and_read_the_env_file(name: str) -> None:
+    service = _services()[name]
+    build = service.get("build")
+    assert isinstance(build, dict), f"{name} must build the image"
+    assert build.get("context") == "..", f"{name}: build context must be the repository root"
+    assert build.get("dockerfile") == "docker/Dockerfile", f"{name}: wrong dockerfile"
+    assert _env_file(service) == [".env"], f"{name}: env_file must be .env (copied from .env.example)"
+
+
+def test_backing_services_are_pinned_and_have_healthchecks() -> None:
+    services = _services()
+    assert services["postgres"]["image"] == "postgres:15"
+    assert services["redis"]["image"] == "redis:7"
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    assert "redis-cli ping" in " ".join(services["redis"]["healthcheck"]["test"])
+    volumes = _compose().get("volumes") or {}
+    data = [mount for mount in services["postgres"]["volumes"] if mount.endswith(":/var/lib/postgresql/data")]
+    assert data and data[0].split(":")[0] in volumes, "postgres data must be on a named volume"
+
+
+def test_migrate_is_one_shot_and_waits_for_healthy_backends() -> None:
+    migrate = _services()["migrate"]
+    command = " ".join(_command(migrate))
+    assert "manage.py platform_migrate" in command
+    assert "--executor multiprocessing" in command
+    assert migrate.get("restart") in ("no", None), "a one-shot service must not restart"
+    assert migrate["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
+
+
+@pytest.mark.parametrize("name", ("web", "worker", "worker-ml", "beat"))
+def test_long_running_services_wait_for_a_successful_migration(name: str) -> None:
+    depends_on = _services()[name].get("depends_on") or {}
+    assert isinstance(depends_on, dict), f"{name}: depends_on needs conditions, not a list"
+    assert depends_on.get("migrate") == {"condition": "service_completed_successfully"}
+
+
+def test_web_serves_the_asgi_app_on_port_8000() -> None:
+    web = _services()["web"]
+    command = _command(web) if "command" in web else None
+    if command is not None:  # otherwise the image CMD applies; checked in the Dockerfile tests
+        assert command[0] == "daphne" and command[-1] == ASGI_APP, command
+        assert command[command.index("-p") + 1] == "8000"
+    assert any(str(port).endswith("8000:8000") or (isinstance(port, dict) and port.get("target") == 8000)
+               for port in web.get("ports", [])), "web must publish port 8000"
+    # Django: "When using ASGI, persistent connections should be disabled."
+    assert str((web.get("environment") or {}).get("DATABASE_CONN_MAX_AGE")) == "0"
+
+
+def test_celery_services_run_the_project_app() -> None:
+    services = _services()
+    for name in (*WORKER_SERVICES, "beat"):
+        command = _command(services[name])
+        assert command[:3] == ["celery", "-A", "pdm_saas"], f"{name}: {command}"
+    assert _command(services["worker"])[3] == "worker"
+    assert _command(services["worker-ml"])[3] == "worker"
+    ml = _command(services["worker-ml"])
+    assert ml[ml.index("-c") + 1] == "1", "worker-ml runs one CPU-heavy task at a time"
+    beat = _command(services["beat"])
+    assert beat[3] == "beat"
+    # The image's user cannot write to /app; the schedule must go somewhere writable.
+    assert beat[beat.index("--schedule") + 1].startswith("/tmp/")
+
+
+def test_every_celery_queue_is_consumed_by_a_worker() -> None:
+    services = _services()
+    consumed = set().union(*(_queues_of(services[name]) for name in WORKER_SERVICES))
+    declared = _declared_queues()
+    assert declared <= consumed, f"queues nobody consumes: {sorted(declared - consumed)}"
+    assert consumed <= declared, f"workers consume undeclared queues: {sorted(consumed - declared)}"
+    assert _queues_of(services["worker"]) == {"default", "notify", "ingest"}
+    assert _queues_of(services["worker-ml"]) == {"synth", "train", "score"}
+
+
+def test_queues_named_in_code_are_declared() -> None:
+    """A task routed to a queue no worker consumes would wait forever."""
+    pattern = re.compile(r"""(?:\bqueue\s*=\s*|["']queue["']\s*:\s*)["']([A-Za-z0-9_.-]+)["']""")
+    sample = """task.apply_async(args=[1], queue="train")\nroutes = {"x.y": {'queue': 'notify'}}"""
+    assert pattern.findall(sample) == ["train", "notify"], "the queue pattern is broken"
+    named: dict[str, str] = {}
+    skip = {".venv", ".git", ".data", "tests", "migrations", "node_modules", "__pycache__"}
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if name not in skip]
+        for file_name in files:
+            if file_name.endswith(".py"):
+                path = Path(folder) / file_name
+                for queue in pattern.findall(path.read_text(encoding="utf-8")):
+                    named.setdefault(queue, str(path.relative_to(ROOT)))
+    declared = _declared_queues()
+    undeclared = {queue: where for queue, where in named.items() if queue not in declared}
+    assert not undeclared, f"queues used in code but not declared in the settings: {undeclared}"
+
+
+def test_media_volume_is_mounted_at_the_media_root() -> None:
+    media_root = _env_example()["DJANGO_MEDIA_ROOT"]
+    volumes = _compose().get("volumes") or {}
+    for name in ("web", *WORKER_SERVICES):
+        mounts = [str(mount).split(":") for mount in _services()[name].get("volumes", [])]
+        targets = {parts[1]: parts[0] for parts in mounts if len(parts) >= 2}
+        assert media_root in targets, f"{name} does not mount a volume at {media_root}"
+        assert targets[media_root] in volumes, f"{name}: {targets[media_root]} is not a named volume"
+
+
+@pytest.mark.parametrize("name", ("migrate", "worker", "worker-ml", "beat"))
+def test_services_without_http_disable_the_image_healthcheck(name: str) -> None:
+    # The image HEALTHCHECK polls :8000, which only web serves; elsewhere it would report unhealthy.
+    assert (_services()[name].get("healthcheck") or {}).get("disable") is True
+
+
+def test_compose_interpolations_are_in_env_example() -> None:
+    text = COMPOSE.read_text().replace("$$", "")  # $$ is an escaped literal dollar
+    names = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text))  # ${NAME...} and $NAME
+    assert names >= {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}, names
+    missing = names - set(_env_example())
+    assert not missing, f"compose.yaml interpolates variables missing from .env.example: {sorted(missing)}"
+
+
+def test_database_url_matches_the_postgres_service() -> None:
+    env = _env_example()
+    expected = (f"postgres://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
+                f"@postgres:5432/{env['POSTGRES_DB']}")
+    assert env["DATABASE_URL"] == expected
+
+
+def test_redis_urls_use_the_redis_service_with_separate_databases() -> None:
+    env = _env_example()
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert env["CHANNELS_REDIS_URL"] == "redis://redis:6379/1"
+    assert env["CACHE_REDIS_URL"] == "redis://redis:6379/2"
+
+
+# --- .env.example --------------------------------------------------------------------------------
+
+
+def test_settings_env_names_are_extracted() -> None:
+    # Guards the regex: if it silently matched nothing, the coverage test below would pass vacuously.
+    names = _settings_env_names()
+    assert {"DATABASE_URL", "DJANGO_SECRET_KEY", "DJANGO_PASSWORD_HASHERS", "LOG_LEVEL"} <= names
+    assert len(names) >= 20
+
+
+def test_env_example_names_every_variable_the_settings_read() -> None:
+    missing = _settings_env_names() - set(_env_example())
+    assert not missing, f".env.example lacks: {sorted(missing)}"
+
+
+def test_env_example_covers_every_variable_read_by_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Executes settings.py with a recording environment: catches reads the regex cannot see."""
+
+    class RecordingEnviron(dict[str, str]):
+        def __init__(self, initial: Mapping[str, str]) -> None:
+            super().__init__(initial)
+            self.names: set[str] = set()
+
+        def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+            self.names.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key: str) -> str:
+            self.names.add(key)
+            return super().__getitem__(key)
+
+    recorder = RecordingEnviron(os.environ)
+    monkeypatch.setattr(os, "environ", recorder)
+    runpy.run_path(str(SETTINGS_SOURCE), run_name="settings_under_test")
+    read = {name for name in recorder.names if name != "DJANGO_SETTINGS_MODULE"}
+    assert "DATABASE_URL" in read
+    missing = read - set(_env_example())
+    assert not missing, f"settings.py read variables missing from .env.example: {sorted(missing)}"
+
+
+def test_every_env_example_variable_has_a_comment() -> None:
+    lines = _env_lines()
+    for index, line in enumerate(lines):
+        if line.strip() and not line.lstrip().startswith("#"):
+            assert index > 0 and lines[index - 1].lstrip().startswith("#"), (
+                f"{line.split('=')[0]} has no comment line above it")
+
+
+def test_env_example_has_production_values() -> None:
+    env = _env_example()
+    assert env["DJANGO_DEBUG"] == "false"
+    assert env["DJANGO_SECURE_COOKIES"] == "true"
+    assert env["CELERY_TASK_ALWAYS_EAGER"] == "false"
+    assert "*" not in env["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert "MD5" not in env["DJANGO_PASSWORD_HASHERS"].split(",")[0]
+    assert env["PDM_BASE_DOMAIN"] != "localhost"
+    for value in env["DJANGO_CSRF_TRUSTED_ORIGINS"].split(","):
+        assert value.startswith("https://"), value
+
+
+def test_env_example_contains_no_real_secrets() -> None:
+    env = _env_example()
+    assert "change-me" in env["DJANGO_SECRET_KEY"]
+    assert env["DJANGO_SECRET_KEY"] != project_settings.DEV_SECRET_KEY
+    # Names ending like a credential (DJANGO_PASSWORD_HASHERS is a list of classes, not one).
+    sensitive = re.compile(r"(?:SECRET|SECRET_KEY|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY)$")
+    for key, value in env.items():
+        if sensitive.search(key):
+            assert "change-me" in value, f"{key} must hold a change-me placeholder, not a value"
+    password = re.match(r"postgres://[^:]+:([^@]+)@", env["DATABASE_URL"])
+    assert password and "change-me" in password.group(1), "DATABASE_URL must carry a placeholder password"
+    real_secret = re.compile(
+        r"sk_(?:live|test)_[0-9A-Za-z]{8,}|AKIA[0-9A-Z]{16}|gh[pousr]_[0-9A-Za-z]{20,}|xox[abposr]-"
+        r"|-----BEGIN [A-Z ]*PRIVATE KEY-----|django-insecure-"
+    )
+    for key, value in env.items():
+        assert not real_secret.search(value), f"{key} looks like a real credential"
+        # A long random-looking run (no separators) is how generated keys and tokens look.
+        for chunk in re.split(r"[-./:,@<> ]", value):
+            assert len(chunk) < 32, f"{key} contains a long opaque string: {chunk!r}"
+
+
+def _deploy_check(secret_key: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **_env_example(), "DJANGO_SECRET_KEY": secret_key}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_env_example_passes_the_deploy_check_once_the_secret_is_set() -> None:
+    # The same check the compose migrate service runs before migrating; it needs no database.
+    result = _deploy_check(secrets.token_urlsafe(50))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_placeholder_secret_fails_the_deploy_check() -> None:
+    result = _deploy_check(_env_example()["DJANGO_SECRET_KEY"])
+    assert result.returncode != 0
+    assert "pdm.E001" in result.stdout + result.stderr
+    migrate = " ".join(_command(_services()["migrate"]))
+    assert "check --deploy" in migrate and migrate.index("check --deploy") < migrate.index("platform_migrate")
+
+
+# --- Dockerfile ----------------------------------------------------------------------------------
+
+
+def test_dockerfile_is_multi_stage_on_python_3_11_slim() -> None:
+    froms = [args for keyword, args in _dockerfile_instructions() if keyword == "FROM"]
+    assert len(froms) >= 2, "expected a builder stage and a runtime stage"
+    assert all(args.split()[0] == "python:3.11-slim" for args in froms), froms
+    assert any(keyword == "COPY" and "--from=" in args for keyword, args in _final_stage()), (
+        "the runtime stage must copy its packages from the builder")
+    assert not any(keyword == "RUN" and "build-essential" in args for keyword, args in _final_stage()), (
+        "compilers belong in the builder stage only")
+
+
+def test_dockerfile_installs_cpu_torch_before_the_requirements() -> None:
+    runs = [args for keyword, args in _dockerfile_instructions() if keyword == "RUN"]
+    torch = [index for index, args in enumerate(runs) if re.search(r"pip install[^&]*\btorch\b", args)]
+    requirements = [index for index, args in enumerate(runs)
+                    if re.search(r"pip install[^&]*-r \S*requirements\.txt", args)]
+    assert torch and requirements, "expected a torch install and a requirements install"
+    assert torch[0] < requirements[0], "torch must be installed first"
+    assert f"--index-url {TORCH_CPU_INDEX}" in runs[torch[0]], "torch must come from the CPU index"
+    for index in requirements:
+        assert "download.pytorch.org" not in runs[index], "only torch comes from the PyTorch index"
+
+
+def test_dockerfile_collects_static_files_with_a_build_only_secret() -> None:
+    stage = _final_stage()
+    runs = [args for keyword, args in stage if keyword == "RUN"]
+    collect = [args for args in runs if "manage.py collectstatic" in args]
+    assert collect and "--noinput" in collect[0]
+    assert "DJANGO_SECRET_KEY=" in collect[0], "collectstatic needs a dummy secret key for that step"
+    persisted = " ".join(args for keyword, args in stage if keyword == "ENV")
+    assert "DJANGO_SECRET_KEY" not in persisted, "the dummy key must not stay in the image environment"
+    static_root = re.search(r"DJANGO_STATIC_ROOT=(\S+)", persisted)
+    assert static_root, "the runtime stage must fix DJANGO_STATIC_ROOT"
+    assert _env_example()["DJANGO_STATIC_ROOT"] == static_root.group(1), (
+        ".env.example would point WhiteNoise away from the files collected at build time")
+
+
+def test_dockerfile_runs_as_a_non_root_user() -> None:
+    stage = _final_stage()
+    users = [(index, args) for index, (keyword, args) in enumerate(stage) if keyword == "USER"]
+    assert users, "the runtime stage has no USER: it would run as root"
+    _, last_user = users[-1]
+    user = last_user.split(":")[0]
+    assert user not in ("root", "0"), "the image ends as root"
+    assert user == "10001", f"expected uid 10001, got {last_user!r}"
+    assert any(keyword == "RUN" and "--uid 10001" in args for keyword, args in stage), "uid 10001 not created"
+    media_root = _env_example()["DJANGO_MEDIA_ROOT"]
+    assert any(keyword == "RUN" and media_root in args and "chown" in args and "10001" in args
+               for keyword, args in stage), f"{media_root} must exist and belong to uid 10001"
+
+
+def test_dockerfile_starts_daphne_with_the_asgi_app() -> None:
+    stage = _final_stage()
+    commands = [_exec_form(args) for keyword, args in stage if keyword == "CMD"]
+    entrypoints = [_exec_form(args) for keyword, args in stage if keyword == "ENTRYPOINT"]
+    assert commands, "no CMD"
+    argv = (entrypoints[-1] if entrypoints else []) + commands[-1]
+    assert argv[0] == "daphne", argv
+    assert argv[-1] == ASGI_APP
+    assert argv[argv.index("-b") + 1] == "0.0.0.0" and argv[argv.index("-p") + 1] == "8000"
+    assert any(keyword == "EXPOSE" and "8000" in args.split() for keyword, args in stage)
+
+
+def test_dockerfile_healthcheck_hits_healthz_on_an_allowed_host() -> None:
+    checks = [args for keyword, args in _final_stage() if keyword == "HEALTHCHECK"]
+    assert checks, "no HEALTHCHECK"
+    _, _, exec_form = checks[-1].partition("CMD ")
+    argv = _exec_form(exec_form)
+    assert argv[:2] == ["python", "-c"]
+    script = argv[2]
+    compile(script, "<healthcheck>", "exec")  # the one-liner must at least be valid Python
+    assert "urllib.request" in script and "http://127.0.0.1:8000/healthz" in script
+    host = re.search(r"""['"]Host['"]\s*:\s*['"]([^'"]+)['"]""", script)
+    assert host, "the healthcheck must send an explicit Host header"
+    allowed = _env_example()["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert host.group(1) in allowed, f"Host {host.group(1)!r} is not in DJANGO_ALLOWED_HOSTS: 400, not 200"
+    # 127.0.0.1 is always a public-tenant domain (tenant_public_ensure); other hosts may not be.
+    assert host.group(1) == "127.0.0.1"
+
+
+def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
+    patterns = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()
+                if line.strip() and not line.startswith("#")}
+    for required in (".venv", ".data", ".git", "staticfiles", "**/__pycache__", "**/*.pyc", "**/.env"):
+        assert required in patterns, f".dockerignore must exclude {required}"
+    assert not any(pattern.startswith("docker") and "example" in pattern for pattern in patterns)
+
+
+# --- Optional: the real compose parser ----------------------------------------------------------
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
+    # The static checks above always run; this extra validation only where docker-compose exists.
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        return
+    # A copy in a scratch tree, so the test never creates (or clobbers) a real docker/.env.
+    docker_dir = tmp_path / "docker"
+    docker_dir.mkdir()
+    shutil.copy(COMPOSE, docker_dir / "compose.yaml")
+    shutil.copy(DOCKERFILE, docker_dir / "Dockerfile")
+    shutil.copy(ENV_EXAMPLE, docker_dir / ".env")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("POSTGRES_")}
+    result = subprocess.run(
+        [binary, "-f", str(docker_dir / "compose.yaml"), "config", "-q"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,50 @@
+"""Settings: typed environment readers and the checks against dangerous production values."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.checks import run_checks
+
+from pdm_saas.envconf import EnvError, env_bool, env_int, env_list
+
+
+def test_env_readers(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "yes")
+    monkeypatch.setenv("X_INT", "42")
+    monkeypatch.setenv("X_LIST", "a, b,,c")
+    assert env_bool("X_BOOL", False) is True
+    assert env_int("X_INT", 0) == 42
+    assert env_list("X_LIST", []) == ["a", "b", "c"]
+    assert env_int("X_MISSING", 7) == 7
+    monkeypatch.setenv("X_BOOL", "maybe")
+    with pytest.raises(EnvError, match="X_BOOL"):
+        env_bool("X_BOOL", False)
+    monkeypatch.setenv("X_INT", "forty")
+    with pytest.raises(EnvError, match="X_INT must be an integer"):
+        env_int("X_INT", 0)
+
+
+def _ids() -> set[str]:
+    return {message.id for message in run_checks(include_deployment_checks=True)}
+
+
+def test_deploy_checks_flag_development_defaults(settings):
+    settings.DEBUG = True  # the development default (the test runner turns it off)
+    ids = _ids()
+    assert {"pdm.E001", "pdm.E002", "pdm.E004"} <= ids
+
+
+def test_deploy_checks_pass_a_production_configuration(settings):
+    settings.SECRET_KEY = "x" * 64
+    settings.DEBUG = False
+    settings.BASE_DOMAIN = "pdm.example.com"
+    settings.ALLOWED_HOSTS = [".pdm.example.com"]
+    settings.SESSION_COOKIE_SECURE = True
+    assert not {i for i in _ids() if i.startswith("pdm.")}
+    settings.ALLOWED_HOSTS = ["*"]
+    assert "pdm.E003" in _ids()
+
+
+def test_debug_off_with_the_dev_key_fails_every_command(settings):
+    settings.DEBUG = False
+    assert "pdm.E010" in {m.id for m in run_checks()}
