@@ -6,6 +6,7 @@ development machine with nothing configured (local Postgres and Redis on 127.0.0
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import dj_database_url
@@ -112,6 +113,13 @@ DATABASES = {
         env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pdm_saas"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         engine="django_tenants.postgresql_backend",
+    )
+}
+# One test database per checkout, so two clones (say, CI's and a developer's) never share one.
+DATABASES["default"]["TEST"] = {
+    "NAME": env_str(
+        "DATABASE_TEST_NAME",
+        f"test_{DATABASES['default']['NAME']}_{hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]}",
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,6 +1,6 @@
 """Run a command with Postgres and Redis available, starting embedded ones where none answer.
 
-    python scripts/devservices.py -- <command...>
+    python scripts/devservices.py [--embedded] -- <command...>
 
 Uses DATABASE_URL / REDIS_URL when they answer (the default points at 127.0.0.1, where this
 project's machines run both). Where nothing answers and the variable was not set explicitly, it
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import quote, urlparse, urlunparse
 
 import psycopg
 
@@ -61,7 +61,9 @@ def _start_embedded_postgres() -> tuple[str, Any]:
 
     (DATA / "pgserver").parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(DATA / "pgserver", cleanup_mode="stop")
-    uri = server.get_uri("pdm_saas")
+    # pgserver listens on a unix socket in its data folder; a percent-encoded socket path as
+    # the host is a form every client here (psycopg, dj-database-url) understands.
+    uri = f"postgres://postgres@{quote(str(DATA / 'pgserver'), safe='')}/pdm_saas"
     _log(f"started embedded PostgreSQL in {DATA / 'pgserver'}")
     return uri, server
 
@@ -99,25 +101,26 @@ def _redis_db(url: str, db: int) -> str:
     return urlunparse(urlparse(url)._replace(path=f"/{db}"))
 
 
-def prepare_environment() -> tuple[dict[str, str], list[Any]]:
+def prepare_environment(*, embedded: bool = False) -> tuple[dict[str, str], list[Any]]:
+    """`embedded` forces the embedded services even where local ones answer (to try that path)."""
     env = dict(os.environ)
     started: list[Any] = []
     db_url = env.get("DATABASE_URL", DEFAULT_DB)
-    if not _postgres_answers(db_url):
-        if "DATABASE_URL" in os.environ:
+    if embedded or not _postgres_answers(db_url):
+        if "DATABASE_URL" in os.environ and not embedded:
             raise SystemExit(f"DATABASE_URL is set but PostgreSQL does not answer at {db_url}")
         db_url, server = _start_embedded_postgres()
         started.append(server)
     _ensure_database(db_url)
     env["DATABASE_URL"] = db_url
     redis_url = env.get("REDIS_URL", DEFAULT_REDIS)
-    if not _redis_answers(redis_url):
-        if "REDIS_URL" in os.environ:
+    if embedded or not _redis_answers(redis_url):
+        if "REDIS_URL" in os.environ and not embedded:
             raise SystemExit(f"REDIS_URL is set but Redis does not answer at {redis_url}")
         redis_url, process = _start_embedded_redis()
         started.append(process)
-        env.setdefault("CHANNELS_REDIS_URL", _redis_db(redis_url, 1))
-        env.setdefault("CACHE_REDIS_URL", _redis_db(redis_url, 2))
+        env["CHANNELS_REDIS_URL"] = _redis_db(redis_url, 1)
+        env["CACHE_REDIS_URL"] = _redis_db(redis_url, 2)
     env["REDIS_URL"] = redis_url
     return env, started
 
@@ -132,12 +135,13 @@ def _stop(started: list[Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    embedded = "--embedded" in argv[: argv.index("--")] if "--" in argv else False
     if "--" in argv:
         argv = argv[argv.index("--") + 1:]
     if not argv:
         print(__doc__)
         return 2
-    env, started = prepare_environment()
+    env, started = prepare_environment(embedded=embedded)
     try:
         child = subprocess.Popen(argv, env=env)
         try:

@@ -29,7 +29,7 @@ def child_env() -> dict[str, str]:
     auth = quote(db["USER"] or "")
     if db.get("PASSWORD"):
         auth += ":" + quote(db["PASSWORD"])
-    host = db["HOST"] or "127.0.0.1"
+    host = quote(db["HOST"] or db["OPTIONS"].get("host") or "127.0.0.1", safe="")  # may be a socket path
     url = f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
     return dict(os.environ, DATABASE_URL=url, PYTHONUNBUFFERED="1")
 
@@ -44,7 +44,9 @@ def wait_for(predicate: Callable[[], bool], *, timeout: float, what: str) -> Non
 
 
 @contextmanager
-def process(args: list[str], *, log: Path, ready: Callable[[str], bool], timeout: float = 60) -> Iterator[Path]:
+def process(
+    args: list[str], *, log: Path, ready: Callable[[str], bool], timeout: float = 60
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """Run `args` from the repo root, wait until `ready(log text)`, stop it afterwards."""
     with log.open("w") as out:
         child = subprocess.Popen(args, cwd=ROOT, env=child_env(), stdout=out, stderr=subprocess.STDOUT)
@@ -55,9 +57,10 @@ def process(args: list[str], *, log: Path, ready: Callable[[str], bool], timeout
             return ready(log.read_text())
 
         wait_for(is_ready, timeout=timeout, what=" ".join(args[:3]))
-        yield log
+        yield child, log
     finally:
-        child.terminate()
+        if child.poll() is None:
+            child.terminate()
         try:
             child.wait(timeout=15)
         except subprocess.TimeoutExpired:

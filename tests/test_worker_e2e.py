@@ -3,6 +3,9 @@ that names no tenant is refused instead of running in `public`."""
 
 from __future__ import annotations
 
+import signal
+import time
+
 import pytest
 import redis
 from celery import Celery
@@ -10,7 +13,7 @@ from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from jobs.models import Job
-from jobs.services import job_create, job_enqueue
+from jobs.services import job_create, job_enqueue, jobs_sweep_stale
 from jobs.tasks import tenant_probe_task
 
 from .live import process, python_bin, wait_for
@@ -26,12 +29,17 @@ def committed(world, django_db_blocker):
 
 
 @pytest.fixture
-def worker(committed, tmp_path):
+def worker_process(committed, tmp_path):
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no stale messages from other runs
     args = [python_bin("celery"), "-A", "pdm_saas", "worker", "-Q", "default", "-P", "solo",
             "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    with process(args, log=tmp_path / "worker.log", ready=lambda text: " ready." in text) as log:
-        yield log
+    with process(args, log=tmp_path / "worker.log", ready=lambda text: " ready." in text) as running:
+        yield running
+
+
+@pytest.fixture
+def worker(worker_process):
+    return worker_process[1]
 
 
 def _status(tenant, job_id: int) -> Job:
@@ -81,3 +89,21 @@ def test_duplicate_delivery_runs_the_job_once(world, worker):
     wait_for(lambda: _status(world.acme, marker.id).is_finished, timeout=30, what="marker job")
     assert _status(world.acme, job.id).attempts == 1
     assert "already claimed or finished" in worker.read_text()
+
+
+def test_a_worker_killed_mid_job_leaves_a_clear_failure_not_a_stuck_job(world, worker_process):
+    process, log = worker_process
+    with tenant_context(world.acme):
+        job = job_create(kind="probe", params={"hold_seconds": 60})
+        job_enqueue(job=job, task=tenant_probe_task)
+    wait_for(lambda: _status(world.acme, job.id).progress > 0, timeout=30, what="job to start")
+    process.send_signal(signal.SIGKILL)  # no chance to clean up, as with OOM or a lost host
+    process.wait(timeout=10)
+    running = _status(world.acme, job.id)
+    assert running.status == "running"  # nothing marked it yet
+    time.sleep(1.5)
+    with tenant_context(world.acme):
+        assert jobs_sweep_stale(stale_after_seconds=1) == 1
+    failed = _status(world.acme, job.id)
+    assert failed.status == "failed" and failed.message == "Worker lost; please run the job again."
+    assert failed.progress == running.progress  # what was done is still shown
