@@ -27,9 +27,12 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     queue = models.CharField(max_length=32, default="default")
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Users live in the public schema; this table exists once per tenant. No database constraint
+    # and DO_NOTHING: deleting a user must not make Django's collector reach into tenant tables
+    # (from `public` they don't exist; from one tenant it would miss the others).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        db_constraint=False,  # users live in the public schema and outlive memberships
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -168,3 +168,17 @@ def test_invitation_accept_page_signs_the_new_member_in(client_for, world):
     reused = Client(HTTP_HOST="acme.localhost").post(f"/accounts/invitations/{issued['token']}/",
                                                      {"password": PASSWORD})
     assert b"invalid, expired, revoked or already used" in reused.content
+
+
+def test_a_user_who_started_jobs_can_still_be_deleted(db, world):
+    from django_tenants.utils import tenant_context
+
+    from accounts.models import User
+    from jobs.services import job_create
+
+    with tenant_context(world.acme):
+        job = job_create(kind="x", created_by_id=world.viewer.id)
+    User.objects.filter(id=world.viewer.id).delete()  # from the public schema
+    with tenant_context(world.acme):
+        job.refresh_from_db()
+        assert job.created_by_id == world.viewer.id  # kept as a plain reference, shown as unknown
