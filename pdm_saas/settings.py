@@ -25,6 +25,9 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 # acme.localhost:8000 work in development without touching /etc/hosts.
 BASE_DOMAIN = env_str("PDM_BASE_DOMAIN", "localhost")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1"])
+# How links in emails reach a tenant host: <scheme>://<slug>.<base domain>[:port].
+URL_SCHEME = env_str("PDM_URL_SCHEME", "http" if DEBUG else "https")
+URL_PORT = env_str("PDM_URL_PORT", "8000" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES

@@ -17,3 +17,9 @@ def schema_name_for_slug(slug: str) -> str:
 
 def host_for_slug(slug: str) -> str:
     return f"{slug}.{settings.BASE_DOMAIN}"
+
+
+def tenant_url(host: str, path: str) -> str:
+    """An absolute link to a page of a tenant host, for emails (no request to copy it from)."""
+    port = f":{settings.URL_PORT}" if settings.URL_PORT else ""
+    return f"{settings.URL_SCHEME}://{host}{port}{path}"

@@ -65,7 +65,7 @@ def _invite(client: Client, email: str, role: str = "engineer") -> dict:
 def test_invitation_to_a_new_person(client_for, world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         issued = _invite(client_for("admin"), "New.Hire@Acme.test")
-    assert issued["accept_url"].startswith("http://acme.localhost/accounts/invitations/")
+    assert issued["accept_url"].startswith("http://acme.localhost:8000/accounts/invitations/")
     assert mail.outbox and issued["token"] in mail.outbox[-1].body
     assert Invitation.objects.get(id=issued["invitation"]["id"]).token_hash != issued["token"]
     anon = Client(HTTP_HOST="acme.localhost")

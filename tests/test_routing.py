@@ -95,3 +95,18 @@ def test_openapi_schema_and_docs_are_served_offline(db, world):
     assert {"/api/v1/jobs/", "/api/v1/members/", "/api/v1/api-keys/"} <= set(tenant_schema["paths"])
     docs = public.get("/api/v1/docs/").content.decode()
     assert "swagger-ui" in docs and "cdn." not in docs and "unpkg" not in docs
+
+
+def test_home_needs_a_member_and_logout_ends_the_session(db, world):
+    from .conftest import PASSWORD
+
+    anonymous = Client(HTTP_HOST="acme.localhost").get("/")
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+    stranger = Client(HTTP_HOST="acme.localhost")
+    stranger.force_login(world.globex_owner)
+    assert stranger.get("/").status_code == 404
+    member = Client(HTTP_HOST="acme.localhost")
+    assert member.login(username="viewer@acme.test", password=PASSWORD)
+    assert b"Viewer" in member.get("/").content
+    member.post("/accounts/logout/")
+    assert member.get("/").status_code == 302
