@@ -95,7 +95,7 @@ def test_members_receive_their_tenants_events_only(asgi_server, committed, world
 def test_job_progress_events_follow_the_contract(asgi_server, committed, world):
     from django_tenants.utils import tenant_context
 
-    from jobs.services import job_claim, job_create, job_progress
+    from jobs.services import job_claim, job_create, job_progress, job_succeed
 
     port = asgi_server
     key = api_key_create(tenant=world.acme, name="ws", scopes=["read"], created_by_id=None).raw
@@ -109,6 +109,7 @@ def test_job_progress_events_follow_the_contract(asgi_server, committed, world):
                     job = job_create(kind="demo")
                     job_claim(job_id=job.id)
                     job_progress(job_id=job.id, progress=55, message="Half way")
+                    job_succeed(job_id=job.id, result={})
                     return job.id
 
             job_id = await sync_to_async(work)()

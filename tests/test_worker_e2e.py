@@ -103,7 +103,7 @@ def test_a_worker_killed_mid_job_leaves_a_clear_failure_not_a_stuck_job(world, w
     assert running.status == "running"  # nothing marked it yet
     time.sleep(1.5)
     with tenant_context(world.acme):
-        assert jobs_sweep_stale(stale_after_seconds=1) == 1
+        assert jobs_sweep_stale(stale_after_seconds=1) >= 1  # other tests' jobs may be stale too
     failed = _status(world.acme, job.id)
     assert failed.status == "failed" and failed.message == "Worker lost; please run the job again."
     assert failed.progress == running.progress  # what was done is still shown
