@@ -52,6 +52,10 @@ app.autodiscover_tasks()
 
 # Beat only knows platform schedules; the dispatcher fans each one out to every active tenant.
 app.conf.beat_schedule = {
+    "refill-spare-schemas": {
+        "task": "tenants.tasks.spare_pool_fill_task",
+        "schedule": crontab(minute="*/10"),
+    },
     "sweep-stale-jobs": {
         "task": "tenants.tasks.tenants_dispatch",
         "schedule": crontab(minute="*/5"),

@@ -71,6 +71,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants are cloned from this fully migrated schema instead of running every migration
 # (see tenants/provisioning.py); `manage.py platform_migrate` keeps it current.
 TENANT_TEMPLATE_SCHEMA = "tenant_template"
+# Schemas cloned ahead of time so that signup only renames one (tenants/provisioning.py).
+TENANT_SPARE_SCHEMAS = env_int("PDM_SPARE_SCHEMAS", 5)
 PUBLIC_SCHEMA_URLCONF = "pdm_saas.urls_public"
 ROOT_URLCONF = "pdm_saas.urls_tenant"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
@@ -198,6 +200,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pdm_saas.api.errors.exception_handler",

@@ -33,3 +33,21 @@ class Tenant(TenantMixin):
 
 class Domain(DomainMixin):
     """A host name (`acme.localhost`) that routes browser traffic to a tenant."""
+
+
+class SpareSchema(models.Model):
+    """A schema cloned ahead of time from the template, waiting for a signup to rename it.
+
+    Cloning gets slower as the catalog grows (it reads pg_catalog for every object); renaming a
+    schema does not. `template_fingerprint` says which template state the spare was cloned
+    from, so a spare left over from before a migration is never handed out."""
+
+    name = models.CharField(max_length=63, unique=True)
+    template_fingerprint = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name

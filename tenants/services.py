@@ -66,6 +66,7 @@ class Signup:
     tenant: Tenant
     owner: User
     host: str
+    provisioned_by: str  # "spare" or "clone"
 
 
 @transaction.atomic
@@ -79,10 +80,17 @@ def tenant_signup(*, organization_name: str, slug: str, owner_email: str, owner_
     tenant = Tenant.objects.create(name=name[:200], slug=slug, schema_name=schema_name_for_slug(slug))
     host = host_for_slug(slug)
     Domain.objects.create(domain=host, tenant=tenant, is_primary=True)
-    provisioning.schema_clone_from_template(schema_name=tenant.schema_name)
+    how = provisioning.schema_provision(schema_name=tenant.schema_name)
     accounts_services.membership_add(user=owner, tenant=tenant, role=Role.OWNER)
     subscription_start_trial(tenant=tenant)
-    return Signup(tenant=tenant, owner=owner, host=host)
+    transaction.on_commit(spare_pool_refill_later)
+    return Signup(tenant=tenant, owner=owner, host=host, provisioned_by=how)
+
+
+def spare_pool_refill_later() -> None:
+    from tenants.tasks import spare_pool_fill_task
+
+    spare_pool_fill_task.apply_async(queue="default")
 
 
 def tenant_deactivate(*, tenant: Tenant) -> Tenant:

@@ -28,3 +28,12 @@ def tenant_export_task(job_id: int) -> None:
         job_id=job_id,
         handler=lambda job, progress: tenant_export_write(tenant=tenant, job_id=job.id, progress=progress),
     )
+
+
+@app.task(name="tenants.tasks.spare_pool_fill_task", base=PublicTask)
+def spare_pool_fill_task() -> int:
+    from django.conf import settings
+
+    from tenants.provisioning import spare_pool_fill
+
+    return spare_pool_fill(target=settings.TENANT_SPARE_SCHEMAS)

@@ -119,3 +119,36 @@ def test_signup_page_creates_tenant_and_redirects_to_its_login(db, world):
 def test_landing_lists_the_plans(db, world):
     page = Client(HTTP_HOST="localhost").get("/").content.decode()
     assert "Starter" in page and "Growth" in page and "$500/month" in page
+
+
+def test_signup_renames_a_spare_schema_when_one_is_ready(db, world):
+    from tenants.models import SpareSchema
+    from tenants.provisioning import spare_pool_fill
+    from tenants.services import tenant_signup
+
+    assert spare_pool_fill(target=2) == 2
+    first = SpareSchema.objects.order_by("id").first()
+    done = tenant_signup(organization_name="Hooli", slug="hooli", owner_email="o@hooli.test",
+                         owner_password=PASSWORD)
+    assert done.provisioned_by == "spare"
+    assert not schema_exists(first.name) and schema_exists("t_hooli")
+    assert list(SpareSchema.objects.values_list("name", flat=True)) != [first.name]
+    assert SpareSchema.objects.count() == 1
+    browser = Client(HTTP_HOST="hooli.localhost")
+    browser.force_login(done.owner)
+    assert browser.get("/api/v1/jobs/").json()["count"] == 0  # the schema works as a tenant's
+
+
+def test_spares_of_an_older_template_are_never_handed_out(db, world):
+    from tenants.models import SpareSchema
+    from tenants.provisioning import spare_pool_fill
+    from tenants.services import tenant_signup
+
+    spare_pool_fill(target=1)
+    stale = SpareSchema.objects.get()
+    SpareSchema.objects.update(template_fingerprint="from-before-a-migration")
+    done = tenant_signup(organization_name="Pied", slug="pied", owner_email="o@pied.test", owner_password=PASSWORD)
+    assert done.provisioned_by == "clone" and schema_exists(stale.name)
+    assert spare_pool_fill(target=1) == 1  # the stale spare is dropped and replaced
+    assert not schema_exists(stale.name)
+    assert SpareSchema.objects.exclude(template_fingerprint="from-before-a-migration").count() == 1

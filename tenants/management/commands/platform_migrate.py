@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from tenants.provisioning import template_schema_sync
+from tenants.provisioning import spare_pool_fill, template_schema_sync
 from tenants.services import tenant_public_ensure
 
 
@@ -27,4 +28,6 @@ class Command(BaseCommand):
         template_schema_sync(verbosity=verbosity)
         self.stdout.write("Migrating tenant schemas…")
         call_command("migrate_schemas", tenant=True, interactive=False, executor=executor, verbosity=verbosity)
+        created = spare_pool_fill(target=settings.TENANT_SPARE_SCHEMAS)
+        self.stdout.write(f"Spare schemas for fast signups: {created} created.")
         self.stdout.write(self.style.SUCCESS("All schemas are migrated."))
