@@ -15,8 +15,8 @@ class Tenant(TenantMixin):
     created_at = models.DateTimeField(auto_now_add=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
 
-    # Schemas are cloned from the template by tenants.provisioning, never created by save():
-    # django-tenants' own path runs every migration and takes tens of seconds per tenant.
+    # Schemas come from tenants.provisioning (a renamed spare or a clone of the template), never
+    # from save(): django-tenants' own path runs every migration, slower with each one added.
     auto_create_schema = False
     auto_drop_schema = False
 

@@ -1,7 +1,8 @@
 """Fast creation of tenant schemas: a warm pool of spare schemas, cloned from a migrated template.
 
-django-tenants' default path creates an empty schema and runs every tenant migration in it,
-which takes tens of seconds per tenant and grows with the migration history. Instead we keep one
+django-tenants' default path creates an empty schema and runs every tenant migration in it, a
+cost that grows with every model and migration the tenant apps gain (0.34 s for today's 22
+tenant migrations; users of larger apps report 30-40 s). Instead we keep one
 schema, `settings.TENANT_TEMPLATE_SCHEMA`, migrated to the current state, and copy it (tables,
 sequences, indexes, constraints and the rows of `django_migrations`) with the `clone_schema` SQL
 function that django-tenants ships.
@@ -34,6 +35,23 @@ class TemplateMissing(RuntimeError):
     """The template schema does not exist: run `manage.py platform_migrate`."""
 
 
+class InstalledCloneSchema(CloneSchema):
+    """django-tenants re-creates its ~4,500-line `clone_schema` SQL function before every clone:
+    25-50 ms each time, and each compiled copy stays in the backend's memory (~11 MiB per clone,
+    measured). We install it once, in `template_schema_sync`, and reuse it."""
+
+    def _create_clone_schema_function(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regproc('public.clone_schema') IS NOT NULL")
+            if not cursor.fetchone()[0]:
+                clone_function_install()
+
+
+def clone_function_install() -> None:
+    """Create or replace the clone function (after a django-tenants upgrade, for instance)."""
+    CloneSchema()._create_clone_schema_function()
+
+
 def template_schema_name() -> str:
     return settings.TENANT_TEMPLATE_SCHEMA
 
@@ -50,6 +68,7 @@ def template_schema_sync(*, verbosity: int = 0) -> None:
         verbosity=verbosity,
     )
     connection.set_schema_to_public()
+    clone_function_install()
 
 
 def template_fingerprint() -> str:
@@ -71,7 +90,7 @@ def schema_clone_from_template(*, schema_name: str) -> None:
     if schema_name == PUBLIC_SCHEMA or schema_name == template_schema_name():
         raise ValueError(f"refusing to clone onto {schema_name!r}")
     template_fingerprint()  # raises TemplateMissing with instructions
-    CloneSchema().clone_schema(template_schema_name(), schema_name, clone_mode="DATA")
+    InstalledCloneSchema().clone_schema(template_schema_name(), schema_name, clone_mode="DATA")
 
 
 def schema_drop(*, schema_name: str) -> None:
