@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from accounts import api as accounts_api
 from jobs.api import JobViewSet
+from machines.api import MachineTypeViewSet, MachineViewSet
 from pdm_saas import health
 from tenants import api as tenants_api
 from tenants import views as tenant_views
@@ -17,6 +18,8 @@ router.register("members", accounts_api.MemberViewSet, basename="member")
 router.register("invitations", accounts_api.InvitationViewSet, basename="invitation")
 router.register("api-keys", accounts_api.ApiKeyViewSet, basename="api-key")
 router.register("jobs", JobViewSet, basename="job")
+router.register("machine-types", MachineTypeViewSet, basename="machine-type")
+router.register("machines", MachineViewSet, basename="machine")
 router.register("tenant/exports", tenants_api.TenantExportViewSet, basename="tenant-export")
 
 api_v1 = [

@@ -1,0 +1,118 @@
+"""Machine types (with the built-in library) and machines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.roles import Scope
+from machines import services
+from machines.library import library_get, library_list, metadata_export
+from machines.models import Machine, MachineType
+from machines.serializers import (
+    AdoptSerializer,
+    MachineSerializer,
+    MachineTypeDetailSerializer,
+    MachineTypeSerializer,
+    MetadataBodySerializer,
+)
+from pdm_saas.api.base import TenantViewSet
+from pdm_saas.errors import NotFound
+
+
+class MachineTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """The organization's machine types. Create one by adopting a built-in type or importing a
+    metadata document; every change is validated and bumps the version."""
+
+    queryset = MachineType.objects.all()
+    filterset_fields = ["category", "source"]
+    search_fields = ["name", "key"]
+    scope_map = {"destroy": Scope.ADMIN}
+
+    def get_serializer_class(self) -> Any:
+        return MachineTypeDetailSerializer if self.action in ("retrieve", "update") else MachineTypeSerializer
+
+    @extend_schema(request=MetadataBodySerializer, responses={201: MachineTypeDetailSerializer})
+    def create(self, request: Request) -> Response:
+        machine_type = services.machine_type_import(document=_metadata_from(request))
+        return Response(MachineTypeDetailSerializer(machine_type).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MetadataBodySerializer, responses=MachineTypeDetailSerializer)
+    def update(self, request: Request, pk: str) -> Response:
+        machine_type = services.machine_type_update(type_id=int(pk), document=_metadata_from(request))
+        return Response(MachineTypeDetailSerializer(machine_type).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.machine_type_delete(type_id=int(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={(200, "application/json"): OpenApiResponse(description="The metadata document")})
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: str) -> HttpResponse:
+        machine_type = self.get_object()
+        response = HttpResponse(metadata_export(machine_type.metadata), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{machine_type.key}.json"'
+        return response
+
+    @action(detail=False, methods=["get"])
+    def library(self, request: Request) -> Response:
+        """The built-in library of machine types."""
+        return Response(library_list())
+
+    @action(detail=False, methods=["get"], url_path=r"library/(?P<key>[a-z0-9-]+)")
+    def library_detail(self, request: Request, key: str) -> Response:
+        try:
+            return Response(library_get(key))
+        except KeyError as exc:
+            raise NotFound(f"No built-in machine type '{key}'.") from exc
+
+    @extend_schema(request=AdoptSerializer, responses={201: MachineTypeDetailSerializer})
+    @action(detail=False, methods=["post"])
+    def adopt(self, request: Request) -> Response:
+        body = AdoptSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        machine_type = services.machine_type_adopt(key=body.validated_data["key"])
+        return Response(MachineTypeDetailSerializer(machine_type).data, status=status.HTTP_201_CREATED)
+
+
+def _metadata_from(request: Request) -> Any:
+    """Accept `{"metadata": {...}}`, a bare document, or an uploaded JSON file (`file`)."""
+    upload = request.FILES.get("file")
+    if upload is not None:
+        return upload.read()
+    data = request.data
+    if isinstance(data, dict) and set(data) == {"metadata"}:
+        return data["metadata"]
+    return data
+
+
+class MachineViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    queryset = Machine.objects.select_related("machine_type")
+    serializer_class = MachineSerializer
+    filterset_fields = ["site", "line", "status", "criticality", "machine_type__key"]
+    search_fields = ["name", "serial_number"]
+    ordering_fields = ["name", "criticality", "created_at"]
+    scope_map = {"destroy": Scope.ADMIN}
+
+    def create(self, request: Request) -> Response:
+        body = MachineSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields = dict(body.validated_data)
+        machine = services.machine_create(machine_type_id=fields.pop("machine_type").id, **fields)
+        return Response(MachineSerializer(machine).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        body = MachineSerializer(self.get_object(), data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        machine = services.machine_update(machine_id=int(pk), **body.validated_data)
+        return Response(MachineSerializer(machine).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.machine_delete(machine_id=int(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

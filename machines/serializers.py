@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from machines.models import Machine, MachineType
+
+
+class MachineTypeSerializer(serializers.ModelSerializer[MachineType]):
+    sensor_count = serializers.SerializerMethodField()
+    failure_modes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MachineType
+        fields = ["id", "key", "name", "category", "version", "source", "sensor_count", "failure_modes",
+                  "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_sensor_count(self, obj: MachineType) -> int:
+        return len(obj.sensors)
+
+    def get_failure_modes(self, obj: MachineType) -> list[str]:
+        return [mode["name"] for mode in obj.metadata.get("failure_modes", [])]
+
+
+class MachineTypeDetailSerializer(MachineTypeSerializer):
+    class Meta(MachineTypeSerializer.Meta):
+        fields = [*MachineTypeSerializer.Meta.fields, "metadata"]
+        read_only_fields = fields
+
+
+class MetadataBodySerializer(serializers.Serializer[Any]):
+    metadata = serializers.JSONField(help_text="The machine type document (docs/metadata.md).")
+
+
+class AdoptSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField(help_text="Key of a built-in type, from /api/v1/machine-types/library/.")
+
+
+class MachineSerializer(serializers.ModelSerializer[Machine]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
+
+    class Meta:
+        model = Machine
+        fields = ["id", "name", "machine_type", "site", "line", "position", "serial_number", "criticality",
+                  "downtime_cost_per_hour", "install_date", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        # Uniqueness is the service's answer (409 with the error shape), not a serializer error.
+        extra_kwargs: dict[str, dict[str, object]] = {"name": {"validators": []}}

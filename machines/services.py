@@ -1,0 +1,137 @@
+"""Writes about machine types and machines."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from machines.library import library_get, metadata_import
+from machines.metadata import MetadataInvalid, metadata_check
+from machines.models import Machine, MachineType
+from pdm_saas.errors import Conflict, InvalidInput, NotFound
+
+
+def _invalid_metadata(exc: MetadataInvalid) -> InvalidInput:
+    problems = [{"path": p.path, "message": p.message} for p in exc.problems]
+    first = problems[0] if problems else {"path": "$", "message": "invalid"}
+    return InvalidInput(
+        f"The machine type document is invalid at {first['path']}: {first['message']}"
+        + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""),
+        code="invalid_metadata", details={"problems": problems},
+    )
+
+
+def _checked(document: Any) -> dict[str, Any]:
+    try:
+        return metadata_check(document)
+    except MetadataInvalid as exc:
+        raise _invalid_metadata(exc) from exc
+
+
+def _type_create(*, document: dict[str, Any], source: str) -> MachineType:
+    if MachineType.objects.filter(key=document["key"]).exists():
+        raise Conflict(f"A machine type with key '{document['key']}' already exists.", code="type_exists",
+                       details={"key": ["taken"]})
+    return MachineType.objects.create(
+        key=document["key"], name=document["name"], category=document["category"],
+        metadata=document, source=source,
+    )
+
+
+def machine_type_adopt(*, key: str) -> MachineType:
+    """Copy a built-in type into the tenant's own types."""
+    try:
+        document = copy.deepcopy(library_get(key))
+    except KeyError as exc:
+        raise NotFound(f"No built-in machine type '{key}'.") from exc
+    return _type_create(document=document, source=MachineType.Source.LIBRARY)
+
+
+def machine_type_import(*, document: Any) -> MachineType:
+    """Create a type from a metadata document (a parsed object, or JSON text or bytes)."""
+    try:
+        checked = metadata_import(document) if isinstance(document, (str, bytes)) else metadata_check(document)
+    except MetadataInvalid as exc:
+        raise _invalid_metadata(exc) from exc
+    return _type_create(document=checked, source=MachineType.Source.IMPORTED)
+
+
+@transaction.atomic
+def machine_type_update(*, type_id: int, document: Any) -> MachineType:
+    machine_type = MachineType.objects.select_for_update().filter(id=type_id).first()
+    if machine_type is None:
+        raise NotFound("No such machine type.")
+    checked = _checked(document)
+    if checked["key"] != machine_type.key:
+        raise InvalidInput("The key of a machine type cannot change.", code="key_immutable",
+                           details={"problems": [{"path": "$.key", "message": f"expected '{machine_type.key}'"}]})
+    machine_type.metadata = checked
+    machine_type.name = checked["name"]
+    machine_type.category = checked["category"]
+    machine_type.version += 1
+    machine_type.save()
+    return machine_type
+
+
+def machine_type_delete(*, type_id: int) -> None:
+    machine_type = MachineType.objects.filter(id=type_id).first()
+    if machine_type is None:
+        raise NotFound("No such machine type.")
+    if machine_type.machines.exists():
+        raise Conflict("Machines of this type exist; delete or move them first.", code="type_in_use")
+    machine_type.delete()
+
+
+def _default_downtime_cost(machine_type: MachineType) -> Decimal | None:
+    value = machine_type.metadata.get("costs", {}).get("downtime_per_hour")
+    return Decimal(str(value)) if value is not None else None
+
+
+def machine_create(
+    *, machine_type_id: int, name: str, site: str = "", line: str = "", position: str = "",
+    serial_number: str = "", criticality: str = Machine.Criticality.MEDIUM,
+    downtime_cost_per_hour: Decimal | None = None, install_date: date | None = None,
+    status: str = Machine.Status.ACTIVE,
+) -> Machine:
+    machine_type = MachineType.objects.filter(id=machine_type_id).first()
+    if machine_type is None:
+        raise InvalidInput("Unknown machine type.", details={"machine_type": ["does not exist"]})
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A machine needs a name.", details={"name": ["required"]})
+    try:
+        with transaction.atomic():
+            return Machine.objects.create(
+                machine_type=machine_type, name=name, site=site, line=line, position=position,
+                serial_number=serial_number, criticality=criticality,
+                downtime_cost_per_hour=downtime_cost_per_hour or _default_downtime_cost(machine_type),
+                install_date=install_date, status=status,
+            )
+    except IntegrityError as exc:  # the unique name, also under concurrent creation
+        raise Conflict(f"A machine named '{name}' already exists.", code="machine_exists",
+                       details={"name": ["taken"]}) from exc
+
+
+def machine_update(*, machine_id: int, **fields: Any) -> Machine:
+    machine = Machine.objects.filter(id=machine_id).first()
+    if machine is None:
+        raise NotFound("No such machine.")
+    for field, value in fields.items():
+        setattr(machine, field, value)
+    try:
+        with transaction.atomic():
+            machine.save()
+    except IntegrityError as exc:
+        raise Conflict(f"A machine named '{machine.name}' already exists.", code="machine_exists",
+                       details={"name": ["taken"]}) from exc
+    return machine
+
+
+def machine_delete(*, machine_id: int) -> None:
+    deleted, _ = Machine.objects.filter(id=machine_id).delete()
+    if not deleted:
+        raise NotFound("No such machine.")
