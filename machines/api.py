@@ -23,7 +23,7 @@ from machines.serializers import (
     MetadataBodySerializer,
 )
 from pdm_saas.api.base import TenantViewSet
-from pdm_saas.errors import NotFound
+from pdm_saas.errors import InvalidInput, NotFound
 
 
 class MachineTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
@@ -106,6 +106,17 @@ class MachineViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         fields = dict(body.validated_data)
         machine = services.machine_create(machine_type_id=fields.pop("machine_type").id, **fields)
         return Response(MachineSerializer(machine).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}}, responses={201: MachineSerializer(many=True)})
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_file(self, request: Request) -> Response:
+        """Create machines from a CSV file; all rows or none."""
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput("Attach the CSV as the `file` field.", details={"file": ["required"]})
+        machines = services.machines_import_file(data=upload.read())
+        return Response(MachineSerializer(machines, many=True).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         body = MachineSerializer(self.get_object(), data=request.data, partial=True)

@@ -135,3 +135,48 @@ def machine_delete(*, machine_id: int) -> None:
     deleted, _ = Machine.objects.filter(id=machine_id).delete()
     if not deleted:
         raise NotFound("No such machine.")
+
+
+MACHINE_FILE_FIELDS = ("name", "machine_type", "site", "line", "position", "serial_number", "criticality",
+                       "downtime_cost_per_hour", "install_date", "status")
+
+
+def _machine_row(line: int, row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    from machines.serializers import MachineSerializer
+
+    values = {key: value for key, value in row.items() if key in MACHINE_FILE_FIELDS and value != ""}
+    body = MachineSerializer(data=values)
+    if not body.is_valid():
+        return {}, [f"line {line}: {field}: {'; '.join(str(m) for m in messages)}"
+                    for field, messages in body.errors.items()]
+    return dict(body.validated_data), []
+
+
+@transaction.atomic
+def machines_import_file(*, data: bytes) -> list[Machine]:
+    """Create machines from a CSV (columns as MACHINE_FILE_FIELDS; `name` and `machine_type`
+    required). All or nothing: any bad row refuses the whole file, listing every problem."""
+    from machines.textfiles import table_rows
+
+    header, rows = table_rows(data)
+    missing = [name for name in ("name", "machine_type") if name not in header]
+    unknown = [name for name in header if name not in MACHINE_FILE_FIELDS]
+    if missing or unknown:
+        wrong = [f"missing {missing}"] if missing else []
+        wrong += [f"unknown {unknown}"] if unknown else []
+        raise InvalidInput(
+            f"The machine file's columns are wrong: {'; '.join(wrong)}. "
+            f"Expected columns: {', '.join(MACHINE_FILE_FIELDS)}.",
+            code="bad_columns", details={"missing": missing, "unknown": unknown},
+        )
+    parsed, problems = [], []
+    for line, row in rows:
+        fields, row_problems = _machine_row(line, row)
+        parsed.append(fields)
+        problems += row_problems
+    names = [fields.get("name") for fields in parsed]
+    problems += [f"name '{name}' appears more than once" for name in {n for n in names if names.count(n) > 1}]
+    if problems:
+        raise InvalidInput(f"{len(problems)} problem(s) in the machine file; nothing was imported.",
+                           code="invalid_rows", details={"problems": problems[:200]})
+    return [machine_create(machine_type_id=fields.pop("machine_type").id, **fields) for fields in parsed]

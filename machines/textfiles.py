@@ -1,0 +1,56 @@
+"""Reading small uploaded text tables (machine lists, failure events): encoding and delimiter.
+
+Plant exports come as UTF-8 with or without a BOM, or Latin-1 from older tools, separated by
+commas, semicolons (European locales), tabs or pipes. Large sensor files take the streaming
+ingest path instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from pdm_saas.errors import InvalidInput
+
+MAX_TABLE_BYTES = 10 * 1024 * 1024
+DELIMITERS = ",;\t|"
+
+
+def text_decode(data: bytes) -> str:
+    if not data.strip():
+        raise InvalidInput("The file is empty.", code="empty_file")
+    if b"\x00" in data[:4096]:
+        raise InvalidInput("This is a binary file, not a CSV text file.", code="binary_file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # every byte sequence is valid Latin-1: the usual fall-back
+
+
+def table_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line number, row) pairs of a delimited text table."""
+    if len(data) > MAX_TABLE_BYTES:
+        raise InvalidInput(f"The file is larger than {MAX_TABLE_BYTES // 1024 // 1024} MB.", code="file_too_large")
+    text = text_decode(data)
+    sample = text[:65536]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=DELIMITERS)
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = [name.strip() for name in next(reader, [])]
+    if not any(header):
+        raise InvalidInput("The file has no header row.", code="no_header")
+    rows = []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise InvalidInput(
+                f"Line {reader.line_num} has {len(row)} fields, the header has {len(header)}.",
+                code="ragged_row", details={"line": reader.line_num},
+            )
+        rows.append((reader.line_num, dict(zip(header, (cell.strip() for cell in row), strict=True))))
+    if not rows:
+        raise InvalidInput("The file has a header but no data rows.", code="no_rows")
+    return header, rows
