@@ -48,7 +48,7 @@ class Command(BaseCommand):
             created = services.machine_type_import(document=Path(argument).read_bytes())
             self.stdout.write(f"Imported {created.key}")
         elif action == "export":
-            machine_type = MachineType.objects.filter(key=argument).first()
-            if machine_type is None:
+            found = MachineType.objects.filter(key=argument).first()
+            if found is None:
                 raise CommandError(f"No machine type {argument!r} in this tenant.")
-            self.stdout.write(metadata_export(machine_type.metadata))
+            self.stdout.write(metadata_export(found.metadata))
