@@ -1,0 +1,1 @@
+"""Benchmarks run by hand against their own database (see benchmarks/README.md)."""
