@@ -152,3 +152,19 @@ def test_spares_of_an_older_template_are_never_handed_out(db, world):
     assert spare_pool_fill(target=1) == 1  # the stale spare is dropped and replaced
     assert not schema_exists(stale.name)
     assert SpareSchema.objects.exclude(template_fingerprint="from-before-a-migration").count() == 1
+
+
+def test_signups_are_rate_limited_per_address(db, world, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"signup": "2/minute"})
+    cache.clear()
+    try:
+        codes = [_signup(slug=f"rate-{i}", email=f"r{i}@rate.test").status_code for i in range(3)]
+        assert codes[:2] == [201, 201]
+        limited = _signup(slug="rate-x", email="rx@rate.test")
+        assert limited.status_code == 429 and limited.json()["error"]["code"] == "throttled"
+        assert int(limited["Retry-After"]) > 0
+    finally:
+        cache.clear()
