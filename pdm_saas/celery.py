@@ -56,6 +56,11 @@ app.conf.beat_schedule = {
         "task": "tenants.tasks.spare_pool_fill_task",
         "schedule": crontab(minute="*/10"),
     },
+    "escalate-alerts": {
+        "task": "tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute="*"),
+        "args": ["predictions.tasks.alerts_escalate_task"],
+    },
     "sweep-stale-jobs": {
         "task": "tenants.tasks.tenants_dispatch",
         "schedule": crontab(minute="*/5"),

@@ -7,6 +7,7 @@ from accounts import api as accounts_api
 from jobs.api import JobViewSet
 from machines.api import MachineTypeViewSet, MachineViewSet
 from pdm_saas import health
+from predictions import api as predictions_api
 from tenants import api as tenants_api
 from tenants import views as tenant_views
 
@@ -20,6 +21,11 @@ router.register("api-keys", accounts_api.ApiKeyViewSet, basename="api-key")
 router.register("jobs", JobViewSet, basename="job")
 router.register("machine-types", MachineTypeViewSet, basename="machine-type")
 router.register("machines", MachineViewSet, basename="machine")
+router.register("alerts", predictions_api.AlertViewSet, basename="alert")
+router.register("work-orders", predictions_api.WorkOrderViewSet, basename="work-order")
+router.register("failure-events", predictions_api.FailureEventViewSet, basename="failure-event")
+router.register("alert-rules", predictions_api.AlertRuleViewSet, basename="alert-rule")
+router.register("webhooks", predictions_api.WebhookEndpointViewSet, basename="webhook")
 router.register("tenant/exports", tenants_api.TenantExportViewSet, basename="tenant-export")
 
 api_v1 = [

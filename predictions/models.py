@@ -1,1 +1,219 @@
-"""Models, predictions, alerts and work orders (tenant schema). Built by the ML engine issue."""
+"""Failure events, alerts and work orders (tenant schema). Model versions and predictions join
+them with the ML engine issue.
+
+Failure events are the labels the models learn from: entered by hand, imported, or recorded
+when a work order is closed with the failure found.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class FailureEvent(models.Model):
+    class Source(models.TextChoices):
+        MANUAL = "manual"
+        IMPORT = "import"
+        LABEL = "label"  # from a label column or label range of an upload
+        WORK_ORDER = "work_order"
+
+    machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="failures")
+    occurred_at = models.DateTimeField(db_index=True)
+    failure_mode = models.CharField(max_length=64, blank=True)  # a failure mode name of the machine type
+    notes = models.TextField(blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    work_order = models.OneToOneField("WorkOrder", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="failure_event")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.machine} {self.failure_mode or 'failure'} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class AlertRule(models.Model):
+    """When a failure probability becomes an alert. The most specific rule wins: a machine's,
+    else its type's, else the tenant default (both empty)."""
+
+    machine_type = models.ForeignKey("machines.MachineType", null=True, blank=True, on_delete=models.CASCADE)
+    machine = models.ForeignKey("machines.Machine", null=True, blank=True, on_delete=models.CASCADE)
+    warning_probability = models.FloatField(default=0.5)
+    critical_probability = models.FloatField(default=0.8)
+    # After an alert is resolved, the same machine and failure mode stay quiet this long.
+    cooldown_minutes = models.PositiveIntegerField(default=240)
+    # Unacknowledged this long: escalate (notify admins and owners, then again each period).
+    escalate_after_minutes = models.PositiveIntegerField(default=60)
+
+    class Meta:
+        constraints = [
+            # One default, one per type, one per machine (NULLs compare equal here).
+            models.UniqueConstraint(fields=["machine_type", "machine"], nulls_distinct=False,
+                                    name="alertrule_one_per_target"),
+            models.CheckConstraint(condition=Q(machine_type__isnull=True) | Q(machine__isnull=True),
+                                   name="alertrule_machine_or_type"),
+            models.CheckConstraint(condition=Q(warning_probability__gt=0, warning_probability__lte=1,
+                                               critical_probability__lte=1)
+                                   & Q(critical_probability__gte=models.F("warning_probability")),
+                                   name="alertrule_probabilities"),
+        ]
+
+    def __str__(self) -> str:
+        target = self.machine or self.machine_type or "default"
+        return f"alert rule for {target}"
+
+
+class Alert(models.Model):
+    class Severity(models.TextChoices):
+        WARNING = "warning"
+        CRITICAL = "critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    ACTIVE = (Status.OPEN, Status.ACKNOWLEDGED)
+
+    machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="alerts")
+    failure_mode = models.CharField(max_length=64, blank=True)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    probability = models.FloatField()
+    title = models.CharField(max_length=200)
+    explanation = models.JSONField(default=dict, blank=True)  # top factors, rule, confidence
+    recommendation = models.TextField(blank=True)
+    occurrences = models.PositiveIntegerField(default=1)  # deduplicated raises while active
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                        db_constraint=False, related_name="+")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            # One active alert per machine and failure mode, enforced by Postgres so that two
+            # scoring workers raising at once cannot both open one.
+            models.UniqueConstraint(fields=["machine", "failure_mode"],
+                                    condition=Q(status__in=["open", "acknowledged"]),
+                                    name="alert_one_active_per_machine_mode"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.title}"
+
+
+class WorkOrder(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        SCHEDULED = "scheduled"
+        IN_PROGRESS = "in_progress"
+        DONE = "done"
+        CANCELLED = "cancelled"
+
+    class Priority(models.TextChoices):
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+        URGENT = "urgent"
+
+    machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="work_orders")
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="work_orders")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    explanation = models.JSONField(default=dict, blank=True)  # copied from the alert: stays as it was
+    recommendation = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.MEDIUM)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                 db_constraint=False, related_name="+")
+    due_at = models.DateTimeField(null=True, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    planned_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    actual_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    planned_downtime_hours = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    actual_downtime_hours = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    parts = models.JSONField(default=list, blank=True)  # [{"part": "6309-2Z bearing", "quantity": 2}]
+    failure_found = models.BooleanField(null=True, blank=True)
+    failure_mode_found = models.CharField(max_length=64, blank=True)
+    action_taken = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                   db_constraint=False, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"WO-{self.pk} {self.title}"
+
+
+class WorkOrderEvent(models.Model):
+    """The audit trail of a work order: every change, who made it and when."""
+
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                              db_constraint=False, related_name="+")
+    action = models.CharField(max_length=32)  # created, status, assigned, updated, closed
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.work_order_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where alert notifications are POSTed (Slack-compatible JSON, HMAC-signed)."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=64)  # shown at creation; signs every delivery
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint: the row that makes retries visible and idempotent."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} -> {self.endpoint} ({self.status})"

@@ -27,6 +27,16 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("post", "machine-types/adopt/", {"key": "centrifugal-pump"}, "write"),
     ("get", "machines/", None, "read"),
     ("post", "machines/", {"name": "M-9", "machine_type": "nope"}, "write"),
+    ("get", "alerts/", None, "read"),
+    ("post", "alerts/raise/", {"machine": "nope", "probability": 0.9}, "predict"),
+    ("get", "work-orders/", None, "read"),
+    ("post", "work-orders/", {"machine": "nope", "title": "x"}, "write"),
+    ("get", "failure-events/", None, "read"),
+    ("post", "failure-events/", {"machine": "nope", "occurred_at": "2026-01-01T00:00:00Z"}, "write"),
+    ("get", "alert-rules/", None, "read"),
+    ("post", "alert-rules/", {"warning_probability": 0.4, "critical_probability": 0.7}, "admin"),
+    ("get", "webhooks/", None, "admin"),
+    ("post", "webhooks/", {"name": "x", "url": "https://example.test/h"}, "admin"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},

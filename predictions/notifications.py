@@ -1,0 +1,129 @@
+"""Alert notifications: email to the right members, and signed webhooks with retries.
+
+Webhook bodies are Slack-compatible (`text` and `blocks`), with our structured fields under
+`pdm`. Each delivery is signed like Stripe's: header `X-PDM-Signature: t=<unix>,v1=<hex>`, where
+v1 is HMAC-SHA256 of `<t>.<body>` with the endpoint's secret, so receivers can verify origin
+and reject replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership
+from accounts.roles import Role
+from predictions.models import Alert, WebhookDelivery, WebhookEndpoint
+from tenants.db import connection
+
+WEBHOOK_TIMEOUT_SECONDS = 10
+
+
+class WebhookFailed(Exception):
+    """A delivery attempt failed in a way worth retrying (network error, 5xx, 429)."""
+
+
+def alert_notify_later(*, alert_id: int, event: str) -> None:
+    from predictions.tasks import alert_notify_task
+
+    schema_name = connection.schema_name
+    transaction.on_commit(lambda: alert_notify_task.apply_async(
+        args=[alert_id, event], queue="notify", headers={"_schema_name": schema_name}))
+
+
+def alert_payload(alert: Alert, event: str) -> dict[str, Any]:
+    verb = "escalated" if event == "alert.escalated" else "opened"
+    text = f"[{alert.severity.upper()}] {alert.title} ({verb})"
+    if alert.recommendation:
+        text += f"\nRecommended: {alert.recommendation}"
+    return {
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        "pdm": {
+            "event": event, "tenant": connection.tenant.slug, "alert_id": alert.id,
+            "machine": alert.machine.name, "failure_mode": alert.failure_mode, "severity": alert.severity,
+            "probability": alert.probability, "escalation_level": alert.escalation_level,
+            "recommendation": alert.recommendation, "opened_at": alert.opened_at.isoformat(),
+        },
+    }
+
+
+def _recipients(event: str) -> list[str]:
+    roles = [Role.OWNER, Role.ADMIN] if event == "alert.escalated" else [Role.OWNER, Role.ADMIN, Role.ENGINEER]
+    return list(Membership.objects.filter(tenant_id=connection.tenant.id, role__in=roles)
+                .values_list("user__email", flat=True))
+
+
+def alert_notify(*, alert_id: int, event: str) -> int:
+    """Email the members concerned and queue one delivery per active webhook. Returns deliveries."""
+    alert = Alert.objects.select_related("machine").filter(id=alert_id).first()
+    if alert is None:
+        return 0
+    payload = alert_payload(alert, event)
+    send_mail(subject=payload["text"].splitlines()[0], message=payload["text"], from_email=None,
+              recipient_list=_recipients(event), fail_silently=False)
+    deliveries = [WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=payload)
+                  for endpoint in WebhookEndpoint.objects.filter(is_active=True)]
+    from predictions.tasks import webhook_deliver_task
+
+    for delivery in deliveries:
+        webhook_deliver_task.apply_async(args=[delivery.id], queue="notify",
+                                         headers={"_schema_name": connection.schema_name})
+    return len(deliveries)
+
+
+def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def webhook_deliver(*, delivery_id: int) -> str:
+    """One attempt. Raises WebhookFailed when a retry may help; 4xx answers are final."""
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(id=delivery_id).first()
+    if delivery is None or delivery.status == WebhookDelivery.Status.DELIVERED:
+        return "skipped"  # a duplicate task delivery: never send twice what was delivered
+    body = json.dumps(delivery.payload).encode()
+    request = urllib.request.Request(delivery.endpoint.url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "pdm-saas-webhooks/1",
+        "X-PDM-Event": delivery.event, "X-PDM-Delivery": str(delivery.id),
+        "X-PDM-Signature": webhook_signature(delivery.endpoint.secret, int(time.time()), body),
+    })
+    WebhookDelivery.objects.filter(id=delivery.id).update(attempts=delivery.attempts + 1)
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        _record(delivery.id, error=f"{type(exc).__name__}: {exc}")
+        raise WebhookFailed(str(exc)) from exc
+    if 200 <= status < 300:
+        WebhookDelivery.objects.filter(id=delivery.id).update(
+            status=WebhookDelivery.Status.DELIVERED, response_status=status, delivered_at=timezone.now(), last_error="")
+        return "delivered"
+    _record(delivery.id, error=f"HTTP {status}", status=status)
+    if status >= 500 or status == 429:
+        raise WebhookFailed(f"HTTP {status}")
+    WebhookDelivery.objects.filter(id=delivery.id).update(status=WebhookDelivery.Status.FAILED)
+    return "failed"
+
+
+def _record(delivery_id: int, *, error: str, status: int | None = None) -> None:
+    WebhookDelivery.objects.filter(id=delivery_id).update(last_error=error[:2000], response_status=status)
+
+
+def webhook_give_up(*, delivery_id: int) -> None:
+    WebhookDelivery.objects.filter(id=delivery_id).exclude(status=WebhookDelivery.Status.DELIVERED).update(
+        status=WebhookDelivery.Status.FAILED)
+
+
+WEBHOOK_MAX_RETRIES = 6  # with the backoff in tasks.py: about 30 minutes of retries

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from machines.models import Machine, MachineType
+from predictions.models import Alert, AlertRule, FailureEvent, WebhookEndpoint, WorkOrder, WorkOrderEvent
+
+
+class MachineRef(serializers.SlugRelatedField):  # type: ignore[type-arg]
+    """Machines are referred to by name in requests and responses."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        if not kwargs.get("read_only"):
+            kwargs["queryset"] = Machine.objects.all()
+        super().__init__(slug_field="name", **kwargs)
+
+
+class AlertSerializer(serializers.ModelSerializer[Alert]):
+    machine = MachineRef(read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = ["id", "machine", "failure_mode", "severity", "status", "probability", "title", "explanation",
+                  "recommendation", "occurrences", "escalation_level", "opened_at", "last_seen_at",
+                  "acknowledged_at", "acknowledged_by", "escalated_at", "resolved_at", "resolution_note"]
+        read_only_fields = fields
+
+
+class AlertRaiseSerializer(serializers.Serializer[Any]):
+    machine = MachineRef()
+    failure_mode = serializers.CharField(allow_blank=True, default="")
+    probability = serializers.FloatField(min_value=0, max_value=1)
+    explanation = serializers.JSONField(required=False, default=dict)
+
+
+class NoteSerializer(serializers.Serializer[Any]):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class WorkOrderEventSerializer(serializers.ModelSerializer[WorkOrderEvent]):
+    class Meta:
+        model = WorkOrderEvent
+        fields = ["id", "actor", "action", "from_status", "to_status", "changes", "note", "at"]
+        read_only_fields = fields
+
+
+class WorkOrderSerializer(serializers.ModelSerializer[WorkOrder]):
+    machine = MachineRef()
+    assignee = serializers.IntegerField(source="assignee_id", required=False, allow_null=True)
+
+    class Meta:
+        model = WorkOrder
+        fields = ["id", "machine", "alert", "title", "description", "explanation", "recommendation", "status",
+                  "priority", "assignee", "due_at", "scheduled_for", "planned_cost", "actual_cost",
+                  "planned_downtime_hours", "actual_downtime_hours", "parts", "failure_found", "failure_mode_found",
+                  "action_taken", "created_by", "created_at", "updated_at", "closed_at"]
+        read_only_fields = ["id", "explanation", "recommendation", "status", "actual_cost", "actual_downtime_hours",
+                            "failure_found", "failure_mode_found", "action_taken", "created_by", "created_at",
+                            "updated_at", "closed_at"]
+        extra_kwargs: dict[str, dict[str, Any]] = {"alert": {"required": False}, "title": {"required": False}}
+
+
+class TransitionSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=WorkOrder.Status.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CloseSerializer(serializers.Serializer[Any]):
+    failure_found = serializers.BooleanField()
+    failure_mode_found = serializers.CharField(required=False, allow_blank=True, default="")
+    action_taken = serializers.CharField()
+    actual_cost = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True)
+    actual_downtime_hours = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class FailureEventSerializer(serializers.ModelSerializer[FailureEvent]):
+    machine = MachineRef()
+
+    class Meta:
+        model = FailureEvent
+        fields = ["id", "machine", "occurred_at", "failure_mode", "notes", "source", "work_order", "created_at"]
+        read_only_fields = ["id", "source", "work_order", "created_at"]
+
+
+class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
+    machine = MachineRef(required=False, allow_null=True)
+    machine_type = serializers.SlugRelatedField(slug_field="key", required=False, allow_null=True,
+                                                queryset=MachineType.objects.all())
+
+    class Meta:
+        model = AlertRule
+        fields = ["id", "machine_type", "machine", "warning_probability", "critical_probability", "cooldown_minutes",
+                  "escalate_after_minutes"]
+        read_only_fields = ["id"]
+        validators: list[Any] = []  # the database constraints answer, as 409s
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "name", "url", "is_active", "created_at"]
+        read_only_fields = ["id", "created_at"]

@@ -1,0 +1,44 @@
+"""Alert rules and webhook endpoints: how a tenant tunes and routes its alerts."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from pdm_saas.errors import Conflict, InvalidInput, NotFound
+from predictions.models import AlertRule, WebhookEndpoint
+
+
+def alert_rule_save(*, rule_id: int | None = None, **fields: Any) -> AlertRule:
+    rule = AlertRule() if rule_id is None else AlertRule.objects.filter(id=rule_id).first()
+    if rule is None:
+        raise NotFound("No such alert rule.")
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    if rule.machine_id and rule.machine_type_id:
+        raise InvalidInput("A rule is for one machine or for one machine type, not both.")
+    if not 0 < rule.warning_probability <= rule.critical_probability <= 1:
+        raise InvalidInput("Need 0 < warning_probability <= critical_probability <= 1.",
+                           details={"warning_probability": ["out of order"]})
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError as exc:
+        raise Conflict("A rule for this target already exists; edit it instead.", code="rule_exists") from exc
+    return rule
+
+
+@dataclass(frozen=True)
+class IssuedEndpoint:
+    endpoint: WebhookEndpoint
+    secret: str  # shown once, to verify X-PDM-Signature
+
+
+def webhook_endpoint_create(*, name: str, url: str) -> IssuedEndpoint:
+    if not url.startswith(("https://", "http://")):
+        raise InvalidInput("The webhook URL must start with https:// or http://.", details={"url": ["scheme"]})
+    secret = f"whsec_{secrets.token_urlsafe(24)}"
+    return IssuedEndpoint(WebhookEndpoint.objects.create(name=name, url=url, secret=secret), secret)

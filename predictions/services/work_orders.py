@@ -1,0 +1,134 @@
+"""Work orders: created by hand or from an alert, moved through their states with an audit
+trail, and closed with what was found, which becomes a failure label for retraining."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from machines.models import Machine
+from pdm_saas.errors import Conflict, InvalidInput, NotFound
+from predictions.models import Alert, FailureEvent, WorkOrder, WorkOrderEvent
+
+S = WorkOrder.Status
+TRANSITIONS: dict[str, set[str]] = {
+    S.OPEN: {S.SCHEDULED, S.IN_PROGRESS, S.CANCELLED},
+    S.SCHEDULED: {S.OPEN, S.IN_PROGRESS, S.CANCELLED},
+    S.IN_PROGRESS: {S.SCHEDULED, S.DONE, S.CANCELLED},
+    S.DONE: set(),
+    S.CANCELLED: set(),
+}
+EDITABLE = ("title", "description", "priority", "assignee_id", "due_at", "scheduled_for", "planned_cost",
+            "planned_downtime_hours", "parts")
+
+
+def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any) -> None:
+    WorkOrderEvent.objects.create(work_order=order, actor_id=actor_id, action=action, **fields)
+
+
+@transaction.atomic
+def work_order_create(*, machine_id: int, title: str, actor_id: int | None, alert_id: int | None = None,
+                      **fields: Any) -> WorkOrder:
+    machine = Machine.objects.filter(id=machine_id).first()
+    if machine is None:
+        raise InvalidInput("Unknown machine.", details={"machine": ["does not exist"]})
+    alert = None
+    if alert_id is not None:
+        alert = Alert.objects.filter(id=alert_id, machine=machine).first()
+        if alert is None:
+            raise InvalidInput("Unknown alert for this machine.", details={"alert": ["does not exist"]})
+        # The explanation is copied, not linked: the work order shows what the technician saw.
+        fields.setdefault("explanation", alert.explanation)
+        fields.setdefault("recommendation", alert.recommendation)
+        fields.setdefault("priority", WorkOrder.Priority.URGENT if alert.severity == Alert.Severity.CRITICAL
+                          else WorkOrder.Priority.HIGH)
+    order = WorkOrder.objects.create(machine=machine, alert=alert, title=title or (alert.title if alert else ""),
+                                     created_by_id=actor_id, **fields)
+    _event(order, actor_id=actor_id, action="created", to_status=order.status)
+    return order
+
+
+def _locked(order_id: int) -> WorkOrder:
+    order = WorkOrder.objects.select_for_update().filter(id=order_id).first()
+    if order is None:
+        raise NotFound("No such work order.")
+    return order
+
+
+@transaction.atomic
+def work_order_update(*, order_id: int, actor_id: int | None, **fields: Any) -> WorkOrder:
+    order = _locked(order_id)
+    if order.status in (S.DONE, S.CANCELLED):
+        raise Conflict(f"A {order.status} work order cannot change.", code="work_order_closed")
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"These fields cannot be edited here: {sorted(unknown)}.")
+    changes = {name: [str(getattr(order, name)), str(value)] for name, value in fields.items()
+               if getattr(order, name) != value}
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save()
+    if changes:
+        _event(order, actor_id=actor_id, action="assigned" if set(changes) == {"assignee_id"} else "updated",
+               changes=changes)
+    return order
+
+
+@transaction.atomic
+def work_order_transition(*, order_id: int, to_status: str, actor_id: int | None, note: str = "") -> WorkOrder:
+    if to_status == S.DONE:
+        raise InvalidInput("Close a work order with the close action, saying what was found.",
+                           code="use_close")
+    order = _locked(order_id)
+    _check_transition(order, to_status)
+    from_status, order.status = order.status, to_status
+    if to_status == S.CANCELLED:
+        order.closed_at = timezone.now()
+    order.save()
+    _event(order, actor_id=actor_id, action="status", from_status=from_status, to_status=to_status, note=note)
+    return order
+
+
+def _check_transition(order: WorkOrder, to_status: str) -> None:
+    if to_status not in TRANSITIONS:
+        raise InvalidInput(f"Unknown status {to_status!r}.", details={"status": [f"one of {list(TRANSITIONS)}"]})
+    if to_status not in TRANSITIONS[order.status]:
+        allowed = sorted(TRANSITIONS[order.status]) or ["none: it is closed"]
+        raise Conflict(f"A work order cannot go from {order.status} to {to_status}; allowed: {', '.join(allowed)}.",
+                       code="bad_transition")
+
+
+@transaction.atomic
+def work_order_close(
+    *, order_id: int, actor_id: int | None, failure_found: bool, action_taken: str, failure_mode_found: str = "",
+    actual_cost: Decimal | None = None, actual_downtime_hours: Decimal | None = None,
+    occurred_at: datetime | None = None, note: str = "",
+) -> WorkOrder:
+    """Mark done. A failure found becomes a FailureEvent: a label the models learn from."""
+    order = _locked(order_id)
+    _check_transition(order, S.DONE)
+    if not action_taken.strip():
+        raise InvalidInput("Say what action was taken.", details={"action_taken": ["required"]})
+    modes = {m["name"] for m in order.machine.machine_type.metadata.get("failure_modes", [])}
+    if failure_found and failure_mode_found and failure_mode_found not in modes:
+        raise InvalidInput(f"Unknown failure mode {failure_mode_found!r} for this machine type.",
+                           details={"failure_mode_found": [f"one of {sorted(modes)}"]})
+    from_status = order.status
+    order.status, order.closed_at = S.DONE, timezone.now()
+    order.failure_found, order.failure_mode_found, order.action_taken = failure_found, failure_mode_found, action_taken
+    order.actual_cost, order.actual_downtime_hours = actual_cost, actual_downtime_hours
+    order.save()
+    if failure_found:
+        FailureEvent.objects.create(machine=order.machine, occurred_at=occurred_at or order.closed_at,
+                                    failure_mode=failure_mode_found, notes=action_taken,
+                                    source=FailureEvent.Source.WORK_ORDER, work_order=order)
+    if order.alert_id:
+        Alert.objects.filter(id=order.alert_id, status__in=Alert.ACTIVE).update(
+            status=Alert.Status.RESOLVED, resolved_at=order.closed_at, resolution_note=f"Closed by WO-{order.id}")
+    _event(order, actor_id=actor_id, action="closed", from_status=from_status, to_status=S.DONE, note=note,
+           changes={"failure_found": failure_found, "failure_mode_found": failure_mode_found})
+    return order

@@ -1,0 +1,116 @@
+"""Alert notifications to a real HTTP endpoint on this machine: signed, retried, recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from django.core import mail
+from django_tenants.utils import tenant_context
+
+from predictions.models import WebhookDelivery
+from predictions.notifications import WebhookFailed, alert_notify, webhook_deliver
+from predictions.services.alerts import alert_raise
+
+JSON = "application/json"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.statuses: list[int] = []  # answers to give, in order; then 200
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": self.headers, "body": body})  # case-insensitive
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    state = Receiver()
+    server = HTTPServer(("127.0.0.1", 0), state.handler())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+
+
+def _endpoint(client_for, url: str) -> str:
+    created = client_for("admin").post("/api/v1/webhooks/", {"name": "ops", "url": url}, content_type=JSON)
+    assert created.status_code == 201
+    return created.json()["secret"]
+
+
+def test_alert_is_mailed_and_posted_signed_in_slack_format(client_for, motor, world, receiver):
+    state, url = receiver
+    secret = _endpoint(client_for, url)
+    with tenant_context(world.acme):
+        alert = alert_raise(machine_id=motor.id, failure_mode="bearing_wear", probability=0.93).alert
+        assert alert_notify(alert_id=alert.id, event="alert.opened") == 1
+        delivery = WebhookDelivery.objects.get()
+        assert webhook_deliver(delivery_id=delivery.id) == "delivered"
+        assert webhook_deliver(delivery_id=delivery.id) == "skipped"  # duplicate task: not sent twice
+    assert len(state.requests) == 1
+    sent = state.requests[0]
+    payload = json.loads(sent["body"])
+    assert payload["text"].startswith("[CRITICAL] Motor-001") and payload["blocks"]
+    assert payload["pdm"]["tenant"] == "acme" and payload["pdm"]["failure_mode"] == "bearing_wear"
+    timestamp, signature = (part.split("=", 1)[1] for part in sent["headers"]["X-PDM-Signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + sent["body"], hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(signature, expected)
+    assert set(mail.outbox[-1].to) == {"owner@acme.test", "admin@acme.test", "engineer@acme.test"}
+
+
+def test_server_errors_are_retried_client_errors_are_final(client_for, motor, world, receiver):
+    state, url = receiver
+    _endpoint(client_for, url)
+    state.statuses = [503, 400]
+    with tenant_context(world.acme):
+        alert = alert_raise(machine_id=motor.id, failure_mode="bearing_wear", probability=0.93).alert
+        alert_notify(alert_id=alert.id, event="alert.opened")
+        delivery = WebhookDelivery.objects.get()
+        with pytest.raises(WebhookFailed):
+            webhook_deliver(delivery_id=delivery.id)  # 503: the task retries with backoff
+        assert webhook_deliver(delivery_id=delivery.id) == "failed"  # 400: no point retrying
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts, delivery.response_status) == ("failed", 2, 400)
+
+
+def test_unreachable_endpoint_is_a_retryable_failure(client_for, motor, world):
+    _endpoint(client_for, "http://127.0.0.1:9/nothing-listens")
+    with tenant_context(world.acme):
+        alert = alert_raise(machine_id=motor.id, failure_mode="bearing_wear", probability=0.93).alert
+        alert_notify(alert_id=alert.id, event="alert.opened")
+        delivery = WebhookDelivery.objects.get()
+        with pytest.raises(WebhookFailed):
+            webhook_deliver(delivery_id=delivery.id)
+        delivery.refresh_from_db()
+        assert delivery.status == "pending" and "Connection refused" in delivery.last_error
+
+
+def test_webhooks_are_admin_only_and_per_tenant(client_for, key_client, world):
+    assert client_for("engineer").get("/api/v1/webhooks/").status_code == 403
+    client_for("admin").post("/api/v1/webhooks/", {"name": "ops", "url": "https://example.test/h"}, content_type=JSON)
+    listed = client_for("admin").get("/api/v1/webhooks/").json()["results"]
+    assert [w["name"] for w in listed] == ["ops"] and "secret" not in listed[0]
+    globex = key_client(["admin"], tenant=world.globex, host="acme.localhost")
+    assert globex.get("/api/v1/webhooks/").json()["count"] == 0
+    bad = client_for("admin").post("/api/v1/webhooks/", {"name": "x", "url": "ftp://x"}, content_type=JSON)
+    assert bad.status_code == 400
