@@ -49,6 +49,7 @@ class AlertRule(models.Model):
     escalate_after_minutes = models.PositiveIntegerField(default=60)
 
     class Meta:
+        ordering = ["id"]
         constraints = [
             # One default, one per type, one per machine (NULLs compare equal here).
             models.UniqueConstraint(fields=["machine_type", "machine"], nulls_distinct=False,
