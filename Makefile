@@ -38,7 +38,8 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/mypy .
 
 bench: $(STAMP) ## run the benchmarks in benchmarks/, each beside its baseline
-	$(WITH_SERVICES) $(PY) benchmarks/tenant_provision.py $(BENCH_ARGS)
+	$(WITH_SERVICES) $(PY) benchmarks/tenant_provision.py $(PROVISION_ARGS)
+	$(WITH_SERVICES) $(PY) benchmarks/ingest.py $(INGEST_ARGS)
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data staticfiles

@@ -22,6 +22,10 @@ class MachineType(models.Model):
     category = models.CharField(max_length=40, db_index=True)
     version = models.PositiveIntegerField(default=1)  # +1 on every change of the document
     metadata = models.JSONField()
+    # Numeric sensor names in the order of the reading store's `vals` array. Append-only: a
+    # sensor removed from the metadata keeps its slot, so stored readings keep their meaning.
+    # Filled by `machines.services.machine_type_slots`.
+    sensor_slots = models.JSONField(default=list, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

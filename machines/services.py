@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from machines.library import library_get, metadata_import
-from machines.metadata import MetadataInvalid, metadata_check
+from machines.metadata import MetadataInvalid, metadata_check, numeric_sensors
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 
@@ -180,3 +180,17 @@ def machines_import_file(*, data: bytes) -> list[Machine]:
         raise InvalidInput(f"{len(problems)} problem(s) in the machine file; nothing was imported.",
                            code="invalid_rows", details={"problems": problems[:200]})
     return [machine_create(machine_type_id=fields.pop("machine_type").id, **fields) for fields in parsed]
+
+
+@transaction.atomic
+def machine_type_slots(machine_type: MachineType) -> list[str]:
+    """The type's numeric sensors in reading-store order (`vals[i]` is `slots[i]`): existing
+    slots first, never reordered or removed, then numeric sensors the metadata gained since."""
+    locked = MachineType.objects.select_for_update().get(id=machine_type.id)
+    slots = list(locked.sensor_slots or [])
+    added = [sensor["name"] for sensor in numeric_sensors(locked.metadata) if sensor["name"] not in slots]
+    if added:
+        slots += added
+        MachineType.objects.filter(id=locked.id).update(sensor_slots=slots)
+    machine_type.sensor_slots = slots
+    return slots

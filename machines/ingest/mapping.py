@@ -1,0 +1,113 @@
+"""A column mapping: how the columns of one sensor file feed the reading store.
+
+A mapping is plain data (`as_dict` / `from_dict`), so it can be saved and reused for the next
+file of the same layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, get_args
+
+from machines.metadata import sensor_for_header
+from machines.models import MachineType
+from pdm_saas.errors import InvalidInput
+
+TimeFormat = Literal["iso", "epoch_s", "epoch_ms", "cycle"]
+TIME_FORMATS: tuple[str, ...] = get_args(TimeFormat)
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """`time_format`: "iso" (ISO 8601; without an offset the time is taken as UTC), "epoch_s",
+    "epoch_ms", or "cycle" (an integer sequence number, stored as 1970-01-01 + cycle seconds).
+    A fleet file names its `machine_column`; a single-machine file gives `machine_name`."""
+
+    time_column: str
+    sensors: Mapping[str, str]  # file header -> sensor name
+    time_format: TimeFormat = "iso"
+    machine_column: str | None = None
+    machine_name: str | None = None
+    failure_column: str | None = None  # 0/1 failure flag per row (read by the labels step)
+    failure_mode_column: str | None = None
+    create_unknown_machines: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)  # room for later options, kept on save
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sensors"] = dict(self.sensors)
+        data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnMapping:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInput(f"Unknown mapping fields: {', '.join(unknown)}.", code="mapping_invalid",
+                               details={"problems": [f"unknown field '{name}'" for name in unknown]})
+        return cls(**data)
+
+    def file_columns(self) -> list[str]:
+        """Every column of the file the mapping reads, time first."""
+        named = [self.time_column, self.machine_column, *self.sensors, self.failure_column,
+                 self.failure_mode_column]
+        return list(dict.fromkeys(name for name in named if name))
+
+
+def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_type: MachineType) -> list[str]:
+    """Everything wrong with `mapping` for a file with these `columns` and this machine type."""
+    problems: list[str] = []
+    present = set(columns)
+    listed = ", ".join(columns[:30]) + (", ..." if len(columns) > 30 else "")
+    roles = [("time column", mapping.time_column), ("machine column", mapping.machine_column),
+             ("failure column", mapping.failure_column), ("failure-mode column", mapping.failure_mode_column)]
+    named = [(f"the {role} '{header}'", header) for role, header in roles if header]
+    named += [(f"the column '{header}' (sensor '{sensor}')", header) for header, sensor in mapping.sensors.items()]
+    for what, header in named:
+        if header not in present:
+            problems.append(f"{what} is not in the file (its columns: {listed})")
+    if mapping.time_format not in TIME_FORMATS:
+        problems.append(f"unknown time format '{mapping.time_format}'; expected one of {', '.join(TIME_FORMATS)}")
+    if bool(mapping.machine_column) == bool(mapping.machine_name):
+        problems.append("give either a machine column (fleet file) or a machine name (single-machine file)")
+    if not mapping.sensors:
+        problems.append("map at least one sensor column")
+    problems += _sensor_problems(mapping, machine_type)
+    return problems
+
+
+def _sensor_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[str]:
+    kinds = {sensor["name"]: sensor["kind"] for sensor in machine_type.sensors}
+    problems, seen = [], set()
+    for header, sensor in mapping.sensors.items():
+        if sensor not in kinds:
+            problems.append(f"column '{header}': '{sensor}' is not a sensor of machine type '{machine_type.key}' "
+                            f"(its sensors: {', '.join(kinds)})")
+        elif kinds[sensor] != "numeric":
+            problems.append(f"column '{header}': '{sensor}' is a {kinds[sensor]} sensor; the reading store "
+                            "holds numeric sensors only")
+        elif sensor in seen:
+            problems.append(f"sensor '{sensor}' is mapped from more than one column")
+        seen.add(sensor)
+    return problems
+
+
+def mapping_validate(mapping: ColumnMapping, *, columns: Sequence[str], machine_type: MachineType) -> None:
+    problems = mapping_problems(mapping, columns=columns, machine_type=machine_type)
+    if problems:
+        raise InvalidInput(f"The column mapping does not fit this file: {problems[0]}"
+                           + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""),
+                           code="mapping_invalid", details={"problems": problems})
+
+
+def mapping_suggest_sensors(*, columns: Sequence[str], machine_type: MachineType) -> dict[str, str]:
+    """Columns that name a numeric sensor of the type (by name, alias or identifier)."""
+    numeric = {sensor["name"] for sensor in machine_type.sensors if sensor["kind"] == "numeric"}
+    suggested: dict[str, str] = {}
+    for header in columns:
+        found = sensor_for_header(machine_type.metadata, header)
+        if found is not None and found in numeric and found not in suggested.values():
+            suggested[header] = found
+    return suggested

@@ -1,0 +1,171 @@
+"""Vectorised conversion of one record batch: times, numbers, and which rows to reject.
+
+No per-row Python: every check is an Arrow compute kernel over the whole batch, giving a
+boolean mask per problem. Only the (bounded) rejected-row details touch single values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from machines.ingest.mapping import ColumnMapping, TimeFormat
+
+NUMBER_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|infinity|nan)\s*$"
+ISO_RE = (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+          r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?$")
+OFFSET_RE = r"(Z|[+-]\d\d:?\d\d)$"
+US_PER_S = 1_000_000
+# Times outside these years are refused: usually epoch milliseconds read as seconds, or a
+# cycle file mapped as epoch. (Cycles land in 1970.)
+TS_MIN_US = -2_208_988_800 * US_PER_S  # 1900-01-01
+TS_MAX_US = 7_258_118_400 * US_PER_S  # 2200-01-01
+
+
+@dataclass
+class Rejection:
+    """Rows refused for one reason: `mask` over the batch, and how to describe one of them."""
+
+    code: str
+    mask: np.ndarray
+    describe: Callable[[int], str]
+
+
+@dataclass
+class ParsedBatch:
+    """One batch, converted. `ok` selects the rows to store; rejected rows have reasons."""
+
+    start: int  # index of the batch's first row in the file
+    ts_us: pa.Array  # int64 microseconds since 1970-01-01 UTC, null where unparseable
+    values: dict[str, pa.Array]  # sensor name -> float32
+    rejections: list[Rejection] = field(default_factory=list)
+    machine_ids: pa.Array | None = None  # int64, filled by the machine resolver
+
+    def ok(self) -> np.ndarray:
+        keep = np.ones(len(self.ts_us), dtype=bool)
+        for rejection in self.rejections:
+            keep &= ~rejection.mask
+        return keep
+
+
+def _mask(array: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text(array: pa.Array) -> pa.Array:
+    return array if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) else pc.cast(array,
+                                                                                                       pa.string())
+
+
+def numbers(array: pa.Array, target: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """`array` as numbers of type `target` and the mask of present-but-unparseable cells
+    (missing cells stay null and are not bad)."""
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return pc.cast(array, target), np.zeros(len(array), dtype=bool)
+    try:
+        return pc.cast(array, target), np.zeros(len(array), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass  # some cell is not a number: find which, vectorised
+    good = pc.match_substring_regex(array, NUMBER_RE, ignore_case=True)
+    bad = _mask(pc.and_(pc.is_valid(array), pc.invert(good)))
+    cleaned = pc.utf8_trim_whitespace(pc.if_else(good, array, pa.scalar(None, pa.string())))
+    try:
+        return pc.cast(cleaned, target), bad
+    except pa.ArrowInvalid:  # a number too large for the type: refuse the batch's present cells
+        return pa.nulls(len(array), target), _mask(pc.is_valid(array))
+
+
+def times_us(array: pa.Array, time_format: TimeFormat) -> pa.Array:
+    """Microseconds since 1970-01-01 UTC (int64), null where missing, unparseable or outside
+    1900-2200."""
+    if time_format == "iso":
+        result = _iso_us(array)
+    else:
+        seconds, _ = numbers(array, pa.float64())
+        scale = 1000 if time_format == "epoch_ms" else US_PER_S
+        usable = pc.less(pc.abs(seconds), 1e15 if scale == 1000 else 1e12)  # int64 microseconds cannot overflow
+        if time_format == "cycle":  # "12" and "12.0" are cycle 12; "12.5" is not a cycle
+            usable = pc.and_(usable, pc.equal(seconds, pc.floor(seconds)))
+        seconds = pc.if_else(usable, seconds, pa.scalar(None, pa.float64()))
+        result = pc.cast(pc.round(pc.multiply(seconds, scale)), pa.int64())
+    sane = pc.and_(pc.greater_equal(result, TS_MIN_US), pc.less(result, TS_MAX_US))
+    return pc.if_else(sane, result, pa.scalar(None, pa.int64()))
+
+
+def _iso_us(array: pa.Array) -> pa.Array:
+    if pa.types.is_timestamp(array.type):
+        return pc.cast(pc.cast(array, pa.timestamp("us", array.type.tz)), pa.int64())
+    text = _text(array)
+    try:
+        return _iso_cast(text)
+    except pa.ArrowInvalid:
+        pass  # some cell is not ISO 8601: null those the grammar refuses, then cast again
+    text = pc.if_else(pc.match_substring_regex(text, ISO_RE), text, pa.scalar(None, pa.string()))
+    try:
+        return _iso_cast(text)
+    except pa.ArrowInvalid:
+        return _iso_each(text)
+
+
+def _iso_cast(text: pa.Array) -> pa.Array:
+    """Times with an offset are converted to UTC; times without one are taken as UTC."""
+    has_offset = pc.match_substring_regex(text, OFFSET_RE)
+    offsets = pc.sum(pc.cast(has_offset, pa.int64())).as_py() or 0
+    present = len(text) - text.null_count
+    if not present:
+        return pa.nulls(len(text), pa.int64())
+    none = pa.scalar(None, pa.string())
+    naive = None if offsets == present else pc.cast(pc.if_else(has_offset, none, text), pa.timestamp("us"))
+    aware = None if offsets == 0 else pc.cast(pc.if_else(has_offset, text, none), pa.timestamp("us", "UTC"))
+    if aware is None:
+        return pc.cast(naive, pa.int64())
+    if naive is None:
+        return pc.cast(aware, pa.int64())
+    return pc.if_else(has_offset, pc.cast(aware, pa.int64()), pc.cast(naive, pa.int64()))
+
+
+def _iso_each(text: pa.Array) -> pa.Array:
+    """Last resort for a batch holding a time the grammar accepts but the calendar refuses
+    (2024-02-30): one cast per cell. Only such batches pay for it."""
+    converted = []
+    for value in text.to_pylist():
+        try:
+            converted.append(_iso_cast(pa.array([value], pa.string()))[0].as_py())
+        except pa.ArrowInvalid:
+            converted.append(None)
+    return pa.array(converted, pa.int64())
+
+
+def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int) -> ParsedBatch:
+    """Times and sensor values of one batch, with the rows refused for a bad time or value.
+    Machines are resolved separately (they need the database)."""
+    raw_time = batch.column(mapping.time_column)
+    ts = times_us(raw_time, mapping.time_format)
+    parsed = ParsedBatch(start=start, ts_us=ts, values={})
+    parsed.rejections.append(Rejection("bad_time", _mask(pc.is_null(ts)),
+                                       _time_problem(raw_time, mapping.time_column, mapping.time_format)))
+    for header, sensor in mapping.sensors.items():
+        raw = batch.column(header)
+        values, bad = numbers(raw, pa.float32())
+        parsed.values[sensor] = values
+        if bad.any():
+            parsed.rejections.append(Rejection("non_numeric", bad, _value_problem(raw, header)))
+    return parsed
+
+
+def _time_problem(raw: pa.Array, column: str, time_format: str) -> Callable[[int], str]:
+    def describe(index: int) -> str:
+        value = raw[index].as_py()
+        if value is None:
+            return f"missing time in column '{column}'"
+        return f"unparseable time {str(value)!r} in column '{column}' (format {time_format}, years 1900-2199)"
+
+    return describe
+
+
+def _value_problem(raw: pa.Array, column: str) -> Callable[[int], str]:
+    return lambda index: f"non-numeric value {str(raw[index].as_py())!r} in column '{column}'"

@@ -1,0 +1,281 @@
+"""Sensor files into the reading store: formats, time kinds, fleets, duplicates, rejections,
+all-or-nothing, tenant isolation, and the reading table of a freshly signed-up tenant."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from django_tenants.utils import tenant_context
+
+from machines.ingest.mapping import ColumnMapping
+from machines.ingest.reader import table_open
+from machines.ingest.store import readings_ingest
+from machines.models import Machine
+from machines.selectors import readings_count, readings_for_machine
+from machines.services import machine_create, machine_type_adopt, machine_type_slots
+from pdm_saas.errors import InvalidInput
+from tenants.services import tenant_signup
+
+MOTOR = "induction-motor-siemens-1la7"
+SENSORS = {"current": "current_a", "speed": "speed_rpm"}
+
+
+@pytest.fixture
+def motor(db, world):
+    with tenant_context(world.acme):
+        machine_type = machine_type_adopt(key=MOTOR)
+        machine_create(machine_type_id=machine_type.id, name="M-1")
+    return machine_type
+
+
+def _mapping(**overrides) -> ColumnMapping:
+    fields = {"time_column": "time", "sensors": SENSORS, "machine_name": "M-1"}
+    return ColumnMapping(**{**fields, **overrides})
+
+
+def _write(tmp_path, content: bytes, name: str = "data.csv"):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def _stored(name: str = "M-1"):
+    return readings_for_machine(machine=Machine.objects.select_related("machine_type").get(name=name))
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        ("time,current,speed\n2024-01-01T00:00:00,10.5,1480\n2024-01-01T00:00:01,11,1490.25\n", "utf-8"),
+        ("time;current;speed\n2024-01-01T00:00:00;10.5;1480\n2024-01-01T00:00:01;11;1490.25\n", "utf-8"),
+        ("time\tcurrent\tspeed\n2024-01-01T00:00:00\t10.5\t1480\n2024-01-01T00:00:01\t11\t1490.25\n", "utf-8-sig"),
+        ("time|current|speed\n2024-01-01 00:00:00|10.5|1480\n2024-01-01T02:00:01+02:00|11|1490.25\n", "utf-8"),
+    ],
+    ids=["comma", "semicolon", "tab-bom", "pipe-offset"],
+)
+def test_csv_delimiters_and_iso_times(world, motor, tmp_path, content, encoding):
+    path = _write(tmp_path, content.encode(encoding))
+    with tenant_context(world.acme):
+        result = readings_ingest(source=path, mapping=_mapping(), machine_type=motor, upload_id=7)
+        assert (result.rows_read, result.rows_stored, result.rows_rejected) == (2, 2, 0)
+        assert _stored() == [
+            (datetime(2024, 1, 1, 0, 0, 0, tzinfo=UTC), {"current_a": 10.5, "speed_rpm": 1480.0}),
+            (datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC), {"current_a": 11.0, "speed_rpm": 1490.25}),
+        ]
+        assert result.partitions_created == ["machines_reading_p202401"]
+
+
+def test_latin1_and_bom_headers_with_units(world, motor, tmp_path):
+    header = "time;Température (°C);Courant [A]\n"
+    rows = "2024-03-05T10:00:00;21.5;12\n"
+    sensors = {"Température (°C)": "ambient_temp_c", "Courant [A]": "current_a"}
+    latin1 = _write(tmp_path, (header + rows).encode("latin-1"), "latin1.csv")
+    bom = _write(tmp_path, (header + rows.replace("21.5", "22.5")).encode("utf-8-sig"), "bom.csv")
+    with tenant_context(world.acme):
+        assert table_open(latin1).encoding == "latin-1" and table_open(bom).encoding == "utf-8"
+        readings_ingest(source=latin1, mapping=_mapping(sensors=sensors), machine_type=motor)
+        again = readings_ingest(source=bom, mapping=_mapping(sensors=sensors), machine_type=motor)
+        assert again.duplicates == 1  # same machine and instant: the first reading stays
+        assert _stored() == [(datetime(2024, 3, 5, 10, tzinfo=UTC), {"ambient_temp_c": 21.5, "current_a": 12.0})]
+
+
+def test_values_follow_the_type_slots_and_missing_values_are_null(world, motor, tmp_path):
+    path = _write(tmp_path, b"time,speed,current\n2024-01-01T00:00:00,,3\n2024-01-01T00:00:01,NaN,NA\n")
+    with tenant_context(world.acme):
+        readings_ingest(source=path, mapping=_mapping(), machine_type=motor)
+        slots = machine_type_slots(motor)
+        assert slots[:3] == ["current_a", "voltage_v", "speed_rpm"]
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT vals FROM machines_reading ORDER BY ts")
+            first, second = (row[0] for row in cursor.fetchall())
+        assert len(first) == len(slots) and first[0] == 3.0 and first[2] is None
+        assert second[0] is None and second[2] is None  # "NaN" and "NA" are missing, not values
+
+
+def test_parquet_with_epoch_ms_and_native_types(world, motor, tmp_path):
+    path = tmp_path / "data.parquet"
+    table = pa.table({"ts": pa.array([1704067200000, 1704067201500], pa.int64()),
+                      "current": pa.array([1.25, None]), "speed": pa.array([1500, 1501], pa.int32())})
+    pq.write_table(table, path)
+    with tenant_context(world.acme):
+        result = readings_ingest(source=path, mapping=_mapping(time_column="ts", time_format="epoch_ms"),
+                                 machine_type=motor)
+        assert result.rows_stored == 2
+        assert _stored() == [(datetime(2024, 1, 1, tzinfo=UTC), {"current_a": 1.25, "speed_rpm": 1500.0}),
+                             (datetime(2024, 1, 1, 0, 0, 1, 500000, tzinfo=UTC), {"speed_rpm": 1501.0})]
+
+
+def test_epoch_seconds(world, motor, tmp_path):
+    path = _write(tmp_path, b"time,current,speed\n1704067200,1,2\n1704067200.25,3,4\n")
+    with tenant_context(world.acme):
+        readings_ingest(source=path, mapping=_mapping(time_format="epoch_s"), machine_type=motor)
+        assert [ts for ts, _ in _stored()] == [datetime(2024, 1, 1, tzinfo=UTC),
+                                               datetime(2024, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)]
+
+
+def test_fleet_file_with_cycles_creates_machines(world, motor, tmp_path):
+    lines = ["unit,cycle,current,speed"] + [f"U-{unit},{cycle},{unit}.5,{cycle * 10}"
+                                             for unit in (1, 2, 3) for cycle in (1, 2, 3)]
+    path = _write(tmp_path, ("\n".join(lines) + "\n").encode())
+    mapping = _mapping(machine_name=None, machine_column="unit", time_column="cycle", time_format="cycle",
+                       create_unknown_machines=True)
+    with tenant_context(world.acme):
+        result = readings_ingest(source=path, mapping=mapping, machine_type=motor)
+        assert result.machines_created == ["U-1", "U-2", "U-3"] and result.rows_stored == 9
+        assert result.partitions_created == ["machines_reading_p197001"]
+        stored = _stored("U-2")
+        assert [ts for ts, _ in stored] == [datetime(1970, 1, 1, 0, 0, cycle, tzinfo=UTC) for cycle in (1, 2, 3)]
+        assert stored[2][1] == {"current_a": 2.5, "speed_rpm": 30.0}
+        assert Machine.objects.get(name="U-3").machine_type_id == motor.id
+
+
+def test_unknown_machines_are_rejected_when_creation_is_off(world, motor, tmp_path):
+    path = _write(tmp_path, b"m,time,current,speed\nM-1,2024-01-01,1,1\nGhost,2024-01-01,1,1\n,2024-01-01,1,1\n")
+    with tenant_context(world.acme):
+        result = readings_ingest(source=path, mapping=_mapping(machine_name=None, machine_column="m"),
+                                 machine_type=motor)
+        assert (result.rows_stored, result.rows_rejected) == (1, 2)
+        assert [(row.line, row.reason) for row in result.rejected] == [
+            (3, "unknown machine 'Ghost' (creating unknown machines is off)"), (4, "no machine name")]
+        assert not Machine.objects.filter(name="Ghost").exists()
+
+
+def test_reingesting_the_same_file_stores_each_reading_once(world, motor, tmp_path):
+    rows = [f"2024-02-{day:02d}T12:00:00,{day},{day * 100}\n" for day in range(1, 29)]
+    path = _write(tmp_path, ("time,current,speed\n" + "".join(rows + rows[:2])).encode())  # two in-file repeats
+    with tenant_context(world.acme):
+        first = readings_ingest(source=path, mapping=_mapping(), machine_type=motor)
+        second = readings_ingest(source=path, mapping=_mapping(), machine_type=motor)
+        assert (first.rows_read, first.rows_stored, first.duplicates) == (30, 28, 2)
+        assert (second.rows_stored, second.duplicates) == (0, 30)
+        assert readings_count() == 28
+
+
+def test_rejected_rows_have_line_numbers_and_reasons(world, motor, tmp_path):
+    content = (b"time,current,speed\n"
+               b"2024-01-01T00:00:00,1,2\n"
+               b"yesterday,1,2\n"
+               b"2024-01-01T00:00:02,abc,2\n"
+               b"2024-13-01T00:00:00,1,2\n"
+               b",1,2\n"
+               b"2024-01-01T00:00:05,1, 7 \n")
+    with tenant_context(world.acme):
+        result = readings_ingest(source=_write(tmp_path, content), mapping=_mapping(), machine_type=motor)
+    assert (result.rows_read, result.rows_stored, result.rows_rejected) == (6, 2, 4)
+    assert dict(result.rejected_by_reason) == {"bad_time": 3, "non_numeric": 1}
+    reasons = {row.line: row.reason for row in result.rejected}
+    assert sorted(reasons) == [3, 4, 5, 6]
+    assert reasons[3].startswith("unparseable time 'yesterday' in column 'time'")
+    assert reasons[4] == "non-numeric value 'abc' in column 'current'"
+    assert reasons[6] == "missing time in column 'time'"
+
+
+def test_rejected_details_are_bounded_but_counts_exact(world, motor, tmp_path):
+    content = b"time,current,speed\n" + b"later,1,2\n" * 2500
+    with tenant_context(world.acme):
+        result = readings_ingest(source=_write(tmp_path, content), mapping=_mapping(), machine_type=motor)
+    assert (result.rows_stored, result.rows_rejected) == (0, 2500)
+    assert len(result.rejected) == 1000 and result.rejected[-1].line == 1001
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"time_column": "timestamp"}, "the time column 'timestamp' is not in the file"),
+        ({"sensors": {"current": "current_a", "temp": "winding_temp_c"}},
+         "the column 'temp' (sensor 'winding_temp_c') is not in the file"),
+        ({"sensors": {"current": "oil_pressure"}}, "'oil_pressure' is not a sensor of machine type"),
+        ({"machine_column": "unit"}, "give either a machine column"),
+    ],
+)
+def test_a_mapping_that_does_not_fit_the_file_is_refused(world, motor, tmp_path, overrides, message):
+    path = _write(tmp_path, b"time,current,speed\n2024-01-01,1,2\n")
+    with tenant_context(world.acme), pytest.raises(InvalidInput) as caught:
+        readings_ingest(source=path, mapping=_mapping(**overrides), machine_type=motor)
+    assert caught.value.code == "mapping_invalid"
+    assert any(message in problem for problem in caught.value.details["problems"]), caught.value.details
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(b"", "empty_file"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary_file"),
+     (b"time,current,speed\n", "no_rows"), (b"time,current,speed\n2024-01-01,1\n", "unreadable_file")],
+)
+def test_bad_files_get_clear_errors(world, motor, tmp_path, content, code):
+    with tenant_context(world.acme), pytest.raises(InvalidInput) as caught:
+        readings_ingest(source=_write(tmp_path, content), mapping=_mapping(), machine_type=motor)
+    assert caught.value.code == code
+
+
+def test_a_failure_in_the_third_batch_leaves_no_readings_and_no_machines(world, motor, tmp_path):
+    good = "".join(f"U-{row % 3},2024-01-01T00:{row // 60 % 60:02d}:{row % 60:02d},1,2\n" for row in range(1200))
+    content = ("unit,time,current,speed\n" + good + "U-9,2024-01-02T00:00:00,1\n").encode()  # a ragged last row
+    source = table_open(_write(tmp_path, content), block_size=16 * 1024)
+    mapping = _mapping(machine_name=None, machine_column="unit", create_unknown_machines=True)
+    seen = []
+    with tenant_context(world.acme):
+        with pytest.raises(InvalidInput) as caught:
+            readings_ingest(source=source, mapping=mapping, machine_type=motor,
+                            progress=lambda step: seen.append(step.rows_stored))
+        assert caught.value.code == "unreadable_file"
+        assert len(seen) >= 2 and seen[-1] > 0  # batches were stored before the failure...
+        assert readings_count() == 0  # ...and rolled back with it
+        assert not Machine.objects.filter(name__startswith="U-").exists()
+
+
+def test_other_tenants_see_none_of_the_readings(world, motor, tmp_path):
+    path = _write(tmp_path, b"time,current,speed\n2024-01-01,1,2\n")
+    with tenant_context(world.acme):
+        readings_ingest(source=path, mapping=_mapping(), machine_type=motor)
+        assert readings_count() == 1
+    with tenant_context(world.globex):
+        assert readings_count() == 0
+        globex_motor = machine_type_adopt(key=MOTOR)
+        result = readings_ingest(source=path, mapping=_mapping(), machine_type=globex_motor)
+        assert result.rows_stored == 0 and result.rejected[0].reason.startswith("unknown machine 'M-1'")
+        assert readings_count() == 0
+
+
+def test_slots_are_append_only(world, motor):
+    with tenant_context(world.acme):
+        before = machine_type_slots(motor)
+        document = dict(motor.metadata)
+        document["sensors"] = [s for s in document["sensors"] if s["name"] != "voltage_v"] + [
+            {**document["sensors"][0], "name": "oil_temp_c", "aliases": []}]
+        motor.metadata = document
+        motor.save()
+        after = machine_type_slots(motor)
+    assert after == [*before, "oil_temp_c"] and "voltage_v" in after
+
+
+@pytest.mark.parametrize("use_spare", [False, True], ids=["inline-clone", "spare"])
+def test_a_freshly_signed_up_tenant_has_a_working_reading_store(db, world, tmp_path, use_spare):
+    from tenants.provisioning import spare_pool_fill
+
+    if use_spare:
+        spare_pool_fill(target=1)
+    signed = tenant_signup(organization_name="Fresh Co", slug="fresh-co", owner_email="owner@fresh.test",
+                           owner_password="Correct-Horse-42")
+    path = _write(tmp_path, b"cycle,current,speed\n1,1,2\n2,3,4\n")
+    with tenant_context(signed.tenant):
+        machine_type = machine_type_adopt(key=MOTOR)
+        machine_create(machine_type_id=machine_type.id, name="M-1")
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relkind FROM pg_class WHERE oid = 'machines_reading'::regclass")
+            assert cursor.fetchone()[0] == "p"
+        result = readings_ingest(source=path, mapping=_mapping(time_column="cycle", time_format="cycle"),
+                                 machine_type=machine_type)
+        again = readings_ingest(source=path, mapping=_mapping(time_column="cycle", time_format="cycle"),
+                                machine_type=machine_type)
+        assert (result.rows_stored, again.duplicates) == (2, 2)  # the unique index came along
+        assert [values for _, values in _stored()] == [{"current_a": 1.0, "speed_rpm": 2.0},
+                                                       {"current_a": 3.0, "speed_rpm": 4.0}]
+    assert math.isfinite(result.seconds)
