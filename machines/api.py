@@ -4,26 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Scope
-from machines import services
+from machines import services, uploads
 from machines.library import library_get, library_list, metadata_export
-from machines.models import Machine, MachineType
+from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.serializers import (
     AdoptSerializer,
     MachineSerializer,
     MachineTypeDetailSerializer,
     MachineTypeSerializer,
+    MappingPresetSerializer,
     MetadataBodySerializer,
+    UploadCreateSerializer,
+    UploadDetailSerializer,
+    UploadSerializer,
 )
-from pdm_saas.api.base import TenantViewSet
+from pdm_saas.api.base import TenantAPIView, TenantViewSet
+from pdm_saas.api.principals import request_actor
 from pdm_saas.errors import InvalidInput, NotFound
+from predictions.selectors import rul_labels
+from predictions.serializers import FailureEventSerializer as FailureEventLabelSerializer
 
 
 class MachineTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
@@ -127,3 +135,63 @@ class MachineViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     def destroy(self, request: Request, pk: str) -> Response:
         services.machine_delete(machine_id=int(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Sensor files: upload with a column mapping; a job stores the readings and the report."""
+
+    queryset = Upload.objects.select_related("machine_type")
+    filterset_fields = ["status", "machine_type__key"]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_serializer_class(self) -> Any:
+        return UploadDetailSerializer if self.action == "retrieve" else UploadSerializer
+
+    @extend_schema(request={"multipart/form-data": UploadCreateSerializer}, responses={202: UploadSerializer})
+    def create(self, request: Request) -> Response:
+        body = UploadCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        upload = uploads.upload_create(
+            chunks=data["file"].chunks(uploads.CHUNK), original_name=data["file"].name,
+            machine_type_key=data["machine_type"], mapping=data.get("mapping"), preset=data.get("preset"),
+            save_preset_as=data.get("save_preset_as"), created_by_id=request_actor(request).user_id)
+        return Response(UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="line,reason per rejected row")})
+    @action(detail=True, methods=["get"], url_path="rejected")
+    def rejected(self, request: Request, pk: str) -> FileResponse:
+        path = uploads.upload_path(self.get_object()).with_name("rejected.csv")
+        if not path.is_file():
+            raise NotFound("This upload has not been processed yet.")
+        return FileResponse(path.open("rb"), as_attachment=True, filename=f"upload-{pk}-rejected.csv",
+                            content_type="text/csv")
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The raw file")})
+    @action(detail=True, methods=["get"], url_path="raw")
+    def raw(self, request: Request, pk: str) -> FileResponse:
+        upload = self.get_object()
+        return FileResponse(uploads.upload_path(upload).open("rb"), as_attachment=True,
+                            filename=upload.original_name)
+
+
+class MappingPresetViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, TenantViewSet):
+    queryset = MappingPreset.objects.select_related("machine_type")
+    serializer_class = MappingPresetSerializer
+    filterset_fields = ["machine_type__key"]
+
+
+class MachineLabelsView(TenantAPIView):
+    """Failure events and per-reading remaining useful life (null when censored)."""
+
+    @extend_schema(responses=inline_serializer("MachineLabels", fields={
+        "failures": FailureEventLabelSerializer(many=True), "readings": serializers.ListField()}))
+    def get(self, request: Request, pk: str) -> Response:
+        machine = Machine.objects.filter(id=pk).first()
+        if machine is None:
+            raise NotFound("No such machine.")
+        limit = min(int(request.query_params.get("limit", 1000)), 10000)
+        return Response({
+            "failures": FailureEventLabelSerializer(machine.failures.order_by("occurred_at"), many=True).data,
+            "readings": rul_labels(machine_id=machine.id, limit=limit),
+        })

@@ -75,3 +75,54 @@ class Machine(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MappingPreset(models.Model):
+    """A saved column mapping, reused for the next file from the same source."""
+
+    name = models.CharField(max_length=100, unique=True)
+    machine_type = models.ForeignKey(MachineType, on_delete=models.CASCADE, related_name="mapping_presets")
+    mapping = models.JSONField()  # machines.ingest.mapping.ColumnMapping.as_dict()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Upload(models.Model):
+    """A sensor file: kept as uploaded, processed by a job, with its data-quality report."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PROCESSING = "processing"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    original_name = models.CharField(max_length=255)
+    stored_path = models.CharField(max_length=500)  # relative to the tenant's folder
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    machine_type = models.ForeignKey(MachineType, on_delete=models.PROTECT, related_name="uploads")
+    mapping = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    job_id = models.BigIntegerField(null=True, blank=True)  # jobs.Job in the same schema
+    rows_read = models.BigIntegerField(default=0)
+    rows_stored = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.DO_NOTHING,
+                                   db_constraint=False, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.status})"

@@ -28,7 +28,11 @@ def readings_for_machine(
             for ts, vals in rows]
 
 
-def readings_count() -> int:
+def readings_count(*, machine_id: int | None = None) -> int:
+    """Readings in the current tenant, or of one machine."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM machines_reading")
+        if machine_id is None:
+            cursor.execute("SELECT count(*) FROM machines_reading")
+        else:
+            cursor.execute("SELECT count(*) FROM machines_reading WHERE machine_id = %s", [machine_id])
         return int(cursor.fetchone()[0])

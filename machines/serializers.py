@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from machines.models import Machine, MachineType
+from machines.models import Machine, MachineType, MappingPreset, Upload
 
 
 class MachineTypeSerializer(serializers.ModelSerializer[MachineType]):
@@ -48,3 +48,36 @@ class MachineSerializer(serializers.ModelSerializer[Machine]):
         read_only_fields = ["id", "created_at", "updated_at"]
         # Uniqueness is the service's answer (409 with the error shape), not a serializer error.
         extra_kwargs: dict[str, dict[str, object]] = {"name": {"validators": []}}
+
+
+class UploadSerializer(serializers.ModelSerializer[Upload]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = Upload
+        fields = ["id", "original_name", "size_bytes", "sha256", "machine_type", "mapping", "status", "job_id",
+                  "rows_read", "rows_stored", "duplicates", "rows_rejected", "error", "created_at", "finished_at"]
+        read_only_fields = fields
+
+
+class UploadDetailSerializer(UploadSerializer):
+    class Meta(UploadSerializer.Meta):
+        fields = [*UploadSerializer.Meta.fields, "report"]
+        read_only_fields = fields
+
+
+class UploadCreateSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(allow_empty_file=True)  # our own reader says "The file is empty."
+    machine_type = serializers.CharField(help_text="Key of one of your machine types.")
+    mapping = serializers.JSONField(required=False, help_text="A column mapping (docs/ingest.md), as JSON.")
+    preset = serializers.CharField(required=False, help_text="Name of a saved mapping to use instead.")
+    save_preset_as = serializers.CharField(required=False, help_text="Save this mapping under a name.")
+
+
+class MappingPresetSerializer(serializers.ModelSerializer[MappingPreset]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = MappingPreset
+        fields = ["id", "name", "machine_type", "mapping", "created_at", "updated_at"]
+        read_only_fields = fields

@@ -165,6 +165,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A job whose heartbeat is older than this is considered dead and marked failed by the sweeper.
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 15 * 60)
 
+# Largest sensor file accepted (streamed to disk, processed in constant memory).
+PDM_MAX_UPLOAD_BYTES = env_int("PDM_MAX_UPLOAD_BYTES", 5 * 1024**3)
+# Uploads bigger than this go straight to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024**2  # form fields and JSON bodies (a 10,000-reading batch fits)
+
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"

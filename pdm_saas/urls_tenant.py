@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from accounts import api as accounts_api
 from jobs.api import JobViewSet
-from machines.api import MachineTypeViewSet, MachineViewSet
+from machines.api import MachineLabelsView, MachineTypeViewSet, MachineViewSet, MappingPresetViewSet, UploadViewSet
 from pdm_saas import health
 from predictions import api as predictions_api
 from tenants import api as tenants_api
@@ -21,6 +21,8 @@ router.register("api-keys", accounts_api.ApiKeyViewSet, basename="api-key")
 router.register("jobs", JobViewSet, basename="job")
 router.register("machine-types", MachineTypeViewSet, basename="machine-type")
 router.register("machines", MachineViewSet, basename="machine")
+router.register("uploads", UploadViewSet, basename="upload")
+router.register("mapping-presets", MappingPresetViewSet, basename="mapping-preset")
 router.register("alerts", predictions_api.AlertViewSet, basename="alert")
 router.register("work-orders", predictions_api.WorkOrderViewSet, basename="work-order")
 router.register("failure-events", predictions_api.FailureEventViewSet, basename="failure-event")
@@ -33,6 +35,7 @@ api_v1 = [
     path("invitations/accept/", accounts_api.InvitationAcceptView.as_view(), name="invitation-accept"),
     path("tenant/", tenants_api.TenantView.as_view(), name="tenant"),
     path("tenant/deactivate/", tenants_api.TenantDeactivateView.as_view(), name="tenant-deactivate"),
+    path("machines/<int:pk>/labels/", MachineLabelsView.as_view(), name="machine-labels"),
     *router.urls,
 ]
 

@@ -1,0 +1,213 @@
+"""Sensor file uploads: keep the raw file, check the mapping, queue a job, store the readings,
+labels and data-quality report. A failed upload leaves no readings and no labels behind."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from jobs.models import Job
+from jobs.services import ProgressFn, job_create, job_enqueue
+from machines.ingest.mapping import ColumnMapping, mapping_validate
+from machines.ingest.parse import ParsedBatch
+from machines.ingest.reader import table_open
+from machines.ingest.store import IngestProgress, readings_ingest
+from machines.labels import LabelCollector
+from machines.models import MachineType, MappingPreset, Upload
+from machines.quality import QualityReport
+from pdm_saas.errors import Conflict, InvalidInput, NotFound
+from tenants.db import connection
+from tenants.storage import tenant_path
+
+UPLOAD_KIND = "sensor.upload"
+CHUNK = 1024 * 1024
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "upload"
+    return cleaned[:120]
+
+
+def upload_file_store(*, chunks: Iterable[bytes], original_name: str) -> tuple[str, int, str]:
+    """Stream the file into the tenant's folder; returns (relative path, size, sha256)."""
+    relative = f"uploads/{uuid.uuid4().hex}/{_safe_name(original_name)}"
+    path = tenant_path(connection.schema_name, *relative.split("/"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with path.open("wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > settings.PDM_MAX_UPLOAD_BYTES:
+                    raise InvalidInput(f"The file is larger than the {settings.PDM_MAX_UPLOAD_BYTES // 2**20} MiB "
+                                       "limit.", code="file_too_large")
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        _discard(relative)
+        raise
+    return relative, size, digest.hexdigest()
+
+
+def _discard(relative: str) -> None:
+    path = tenant_path(connection.schema_name, *relative.split("/"))
+    path.unlink(missing_ok=True)
+    if path.parent.exists() and not any(path.parent.iterdir()):
+        path.parent.rmdir()
+
+
+def upload_path(upload: Upload) -> Path:
+    return tenant_path(connection.schema_name, *upload.stored_path.split("/"))
+
+
+def _mapping_for(*, machine_type: MachineType, mapping: dict[str, Any] | None, preset: str | None) -> ColumnMapping:
+    if preset:
+        found = MappingPreset.objects.filter(name=preset, machine_type=machine_type).first()
+        if found is None:
+            raise InvalidInput(f"No saved mapping '{preset}' for {machine_type.name}.", details={"preset": ["unknown"]})
+        mapping = found.mapping
+    if not mapping:
+        raise InvalidInput("Give a column mapping or the name of a saved one.", details={"mapping": ["required"]})
+    if not isinstance(mapping, dict):
+        raise InvalidInput("The mapping must be a JSON object.", details={"mapping": ["not an object"]})
+    return ColumnMapping.from_dict(mapping)
+
+
+def upload_create(
+    *, chunks: Iterable[bytes], original_name: str, machine_type_key: str, mapping: dict[str, Any] | None = None,
+    preset: str | None = None, save_preset_as: str | None = None, created_by_id: int | None = None,
+) -> Upload:
+    machine_type = MachineType.objects.filter(key=machine_type_key).first()
+    if machine_type is None:
+        raise InvalidInput(f"Unknown machine type '{machine_type_key}'.", details={"machine_type": ["unknown"]})
+    column_mapping = _mapping_for(machine_type=machine_type, mapping=mapping, preset=preset)
+    relative, size, sha256 = upload_file_store(chunks=chunks, original_name=original_name)
+    try:
+        table = table_open(tenant_path(connection.schema_name, *relative.split("/")))
+        mapping_validate(column_mapping, columns=table.columns, machine_type=machine_type)
+        _refuse_duplicate(sha256=sha256, machine_type=machine_type, mapping=column_mapping)
+    except BaseException:
+        _discard(relative)
+        raise
+    with transaction.atomic():
+        upload = Upload.objects.create(
+            original_name=original_name[:255], stored_path=relative, size_bytes=size, sha256=sha256,
+            machine_type=machine_type, mapping=column_mapping.as_dict(), created_by_id=created_by_id)
+        if save_preset_as:
+            MappingPreset.objects.update_or_create(name=save_preset_as, defaults={
+                "machine_type": machine_type, "mapping": column_mapping.as_dict()})
+        job = job_create(kind=UPLOAD_KIND, params={"upload_id": upload.id}, created_by_id=created_by_id,
+                         queue="ingest")
+        Upload.objects.filter(id=upload.id).update(job_id=job.id)
+        upload.job_id = job.id
+        from machines.tasks import upload_process_task
+
+        job_enqueue(job=job, task=upload_process_task)
+    return upload
+
+
+def _refuse_duplicate(*, sha256: str, machine_type: MachineType, mapping: ColumnMapping) -> None:
+    earlier = Upload.objects.filter(sha256=sha256, machine_type=machine_type, mapping=mapping.as_dict(),
+                                    status__in=[Upload.Status.QUEUED, Upload.Status.PROCESSING,
+                                                Upload.Status.SUCCEEDED]).first()
+    if earlier is not None:
+        raise Conflict(f"This file was already uploaded with the same mapping (upload {earlier.id}, "
+                       f"{earlier.created_at:%Y-%m-%d %H:%M}); its readings are stored once.",
+                       code="duplicate_upload", details={"upload_id": earlier.id})
+
+
+class RejectedRowsFile:
+    """Every rejected row (line and reason), written as the batches pass, for download."""
+
+    def __init__(self, path: Path, *, first_line: int) -> None:
+        self.path, self.first_line = path, first_line
+        self.handle = path.open("w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(["line", "reason"])
+
+    def add(self, parsed: ParsedBatch) -> None:
+        taken = np.zeros(len(parsed.ts_us), dtype=bool)
+        rows: list[tuple[int, str]] = []
+        for rejection in parsed.rejections:
+            for index in np.flatnonzero(rejection.mask & ~taken):  # rejected rows only: usually few
+                rows.append((self.first_line + parsed.start + int(index), rejection.describe(int(index))))
+            taken |= rejection.mask
+        self.writer.writerows(sorted(rows))
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def upload_process(job: Job, progress: ProgressFn) -> dict[str, Any]:
+    """The job: readings, labels and report in one transaction; the outcome on the upload row."""
+    upload = Upload.objects.select_related("machine_type").filter(id=job.params.get("upload_id")).first()
+    if upload is None:
+        raise NotFound("The upload of this job no longer exists.")
+    Upload.objects.filter(id=upload.id).update(status=Upload.Status.PROCESSING)
+    try:
+        summary = _process(upload, progress)
+    except Exception as exc:
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        Upload.objects.filter(id=upload.id).update(status=Upload.Status.FAILED, error=message,
+                                                   finished_at=timezone.now())
+        raise
+    return summary
+
+
+def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
+    mapping = ColumnMapping.from_dict(upload.mapping)
+    table = table_open(upload_path(upload))
+    quality = QualityReport(document=upload.machine_type.metadata, mapping=mapping, columns=table.columns)
+    labels = LabelCollector(mapping, first_line=table.first_line)
+    rejected = RejectedRowsFile(upload_path(upload).with_name("rejected.csv"), first_line=table.first_line)
+
+    def on_batch(batch: Any, parsed: ParsedBatch) -> None:
+        quality.add(batch, parsed)
+        labels.add(batch, parsed)
+        rejected.add(parsed)
+
+    def on_progress(state: IngestProgress) -> None:
+        share = state.bytes_read / state.bytes_total if state.bytes_total else 1
+        progress(min(99, int(99 * share)), f"{state.rows_read:,} rows read, {state.rows_stored:,} stored")
+
+    try:
+        with transaction.atomic():
+            result = readings_ingest(source=table, mapping=mapping, machine_type=upload.machine_type,
+                                     upload_id=upload.id, progress=on_progress, on_batch=on_batch)
+            failures = _labels_store(labels.events())
+    finally:
+        rejected.close()
+    report = {
+        "rows": {"read": result.rows_read, "stored": result.rows_stored, "duplicates": result.duplicates,
+                 "rejected": result.rows_rejected, "rejected_by_reason": dict(result.rejected_by_reason)},
+        "machines_created": result.machines_created, "failure_events": failures,
+        "seconds": round(result.seconds, 3), **quality.report(),
+    }
+    Upload.objects.filter(id=upload.id).update(
+        status=Upload.Status.SUCCEEDED, rows_read=result.rows_read, rows_stored=result.rows_stored,
+        duplicates=result.duplicates, rows_rejected=result.rows_rejected, report=report, finished_at=timezone.now())
+    return {"upload_id": upload.id, **report["rows"]}
+
+
+def _labels_store(events: list[dict[str, Any]]) -> int:
+    from predictions.models import FailureEvent
+
+    created = 0
+    for event in events:
+        occurred = datetime.fromtimestamp(event["ts_us"] / 1e6, tz=UTC)
+        _, new = FailureEvent.objects.get_or_create(
+            machine_id=event["machine_id"], occurred_at=occurred,
+            defaults={"failure_mode": event["failure_mode"], "source": FailureEvent.Source.LABEL})
+        created += int(new)  # a re-upload finds its labels already there
+    return created

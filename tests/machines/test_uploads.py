@@ -1,0 +1,232 @@
+"""Sensor uploads end to end through the API: raw file kept, job, readings, labels, quality
+report, rejected rows, duplicates, bad input, isolation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+
+from machines.models import Machine, Upload
+from machines.selectors import readings_count
+from machines.services import machine_type_adopt
+from pdm_saas.celery import app as celery_app
+from predictions.models import FailureEvent
+
+MOTOR = "induction-motor-siemens-1la7"
+SINGLE_MAPPING = {
+    "time_column": "timestamp", "machine_name": "Motor-001", "create_unknown_machines": True,
+    "sensors": {"Current (A)": "current_a", "Winding temp": "winding_temp_c", "Vibration": "vibration_de_mm_s"},
+    "failure_column": "failed", "failure_mode_column": "mode",
+}
+
+
+@pytest.fixture
+def motor_type(db, world):
+    with tenant_context(world.acme):
+        return machine_type_adopt(key=MOTOR)
+
+
+@pytest.fixture
+def eager(django_capture_on_commit_callbacks) -> Iterator[Any]:
+    celery_app.conf.task_always_eager = True
+    try:
+        yield lambda: django_capture_on_commit_callbacks(execute=True)
+    finally:
+        celery_app.conf.task_always_eager = False
+
+
+def _csv(rows: list[list[Any]], header: list[str], delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _single_machine_file(bad_lines: bool = True) -> bytes:
+    header = ["timestamp", "Current (A)", "Winding temp", "Vibration", "failed", "mode", "operator"]
+    rows = [[f"2026-03-01T00:{minute:02d}:00Z", 12.0 + minute / 100, 70 + minute / 10, 1.2, 0, "", "ann"]
+            for minute in range(40)]
+    rows[30][4], rows[30][5] = 1, "bearing_wear"  # a failure, flagged on two consecutive rows
+    rows[31][4], rows[31][5] = 1, "bearing_wear"
+    if bad_lines:
+        rows[5][0] = "not a time"  # line 7
+        rows[9][1] = "twelve"  # line 11
+    return _csv(rows, header)
+
+
+def _post(client, content: bytes, mapping: dict[str, Any] | None = SINGLE_MAPPING, **extra: Any):
+    data: dict[str, Any] = {"file": SimpleUploadedFile("history.csv", content), "machine_type": MOTOR, **extra}
+    if mapping is not None:
+        data["mapping"] = json.dumps(mapping)
+    return client.post("/api/v1/uploads/", data)
+
+
+def test_single_machine_file_with_labels(client_for, world, motor_type, eager):
+    engineer = client_for("engineer")
+    content = _single_machine_file()
+    with eager():
+        response = _post(engineer, content, save_preset_as="scada-export")
+    assert response.status_code == 202, response.content
+    upload = engineer.get(f"/api/v1/uploads/{response.json()['id']}/").json()
+    assert upload["status"] == "succeeded", upload["error"]
+    assert (upload["rows_read"], upload["rows_stored"], upload["rows_rejected"]) == (40, 38, 2)
+    report = upload["report"]
+    assert report["unknown_columns"] == ["operator"]
+    assert report["rows"]["rejected_by_reason"] and report["failure_events"] == 1
+    assert report["sensors"]["current_a"]["count"] == 38 and report["sensors"]["current_a"]["missing"] == 0
+    rejected = engineer.get(f"/api/v1/uploads/{upload['id']}/rejected/")
+    lines = list(csv.reader(io.StringIO(b"".join(rejected.streaming_content).decode())))
+    assert [row[0] for row in lines[1:]] == ["7", "11"] and "not a time" in lines[1][1]
+    raw = engineer.get(f"/api/v1/uploads/{upload['id']}/raw/")
+    assert b"".join(raw.streaming_content) == content  # the raw file is kept as uploaded
+    with tenant_context(world.acme):
+        machine = Machine.objects.get(name="Motor-001")
+        assert readings_count(machine_id=machine.id) == 38
+        failure = FailureEvent.objects.get(machine=machine)
+        assert (failure.failure_mode, failure.source, failure.occurred_at.minute) == ("bearing_wear", "label", 30)
+    labels = engineer.get(f"/api/v1/machines/{machine.id}/labels/").json()
+    assert [f["failure_mode"] for f in labels["failures"]] == ["bearing_wear"]
+    ruls = [row["rul_seconds"] for row in labels["readings"]]
+    assert ruls[0] == 30 * 60 and 0 in ruls and labels["readings"][-1]["censored"] is True
+    assert engineer.get("/api/v1/mapping-presets/").json()["results"][0]["name"] == "scada-export"
+
+
+def test_fleet_file_with_cycles_and_run_to_failure(client_for, world, motor_type, eager):
+    header = ["unit", "cycle", "amps", "vib"]
+    rows = [[f"engine-{unit}", cycle, 10 + cycle / 100, 1 + cycle / 50] for unit in range(1, 4)
+            for cycle in range(1, 21 + unit)]
+    mapping = {"time_column": "cycle", "time_format": "cycle", "machine_column": "unit",
+               "create_unknown_machines": True, "sensors": {"amps": "current_a", "vib": "vibration_de_mm_s"},
+               "extra": {"run_to_failure": True}}
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, _csv(rows, header, delimiter=";"), mapping=mapping)
+    upload = engineer.get(f"/api/v1/uploads/{response.json()['id']}/").json()
+    assert upload["status"] == "succeeded", upload["error"]
+    assert sorted(upload["report"]["machines_created"]) == ["engine-1", "engine-2", "engine-3"]
+    with tenant_context(world.acme):
+        machine = Machine.objects.get(name="engine-2")
+        assert FailureEvent.objects.filter(source="label").count() == 3
+    readings = engineer.get(f"/api/v1/machines/{machine.id}/labels/").json()["readings"]
+    assert [row["rul_seconds"] for row in readings] == list(range(22, -1, -1))[1:]  # cycles 1..22: RUL 21..0
+
+
+def test_the_same_file_twice_is_refused_and_stores_nothing_twice(client_for, world, motor_type, eager):
+    engineer = client_for("engineer")
+    content = _single_machine_file(bad_lines=False)
+    with eager():
+        _post(engineer, content)
+    again = _post(engineer, content)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate_upload"
+    with eager():  # under another mapping the readings still land once: the store deduplicates
+        other = _post(engineer, content, mapping={**SINGLE_MAPPING, "failure_mode_column": None})
+    second = engineer.get(f"/api/v1/uploads/{other.json()['id']}/").json()
+    assert second["status"] == "succeeded" and second["rows_stored"] == 0 and second["duplicates"] == 40
+    with tenant_context(world.acme):
+        assert FailureEvent.objects.count() == 1
+
+
+def test_bad_label_values_fail_the_upload_and_leave_nothing(client_for, world, motor_type, eager):
+    content = _single_machine_file(bad_lines=False).replace(b",0,,ann\n", b",maybe,,ann\n", 1)
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, content)
+    upload = engineer.get(f"/api/v1/uploads/{response.json()['id']}/").json()
+    assert upload["status"] == "failed"
+    assert "must hold 0/1/true/false; line 2 has 'maybe'" in upload["error"]
+    job = engineer.get(f"/api/v1/jobs/{upload['job_id']}/").json()
+    assert job["status"] == "failed" and "0/1/true/false" in job["message"]
+    with tenant_context(world.acme):
+        machine = Machine.objects.filter(name="Motor-001").first()
+        assert machine is None or readings_count(machine_id=machine.id) == 0
+        assert not FailureEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "mapping", "code"),
+    [
+        (b"", SINGLE_MAPPING, "empty_file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", SINGLE_MAPPING, "binary_file"),
+        (b"timestamp,Current (A)\n2026-01-01T00:00:00Z,1\n", SINGLE_MAPPING, "mapping_invalid"),
+        (b"timestamp,x\n", None, "invalid"),
+    ],
+)
+def test_bad_input_is_refused_at_once_and_nothing_is_kept(client_for, world, motor_type, content, mapping, code,
+                                                          settings):
+    from pathlib import Path
+
+    uploads_dir = Path(settings.MEDIA_ROOT) / "tenants" / "t_acme" / "uploads"
+    files_before = set(uploads_dir.rglob("*")) if uploads_dir.exists() else set()
+    response = _post(client_for("engineer"), content, mapping=mapping)
+    assert response.status_code == 400 and response.json()["error"]["code"] == code, response.content
+    with tenant_context(world.acme):
+        assert not Upload.objects.exists()
+    assert (set(uploads_dir.rglob("*")) if uploads_dir.exists() else set()) == files_before
+
+
+def test_too_large_files_are_refused(client_for, world, motor_type, settings):
+    settings.PDM_MAX_UPLOAD_BYTES = 100
+    response = _post(client_for("engineer"), _single_machine_file())
+    assert response.status_code == 400 and response.json()["error"]["code"] == "file_too_large"
+
+
+def test_quality_report_finds_stuck_sensors_unit_mistakes_and_time_problems(client_for, world, motor_type, eager):
+    header = ["timestamp", "Current (A)", "Winding temp", "Vibration", "failed", "mode"]
+    rows = [[f"2026-04-01T{minute // 60:02d}:{minute % 60:02d}:00Z", 11.0, 340 + (minute % 7),
+             1.0 + minute / 1000, 0, ""] for minute in range(120)]
+    rows.append(["2026-04-01T00:10:00Z", 11.0, 341, 1.2, 0, ""])  # goes back in time (and duplicates 00:10)
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, _csv(rows, header))
+    report = engineer.get(f"/api/v1/uploads/{response.json()['id']}/").json()["report"]
+    current, winding = report["sensors"]["current_a"], report["sensors"]["winding_temp_c"]
+    assert current["constant"] and current["stuck"] and current["longest_identical_run"] == 121
+    assert winding["unit_suspect"] == "values look like K, not °C" and winding["zones"]["implausible"] == 121
+    assert report["time"]["non_monotonic"] == 1
+    assert report["rows"]["duplicates"] == 1
+
+
+def test_preset_reuse_roles_and_isolation(client_for, key_client, world, motor_type, eager):
+    engineer = client_for("engineer")
+    with eager():
+        first = _post(engineer, _single_machine_file(bad_lines=False), save_preset_as="daily")
+    with eager():
+        reused = _post(engineer, _single_machine_file(bad_lines=False).replace(b"2026-03-01", b"2026-03-02"),
+                       mapping=None, preset="daily")
+    assert reused.status_code == 202, reused.content
+    assert _post(client_for("viewer"), _single_machine_file()).status_code == 403
+    upload_id = first.json()["id"]
+    globex = key_client(["read", "write", "admin"], tenant=world.globex, host="acme.localhost")
+    assert globex.get("/api/v1/uploads/").json()["count"] == 0
+    for suffix in ("", "rejected/", "raw/"):
+        assert globex.get(f"/api/v1/uploads/{upload_id}/{suffix}").status_code == 404
+    assert client_for("globex_owner").get(f"/api/v1/uploads/{upload_id}/raw/").status_code == 404
+    with tenant_context(world.acme):
+        machine_id = Machine.objects.get(name="Motor-001").id
+    assert globex.get(f"/api/v1/machines/{machine_id}/labels/").status_code == 404
+
+
+def test_command_imports_a_cycle_fleet_file_with_progress(world, motor_type, tmp_path, capsys):
+    from django.core.management import call_command
+
+    data = tmp_path / "fleet.csv"
+    data.write_bytes(_csv([[f"u{unit}", cycle, 10.0, 1.0 + cycle / 100] for unit in (1, 2) for cycle in range(1, 31)],
+                          ["unit", "cycle", "amps", "vib"]))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"time_column": "cycle", "time_format": "cycle", "machine_column": "unit",
+                                   "create_unknown_machines": True, "extra": {"run_to_failure": True},
+                                   "sensors": {"amps": "current_a", "vib": "vibration_de_mm_s"}}))
+    call_command("ingest_file", "--tenant", "acme", "--type", MOTOR, "--mapping", str(mapping), str(data))
+    out = capsys.readouterr().out
+    assert "[ 99%]" in out or "[100%]" in out or "rows read" in out
+    assert "60 rows read, 60 stored" in out and "2 failure events" in out
+    with tenant_context(world.acme):
+        assert FailureEvent.objects.filter(source="label").count() == 2
