@@ -6,6 +6,7 @@
   against the file header and the machine type;
 - `parse.py`: vectorised conversion of one batch to machine ids, times and values, with a
   rejection mask and reasons per row;
-- `store.py`: the fast path: COPY into a staging table, INSERT ... ON CONFLICT DO NOTHING into
-  `machines_reading`, one transaction per file (`readings_ingest`).
+- `store.py`: the fast path: binary COPY straight into `machines_reading` for readings that
+  cannot clash with stored ones, COPY into a staging table + INSERT ... ON CONFLICT DO NOTHING
+  for the rest, one transaction per file (`readings_ingest`).
 """

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -279,3 +280,117 @@ def test_a_freshly_signed_up_tenant_has_a_working_reading_store(db, world, tmp_p
         assert [values for _, values in _stored()] == [{"current_a": 1.0, "speed_rpm": 2.0},
                                                        {"current_a": 3.0, "speed_rpm": 4.0}]
     assert math.isfinite(result.seconds)
+
+
+def _rows_stored():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT m.name, r.ts, r.upload_id, r.vals FROM machines_reading r "
+                       "JOIN machines_machine m ON m.id = r.machine_id ORDER BY m.name, r.ts")
+        return cursor.fetchall()
+
+
+def test_new_readings_go_straight_in_and_overlapping_ones_through_the_conflict_path(world, motor, tmp_path):
+    mapping = _mapping(machine_name=None, machine_column="unit", create_unknown_machines=True)
+    first = ["unit,time,current,speed"] + [f"U-{unit},2024-01-01T00:00:{second:02d},{unit},{second}"
+                                           for unit in (1, 2) for second in range(10)]
+    # U-1 overlaps its stored range (5 repeats, 5 new); U-2 only adds later times; U-3 is new.
+    second = ["unit,time,current,speed"] + [f"U-1,2024-01-01T00:00:{second:02d},9,9" for second in range(5, 15)] + [
+        f"U-2,2024-01-01T00:01:{second:02d},2,{second}" for second in range(3)] + ["U-3,2024-01-01T00:00:00,3,3"]
+    with tenant_context(world.acme):
+        one = readings_ingest(source=_write(tmp_path, ("\n".join(first) + "\n").encode(), "1.csv"), mapping=mapping,
+                              machine_type=motor, upload_id=1)
+        two = readings_ingest(source=_write(tmp_path, ("\n".join(second) + "\n").encode(), "2.csv"), mapping=mapping,
+                              machine_type=motor, upload_id=2)
+        assert (one.rows_stored, one.duplicates) == (20, 0)
+        assert (two.rows_read, two.rows_stored, two.duplicates) == (14, 9, 5)
+        stored = _rows_stored()
+        assert len(stored) == 29
+        u1 = [(ts.second + 60 * ts.minute, upload, vals[0]) for name, ts, upload, vals in stored if name == "U-1"]
+        assert u1 == [(s, 1, 1.0) for s in range(10)] + [(s, 2, 9.0) for s in range(10, 15)]  # the first stays
+        assert [(name, upload) for name, _, upload, _ in stored if name != "U-1"][-4:] == [
+            ("U-2", 2), ("U-2", 2), ("U-2", 2), ("U-3", 2)]
+
+
+def test_repeats_within_a_batch_keep_the_first_row_of_the_file(world, motor, tmp_path):
+    content = (b"time,current,speed\n"
+               b"2024-01-01T00:00:01,1,10\n"
+               b"2024-01-01T00:00:00,2,20\n"
+               b"2024-01-01T00:00:01,3,30\n"
+               b"2024-01-01T00:00:00,4,40\n")
+    with tenant_context(world.acme):
+        result = readings_ingest(source=_write(tmp_path, content), mapping=_mapping(), machine_type=motor)
+        assert (result.rows_stored, result.duplicates) == (2, 2)
+        assert _stored() == [(datetime(2024, 1, 1, 0, 0, 0, tzinfo=UTC), {"current_a": 2.0, "speed_rpm": 20.0}),
+                             (datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC), {"current_a": 1.0, "speed_rpm": 10.0})]
+
+
+def test_values_and_nulls_round_trip_exactly(world, motor, tmp_path):
+    rng = np.random.default_rng(7)
+    count = 500
+    current = rng.normal(0, 1e3, count).astype(np.float32)
+    speed = rng.normal(0, 1e-3, count).astype(np.float32)
+    current_missing = rng.random(count) < 0.3
+    speed_missing = rng.random(count) < 0.1
+    current[:3] = [np.float32(np.inf), np.float32(-np.inf), np.float32(3.4e38)]
+    current_missing[:3] = False
+    table = pa.table({
+        "ts": pa.array(np.arange(count, dtype=np.int64) * 1000 + 1704067200000),
+        "current": pa.array(current, mask=current_missing),
+        "speed": pa.array(speed, mask=speed_missing),
+    })
+    pq.write_table(table, tmp_path / "values.parquet")
+    with tenant_context(world.acme):
+        result = readings_ingest(source=tmp_path / "values.parquet", machine_type=motor,
+                                 mapping=_mapping(time_column="ts", time_format="epoch_ms"))
+        assert result.rows_stored == count
+        stored = _rows_stored()
+        slots = machine_type_slots(motor)
+    current_at, speed_at = slots.index("current_a"), slots.index("speed_rpm")
+    for index, (_, ts, upload, vals) in enumerate(stored):
+        assert ts == datetime.fromtimestamp(1704067200 + index, UTC) and upload is None
+        assert len(vals) == len(slots)
+        assert [position for position, value in enumerate(vals) if value is not None] == sorted(
+            position for position, missing in ((current_at, current_missing[index]), (speed_at, speed_missing[index]))
+            if not missing)
+        if not current_missing[index]:
+            assert np.float32(vals[current_at]) == current[index]
+        if not speed_missing[index]:
+            assert np.float32(vals[speed_at]) == speed[index]
+
+
+def test_a_reading_stored_concurrently_takes_the_conflict_path(world, motor, tmp_path, monkeypatch):
+    """The clash check cannot see readings a concurrent upload has not committed yet: when the
+    unique index then refuses the direct COPY, the batch is stored through ON CONFLICT instead."""
+    from machines.ingest import store
+
+    path = _write(tmp_path, b"time,current,speed\n2024-01-01T00:00:00,1,2\n2024-01-01T00:00:01,3,4\n")
+    later = _write(tmp_path, b"time,current,speed\n2024-01-01T00:00:01,5,6\n2024-01-01T00:00:02,7,8\n", "b.csv")
+    with tenant_context(world.acme):
+        readings_ingest(source=path, mapping=_mapping(), machine_type=motor)
+        monkeypatch.setattr(store.ReadingWriter, "_clashing_machines",
+                            lambda self, machine_ids, ts_us: np.array([], dtype=np.int64))
+        result = readings_ingest(source=later, mapping=_mapping(), machine_type=motor)
+        assert (result.rows_stored, result.duplicates) == (1, 1)
+        assert [values for _, values in _stored()] == [{"current_a": 1.0, "speed_rpm": 2.0},
+                                                       {"current_a": 3.0, "speed_rpm": 4.0},
+                                                       {"current_a": 7.0, "speed_rpm": 8.0}]
+
+
+def test_reading_a_large_csv_keeps_memory_bounded_by_the_block_size(tmp_path):
+    """pyarrow reads CSV blocks ahead on a background thread; from the memory map they cost
+    nothing until parsed, and the parsed pages are handed back batch after batch."""
+    import resource
+
+    lines = "".join(f"2024-01-01T00:00:{row % 60:02d},{row},{row * 2}\n" for row in range(20000))
+    path = _write(tmp_path, ("time,current,speed\n" + lines * 40).encode())  # ~26 MB
+    source = table_open(path, block_size=256 * 1024)
+    before = pa.total_allocated_bytes()
+    peak, rows = 0, 0
+    for batch in source.batches():
+        rows += batch.num_rows
+        peak = max(peak, pa.total_allocated_bytes() - before)
+    assert rows == 800000
+    assert peak < 16 * 256 * 1024, peak  # a few blocks, not the file
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
