@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Scope
-from machines import services, uploads
+from machines import live, services, uploads
 from machines.library import library_get, library_list, metadata_export
 from machines.models import Machine, MachineType, MappingPreset, Upload
+from machines.selectors import readings_for_machine
 from machines.serializers import (
     AdoptSerializer,
     MachineSerializer,
@@ -195,3 +196,36 @@ class MachineLabelsView(TenantAPIView):
             "failures": FailureEventLabelSerializer(machine.failures.order_by("occurred_at"), many=True).data,
             "readings": rul_labels(machine_id=machine.id, limit=limit),
         })
+
+
+class ReadingsPushView(TenantAPIView):
+    """Live readings: up to 10,000 per request, stored like an upload's (docs/ingest.md)."""
+
+    scope_map = {"post": Scope.WRITE}
+
+    @extend_schema(request=inline_serializer("ReadingsPush", fields={"readings": serializers.ListField(
+        child=serializers.DictField())}), responses=inline_serializer("ReadingsPushed", fields={
+            "stored": serializers.IntegerField(), "duplicates": serializers.IntegerField(),
+            "rejected": serializers.ListField(child=serializers.DictField())}))
+    def post(self, request: Request) -> Response:
+        result = live.readings_push(items=request.data)
+        return Response({"stored": result.stored, "duplicates": result.duplicates, "rejected": result.rejected})
+
+
+class MachineReadingsView(TenantAPIView):
+    """A machine's readings in time order, named by sensor (`?start=&end=&limit=`)."""
+
+    def get(self, request: Request, pk: str) -> Response:
+        machine = Machine.objects.select_related("machine_type").filter(id=pk).first()
+        if machine is None:
+            raise NotFound("No such machine.")
+        params = ReadingsQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        rows = readings_for_machine(machine=machine, **params.validated_data)
+        return Response([{"ts": ts, "values": values} for ts, values in rows])
+
+
+class ReadingsQuerySerializer(serializers.Serializer[Any]):
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100_000, default=10_000)

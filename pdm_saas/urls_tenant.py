@@ -5,7 +5,15 @@ from rest_framework.routers import SimpleRouter
 
 from accounts import api as accounts_api
 from jobs.api import JobViewSet
-from machines.api import MachineLabelsView, MachineTypeViewSet, MachineViewSet, MappingPresetViewSet, UploadViewSet
+from machines.api import (
+    MachineLabelsView,
+    MachineReadingsView,
+    MachineTypeViewSet,
+    MachineViewSet,
+    MappingPresetViewSet,
+    ReadingsPushView,
+    UploadViewSet,
+)
 from pdm_saas import health
 from predictions import api as predictions_api
 from tenants import api as tenants_api
@@ -36,6 +44,8 @@ api_v1 = [
     path("tenant/", tenants_api.TenantView.as_view(), name="tenant"),
     path("tenant/deactivate/", tenants_api.TenantDeactivateView.as_view(), name="tenant-deactivate"),
     path("machines/<int:pk>/labels/", MachineLabelsView.as_view(), name="machine-labels"),
+    path("machines/<int:pk>/readings/", MachineReadingsView.as_view(), name="machine-readings"),
+    path("readings/", ReadingsPushView.as_view(), name="readings-push"),
     *router.urls,
 ]
 

@@ -30,6 +30,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("get", "uploads/", None, "read"),
     ("post", "uploads/", {}, "write"),
     ("get", "mapping-presets/", None, "read"),
+    ("post", "readings/", [{"machine": "nope", "ts": "2026-01-01T00:00:00Z", "values": {}}], "write"),
     ("get", "alerts/", None, "read"),
     ("post", "alerts/raise/", {"machine": "nope", "probability": 0.9}, "predict"),
     ("get", "work-orders/", None, "read"),

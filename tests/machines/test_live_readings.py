@@ -1,0 +1,81 @@
+"""Live readings pushed as JSON: stored like uploads, rejected with index and reason."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from machines.selectors import readings_count
+from machines.services import machine_create, machine_type_adopt
+
+JSON = "application/json"
+
+
+@pytest.fixture
+def machines(db, world):
+    with tenant_context(world.acme):
+        motor = machine_type_adopt(key="induction-motor-siemens-1la7")
+        pump = machine_type_adopt(key="centrifugal-pump")
+        return (machine_create(machine_type_id=motor.id, name="Motor-001"),
+                machine_create(machine_type_id=pump.id, name="Pump-001"))
+
+
+def _reading(machine: str, minute: int, **values):
+    return {"machine": machine, "ts": f"2026-11-27T10:{minute:02d}:00Z", "values": values}
+
+
+def test_mixed_types_are_stored_and_problems_reported_by_index(client_for, world, machines):
+    pump_sensor = next(s["name"] for s in machines[1].machine_type.metadata["sensors"] if s["kind"] == "numeric")
+    body = {"readings": [
+        _reading("Motor-001", 0, current_a=12.5, winding_temp_c=71),
+        _reading("Pump-001", 0, **{pump_sensor: 3.2}),
+        _reading("Motor-404", 0, current_a=1),
+        _reading("Motor-001", 1, spead_rpm=1480),
+        {"machine": "Motor-001", "ts": "yesterday-ish", "values": {"current_a": 1}},
+        _reading("Motor-001", 2, current_a="twelve"),
+        {"machine": "Motor-001", "ts": 1795000000, "values": {"current_a": 13}},  # epoch seconds
+    ]}
+    response = client_for("engineer").post("/api/v1/readings/", body, content_type=JSON)
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert result["stored"] == 3 and result["duplicates"] == 0
+    reasons = {row["index"]: row["reason"] for row in result["rejected"]}
+    assert set(reasons) == {2, 3, 4, 5}
+    assert "unknown machine 'Motor-404'" in reasons[2] and "'spead_rpm'" in reasons[3]
+    again = client_for("engineer").post("/api/v1/readings/", body, content_type=JSON).json()
+    assert again["stored"] == 0 and again["duplicates"] == 3
+    readings = client_for("viewer").get(f"/api/v1/machines/{machines[0].id}/readings/").json()
+    by_time = {row["ts"]: row["values"] for row in readings}
+    assert by_time["2026-11-27T10:00:00Z"] == {"current_a": 12.5, "winding_temp_c": 71.0}
+    assert by_time["2026-11-18T11:06:40Z"] == {"current_a": 13.0}  # from epoch seconds
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [({"readings": []}, "invalid_readings"), ({"x": 1}, "invalid_readings"),
+     ({"readings": [_reading("Motor-001", 0, current_a=1)] * 10_001}, "too_many_readings")],
+)
+def test_bad_envelopes_are_refused_whole(client_for, world, machines, body, code):
+    response = client_for("engineer").post("/api/v1/readings/", body, content_type=JSON)
+    assert response.status_code == 400 and response.json()["error"]["code"] == code
+    with tenant_context(world.acme):
+        assert readings_count() == 0
+
+
+def test_ten_thousand_readings_in_one_request(client_for, world, machines):
+    body = [{"machine": "Motor-001", "ts": 1_790_000_000 + second, "values": {"current_a": second % 17}}
+            for second in range(10_000)]
+    result = client_for("engineer").post("/api/v1/readings/", body, content_type=JSON).json()
+    assert result == {"stored": 10_000, "duplicates": 0, "rejected": []}
+
+
+def test_roles_and_tenants(client_for, key_client, world, machines):
+    body = [_reading("Motor-001", 0, current_a=1)]
+    assert client_for("viewer").post("/api/v1/readings/", body, content_type=JSON).status_code == 403
+    assert key_client(["read"]).post("/api/v1/readings/", body, content_type=JSON).status_code == 403
+    globex = key_client(["read", "write"], tenant=world.globex, host="acme.localhost")
+    result = globex.post("/api/v1/readings/", body, content_type=JSON).json()
+    assert result["stored"] == 0 and "unknown machine" in result["rejected"][0]["reason"]
+    assert globex.get(f"/api/v1/machines/{machines[0].id}/readings/").status_code == 404
+    with tenant_context(world.acme):
+        assert readings_count() == 0
