@@ -21,7 +21,6 @@ from django.db import transaction
 from machines.ingest.mapping import ColumnMapping
 from machines.ingest.memory import MemoryTable
 from machines.ingest.store import readings_ingest
-from machines.metadata import numeric_sensors
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
 
@@ -76,8 +75,7 @@ def readings_push(*, items: Any) -> PushResult:
     readings = _envelope(items)
     names = {str(item.get("machine")) for item in readings if isinstance(item, dict)}
     machines = {m.name: m for m in Machine.objects.select_related("machine_type").filter(name__in=names)}
-    sensors = {m.machine_type_id: {s["name"] for s in numeric_sensors(m.machine_type.metadata)}
-               for m in machines.values()}
+    sensors = {m.machine_type_id: {s["name"] for s in m.machine_type.sensors} for m in machines.values()}
     result, groups = PushResult(), defaultdict(list)
     for index, item in enumerate(readings):
         problem = _item_problem(item, machines, sensors)

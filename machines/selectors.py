@@ -11,7 +11,7 @@ from tenants.db import connection
 
 def readings_for_machine(
     *, machine: Machine, start: datetime | None = None, end: datetime | None = None, limit: int = 10_000,
-) -> list[tuple[datetime, dict[str, float | None]]]:
+) -> list[tuple[datetime, dict[str, Any]]]:
     """(time, {sensor: value}) of one machine in time order, `start` <= ts < `end`. The values
     are named through the type's sensor slots; slots without a value are left out."""
     slots: list[str] = list(machine.machine_type.sensor_slots or [])
@@ -24,8 +24,17 @@ def readings_for_machine(
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY ts LIMIT %s", [*params, limit])
         rows = cursor.fetchall()
-    return [(ts, {name: value for name, value in zip(slots, vals, strict=False) if value is not None})
-            for ts, vals in rows]
+    categories = {sensor["name"]: sensor["categories"] for sensor in machine.machine_type.sensors
+                  if sensor["kind"] == "categorical"}
+
+    def named(vals: list[float | None]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, value in zip(slots, vals, strict=False):
+            if value is not None:
+                values[name] = categories[name][int(value)] if name in categories else value
+        return values
+
+    return [(ts, named(vals)) for ts, vals in rows]
 
 
 def readings_count(*, machine_id: int | None = None) -> int:

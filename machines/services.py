@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from machines.library import library_get, metadata_import
-from machines.metadata import MetadataInvalid, metadata_check, numeric_sensors
+from machines.metadata import MetadataInvalid, metadata_check
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 
@@ -184,11 +184,12 @@ def machines_import_file(*, data: bytes) -> list[Machine]:
 
 @transaction.atomic
 def machine_type_slots(machine_type: MachineType) -> list[str]:
-    """The type's numeric sensors in reading-store order (`vals[i]` is `slots[i]`): existing
-    slots first, never reordered or removed, then numeric sensors the metadata gained since."""
+    """The type's sensors in reading-store order (`vals[i]` is `slots[i]`): existing slots
+    first, never reordered or removed, then sensors the metadata gained since. A categorical
+    sensor's value is stored as the index of its category."""
     locked = MachineType.objects.select_for_update().get(id=machine_type.id)
     slots = list(locked.sensor_slots or [])
-    added = [sensor["name"] for sensor in numeric_sensors(locked.metadata) if sensor["name"] not in slots]
+    added = [sensor["name"] for sensor in locked.metadata.get("sensors", []) if sensor["name"] not in slots]
     if added:
         slots += added
         MachineType.objects.filter(id=locked.id).update(sensor_slots=slots)

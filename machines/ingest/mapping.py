@@ -85,9 +85,6 @@ def _sensor_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[
         if sensor not in kinds:
             problems.append(f"column '{header}': '{sensor}' is not a sensor of machine type '{machine_type.key}' "
                             f"(its sensors: {', '.join(kinds)})")
-        elif kinds[sensor] != "numeric":
-            problems.append(f"column '{header}': '{sensor}' is a {kinds[sensor]} sensor; the reading store "
-                            "holds numeric sensors only")
         elif sensor in seen:
             problems.append(f"sensor '{sensor}' is mapped from more than one column")
         seen.add(sensor)
@@ -103,8 +100,8 @@ def mapping_validate(mapping: ColumnMapping, *, columns: Sequence[str], machine_
 
 
 def mapping_suggest_sensors(*, columns: Sequence[str], machine_type: MachineType) -> dict[str, str]:
-    """Columns that name a numeric sensor of the type (by name, alias or identifier)."""
-    numeric = {sensor["name"] for sensor in machine_type.sensors if sensor["kind"] == "numeric"}
+    """Columns that name a sensor of the type (by name, alias or identifier)."""
+    numeric = {sensor["name"] for sensor in machine_type.sensors}
     suggested: dict[str, str] = {}
     for header in columns:
         found = sensor_for_header(machine_type.metadata, header)

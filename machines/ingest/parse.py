@@ -6,7 +6,7 @@ boolean mask per problem. Only the (bounded) rejected-row details touch single v
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,9 +140,21 @@ def _iso_each(text: pa.Array) -> pa.Array:
     return pa.array(converted, pa.int64())
 
 
-def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int) -> ParsedBatch:
+def category_codes(array: pa.Array, categories: Sequence[str]) -> tuple[pa.Array, np.ndarray]:
+    """A categorical column as the float32 index of each value in `categories` (how the reading
+    store keeps it), and the mask of present values that are not a known category."""
+    text = pc.utf8_trim_whitespace(_text(array))
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    index = pc.index_in(text, value_set=pa.array(list(categories), pa.string()))
+    bad = _mask(pc.and_(pc.is_valid(text), pc.is_null(index)))
+    return pc.cast(index, pa.float32()), bad
+
+
+def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int,
+                categories: Mapping[str, Sequence[str]] | None = None) -> ParsedBatch:
     """Times and sensor values of one batch, with the rows refused for a bad time or value.
-    Machines are resolved separately (they need the database)."""
+    Categorical sensors (named in `categories`) become category indexes. Machines are resolved
+    separately (they need the database)."""
     raw_time = batch.column(mapping.time_column)
     ts = times_us(raw_time, mapping.time_format)
     parsed = ParsedBatch(start=start, ts_us=ts, values={})
@@ -150,10 +162,16 @@ def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int) ->
                                        _time_problem(raw_time, mapping.time_column, mapping.time_format)))
     for header, sensor in mapping.sensors.items():
         raw = batch.column(header)
-        values, bad = numbers(raw, pa.float32())
+        if categories and sensor in categories:
+            values, bad = category_codes(raw, categories[sensor])
+            if bad.any():
+                parsed.rejections.append(Rejection("unknown_category", bad,
+                                                   _category_problem(raw, header, categories[sensor])))
+        else:
+            values, bad = numbers(raw, pa.float32())
+            if bad.any():
+                parsed.rejections.append(Rejection("non_numeric", bad, _value_problem(raw, header)))
         parsed.values[sensor] = values
-        if bad.any():
-            parsed.rejections.append(Rejection("non_numeric", bad, _value_problem(raw, header)))
     return parsed
 
 
@@ -169,3 +187,8 @@ def _time_problem(raw: pa.Array, column: str, time_format: str) -> Callable[[int
 
 def _value_problem(raw: pa.Array, column: str) -> Callable[[int], str]:
     return lambda index: f"non-numeric value {str(raw[index].as_py())!r} in column '{column}'"
+
+
+def _category_problem(raw: pa.Array, column: str, categories: Sequence[str]) -> Callable[[int], str]:
+    known = ", ".join(categories)
+    return lambda index: f"unknown category {str(raw[index].as_py())!r} in column '{column}' (known: {known})"

@@ -312,7 +312,9 @@ def readings_ingest(
     with transaction.atomic(), connection.cursor() as cursor:
         writer = ReadingWriter(cursor=cursor, slots=machine_type_slots(machine_type), upload_id=upload_id)
         resolver = MachineResolver(machine_type=machine_type, create_unknown=mapping.create_unknown_machines)
-        with _Prefetch(lambda: _batches_parsed(table, mapping)) as batches:
+        categories = {sensor["name"]: list(sensor["categories"]) for sensor in machine_type.sensors
+                      if sensor["kind"] == "categorical"}
+        with _Prefetch(lambda: _batches_parsed(table, mapping, categories)) as batches:
             for batch, parsed, bytes_read in batches:
                 _machines_resolve(batch, parsed, mapping, resolver)
                 result.rows_read += batch.num_rows
@@ -340,12 +342,13 @@ def _int64s(array: pa.Array) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _batches_parsed(table: TableSource, mapping: ColumnMapping) -> Iterator[tuple[pa.RecordBatch, ParsedBatch, int]]:
+def _batches_parsed(table: TableSource, mapping: ColumnMapping,
+                    categories: dict[str, list[str]]) -> Iterator[tuple[pa.RecordBatch, ParsedBatch, int]]:
     """Each batch with its parse (no database: runs on the reading thread) and how far into
     the file the reader was."""
     start = 0
     for batch in table.batches(mapping.file_columns()):
-        yield batch, batch_parse(batch, mapping=mapping, start=start), table.bytes_read()
+        yield batch, batch_parse(batch, mapping=mapping, start=start, categories=categories), table.bytes_read()
         start += batch.num_rows
 
 
