@@ -13,6 +13,7 @@ from machines.library import library_get, metadata_import
 from machines.metadata import MetadataInvalid, metadata_check
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
+from tenants.db import connection
 
 
 def _invalid_metadata(exc: MetadataInvalid) -> InvalidInput:
@@ -131,10 +132,15 @@ def machine_update(*, machine_id: int, **fields: Any) -> Machine:
     return machine
 
 
+@transaction.atomic
 def machine_delete(*, machine_id: int) -> None:
+    """Delete a machine with its readings (the reading store has no foreign key: it is
+    partitioned and written by COPY, so the cascade is done here)."""
     deleted, _ = Machine.objects.filter(id=machine_id).delete()
     if not deleted:
         raise NotFound("No such machine.")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM machines_reading WHERE machine_id = %s", [machine_id])
 
 
 MACHINE_FILE_FIELDS = ("name", "machine_type", "site", "line", "position", "serial_number", "criticality",

@@ -79,3 +79,13 @@ def test_roles_and_tenants(client_for, key_client, world, machines):
     assert globex.get(f"/api/v1/machines/{machines[0].id}/readings/").status_code == 404
     with tenant_context(world.acme):
         assert readings_count() == 0
+
+
+def test_deleting_a_machine_deletes_its_readings(client_for, world, machines):
+    client_for("engineer").post("/api/v1/readings/", [_reading("Motor-001", 0, current_a=1),
+                                                      _reading("Pump-001", 0)], content_type=JSON)
+    with tenant_context(world.acme):
+        before = readings_count()
+    assert client_for("admin").delete(f"/api/v1/machines/{machines[0].id}/").status_code == 204
+    with tenant_context(world.acme):
+        assert readings_count(machine_id=machines[0].id) == 0 and readings_count() == before - 1
