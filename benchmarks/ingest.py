@@ -172,11 +172,35 @@ def child_ingest(path: Path) -> dict[str, float]:
         started = time.perf_counter()
         result = readings_ingest(source=path, mapping=mapping, machine_type=machine_type, upload_id=1)
         seconds = time.perf_counter() - started
+        dashboard = dashboard_query_ms()
     return {"seconds": seconds, "rows_read": result.rows_read, "rows_stored": result.rows_stored,
+            "dashboard_p50_ms": dashboard[0], "dashboard_p95_ms": dashboard[1],
             "rejected": result.rows_rejected, "duplicates": result.duplicates,
             "machines": len(result.machines_created), "partitions": len(result.partitions_created),
             "rss_start_mib": rss_before / 1024,
             "rss_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+DASHBOARD_SQL = "SELECT ts, vals FROM machines_reading WHERE machine_id = %s ORDER BY ts DESC LIMIT 1440"
+
+
+def dashboard_query_ms() -> tuple[float, float]:
+    """p50 and p95 of a machine's dashboard query (its latest 1,440 readings, a day of minutes),
+    over 50 machines, in the tenant just filled: it must not slow down as the store grows."""
+    from django.db import connection
+
+    from machines.models import Machine
+
+    ids = list(Machine.objects.values_list("id", flat=True))[:50]
+    timings = []
+    with connection.cursor() as cursor:
+        for machine_id in ids * 2:  # the second round is what a dashboard refresh sees
+            started = time.perf_counter()
+            cursor.execute(DASHBOARD_SQL, [machine_id])
+            cursor.fetchall()
+            timings.append((time.perf_counter() - started) * 1000)
+    timings = sorted(timings[len(ids):])
+    return timings[len(timings) // 2], timings[int(len(timings) * 0.95)]
 
 
 def ours(path: Path) -> dict[str, float]:
@@ -198,6 +222,8 @@ def report(rows: int, copy_seconds: float, run: dict[str, float]) -> None:
     say(f"  stored {run['rows_stored']:,.0f}, rejected {run['rejected']:,.0f}, duplicates {run['duplicates']:,.0f}, "
         f"machines created {run['machines']:.0f}, partitions created {run['partitions']:.0f}; "
         f"peak RSS {run['rss_peak_mib']:.0f} MiB (after django.setup {run['rss_start_mib']:.0f} MiB)")
+    say(f"  one machine's dashboard query (latest 1,440 readings): p50 {run['dashboard_p50_ms']:.1f} ms, "
+        f"p95 {run['dashboard_p95_ms']:.1f} ms with {run['rows_stored']:,.0f} readings stored")
 
 
 def main(argv: list[str] | None = None) -> int:
