@@ -165,6 +165,16 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A job whose heartbeat is older than this is considered dead and marked failed by the sweeper.
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 15 * 60)
 
+# --- MQTT (docs/ingest.md, "MQTT") -------------------------------------------------------------
+# The broker the bridge (`manage.py mqtt_bridge`) subscribes to, and the user it logs in as.
+PDM_MQTT_HOST = env_str("PDM_MQTT_HOST", "127.0.0.1")
+PDM_MQTT_PORT = env_int("PDM_MQTT_PORT", 1883)
+PDM_MQTT_BRIDGE_USER = env_str("PDM_MQTT_BRIDGE_USER", "pdm-bridge")
+PDM_MQTT_BRIDGE_PASSWORD = env_str("PDM_MQTT_BRIDGE_PASSWORD", "")  # empty: the bridge refuses to start
+# Where `manage.py mqtt_sync` writes Mosquitto's password_file and acl_file.
+PDM_MQTT_PASSWORD_FILE = env_str("PDM_MQTT_PASSWORD_FILE", str(DATA_DIR / "mqtt" / "passwords"))
+PDM_MQTT_ACL_FILE = env_str("PDM_MQTT_ACL_FILE", str(DATA_DIR / "mqtt" / "acl"))
+
 # Largest sensor file accepted (streamed to disk, processed in constant memory).
 PDM_MAX_UPLOAD_BYTES = env_int("PDM_MAX_UPLOAD_BYTES", 5 * 1024**3)
 # Uploads bigger than this go straight to a temporary file instead of memory.

@@ -51,3 +51,25 @@ class SpareSchema(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MqttCredential(models.Model):
+    """A tenant's login on the MQTT broker. The broker reads `password_hash` from the password
+    file `manage.py mqtt_sync` writes (Mosquitto's own format), so no row is ever read by the
+    broker directly and the plain password is shown once, at creation."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="mqtt_credentials")
+    username = models.CharField(max_length=80, unique=True)
+    password_hash = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
