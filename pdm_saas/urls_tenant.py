@@ -37,6 +37,7 @@ router.register("failure-events", predictions_api.FailureEventViewSet, basename=
 router.register("alert-rules", predictions_api.AlertRuleViewSet, basename="alert-rule")
 router.register("webhooks", predictions_api.WebhookEndpointViewSet, basename="webhook")
 router.register("tenant/exports", tenants_api.TenantExportViewSet, basename="tenant-export")
+router.register("mqtt-credentials", tenants_api.MqttCredentialViewSet, basename="mqtt-credential")
 
 api_v1 = [
     path("me/", accounts_api.MeView.as_view(), name="me"),

@@ -142,6 +142,17 @@ class FailureEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
         event = failures.failure_event_create(**body.validated_data)
         return Response(FailureEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}}, responses={201: FailureEventSerializer(many=True)})
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_file(self, request: Request) -> Response:
+        """Failure events from a CSV: machine, occurred_at, failure_mode, notes; all rows or none."""
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput("Attach the CSV as the `file` field.", details={"file": ["required"]})
+        events = failures.failure_events_import(data=upload.read())
+        return Response(FailureEventSerializer(events, many=True).data, status=status.HTTP_201_CREATED)
+
 
 class AlertRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet):
     queryset = AlertRule.objects.select_related("machine", "machine_type")

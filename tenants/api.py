@@ -19,8 +19,14 @@ from jobs.serializers import JobSerializer
 from pdm_saas.api.base import TenantAPIView, TenantViewSet
 from pdm_saas.api.principals import request_actor
 from pdm_saas.errors import NotFound
-from tenants import services
-from tenants.serializers import SignupSerializer, TenantDeleteSerializer, TenantSerializer
+from tenants import mqtt, services
+from tenants.models import MqttCredential
+from tenants.serializers import (
+    MqttCredentialSerializer,
+    SignupSerializer,
+    TenantDeleteSerializer,
+    TenantSerializer,
+)
 
 
 class SignupView(APIView):
@@ -100,3 +106,25 @@ class TenantExportViewSet(mixins.ListModelMixin, TenantViewSet):
         if path is None:
             raise NotFound("No finished export with this id.")
         return FileResponse(path.open("rb"), as_attachment=True, filename=f"{request.tenant.slug}-{path.name}")
+
+
+class MqttCredentialViewSet(mixins.ListModelMixin, TenantViewSet):
+    """Broker logins for publishing readings over MQTT (docs/ingest.md). The password is shown
+    once; a new or revoked login takes effect at the operator's next `mqtt_sync`."""
+
+    queryset = MqttCredential.objects.select_related("tenant")
+    serializer_class = MqttCredentialSerializer
+    scope_map = {"list": Scope.ADMIN, "create": Scope.ADMIN, "revoke": Scope.ADMIN}
+
+    @extend_schema(request=None, responses={201: inline_serializer("MqttCredentialIssued", fields={
+        "credential": MqttCredentialSerializer(), "password": serializers.CharField()})})
+    def create(self, request: Request) -> Response:
+        credential, password = mqtt.mqtt_credential_create(tenant=request.tenant)
+        return Response({"credential": MqttCredentialSerializer(credential).data, "password": password},
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=MqttCredentialSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        credential = mqtt.mqtt_credential_revoke(tenant=request.tenant, credential_id=int(pk))
+        return Response(MqttCredentialSerializer(credential).data)

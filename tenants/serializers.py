@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tenants.models import Tenant
+from tenants.models import MqttCredential, Tenant
 
 
 class SignupSerializer(serializers.Serializer[Any]):
@@ -26,3 +26,15 @@ class TenantSerializer(serializers.ModelSerializer[Tenant]):
 
 class TenantDeleteSerializer(serializers.Serializer[Any]):
     confirm_slug = serializers.CharField()
+
+
+class MqttCredentialSerializer(serializers.ModelSerializer[MqttCredential]):
+    topic = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MqttCredential
+        fields = ["id", "username", "topic", "created_at", "revoked_at"]
+        read_only_fields = fields
+
+    def get_topic(self, obj: Any) -> str:
+        return f"pdm/{obj.tenant.slug}/readings"

@@ -36,10 +36,13 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("get", "work-orders/", None, "read"),
     ("post", "work-orders/", {"machine": "nope", "title": "x"}, "write"),
     ("get", "failure-events/", None, "read"),
+    ("post", "failure-events/import/", {}, "write"),
     ("post", "failure-events/", {"machine": "nope", "occurred_at": "2026-01-01T00:00:00Z"}, "write"),
     ("get", "alert-rules/", None, "read"),
     ("post", "alert-rules/", {"warning_probability": 0.4, "critical_probability": 0.7}, "admin"),
     ("get", "webhooks/", None, "admin"),
+    ("get", "mqtt-credentials/", None, "admin"),
+    ("post", "mqtt-credentials/", None, "admin"),
     ("post", "webhooks/", {"name": "x", "url": "https://example.test/h"}, "admin"),
 ]
 ROLE_SCOPES = {

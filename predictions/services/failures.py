@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from machines.models import Machine
+from machines.textfiles import table_rows
 from pdm_saas.errors import InvalidInput
 from predictions.models import FailureEvent
 
@@ -17,3 +23,47 @@ def failure_event_create(*, machine: Machine, occurred_at: datetime, failure_mod
                            details={"failure_mode": [f"one of {sorted(modes)}"]})
     return FailureEvent.objects.create(machine=machine, occurred_at=occurred_at, failure_mode=failure_mode,
                                        notes=notes, source=FailureEvent.Source.MANUAL)
+
+
+FAILURE_FILE_COLUMNS = ("machine", "occurred_at", "failure_mode", "notes")
+
+
+@transaction.atomic
+def failure_events_import(*, data: bytes) -> list[FailureEvent]:
+    """Failure events from a CSV (machine, occurred_at, optional failure_mode and notes). All or
+    nothing: every problem is listed with its line; an event already recorded is not repeated."""
+    header, rows = table_rows(data)
+    missing = [name for name in ("machine", "occurred_at") if name not in header]
+    unknown = [name for name in header if name not in FAILURE_FILE_COLUMNS]
+    if missing or unknown:
+        raise InvalidInput(f"Expected columns {', '.join(FAILURE_FILE_COLUMNS)}; missing {missing}, unknown {unknown}.",
+                           code="bad_columns", details={"missing": missing, "unknown": unknown})
+    machines = {m.name: m for m in Machine.objects.select_related("machine_type")
+                .filter(name__in={row["machine"] for _, row in rows})}
+    parsed, problems = [], []
+    for line, row in rows:
+        event, problem = _failure_row(line, row, machines)
+        parsed += [event] if event else []
+        problems += [problem] if problem else []
+    if problems:
+        raise InvalidInput(f"{len(problems)} problem(s) in the failure file; nothing was imported.",
+                           code="invalid_rows", details={"problems": problems[:200]})
+    return [FailureEvent.objects.get_or_create(machine=machine, occurred_at=occurred, defaults={
+        "failure_mode": mode, "notes": notes, "source": FailureEvent.Source.IMPORT})[0]
+        for machine, occurred, mode, notes in parsed]
+
+
+def _failure_row(line: int, row: dict[str, str], machines: dict[str, Machine]) -> tuple[Any, str | None]:
+    machine = machines.get(row["machine"])
+    if machine is None:
+        return None, f"line {line}: unknown machine {row['machine']!r}"
+    occurred = parse_datetime(row["occurred_at"]) if row["occurred_at"] else None
+    if occurred is None:
+        return None, f"line {line}: occurred_at {row['occurred_at']!r} is not an ISO 8601 time"
+    if timezone.is_naive(occurred):
+        occurred = timezone.make_aware(occurred, UTC)
+    mode = row.get("failure_mode", "")
+    modes = {m["name"] for m in machine.machine_type.metadata.get("failure_modes", [])}
+    if mode and mode not in modes:
+        return None, f"line {line}: unknown failure mode {mode!r} (known: {', '.join(sorted(modes))})"
+    return (machine, occurred, mode, row.get("notes", "")), None

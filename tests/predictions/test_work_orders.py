@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django_tenants.utils import tenant_context
 
 from predictions.models import Alert, FailureEvent, WorkOrder
@@ -101,3 +102,28 @@ def test_failure_events_by_hand(client_for, motor, world):
                                                     "failure_mode": "gremlins"}, content_type=JSON)
     assert bad.status_code == 400
     assert engineer.get("/api/v1/failure-events/?machine__name=Motor-001").json()["count"] == 1
+
+
+def test_failure_events_from_a_file_all_or_nothing(client_for, motor, world, tmp_path, capsys):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import CommandError, call_command
+
+    engineer = client_for("engineer")
+    good = (b"machine;occurred_at;failure_mode;notes\nMotor-001;2026-09-01T08:00:00Z;bearing_wear;seized\n"
+            b"Motor-001;2026-10-02 09:30;;trip\n")
+    created = engineer.post("/api/v1/failure-events/import/", {"file": SimpleUploadedFile("f.csv", good)})
+    assert created.status_code == 201 and [e["source"] for e in created.json()] == ["import", "import"]
+    bad = b"machine,occurred_at,failure_mode\nMotor-001,2026-09-03T00:00:00Z,\nGhost,2026-09-03,\nMotor-001,soon,\n"
+    refused = engineer.post("/api/v1/failure-events/import/", {"file": SimpleUploadedFile("f.csv", bad)})
+    problems = refused.json()["error"]["details"]["problems"]
+    assert refused.status_code == 400 and problems == [
+        "line 3: unknown machine 'Ghost'", "line 4: occurred_at 'soon' is not an ISO 8601 time"]
+    assert engineer.get("/api/v1/failure-events/").json()["count"] == 2
+    path = tmp_path / "failures.csv"
+    path.write_bytes(good)
+    call_command("failure_events_import", "--tenant", "acme", str(path))  # again: nothing repeated
+    assert "2 failure events recorded." in capsys.readouterr().out
+    assert engineer.get("/api/v1/failure-events/").json()["count"] == 2
+    with pytest.raises(CommandError, match="unknown machine"):
+        path.write_bytes(bad)
+        call_command("failure_events_import", "--tenant", "acme", str(path))

@@ -1,0 +1,33 @@
+"""Import failure events (machine, occurred_at, failure_mode, notes) from a CSV into a tenant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_tenants.utils import tenant_context
+
+from pdm_saas.errors import ServiceError
+from predictions.services.failures import failure_events_import
+from tenants.selectors import tenant_by_slug
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True)
+        parser.add_argument("file", type=Path)
+
+    def handle(self, *args: Any, tenant: str, file: Path, **options: Any) -> None:
+        found = tenant_by_slug(slug=tenant)
+        if found is None:
+            raise CommandError(f"No tenant with slug {tenant!r}.")
+        with tenant_context(found):
+            try:
+                events = failure_events_import(data=file.read_bytes())
+            except ServiceError as exc:
+                problems = "\n  ".join(exc.details.get("problems", [])) if isinstance(exc.details, dict) else ""
+                raise CommandError(f"{exc.message}\n  {problems}".rstrip()) from exc
+        self.stdout.write(self.style.SUCCESS(f"{len(events)} failure events recorded."))
