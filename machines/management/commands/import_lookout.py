@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import tenant_context
 
 from machines.lookout import lookout_import
 from pdm_saas.errors import ServiceError
-from tenants.selectors import tenant_by_slug
+from tenants.command_line import command_error, tenant_or_error
 
 
 class Command(BaseCommand):
@@ -25,15 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("folder", type=Path)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = tenant_by_slug(slug=options["tenant"])
-        if tenant is None:
-            raise CommandError(f"No tenant with slug {options['tenant']!r}.")
+        tenant = tenant_or_error(options["tenant"])
         with tenant_context(tenant):
             try:
                 done = lookout_import(folder=options["folder"], machine_type_key=options["machine_type"],
                                       machine_name=options["machine"], labels=options["labels"])
             except ServiceError as exc:
-                raise CommandError(f"{exc.message} {exc.details or ''}".strip()) from exc
+                raise command_error(exc) from exc
         result = done.result
         self.stdout.write(self.style.SUCCESS(
             f"Components {', '.join(done.components)}: {result.rows_read:,} timestamps, {result.rows_stored:,} "

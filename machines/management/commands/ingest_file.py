@@ -20,7 +20,7 @@ from jobs.services import job_execute
 from machines.models import Upload
 from machines.uploads import CHUNK, upload_create
 from pdm_saas.errors import ServiceError
-from tenants.selectors import tenant_by_slug
+from tenants.command_line import command_error, tenant_or_error
 
 
 def _chunks(path: Path) -> Any:
@@ -41,9 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = tenant_by_slug(slug=options["tenant"])
-        if tenant is None:
-            raise CommandError(f"No tenant with slug {options['tenant']!r}.")
+        tenant = tenant_or_error(options["tenant"])
         mapping = json.loads(options["mapping"].read_text()) if options["mapping"] else None
         with tenant_context(tenant):
             try:
@@ -52,7 +50,7 @@ class Command(BaseCommand):
                     machine_type_key=options["machine_type"], mapping=mapping, preset=options["preset"],
                     save_preset_as=options["save_preset_as"])
             except ServiceError as exc:
-                raise CommandError(f"{exc.message} {exc.details or ''}".strip()) from exc
+                raise command_error(exc) from exc
             self._run(upload)
 
     def _run(self, upload: Upload) -> None:

@@ -12,7 +12,7 @@ from machines import services
 from machines.library import library_list, metadata_export
 from machines.models import MachineType
 from pdm_saas.errors import ServiceError
-from tenants.selectors import tenant_by_slug
+from tenants.command_line import command_error, tenant_or_error
 
 
 class Command(BaseCommand):
@@ -24,14 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("argument", nargs="?", help="library key (adopt), JSON file (import), key (export)")
 
     def handle(self, *args: Any, tenant: str, action: str, argument: str | None, **options: Any) -> None:
-        found = tenant_by_slug(slug=tenant)
-        if found is None:
-            raise CommandError(f"No tenant with slug {tenant!r}.")
+        found = tenant_or_error(tenant)
         with tenant_context(found):
             try:
                 self._run(action, argument)
             except ServiceError as exc:
-                raise CommandError(f"{exc.message} {exc.details or ''}".strip()) from exc
+                raise command_error(exc) from exc
 
     def _run(self, action: str, argument: str | None) -> None:
         if action == "library":

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import tenant_context
 
 from machines.services import machines_import_file
 from pdm_saas.errors import ServiceError
-from tenants.selectors import tenant_by_slug
+from tenants.command_line import command_error, tenant_or_error
 
 
 class Command(BaseCommand):
@@ -21,13 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
 
     def handle(self, *args: Any, tenant: str, file: Path, **options: Any) -> None:
-        found = tenant_by_slug(slug=tenant)
-        if found is None:
-            raise CommandError(f"No tenant with slug {tenant!r}.")
+        found = tenant_or_error(tenant)
         with tenant_context(found):
             try:
                 machines = machines_import_file(data=file.read_bytes())
             except ServiceError as exc:
-                problems = "\n  ".join(exc.details.get("problems", [])) if isinstance(exc.details, dict) else ""
-                raise CommandError(f"{exc.message}\n  {problems}".rstrip()) from exc
+                raise command_error(exc) from exc
         self.stdout.write(self.style.SUCCESS(f"Created {len(machines)} machines."))

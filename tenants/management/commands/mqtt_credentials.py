@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pdm_saas.errors import ServiceError
 from tenants import mqtt
+from tenants.command_line import command_error, tenant_or_error
 from tenants.models import MqttCredential
-from tenants.selectors import tenant_by_slug
 
 
 class Command(BaseCommand):
@@ -22,9 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("credential_id", nargs="?", type=int)
 
     def handle(self, *args: Any, tenant: str, action: str, credential_id: int | None, **options: Any) -> None:
-        found = tenant_by_slug(slug=tenant)
-        if found is None:
-            raise CommandError(f"No tenant with slug {tenant!r}.")
+        found = tenant_or_error(tenant)
         if action == "list":
             for credential in MqttCredential.objects.filter(tenant=found):
                 state = "revoked" if credential.revoked_at else "active"
@@ -39,5 +37,5 @@ class Command(BaseCommand):
             try:
                 mqtt.mqtt_credential_revoke(tenant=found, credential_id=credential_id)
             except ServiceError as exc:
-                raise CommandError(exc.message) from exc
+                raise command_error(exc) from exc
             self.stdout.write("Revoked; run mqtt_sync to apply.")

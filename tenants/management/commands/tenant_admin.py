@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 
 from jobs.services import job_create, job_execute
 from tenants import services
-from tenants.selectors import tenant_by_slug
+from tenants.command_line import tenant_or_error
 
 
 class Command(BaseCommand):
@@ -20,9 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("slug")
 
     def handle(self, *args: Any, action: str, slug: str, **options: Any) -> None:
-        tenant = tenant_by_slug(slug=slug)
-        if tenant is None:
-            raise CommandError(f"No tenant with slug {slug!r}.")
+        tenant = tenant_or_error(slug)
         if action == "deactivate":
             services.tenant_deactivate(tenant=tenant)
         elif action == "activate":

@@ -1,0 +1,25 @@
+"""What every per-tenant management command needs: the tenant by slug, and service errors
+turned into command errors a person can read (with the listed problems, if any)."""
+
+from __future__ import annotations
+
+from django.core.management.base import CommandError
+
+from pdm_saas.errors import ServiceError
+from tenants.models import Tenant
+from tenants.selectors import tenant_by_slug
+
+
+def tenant_or_error(slug: str) -> Tenant:
+    tenant = tenant_by_slug(slug=slug)
+    if tenant is None:
+        raise CommandError(f"No tenant with slug {slug!r}.")
+    return tenant
+
+
+def command_error(exc: ServiceError) -> CommandError:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    problems = details.get("problems") or []
+    lines = [str(problem) if not isinstance(problem, dict) else f"{problem.get('path')}: {problem.get('message')}"
+             for problem in problems]
+    return CommandError("\n  ".join([exc.message, *lines]))
