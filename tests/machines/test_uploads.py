@@ -230,3 +230,31 @@ def test_command_imports_a_cycle_fleet_file_with_progress(world, motor_type, tmp
     assert "60 rows read, 60 stored" in out and "2 failure events" in out
     with tenant_context(world.acme):
         assert FailureEvent.objects.filter(source="label").count() == 2
+
+
+def test_a_2_gib_upload_is_streamed_to_disk_in_constant_memory(world, db, motor_type, settings):
+    """A 2 GiB file goes to the tenant's folder chunk by chunk, hashed on the way, without the
+    process growing (the ingest of large files is measured in benchmarks/ingest.py)."""
+    import hashlib
+    import resource
+
+    from machines.uploads import upload_file_store, upload_path
+
+    row = b"2026-03-01T00:00:00Z,12.5,71.0,1.2,0,,ann\n"
+    chunk = b"timestamp,Current (A),Winding temp,Vibration,failed,mode,operator\n" + row * (2**20 // len(row))
+    size = 2 * 1024**3
+    count = size // len(chunk) + 1
+    expected = hashlib.sha256()
+    for _ in range(count):
+        expected.update(chunk)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with tenant_context(world.acme):
+        relative, stored_size, digest = upload_file_store(chunks=(chunk for _ in range(count)), original_name="big.csv")
+        path = upload_path(Upload(stored_path=relative))
+        try:
+            grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+            assert stored_size == len(chunk) * count > size and path.stat().st_size == stored_size
+            assert digest == expected.hexdigest()
+            assert grown_mib < 64, f"peak memory grew by {grown_mib:.0f} MiB"
+        finally:
+            path.unlink()
