@@ -110,3 +110,23 @@ def test_home_needs_a_member_and_logout_ends_the_session(db, world):
     assert b"Viewer" in member.get("/").content
     member.post("/accounts/logout/")
     assert member.get("/").status_code == 302
+
+
+def test_demo_seed_creates_a_usable_demo_once(db, world, capsys):
+    from django.core.management import call_command
+    from django_tenants.utils import tenant_context
+
+    from machines.models import Machine
+    from machines.selectors import readings_count
+    from predictions.models import Alert, WorkOrder
+    from tenants.selectors import tenant_by_slug
+
+    call_command("demo_seed")
+    call_command("demo_seed")  # idempotent
+    assert "demo@example.com" in capsys.readouterr().out
+    with tenant_context(tenant_by_slug(slug="demo")):
+        assert Machine.objects.count() == 5 and readings_count() == 5 * 144
+        assert Alert.objects.filter(status="open").count() == 1 and WorkOrder.objects.count() == 1
+    client = Client(HTTP_HOST="demo.localhost")
+    assert client.login(username="demo@example.com", password="demo-pass-2026")
+    assert client.get("/api/v1/machines/").json()["count"] == 5

@@ -1,4 +1,4 @@
-"""Create (or reuse) the demo organization and its owner, and print how to sign in."""
+"""Create (or reuse) the demo organization, its owner and its demo data; print how to sign in."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from tenants.demo import demo_fill
 from tenants.selectors import tenant_by_slug
 from tenants.services import tenant_signup
 
@@ -22,9 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
 
     def handle(self, *args: Any, port: str, **options: Any) -> None:
-        if tenant_by_slug(slug=DEMO_SLUG) is None:
-            tenant_signup(organization_name="Demo Plant", slug=DEMO_SLUG,
-                          owner_email=DEMO_EMAIL, owner_password=DEMO_PASSWORD)
+        tenant = tenant_by_slug(slug=DEMO_SLUG)
+        if tenant is None:
+            tenant = tenant_signup(organization_name="Demo Plant", slug=DEMO_SLUG,
+                                   owner_email=DEMO_EMAIL, owner_password=DEMO_PASSWORD).tenant
+        if demo_fill(tenant=tenant):
+            self.stdout.write("Demo machines, a day of readings, an alert and a work order created.")
         host = f"{DEMO_SLUG}.{settings.BASE_DOMAIN}:{port}"
         self.stdout.write(self.style.SUCCESS(
             f"Demo organization ready: http://{host}/accounts/login/\n"

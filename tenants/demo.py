@@ -1,0 +1,56 @@
+"""Demo data for `make run`: a few machines of built-in types, a day of readings, a failure,
+an open alert and a work order, so every screen and endpoint has something to show."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from django_tenants.utils import tenant_context
+
+from machines.live import readings_push
+from machines.models import Machine, MachineType
+from machines.services import machine_create, machine_type_adopt
+from predictions.models import FailureEvent
+from predictions.services.alerts import alert_raise
+from predictions.services.work_orders import work_order_create
+from tenants.models import Tenant
+
+FLEET = [("induction-motor-siemens-1la7", "Motor-00{}", 3, "Plant North", "Line 1"),
+         ("centrifugal-pump", "Pump-00{}", 2, "Plant North", "Line 2")]
+
+
+def demo_fill(*, tenant: Tenant) -> bool:
+    """Fill the tenant with demo machines and data, once (False when they are there already)."""
+    with tenant_context(tenant):
+        if Machine.objects.exists():
+            return False
+        for key, pattern, count, site, line in FLEET:
+            machine_type = machine_type_adopt(key=key)
+            for number in range(1, count + 1):
+                machine_create(machine_type_id=machine_type.id, name=pattern.format(number), site=site, line=line)
+        _readings()
+        motor = Machine.objects.get(name="Motor-001")
+        FailureEvent.objects.create(machine=motor, occurred_at=datetime.now(UTC) - timedelta(days=40),
+                                    failure_mode="bearing_wear", notes="Demo: DE bearing seized")
+        alert = alert_raise(machine_id=motor.id, failure_mode="bearing_wear", probability=0.87,
+                            explanation={"top_factors": [{"signal": "vibration_de_mm_s", "contribution": 0.41},
+                                                         {"signal": "bearing_de_temp_c", "contribution": 0.22}]}).alert
+        if alert is not None:
+            work_order_create(machine_id=motor.id, alert_id=alert.id, title="", actor_id=None)
+        return True
+
+
+def _readings() -> None:
+    """A day of 10-minute readings per machine, near the middle of each sensor's normal range."""
+    rng = np.random.default_rng(7)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=1)
+    items = []
+    for machine in Machine.objects.select_related("machine_type"):
+        sensors = [s for s in MachineType.objects.get(id=machine.machine_type_id).sensors if s["kind"] == "numeric"]
+        for step in range(144):
+            values = {s["name"]: round(float(np.mean(s["ranges"]["normal"]) * (1 + rng.normal(0, 0.03))), 3)
+                      for s in sensors}
+            items.append({"machine": machine.name, "ts": (start + timedelta(minutes=10 * step)).isoformat(),
+                          "values": values})
+    readings_push(items=items)
