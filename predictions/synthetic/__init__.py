@@ -1,0 +1,1 @@
+"""Synthetic data for machine types: the physics-informed degradation simulator (`simulator.py`)."""
