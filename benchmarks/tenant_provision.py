@@ -57,6 +57,13 @@ os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
 BENCH_REDIS_URL = os.environ.get("PDM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
+
+def tenant_connection() -> Any:
+    """The default connection as django-tenants' wrapper (typed; imported after django.setup)."""
+    from tenants.db import connection
+
+    return connection
+
 def _redis_db(url: str, db: int) -> str:
     return urlunparse(urlparse(url)._replace(path=f"/{db}"))
 
@@ -257,12 +264,12 @@ def breakdown(total: float, parts: dict[str, float]) -> dict[str, float]:
 def tenants_drop(tenant_ids: list[int] | None = None, *, slug_prefix: str | None = None) -> int:
     """Drop the schemas and Tenant rows (domains, memberships, subscriptions cascade) of the
     given tenants."""
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from tenants.models import Tenant
     from tenants.provisioning import schema_drop
 
-    connection.set_schema_to_public()
+    tenant_connection().set_schema_to_public()
     queryset = Tenant.objects.all()
     if tenant_ids is not None:
         queryset = queryset.filter(id__in=tenant_ids)
@@ -542,7 +549,7 @@ def measure_baseline(slug: str) -> tuple[dict[str, Any], int]:
     from tenants.models import Tenant
     from tenants.schema_names import schema_name_for_slug
 
-    connection.set_schema_to_public()
+    tenant_connection().set_schema_to_public()
     t0 = time.perf_counter()
     tenant = Tenant.objects.create(name=f"Bench {slug}", slug=slug, schema_name=schema_name_for_slug(slug))
     t1 = time.perf_counter()
@@ -551,11 +558,11 @@ def measure_baseline(slug: str) -> tuple[dict[str, Any], int]:
     t2 = time.perf_counter()
     call_command("migrate_schemas", tenant=True, schema_name=tenant.schema_name, interactive=False,
                  verbosity=0)
-    connection.set_schema_to_public()
+    tenant_connection().set_schema_to_public()
     t3 = time.perf_counter()
     with schema_context(tenant.schema_name):
         applied = MigrationRecorder(connection).migration_qs.count()
-    connection.set_schema_to_public()
+    tenant_connection().set_schema_to_public()
     return {"total": t3 - t0, "row": t1 - t0, "create_schema": t2 - t1, "migrate": t3 - t2,
             "applied": applied}, tenant.id
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
@@ -24,6 +23,7 @@ from accounts.models import User
 from accounts.roles import Role
 from accounts.services import api_key_create, membership_add
 from jobs.models import Job
+from tenants.db import connection
 from tenants.models import Tenant
 from tenants.provisioning import template_schema_sync
 from tenants.services import tenant_public_ensure, tenant_signup
@@ -56,7 +56,8 @@ def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> It
     from django.test.utils import setup_databases, teardown_databases
 
     with django_db_blocker.unblock():
-        config = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"},  # type: ignore[arg-type]
+                                 serialized_aliases=set())
         assert connection.settings_dict["NAME"].startswith("test_"), "refusing to test on a real database"
         tenant_public_ensure()
         template_schema_sync()

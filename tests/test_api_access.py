@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 # (method, path, body, scope needed). Paths are relative to /api/v1/.
-ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
+ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "me/", None, "read"),
     ("get", "members/", None, "read"),
     ("get", "jobs/", None, "read"),

@@ -25,7 +25,7 @@ def test_env_readers(monkeypatch):
 
 
 def _ids() -> set[str]:
-    return {message.id for message in run_checks(include_deployment_checks=True)}
+    return {str(message.id) for message in run_checks(include_deployment_checks=True)}
 
 
 def test_deploy_checks_flag_development_defaults(settings):
