@@ -1,0 +1,283 @@
+"""Failure classifier: probability that a machine fails within `horizon_h` hours, plus the most
+likely failure mode. No Django imports.
+
+Labels
+------
+- A row of a failing run is positive when its `time_to_failure_h <= horizon_h` (horizon 0: only the
+  failure row itself), negative otherwise.
+- A censored run (no failure observed, `time_to_failure_h` NaN) is negative except its last
+  `horizon_h` hours, whose rows are dropped: whether the machine failed soon after the observation
+  stopped is unknown, so calling them negatives would be a guess.
+
+Training
+--------
+Window features (`predictions.features.window_features`) are computed on the whole table so each
+row sees its full history, then rows are split train / validation / test by machine. XGBoost
+(`binary:logistic`, hist) with `scale_pos_weight` = negatives / positives of the training rows.
+The decision threshold is chosen on the validation machines: the one with the best F1 among those
+whose false-positive rate is at most `max_fpr` (default 0.05). When none qualifies, the threshold
+with the lowest validation FPR is used and `threshold_note` says so. Metrics are measured on the
+test machines, next to a majority-class baseline.
+
+When at least two failure modes occur among the positive rows, a second booster
+(`multi:softprob`) predicts the mode from the same features, trained on positive rows only; its
+test accuracy is reported next to always predicting the training set's most common mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import xgboost as xgb
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from predictions.features import FeatureSpec, document_signals, window_features
+from predictions.splits import split_train_validation_test
+
+Array = np.ndarray
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "tree_method": "hist",
+    "max_depth": 6,
+    "learning_rate": 0.1,
+    "subsample": 0.9,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 1.0,
+    "nthread": 2,
+}
+DEFAULT_ROUNDS = 250
+_UNSAFE = re.compile(r"[\[\]<]")
+
+
+@dataclass
+class ClassifierResult:
+    booster: xgb.Booster
+    feature_names: list[str]  # sanitised, in the column order predict_proba expects
+    signals: list[str]
+    spec: FeatureSpec
+    horizon_h: float
+    threshold: float
+    threshold_note: str  # "" when the threshold met the FPR target on validation
+    metrics: dict[str, float]  # test machines
+    baseline: dict[str, float]  # majority class on the test machines
+    validation: dict[str, float]  # at the chosen threshold
+    mode_booster: xgb.Booster | None = None
+    mode_names: list[str] = field(default_factory=list)
+    mode_metrics: dict[str, float] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def predict_proba(self, features: Array) -> Array:
+        """Probability of failure within the horizon for each row of a (rows, features) matrix."""
+        return np.asarray(self.booster.inplace_predict(np.asarray(features, dtype=np.float32)), dtype=np.float64)
+
+    def predict(self, features: Array) -> Array:
+        return self.predict_proba(features) >= self.threshold
+
+    def predict_mode_proba(self, features: Array) -> Array:
+        """(rows, modes) probabilities over `mode_names`; empty columns when no mode model."""
+        if self.mode_booster is None:
+            return np.zeros((len(features), len(self.mode_names)))
+        raw = np.asarray(self.mode_booster.inplace_predict(np.asarray(features, dtype=np.float32)), dtype=np.float64)
+        return raw.reshape(len(features), len(self.mode_names))
+
+    def predict_mode(self, features: Array) -> list[str]:
+        if self.mode_booster is None:
+            return [self.mode_names[0] if self.mode_names else ""] * len(features)
+        return [self.mode_names[i] for i in self.predict_mode_proba(features).argmax(axis=1)]
+
+    def save_boosters(self) -> dict[str, bytes]:
+        blobs = {"failure": bytes(self.booster.save_raw("ubj"))}
+        if self.mode_booster is not None:
+            blobs["mode"] = bytes(self.mode_booster.save_raw("ubj"))
+        return blobs
+
+    def with_boosters(self, blobs: Mapping[str, bytes]) -> ClassifierResult:
+        """A copy whose boosters are loaded from `save_boosters()` output."""
+        mode = load_booster(blobs["mode"]) if "mode" in blobs else None
+        return dataclasses.replace(self, booster=load_booster(blobs["failure"]), mode_booster=mode)
+
+
+def load_booster(raw: bytes | bytearray) -> xgb.Booster:
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    return booster
+
+
+def sanitise_feature_names(names: Sequence[str]) -> list[str]:
+    """XGBoost rejects `[`, `]` and `<` in feature names; replace them and keep names unique."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        safe = _UNSAFE.sub("_", name) or "f"
+        candidate, n = safe, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{safe}_{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def column_numpy(table: pa.Table, name: str) -> Array:
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False))
+
+
+def row_hours(table: pa.Table, time_column: str = "ts") -> Array:
+    column = table.column(time_column)
+    if pa.types.is_timestamp(column.type):
+        micros = column.cast(pa.timestamp("us")).cast(pa.int64())
+        return np.asarray(micros.to_numpy(zero_copy_only=False), dtype=np.float64) / 3.6e9
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def remaining_observed_hours(machines: Array, hours: Array) -> Array:
+    """Hours from each row to its machine's last observed row."""
+    _, codes = np.unique(machines, return_inverse=True)
+    last = np.full(codes.max() + 1 if len(codes) else 0, -np.inf)
+    np.maximum.at(last, codes, hours)
+    return last[codes] - hours
+
+
+def failure_labels(table: pa.Table, horizon_h: float) -> tuple[Array, Array]:
+    """(label, keep): label per row, and which rows have a known label (see the module docstring)."""
+    if horizon_h < 0:
+        raise ValueError(f"horizon_h must be >= 0, got {horizon_h}")
+    ttf = column_numpy(table, "time_to_failure_h").astype(np.float64)
+    failing = ~np.isnan(ttf)
+    machines = column_numpy(table, "machine").astype(str)
+    observed = remaining_observed_hours(machines, row_hours(table))
+    label = failing & (np.nan_to_num(ttf, nan=np.inf) <= horizon_h)
+    keep = failing | (observed > horizon_h)
+    return label, keep
+
+
+def binary_metrics(y: Array, scores: Array, predicted: Array) -> dict[str, float]:
+    y, predicted = np.asarray(y, bool), np.asarray(predicted, bool)
+    tp = float(np.sum(y & predicted))
+    fp = float(np.sum(~y & predicted))
+    fn = float(np.sum(y & ~predicted))
+    tn = float(np.sum(~y & ~predicted))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    both = len(np.unique(y)) == 2
+    return {
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "precision": precision,
+        "recall": recall,
+        "fpr": fp / (fp + tn) if fp + tn else 0.0,
+        "roc_auc": float(roc_auc_score(y, scores)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, scores)) if both else float("nan"),
+        "positive_rate": float(y.mean()) if len(y) else float("nan"),
+        "rows": float(len(y)),
+    }
+
+
+def choose_threshold(y: Array, scores: Array, *, max_fpr: float = 0.05) -> tuple[float, str]:
+    """The validation threshold with the best F1 among those with FPR <= max_fpr (predict positive
+    when score >= threshold); falls back to the lowest-FPR threshold, with a note."""
+    y = np.asarray(y, bool)
+    if not y.any() or y.all():
+        return 0.5, "validation rows hold a single class; threshold left at 0.5"
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], y[order]
+    tp, fp = np.cumsum(t), np.cumsum(~t)
+    last = np.r_[s[1:] != s[:-1], True]  # the last row of each group of equal scores
+    tp, fp, candidates = tp[last], fp[last], s[last]
+    fpr = fp / (~y).sum()
+    precision = tp / (tp + fp)
+    recall = tp / y.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
+    ok = fpr <= max_fpr
+    if ok.any():
+        best = int(np.argmax(np.where(ok, f1, -1.0)))
+        note = "" if f1[best] > 0 else f"no threshold with validation FPR <= {max_fpr:g} catches a positive"
+        return float(candidates[best]), note
+    lowest = int(np.argmin(fpr))
+    return float(candidates[lowest]), (
+        f"no threshold kept the validation FPR <= {max_fpr:g}; used the lowest-FPR one ({fpr[lowest]:.3f})"
+    )
+
+
+def train_failure_classifier(
+    table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0, spec: FeatureSpec | None = None,
+    rounds: int = DEFAULT_ROUNDS, params: Mapping[str, Any] | None = None, max_fpr: float = 0.05,
+    validation_fraction: float = 0.2, test_fraction: float = 0.2,
+) -> ClassifierResult:
+    spec = spec or FeatureSpec.for_document(document)
+    signals = document_signals(document)
+    label, keep = failure_labels(table, horizon_h)
+    features, names = window_features(table, signals=signals, spec=spec)
+    names = sanitise_feature_names(names)
+    machines = column_numpy(table, "machine").astype(str)
+    modes = column_numpy(table, "failure_mode").astype(str)
+    train, validation, test = split_train_validation_test(
+        machines, validation_fraction=validation_fraction, test_fraction=test_fraction, seed=seed,
+    )
+    train, validation, test = train & keep, validation & keep, test & keep
+    if not label[train].any() or label[train].all():
+        raise ValueError("training machines hold a single class; simulate more machines or change the horizon")
+    positives = float(label[train].sum())
+    booster_params = {
+        **DEFAULT_PARAMS, **(params or {}), "objective": "binary:logistic", "eval_metric": "aucpr", "seed": seed,
+        "scale_pos_weight": (float(train.sum()) - positives) / positives,
+    }
+    booster = xgb.train(booster_params, xgb.DMatrix(features[train], label[train], feature_names=names), rounds)
+    result = ClassifierResult(
+        booster=booster, feature_names=names, signals=signals, spec=spec, horizon_h=float(horizon_h),
+        threshold=0.5, threshold_note="", metrics={}, baseline={}, validation={},
+        sizes={
+            "train_rows": int(train.sum()), "validation_rows": int(validation.sum()), "test_rows": int(test.sum()),
+            "train_machines": len(np.unique(machines[train])), "test_machines": len(np.unique(machines[test])),
+        },
+    )
+    validation_scores = result.predict_proba(features[validation])
+    result.threshold, result.threshold_note = choose_threshold(label[validation], validation_scores, max_fpr=max_fpr)
+    result.validation = binary_metrics(
+        label[validation], validation_scores, validation_scores >= result.threshold,
+    )
+    test_scores = result.predict_proba(features[test])
+    result.metrics = binary_metrics(label[test], test_scores, test_scores >= result.threshold)
+    majority = bool(label[train].mean() > 0.5)
+    constant = np.full(int(test.sum()), majority)
+    result.baseline = binary_metrics(label[test], constant.astype(np.float64), constant)
+    _train_mode_model(result, features, label, modes, train, test, booster_params, rounds)
+    return result
+
+
+def _train_mode_model(
+    result: ClassifierResult, features: Array, label: Array, modes: Array, train: Array, test: Array,
+    params: Mapping[str, Any], rounds: int,
+) -> None:
+    mode_names = sorted(set(modes[label]) - {""})
+    result.mode_names = mode_names
+    named = label & (modes != "")
+    train_rows, test_rows = train & named, test & named
+    if len(mode_names) < 2 or len(set(modes[train_rows])) < 2:
+        return
+    index = {name: i for i, name in enumerate(mode_names)}
+    target = np.array([index[m] for m in modes[train_rows]], dtype=np.float32)
+    mode_params = {
+        key: value for key, value in params.items() if key not in {"scale_pos_weight", "objective", "eval_metric"}
+    }
+    mode_params.update({"objective": "multi:softprob", "num_class": len(mode_names), "eval_metric": "mlogloss"})
+    dmatrix = xgb.DMatrix(features[train_rows], target, feature_names=result.feature_names)
+    result.mode_booster = xgb.train(mode_params, dmatrix, rounds)
+    if not test_rows.any():
+        return
+    truth = modes[test_rows]
+    predicted = np.array(result.predict_mode(features[test_rows]))
+    values, counts = np.unique(modes[train_rows], return_counts=True)
+    majority = values[int(np.argmax(counts))]
+    result.mode_metrics = {
+        "accuracy": float(np.mean(predicted == truth)),
+        "baseline_accuracy": float(np.mean(truth == majority)),
+        "modes": float(len(mode_names)),
+        "rows": float(len(truth)),
+    }
