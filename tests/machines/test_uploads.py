@@ -258,3 +258,27 @@ def test_a_2_gib_upload_is_streamed_to_disk_in_constant_memory(world, db, motor_
             assert grown_mib < 64, f"peak memory grew by {grown_mib:.0f} MiB"
         finally:
             path.unlink()
+
+
+def test_a_100_machine_cycle_fleet_with_run_to_failure_in_one_command(world, motor_type, tmp_path, capsys):
+    """The issue's acceptance case: one command, 100 machines, integer cycles, each run ending
+    in a failure; RUL labels queryable afterwards."""
+    from django.core.management import call_command
+
+    from predictions.selectors import rul_labels
+
+    data = tmp_path / "fleet100.csv"
+    data.write_bytes(_csv([[f"unit-{unit:03d}", cycle, 10.0 + cycle / 50, 1.0 + cycle / 100]
+                           for unit in range(1, 101) for cycle in range(1, 21 + unit % 7)],
+                          ["unit", "cycle", "amps", "vib"], delimiter="\t"))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"time_column": "cycle", "time_format": "cycle", "machine_column": "unit",
+                                   "create_unknown_machines": True, "extra": {"run_to_failure": True},
+                                   "sensors": {"amps": "current_a", "vib": "vibration_de_mm_s"}}))
+    call_command("ingest_file", "--tenant", "acme", "--type", MOTOR, "--mapping", str(mapping), str(data))
+    assert "100 failure events" in capsys.readouterr().out
+    with tenant_context(world.acme):
+        assert Machine.objects.filter(name__startswith="unit-").count() == 100
+        machine = Machine.objects.get(name="unit-006")  # 20 + 6 cycles
+        ruls = [row["rul_seconds"] for row in rul_labels(machine_id=machine.id)]
+        assert ruls == list(range(25, -1, -1)) and FailureEvent.objects.filter(source="label").count() == 100
