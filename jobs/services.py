@@ -13,11 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from jobs.models import Job
+from pdm_saas.celery import tenant_task_send
 from pdm_saas.live.events import JOB_PROGRESS, event_publish
 from tenants.db import connection
 
@@ -59,13 +59,7 @@ def job_create(
 
 def job_enqueue(*, job: Job, task: Task) -> None:
     """Send the job's task once the surrounding transaction commits, carrying the tenant."""
-    schema_name = connection.schema_name
-    job_id, queue = job.id, job.queue
-
-    def send() -> None:
-        task.apply_async(args=[job_id], queue=queue, headers={"_schema_name": schema_name})
-
-    transaction.on_commit(send)
+    tenant_task_send(task, args=[job.id], queue=job.queue)
 
 
 def job_claim(*, job_id: int) -> bool:

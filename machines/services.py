@@ -162,19 +162,10 @@ def _machine_row(line: int, row: dict[str, str]) -> tuple[dict[str, Any], list[s
 def machines_import_file(*, data: bytes) -> list[Machine]:
     """Create machines from a CSV (columns as MACHINE_FILE_FIELDS; `name` and `machine_type`
     required). All or nothing: any bad row refuses the whole file, listing every problem."""
-    from machines.textfiles import table_rows
+    from machines.textfiles import table_columns_check, table_problems_refuse, table_rows
 
     header, rows = table_rows(data)
-    missing = [name for name in ("name", "machine_type") if name not in header]
-    unknown = [name for name in header if name not in MACHINE_FILE_FIELDS]
-    if missing or unknown:
-        wrong = [f"missing {missing}"] if missing else []
-        wrong += [f"unknown {unknown}"] if unknown else []
-        raise InvalidInput(
-            f"The machine file's columns are wrong: {'; '.join(wrong)}. "
-            f"Expected columns: {', '.join(MACHINE_FILE_FIELDS)}.",
-            code="bad_columns", details={"missing": missing, "unknown": unknown},
-        )
+    table_columns_check(header, required=("name", "machine_type"), allowed=MACHINE_FILE_FIELDS, what="machine file")
     parsed, problems = [], []
     for line, row in rows:
         fields, row_problems = _machine_row(line, row)
@@ -182,9 +173,7 @@ def machines_import_file(*, data: bytes) -> list[Machine]:
         problems += row_problems
     names = [fields.get("name") for fields in parsed]
     problems += [f"name '{name}' appears more than once" for name in {n for n in names if names.count(n) > 1}]
-    if problems:
-        raise InvalidInput(f"{len(problems)} problem(s) in the machine file; nothing was imported.",
-                           code="invalid_rows", details={"problems": problems[:200]})
+    table_problems_refuse(problems, what="machine file")
     return [machine_create(machine_type_id=fields.pop("machine_type").id, **fields) for fields in parsed]
 
 

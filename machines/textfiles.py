@@ -16,11 +16,16 @@ MAX_TABLE_BYTES = 10 * 1024 * 1024
 DELIMITERS = ",;\t|"
 
 
-def text_decode(data: bytes) -> str:
-    if not data.strip():
+def text_refuse_empty_or_binary(sample: bytes) -> None:
+    """The first check on any uploaded text table, from its first bytes."""
+    if not sample.strip():
         raise InvalidInput("The file is empty.", code="empty_file")
-    if b"\x00" in data[:4096]:
+    if b"\x00" in sample[:4096]:
         raise InvalidInput("This is a binary file, not a CSV text file.", code="binary_file")
+
+
+def text_decode(data: bytes) -> str:
+    text_refuse_empty_or_binary(data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -54,3 +59,22 @@ def table_rows(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]
     if not rows:
         raise InvalidInput("The file has a header but no data rows.", code="no_rows")
     return header, rows
+
+
+def table_columns_check(header: list[str], *, required: tuple[str, ...], allowed: tuple[str, ...], what: str) -> None:
+    """Refuse a table whose header lacks a required column or has one we don't know."""
+    missing = [name for name in required if name not in header]
+    unknown = [name for name in header if name not in allowed]
+    if missing or unknown:
+        wrong = [f"missing {missing}"] if missing else []
+        wrong += [f"unknown {unknown}"] if unknown else []
+        raise InvalidInput(
+            f"The {what}'s columns are wrong: {'; '.join(wrong)}. Expected columns: {', '.join(allowed)}.",
+            code="bad_columns", details={"missing": missing, "unknown": unknown})
+
+
+def table_problems_refuse(problems: list[str], *, what: str) -> None:
+    """All rows or none: any problem refuses the whole table, listing (the first 200) problems."""
+    if problems:
+        raise InvalidInput(f"{len(problems)} problem(s) in the {what}; nothing was imported.",
+                           code="invalid_rows", details={"problems": problems[:200]})

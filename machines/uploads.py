@@ -137,12 +137,9 @@ class RejectedRowsFile:
         self.writer.writerow(["line", "reason"])
 
     def add(self, parsed: ParsedBatch) -> None:
-        taken = np.zeros(len(parsed.ts_us), dtype=bool)
-        rows: list[tuple[int, str]] = []
-        for rejection in parsed.rejections:
-            for index in np.flatnonzero(rejection.mask & ~taken):  # rejected rows only: usually few
-                rows.append((self.first_line + parsed.start + int(index), rejection.describe(int(index))))
-            taken |= rejection.mask
+        rows = [(self.first_line + parsed.start + int(index), rejection.describe(int(index)))
+                for rejection, mask in parsed.rejections_exclusive()
+                for index in np.flatnonzero(mask)]  # rejected rows only: usually few
         self.writer.writerows(sorted(rows))
 
     def close(self) -> None:

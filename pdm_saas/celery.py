@@ -46,6 +46,18 @@ class PublicTask(TenantTask):
     abstract = True
 
 
+def tenant_task_send(task: Any, *, args: list[Any], queue: str) -> None:
+    """Send `task` for the current tenant once the surrounding transaction commits (at once
+    outside one). The schema is captured now and set explicitly, so the message carries it
+    whatever the connection's schema is when the commit hook runs."""
+    from django.db import transaction
+
+    from tenants.db import connection
+
+    schema_name = connection.schema_name
+    transaction.on_commit(lambda: task.apply_async(args=args, queue=queue, headers={"_schema_name": schema_name}))
+
+
 app = CeleryApp("pdm_saas", task_cls="pdm_saas.celery:TenantBoundTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

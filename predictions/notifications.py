@@ -17,11 +17,11 @@ import urllib.request
 from typing import Any
 
 from django.core.mail import send_mail
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.roles import Role
+from pdm_saas.celery import tenant_task_send
 from predictions.models import Alert, WebhookDelivery, WebhookEndpoint
 from tenants.db import connection
 
@@ -35,9 +35,7 @@ class WebhookFailed(Exception):
 def alert_notify_later(*, alert_id: int, event: str) -> None:
     from predictions.tasks import alert_notify_task
 
-    schema_name = connection.schema_name
-    transaction.on_commit(lambda: alert_notify_task.apply_async(
-        args=[alert_id, event], queue="notify", headers={"_schema_name": schema_name}))
+    tenant_task_send(alert_notify_task, args=[alert_id, event], queue="notify")
 
 
 def alert_payload(alert: Alert, event: str) -> dict[str, Any]:
@@ -76,8 +74,7 @@ def alert_notify(*, alert_id: int, event: str) -> int:
     from predictions.tasks import webhook_deliver_task
 
     for delivery in deliveries:
-        webhook_deliver_task.apply_async(args=[delivery.id], queue="notify",
-                                         headers={"_schema_name": connection.schema_name})
+        tenant_task_send(webhook_deliver_task, args=[delivery.id], queue="notify")
     return len(deliveries)
 
 

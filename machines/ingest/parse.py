@@ -6,7 +6,7 @@ boolean mask per problem. Only the (bounded) rejected-row details touch single v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +44,16 @@ class ParsedBatch:
     values: dict[str, pa.Array]  # sensor name -> float32
     rejections: list[Rejection] = field(default_factory=list)
     machine_ids: pa.Array | None = None  # int64, filled by the machine resolver
+
+    def rejections_exclusive(self) -> Iterator[tuple[Rejection, np.ndarray]]:
+        """Each rejection with the rows it alone accounts for: a row counts once, under its
+        first reason (the counts, the details and the rejected-rows file all agree on this)."""
+        taken = np.zeros(len(self.ts_us), dtype=bool)
+        for rejection in self.rejections:
+            rows = rejection.mask & ~taken
+            if rows.any():
+                taken |= rows
+                yield rejection, rows
 
     def ok(self) -> np.ndarray:
         keep = np.ones(len(self.ts_us), dtype=bool)

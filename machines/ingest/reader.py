@@ -27,11 +27,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from machines.textfiles import DELIMITERS, text_refuse_empty_or_binary
 from pdm_saas.errors import InvalidInput
 
 SNIFF_BYTES = 64 * 1024
 DEFAULT_BLOCK_SIZE = 16 * 1024 * 1024
-DELIMITERS = ",;\t|"
 PARQUET_MAGIC = b"PAR1"
 
 
@@ -151,10 +151,7 @@ def table_open(path: str | Path, *, block_size: int = DEFAULT_BLOCK_SIZE) -> Tab
         sample = handle.read(SNIFF_BYTES)
     if sample.startswith(PARQUET_MAGIC):
         return _parquet_open(path, size, block_size)
-    if not sample.strip():
-        raise InvalidInput("The file is empty.", code="empty_file")
-    if b"\x00" in sample[:4096]:
-        raise InvalidInput("This is a binary file, not a CSV text file.", code="binary_file")
+    text_refuse_empty_or_binary(sample)
     encoding, text = _decode_sample(sample, complete=size <= SNIFF_BYTES)
     delimiter = _sniff_delimiter(text)
     header = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter), [])

@@ -96,15 +96,10 @@ class IngestResult:
     seconds: float = 0.0
 
     def rejections_add(self, parsed: ParsedBatch, *, first_line: int) -> None:
-        taken = np.zeros(len(parsed.ts_us), dtype=bool)
         details: list[RejectedRow] = []
         room = REJECTED_DETAIL_LIMIT - len(self.rejected)
-        for rejection in parsed.rejections:
-            rows = rejection.mask & ~taken  # a row counts once, under its first reason
+        for rejection, rows in parsed.rejections_exclusive():
             count = int(rows.sum())
-            if not count:
-                continue
-            taken |= rows
             self.rejected_by_reason[rejection.code] += count
             self.rows_rejected += count
             for index in np.flatnonzero(rows)[:max(room, 0)]:

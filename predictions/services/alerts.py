@@ -28,13 +28,17 @@ class RaiseOutcome:
     alert: Alert | None
 
 
-def alert_rule_for(machine: Machine) -> AlertRule:
+def alert_rules() -> dict[tuple[int | None, int | None], AlertRule]:
+    """Every rule of the tenant by (machine type id, machine id): a small table, read once."""
+    return {(rule.machine_type_id, rule.machine_id): rule for rule in AlertRule.objects.all()}
+
+
+def alert_rule_for(machine: Machine, rules: dict[tuple[int | None, int | None], AlertRule] | None = None) -> AlertRule:
     """The machine's rule, else its type's, else the tenant default, else built-in defaults."""
-    for lookup in ({"machine": machine}, {"machine_type_id": machine.machine_type_id, "machine": None},
-                   {"machine_type": None, "machine": None}):
-        rule = AlertRule.objects.filter(**lookup).first()
-        if rule is not None:
-            return rule
+    rules = alert_rules() if rules is None else rules
+    for key in ((None, machine.id), (machine.machine_type_id, None), (None, None)):
+        if key in rules:
+            return rules[key]
     return AlertRule()
 
 
@@ -138,9 +142,9 @@ def _after_transition(alert_id: int, updated: int, verb: str) -> Alert:
 
 def alerts_escalate() -> int:
     """Escalate open, unacknowledged alerts past their rule's delay (per tenant, from beat)."""
-    now, escalated = timezone.now(), 0
-    for alert in Alert.objects.filter(status=Alert.Status.OPEN).select_related("machine__machine_type"):
-        delay = timedelta(minutes=alert_rule_for(alert.machine).escalate_after_minutes)
+    now, escalated, rules = timezone.now(), 0, alert_rules()
+    for alert in Alert.objects.filter(status=Alert.Status.OPEN).select_related("machine"):
+        delay = timedelta(minutes=alert_rule_for(alert.machine, rules).escalate_after_minutes)
         if (alert.escalated_at or alert.opened_at) + delay > now:
             continue
         claimed = Alert.objects.filter(id=alert.id, status=Alert.Status.OPEN,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from machines.models import Machine
-from machines.textfiles import table_rows
+from machines.textfiles import table_columns_check, table_problems_refuse, table_rows
 from pdm_saas.errors import InvalidInput
 from predictions.models import FailureEvent
 
@@ -33,11 +33,7 @@ def failure_events_import(*, data: bytes) -> list[FailureEvent]:
     """Failure events from a CSV (machine, occurred_at, optional failure_mode and notes). All or
     nothing: every problem is listed with its line; an event already recorded is not repeated."""
     header, rows = table_rows(data)
-    missing = [name for name in ("machine", "occurred_at") if name not in header]
-    unknown = [name for name in header if name not in FAILURE_FILE_COLUMNS]
-    if missing or unknown:
-        raise InvalidInput(f"Expected columns {', '.join(FAILURE_FILE_COLUMNS)}; missing {missing}, unknown {unknown}.",
-                           code="bad_columns", details={"missing": missing, "unknown": unknown})
+    table_columns_check(header, required=("machine", "occurred_at"), allowed=FAILURE_FILE_COLUMNS, what="failure file")
     machines = {m.name: m for m in Machine.objects.select_related("machine_type")
                 .filter(name__in={row["machine"] for _, row in rows})}
     parsed, problems = [], []
@@ -45,9 +41,7 @@ def failure_events_import(*, data: bytes) -> list[FailureEvent]:
         event, problem = _failure_row(line, row, machines)
         parsed += [event] if event else []
         problems += [problem] if problem else []
-    if problems:
-        raise InvalidInput(f"{len(problems)} problem(s) in the failure file; nothing was imported.",
-                           code="invalid_rows", details={"problems": problems[:200]})
+    table_problems_refuse(problems, what="failure file")
     return [FailureEvent.objects.get_or_create(machine=machine, occurred_at=occurred, defaults={
         "failure_mode": mode, "notes": notes, "source": FailureEvent.Source.IMPORT})[0]
         for machine, occurred, mode, notes in parsed]
