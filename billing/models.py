@@ -41,3 +41,21 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant} on {self.plan} ({self.status})"
+
+
+class UsageCounter(models.Model):
+    """Billable predictions of a tenant in one period (a calendar month, UTC). Incremented by one
+    atomic upsert per scoring call (`billing.services.usage_record_predictions`), so concurrent
+    workers never lose a count and a restart loses nothing."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="usage_counters")
+    period_start = models.DateField()
+    predictions = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "period_start"], name="usage_one_per_period")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.period_start:%Y-%m}: {self.predictions}"

@@ -62,6 +62,12 @@ app = CeleryApp("pdm_saas", task_cls="pdm_saas.celery:TenantBoundTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+def _fleet_score_minutes() -> int:
+    from django.conf import settings
+
+    return int(settings.FLEET_SCORE_MINUTES)
+
+
 # Beat only knows platform schedules; the dispatcher fans each one out to every active tenant.
 app.conf.beat_schedule = {
     "refill-spare-schemas": {
@@ -73,6 +79,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*"),
         "args": ["predictions.tasks.alerts_escalate_task"],
     },
+    "score-fleet": {
+        "task": "tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=f"*/{_fleet_score_minutes()}"),
+        "args": ["predictions.tasks.fleet_score_task"],
+    },
     "sweep-stale-jobs": {
         "task": "tenants.tasks.tenants_dispatch",
         "schedule": crontab(minute="*/5"),
@@ -81,4 +92,5 @@ app.conf.beat_schedule = {
 }
 app.conf.task_routes = {
     "tenants.tasks.tenants_dispatch": {"queue": "default"},
+    "predictions.tasks.fleet_score_task": {"queue": "score"},
 }

@@ -162,6 +162,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Minutes between scheduled fleet scoring runs (each tenant, each machine's latest window); 1-59.
+FLEET_SCORE_MINUTES = env_int("PDM_FLEET_SCORE_MINUTES", 15)
 # A job whose heartbeat is older than this is considered dead and marked failed by the sweeper.
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 15 * 60)
 

@@ -16,6 +16,7 @@ from machines.api import (
 )
 from pdm_saas import health
 from predictions import api as predictions_api
+from predictions import engine_api
 from tenants import api as tenants_api
 from tenants import views as tenant_views
 
@@ -36,6 +37,9 @@ router.register("work-orders", predictions_api.WorkOrderViewSet, basename="work-
 router.register("failure-events", predictions_api.FailureEventViewSet, basename="failure-event")
 router.register("alert-rules", predictions_api.AlertRuleViewSet, basename="alert-rule")
 router.register("webhooks", predictions_api.WebhookEndpointViewSet, basename="webhook")
+router.register("datasets", engine_api.DatasetViewSet, basename="dataset")
+router.register("models", engine_api.ModelVersionViewSet, basename="model-version")
+router.register("predictions", engine_api.PredictionViewSet, basename="prediction")
 router.register("tenant/exports", tenants_api.TenantExportViewSet, basename="tenant-export")
 router.register("mqtt-credentials", tenants_api.MqttCredentialViewSet, basename="mqtt-credential")
 

@@ -1,5 +1,4 @@
-"""Failure events, alerts and work orders (tenant schema). Model versions and predictions join
-them with the ML engine issue.
+"""Failure events, alerts, work orders, datasets, model versions and predictions (tenant schema).
 
 Failure events are the labels the models learn from: entered by hand, imported, or recorded
 when a work order is closed with the failure found.
@@ -218,3 +217,137 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.endpoint} ({self.status})"
+
+
+class Dataset(models.Model):
+    """Training data with its provenance: simulated, a synthesizer's sample, real readings or a
+    mix. The table itself is a Parquet file in the tenant's folder; `fingerprint` is the SHA-256
+    of its contents, so a model version names exactly what it learned from."""
+
+    class Source(models.TextChoices):
+        SIMULATED = "simulated"
+        SYNTHESIZED = "synthesized"  # sampled from a synthesizer fitted on another dataset
+        REAL = "real"
+        MIXED = "mixed"
+
+    machine_type = models.ForeignKey("machines.MachineType", on_delete=models.CASCADE, related_name="datasets")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived")
+    params = models.JSONField(default=dict, blank=True)  # generator, seed, sizes, synthesizer kind
+    rows = models.PositiveIntegerField(default=0)
+    machines = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)  # failing runs (or failure events) in the data
+    fingerprint = models.CharField(max_length=64)
+    stored_path = models.CharField(max_length=300)  # relative to the tenant's folder
+    quality_report = models.JSONField(default=dict, blank=True)  # SDMetrics, for synthesized data
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.source} dataset #{self.pk} of {self.machine_type}"
+
+
+class ModelVersion(models.Model):
+    """One trained model of a machine type (or of one machine): its artifact, where its data came
+    from, its held-out metrics and its place in the champion / candidate / archived lifecycle.
+    At most one champion per (type, machine, kind): the database enforces it."""
+
+    class Kind(models.TextChoices):
+        FAILURE_CLASSIFIER = "failure_classifier"
+        RUL_REGRESSOR = "rul_regressor"
+        ANOMALY_DETECTOR = "anomaly_detector"
+        SENSOR_FORECASTER = "sensor_forecaster"
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate"
+        CHAMPION = "champion"
+        ARCHIVED = "archived"
+
+    machine_type = models.ForeignKey("machines.MachineType", on_delete=models.CASCADE, related_name="model_versions")
+    machine = models.ForeignKey("machines.Machine", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="model_versions")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    number = models.PositiveIntegerField()  # 1, 2, ... per (type, machine, kind)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE, db_index=True)
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="models")
+    data_source = models.CharField(max_length=16, choices=Dataset.Source.choices)
+    data_fingerprint = models.CharField(max_length=64)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    params = models.JSONField(default=dict, blank=True)  # horizon, seed, step, fine-tuning
+    metrics = models.JSONField(default=dict, blank=True)  # held-out, see docs/models.md
+    baseline = models.JSONField(default=dict, blank=True)  # the trivial model on the same rows
+    feature_importance = models.JSONField(default=list, blank=True)
+    training_seconds = models.FloatField(default=0)
+    artifact_path = models.CharField(max_length=300)  # relative to the tenant's folder
+    artifact_sha256 = models.CharField(max_length=64)
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["machine_type_id", "kind", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["machine_type", "machine", "kind", "number"], nulls_distinct=False,
+                                    name="modelversion_number_unique"),
+            models.UniqueConstraint(fields=["machine_type", "machine", "kind"], nulls_distinct=False,
+                                    condition=Q(status="champion"), name="modelversion_one_champion"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.machine_type.key} {self.kind} v{self.number} ({self.status})"
+
+
+class ModelEvent(models.Model):
+    """The audit log of the registry: trained, promoted, rolled back, archived, and why."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=32)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                              db_constraint=False, related_name="+")
+    note = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.action}"
+
+
+class Prediction(models.Model):
+    """One scored step of one machine, as returned to the caller and shown in the UI."""
+
+    class Source(models.TextChoices):
+        SCHEDULED = "scheduled"
+        API = "api"
+        BATCH = "batch"
+        ONBOARDING = "onboarding"
+
+    machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.SET_NULL, related_name="+")
+    versions = models.JSONField(default=dict)  # kind -> model version id, every model that took part
+    source = models.CharField(max_length=16, choices=Source.choices)
+    window_end = models.DateTimeField()  # the last step the prediction saw
+    horizon_h = models.FloatField()
+    probability = models.FloatField()
+    predicted_failure = models.BooleanField()
+    failure_mode = models.CharField(max_length=64, blank=True)
+    rul_h = models.FloatField(null=True)
+    rul_lower_h = models.FloatField(null=True)
+    rul_upper_h = models.FloatField(null=True)
+    anomaly_score = models.FloatField(null=True)
+    health_score = models.FloatField()
+    confidence = models.FloatField()
+    explanation = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["machine", "-created_at"], name="prediction_machine_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} p={self.probability:.2f} at {self.window_end:%Y-%m-%d %H:%M}"

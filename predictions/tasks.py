@@ -1,9 +1,10 @@
-"""Thin tasks for alerts and notifications; each runs inside its tenant."""
+"""Thin tasks for alerts, notifications, onboarding and scoring; each runs inside its tenant."""
 
 from __future__ import annotations
 
 from celery import Task
 
+from jobs.services import job_execute
 from pdm_saas.celery import app
 from predictions import notifications
 from predictions.services.alerts import alerts_escalate
@@ -29,3 +30,18 @@ def webhook_deliver_task(self: Task, delivery_id: int) -> str:
 @app.task(name="predictions.tasks.alerts_escalate_task")
 def alerts_escalate_task() -> int:
     return alerts_escalate()
+
+
+@app.task(name="predictions.tasks.onboarding_task")
+def onboarding_task(job_id: int) -> None:
+    from predictions.services.training import onboarding_run  # keeps the ML stack out of web start-up
+
+    job_execute(job_id=job_id, handler=onboarding_run)
+
+
+@app.task(name="predictions.tasks.fleet_score_task")
+def fleet_score_task() -> int:
+    """Beat sends this to every tenant (see FLEET_SCORE_MINUTES); a tenant without models is a no-op."""
+    from predictions.services.scoring import fleet_score
+
+    return len(fleet_score())

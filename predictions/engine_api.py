@@ -1,0 +1,125 @@
+"""The ML engine's API: onboarding, datasets, the model registry and predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.roles import Scope
+from jobs.serializers import JobSerializer
+from pdm_saas.api.base import TenantViewSet
+from pdm_saas.api.principals import request_actor
+from predictions.engine_serializers import (
+    BatchRequestSerializer,
+    DatasetSerializer,
+    ModelEventSerializer,
+    ModelVersionSerializer,
+    OnboardSerializer,
+    PredictionSerializer,
+    PredictRequestSerializer,
+    RollbackSerializer,
+)
+from predictions.models import Dataset, ModelVersion, Prediction
+from predictions.serializers import NoteSerializer
+from predictions.services import registry, scoring, training
+from predictions.services.inputs import scoring_readings
+
+
+class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    queryset = Dataset.objects.select_related("machine_type")
+    serializer_class = DatasetSerializer
+    filterset_fields = ["source", "machine_type__key"]
+
+
+class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Trained models per machine type; admins promote, roll back and archive."""
+
+    queryset = ModelVersion.objects.select_related("machine_type", "machine")
+    serializer_class = ModelVersionSerializer
+    filterset_fields = ["kind", "status", "machine_type__key", "data_source"]
+    ordering_fields = ["created_at", "number"]
+    scope_map = {"promote": Scope.ADMIN, "rollback": Scope.ADMIN, "archive": Scope.ADMIN}
+
+    @extend_schema(request=OnboardSerializer, responses={202: JobSerializer})
+    @action(detail=False, methods=["post"])
+    def onboard(self, request: Request) -> Response:
+        """Simulate the type's fleet, train its four models and score its machines, as a job."""
+        body = OnboardSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        job = training.onboarding_start(machine_type=data.pop("machine_type"),
+                                        created_by_id=request_actor(request).user_id, **data)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=NoteSerializer, responses=ModelVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def promote(self, request: Request, pk: str) -> Response:
+        return self._lifecycle(request, pk, registry.model_version_promote)
+
+    @extend_schema(request=NoteSerializer, responses=ModelVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str) -> Response:
+        return self._lifecycle(request, pk, registry.model_version_archive)
+
+    def _lifecycle(self, request: Request, pk: str, change: Callable[..., ModelVersion]) -> Response:
+        self.get_object()
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = change(version_id=int(pk), actor_id=request_actor(request).user_id, note=body.validated_data["note"])
+        return Response(ModelVersionSerializer(version).data)
+
+    @extend_schema(request=RollbackSerializer, responses=ModelVersionSerializer)
+    @action(detail=False, methods=["post"])
+    def rollback(self, request: Request) -> Response:
+        """Bring back the previous champion of a (type, kind[, machine])."""
+        body = RollbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        version = registry.model_version_rollback(
+            machine_type_id=data["machine_type"].id, kind=data["kind"],
+            machine_id=data["machine"].id if data["machine"] else None,
+            actor_id=request_actor(request).user_id, note=data["note"],
+        )
+        return Response(ModelVersionSerializer(version).data)
+
+    @extend_schema(responses=ModelEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str) -> Response:
+        return Response(ModelEventSerializer(self.get_object().events.all(), many=True).data)
+
+
+class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Stored predictions, newest first; POST predicts one machine now, `batch/` many rows."""
+
+    queryset = Prediction.objects.select_related("machine")
+    serializer_class = PredictionSerializer
+    filterset_fields = ["machine__name", "source", "predicted_failure", "failure_mode"]
+    ordering_fields = ["created_at", "probability", "health_score", "window_end"]
+    scope_map = {"create": Scope.PREDICT, "batch": Scope.PREDICT}
+
+    @extend_schema(request=PredictRequestSerializer, responses={201: PredictionSerializer})
+    def create(self, request: Request) -> Response:
+        body = PredictRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        machine = body.validated_data["machine"]
+        readings: Any = body.validated_data.get("readings")
+        if readings:
+            _, readings = scoring_readings(items=readings, limit=scoring.MAX_BATCH_ROWS, machine=machine)
+        prediction = scoring.machine_predict(machine=machine, readings=readings)
+        return Response(PredictionSerializer(prediction).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=BatchRequestSerializer, responses={201: PredictionSerializer(many=True)})
+    @action(detail=False, methods=["post"])
+    def batch(self, request: Request) -> Response:
+        body = BatchRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        machine_type, readings = scoring_readings(items=body.validated_data["readings"], limit=scoring.MAX_BATCH_ROWS)
+        predictions = scoring.batch_predict(machine_type=machine_type, readings=readings,
+                                            explain=body.validated_data["explain"])
+        return Response(PredictionSerializer(predictions, many=True).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,82 @@
+"""Shapes of the ML engine's API: datasets, model versions, predictions, onboarding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from machines.models import MachineType
+from predictions.models import Dataset, ModelEvent, ModelVersion, Prediction
+from predictions.serializers import MachineRef
+from predictions.services.training import DEFAULT_HORIZON_H, DEFAULT_MACHINES, LIMITS
+
+
+class DatasetSerializer(serializers.ModelSerializer[Dataset]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "machine_type", "source", "parent", "params", "rows", "machines", "failures", "fingerprint",
+                  "quality_report", "job", "created_at"]
+        read_only_fields = fields
+
+
+class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    machine = MachineRef(read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "machine_type", "machine", "kind", "number", "status", "dataset", "data_source",
+                  "data_fingerprint", "parent", "params", "metrics", "baseline", "feature_importance",
+                  "training_seconds", "artifact_sha256", "job", "created_at", "promoted_at"]
+        read_only_fields = fields
+
+
+class ModelEventSerializer(serializers.ModelSerializer[ModelEvent]):
+    class Meta:
+        model = ModelEvent
+        fields = ["id", "version", "action", "actor", "note", "details", "at"]
+        read_only_fields = fields
+
+
+class PredictionSerializer(serializers.ModelSerializer[Prediction]):
+    machine = MachineRef(read_only=True)
+
+    class Meta:
+        model = Prediction
+        fields = ["id", "machine", "source", "window_end", "horizon_h", "probability", "predicted_failure",
+                  "failure_mode", "rul_h", "rul_lower_h", "rul_upper_h", "anomaly_score", "health_score",
+                  "confidence", "explanation", "model_version", "versions", "created_at"]
+        read_only_fields = fields
+
+
+class OnboardSerializer(serializers.Serializer[Any]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
+    machines = serializers.IntegerField(default=DEFAULT_MACHINES, min_value=LIMITS["machines"][0],
+                                        max_value=LIMITS["machines"][1],
+                                        help_text="simulated machines to train on")
+    horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0],
+                                       max_value=LIMITS["horizon_h"][1],
+                                       help_text="failure within this many hours (0: this reading is a failure)")
+    seed = serializers.IntegerField(default=0, min_value=0)
+
+
+class PredictRequestSerializer(serializers.Serializer[Any]):
+    machine = MachineRef()
+    readings = serializers.ListField(child=serializers.DictField(), required=False, allow_empty=False,
+                                     help_text="[{ts, values}]; omit to use the machine's latest stored window")
+
+
+class BatchRequestSerializer(serializers.Serializer[Any]):
+    readings = serializers.ListField(child=serializers.DictField(), allow_empty=False,
+                                     help_text="[{machine, ts, values}], up to 10,000 rows of one machine type")
+    explain = serializers.BooleanField(default=False)
+
+
+class RollbackSerializer(serializers.Serializer[Any]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
+    kind = serializers.ChoiceField(choices=ModelVersion.Kind.choices)
+    machine = MachineRef(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, default="")

@@ -1,0 +1,224 @@
+"""Score model frames with a machine type's models: probability, failure mode, RUL with its
+interval, anomaly score, health score and, on request, the explanation. No Django imports.
+
+`score_frame(models, frame, rows="latest")` scores each machine's latest step given its recent
+history (the fleet and on-demand paths); `rows="all"` scores every step of the frame (batch
+files). Everything is vectorised over rows; explanations cost more (TreeSHAP, the case search)
+and are computed in chunks only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from machines.metadata import range_zone, signal_ranges
+from predictions.bundles import ANOMALY, FAILURE, FORECAST, RUL, Bundle
+from predictions.explain import (
+    CaseBase,
+    Surrogate,
+    confidence,
+    confidence_level,
+    health_score,
+    shap_contributions,
+    top_factors,
+)
+from predictions.features import FeatureSpec, serving_features, window_features
+from predictions.training.classifier import column_numpy
+
+Array = np.ndarray
+EXPLAIN_CHUNK = 1_000
+SIMILAR_CASES = 3
+
+
+@dataclass
+class ModelSet:
+    """The champion bundles of one machine type (at least the failure classifier)."""
+
+    document: Mapping[str, Any]
+    bundles: dict[str, Bundle]
+    versions: dict[str, int] = field(default_factory=dict)  # kind -> model version id
+    _explainers: tuple[Surrogate | None, CaseBase | None] | None = None
+
+    def __post_init__(self) -> None:
+        if FAILURE not in self.bundles:
+            raise ValueError("a model set needs a failure classifier")
+
+    @property
+    def classifier(self) -> Any:
+        return self.bundles[FAILURE].model
+
+    @property
+    def step_hours(self) -> float:
+        return float(self.bundles[FAILURE].extra.get("step_hours", 1.0))
+
+    @property
+    def history_steps(self) -> int:
+        """Steps of history a prediction needs for full windows."""
+        return max(max(b.model.spec.windows) for b in self.bundles.values() if hasattr(b.model, "spec"))
+
+    def explainers(self) -> tuple[Surrogate | None, CaseBase | None]:
+        if self._explainers is None:
+            extra = self.bundles[FAILURE].extra
+            self._explainers = (
+                Surrogate.from_json(extra["surrogate"]) if "surrogate" in extra else None,
+                CaseBase.from_arrays(extra["cases"]) if "cases" in extra else None,
+            )
+        return self._explainers
+
+
+def score_frame(models: ModelSet, frame: pa.Table, *, rows: str = "latest", explain: bool = True,
+                forecast_horizon_h: float = 168.0) -> list[dict[str, Any]]:
+    if rows not in ("latest", "all"):
+        raise ValueError("rows must be 'latest' or 'all'")
+    if not frame.num_rows:
+        return []
+    clf = models.classifier
+    machines, times, matrix, positions = _features(frame, clf.signals, clf.spec, rows)
+    probability = clf.predict_proba(matrix)
+    modes = _modes(clf, matrix)
+    rul = _rul(models, frame, rows, matrix)
+    anomaly = _anomaly(models, frame, rows, matrix)
+    cap = models.bundles[RUL].model.cap_h if RUL in models.bundles else None
+    health = health_score(probability, rul[0] if rul else None, cap, anomaly)
+    trust = confidence(probability, clf.threshold)
+    out = []
+    for i, machine in enumerate(machines):
+        mode, mode_p = modes[i]
+        item: dict[str, Any] = {
+            "machine": machine, "window_end": times[i], "horizon_h": clf.horizon_h,
+            "probability": round(float(probability[i]), 5), "prediction": bool(probability[i] >= clf.threshold),
+            "threshold": clf.threshold, "failure_mode": mode, "failure_mode_probability": mode_p,
+            "rul_h": None, "rul_lower_h": None, "rul_upper_h": None,
+            "anomaly_score": round(float(anomaly[i]), 4) if anomaly is not None else None,
+            "health_score": float(health[i]), "confidence": round(float(trust[i]), 3),
+        }
+        if rul:
+            item.update(rul_h=_round(rul[0][i]), rul_lower_h=_round(rul[1][i]), rul_upper_h=_round(rul[2][i]))
+        out.append(item)
+    if explain:
+        _explain(models, frame, out, matrix, positions)
+        if rows == "latest":  # a projection per batch row would repeat itself row after row
+            _forecasts(models, frame, out, forecast_horizon_h)
+    return out
+
+
+def _features(frame: pa.Table, signals: list[str], spec: FeatureSpec,
+              rows: str) -> tuple[list[str], list[Any], Array, Array]:
+    """(machine per row, time per row, feature matrix, frame row index per scored row)."""
+    machine_column = column_numpy(frame, "machine").astype(str)
+    times = frame.column("ts").to_pylist()
+    if rows == "all":
+        matrix, _ = window_features(frame, signals=signals, spec=spec)
+        return list(machine_column), times, matrix, np.arange(frame.num_rows)
+    machines, matrix, _ = serving_features(frame, signals=signals, spec=spec)
+    latest = _latest_rows(frame, machine_column)
+    return machines, [times[latest[m]] for m in machines], matrix, np.array([latest[m] for m in machines])
+
+
+def _latest_rows(frame: pa.Table, machines: Array) -> dict[str, int]:
+    hours = np.asarray(frame.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(
+        zero_copy_only=False))
+    latest: dict[str, int] = {}
+    for index in np.lexsort((hours, machines)):
+        latest[str(machines[index])] = int(index)
+    return latest
+
+
+def _same_spec(a: FeatureSpec, b: FeatureSpec) -> bool:
+    return (a.windows, a.statistics, dict(a.categorical)) == (b.windows, b.statistics, dict(b.categorical))
+
+
+def _matrix_for(model: Any, models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array:
+    """The classifier's matrix when the model was trained on the same features, else its own."""
+    clf = models.classifier
+    if _same_spec(model.spec, clf.spec) and list(model.signals) == list(clf.signals):
+        return matrix
+    return _features(frame, model.signals, model.spec, rows)[2]
+
+
+def _modes(clf: Any, matrix: Array) -> list[tuple[str, float | None]]:
+    if not clf.mode_names:
+        return [("", None)] * len(matrix)
+    proba = clf.predict_mode_proba(matrix)
+    if clf.mode_booster is None:
+        return [(clf.mode_names[0], 1.0)] * len(matrix)
+    best = proba.argmax(axis=1)
+    return [(clf.mode_names[b], round(float(proba[i, b]), 4)) for i, b in enumerate(best)]
+
+
+def _rul(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> tuple[Array, Array, Array] | None:
+    bundle = models.bundles.get(RUL)
+    if bundle is None:
+        return None
+    result = bundle.model
+    prediction, lower, upper = result.predict_interval(_matrix_for(result, models, frame, rows, matrix))
+    return prediction, lower, upper
+
+
+def _anomaly(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array | None:
+    bundle = models.bundles.get(ANOMALY)
+    if bundle is None:
+        return None
+    detector = bundle.model
+    return np.asarray(detector.score(_matrix_for(detector, models, frame, rows, matrix)), np.float64)
+
+
+def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matrix: Array, positions: Array) -> None:
+    clf = models.classifier
+    surrogate, cases = models.explainers()
+    ranges = signal_ranges(models.document)
+    failure_modes = {m["name"]: m for m in models.document.get("failure_modes", [])}
+    for start in range(0, len(out), EXPLAIN_CHUNK):
+        chunk = slice(start, start + EXPLAIN_CHUNK)
+        rows = matrix[chunk]
+        factors = top_factors(shap_contributions(clf.booster, rows, clf.feature_names), rows, clf.feature_names)
+        similar = cases.nearest(rows, k=SIMILAR_CASES) if cases is not None else [[] for _ in range(len(rows))]
+        for offset, item in enumerate(out[chunk]):
+            row_index = int(positions[start + offset])
+            for factor in factors[offset]:
+                factor.update(_reading(frame, row_index, factor["signal"], ranges))
+            mode = failure_modes.get(item["failure_mode"], {})
+            item["explanation"] = {
+                "top_factors": factors[offset],
+                "recommendation": mode.get("recommended_action", "") if item["prediction"] else "",
+                "failure_mode_label": mode.get("label", ""),
+                "confidence": {"value": item["confidence"], "level": confidence_level(item["confidence"])},
+                "similar_cases": similar[offset],
+                "rule": surrogate.rule(rows[offset], clf.feature_names) if surrogate is not None else None,
+            }
+
+
+def _reading(frame: pa.Table, row: int, signal: str, ranges: Mapping[str, Any]) -> dict[str, Any]:
+    """The signal's value at the scored step and its zone, for a factor's display."""
+    if signal not in frame.column_names:
+        return {"value": None, "zone": None}
+    value = frame.column(signal)[row].as_py()
+    if not isinstance(value, int | float) or value != value:
+        return {"value": value, "zone": None}
+    zone = range_zone(ranges[signal], float(value)) if signal in ranges else None
+    return {"value": round(float(value), 4), "zone": zone}
+
+
+def _forecasts(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], horizon_h: float) -> None:
+    bundle = models.bundles.get(FORECAST)
+    if bundle is None:
+        return
+    from predictions.training.forecast import forecast_crossings
+
+    machine_column = column_numpy(frame, "machine").astype(str)
+    for item in out:
+        history = frame.filter(pa.array(machine_column == item["machine"]))
+        history = history.filter(pc.less_equal(history.column("ts"), pa.scalar(item["window_end"],
+                                                       history.column("ts").type)))
+        item["explanation"]["forecast"] = forecast_crossings(bundle.model, history, models.document,
+                                                             horizon_h=horizon_h)
+
+
+def _round(value: float) -> float:
+    return round(float(value), 2)

@@ -1,0 +1,184 @@
+"""Scoring machines with their champions: fleet runs, one machine on demand, batches of rows.
+
+Each call reads the machines' recent readings (enough steps for full windows), buckets them into
+model frames (`predictions.frames`), scores them (`predictions.scoring`), stores one Prediction
+per scored step, counts them for billing, raises alerts through the alert rules and pushes a
+`machine.health` event per machine to the tenant's live channel.
+
+What counts as a billable prediction: every Prediction row stored, whichever path made it: one
+per machine in a fleet run or an on-demand call, one per scored row of a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from django.db import transaction
+from django.utils import timezone
+
+from billing.services import usage_record_predictions
+from machines.models import Machine, MachineType
+from pdm_saas.errors import Conflict, InvalidInput
+from pdm_saas.live.events import MACHINE_HEALTH, event_publish
+from predictions.frames import Reading, frame_from_columns, frame_from_readings
+from predictions.models import Prediction
+from predictions.scoring import ModelSet, score_frame
+from predictions.services.alerts import alert_raise
+from predictions.services.registry import model_set_for
+from tenants.db import connection
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH_ROWS = 10_000
+HISTORY_SLACK_STEPS = 2  # a bucket at each end may be partial
+
+
+def _models_or_conflict(machine_type: MachineType, machine_id: int | None = None) -> ModelSet:
+    models = model_set_for(machine_type=machine_type, machine_id=machine_id)
+    if models is None:
+        raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first "
+                       f"(POST /api/v1/machine-types/{machine_type.key}/onboard/).")
+    return models
+
+
+def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], models: ModelSet) -> pa.Table:
+    """Each machine's readings over the last `history_steps` steps before its own latest reading."""
+    span = timedelta(hours=models.step_hours * (models.history_steps + HISTORY_SLACK_STEPS))
+    slots = list(machine_type.sensor_slots or [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT r.machine_id, extract(epoch FROM r.ts), r.vals
+            FROM (SELECT machine_id, max(ts) AS last FROM machines_reading
+                  WHERE machine_id = ANY(%s) GROUP BY machine_id) latest
+            JOIN machines_reading r ON r.machine_id = latest.machine_id AND r.ts > latest.last - %s
+            ORDER BY r.machine_id, r.ts
+            """,
+            [list(machine_ids), span],
+        )
+        rows = cursor.fetchall()
+    names = dict(Machine.objects.filter(id__in=machine_ids).values_list("id", "name"))
+    return _frame_from_rows(rows, slots, names, machine_type.metadata, models.step_hours)
+
+
+def _frame_from_rows(rows: list[tuple[Any, ...]], slots: list[str], names: dict[int, str], document: dict[str, Any],
+                     step_hours: float) -> pa.Table:
+    width = len(slots)
+    values = np.full((len(rows), width), np.nan)
+    for i, (_, _, vals) in enumerate(rows):
+        packed = [np.nan if v is None else v for v in (vals or [])][:width]
+        values[i, : len(packed)] = packed
+    categories = {s["name"]: s["categories"] for s in document.get("sensors", []) if s["kind"] == "categorical"}
+    numeric = {name: values[:, i] for i, name in enumerate(slots) if name not in categories}
+    categorical = {
+        name: np.array([categories[name][int(v)] if v == v and 0 <= v < len(categories[name]) else None
+                        for v in values[:, i]], dtype=object)
+        for i, name in enumerate(slots) if name in categories
+    }
+    machines = np.array([names[r[0]] for r in rows], dtype=object)
+    seconds = np.array([float(r[1]) for r in rows])
+    return frame_from_columns(machines, seconds, numeric, categorical, document, step_hours=step_hours)
+
+
+def fleet_score(*, machine_type_id: int | None = None, source: str = Prediction.Source.SCHEDULED,
+                explain: bool = True) -> list[Prediction]:
+    """Score the latest window of every active machine with readings, type by type."""
+    types = MachineType.objects.filter(machines__status=Machine.Status.ACTIVE).distinct()
+    if machine_type_id is not None:
+        types = types.filter(id=machine_type_id)
+    stored: list[Prediction] = []
+    for machine_type in types:
+        models = model_set_for(machine_type=machine_type)
+        if models is None:
+            continue
+        ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
+        frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models)
+        stored += _store(score_frame(models, frame, explain=explain), models, source=source)
+    return stored
+
+
+def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = None,
+                    source: str = Prediction.Source.API) -> Prediction:
+    """One machine now: from readings given inline, else from its latest stored window."""
+    models = _models_or_conflict(machine.machine_type, machine.id)
+    if readings:
+        frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours)
+    else:
+        frame = stored_frame(machine_type=machine.machine_type, machine_ids=[machine.id], models=models)
+    if not frame.num_rows:
+        raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
+    return _store(score_frame(models, frame), models, source=source)[0]
+
+
+def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], explain: bool = False) -> list[Prediction]:
+    """Every step of every machine in the batch, each seeing the batch's earlier rows as history."""
+    if len(readings) > MAX_BATCH_ROWS:
+        raise InvalidInput(f"A batch holds at most {MAX_BATCH_ROWS:,} rows; this one has {len(readings):,}. "
+                           "Split it, or use the file-to-file command for large files.")
+    models = _models_or_conflict(machine_type)
+    frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours)
+    return _store(score_frame(models, frame, rows="all", explain=explain), models, source=Prediction.Source.BATCH)
+
+
+def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str) -> list[Prediction]:
+    if not scored:
+        return []
+    machines = {m.name: m for m in Machine.objects.filter(name__in={s["machine"] for s in scored})}
+    unknown = sorted({s["machine"] for s in scored} - set(machines))
+    if unknown:
+        raise InvalidInput(f"Unknown machines: {', '.join(unknown[:10])}.", details={"machines": unknown[:50]})
+    rows = [_prediction(item, machines[item["machine"]], models, source) for item in scored]
+    with transaction.atomic():
+        created = Prediction.objects.bulk_create(rows)
+        usage_record_predictions(tenant_id=connection.tenant.id, count=len(created))
+    latest = _latest_per_machine(created)
+    for prediction in latest:
+        _alert(prediction)
+    transaction.on_commit(lambda: _publish(latest))
+    return created
+
+
+def _prediction(item: dict[str, Any], machine: Machine, models: ModelSet, source: str) -> Prediction:
+    window_end = item["window_end"]
+    return Prediction(
+        machine=machine, model_version_id=models.versions.get("failure_classifier"), versions=models.versions,
+        source=source, window_end=window_end if isinstance(window_end, datetime) else timezone.now(),
+        horizon_h=item["horizon_h"], probability=item["probability"], predicted_failure=item["prediction"],
+        failure_mode=item["failure_mode"] or "", rul_h=item["rul_h"], rul_lower_h=item["rul_lower_h"],
+        rul_upper_h=item["rul_upper_h"], anomaly_score=item["anomaly_score"], health_score=item["health_score"],
+        confidence=item["confidence"], explanation=item.get("explanation", {}),
+    )
+
+
+def _latest_per_machine(predictions: Iterable[Prediction]) -> list[Prediction]:
+    latest: dict[int, Prediction] = {}
+    for prediction in predictions:
+        current = latest.get(prediction.machine_id)
+        if current is None or prediction.window_end >= current.window_end:
+            latest[prediction.machine_id] = prediction
+    return list(latest.values())
+
+
+def _alert(prediction: Prediction) -> None:
+    """Only predicted failures reach the alert rules; below the model's threshold is no alert."""
+    if not prediction.predicted_failure:
+        return
+    explanation = prediction.explanation or {}
+    alert_raise(machine_id=prediction.machine_id, failure_mode=prediction.failure_mode,
+                probability=prediction.probability,
+                explanation={k: explanation[k] for k in ("top_factors", "rule", "confidence") if k in explanation})
+
+
+def _publish(predictions: list[Prediction]) -> None:
+    schema = connection.schema_name
+    for p in predictions:
+        event_publish(schema_name=schema, event={"type": MACHINE_HEALTH, "machine": {
+            "id": p.machine_id, "health": p.health_score, "failure_probability": p.probability, "rul": p.rul_h,
+            "anomaly": p.anomaly_score, "failure_mode": p.failure_mode, "prediction_id": p.id,
+            "scored_at": p.created_at.isoformat() if p.created_at else timezone.now().isoformat(),
+        }})

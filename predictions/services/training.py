@@ -1,0 +1,132 @@
+"""Onboarding a machine type: metadata -> simulated data -> four models -> first predictions.
+
+`onboarding_start` records a Job and sends it to the `train` queue after commit; the worker runs
+`onboarding_run`, which reports progress on the job row (and so on the live channel) stage by
+stage. The first models of a type become champions at once; a retrain of a type that already has
+champions leaves its versions as candidates with their metrics beside the champions', for a
+person (or the real-data comparison) to promote.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import transaction
+
+from jobs.models import Job
+from jobs.services import ProgressFn, job_create, job_enqueue
+from machines.models import Machine, MachineType
+from pdm_saas.errors import InvalidInput, NotFound
+from predictions.bundles import KINDS
+from predictions.models import Dataset, ModelVersion, Prediction
+from predictions.services.registry import dataset_store, model_version_promote, model_version_register
+from predictions.services.scoring import fleet_score
+from predictions.synthetic.simulator import simulate_fleet
+from predictions.training.suite import Suite, train_suite
+
+ONBOARD_KIND = "models.onboard"
+DEFAULT_MACHINES = 40
+DEFAULT_HORIZON_H = 24.0
+LIMITS = {"machines": (10, 400), "horizon_h": (0.0, 24.0 * 90)}
+
+
+def onboarding_params(*, machines: int = DEFAULT_MACHINES, horizon_h: float = DEFAULT_HORIZON_H,
+                      seed: int = 0) -> dict[str, Any]:
+    """Validated parameters, with a message a person can act on when one is out of range."""
+    for name, value in (("machines", machines), ("horizon_h", horizon_h)):
+        low, high = LIMITS[name]
+        if not low <= value <= high:
+            raise InvalidInput(f"{name} must be between {low:g} and {high:g}; got {value}.",
+                               details={name: [f"between {low:g} and {high:g}"]})
+    return {"machines": int(machines), "horizon_h": float(horizon_h), "seed": int(seed)}
+
+
+def onboarding_start(*, machine_type: MachineType, created_by_id: int | None = None, **params: Any) -> Job:
+    from predictions.tasks import onboarding_task  # tasks import services; not the other way at import time
+
+    checked = onboarding_params(**params)
+    with transaction.atomic():
+        job = job_create(kind=ONBOARD_KIND, params={"machine_type_id": machine_type.id, **checked},
+                         created_by_id=created_by_id, queue="train")
+        job_enqueue(job=job, task=onboarding_task)
+    return job
+
+
+def onboarding_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
+    """The job: simulate, store the dataset, train, register, promote firsts, score the fleet."""
+    machine_type = MachineType.objects.filter(id=job.params.get("machine_type_id")).first()
+    if machine_type is None:
+        raise NotFound("The machine type of this job no longer exists.")
+    return onboard_machine_type(machine_type=machine_type, job_id=job.id, progress=progress,
+                                **{k: job.params[k] for k in ("machines", "horizon_h", "seed")})
+
+
+def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_MACHINES,
+                         horizon_h: float = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
+                         progress: ProgressFn | None = None, kinds: Sequence[str] = KINDS) -> dict[str, Any]:
+    """The whole pipeline in the calling process (the job runs it; so can a command or a test)."""
+    report: ProgressFn = progress or _no_progress
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    report(2, f"Simulating {machines} machines of {machine_type.name}")
+    table = simulate_fleet(machine_type.metadata, machines=machines, seed=seed)
+    dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.SIMULATED, table=table, job_id=job_id,
+                            params={"generator": "physics simulator", "machines": machines, "seed": seed})
+    timings["simulate"] = round(time.perf_counter() - started, 3)
+    suite = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, kinds=kinds,
+                        progress=lambda p, m: report(10 + int(p * 0.75), m))
+    versions = register_suite(machine_type=machine_type, suite=suite, dataset=dataset, job_id=job_id,
+                              params={"horizon_h": horizon_h, "seed": seed})
+    timings["train"] = round(sum(suite.seconds.values()), 3)
+    report(88, "Scoring the fleet with the new models")
+    scored_at = time.perf_counter()
+    predictions = fleet_score(machine_type_id=machine_type.id, source=Prediction.Source.ONBOARDING)
+    timings["score"] = round(time.perf_counter() - scored_at, 3)
+    timings["total"] = round(time.perf_counter() - started, 3)
+    return _summary(machine_type, dataset, versions, suite, predictions, timings)
+
+
+def _no_progress(percent: int, message: str = "") -> None:
+    """Progress goes nowhere when the caller is not watching."""
+
+
+def register_suite(*, machine_type: MachineType, suite: Suite, dataset: Dataset, job_id: int | None,
+                   params: Mapping[str, Any], machine: Machine | None = None) -> list[ModelVersion]:
+    """Register every trained bundle; each becomes champion when its slot has none yet."""
+    versions = []
+    for kind in KINDS:
+        if kind not in suite.bundles:
+            continue
+        version = model_version_register(
+            machine_type=machine_type, machine=machine, bundle=suite.bundles[kind], dataset=dataset,
+            training_seconds=suite.seconds[kind], params=dict(params), job_id=job_id,
+        )
+        has_champion = ModelVersion.objects.filter(machine_type=machine_type, machine=machine, kind=kind,
+                                                   status=ModelVersion.Status.CHAMPION).exists()
+        if not has_champion:
+            version = model_version_promote(version_id=version.id, note="first model of its kind")
+        versions.append(version)
+    return versions
+
+
+def _summary(machine_type: MachineType, dataset: Dataset, versions: list[ModelVersion], suite: Suite,
+             predictions: list[Prediction], timings: dict[str, float]) -> dict[str, Any]:
+    active = machine_type.machines.filter(status=Machine.Status.ACTIVE).count()
+    return {
+        "machine_type": machine_type.key,
+        "dataset": {"id": dataset.id, "rows": dataset.rows, "machines": dataset.machines,
+                    "fingerprint": dataset.fingerprint},
+        "models": [{"id": v.id, "kind": v.kind, "number": v.number, "status": v.status,
+                    "metrics": _headline(v.metrics)} for v in versions],
+        "skipped": suite.skipped,
+        "predictions": len(predictions),
+        "machines_without_readings": active - len({p.machine_id for p in predictions}),
+        "seconds": timings,
+    }
+
+
+def _headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("f1", "precision", "recall", "fpr", "roc_auc", "pr_auc", "rmse", "mae", "r2", "coverage")
+    return {k: metrics[k] for k in keys if k in metrics}

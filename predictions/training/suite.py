@@ -1,0 +1,159 @@
+"""Train the four models of a machine type on one table, with what explanations need.
+
+One entry point for the onboarding pipeline, real-data training and the benchmarks:
+`train_suite(table, document, horizon_h=...)` -> bundles by kind, their timings and the
+training table's fingerprint. The classifier's bundle carries the surrogate rule tree, the
+past-failure case base and the global feature importance (`predictions.explain`). The anomaly
+detector and the forecaster are imported lazily so a process that only classifies never loads
+them. No Django imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from predictions.bundles import ANOMALY, FAILURE, FORECAST, KINDS, RUL, Bundle
+from predictions.explain import CaseBase, Surrogate, global_importance
+from predictions.features import FeatureSpec, window_features
+from predictions.frames import DEFAULT_STEP_HOURS
+from predictions.splits import split_train_validation_test
+from predictions.training.classifier import (
+    ClassifierResult,
+    column_numpy,
+    failure_labels,
+    train_failure_classifier,
+)
+from predictions.training.rul import train_rul_regressor
+
+Progress = Callable[[int, str], None]
+SURROGATE_ROWS = 50_000
+
+
+@dataclass
+class Suite:
+    bundles: dict[str, Bundle]
+    seconds: dict[str, float]
+    fingerprint: str
+    rows: int
+    machines: int
+    skipped: dict[str, str] = field(default_factory=dict)  # kind -> why it was not trained
+
+
+def table_fingerprint(table: pa.Table) -> str:
+    """SHA-256 over the table's columns (names, types and values), independent of chunking."""
+    digest = hashlib.sha256()
+    for name in sorted(table.column_names):
+        column = table.column(name).combine_chunks()
+        digest.update(name.encode())
+        digest.update(str(column.type).encode())
+        for buffer in column.buffers():
+            if buffer is not None:
+                digest.update(memoryview(buffer))
+    return digest.hexdigest()
+
+
+def train_suite(
+    table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0,
+    step_hours: float = DEFAULT_STEP_HOURS, kinds: Sequence[str] = KINDS, progress: Progress | None = None,
+    spec: FeatureSpec | None = None,
+) -> Suite:
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown model kinds {unknown}; known: {', '.join(KINDS)}")
+    report = progress or (lambda percent, message: None)
+    spec = spec or FeatureSpec.for_document(document)
+    suite = Suite({}, {}, table_fingerprint(table), table.num_rows,
+                  len(set(column_numpy(table, "machine").astype(str))))
+    common = {"step_hours": step_hours, "trained_on_rows": table.num_rows}
+    steps = [(FAILURE, "failure classifier"), (RUL, "remaining-life regressor"), (ANOMALY, "anomaly detector"),
+             (FORECAST, "sensor forecaster")]
+    for index, (kind, label) in enumerate(steps):
+        if kind not in kinds:
+            continue
+        report(int(100 * index / len(steps)), f"Training the {label}")
+        started = time.perf_counter()
+        try:
+            suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec)
+        except _NotTrainable as exc:
+            suite.skipped[kind] = str(exc)
+            continue
+        suite.bundles[kind].extra.update(common)
+        suite.seconds[kind] = round(time.perf_counter() - started, 3)
+    report(100, "Models trained")
+    return suite
+
+
+class _NotTrainable(Exception):
+    """The data cannot train this kind (no failing runs for RUL, say); the others still train."""
+
+
+def _failure(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
+             spec: FeatureSpec) -> Bundle:
+    result = train_failure_classifier(table, document, horizon_h=horizon_h, seed=seed, spec=spec)
+    return Bundle(FAILURE, result, _classifier_extra(result, table, seed))
+
+
+def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int) -> dict[str, Any]:
+    features, _ = window_features(table, signals=result.signals, spec=result.spec)
+    label, keep = failure_labels(table, result.horizon_h)
+    machines = column_numpy(table, "machine").astype(str)
+    train, _, test = split_train_validation_test(machines, seed=seed)
+    train, test = train & keep, test & keep
+    rng = np.random.default_rng(seed)
+    sample = np.flatnonzero(train)
+    if len(sample) > SURROGATE_ROWS:
+        sample = np.sort(rng.choice(sample, SURROGATE_ROWS, replace=False))
+    surrogate = Surrogate.fit(
+        features[sample], result.predict(features[sample]), test_features=features[test],
+        test_decisions=result.predict(features[test]), horizon_h=result.horizon_h, seed=seed,
+    )
+    importance = global_importance(result.booster, result.feature_names)
+    position = {name: i for i, name in enumerate(result.feature_names)}
+    cases = CaseBase.build(
+        features[train], label[train], machines=machines[train],
+        modes=column_numpy(table, "failure_mode").astype(str)[train],
+        time_to_failure=column_numpy(table, "time_to_failure_h").astype(np.float64)[train],
+        importance_order=[position[item["feature"]] for item in importance], seed=seed,
+    )
+    return {"surrogate": surrogate.to_json(), "cases": cases.to_arrays(), "importance": importance}
+
+
+def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec) -> Bundle:
+    try:
+        result = train_rul_regressor(table, document, seed=seed, spec=spec)
+    except ValueError as exc:
+        raise _NotTrainable(str(exc)) from exc
+    return Bundle(RUL, result, {"importance": global_importance(result.booster, result.feature_names)})
+
+
+def _anomaly(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
+             spec: FeatureSpec) -> Bundle:
+    from predictions.training.anomaly import train_anomaly_detector
+
+    try:
+        result = train_anomaly_detector(table, document, seed=seed, spec=spec)
+    except ValueError as exc:
+        raise _NotTrainable(str(exc)) from exc
+    return Bundle(ANOMALY, result)
+
+
+def _forecast(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
+              spec: FeatureSpec) -> Bundle:
+    from predictions.training.forecast import train_sensor_forecaster
+
+    try:
+        result = train_sensor_forecaster(table, document, seed=seed)
+    except ValueError as exc:
+        raise _NotTrainable(str(exc)) from exc
+    return Bundle(FORECAST, result)
+
+
+_TRAINERS: dict[str, Callable[..., Bundle]] = {FAILURE: _failure, RUL: _rul, ANOMALY: _anomaly, FORECAST: _forecast}
+

@@ -1,0 +1,184 @@
+"""The ML engine through its services and API: onboarding, the registry, scoring, explanations,
+metering, and isolation between tenants and roles."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from billing.services import usage_predictions
+from jobs.models import Job
+from machines.models import Machine, MachineType
+from pdm_saas.errors import Conflict, InvalidInput
+from predictions.models import Dataset, ModelEvent, ModelVersion, Prediction
+from predictions.services import registry, scoring
+from predictions.services.training import ONBOARD_KIND
+from tests.predictions.conftest import TRAINED_KINDS, TRAINED_TYPE, failing_run_readings
+
+JSON = "application/json"
+pytestmark = pytest.mark.django_db
+
+
+def test_onboarding_registers_champions_with_provenance_and_metrics(trained_motor, in_acme):
+    champions = ModelVersion.objects.filter(machine_type_id=trained_motor.machine_type_id, status="champion")
+    assert sorted(champions.values_list("kind", flat=True)) == sorted(TRAINED_KINDS)
+    dataset = Dataset.objects.get(id=trained_motor.summary["dataset"]["id"])
+    assert dataset.source == "simulated" and dataset.machines == 24 and len(dataset.fingerprint) == 64
+    classifier = champions.get(kind="failure_classifier")
+    assert classifier.data_source == "simulated" and classifier.data_fingerprint == dataset.fingerprint
+    # Not trivial: far better than always predicting the majority class on held-out machines.
+    assert classifier.metrics["f1"] > classifier.baseline["f1"] + 0.3
+    assert classifier.metrics["fpr"] <= 0.1
+    assert classifier.feature_importance and classifier.feature_importance[0]["importance"] > 0
+    rul = champions.get(kind="rul_regressor")
+    assert rul.metrics["r2"] > 0.3 and rul.metrics["rmse"] < rul.baseline["rmse"]
+    assert ModelEvent.objects.filter(version=classifier, action="promoted").exists()
+
+
+def test_onboarding_scores_machines_with_readings_and_counts_them(trained_motor, in_acme, world):
+    stored = Prediction.objects.filter(machine_id=trained_motor.machine_id, source="onboarding")
+    assert stored.count() == 1 == trained_motor.summary["predictions"]
+    prediction = stored.get()
+    # The stored readings end at a failure: the model must see it coming.
+    assert prediction.predicted_failure
+    assert prediction.rul_h is not None and prediction.rul_lower_h <= prediction.rul_h <= prediction.rul_upper_h
+    assert 0 <= prediction.health_score < 50
+    explanation = prediction.explanation
+    assert {"top_factors", "recommendation", "confidence", "similar_cases", "rule"} <= set(explanation)
+    factor = explanation["top_factors"][0]
+    assert factor["signal"] and factor["contribution"] != 0 and "zone" in factor
+    assert explanation["rule"]["text"].startswith("IF ")
+    assert explanation["similar_cases"] and explanation["similar_cases"][0]["failure_mode"]
+    assert explanation["recommendation"]
+    assert usage_predictions(tenant_id=world.acme.id) >= 1
+
+
+def test_predict_endpoint_from_stored_and_inline_readings(trained_motor, client_for, world):
+    engineer = client_for("engineer")
+    before = _usage(world)
+    stored = engineer.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type=JSON)
+    assert stored.status_code == 201, stored.content
+    body = stored.json()
+    assert body["machine"] == "ABB-101" and body["source"] == "api"
+    for field in ("probability", "failure_mode", "rul_h", "rul_lower_h", "rul_upper_h", "health_score",
+                  "explanation", "confidence"):
+        assert field in body
+    with tenant_context(world.acme):
+        document = MachineType.objects.get(key=TRAINED_TYPE).metadata
+    healthy = failing_run_readings(document, "ABB-101", seed=5)[:30]  # the first hours of a run
+    inline = engineer.post("/api/v1/predictions/", {"machine": "ABB-101", "readings": [
+        {"ts": r["ts"], "values": r["values"]} for r in healthy]}, content_type=JSON)
+    assert inline.status_code == 201, inline.content
+    assert inline.json()["probability"] < body["probability"]
+    assert _usage(world) == before + 2
+
+
+def test_batch_scores_every_step_and_refuses_bad_rows_whole(trained_motor, client_for, world):
+    with tenant_context(world.acme):
+        document = MachineType.objects.get(key=TRAINED_TYPE).metadata
+    rows = failing_run_readings(document, "ABB-101", seed=7)[:50]
+    engineer = client_for("engineer")
+    before = _usage(world)
+    ok = engineer.post("/api/v1/predictions/batch/", {"readings": rows}, content_type=JSON)
+    assert ok.status_code == 201, ok.content
+    assert len(ok.json()) == 50 and _usage(world) == before + 50
+    bad = [*rows[:3], {"machine": "ABB-101", "ts": "yesterday", "values": {}},
+           {"machine": "Nope", "ts": rows[0]["ts"], "values": {}}]
+    refused = engineer.post("/api/v1/predictions/batch/", {"readings": bad}, content_type=JSON)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert "nothing was scored" in error["message"]
+    assert [r["index"] for r in error["details"]["rows"]] == [3, 4]
+    too_many = engineer.post("/api/v1/predictions/batch/", {"readings": rows * 201}, content_type=JSON)
+    assert too_many.status_code == 400 and "10,000" in too_many.json()["error"]["message"]
+    assert _usage(world) == before + 50
+
+
+def test_roles_and_tenants_are_refused(trained_motor, client_for, world):
+    viewer = client_for("viewer")
+    assert viewer.get("/api/v1/models/").status_code == 200
+    assert viewer.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type=JSON).status_code == 403
+    version_id = _champion_id(world, "failure_classifier")
+    engineer = client_for("engineer")
+    assert engineer.post(f"/api/v1/models/{version_id}/promote/", {}, content_type=JSON).status_code == 403
+    outsider = client_for("globex_owner")  # a member of globex, on acme's host
+    assert outsider.get("/api/v1/models/").status_code == 404
+    assert outsider.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type=JSON).status_code == 404
+    # On its own host, globex sees none of acme's models, datasets or predictions.
+    own = client_for("globex_owner", tenant=world.globex)
+    for url in ("/api/v1/models/", "/api/v1/datasets/", "/api/v1/predictions/"):
+        assert own.get(url).json()["count"] == 0
+    assert own.get(f"/api/v1/models/{version_id}/").status_code == 404
+    assert own.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type=JSON).status_code == 400
+
+
+def test_promote_and_rollback_move_the_champion_with_an_audit_trail(trained_motor, client_for, world):
+    with tenant_context(world.acme):
+        current = ModelVersion.objects.get(machine_type_id=trained_motor.machine_type_id, kind="failure_classifier",
+                                           status="champion")
+        bundle = registry.bundle_load(registry.artifact_read(current.artifact_path))
+        challenger = registry.model_version_register(
+            machine_type=current.machine_type, bundle=bundle, dataset=current.dataset, training_seconds=1.0)
+    assert challenger.status == "candidate" and challenger.number == current.number + 1
+    admin = client_for("admin")
+    promoted = admin.post(f"/api/v1/models/{challenger.id}/promote/", {"note": "better"}, content_type=JSON)
+    assert promoted.status_code == 200 and promoted.json()["status"] == "champion"
+    with tenant_context(world.acme):
+        assert ModelVersion.objects.get(id=current.id).status == "archived"
+    back = admin.post("/api/v1/models/rollback/", {"machine_type": TRAINED_TYPE, "kind": "failure_classifier"},
+                      content_type=JSON)
+    assert back.status_code == 200 and back.json()["id"] == current.id
+    with tenant_context(world.acme):
+        assert ModelVersion.objects.get(id=challenger.id).status == "archived"
+        actions = list(ModelEvent.objects.filter(version__in=[current, challenger]).values_list("action", flat=True))
+    assert {"trained", "promoted", "archived", "rolled_back"} <= set(actions)
+    events = admin.get(f"/api/v1/models/{current.id}/events/").json()
+    assert events[0]["action"] == "rolled_back"
+    again = admin.post("/api/v1/models/rollback/", {"machine_type": TRAINED_TYPE, "kind": "anomaly_detector"},
+                       content_type=JSON)
+    assert again.status_code == 409
+
+
+def test_a_tampered_artifact_is_refused_not_loaded(trained_motor, in_acme):
+    version = ModelVersion.objects.get(machine_type_id=trained_motor.machine_type_id, kind="rul_regressor",
+                                       status="champion")
+    with pytest.raises(Conflict, match="checksum"):
+        registry.artifact_read(version.artifact_path, sha256="0" * 64)
+
+
+def test_predicting_before_onboarding_says_what_to_do(in_acme, motor):
+    with pytest.raises(Conflict, match="no trained models yet"):
+        scoring.machine_predict(machine=motor)
+
+
+def test_onboard_endpoint_queues_a_job_and_checks_its_parameters(client_for, world, trained_motor):
+    engineer = client_for("engineer")
+    queued = engineer.post("/api/v1/models/onboard/", {"machine_type": TRAINED_TYPE, "machines": 30},
+                           content_type=JSON)
+    assert queued.status_code == 202, queued.content
+    with tenant_context(world.acme):
+        job = Job.objects.get(id=queued.json()["id"])
+    assert job.kind == ONBOARD_KIND and job.queue == "train" and job.params["machines"] == 30
+    bad = engineer.post("/api/v1/models/onboard/", {"machine_type": TRAINED_TYPE, "machines": 2}, content_type=JSON)
+    assert bad.status_code == 400
+    assert client_for("viewer").post("/api/v1/models/onboard/", {"machine_type": TRAINED_TYPE},
+                                     content_type=JSON).status_code == 403
+
+
+def test_scoring_readings_refuse_wrong_values(trained_motor, in_acme):
+    from predictions.services.inputs import scoring_readings
+
+    machine = Machine.objects.get(id=trained_motor.machine_id)
+    with pytest.raises(InvalidInput) as caught:
+        scoring_readings(items=[{"ts": "2026-01-01T00:00:00Z", "values": {"current_a": "high"}}], limit=10,
+                         machine=machine)
+    assert "expected a number" in caught.value.details["rows"][0]["reason"]
+
+
+def _usage(world) -> int:
+    return usage_predictions(tenant_id=world.acme.id)
+
+
+def _champion_id(world, kind: str) -> int:
+    with tenant_context(world.acme):
+        return ModelVersion.objects.get(machine_type__key=TRAINED_TYPE, kind=kind, status="champion").id
