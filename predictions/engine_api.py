@@ -24,10 +24,11 @@ from predictions.engine_serializers import (
     PredictionSerializer,
     PredictRequestSerializer,
     RollbackSerializer,
+    TrainRealSerializer,
 )
 from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.serializers import NoteSerializer
-from predictions.services import registry, scoring, training
+from predictions.services import real_training, registry, scoring, training
 from predictions.services.inputs import scoring_readings
 
 
@@ -55,6 +56,18 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
         data = dict(body.validated_data)
         job = training.onboarding_start(machine_type=data.pop("machine_type"),
                                         created_by_id=request_actor(request).user_id, **data)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=TrainRealSerializer, responses={202: JobSerializer})
+    @action(detail=False, methods=["post"], url_path="train-real")
+    def train_real(self, request: Request) -> Response:
+        """Train on the type's real readings and failure events, fine-tune the champions, and
+        promote what beats them on held-out real data by the margin, as a job."""
+        body = TrainRealSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        job = real_training.real_training_start(machine_type=data.pop("machine_type"),
+                                                created_by_id=request_actor(request).user_id, **data)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=NoteSerializer, responses=ModelVersionSerializer)

@@ -63,6 +63,15 @@ class OnboardSerializer(serializers.Serializer[Any]):
     seed = serializers.IntegerField(default=0, min_value=0)
 
 
+class TrainRealSerializer(serializers.Serializer[Any]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
+    margin = serializers.FloatField(default=0.10, min_value=0, max_value=10,
+                                    help_text="promote only when better than the champion by this share")
+    horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0],
+                                       max_value=LIMITS["horizon_h"][1])
+    seed = serializers.IntegerField(default=0, min_value=0)
+
+
 class PredictRequestSerializer(serializers.Serializer[Any]):
     machine = MachineRef()
     readings = serializers.ListField(child=serializers.DictField(), required=False, allow_empty=False,

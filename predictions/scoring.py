@@ -102,7 +102,7 @@ def score_frame(models: ModelSet, frame: pa.Table, *, rows: str = "latest", expl
             item.update(rul_h=_round(rul[0][i]), rul_lower_h=_round(rul[1][i]), rul_upper_h=_round(rul[2][i]))
         out.append(item)
     if explain:
-        _explain(models, frame, out, matrix, positions)
+        _explain(models, frame, out, matrix, positions, rows)
         if rows == "latest":  # a projection per batch row would repeat itself row after row
             _forecasts(models, frame, out, forecast_horizon_h)
     return out
@@ -169,16 +169,21 @@ def _anomaly(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Arr
     return np.asarray(detector.score(_matrix_for(detector, models, frame, rows, matrix)), np.float64)
 
 
-def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matrix: Array, positions: Array) -> None:
+def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matrix: Array, positions: Array,
+             rows_mode: str) -> None:
     clf = models.classifier
     surrogate, cases = models.explainers()
     ranges = signal_ranges(models.document)
     failure_modes = {m["name"]: m for m in models.document.get("failure_modes", [])}
+    detector = models.bundles[ANOMALY].model if ANOMALY in models.bundles else None
+    anomaly_matrix = _matrix_for(detector, models, frame, rows_mode, matrix) if detector is not None else None
     for start in range(0, len(out), EXPLAIN_CHUNK):
         chunk = slice(start, start + EXPLAIN_CHUNK)
         rows = matrix[chunk]
         factors = top_factors(shap_contributions(clf.booster, rows, clf.feature_names), rows, clf.feature_names)
         similar = cases.nearest(rows, k=SIMILAR_CASES) if cases is not None else [[] for _ in range(len(rows))]
+        unusual = (detector.explain(anomaly_matrix[chunk], top=3) if detector is not None and anomaly_matrix is not None
+                   else [[] for _ in range(len(rows))])
         for offset, item in enumerate(out[chunk]):
             row_index = int(positions[start + offset])
             for factor in factors[offset]:
@@ -191,6 +196,7 @@ def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matri
                 "confidence": {"value": item["confidence"], "level": confidence_level(item["confidence"])},
                 "similar_cases": similar[offset],
                 "rule": surrogate.rule(rows[offset], clf.feature_names) if surrogate is not None else None,
+                "unusual_signals": [{**u, "z": round(u["z"], 2)} for u in unusual[offset]],
             }
 
 

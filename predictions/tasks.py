@@ -39,6 +39,13 @@ def onboarding_task(job_id: int) -> None:
     job_execute(job_id=job_id, handler=onboarding_run)
 
 
+@app.task(name="predictions.tasks.real_training_task")
+def real_training_task(job_id: int) -> None:
+    from predictions.services.real_training import real_training_run
+
+    job_execute(job_id=job_id, handler=real_training_run)
+
+
 @app.task(name="predictions.tasks.fleet_score_task")
 def fleet_score_task() -> int:
     """Beat sends this to every tenant (see FLEET_SCORE_MINUTES); a tenant without models is a no-op."""

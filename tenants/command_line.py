@@ -3,6 +3,8 @@ turned into command errors a person can read (with the listed problems, if any).
 
 from __future__ import annotations
 
+import sys
+
 from django.core.management.base import CommandError
 
 from pdm_saas.errors import ServiceError
@@ -23,3 +25,11 @@ def command_error(exc: ServiceError) -> CommandError:
     lines = [str(problem) if not isinstance(problem, dict) else f"{problem.get('path')}: {problem.get('message')}"
              for problem in problems]
     return CommandError("\n  ".join([exc.message, *lines]))
+
+
+def command_progress(percent: int, message: str = "") -> None:
+    """A one-line progress bar on stderr for long commands (stdout stays for the result)."""
+    sys.stderr.write(f"\r[{'#' * (percent // 5):<20}] {percent:3d}% {message[:60]:<60}")
+    if percent >= 100:
+        sys.stderr.write("\n")
+    sys.stderr.flush()

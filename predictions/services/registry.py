@@ -9,6 +9,7 @@ cached per process by (schema, version ids), so a promotion takes effect on the 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 import uuid
@@ -16,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -82,6 +84,20 @@ def dataset_table(dataset: Dataset) -> pa.Table:
     return pq.read_table(pa.BufferReader(artifact_read(dataset.stored_path)))
 
 
+def json_safe(value: Any) -> Any:
+    """Metrics as JSON Postgres accepts: NaN and infinities (an undefined AUC, say) become null,
+    numpy scalars plain numbers."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
 def _metrics_of(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any]]:
     model = bundle.model
     metrics = dict(getattr(model, "metrics", {}) or {})
@@ -91,7 +107,7 @@ def _metrics_of(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any]]:
     for name in ("threshold", "threshold_note", "horizon_h", "cap_h", "q", "coverage"):
         if hasattr(model, name):
             metrics[name] = getattr(model, name)
-    return metrics, dict(getattr(model, "baseline", {}) or {})
+    return json_safe(metrics), json_safe(dict(getattr(model, "baseline", {}) or {}))
 
 
 def model_version_register(

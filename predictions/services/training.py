@@ -47,19 +47,30 @@ def onboarding_start(*, machine_type: MachineType, created_by_id: int | None = N
     from predictions.tasks import onboarding_task  # tasks import services; not the other way at import time
 
     checked = onboarding_params(**params)
+    return training_job_start(kind=ONBOARD_KIND, machine_type=machine_type, params=checked, task=onboarding_task,
+                              created_by_id=created_by_id)
+
+
+def training_job_start(*, kind: str, machine_type: MachineType, params: Mapping[str, Any], task: Any,
+                       created_by_id: int | None) -> Job:
+    """A job on the `train` queue about one machine type, sent after commit."""
     with transaction.atomic():
-        job = job_create(kind=ONBOARD_KIND, params={"machine_type_id": machine_type.id, **checked},
+        job = job_create(kind=kind, params={"machine_type_id": machine_type.id, **params},
                          created_by_id=created_by_id, queue="train")
-        job_enqueue(job=job, task=onboarding_task)
+        job_enqueue(job=job, task=task)
     return job
+
+
+def job_machine_type(job: Job) -> MachineType:
+    machine_type = MachineType.objects.filter(id=job.params.get("machine_type_id")).first()
+    if machine_type is None:
+        raise NotFound("The machine type of this job no longer exists.")
+    return machine_type
 
 
 def onboarding_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     """The job: simulate, store the dataset, train, register, promote firsts, score the fleet."""
-    machine_type = MachineType.objects.filter(id=job.params.get("machine_type_id")).first()
-    if machine_type is None:
-        raise NotFound("The machine type of this job no longer exists.")
-    return onboard_machine_type(machine_type=machine_type, job_id=job.id, progress=progress,
+    return onboard_machine_type(machine_type=job_machine_type(job), job_id=job.id, progress=progress,
                                 **{k: job.params[k] for k in ("machines", "horizon_h", "seed")})
 
 
@@ -85,6 +96,7 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
     predictions = fleet_score(machine_type_id=machine_type.id, source=Prediction.Source.ONBOARDING)
     timings["score"] = round(time.perf_counter() - scored_at, 3)
     timings["total"] = round(time.perf_counter() - started, 3)
+    report(100, f"Onboarded in {timings['total']:.0f} s")
     return _summary(machine_type, dataset, versions, suite, predictions, timings)
 
 

@@ -208,8 +208,10 @@ def choose_threshold(y: Array, scores: Array, *, max_fpr: float = 0.05) -> tuple
 def train_failure_classifier(
     table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0, spec: FeatureSpec | None = None,
     rounds: int = DEFAULT_ROUNDS, params: Mapping[str, Any] | None = None, max_fpr: float = 0.05,
-    validation_fraction: float = 0.2, test_fraction: float = 0.2,
+    validation_fraction: float = 0.2, test_fraction: float = 0.2, init: xgb.Booster | None = None,
 ) -> ClassifierResult:
+    """`init`: fine-tune by continued boosting: `rounds` more trees on top of a trained booster
+    with the same features (a synthetic-data model refined on real data, say)."""
     spec = spec or FeatureSpec.for_document(document)
     signals = document_signals(document)
     label, keep = failure_labels(table, horizon_h)
@@ -228,7 +230,8 @@ def train_failure_classifier(
         **DEFAULT_PARAMS, **(params or {}), "objective": "binary:logistic", "eval_metric": "aucpr", "seed": seed,
         "scale_pos_weight": (float(train.sum()) - positives) / positives,
     }
-    booster = xgb.train(booster_params, xgb.DMatrix(features[train], label[train], feature_names=names), rounds)
+    booster = xgb.train(booster_params, xgb.DMatrix(features[train], label[train], feature_names=names), rounds,
+                        xgb_model=init)
     result = ClassifierResult(
         booster=booster, feature_names=names, signals=signals, spec=spec, horizon_h=float(horizon_h),
         threshold=0.5, threshold_note="", metrics={}, baseline={}, validation={},

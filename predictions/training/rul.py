@@ -89,7 +89,10 @@ def train_rul_regressor(
     table: pa.Table, document: Mapping[str, Any], *, seed: int = 0, spec: FeatureSpec | None = None,
     coverage: float = 0.9, cap_h: float | None = None, rounds: int = DEFAULT_ROUNDS,
     params: Mapping[str, Any] | None = None, validation_fraction: float = 0.2, test_fraction: float = 0.2,
+    init: xgb.Booster | None = None,
 ) -> RulResult:
+    """`init`: fine-tune by continued boosting on top of a trained booster with the same features;
+    pass its `cap_h` too, so the target keeps the scale the booster learned."""
     if not 0 < coverage < 1:
         raise ValueError(f"coverage must be in (0, 1), got {coverage}")
     spec = spec or FeatureSpec.for_document(document)
@@ -111,7 +114,8 @@ def train_rul_regressor(
         raise ValueError(f"cap_h must be > 0, got {cap_h}")
     capped = np.minimum(target, cap_h)
     booster_params = {**DEFAULT_PARAMS, **(params or {}), "objective": "reg:squarederror", "seed": seed}
-    booster = xgb.train(booster_params, xgb.DMatrix(features[train], capped[train], feature_names=names), rounds)
+    booster = xgb.train(booster_params, xgb.DMatrix(features[train], capped[train], feature_names=names), rounds,
+                        xgb_model=init)
     result = RulResult(
         booster=booster, feature_names=names, signals=signals, spec=spec, cap_h=float(cap_h), coverage=coverage,
         q=0.0, metrics={}, baseline={},

@@ -34,6 +34,9 @@ from predictions.training.rul import train_rul_regressor
 
 Progress = Callable[[int, str], None]
 SURROGATE_ROWS = 50_000
+# Continued boosting on a small real dataset: smaller steps and shallower trees, so the new trees
+# correct the synthetic model rather than memorise a handful of runs.
+FINE_TUNE_PARAMS = {"learning_rate": 0.03, "max_depth": 4, "min_child_weight": 5.0}
 
 
 @dataclass
@@ -62,8 +65,10 @@ def table_fingerprint(table: pa.Table) -> str:
 def train_suite(
     table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0,
     step_hours: float = DEFAULT_STEP_HOURS, kinds: Sequence[str] = KINDS, progress: Progress | None = None,
-    spec: FeatureSpec | None = None,
+    spec: FeatureSpec | None = None, init: Mapping[str, Bundle] | None = None, init_rounds: int = 100,
 ) -> Suite:
+    """`init` fine-tunes: the failure classifier and RUL regressor continue boosting from these
+    bundles' boosters (`init_rounds` more trees, the RUL cap kept); their feature spec is used."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown model kinds {unknown}; known: {', '.join(KINDS)}")
@@ -80,7 +85,10 @@ def train_suite(
         report(int(100 * index / len(steps)), f"Training the {label}")
         started = time.perf_counter()
         try:
-            suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec)
+            start_from = (init or {}).get(kind)
+            options = {"init": start_from, "rounds": init_rounds} if start_from is not None else {}
+            suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec,
+                                                  **options)
         except _NotTrainable as exc:
             suite.skipped[kind] = str(exc)
             continue
@@ -94,9 +102,13 @@ class _NotTrainable(Exception):
     """The data cannot train this kind (no failing runs for RUL, say); the others still train."""
 
 
-def _failure(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
-             spec: FeatureSpec) -> Bundle:
-    result = train_failure_classifier(table, document, horizon_h=horizon_h, seed=seed, spec=spec)
+def _failure(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
+             init: Bundle | None = None, rounds: int | None = None) -> Bundle:
+    extra: dict[str, Any] = {}
+    if init is not None:
+        extra = {"init": init.model.booster, "rounds": rounds, "spec": init.model.spec, "params": FINE_TUNE_PARAMS}
+        horizon_h = init.model.horizon_h
+    result = train_failure_classifier(table, document, horizon_h=horizon_h, seed=seed, **{"spec": spec, **extra})
     return Bundle(FAILURE, result, _classifier_extra(result, table, seed))
 
 
@@ -125,9 +137,14 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int) -> d
     return {"surrogate": surrogate.to_json(), "cases": cases.to_arrays(), "importance": importance}
 
 
-def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec) -> Bundle:
+def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
+         init: Bundle | None = None, rounds: int | None = None) -> Bundle:
+    extra: dict[str, Any] = {}
+    if init is not None:
+        extra = {"init": init.model.booster, "rounds": rounds, "spec": init.model.spec, "cap_h": init.model.cap_h,
+                 "params": FINE_TUNE_PARAMS}
     try:
-        result = train_rul_regressor(table, document, seed=seed, spec=spec)
+        result = train_rul_regressor(table, document, seed=seed, **{"spec": spec, **extra})
     except ValueError as exc:
         raise _NotTrainable(str(exc)) from exc
     return Bundle(RUL, result, {"importance": global_importance(result.booster, result.feature_names)})

@@ -8,11 +8,11 @@ from django_tenants.utils import tenant_context
 from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
-from predictions.bundles import FAILURE, RUL
+from predictions.bundles import KINDS
 from predictions.services.training import onboard_machine_type
 from predictions.synthetic.simulator import simulate_fleet
 
-TRAINED_KINDS = (FAILURE, RUL)
+TRAINED_KINDS = KINDS
 
 MOTOR = "induction-motor-siemens-1la7"
 TRAINED_TYPE = "induction-motor-abb-m3bp"  # not the type other tests adopt in their own transactions

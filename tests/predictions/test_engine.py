@@ -10,6 +10,7 @@ from billing.services import usage_predictions
 from jobs.models import Job
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput
+from predictions.features import document_signals
 from predictions.models import Dataset, ModelEvent, ModelVersion, Prediction
 from predictions.services import registry, scoring
 from predictions.services.training import ONBOARD_KIND
@@ -50,6 +51,11 @@ def test_onboarding_scores_machines_with_readings_and_counts_them(trained_motor,
     assert explanation["rule"]["text"].startswith("IF ")
     assert explanation["similar_cases"] and explanation["similar_cases"][0]["failure_mode"]
     assert explanation["recommendation"]
+    assert 0 <= prediction.anomaly_score <= 1 and explanation["unusual_signals"]
+    forecast = explanation["forecast"]
+    document = MachineType.objects.get(id=trained_motor.machine_type_id).metadata
+    assert {f["signal"] for f in forecast} == set(document_signals(document))  # every signal projected
+    assert all({"hours_to_warning", "hours_to_critical", "projection"} <= set(f) for f in forecast)
     assert usage_predictions(tenant_id=world.acme.id) >= 1
 
 
@@ -182,3 +188,24 @@ def _usage(world) -> int:
 def _champion_id(world, kind: str) -> int:
     with tenant_context(world.acme):
         return ModelVersion.objects.get(machine_type__key=TRAINED_TYPE, kind=kind, status="champion").id
+
+
+def test_onboarding_command_prints_timings_and_metrics(world, db, capsys):
+    from django.core.management import call_command
+
+    call_command("onboard_machine_type", "ai4i-milling-machine", tenant="globex", machines=12, horizon_h=12)
+    out = capsys.readouterr()
+    assert "Onboarded ai4i-milling-machine in" in out.out and "simulate" in out.out
+    assert "failure_classifier v1 (champion): f1" in out.out
+    assert "100%" in out.err  # the progress bar
+    with tenant_context(world.globex):
+        assert ModelVersion.objects.filter(status="champion").count() == 4
+    with tenant_context(world.acme):  # nothing reached the other tenant
+        assert not ModelVersion.objects.filter(machine_type__key="ai4i-milling-machine").exists()
+
+
+def test_real_data_command_explains_missing_data(world, db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="No machine type"):
+        call_command("train_real_data", "nope", tenant="acme")

@@ -5,7 +5,6 @@ Adopts the type from the built-in library first when the tenant does not have it
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -15,7 +14,7 @@ from machines.models import MachineType
 from machines.services import machine_type_adopt
 from pdm_saas.errors import ServiceError
 from predictions.services.training import DEFAULT_HORIZON_H, DEFAULT_MACHINES, onboard_machine_type, onboarding_params
-from tenants.command_line import command_error, tenant_or_error
+from tenants.command_line import command_error, command_progress, tenant_or_error
 
 
 class Command(BaseCommand):
@@ -35,15 +34,11 @@ class Command(BaseCommand):
             try:
                 params = onboarding_params(machines=machines, horizon_h=horizon_h, seed=seed)
                 found = MachineType.objects.filter(key=machine_type).first() or machine_type_adopt(key=machine_type)
-                summary = onboard_machine_type(machine_type=found, progress=self._progress, **params)
+                summary = onboard_machine_type(machine_type=found, progress=command_progress, **params)
             except ServiceError as exc:
                 raise command_error(exc) from exc
-        sys.stderr.write("\n")
         self.stdout.write(_dumps(summary) if as_json else _text(summary))
 
-    def _progress(self, percent: int, message: str = "") -> None:
-        sys.stderr.write(f"\r[{'#' * (percent // 5):<20}] {percent:3d}% {message:<60}")
-        sys.stderr.flush()
 
 
 def _dumps(summary: dict[str, Any]) -> str:

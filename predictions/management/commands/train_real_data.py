@@ -1,0 +1,56 @@
+"""Train a machine type's models on the tenant's real readings and failure events, fine-tune the
+current champions, compare all of them on held-out real runs and promote the best new model
+only when it beats the champion by the margin. Prints the comparison."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_tenants.utils import tenant_context
+
+from machines.models import MachineType
+from pdm_saas.errors import ServiceError
+from predictions.services.real_training import DEFAULT_MARGIN, train_on_real_data
+from predictions.services.training import DEFAULT_HORIZON_H
+from tenants.command_line import command_error, command_progress, tenant_or_error
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True)
+        parser.add_argument("machine_type", help="key of one of the tenant's machine types")
+        parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="0.1 = better by 10%%")
+        parser.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--json", dest="as_json", action="store_true")
+
+    def handle(self, *args: Any, tenant: str, machine_type: str, margin: float, horizon_h: float, seed: int,
+               as_json: bool, **options: Any) -> None:
+        with tenant_context(tenant_or_error(tenant)):
+            found = MachineType.objects.filter(key=machine_type).first()
+            if found is None:
+                raise CommandError(f"No machine type {machine_type!r} in this tenant.")
+            try:
+                summary = train_on_real_data(machine_type=found, margin=margin, horizon_h=horizon_h, seed=seed,
+                                             progress=command_progress)
+            except ServiceError as exc:
+                raise command_error(exc) from exc
+        self.stdout.write(json.dumps(summary, indent=2, default=str) if as_json else _text(summary))
+
+
+
+def _text(summary: dict[str, Any]) -> str:
+    data = summary["dataset"]
+    lines = [f"Real dataset #{data['id']}: {data['rows']:,} steps in {data['runs']} runs, {data['failures']} failures "
+             f"({summary['seconds']:.1f} s)"]
+    for decision in summary["decisions"]:
+        verdict = "promoted" if decision["promoted"] else f"kept the champion: {decision['reason']}"
+        lines.append(f"{decision['kind']}: {verdict}")
+        for row in decision.get("comparison", []):
+            numbers = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float))
+            lines.append(f"    {row['model']:<32} {numbers}")
+    return "\n".join(lines)

@@ -1,0 +1,220 @@
+"""Training on a tenant's real readings and failure events, fine-tuning the synthetic champions,
+and promoting only what beats them on held-out real data.
+
+The job (`real_training_start` -> `real_training_run`, queue `train`):
+
+1. Bucket every reading of the type's machines into model steps inside Postgres (one aggregate
+   query, so ten million readings never cross the wire row by row) and cut the machines into
+   runs at their failure events (`predictions.training.real.label_runs`).
+2. Store the table as a `real` dataset, with its fingerprint.
+3. Train the four models on it from scratch, and fine-tune the current champion classifier and
+   RUL regressor on it by continued boosting (`train_suite(init=...)`).
+4. Measure the champion, the real-only model and the fine-tuned one on the same held-out runs.
+   The better of the two new ones is promoted when it beats the champion by `margin` (default
+   10%) on F1 (classifier) or RMSE (RUL); otherwise it stays a candidate and the report says why.
+   Anomaly detector and forecaster trained on real data replace champions that never saw real
+   data: their normal is this fleet's normal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from jobs.models import Job
+from jobs.services import ProgressFn
+from machines.models import Machine, MachineType
+from pdm_saas.errors import InvalidInput
+from predictions.bundles import FAILURE, KINDS, RUL, Bundle
+from predictions.frames import DEFAULT_STEP_HOURS, frame_from_columns
+from predictions.models import Dataset, FailureEvent, ModelVersion
+from predictions.services.registry import (
+    artifact_read,
+    champion_versions,
+    dataset_store,
+    json_safe,
+    model_version_promote,
+    model_version_register,
+)
+from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
+from predictions.training.real import better_by, evaluate_bundle, label_runs, summary_row
+from predictions.training.suite import Suite, train_suite
+from tenants.db import connection
+
+REAL_KIND = "models.train_real"
+DEFAULT_MARGIN = 0.10
+MIN_FAILED_RUNS = 3
+
+
+def real_training_start(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
+                        horizon_h: float = DEFAULT_HORIZON_H, seed: int = 0,
+                        created_by_id: int | None = None) -> Job:
+    from predictions.tasks import real_training_task  # tasks import services, not the reverse
+
+    if not 0 <= margin <= 10:
+        raise InvalidInput("margin must be between 0 and 10 (0.1 = 10%).", details={"margin": ["out of range"]})
+    return training_job_start(kind=REAL_KIND, machine_type=machine_type, task=real_training_task,
+                              params={"margin": margin, "horizon_h": horizon_h, "seed": seed},
+                              created_by_id=created_by_id)
+
+
+def real_training_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
+    return train_on_real_data(machine_type=job_machine_type(job), margin=job.params["margin"],
+                              horizon_h=job.params["horizon_h"], seed=job.params["seed"], job_id=job.id,
+                              progress=progress)
+
+
+def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
+                       horizon_h: float = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
+                       progress: ProgressFn | None = None) -> dict[str, Any]:
+    report: ProgressFn = progress or _no_progress
+    started = time.perf_counter()
+    report(2, "Reading the fleet's readings and failure events")
+    table = real_table(machine_type=machine_type)
+    dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.REAL, table=table, job_id=job_id,
+                            params={"step_hours": DEFAULT_STEP_HOURS, "runs": _count_units(table)})
+    champions = champion_versions(machine_type_id=machine_type.id)
+    champion_bundles = {kind: _bundle(v) for kind, v in champions.items() if kind in (FAILURE, RUL)}
+    report(10, "Training on real data")
+    real = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed,
+                       progress=lambda p, m: report(10 + int(p * 0.4), m))
+    tuned = _fine_tune(table, machine_type, champion_bundles, horizon_h, seed, report)
+    report(85, "Comparing against the champions on held-out real runs")
+    decisions = [_decide(kind, machine_type, dataset, real, tuned, champions, champion_bundles, table,
+                         margin, seed, job_id) for kind in KINDS if kind in real.bundles]
+    report(100, "Done")
+    return {"dataset": {"id": dataset.id, "rows": dataset.rows, "runs": _count_units(table),
+                        "failures": dataset.failures}, "margin": margin, "decisions": decisions,
+            "skipped": real.skipped, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _no_progress(percent: int, message: str = "") -> None:
+    """Progress goes nowhere when the caller is not watching."""
+
+
+def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HOURS) -> pa.Table:
+    """The type's readings bucketed to steps, cut into runs and labelled by failure events."""
+    machines = dict(Machine.objects.filter(machine_type=machine_type).values_list("id", "name"))
+    frame = _bucketed_frame(machine_type, machines, step_hours)
+    if not frame.num_rows:
+        raise InvalidInput(f"No readings for {machine_type.name} yet; upload some before training on real data.")
+    events: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for machine_id, at, mode in FailureEvent.objects.filter(machine_id__in=machines).values_list(
+            "machine_id", "occurred_at", "failure_mode"):
+        events[machines[machine_id]].append((at, mode))
+    table = label_runs(frame, events)
+    failed_runs = int(np.sum(table.column("failed").to_numpy(zero_copy_only=False)))
+    if failed_runs < MIN_FAILED_RUNS:
+        raise InvalidInput(
+            f"{failed_runs} failure(s) fall inside the readings of {machine_type.name}; at least {MIN_FAILED_RUNS} "
+            "are needed to train and test on real data. Record failures (POST /api/v1/failure-events/) or upload "
+            "files with a label column.", details={"failures": failed_runs, "needed": MIN_FAILED_RUNS})
+    return table
+
+
+def _bucketed_frame(machine_type: MachineType, machines: Mapping[int, str], step_hours: float) -> pa.Table:
+    slots = list(machine_type.sensor_slots or [])
+    categories = {s["name"]: s["categories"] for s in machine_type.sensors if s["kind"] == "categorical"}
+    # Slot indexes are integers we generate, never user text: safe to place in the SQL.
+    parts = [f"(array_agg(vals[{i + 1}] ORDER BY ts DESC) FILTER (WHERE vals[{i + 1}] IS NOT NULL))[1]"
+             if name in categories else f"avg(vals[{i + 1}])" for i, name in enumerate(slots)]
+    step = step_hours * 3600.0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT machine_id, floor(extract(epoch FROM ts) / %s) * %s AS t, {', '.join(parts) or 'NULL'} "
+            "FROM machines_reading WHERE machine_id = ANY(%s) GROUP BY 1, 2 ORDER BY 1, 2",
+            [step, step, list(machines)],
+        )
+        rows = cursor.fetchall()
+    values = np.array([[np.nan if v is None else float(v) for v in row[2:2 + len(slots)]] for row in rows],
+                      dtype=np.float64).reshape(len(rows), len(slots))
+    numeric = {name: values[:, i] for i, name in enumerate(slots) if name not in categories}
+    categorical = {name: np.array([categories[name][int(v)] if v == v else None for v in values[:, i]], dtype=object)
+                   for i, name in enumerate(slots) if name in categories}
+    return frame_from_columns(np.array([machines[r[0]] for r in rows], dtype=object),
+                              np.array([float(r[1]) for r in rows]), numeric, categorical, machine_type.metadata,
+                              step_hours=step_hours)
+
+
+def _bundle(version: ModelVersion) -> Bundle:
+    from predictions.bundles import bundle_load
+
+    return bundle_load(artifact_read(version.artifact_path, sha256=version.artifact_sha256))
+
+
+def _fine_tune(table: pa.Table, machine_type: MachineType, champions: Mapping[str, Bundle], horizon_h: float,
+               seed: int, report: ProgressFn) -> Suite | None:
+    if not champions:
+        return None
+    report(50, "Fine-tuning the synthetic champions on real data")
+    return train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, kinds=list(champions),
+                       init=champions, progress=lambda p, m: report(50 + int(p * 0.35), m))
+
+
+def _decide(kind: str, machine_type: MachineType, dataset: Dataset, real: Suite, tuned: Suite | None,
+            champions: Mapping[str, ModelVersion], champion_bundles: Mapping[str, Bundle], table: pa.Table,
+            margin: float, seed: int, job_id: int | None) -> dict[str, Any]:
+    champion = champions.get(kind)
+
+    def register(suite: Suite, params: dict[str, Any], parent: ModelVersion | None = None) -> ModelVersion:
+        return model_version_register(machine_type=machine_type, dataset=dataset, job_id=job_id, parent=parent,
+                                      bundle=suite.bundles[kind], training_seconds=suite.seconds[kind],
+                                      params={**params, "seed": seed})
+
+    candidates = [("real", register(real, {"training": "real only"}))]
+    if tuned is not None and kind in tuned.bundles and champion is not None:
+        candidates.append(("fine-tuned", register(tuned, {"training": "fine-tuned from champion",
+                                                          "parent": champion.id}, parent=champion)))
+    if kind not in (FAILURE, RUL):
+        return _decide_unmeasured(kind, candidates[0][1], champion)
+    return _decide_measured(kind, candidates, champion, champion_bundles, table, real, tuned, margin, seed)
+
+
+def _decide_measured(kind: str, candidates: list[tuple[str, ModelVersion]], champion: ModelVersion | None,
+                     champion_bundles: Mapping[str, Bundle], table: pa.Table, real: Suite, tuned: Suite | None,
+                     margin: float, seed: int) -> dict[str, Any]:
+    suites = {"real": real, "fine-tuned": tuned}
+    cap = {"cap_h": real.bundles[kind].model.cap_h} if kind == RUL else {}  # one yardstick for all
+    measured = {name: evaluate_bundle(suites[name].bundles[kind], table, seed=seed, **cap)  # type: ignore[union-attr]
+                for name, _ in candidates}
+    rows = [summary_row(f"{name} v{version.number}", measured[name]) for name, version in candidates]
+    champion_metrics: dict[str, float] = {}
+    if champion is not None:
+        champion_metrics = evaluate_bundle(champion_bundles[kind], table, seed=seed, **cap)
+        rows.insert(0, summary_row(f"champion v{champion.number} ({champion.data_source})", champion_metrics))
+    best_name, best = max(candidates, key=lambda c: _primary(kind, measured[c[0]]))
+    promote = champion is None or better_by(measured[best_name], champion_metrics, kind=kind, margin=margin)
+    for name, version in candidates:
+        ModelVersion.objects.filter(id=version.id).update(
+            metrics={**version.metrics, "real_holdout": json_safe(summary_row(name, measured[name]))})
+    if promote:
+        model_version_promote(version_id=best.id, note=f"{best_name} beat the champion on held-out real data by "
+                                                       f"at least {margin:.0%}")
+    return {"kind": kind, "comparison": rows, "best": best.id, "promoted": promote,
+            "reason": "" if promote else f"the best new model is not {margin:.0%} better than the champion"}
+
+
+def _decide_unmeasured(kind: str, version: ModelVersion, champion: ModelVersion | None) -> dict[str, Any]:
+    promote = champion is None or champion.data_source == Dataset.Source.SIMULATED
+    if promote:
+        model_version_promote(version_id=version.id, note="trained on this fleet's own normal operation")
+    return {"kind": kind, "best": version.id, "promoted": promote,
+            "reason": "" if promote else "the champion already learned from real data; promote by hand"}
+
+
+def _primary(kind: str, metrics: Mapping[str, float]) -> float:
+    value = float(metrics.get("f1" if kind == FAILURE else "rmse", np.nan))
+    if np.isnan(value):
+        return -np.inf
+    return value if kind == FAILURE else -value
+
+
+def _count_units(table: pa.Table) -> int:
+    return len(table.column("machine").unique())
+
