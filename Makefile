@@ -40,6 +40,7 @@ lint: $(STAMP) ## ruff and mypy
 bench: $(STAMP) ## run the benchmarks in benchmarks/, each beside its baseline
 	$(WITH_SERVICES) $(PY) benchmarks/tenant_provision.py $(PROVISION_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/ingest.py $(INGEST_ARGS)
+	$(WITH_SERVICES) $(PY) benchmarks/engine.py $(ENGINE_ARGS)
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data staticfiles

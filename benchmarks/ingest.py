@@ -102,8 +102,8 @@ def psql_copy(path: Path) -> float:
 
 # --- our path -----------------------------------------------------------------------------------
 
-def schemas_migrate() -> None:
-    """Public, the template and the bench tenant only: `platform_migrate` would also walk the
+def schemas_migrate(slug: str = TENANT_SLUG) -> None:
+    """Public, the template and one bench tenant only: `platform_migrate` would also walk the
     1,000 background tenants of tenant_provision.py (minutes, even with nothing pending)."""
     import io
 
@@ -115,7 +115,7 @@ def schemas_migrate() -> None:
     quiet = {"interactive": False, "verbosity": 0, "stdout": io.StringIO()}
     call_command("migrate_schemas", shared=True, **quiet)
     template_schema_sync()
-    tenant = Tenant.objects.filter(slug=TENANT_SLUG).first()
+    tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is not None:
         call_command("migrate_schemas", tenant=True, schema_name=tenant.schema_name, **quiet)
 

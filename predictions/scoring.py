@@ -72,53 +72,86 @@ class ModelSet:
         return self._explainers
 
 
-def score_frame(models: ModelSet, frame: pa.Table, *, rows: str = "latest", explain: bool = True,
-                forecast_horizon_h: float = 168.0) -> list[dict[str, Any]]:
+@dataclass
+class Scores:
+    """Scores of many rows as columns; `rows()` turns them into the dicts the API returns."""
+
+    machine: Array  # str
+    window_end: pa.Array  # timestamps
+    positions: Array  # frame row of each scored row
+    matrix: Array  # the classifier's features
+    horizon_h: float
+    threshold: float
+    probability: Array
+    failure_mode: Array  # str, "" where no failure is predicted
+    failure_mode_probability: Array  # NaN where no failure is predicted
+    rul: tuple[Array, Array, Array] | None
+    anomaly: Array | None
+    health: Array
+    confidence: Array
+
+    def __len__(self) -> int:
+        return len(self.machine)
+
+    def rows(self) -> list[dict[str, Any]]:
+        times = self.window_end.to_pylist()
+        probability = np.round(self.probability, 5).tolist()
+        predicted = (self.probability >= self.threshold).tolist()
+        mode_p = [None if p != p else round(p, 4) for p in self.failure_mode_probability.tolist()]
+        rul = [np.round(a, 2).tolist() for a in self.rul] if self.rul else None
+        anomaly = np.round(self.anomaly, 4).tolist() if self.anomaly is not None else None
+        health, trust = self.health.tolist(), np.round(self.confidence, 3).tolist()
+        return [{
+            "machine": str(self.machine[i]), "window_end": times[i], "horizon_h": self.horizon_h,
+            "probability": probability[i], "prediction": predicted[i], "threshold": self.threshold,
+            "failure_mode": str(self.failure_mode[i]), "failure_mode_probability": mode_p[i],
+            "rul_h": rul[0][i] if rul else None, "rul_lower_h": rul[1][i] if rul else None,
+            "rul_upper_h": rul[2][i] if rul else None, "anomaly_score": anomaly[i] if anomaly else None,
+            "health_score": health[i], "confidence": trust[i],
+        } for i in range(len(self))]
+
+
+def score_columns(models: ModelSet, frame: pa.Table, *, rows: str = "latest") -> Scores:
+    """The vectorised core: every score of every scored row, no explanations."""
     if rows not in ("latest", "all"):
         raise ValueError("rows must be 'latest' or 'all'")
-    if not frame.num_rows:
-        return []
     clf = models.classifier
     machines, times, matrix, positions = _features(frame, clf.signals, clf.spec, rows)
     probability = clf.predict_proba(matrix)
-    modes = _modes(clf, matrix)
+    mode, mode_p = _modes(clf, matrix, probability >= clf.threshold)
     rul = _rul(models, frame, rows, matrix)
     anomaly = _anomaly(models, frame, rows, matrix)
     cap = models.bundles[RUL].model.cap_h if RUL in models.bundles else None
-    health = health_score(probability, rul[0] if rul else None, cap, anomaly)
-    trust = confidence(probability, clf.threshold)
-    out = []
-    for i, machine in enumerate(machines):
-        mode, mode_p = modes[i]
-        item: dict[str, Any] = {
-            "machine": machine, "window_end": times[i], "horizon_h": clf.horizon_h,
-            "probability": round(float(probability[i]), 5), "prediction": bool(probability[i] >= clf.threshold),
-            "threshold": clf.threshold, "failure_mode": mode, "failure_mode_probability": mode_p,
-            "rul_h": None, "rul_lower_h": None, "rul_upper_h": None,
-            "anomaly_score": round(float(anomaly[i]), 4) if anomaly is not None else None,
-            "health_score": float(health[i]), "confidence": round(float(trust[i]), 3),
-        }
-        if rul:
-            item.update(rul_h=_round(rul[0][i]), rul_lower_h=_round(rul[1][i]), rul_upper_h=_round(rul[2][i]))
-        out.append(item)
+    return Scores(machines, times, positions, matrix, clf.horizon_h, clf.threshold, probability, mode, mode_p, rul,
+                  anomaly, health_score(probability, rul[0] if rul else None, cap, anomaly),
+                  confidence(probability, clf.threshold))
+
+
+def score_frame(models: ModelSet, frame: pa.Table, *, rows: str = "latest", explain: bool = True,
+                forecast_horizon_h: float = 168.0) -> list[dict[str, Any]]:
+    if not frame.num_rows:
+        return []
+    scores = score_columns(models, frame, rows=rows)
+    out = scores.rows()
     if explain:
-        _explain(models, frame, out, matrix, positions, rows)
+        _explain(models, frame, out, scores.matrix, scores.positions, rows)
         if rows == "latest":  # a projection per batch row would repeat itself row after row
             _forecasts(models, frame, out, forecast_horizon_h)
     return out
 
 
 def _features(frame: pa.Table, signals: list[str], spec: FeatureSpec,
-              rows: str) -> tuple[list[str], list[Any], Array, Array]:
+              rows: str) -> tuple[Array, pa.Array, Array, Array]:
     """(machine per row, time per row, feature matrix, frame row index per scored row)."""
-    machine_column = column_numpy(frame, "machine").astype(str)
-    times = frame.column("ts").to_pylist()
+    machine_column = column_numpy(frame, "machine")
+    times = frame.column("ts").combine_chunks()
     if rows == "all":
         matrix, _ = window_features(frame, signals=signals, spec=spec)
-        return list(machine_column), times, matrix, np.arange(frame.num_rows)
+        return machine_column, times, matrix, np.arange(frame.num_rows)
     machines, matrix, _ = serving_features(frame, signals=signals, spec=spec)
-    latest = _latest_rows(frame, machine_column)
-    return machines, [times[latest[m]] for m in machines], matrix, np.array([latest[m] for m in machines])
+    latest = _latest_rows(frame, machine_column.astype(str))
+    positions = np.array([latest[m] for m in machines], dtype=np.int64)
+    return np.array(machines, dtype=object), times.take(pa.array(positions)), matrix, positions
 
 
 def _latest_rows(frame: pa.Table, machines: Array) -> dict[str, int]:
@@ -142,14 +175,22 @@ def _matrix_for(model: Any, models: ModelSet, frame: pa.Table, rows: str, matrix
     return _features(frame, model.signals, model.spec, rows)[2]
 
 
-def _modes(clf: Any, matrix: Array) -> list[tuple[str, float | None]]:
-    if not clf.mode_names:
-        return [("", None)] * len(matrix)
-    proba = clf.predict_mode_proba(matrix)
+def _modes(clf: Any, matrix: Array, predicted: Array) -> tuple[Array, Array]:
+    """The most likely failure mode and its probability, for the rows predicted to fail only: a
+    mode is an answer to "what will fail", which only those rows ask (and the multi-class model
+    is the costliest of the boosters)."""
+    names = np.full(len(matrix), "", dtype=object)
+    probability = np.full(len(matrix), np.nan)
+    if not clf.mode_names or not predicted.any():
+        return names, probability
     if clf.mode_booster is None:
-        return [(clf.mode_names[0], 1.0)] * len(matrix)
+        names[predicted], probability[predicted] = clf.mode_names[0], 1.0
+        return names, probability
+    proba = clf.predict_mode_proba(matrix[predicted])
     best = proba.argmax(axis=1)
-    return [(clf.mode_names[b], round(float(proba[i, b]), 4)) for i, b in enumerate(best)]
+    names[predicted] = np.array(clf.mode_names, dtype=object)[best]
+    probability[predicted] = proba[np.arange(len(best)), best]
+    return names, probability
 
 
 def _rul(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> tuple[Array, Array, Array] | None:
@@ -225,6 +266,3 @@ def _forecasts(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], hor
         item["explanation"]["forecast"] = forecast_crossings(bundle.model, history, models.document,
                                                              horizon_h=horizon_h)
 
-
-def _round(value: float) -> float:
-    return round(float(value), 2)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from machines.models import Machine, MachineType
@@ -197,13 +197,12 @@ def model_version_archive(*, version_id: int, actor_id: int | None = None, note:
 
 def champion_versions(*, machine_type_id: int, machine_id: int | None = None) -> dict[str, ModelVersion]:
     """The champions that score a machine: its own where it has them, else its type's."""
+    scope = Q(machine__isnull=True) | Q(machine_id=machine_id) if machine_id is not None else Q(machine__isnull=True)
     found: dict[str, ModelVersion] = {}
-    champions = ModelVersion.objects.filter(machine_type_id=machine_type_id, status=ModelVersion.Status.CHAMPION)
-    for version in champions.filter(machine__isnull=True):
+    # Type-wide first, the machine's own after, so the machine's overwrite them.
+    champions = ModelVersion.objects.filter(scope, machine_type_id=machine_type_id, status=ModelVersion.Status.CHAMPION)
+    for version in champions.order_by(F("machine_id").asc(nulls_first=True)):
         found[version.kind] = version
-    if machine_id is not None:
-        for version in champions.filter(machine_id=machine_id):
-            found[version.kind] = version
     return found
 
 

@@ -209,3 +209,19 @@ def test_real_data_command_explains_missing_data(world, db):
 
     with pytest.raises(CommandError, match="No machine type"):
         call_command("train_real_data", "nope", tenant="acme")
+
+
+def test_a_machines_own_champion_overrides_its_types(trained_motor, in_acme):
+    type_wide = ModelVersion.objects.get(machine_type_id=trained_motor.machine_type_id, kind="failure_classifier",
+                                         status="champion", machine__isnull=True)
+    machine = Machine.objects.get(id=trained_motor.machine_id)
+    bundle = registry.bundle_load(registry.artifact_read(type_wide.artifact_path))
+    own = registry.model_version_register(machine_type=type_wide.machine_type, machine=machine, bundle=bundle,
+                                          dataset=type_wide.dataset, training_seconds=1.0)
+    assert own.number == 1  # numbered within (type, machine, kind)
+    registry.model_version_promote(version_id=own.id)
+    chosen = registry.champion_versions(machine_type_id=trained_motor.machine_type_id, machine_id=machine.id)
+    assert chosen["failure_classifier"].id == own.id and chosen["rul_regressor"].machine_id is None
+    others = registry.champion_versions(machine_type_id=trained_motor.machine_type_id)
+    assert others["failure_classifier"].id == type_wide.id
+    assert ModelVersion.objects.get(id=type_wide.id).status == "champion"  # the type's champion stays

@@ -1,0 +1,284 @@
+"""The ML engine's numbers, each beside a baseline measured in the same run.
+
+    .venv/bin/python benchmarks/engine.py [--types all|k1,k2] [--machines 40] [--rows 100000]
+                                          [--clients 50] [--requests 20]
+
+Runs against the benchmark database (`pdm_bench`, see tenant_provision.py) in a tenant of its own,
+`bench-engine`. Three parts:
+
+1. **Onboarding time per machine type**: `onboard_machine_type` (simulate -> dataset -> four
+   models -> score the fleet) for each type, with the stage timings and the classifier's held-out
+   F1 next to the majority baseline's. Target: under 180 s per type on 2 cores.
+2. **Scoring throughput in process** on `--rows` rows of one type: raw XGBoost `inplace_predict`
+   of the failure classifier on a ready feature matrix (the baseline), then our scoring path
+   (`predictions.scoring.score_frame`, every row: window features, classifier, failure mode, RUL
+   with interval, anomaly score, health score) without and with explanations. Target: 100,000
+   predictions/s.
+3. **HTTP latency** of one prediction with explanation (`POST /api/v1/predictions/`, the
+   machine's latest stored window) at `--clients` concurrent clients against a real daphne
+   server, next to `GET /healthz` (one database round trip) at the same concurrency: the server's
+   own floor. Target: p95 < 25 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.ingest import schemas_migrate  # noqa: E402
+from benchmarks.tenant_provision import BENCH_DATABASE_URL, broker_purge, database_ensure  # noqa: E402
+
+TENANT_SLUG = "bench-engine"
+SCORING_TYPE = "induction-motor-siemens-1la7"
+PREFIX = "engine:"
+FLEET = 20  # machines of the scoring type with stored readings, for the HTTP part
+
+
+def say(message: str = "") -> None:
+    print(f"{PREFIX} {message}" if message else "", flush=True)
+
+
+def bench_tenant() -> Any:
+    from tenants.models import Tenant
+    from tenants.services import tenant_signup
+
+    tenant = Tenant.objects.filter(slug=TENANT_SLUG).first()
+    if tenant is None:
+        tenant = tenant_signup(organization_name="Bench engine", slug=TENANT_SLUG,
+                               owner_email=f"owner@{TENANT_SLUG}.example.com", owner_password="Bench-Engine-73!").tenant
+    return tenant
+
+
+def library_keys(selection: str) -> list[str]:
+    from machines.library import library_list
+
+    keys = [item["key"] for item in library_list()]
+    if selection == "all":
+        return keys
+    chosen = [k.strip() for k in selection.split(",") if k.strip()]
+    unknown = sorted(set(chosen) - set(keys))
+    if unknown:
+        raise SystemExit(f"unknown machine types: {', '.join(unknown)}")
+    return chosen
+
+
+# --- 1. onboarding --------------------------------------------------------------------------------
+
+def onboarding(keys: list[str], machines: int) -> list[dict[str, Any]]:
+    from machines.models import MachineType
+    from machines.services import machine_type_adopt
+    from predictions.services.training import onboard_machine_type
+
+    rows = []
+    for key in keys:
+        machine_type = MachineType.objects.filter(key=key).first() or machine_type_adopt(key=key)
+        summary = onboard_machine_type(machine_type=machine_type, machines=machines, horizon_h=24)
+        classifier = next(m for m in summary["models"] if m["kind"] == "failure_classifier")
+        rows.append({"type": key, **summary["seconds"], "f1": classifier["metrics"].get("f1"),
+                     "baseline_f1": _version_baseline(classifier["id"])})
+        last = rows[-1]
+        say(f"onboard {key:<32} {last['total']:6.1f} s (simulate {last['simulate']:.1f}, train {last['train']:.1f}, "
+            f"score {last['score']:.1f}); classifier F1 {last['f1']:.3f} vs majority {last['baseline_f1']:.3f}")
+    return rows
+
+
+def _version_baseline(version_id: int) -> float:
+    from predictions.models import ModelVersion
+
+    return float(ModelVersion.objects.get(id=version_id).baseline.get("f1", 0.0))
+
+
+# --- 2. throughput --------------------------------------------------------------------------------
+
+def throughput(rows: int) -> dict[str, float]:
+    import numpy as np
+
+    from machines.models import MachineType
+    from predictions.features import window_features
+    from predictions.scoring import score_columns, score_frame
+    from predictions.services.registry import model_set_for
+    from predictions.synthetic.simulator import simulate_fleet
+
+    machine_type = MachineType.objects.get(key=SCORING_TYPE)
+    models = model_set_for(machine_type=machine_type)
+    assert models is not None
+    per_machine = simulate_fleet(machine_type.metadata, machines=10, seed=99).num_rows / 10
+    table = simulate_fleet(machine_type.metadata, machines=int(rows / per_machine * 1.2) + 1, seed=99)
+    table = table.slice(0, rows)
+    clf = models.classifier
+    features, _ = window_features(table, signals=clf.signals, spec=clf.spec)
+    matrix = np.ascontiguousarray(features, dtype=np.float32)
+    raw = _best_of(lambda: clf.booster.inplace_predict(matrix))
+    ours = _best_of(lambda: score_columns(models, table, rows="all"))
+    as_dicts = _best_of(lambda: score_frame(models, table, rows="all", explain=False))
+    explained_rows = min(rows, 2_000)
+    subset = table.slice(0, explained_rows)
+    explained = _best_of(lambda: score_frame(models, subset, rows="all", explain=True), repeat=1)
+    result = {"rows": rows, "raw_per_s": rows / raw, "ours_per_s": rows / ours, "dicts_per_s": rows / as_dicts,
+              "explained_per_s": explained_rows / explained}
+    say(f"throughput on {rows:,} rows of {SCORING_TYPE}: raw XGBoost inplace_predict {result['raw_per_s']:,.0f}/s; "
+        f"our path (window features, 4 models, health) {result['ours_per_s']:,.0f}/s, "
+        f"as API rows {result['dicts_per_s']:,.0f}/s; "
+        f"with explanations {result['explained_per_s']:,.0f}/s")
+    return result
+
+
+def _best_of(run: Any, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+# --- 3. HTTP latency -----------------------------------------------------------------------------
+
+def fleet_prepare(tenant: Any) -> tuple[str, list[str]]:
+    """FLEET machines of the scoring type with a simulated history each; an API key to call."""
+    from accounts.services import api_key_create
+    from machines.live import readings_push
+    from machines.models import Machine, MachineType
+    from machines.services import machine_create
+    from predictions.synthetic.simulator import simulate_fleet
+
+    machine_type = MachineType.objects.get(key=SCORING_TYPE)
+    sensors = [s["name"] for s in machine_type.sensors]
+    names = [f"HTTP-{i:03d}" for i in range(FLEET)]
+    missing = [n for n in names if not Machine.objects.filter(name=n).exists()]
+    if missing:
+        table = simulate_fleet(machine_type.metadata, machines=len(missing), seed=5)
+        by_sim = sorted(set(table.column("machine").to_pylist()))
+        for name in missing:
+            machine_create(machine_type_id=machine_type.id, name=name)
+        items = [{"machine": missing[by_sim.index(row["machine"])], "ts": row["ts"].isoformat(),
+                  "values": {s: row[s] for s in sensors if row[s] is not None and row[s] == row[s]}}
+                 for row in table.select(["machine", "ts", *sensors]).to_pylist()]
+        for start in range(0, len(items), 10_000):
+            readings_push(items=items[start : start + 10_000])
+    key = api_key_create(tenant=tenant, name="bench", scopes=["read", "predict"], created_by_id=None)
+    return key.raw, names
+
+
+def http_latency(secret: str, names: list[str], clients: int, requests: int) -> dict[str, Any]:
+    port = _free_port()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    server = subprocess.Popen([str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
+                               "pdm_saas.asgi:application"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        _wait_listening(port)
+        body = lambda i: json.dumps({"machine": names[i % len(names)]}).encode()  # noqa: E731
+        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json", "Host": "localhost"}
+        _load(port, "POST", "/api/v1/predictions/", body, headers, clients, 2)  # warm the model cache
+        floor = _load(port, "GET", "/healthz", lambda i: None, {"Host": f"{TENANT_SLUG}.localhost"}, clients, requests)
+        ours = _load(port, "POST", "/api/v1/predictions/", body, headers, clients, requests)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    for label, result in (("GET /healthz (floor)", floor), ("POST /api/v1/predictions/ with explanation", ours)):
+        say(f"http {label:<44} {clients} clients: p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, "
+            f"p99 {result['p99']:.1f} ms, {result['per_s']:.0f} req/s, errors {result['errors']}")
+    return {"floor": floor, "ours": ours}
+
+
+def _load(port: int, method: str, path: str, body: Any, headers: dict[str, str], clients: int,
+          requests: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for n in range(requests):
+            started = time.perf_counter()
+            connection.request(method, path, body=body(index * requests + n), headers=headers)
+            response = connection.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if response.status >= 300:
+                    errors.append(response.status)
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "per_s": len(latencies) / wall,
+            "errors": len(errors), "requests": len(latencies)}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_listening(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("daphne did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--types", default="all", help="'all' or comma-separated library keys")
+    parser.add_argument("--machines", type=int, default=40, help="simulated machines per onboarding")
+    parser.add_argument("--rows", type=int, default=100_000, help="rows for the throughput part")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=20, help="requests per client")
+    args = parser.parse_args()
+    database_ensure(BENCH_DATABASE_URL)
+    import django
+
+    django.setup()
+    from django_tenants.utils import tenant_context
+
+    schemas_migrate(TENANT_SLUG)
+    tenant = bench_tenant()
+    schemas_migrate(TENANT_SLUG)
+    keys = library_keys(args.types)
+    if SCORING_TYPE not in keys:
+        keys.append(SCORING_TYPE)
+    say(f"{os.cpu_count()} CPUs; {len(keys)} machine types; {args.machines} simulated machines each")
+    try:
+        with tenant_context(tenant):
+            onboarded = onboarding(keys, args.machines)
+            secret, names = fleet_prepare(tenant)
+            throughput(args.rows)
+        http_latency(secret, names, args.clients, args.requests)
+    finally:
+        broker_purge()
+    totals = [row["total"] for row in onboarded]
+    say(f"onboarding: mean {statistics.mean(totals):.1f} s, max {max(totals):.1f} s over {len(totals)} types "
+        "(target < 180 s; the roadmap's TVAE alone took 1.5-2 h per machine)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
