@@ -27,6 +27,10 @@ ProgressFn = Callable[[int, str], None]
 JobHandler = Callable[[Job, ProgressFn], dict[str, Any]]
 
 
+def no_progress(percent: int, message: str = "") -> None:
+    """For long services called where nobody watches (a test, a nested step)."""
+
+
 def job_event(job: Job) -> dict[str, Any]:
     return {
         "type": JOB_PROGRESS,

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from jobs.models import Job
-from jobs.services import ProgressFn
+from jobs.services import ProgressFn, no_progress
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import FAILURE, KINDS, RUL, Bundle
@@ -73,7 +73,7 @@ def real_training_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
 def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
                        horizon_h: float = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
                        progress: ProgressFn | None = None) -> dict[str, Any]:
-    report: ProgressFn = progress or _no_progress
+    report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the fleet's readings and failure events")
     table = real_table(machine_type=machine_type)
@@ -92,10 +92,6 @@ def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MAR
     return {"dataset": {"id": dataset.id, "rows": dataset.rows, "runs": _count_units(table),
                         "failures": dataset.failures}, "margin": margin, "decisions": decisions,
             "skipped": real.skipped, "seconds": round(time.perf_counter() - started, 2)}
-
-
-def _no_progress(percent: int, message: str = "") -> None:
-    """Progress goes nowhere when the caller is not watching."""
 
 
 def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HOURS) -> pa.Table:

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from jobs.models import Job
-from jobs.services import ProgressFn, job_create, job_enqueue
+from jobs.services import ProgressFn, job_create, job_enqueue, no_progress
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput, NotFound
 from predictions.bundles import KINDS
@@ -78,7 +78,7 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
                          horizon_h: float = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
                          progress: ProgressFn | None = None, kinds: Sequence[str] = KINDS) -> dict[str, Any]:
     """The whole pipeline in the calling process (the job runs it; so can a command or a test)."""
-    report: ProgressFn = progress or _no_progress
+    report: ProgressFn = progress or no_progress
     timings: dict[str, float] = {}
     started = time.perf_counter()
     report(2, f"Simulating {machines} machines of {machine_type.name}")
@@ -98,10 +98,6 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
     timings["total"] = round(time.perf_counter() - started, 3)
     report(100, f"Onboarded in {timings['total']:.0f} s")
     return _summary(machine_type, dataset, versions, suite, predictions, timings)
-
-
-def _no_progress(percent: int, message: str = "") -> None:
-    """Progress goes nowhere when the caller is not watching."""
 
 
 def register_suite(*, machine_type: MachineType, suite: Suite, dataset: Dataset, job_id: int | None,

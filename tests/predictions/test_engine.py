@@ -225,3 +225,34 @@ def test_a_machines_own_champion_overrides_its_types(trained_motor, in_acme):
     others = registry.champion_versions(machine_type_id=trained_motor.machine_type_id)
     assert others["failure_classifier"].id == type_wide.id
     assert ModelVersion.objects.get(id=type_wide.id).status == "champion"  # the type's champion stays
+
+
+def test_score_file_writes_one_prediction_per_step_and_counts_them(trained_motor, world, tmp_path, capsys):
+    import pyarrow.csv as pa_csv
+    from django.core.management import CommandError, call_command
+
+    with tenant_context(world.acme):
+        document = MachineType.objects.get(id=trained_motor.machine_type_id).metadata
+    rows = failing_run_readings(document, "Field-7", seed=9)
+    lines = ["unit,ts,comment," + ",".join(s["name"] for s in document["sensors"])]
+    for r in rows:
+        values = [str(r["values"].get(s["name"], "")) for s in document["sensors"]]
+        lines.append(",".join(["Field-7", r["ts"], "ok", *values]))
+    lines.append("Field-7,not a time,ok," + ",".join("1" for _ in document["sensors"]))
+    source = tmp_path / "readings.csv"
+    source.write_text("\n".join(lines) + "\n")
+    before = _usage(world)
+    target = tmp_path / "out.csv"
+    call_command("score_file", str(source), str(target), tenant="acme", machine_type=TRAINED_TYPE,
+                 machine_column="unit")
+    out = capsys.readouterr().out
+    assert f"{len(rows):,} predictions for 1 machines" in out and "1 refused" in out
+    assert "Ignored columns: comment" in out
+    written = pa_csv.read_csv(target)
+    assert written.num_rows == len(rows) and written.column_names[:3] == ["machine", "window_end", "probability"]
+    probability = written.column("probability").to_pylist()
+    assert max(probability[-5:]) > max(probability[:20])  # the run ends in a failure; its start was healthy
+    assert _usage(world) == before + len(rows)
+    with pytest.raises(CommandError, match="no column 'machine'"):
+        call_command("score_file", str(source), str(tmp_path / "x.csv"), tenant="acme", machine_type=TRAINED_TYPE)
+    assert not (tmp_path / "x.csv").exists()

@@ -1,0 +1,49 @@
+"""Score a CSV or Parquet file of readings with a machine type's champion models and write one
+prediction per machine and step to a CSV or Parquet file (by its extension). The input needs a
+machine column, a time column and sensor columns named by sensor name, alias or identifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_tenants.utils import tenant_context
+
+from machines.models import MachineType
+from pdm_saas.errors import ServiceError
+from predictions.services.batch_files import score_file
+from tenants.command_line import command_error, command_progress, tenant_or_error
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True)
+        parser.add_argument("--machine-type", required=True, help="key of one of the tenant's machine types")
+        parser.add_argument("source", type=Path)
+        parser.add_argument("target", type=Path)
+        parser.add_argument("--machine-column", default="machine")
+        parser.add_argument("--time-column", default="ts")
+        parser.add_argument("--time-format", default="iso", choices=["iso", "epoch_s", "epoch_ms", "cycle"])
+
+    def handle(self, *args: Any, tenant: str, machine_type: str, source: Path, target: Path, **options: Any) -> None:
+        if not source.is_file():
+            raise CommandError(f"No file at {source}.")
+        with tenant_context(tenant_or_error(tenant)):
+            found = MachineType.objects.filter(key=machine_type).first()
+            if found is None:
+                raise CommandError(f"No machine type {machine_type!r} in this tenant.")
+            try:
+                result = score_file(machine_type=found, source=source, target=target, progress=command_progress,
+                                    machine_column=options["machine_column"], time_column=options["time_column"],
+                                    time_format=options["time_format"])
+            except ServiceError as exc:
+                raise command_error(exc) from exc
+        self.stdout.write(f"{result.predictions:,} predictions for {result.machines} machines written to {target} "
+                          f"({result.rows_read:,} rows read, {result.rows_refused:,} refused for a missing machine "
+                          f"or time).")
+        self.stdout.write(f"Sensors: {', '.join(f'{k} -> {v}' for k, v in result.sensors.items())}")
+        if result.ignored:
+            self.stdout.write(f"Ignored columns: {', '.join(result.ignored)}")
