@@ -45,6 +45,10 @@ How each field is used
 Labels: `failure_mode` is the mode the run ends in ("" for censored runs), `failed` is true on the
 last row of a failing run only, `time_to_failure_h` counts down to 0 on failing runs and is NaN on
 censored ones. Same seed, same table; the simulator uses numpy and pyarrow only (no Django).
+
+Whether a failure shows in the zones follows from the document alone: a mode's signals end at
+`healthy * (1 +- magnitude)`, so the library sizes each magnitude against its ranges (see
+`docs/synthetic.md`). `zones_at_failure` measures it on a simulated table.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ import numpy as np
 import pyarrow as pa
 
 from machines.formulas import Formula
-from machines.metadata import derived_formulas, numeric_sensors
+from machines.metadata import derived_formulas, numeric_sensors, range_zone, signal_ranges
 
 Array = np.ndarray
 
@@ -427,3 +431,33 @@ def _labels(runs: list[_Run], lengths: Array, cycle: Array, step_hours: float) -
         "failed": pa.array(failing & last, pa.bool_()),
         "time_to_failure_h": pa.array(np.where(failing, remaining, np.nan), pa.float64()),
     }
+
+
+# --- what a threshold view sees at failure --------------------------------------------------------
+
+_ZONE_RANK = {"normal": 0, "warning": 1, "critical": 2, "implausible": 2}  # clipped just past critical
+
+
+def zones_at_failure(document: Mapping[str, Any], table: pa.Table, *, last_steps: int = 3) -> list[tuple[str, str]]:
+    """(mode, zone) per failing run: the worst zone any of the mode's affected signals with ranges
+    reads in the run's last `last_steps` rows; "normal" when none leaves its normal range. A value
+    clipped past the critical range counts as critical."""
+    ranges = signal_ranges(document)
+    affected = {
+        mode["name"]: [a["signal"] for a in mode["affected_signals"] if a["signal"] in ranges]
+        for mode in document["failure_modes"]
+    }
+    machines = np.asarray(table.column("machine").to_numpy(zero_copy_only=False))
+    modes = np.asarray(table.column("failure_mode").to_numpy(zero_copy_only=False))
+    needed = {name for names in affected.values() for name in names}
+    values = {name: np.asarray(table.column(name).to_numpy(zero_copy_only=False)) for name in needed}
+    ends = np.flatnonzero(np.r_[machines[1:] != machines[:-1], True]) if table.num_rows else np.zeros(0, np.int64)
+    out: list[tuple[str, str]] = []
+    for end in ends:
+        if not modes[end]:
+            continue
+        tail = slice(max(end + 1 - last_steps, 0), end + 1)
+        readings = [(name, float(x)) for name in affected[modes[end]] for x in values[name][tail] if np.isfinite(x)]
+        worst = max((_ZONE_RANK[range_zone(ranges[name], x)] for name, x in readings), default=0)
+        out.append((str(modes[end]), ("normal", "warning", "critical")[worst]))
+    return out

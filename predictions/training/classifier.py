@@ -144,6 +144,17 @@ def remaining_observed_hours(machines: Array, hours: Array) -> Array:
     return last[codes] - hours
 
 
+def default_horizon_h(table: pa.Table) -> float:
+    """10% of the median failing run's length, in whole hours (at least one): inside the
+    simulator's degradation phase, which lasts at least 10% of a run, so positives are rows
+    whose signals can already show the failure coming."""
+    ttf = column_numpy(table, "time_to_failure_h").astype(np.float64)
+    machines = column_numpy(table, "machine").astype(str)
+    failing = ~np.isnan(ttf)
+    lengths = [ttf[machines == machine].max() for machine in np.unique(machines[failing])]
+    return max(1.0, round(0.1 * float(np.median(lengths)))) if lengths else 1.0
+
+
 def failure_labels(table: pa.Table, horizon_h: float) -> tuple[Array, Array]:
     """(label, keep): label per row, and which rows have a known label (see the module docstring)."""
     if horizon_h < 0:

@@ -10,7 +10,7 @@ import pytest
 
 from machines.library import library_get, library_list
 from machines.metadata import derived_evaluate, numeric_sensors, signal_ranges
-from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
+from predictions.synthetic.simulator import SimulationOptions, simulate_fleet, zones_at_failure
 
 KEYS = [summary["key"] for summary in library_list()]
 MOTOR = "induction-motor-siemens-1la7"
@@ -214,3 +214,18 @@ def test_run_lengths_follow_the_options() -> None:
     table = simulate_fleet(library_get(MOTOR), machines=10, options=options)
     lengths = [len(rows) for rows in runs(table)]
     assert min(lengths) >= 50 and max(lengths) <= 80
+
+
+def test_zones_at_failure_reads_the_worst_affected_signal_in_the_last_rows() -> None:
+    document = library_get(MOTOR)  # bearing_wear moves vibration_de_mm_s (normal to 1.8, warning to 4.5)
+    document["failure_modes"] = [mode for mode in document["failure_modes"] if mode["name"] == "bearing_wear"]
+    vibration = [1.0, 5.0, 1.0, 1.0, 1.0, 1.0, 3.0, float("nan"), 1.0, 1.0, 1.0, 9.9]
+    table = pa.table({
+        "machine": ["a"] * 4 + ["b"] * 4 + ["c"] * 4,
+        "failure_mode": ["bearing_wear"] * 4 + ["bearing_wear"] * 4 + [""] * 4,
+        "vibration_de_mm_s": pa.array(vibration, pa.float32()),
+        "bearing_de_temp_c": pa.array([40.0] * 12, pa.float32()),
+    })
+    # a: the critical reading is 3 rows before the end, outside last_steps=2; c is censored.
+    assert zones_at_failure(document, table, last_steps=2) == [("bearing_wear", "normal"), ("bearing_wear", "warning")]
+    assert zones_at_failure(document, table, last_steps=3)[0] == ("bearing_wear", "critical")

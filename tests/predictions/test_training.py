@@ -15,6 +15,7 @@ from predictions.synthetic.simulator import simulate_fleet
 from predictions.training.classifier import (
     ClassifierResult,
     choose_threshold,
+    default_horizon_h,
     failure_labels,
     sanitise_feature_names,
     train_failure_classifier,
@@ -33,11 +34,7 @@ def fleet(key: str, seed: int = 1) -> pa.Table:
 
 
 def horizon_for(table: pa.Table) -> float:
-    """10% of the median failing run's length in hours."""
-    ttf = np.asarray(table.column("time_to_failure_h").to_numpy(), dtype=np.float64)
-    machines = np.asarray(table.column("machine").to_numpy(zero_copy_only=False)).astype(str)
-    lengths = [np.nanmax(ttf[machines == m]) + 1 for m in np.unique(machines[~np.isnan(ttf)])]
-    return round(0.1 * float(np.median(lengths)))
+    return default_horizon_h(table)
 
 
 @functools.cache
