@@ -24,18 +24,30 @@ from predictions.engine_serializers import (
     PredictionSerializer,
     PredictRequestSerializer,
     RollbackSerializer,
+    SynthesizeSerializer,
     TrainRealSerializer,
 )
 from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.serializers import NoteSerializer
-from predictions.services import real_training, registry, scoring, training
+from predictions.services import real_training, registry, scoring, synthesis, training
 from predictions.services.inputs import scoring_readings
 
 
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Training data with provenance; `synthesize/` fits an SDV synthesizer on one, as a job."""
+
     queryset = Dataset.objects.select_related("machine_type")
     serializer_class = DatasetSerializer
     filterset_fields = ["source", "machine_type__key"]
+
+    @extend_schema(request=SynthesizeSerializer, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def synthesize(self, request: Request, pk: str) -> Response:
+        body = SynthesizeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = synthesis.synthesis_start(dataset=self.get_object(), created_by_id=request_actor(request).user_id,
+                                        **body.validated_data)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
@@ -124,7 +136,8 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
         readings: Any = body.validated_data.get("readings")
         if readings:
             _, readings = scoring_readings(items=readings, limit=scoring.MAX_BATCH_ROWS, machine=machine)
-        prediction = scoring.machine_predict(machine=machine, readings=readings)
+        prediction = scoring.machine_predict(machine=machine, readings=readings,
+                                             forecast=body.validated_data["forecast"])
         return Response(PredictionSerializer(prediction).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BatchRequestSerializer, responses={201: PredictionSerializer(many=True)})

@@ -57,18 +57,30 @@ class OnboardSerializer(serializers.Serializer[Any]):
     machines = serializers.IntegerField(default=DEFAULT_MACHINES, min_value=LIMITS["machines"][0],
                                         max_value=LIMITS["machines"][1],
                                         help_text="simulated machines to train on")
-    horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0],
+    horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0], allow_null=True,
                                        max_value=LIMITS["horizon_h"][1],
-                                       help_text="failure within this many hours (0: this reading is a failure)")
+                                       help_text="failure within this many hours (0: this reading is a failure); "
+                                                 "null: 10% of the median run")
     seed = serializers.IntegerField(default=0, min_value=0)
+    synthesizer = serializers.ChoiceField(choices=["gaussian_copula", "tvae", "ctgan", "hybrid"], allow_null=True,
+                                          default="gaussian_copula",
+                                          help_text="SDV synthesizer for the quality report; null skips it")
 
 
 class TrainRealSerializer(serializers.Serializer[Any]):
     machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
     margin = serializers.FloatField(default=0.10, min_value=0, max_value=10,
                                     help_text="promote only when better than the champion by this share")
-    horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0],
-                                       max_value=LIMITS["horizon_h"][1])
+    horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0], allow_null=True,
+                                       max_value=LIMITS["horizon_h"][1], help_text="null: 10% of the median run")
+    seed = serializers.IntegerField(default=0, min_value=0)
+
+
+class SynthesizeSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=["gaussian_copula", "tvae", "ctgan", "hybrid"], default="gaussian_copula")
+    level = serializers.ChoiceField(choices=["window", "row"], default="window")
+    rows = serializers.IntegerField(required=False, min_value=1, max_value=200_000)
+    epochs = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     seed = serializers.IntegerField(default=0, min_value=0)
 
 
@@ -76,6 +88,7 @@ class PredictRequestSerializer(serializers.Serializer[Any]):
     machine = MachineRef()
     readings = serializers.ListField(child=serializers.DictField(), required=False, allow_empty=False,
                                      help_text="[{ts, values}]; omit to use the machine's latest stored window")
+    forecast = serializers.BooleanField(default=False, help_text="add each signal's projection and crossing times")
 
 
 class BatchRequestSerializer(serializers.Serializer[Any]):

@@ -46,6 +46,13 @@ def real_training_task(job_id: int) -> None:
     job_execute(job_id=job_id, handler=real_training_run)
 
 
+@app.task(name="predictions.tasks.synthesis_task")
+def synthesis_task(job_id: int) -> None:
+    from predictions.services.synthesis import synthesis_run
+
+    job_execute(job_id=job_id, handler=synthesis_run)
+
+
 @app.task(name="predictions.tasks.fleet_score_task")
 def fleet_score_task() -> int:
     """Beat sends this to every tenant (see FLEET_SCORE_MINUTES); a tenant without models is a no-op."""

@@ -44,6 +44,14 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "mqtt-credentials/", None, "admin"),
     ("post", "mqtt-credentials/", None, "admin"),
     ("post", "webhooks/", {"name": "x", "url": "https://example.test/h"}, "admin"),
+    ("get", "models/", None, "read"),
+    ("get", "datasets/", None, "read"),
+    ("post", "models/onboard/", {"machine_type": "nope"}, "write"),
+    ("post", "models/train-real/", {"machine_type": "nope"}, "write"),
+    ("post", "models/rollback/", {"machine_type": "nope", "kind": "rul_regressor"}, "admin"),
+    ("get", "predictions/", None, "read"),
+    ("post", "predictions/", {"machine": "nope"}, "predict"),
+    ("post", "predictions/batch/", {"readings": [{"machine": "nope", "ts": 0, "values": {}}]}, "predict"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},

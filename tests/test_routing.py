@@ -116,6 +116,7 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys):
     from django.core.management import call_command
     from django_tenants.utils import tenant_context
 
+    from jobs.models import Job
     from machines.models import Machine
     from machines.selectors import readings_count
     from predictions.models import Alert, WorkOrder
@@ -127,6 +128,8 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys):
     with tenant_context(tenant_by_slug(slug="demo")):
         assert Machine.objects.count() == 5 and readings_count() == 5 * 144
         assert Alert.objects.filter(status="open").count() == 1 and WorkOrder.objects.count() == 1
+        # The demo types' models are trained by the worker: queued once, not again on a re-seed.
+        assert Job.objects.filter(kind="models.onboard", status="queued").count() == 2
     client = Client(HTTP_HOST="demo.localhost")
     assert client.login(username="demo@example.com", password="demo-pass-2026")
     assert client.get("/api/v1/machines/").json()["count"] == 5

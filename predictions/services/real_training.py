@@ -43,6 +43,7 @@ from predictions.services.registry import (
     model_version_register,
 )
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
+from predictions.training.classifier import default_horizon_h
 from predictions.training.real import better_by, evaluate_bundle, label_runs, summary_row
 from predictions.training.suite import Suite, train_suite
 from tenants.db import connection
@@ -53,7 +54,7 @@ MIN_FAILED_RUNS = 3
 
 
 def real_training_start(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
-                        horizon_h: float = DEFAULT_HORIZON_H, seed: int = 0,
+                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0,
                         created_by_id: int | None = None) -> Job:
     from predictions.tasks import real_training_task  # tasks import services, not the reverse
 
@@ -71,12 +72,13 @@ def real_training_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
 
 
 def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
-                       horizon_h: float = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
+                       horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
                        progress: ProgressFn | None = None) -> dict[str, Any]:
     report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the fleet's readings and failure events")
     table = real_table(machine_type=machine_type)
+    horizon_h = default_horizon_h(table) if horizon_h is None else horizon_h
     dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.REAL, table=table, job_id=job_id,
                             params={"step_hours": DEFAULT_STEP_HOURS, "runs": _count_units(table)})
     champions = champion_versions(machine_type_id=machine_type.id)

@@ -195,12 +195,18 @@ def model_version_archive(*, version_id: int, actor_id: int | None = None, note:
     return version
 
 
+# What scoring needs of a champion; the metrics and importance JSON are large and not needed.
+_CHAMPION_FIELDS = ("id", "kind", "number", "status", "machine_id", "machine_type_id", "artifact_path",
+                    "artifact_sha256", "data_source", "promoted_at")
+
+
 def champion_versions(*, machine_type_id: int, machine_id: int | None = None) -> dict[str, ModelVersion]:
     """The champions that score a machine: its own where it has them, else its type's."""
     scope = Q(machine__isnull=True) | Q(machine_id=machine_id) if machine_id is not None else Q(machine__isnull=True)
     found: dict[str, ModelVersion] = {}
     # Type-wide first, the machine's own after, so the machine's overwrite them.
-    champions = ModelVersion.objects.filter(scope, machine_type_id=machine_type_id, status=ModelVersion.Status.CHAMPION)
+    champions = ModelVersion.objects.filter(scope, machine_type_id=machine_type_id,
+                                            status=ModelVersion.Status.CHAMPION).only(*_CHAMPION_FIELDS)
     for version in champions.order_by(F("machine_id").asc(nulls_first=True)):
         found[version.kind] = version
     return found

@@ -35,6 +35,7 @@ from tenants.db import connection
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_ROWS = 10_000
+FORECAST_HORIZON_H = 168.0  # a week ahead
 HISTORY_SLACK_STEPS = 2  # a bucket at each end may be partial
 
 
@@ -98,13 +99,15 @@ def fleet_score(*, machine_type_id: int | None = None, source: str = Prediction.
             continue
         ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
         frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models)
-        stored += _store(score_frame(models, frame, explain=explain), models, source=source)
+        scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
+        stored += _store(scored, models, source=source)
     return stored
 
 
 def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = None,
-                    source: str = Prediction.Source.API) -> Prediction:
-    """One machine now: from readings given inline, else from its latest stored window."""
+                    source: str = Prediction.Source.API, forecast: bool = False) -> Prediction:
+    """One machine now: from readings given inline, else from its latest stored window. The
+    sensor forecast is left out unless asked for (scheduled scoring always adds it)."""
     models = _models_or_conflict(machine.machine_type, machine.id)
     if readings:
         frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours)
@@ -112,7 +115,8 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
         frame = stored_frame(machine_type=machine.machine_type, machine_ids=[machine.id], models=models)
     if not frame.num_rows:
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
-    return _store(score_frame(models, frame), models, source=source)[0]
+    scored = score_frame(models, frame, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None)
+    return _store(scored, models, source=source)[0]
 
 
 def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], explain: bool = False) -> list[Prediction]:

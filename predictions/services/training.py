@@ -23,24 +23,40 @@ from predictions.bundles import KINDS
 from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.services.registry import dataset_store, model_version_promote, model_version_register
 from predictions.services.scoring import fleet_score
+from predictions.services.synthesis import dataset_synthesize, quality_headline
 from predictions.synthetic.simulator import simulate_fleet
+from predictions.training.classifier import default_horizon_h
 from predictions.training.suite import Suite, train_suite
 
 ONBOARD_KIND = "models.onboard"
-DEFAULT_MACHINES = 40
-DEFAULT_HORIZON_H = 24.0
+# 100 simulated machines: at 40, median held-out F1 over the 24 built-in types falls from 0.78 to
+# 0.66 and eight types drop below 0.5 (benchmarks/model_quality.py, docs/synthetic.md).
+DEFAULT_MACHINES = 100
+# None: 10% of the median simulated run (`default_horizon_h`), 13-28 h for the built-in types.
+DEFAULT_HORIZON_H: float | None = None
+# The synthesizer fitted on the simulated fleet, for its SDMetrics quality report and a sample to
+# augment or share; the models themselves train on the simulated fleet, which measured better
+# (predictions/synthetic/synthesizers.py). None skips the stage.
+DEFAULT_SYNTHESIZER: str | None = "gaussian_copula"
+SYNTHESIZERS = ("gaussian_copula", "tvae", "ctgan", "hybrid")
 LIMITS = {"machines": (10, 400), "horizon_h": (0.0, 24.0 * 90)}
 
 
-def onboarding_params(*, machines: int = DEFAULT_MACHINES, horizon_h: float = DEFAULT_HORIZON_H,
-                      seed: int = 0) -> dict[str, Any]:
+def onboarding_params(*, machines: int = DEFAULT_MACHINES, horizon_h: float | None = DEFAULT_HORIZON_H,
+                      seed: int = 0, synthesizer: str | None = DEFAULT_SYNTHESIZER) -> dict[str, Any]:
     """Validated parameters, with a message a person can act on when one is out of range."""
+    if synthesizer is not None and synthesizer not in SYNTHESIZERS:
+        raise InvalidInput(f"synthesizer must be one of {', '.join(SYNTHESIZERS)} or null.",
+                           details={"synthesizer": ["unknown"]})
     for name, value in (("machines", machines), ("horizon_h", horizon_h)):
+        if value is None:
+            continue
         low, high = LIMITS[name]
         if not low <= value <= high:
             raise InvalidInput(f"{name} must be between {low:g} and {high:g}; got {value}.",
                                details={name: [f"between {low:g} and {high:g}"]})
-    return {"machines": int(machines), "horizon_h": float(horizon_h), "seed": int(seed)}
+    return {"machines": int(machines), "horizon_h": None if horizon_h is None else float(horizon_h), "seed": int(seed),
+            "synthesizer": synthesizer}
 
 
 def onboarding_start(*, machine_type: MachineType, created_by_id: int | None = None, **params: Any) -> Job:
@@ -71,12 +87,13 @@ def job_machine_type(job: Job) -> MachineType:
 def onboarding_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     """The job: simulate, store the dataset, train, register, promote firsts, score the fleet."""
     return onboard_machine_type(machine_type=job_machine_type(job), job_id=job.id, progress=progress,
-                                **{k: job.params[k] for k in ("machines", "horizon_h", "seed")})
+                                **{k: job.params.get(k) for k in ("machines", "horizon_h", "seed", "synthesizer")})
 
 
 def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_MACHINES,
-                         horizon_h: float = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
-                         progress: ProgressFn | None = None, kinds: Sequence[str] = KINDS) -> dict[str, Any]:
+                         horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
+                         progress: ProgressFn | None = None, kinds: Sequence[str] = KINDS,
+                         synthesizer: str | None = DEFAULT_SYNTHESIZER) -> dict[str, Any]:
     """The whole pipeline in the calling process (the job runs it; so can a command or a test)."""
     report: ProgressFn = progress or no_progress
     timings: dict[str, float] = {}
@@ -86,8 +103,15 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
     dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.SIMULATED, table=table, job_id=job_id,
                             params={"generator": "physics simulator", "machines": machines, "seed": seed})
     timings["simulate"] = round(time.perf_counter() - started, 3)
+    horizon_h = default_horizon_h(table) if horizon_h is None else horizon_h
+    synthesized = None
+    if synthesizer is not None:
+        stage = time.perf_counter()
+        synthesized = dataset_synthesize(source=dataset, kind=synthesizer, seed=seed, job_id=job_id,
+                                         progress=lambda p, m: report(5 + int(p * 0.2), m))
+        timings["synthesize"] = round(time.perf_counter() - stage, 3)
     suite = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, kinds=kinds,
-                        progress=lambda p, m: report(10 + int(p * 0.75), m))
+                        progress=lambda p, m: report(25 + int(p * 0.6), m))
     versions = register_suite(machine_type=machine_type, suite=suite, dataset=dataset, job_id=job_id,
                               params={"horizon_h": horizon_h, "seed": seed})
     timings["train"] = round(sum(suite.seconds.values()), 3)
@@ -97,7 +121,7 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
     timings["score"] = round(time.perf_counter() - scored_at, 3)
     timings["total"] = round(time.perf_counter() - started, 3)
     report(100, f"Onboarded in {timings['total']:.0f} s")
-    return _summary(machine_type, dataset, versions, suite, predictions, timings)
+    return _summary(machine_type, dataset, synthesized, versions, suite, predictions, timings)
 
 
 def register_suite(*, machine_type: MachineType, suite: Suite, dataset: Dataset, job_id: int | None,
@@ -119,8 +143,8 @@ def register_suite(*, machine_type: MachineType, suite: Suite, dataset: Dataset,
     return versions
 
 
-def _summary(machine_type: MachineType, dataset: Dataset, versions: list[ModelVersion], suite: Suite,
-             predictions: list[Prediction], timings: dict[str, float]) -> dict[str, Any]:
+def _summary(machine_type: MachineType, dataset: Dataset, synthesized: Dataset | None, versions: list[ModelVersion],
+             suite: Suite, predictions: list[Prediction], timings: dict[str, float]) -> dict[str, Any]:
     active = machine_type.machines.filter(status=Machine.Status.ACTIVE).count()
     return {
         "machine_type": machine_type.key,
@@ -128,6 +152,9 @@ def _summary(machine_type: MachineType, dataset: Dataset, versions: list[ModelVe
                     "fingerprint": dataset.fingerprint},
         "models": [{"id": v.id, "kind": v.kind, "number": v.number, "status": v.status,
                     "metrics": _headline(v.metrics)} for v in versions],
+        "synthetic": None if synthesized is None else {
+            "dataset": synthesized.id, "synthesizer": synthesized.params["synthesizer"]["kind"],
+            "quality": quality_headline(synthesized)},
         "skipped": suite.skipped,
         "predictions": len(predictions),
         "machines_without_readings": active - len({p.machine_id for p in predictions}),

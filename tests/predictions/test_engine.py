@@ -36,6 +36,33 @@ def test_onboarding_registers_champions_with_provenance_and_metrics(trained_moto
     assert ModelEvent.objects.filter(version=classifier, action="promoted").exists()
 
 
+def test_onboarding_synthesizes_a_dataset_with_its_quality_report_and_synthesizer(trained_motor, in_acme):
+    from predictions.services.registry import artifact_read
+
+    summary = trained_motor.summary["synthetic"]
+    synthesized = Dataset.objects.get(id=summary["dataset"])
+    assert synthesized.source == "synthesized" and synthesized.parent_id == trained_motor.summary["dataset"]["id"]
+    report = synthesized.quality_report
+    assert 0.5 < report["overall"] <= 1 and 0 < report["column_shapes"] <= 1 and 0 < report["column_pair_trends"] <= 1
+    assert report["columns"] and synthesized.rows > 0
+    saved = synthesized.params["synthesizer"]
+    assert saved["kind"] == "gaussian_copula" and saved["level"] == "window"
+    assert artifact_read(saved["artifact_path"], sha256=saved["artifact_sha256"])  # stored, and intact
+    assert summary["quality"]["overall"] == report["overall"]
+
+
+def test_synthesize_endpoint_queues_a_job_for_writers_of_this_tenant_only(trained_motor, client_for, world):
+    dataset_id = trained_motor.summary["dataset"]["id"]
+    url = f"/api/v1/datasets/{dataset_id}/synthesize/"
+    queued = client_for("engineer").post(url, {"kind": "tvae", "epochs": 5}, content_type=JSON)
+    assert queued.status_code == 202, queued.content
+    assert queued.json()["queue"] == "synth" and queued.json()["params"]["kind"] == "tvae"
+    assert client_for("viewer").post(url, {}, content_type=JSON).status_code == 403
+    assert client_for("globex_owner", tenant=world.globex).post(url, {}, content_type=JSON).status_code == 404
+    bad = client_for("engineer").post(url, {"kind": "gan-of-my-own"}, content_type=JSON)
+    assert bad.status_code == 400
+
+
 def test_onboarding_scores_machines_with_readings_and_counts_them(trained_motor, in_acme, world):
     stored = Prediction.objects.filter(machine_id=trained_motor.machine_id, source="onboarding")
     assert stored.count() == 1 == trained_motor.summary["predictions"]
@@ -69,6 +96,9 @@ def test_predict_endpoint_from_stored_and_inline_readings(trained_motor, client_
     for field in ("probability", "failure_mode", "rul_h", "rul_lower_h", "rul_upper_h", "health_score",
                   "explanation", "confidence"):
         assert field in body
+    assert "forecast" not in body["explanation"]  # on request only: the costliest part
+    projected = engineer.post("/api/v1/predictions/", {"machine": "ABB-101", "forecast": True}, content_type=JSON)
+    assert projected.json()["explanation"]["forecast"]
     with tenant_context(world.acme):
         document = MachineType.objects.get(key=TRAINED_TYPE).metadata
     healthy = failing_run_readings(document, "ABB-101", seed=5)[:30]  # the first hours of a run
@@ -76,7 +106,7 @@ def test_predict_endpoint_from_stored_and_inline_readings(trained_motor, client_
         {"ts": r["ts"], "values": r["values"]} for r in healthy]}, content_type=JSON)
     assert inline.status_code == 201, inline.content
     assert inline.json()["probability"] < body["probability"]
-    assert _usage(world) == before + 2
+    assert _usage(world) == before + 3
 
 
 def test_batch_scores_every_step_and_refuses_bad_rows_whole(trained_motor, client_for, world):

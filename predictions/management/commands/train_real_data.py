@@ -24,11 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", required=True)
         parser.add_argument("machine_type", help="key of one of the tenant's machine types")
         parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="0.1 = better by 10%%")
-        parser.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H)
+        parser.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H,
+                            help="failure within this many hours (default: 10%% of the median run)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", dest="as_json", action="store_true")
 
-    def handle(self, *args: Any, tenant: str, machine_type: str, margin: float, horizon_h: float, seed: int,
+    def handle(self, *args: Any, tenant: str, machine_type: str, margin: float, horizon_h: float | None, seed: int,
                as_json: bool, **options: Any) -> None:
         with tenant_context(tenant_or_error(tenant)):
             found = MachineType.objects.filter(key=machine_type).first()

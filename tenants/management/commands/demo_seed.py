@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from tenants.demo import demo_fill
+from tenants.demo import demo_fill, demo_models_queue
 from tenants.selectors import tenant_by_slug
 from tenants.services import tenant_signup
 
@@ -29,6 +29,10 @@ class Command(BaseCommand):
                                    owner_email=DEMO_EMAIL, owner_password=DEMO_PASSWORD).tenant
         if demo_fill(tenant=tenant):
             self.stdout.write("Demo machines, a day of readings, an alert and a work order created.")
+        queued = demo_models_queue(tenant=tenant)
+        if queued:
+            self.stdout.write(f"Training the models of {queued} machine types on the worker (a minute or two); "
+                              "follow them at /api/v1/jobs/.")
         host = f"{DEMO_SLUG}.{settings.BASE_DOMAIN}:{port}"
         self.stdout.write(self.style.SUCCESS(
             f"Demo organization ready: http://{host}/accounts/login/\n"
