@@ -6,6 +6,12 @@ window feature is computed: numeric sensors by their mean over the bucket (missi
 skipped), categorical ones by their last value. Derived signals are then computed from the
 bucketed sensors with the type's formulas, as the simulator does. A bucket is stamped with its
 start time. No Django imports.
+
+Cycle-indexed data (C-MAPSS and the like) is stored with `ts = 1970-01-01 + cycle seconds`
+(docs/ingest.md). Bucketing it by the hour would merge 3,600 cycles into one step, so such data
+is read with `time_scale = 3600`: one cycle becomes one model step of one "hour", and horizons
+and remaining life come out in cycles. The scale travels with the models (bundle extra
+`time_scale`), so scoring reads stored readings the way training did.
 """
 
 from __future__ import annotations
@@ -21,11 +27,20 @@ from machines.metadata import derived_evaluate, numeric_sensors
 
 Array = np.ndarray
 DEFAULT_STEP_HOURS = 1.0
+CYCLE_TIME_SCALE = 3600.0
+_CYCLE_DATA_BEFORE = 315_532_800.0  # 1980-01-01: stored cycles are seconds after 1970-01-01
+
+
+def time_scale_for(seconds: Array) -> float:
+    """3600 for cycle-indexed readings (every time before 1980), else 1."""
+    finite = np.asarray(seconds, np.float64)
+    finite = finite[np.isfinite(finite)]
+    return CYCLE_TIME_SCALE if len(finite) and float(finite.max()) < _CYCLE_DATA_BEFORE else 1.0
 Reading = tuple[str, datetime, Mapping[str, Any]]
 
 
 def frame_from_readings(readings: Sequence[Reading], document: Mapping[str, Any], *,
-                        step_hours: float = DEFAULT_STEP_HOURS) -> pa.Table:
+                        step_hours: float = DEFAULT_STEP_HOURS, time_scale: float = 1.0) -> pa.Table:
     """(machine, time, {sensor: value}) triples -> a bucketed frame, sorted by machine and time."""
     numeric = [s["name"] for s in numeric_sensors(document)]
     categorical = [s["name"] for s in document.get("sensors", []) if s["kind"] == "categorical"]
@@ -33,16 +48,19 @@ def frame_from_readings(readings: Sequence[Reading], document: Mapping[str, Any]
     seconds = np.array([_epoch_seconds(ts) for _, ts, _ in readings], dtype=np.float64)
     values = {name: np.array([_float(v.get(name)) for _, _, v in readings]) for name in numeric}
     labels = {name: np.array([v.get(name) for _, _, v in readings], dtype=object) for name in categorical}
-    return frame_from_columns(machines, seconds, values, labels, document, step_hours=step_hours)
+    return frame_from_columns(machines, seconds, values, labels, document, step_hours=step_hours,
+                              time_scale=time_scale)
 
 
 def frame_from_columns(
     machines: Array, seconds: Array, numeric: Mapping[str, Array], categorical: Mapping[str, Array],
-    document: Mapping[str, Any], *, step_hours: float = DEFAULT_STEP_HOURS,
+    document: Mapping[str, Any], *, step_hours: float = DEFAULT_STEP_HOURS, time_scale: float = 1.0,
 ) -> pa.Table:
-    """The columnar form: epoch seconds, float arrays per numeric sensor (NaN = missing)."""
-    if not step_hours > 0:
-        raise ValueError(f"step_hours must be > 0, got {step_hours}")
+    """The columnar form: epoch seconds, float arrays per numeric sensor (NaN = missing).
+    `time_scale` stretches time before bucketing (see the module docstring)."""
+    if not step_hours > 0 or not time_scale > 0:
+        raise ValueError(f"step_hours and time_scale must be > 0, got {step_hours} and {time_scale}")
+    seconds = np.asarray(seconds, np.float64) * time_scale
     step = step_hours * 3600.0
     bucket = np.floor(seconds / step).astype(np.int64)
     names = np.asarray(machines).astype(str)
@@ -56,6 +74,8 @@ def frame_from_columns(
     }
     sensor_values = {name: _bucket_mean(np.asarray(column, np.float64)[order], starts)
                      for name, column in numeric.items()}
+    for sensor in numeric_sensors(document):  # a sensor never sent is missing, not an error
+        sensor_values.setdefault(sensor["name"], np.full(len(starts), np.nan))
     columns.update({name: pa.array(v, pa.float64()) for name, v in sensor_values.items()})
     for name, column in categorical.items():
         columns[name] = pa.array(_bucket_last(np.asarray(column, object)[order], starts, len(order)), pa.string())

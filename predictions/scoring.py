@@ -58,6 +58,11 @@ class ModelSet:
         return float(self.bundles[FAILURE].extra.get("step_hours", 1.0))
 
     @property
+    def time_scale(self) -> float:
+        """3600 when the models learned from cycle-indexed data (predictions.frames)."""
+        return float(self.bundles[FAILURE].extra.get("time_scale", 1.0))
+
+    @property
     def history_steps(self) -> int:
         """Steps of history a prediction needs for full windows."""
         return max(max(b.model.spec.windows) for b in self.bundles.values() if hasattr(b.model, "spec"))
@@ -249,7 +254,9 @@ def _reading(frame: pa.Table, row: int, signal: str, ranges: Mapping[str, Any]) 
     if signal not in frame.column_names:
         return {"value": None, "zone": None}
     value = frame.column(signal)[row].as_py()
-    if not isinstance(value, int | float) or value != value:
+    if isinstance(value, float) and value != value:
+        return {"value": None, "zone": None}  # missing at this step
+    if not isinstance(value, int | float):
         return {"value": value, "zone": None}
     zone = range_zone(ranges[signal], float(value)) if signal in ranges else None
     return {"value": round(float(value), 4), "zone": zone}

@@ -31,7 +31,7 @@ from machines.ingest.reader import table_open
 from machines.models import MachineType
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions.frames import frame_from_columns
-from predictions.scoring import score_columns
+from predictions.scoring import ModelSet, score_columns
 from predictions.services.registry import model_set_for
 from tenants.db import connection
 
@@ -68,8 +68,7 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
         raise InvalidInput(f"No column of the file names a sensor of {machine_type.name}.")
     report(5, "Reading the file")
     data = pa.Table.from_batches(list(table.batches([machine_column, time_column, *sensors])))
-    frame, refused = _frame(data, machine_type, sensors, machine_column, time_column, time_format,
-                            models.step_hours)
+    frame, refused = _frame(data, machine_type, sensors, machine_column, time_column, time_format, models)
     report(40, f"Scoring {frame.num_rows:,} steps")
     scores = score_columns(models, frame, rows="all")
     report(85, "Writing the predictions")
@@ -81,7 +80,7 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
 
 
 def _frame(data: pa.Table, machine_type: MachineType, sensors: dict[str, str], machine_column: str,
-           time_column: str, time_format: str, step_hours: float) -> tuple[pa.Table, int]:
+           time_column: str, time_format: str, models: ModelSet) -> tuple[pa.Table, int]:
     micros = times_us(data.column(time_column).combine_chunks(), time_format)  # type: ignore[arg-type]
     machines = data.column(machine_column).combine_chunks()
     keep = pc.and_(pc.is_valid(micros), pc.is_valid(machines))
@@ -100,7 +99,8 @@ def _frame(data: pa.Table, machine_type: MachineType, sensors: dict[str, str], m
         else:
             values, _ = numbers(column, pa.float64())  # type: ignore[arg-type]
             numeric[sensor] = np.asarray(pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False))
-    frame = frame_from_columns(names, seconds, numeric, labels, machine_type.metadata, step_hours=step_hours)
+    frame = frame_from_columns(names, seconds, numeric, labels, machine_type.metadata, step_hours=models.step_hours,
+                               time_scale=models.time_scale)
     return frame, refused
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from jobs.services import ProgressFn, no_progress
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import FAILURE, KINDS, RUL, Bundle
-from predictions.frames import DEFAULT_STEP_HOURS, frame_from_columns
+from predictions.frames import DEFAULT_STEP_HOURS, frame_from_columns, time_scale_for
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.registry import (
     artifact_read,
@@ -77,16 +77,17 @@ def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MAR
     report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the fleet's readings and failure events")
-    table = real_table(machine_type=machine_type)
+    table, time_scale = real_table(machine_type=machine_type)
     horizon_h = default_horizon_h(table) if horizon_h is None else horizon_h
     dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.REAL, table=table, job_id=job_id,
-                            params={"step_hours": DEFAULT_STEP_HOURS, "runs": _count_units(table)})
+                            params={"step_hours": DEFAULT_STEP_HOURS, "time_scale": time_scale,
+                                    "runs": _count_units(table)})
     champions = champion_versions(machine_type_id=machine_type.id)
     champion_bundles = {kind: _bundle(v) for kind, v in champions.items() if kind in (FAILURE, RUL)}
     report(10, "Training on real data")
-    real = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed,
+    real = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, time_scale=time_scale,
                        progress=lambda p, m: report(10 + int(p * 0.4), m))
-    tuned = _fine_tune(table, machine_type, champion_bundles, horizon_h, seed, report)
+    tuned = _fine_tune(table, machine_type, champion_bundles, horizon_h, seed, time_scale, report)
     report(85, "Comparing against the champions on held-out real runs")
     decisions = [_decide(kind, machine_type, dataset, real, tuned, champions, champion_bundles, table,
                          margin, seed, job_id) for kind in KINDS if kind in real.bundles]
@@ -96,16 +97,18 @@ def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MAR
             "skipped": real.skipped, "seconds": round(time.perf_counter() - started, 2)}
 
 
-def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HOURS) -> pa.Table:
-    """The type's readings bucketed to steps, cut into runs and labelled by failure events."""
+def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HOURS) -> tuple[pa.Table, float]:
+    """The type's readings bucketed to steps, cut into runs and labelled by failure events, and
+    the time scale they were read with (3600 for cycle-indexed data; predictions.frames)."""
     machines = dict(Machine.objects.filter(machine_type=machine_type).values_list("id", "name"))
-    frame = _bucketed_frame(machine_type, machines, step_hours)
+    time_scale = _time_scale(machines)
+    frame = _bucketed_frame(machine_type, machines, step_hours, time_scale)
     if not frame.num_rows:
         raise InvalidInput(f"No readings for {machine_type.name} yet; upload some before training on real data.")
     events: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for machine_id, at, mode in FailureEvent.objects.filter(machine_id__in=machines).values_list(
             "machine_id", "occurred_at", "failure_mode"):
-        events[machines[machine_id]].append((at, mode))
+        events[machines[machine_id]].append((datetime.fromtimestamp(at.timestamp() * time_scale, UTC), mode))
     table = label_runs(frame, events)
     failed_runs = int(np.sum(table.column("failed").to_numpy(zero_copy_only=False)))
     if failed_runs < MIN_FAILED_RUNS:
@@ -113,16 +116,26 @@ def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HO
             f"{failed_runs} failure(s) fall inside the readings of {machine_type.name}; at least {MIN_FAILED_RUNS} "
             "are needed to train and test on real data. Record failures (POST /api/v1/failure-events/) or upload "
             "files with a label column.", details={"failures": failed_runs, "needed": MIN_FAILED_RUNS})
-    return table
+    return table, time_scale
 
 
-def _bucketed_frame(machine_type: MachineType, machines: Mapping[int, str], step_hours: float) -> pa.Table:
-    slots = list(machine_type.sensor_slots or [])
+def _time_scale(machines: Mapping[int, str]) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extract(epoch FROM max(ts)) FROM machines_reading WHERE machine_id = ANY(%s)",
+                       [list(machines)])
+        latest = cursor.fetchone()[0]
+    return time_scale_for(np.array([np.nan if latest is None else float(latest)]))
+
+
+def _bucketed_frame(machine_type: MachineType, machines: Mapping[int, str], step_hours: float,
+                    time_scale: float) -> pa.Table:
+    # Re-read: ingest appends slots on the row, and the caller's instance may predate that.
+    slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
     categories = {s["name"]: s["categories"] for s in machine_type.sensors if s["kind"] == "categorical"}
     # Slot indexes are integers we generate, never user text: safe to place in the SQL.
     parts = [f"(array_agg(vals[{i + 1}] ORDER BY ts DESC) FILTER (WHERE vals[{i + 1}] IS NOT NULL))[1]"
              if name in categories else f"avg(vals[{i + 1}])" for i, name in enumerate(slots)]
-    step = step_hours * 3600.0
+    step = step_hours * 3600.0 / time_scale  # in stored seconds
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT machine_id, floor(extract(epoch FROM ts) / %s) * %s AS t, {', '.join(parts) or 'NULL'} "
@@ -137,7 +150,7 @@ def _bucketed_frame(machine_type: MachineType, machines: Mapping[int, str], step
                    for i, name in enumerate(slots) if name in categories}
     return frame_from_columns(np.array([machines[r[0]] for r in rows], dtype=object),
                               np.array([float(r[1]) for r in rows]), numeric, categorical, machine_type.metadata,
-                              step_hours=step_hours)
+                              step_hours=step_hours, time_scale=time_scale)
 
 
 def _bundle(version: ModelVersion) -> Bundle:
@@ -147,12 +160,12 @@ def _bundle(version: ModelVersion) -> Bundle:
 
 
 def _fine_tune(table: pa.Table, machine_type: MachineType, champions: Mapping[str, Bundle], horizon_h: float,
-               seed: int, report: ProgressFn) -> Suite | None:
+               seed: int, time_scale: float, report: ProgressFn) -> Suite | None:
     if not champions:
         return None
     report(50, "Fine-tuning the synthetic champions on real data")
     return train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, kinds=list(champions),
-                       init=champions, progress=lambda p, m: report(50 + int(p * 0.35), m))
+                       init=champions, time_scale=time_scale, progress=lambda p, m: report(50 + int(p * 0.35), m))
 
 
 def _decide(kind: str, machine_type: MachineType, dataset: Dataset, real: Suite, tuned: Suite | None,

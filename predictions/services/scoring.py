@@ -29,7 +29,7 @@ from predictions.frames import Reading, frame_from_columns, frame_from_readings
 from predictions.models import Prediction
 from predictions.scoring import ModelSet, score_frame
 from predictions.services.alerts import alert_raise
-from predictions.services.registry import model_set_for
+from predictions.services.registry import json_safe, model_set_for
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def _models_or_conflict(machine_type: MachineType, machine_id: int | None = None
 
 def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], models: ModelSet) -> pa.Table:
     """Each machine's readings over the last `history_steps` steps before its own latest reading."""
-    span = timedelta(hours=models.step_hours * (models.history_steps + HISTORY_SLACK_STEPS))
+    span = timedelta(hours=models.step_hours * (models.history_steps + HISTORY_SLACK_STEPS) / models.time_scale)
     slots = list(machine_type.sensor_slots or [])
     with connection.cursor() as cursor:
         cursor.execute(
@@ -64,11 +64,11 @@ def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], model
         )
         rows = cursor.fetchall()
     names = dict(Machine.objects.filter(id__in=machine_ids).values_list("id", "name"))
-    return _frame_from_rows(rows, slots, names, machine_type.metadata, models.step_hours)
+    return _frame_from_rows(rows, slots, names, machine_type.metadata, models)
 
 
 def _frame_from_rows(rows: list[tuple[Any, ...]], slots: list[str], names: dict[int, str], document: dict[str, Any],
-                     step_hours: float) -> pa.Table:
+                     models: ModelSet) -> pa.Table:
     width = len(slots)
     values = np.full((len(rows), width), np.nan)
     for i, (_, _, vals) in enumerate(rows):
@@ -83,7 +83,8 @@ def _frame_from_rows(rows: list[tuple[Any, ...]], slots: list[str], names: dict[
     }
     machines = np.array([names[r[0]] for r in rows], dtype=object)
     seconds = np.array([float(r[1]) for r in rows])
-    return frame_from_columns(machines, seconds, numeric, categorical, document, step_hours=step_hours)
+    return frame_from_columns(machines, seconds, numeric, categorical, document, step_hours=models.step_hours,
+                              time_scale=models.time_scale)
 
 
 def fleet_score(*, machine_type_id: int | None = None, source: str = Prediction.Source.SCHEDULED,
@@ -110,7 +111,8 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     sensor forecast is left out unless asked for (scheduled scoring always adds it)."""
     models = _models_or_conflict(machine.machine_type, machine.id)
     if readings:
-        frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours)
+        frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours,
+                                    time_scale=models.time_scale)
     else:
         frame = stored_frame(machine_type=machine.machine_type, machine_ids=[machine.id], models=models)
     if not frame.num_rows:
@@ -125,7 +127,8 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
         raise InvalidInput(f"A batch holds at most {MAX_BATCH_ROWS:,} rows; this one has {len(readings):,}. "
                            "Split it, or use the file-to-file command for large files.")
     models = _models_or_conflict(machine_type)
-    frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours)
+    frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours,
+                                time_scale=models.time_scale)
     return _store(score_frame(models, frame, rows="all", explain=explain), models, source=Prediction.Source.BATCH)
 
 
@@ -155,7 +158,7 @@ def _prediction(item: dict[str, Any], machine: Machine, models: ModelSet, source
         horizon_h=item["horizon_h"], probability=item["probability"], predicted_failure=item["prediction"],
         failure_mode=item["failure_mode"] or "", rul_h=item["rul_h"], rul_lower_h=item["rul_lower_h"],
         rul_upper_h=item["rul_upper_h"], anomaly_score=item["anomaly_score"], health_score=item["health_score"],
-        confidence=item["confidence"], explanation=item.get("explanation", {}),
+        confidence=item["confidence"], explanation=json_safe(item.get("explanation", {})),
     )
 
 

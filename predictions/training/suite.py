@@ -66,6 +66,7 @@ def train_suite(
     table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0,
     step_hours: float = DEFAULT_STEP_HOURS, kinds: Sequence[str] = KINDS, progress: Progress | None = None,
     spec: FeatureSpec | None = None, init: Mapping[str, Bundle] | None = None, init_rounds: int = 100,
+    time_scale: float = 1.0,
 ) -> Suite:
     """`init` fine-tunes: the failure classifier and RUL regressor continue boosting from these
     bundles' boosters (`init_rounds` more trees, the RUL cap kept); their feature spec is used."""
@@ -76,7 +77,7 @@ def train_suite(
     spec = spec or FeatureSpec.for_document(document)
     suite = Suite({}, {}, table_fingerprint(table), table.num_rows,
                   len(set(column_numpy(table, "machine").astype(str))))
-    common = {"step_hours": step_hours, "trained_on_rows": table.num_rows}
+    common = {"step_hours": step_hours, "time_scale": time_scale, "trained_on_rows": table.num_rows}
     steps = [(FAILURE, "failure classifier"), (RUL, "remaining-life regressor"), (ANOMALY, "anomaly detector"),
              (FORECAST, "sensor forecaster")]
     for index, (kind, label) in enumerate(steps):
