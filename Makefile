@@ -41,6 +41,8 @@ bench: $(STAMP) ## run the benchmarks in benchmarks/, each beside its baseline
 	$(WITH_SERVICES) $(PY) benchmarks/tenant_provision.py $(PROVISION_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/ingest.py $(INGEST_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/engine.py $(ENGINE_ARGS)
+	$(PY) benchmarks/synthesis.py $(SYNTHESIS_ARGS)
+	$(PY) benchmarks/model_quality.py $(QUALITY_ARGS)
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data staticfiles

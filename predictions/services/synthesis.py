@@ -21,6 +21,7 @@ SYNTH_KIND = "datasets.synthesize"
 KINDS = ("gaussian_copula", "tvae", "ctgan", "hybrid")
 LEVELS = ("window", "row")
 MAX_ROWS = 200_000
+DEFAULT_ROWS = 10_000  # sampled when the caller names no size
 
 
 def synthesis_params(*, kind: str = "gaussian_copula", level: str = "window", rows: int | None = None,
@@ -76,7 +77,7 @@ def dataset_synthesize(*, source: Dataset, kind: str = "gaussian_copula", level:
     relative = f"synthesizers/{source.machine_type.key}/{kind}-{level}-{uuid.uuid4().hex}.bin"
     sha = artifact_write(relative, synthesizer.save())
     report(82, "Sampling")
-    sample = synthesizer.sample(rows or min(table.num_rows, MAX_ROWS), seed=seed)
+    sample = synthesizer.sample(rows or min(table.num_rows, DEFAULT_ROWS), seed=seed)
     report(90, "Measuring quality (SDMetrics)")
     quality = quality_report(table, sample, document)
     return dataset_store(
