@@ -83,13 +83,13 @@ def library_keys(selection: str) -> list[str]:
 def onboarding(keys: list[str], machines: int | None) -> list[dict[str, Any]]:
     from machines.models import MachineType
     from machines.services import machine_type_adopt
-    from predictions.services.training import onboard_machine_type
+    from predictions.services.training import DEFAULT_MACHINES, onboard_machine_type
 
     rows = []
     for key in keys:
         machine_type = MachineType.objects.filter(key=key).first() or machine_type_adopt(key=key)
-        sizes = {"machines": machines} if machines else {}
-        summary = onboard_machine_type(machine_type=machine_type, **sizes)  # the default horizon and synthesizer
+        # The onboarding defaults (horizon, synthesizer, and the machine count unless given).
+        summary = onboard_machine_type(machine_type=machine_type, machines=machines or DEFAULT_MACHINES)
         classifier = next(m for m in summary["models"] if m["kind"] == "failure_classifier")
         rows.append({"type": key, **summary["seconds"], "f1": classifier["metrics"].get("f1"),
                      "baseline_f1": _version_baseline(classifier["id"])})
