@@ -415,6 +415,14 @@ def test_dockerfile_installs_cpu_torch_before_the_requirements() -> None:
         assert "download.pytorch.org" not in runs[index], "only torch comes from the PyTorch index"
 
 
+def test_the_image_and_requirements_name_the_same_torch() -> None:
+    """requirements.txt pins torch (the machine's CPU build); the image installs it from the CPU
+    index first. Different versions would make the image's pip swap in PyPI's CUDA wheel."""
+    pinned = re.search(r"^torch==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    argument = re.search(r"^ARG TORCH_VERSION=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert pinned and argument and pinned.group(1) == argument.group(1)
+
+
 def test_dockerfile_collects_static_files_with_a_build_only_secret() -> None:
     stage = _final_stage()
     runs = [args for keyword, args in stage if keyword == "RUN"]
