@@ -137,6 +137,10 @@ def test_roles_and_tenants_are_refused(trained_motor, client_for, world):
     version_id = _champion_id(world, "failure_classifier")
     engineer = client_for("engineer")
     assert engineer.post(f"/api/v1/models/{version_id}/promote/", {}, content_type=JSON).status_code == 403
+    assert viewer.post(f"/api/v1/models/{version_id}/archive/", {}, content_type=JSON).status_code == 403
+    assert viewer.post("/api/v1/models/rollback/", {"machine_type": TRAINED_TYPE, "kind": "rul_regressor"},
+                       content_type=JSON).status_code == 403
+    assert viewer.get(f"/api/v1/models/{version_id}/events/").status_code == 200
     outsider = client_for("globex_owner")  # a member of globex, on acme's host
     assert outsider.get("/api/v1/models/").status_code == 404
     assert outsider.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type=JSON).status_code == 404
@@ -145,6 +149,9 @@ def test_roles_and_tenants_are_refused(trained_motor, client_for, world):
     for url in ("/api/v1/models/", "/api/v1/datasets/", "/api/v1/predictions/"):
         assert own.get(url).json()["count"] == 0
     assert own.get(f"/api/v1/models/{version_id}/").status_code == 404
+    assert own.get(f"/api/v1/models/{version_id}/events/").status_code == 404
+    assert own.post(f"/api/v1/models/{version_id}/promote/", {}, content_type=JSON).status_code == 404
+    assert outsider.post(f"/api/v1/models/{version_id}/archive/", {}, content_type=JSON).status_code == 404
     assert own.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type=JSON).status_code == 400
 
 
