@@ -10,8 +10,10 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from accounts.roles import Scope
+from jobs.models import Job
 from jobs.serializers import JobSerializer
 from pdm_saas.api.base import TenantViewSet
 from pdm_saas.api.principals import request_actor
@@ -63,24 +65,14 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     @action(detail=False, methods=["post"])
     def onboard(self, request: Request) -> Response:
         """Simulate the type's fleet, train its four models and score its machines, as a job."""
-        body = OnboardSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        job = training.onboarding_start(machine_type=data.pop("machine_type"),
-                                        created_by_id=request_actor(request).user_id, **data)
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return _type_job(request, OnboardSerializer, training.onboarding_start)
 
     @extend_schema(request=TrainRealSerializer, responses={202: JobSerializer})
     @action(detail=False, methods=["post"], url_path="train-real")
     def train_real(self, request: Request) -> Response:
         """Train on the type's real readings and failure events, fine-tune the champions, and
         promote what beats them on held-out real data by the margin, as a job."""
-        body = TrainRealSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        job = real_training.real_training_start(machine_type=data.pop("machine_type"),
-                                                created_by_id=request_actor(request).user_id, **data)
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return _type_job(request, TrainRealSerializer, real_training.real_training_start)
 
     @extend_schema(request=NoteSerializer, responses=ModelVersionSerializer)
     @action(detail=True, methods=["post"])
@@ -117,6 +109,15 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str) -> Response:
         return Response(ModelEventSerializer(self.get_object().events.all(), many=True).data)
+
+
+def _type_job(request: Request, serializer: type[Serializer[Any]], start: Callable[..., Job]) -> Response:
+    """Validate the body, start the job about its machine type, answer 202 with the job."""
+    body = serializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = dict(body.validated_data)
+    job = start(machine_type=data.pop("machine_type"), created_by_id=request_actor(request).user_id, **data)
+    return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):

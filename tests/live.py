@@ -23,6 +23,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 def child_env() -> dict[str, str]:
     """The environment of this test run, with DATABASE_URL pointing at the *test* database."""
     db = connection.settings_dict

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from django.test import Client
 from accounts.services import api_key_create
 from pdm_saas.live.events import event_publish
 
-from .live import free_port, process, python_bin
+from .live import free_port, port_listening, process, python_bin
 
 pytestmark = pytest.mark.live
 
@@ -24,16 +23,9 @@ pytestmark = pytest.mark.live
 def asgi_server(world, django_db_blocker, tmp_path_factory):
     port = free_port()
 
-    def listening(_: str) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-
     args = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
     with django_db_blocker.unblock(), process(args, log=tmp_path_factory.mktemp("asgi") / "daphne.log",
-                                              ready=listening):
+                                              ready=lambda _: port_listening(port)):
         yield port
 
 

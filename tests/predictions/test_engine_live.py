@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from typing import Any
 
@@ -25,7 +24,7 @@ from pdm_saas.celery import tenant_task_send
 from predictions.models import Prediction
 from predictions.tasks import fleet_score_task
 from tenants.services import tenant_signup
-from tests.live import free_port, process, python_bin, wait_for
+from tests.live import free_port, port_listening, process, python_bin, wait_for
 from tests.predictions.conftest import failing_run_readings
 
 pytestmark = pytest.mark.live
@@ -56,16 +55,8 @@ def services(initech, django_db_blocker, tmp_path_factory):
               "--without-gossip", "--without-mingle", "--without-heartbeat"]
     asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
     with django_db_blocker.unblock(), process(worker, log=logs / "worker.log", ready=lambda t: " ready." in t), \
-            process(asgi, log=logs / "daphne.log", ready=lambda _: _listening(port)):
+            process(asgi, log=logs / "daphne.log", ready=lambda _: port_listening(port)):
         yield port
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_onboarding_runs_on_the_worker_with_progress_and_scores_the_fleet(initech, services, django_db_blocker):

@@ -12,7 +12,7 @@ from machines import services
 from machines.library import library_list, metadata_export
 from machines.models import MachineType
 from pdm_saas.errors import ServiceError
-from tenants.command_line import command_error, tenant_or_error
+from tenants.command_line import command_error, machine_type_or_error, tenant_or_error
 
 
 class Command(BaseCommand):
@@ -46,7 +46,4 @@ class Command(BaseCommand):
             created = services.machine_type_import(document=Path(argument).read_bytes())
             self.stdout.write(f"Imported {created.key}")
         elif action == "export":
-            found = MachineType.objects.filter(key=argument).first()
-            if found is None:
-                raise CommandError(f"No machine type {argument!r} in this tenant.")
-            self.stdout.write(metadata_export(found.metadata))
+            self.stdout.write(metadata_export(machine_type_or_error(argument).metadata))

@@ -10,10 +10,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
-from machines.models import MachineType
 from pdm_saas.errors import ServiceError
 from predictions.services.batch_files import score_file
-from tenants.command_line import command_error, command_progress, tenant_or_error
+from tenants.command_line import command_error, command_progress, machine_type_or_error, tenant_or_error
 
 
 class Command(BaseCommand):
@@ -32,9 +31,7 @@ class Command(BaseCommand):
         if not source.is_file():
             raise CommandError(f"No file at {source}.")
         with tenant_context(tenant_or_error(tenant)):
-            found = MachineType.objects.filter(key=machine_type).first()
-            if found is None:
-                raise CommandError(f"No machine type {machine_type!r} in this tenant.")
+            found = machine_type_or_error(machine_type)
             try:
                 result = score_file(machine_type=found, source=source, target=target, progress=command_progress,
                                     machine_column=options["machine_column"], time_column=options["time_column"],

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import tenant_context
 
-from machines.models import MachineType
 from pdm_saas.errors import ServiceError
 from predictions.services.real_training import DEFAULT_MARGIN, train_on_real_data
 from predictions.services.training import DEFAULT_HORIZON_H
-from tenants.command_line import command_error, command_progress, tenant_or_error
+from tenants.command_line import command_error, command_progress, machine_type_or_error, tenant_or_error
 
 
 class Command(BaseCommand):
@@ -32,9 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, tenant: str, machine_type: str, margin: float, horizon_h: float | None, seed: int,
                as_json: bool, **options: Any) -> None:
         with tenant_context(tenant_or_error(tenant)):
-            found = MachineType.objects.filter(key=machine_type).first()
-            if found is None:
-                raise CommandError(f"No machine type {machine_type!r} in this tenant.")
+            found = machine_type_or_error(machine_type)
             try:
                 summary = train_on_real_data(machine_type=found, margin=margin, horizon_h=horizon_h, seed=seed,
                                              progress=command_progress)
