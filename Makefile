@@ -8,7 +8,7 @@ WITH_SERVICES := $(PY) scripts/devservices.py --
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate demo test lint bench clean
+.PHONY: help install run migrate demo test screenshots lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -17,6 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	sh scripts/install_browser.sh
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the pinned requirements
@@ -32,6 +33,9 @@ migrate: $(STAMP) ## migrate the public schema, the tenant template and every te
 
 test: $(STAMP) ## run the whole test suite (real Postgres, Redis, Celery worker, ASGI server)
 	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+
+screenshots: $(STAMP) ## refresh docs/screenshots/ by running the browser suite
+	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py -q
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -55,3 +55,14 @@ def invitation_pending_by_token_hash(*, token_hash: str) -> Invitation | None:
     if invitation is None or not invitation.is_pending:
         return None
     return invitation
+
+
+def invitation_pending_list(*, tenant_id: int) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        tenant_id=tenant_id, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).select_related("invited_by")
+
+
+def api_key_list(*, tenant_id: int) -> QuerySet[ApiKey]:
+    """Every key of the tenant, revoked ones too: the page shows what was revoked and when."""
+    return ApiKey.objects.filter(tenant_id=tenant_id).select_related("created_by")

@@ -1,13 +1,40 @@
+"""Browser pages of accounts: sign in and out, password reset and invitation acceptance (public
+pages of a tenant host), and the organization's members and API keys (members only).
+
+Views stay thin: they check who may act (`member_view`), validate a form, call one service of
+`accounts.services` and render; a service's refusal is shown as its message.
+"""
+
 from __future__ import annotations
 
-from django.contrib.auth import login
-from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from typing import Any
 
-from accounts.forms import InvitationAcceptForm, TenantLoginForm
-from accounts.services import invitation_accept
-from pdm_saas.errors import ServiceError
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.forms import (
+    ApiKeyForm,
+    InvitationAcceptForm,
+    InvitationForm,
+    RoleForm,
+    TenantLoginForm,
+    TenantPasswordResetForm,
+)
+from accounts.keys import sha256_hex
+from accounts.models import Invitation
+from accounts.roles import Role, Scope
+from pdm_saas.api.principals import request_membership
+from pdm_saas.errors import NotFound, ServiceError
+from pdm_saas.web_access import member_view, page_actor
+
+# --- public pages of a tenant host ----------------------------------------------------------
 
 
 class LoginView(auth_views.LoginView):
@@ -16,15 +43,210 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+class LogoutView(auth_views.LogoutView):
+    """Sign out (POST only, Django's rule) and land on the login page saying so."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        # The session is flushed by now; the message travels in the messages cookie.
+        messages.success(request, "You have signed out.")
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    form_class = TenantPasswordResetForm  # type: ignore[assignment]
+    success_url = reverse_lazy("accounts:password-reset-sent")
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "tenant": self.request.tenant}  # type: ignore[attr-defined]
+
+    def form_valid(self, form: TenantPasswordResetForm) -> HttpResponse:  # type: ignore[override]
+        self.extra_email_context = {"organization": self.request.tenant.name}  # type: ignore[attr-defined]
+        return super().form_valid(form)
+
+
+class PasswordResetSentView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_sent.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+def _pending_invitation(request: HttpRequest, token: str) -> Invitation | None:
+    invitation = selectors.invitation_pending_by_token_hash(token_hash=sha256_hex(token))
+    if invitation is None or invitation.tenant_id != request.tenant.id:  # type: ignore[attr-defined]
+        return None
+    return invitation
+
+
+@never_cache
 def invitation_accept_page(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = _pending_invitation(request, token)
     form = InvitationAcceptForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if invitation is not None and request.method == "POST" and form.is_valid():
         try:
-            membership = invitation_accept(tenant_id=request.tenant.id, token=token,  # type: ignore[attr-defined]
-                                           **form.cleaned_data)
+            membership = services.invitation_accept(tenant_id=request.tenant.id, token=token,  # type: ignore[attr-defined]
+                                                    **form.cleaned_data)
         except ServiceError as exc:
             form.add_error(None, exc.message)
         else:
             login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {request.tenant.name}.")  # type: ignore[attr-defined]
             return redirect("home")
-    return render(request, "accounts/invitation_accept.html", {"form": form})
+    status = 200 if invitation is not None else 410
+    return render(request, "accounts/invitation_accept.html",
+                  {"form": form, "invitation": invitation}, status=status)
+
+
+# --- organization: members and invitations ------------------------------------------------
+
+
+def _organization_page(request: HttpRequest, *, invite_form: InvitationForm | None = None,
+                       accept_url: str = "", status: int = 200) -> HttpResponse:
+    tenant_id = request.tenant.id  # type: ignore[attr-defined]
+    membership = request_membership(request)
+    is_owner = membership is not None and membership.role == Role.OWNER
+    context = {
+        "members": selectors.membership_list(tenant_id=tenant_id),
+        "invitations": selectors.invitation_pending_list(tenant_id=tenant_id),
+        "invite_form": invite_form or InvitationForm(allow_owner=is_owner),
+        "role_choices": [(v, label) for v, label in Role.choices if is_owner or v != Role.OWNER],
+        "is_owner": is_owner,
+        "accept_url": accept_url,
+    }
+    return render(request, "accounts/organization.html", context, status=status)
+
+
+@member_view()
+def organization(request: HttpRequest) -> HttpResponse:
+    return _organization_page(request)
+
+
+@never_cache
+@member_view(write=Scope.ADMIN)
+@require_POST
+def invitation_create_page(request: HttpRequest) -> HttpResponse:
+    actor = page_actor(request)
+    form = InvitationForm(request.POST, allow_owner=actor.role == Role.OWNER)
+    if not form.is_valid():
+        return _organization_page(request, invite_form=form, status=400)
+    try:
+        issued = services.invitation_create(actor=actor, **form.cleaned_data)
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return _organization_page(request, invite_form=form, status=400)
+    # The link is rendered in this response only (not stored, not redirected to): mail may not
+    # be configured, so the admin may have to pass it on by hand.
+    messages.success(request, f"Invitation sent to {issued.invitation.email}.")
+    url = services.invitation_accept_url(invitation=issued.invitation, token=issued.token)
+    return _organization_page(request, accept_url=url)
+
+
+@member_view(write=Scope.ADMIN)
+@require_POST
+def member_role_page(request: HttpRequest, pk: int) -> HttpResponse:
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles.")
+        return redirect("accounts:organization")
+    try:
+        changed = services.member_role_change(actor=page_actor(request), membership_id=pk,
+                                              role=form.cleaned_data["role"])
+    except NotFound as exc:  # another tenant's id looks like no id at all
+        raise Http404(exc.message) from exc
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{changed.user.email} is now {changed.get_role_display()}.")
+    return redirect("accounts:organization")
+
+
+@member_view(write=Scope.ADMIN)
+@require_POST
+def member_remove_page(request: HttpRequest, pk: int) -> HttpResponse:
+    own = request_membership(request)
+    try:
+        services.member_remove(actor=page_actor(request), membership_id=pk)
+    except NotFound as exc:  # another tenant's id looks like no id at all
+        raise Http404(exc.message) from exc
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("accounts:organization")
+    if own is not None and own.id == pk:  # they removed themself: nothing here is theirs any more
+        logout(request)
+        messages.success(request, "You left the organization.")
+        return redirect("accounts:login")
+    messages.success(request, "Member removed.")
+    return redirect("accounts:organization")
+
+
+@member_view(write=Scope.ADMIN)
+@require_POST
+def invitation_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.invitation_revoke(tenant_id=request.tenant.id, invitation_id=pk)  # type: ignore[attr-defined]
+    except NotFound as exc:  # another tenant's id looks like no id at all
+        raise Http404(exc.message) from exc
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Invitation revoked.")
+    return redirect("accounts:organization")
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+def _api_keys_page(request: HttpRequest, *, form: ApiKeyForm | None = None, raw_key: str = "",
+                   status: int = 200) -> HttpResponse:
+    context = {
+        "keys": selectors.api_key_list(tenant_id=request.tenant.id),  # type: ignore[attr-defined]
+        "form": form or ApiKeyForm(),
+        "raw_key": raw_key,
+    }
+    return render(request, "accounts/api_keys.html", context, status=status)
+
+
+@member_view(read=Scope.ADMIN, write=Scope.ADMIN)
+def api_keys(request: HttpRequest) -> HttpResponse:
+    return _api_keys_page(request)
+
+
+@never_cache
+@member_view(read=Scope.ADMIN, write=Scope.ADMIN)
+@require_POST
+def api_key_create_page(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _api_keys_page(request, form=form, status=400)
+    try:
+        issued = services.api_key_create(tenant=request.tenant, created_by_id=page_actor(request).user_id,  # type: ignore[attr-defined]
+                                         **form.cleaned_data)
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return _api_keys_page(request, form=form, status=400)
+    # Shown once, in this response: never in the session, a URL or a log.
+    return _api_keys_page(request, raw_key=issued.raw)
+
+
+@member_view(read=Scope.ADMIN, write=Scope.ADMIN)
+@require_POST
+def api_key_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        key = services.api_key_revoke(tenant_id=request.tenant.id, key_id=pk)  # type: ignore[attr-defined]
+    except NotFound as exc:  # another tenant's id looks like no id at all
+        raise Http404(exc.message) from exc
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"API key “{key.name}” ({key.prefix}) revoked.")
+    return HttpResponseRedirect(reverse_lazy("accounts:api-keys"))

@@ -45,3 +45,14 @@ def readings_count(*, machine_id: int | None = None) -> int:
         else:
             cursor.execute("SELECT count(*) FROM machines_reading WHERE machine_id = %s", [machine_id])
         return int(cursor.fetchone()[0])
+
+
+def readings_recent(*, machine: Machine, limit: int = 2_000) -> list[tuple[datetime, dict[str, Any]]]:
+    """The machine's last `limit` readings, oldest first (what a chart of "now" shows)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(ts) FROM (SELECT ts FROM machines_reading WHERE machine_id = %s "
+                       "ORDER BY ts DESC LIMIT %s) recent", [machine.id, limit])
+        start = cursor.fetchone()[0]
+    if start is None:
+        return []
+    return readings_for_machine(machine=machine, start=start, limit=limit)

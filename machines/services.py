@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -115,6 +116,19 @@ def machine_create(
     except IntegrityError as exc:  # the unique name, also under concurrent creation
         raise Conflict(f"A machine named '{name}' already exists.", code="machine_exists",
                        details={"name": ["taken"]}) from exc
+
+
+@transaction.atomic
+def machines_create_named(*, machine_type_id: int, names: Sequence[str], site: str = "",
+                          line: str = "") -> list[Machine]:
+    """Several machines of one type at once (the wizard's "add machines"); all or none."""
+    cleaned = [n.strip() for n in names if n.strip()]
+    if not cleaned:
+        raise InvalidInput("Give at least one machine name.", details={"names": ["required"]})
+    repeated = sorted({n for n in cleaned if cleaned.count(n) > 1})
+    if repeated:
+        raise InvalidInput(f"Names given twice: {', '.join(repeated)}.", details={"names": repeated})
+    return [machine_create(machine_type_id=machine_type_id, name=n, site=site, line=line) for n in cleaned]
 
 
 def machine_update(*, machine_id: int, **fields: Any) -> Machine:

@@ -8,11 +8,13 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -88,18 +90,36 @@ def upload_create(
     *, chunks: Iterable[bytes], original_name: str, machine_type_key: str, mapping: dict[str, Any] | None = None,
     preset: str | None = None, save_preset_as: str | None = None, created_by_id: int | None = None,
 ) -> Upload:
-    machine_type = MachineType.objects.filter(key=machine_type_key).first()
-    if machine_type is None:
-        raise InvalidInput(f"Unknown machine type '{machine_type_key}'.", details={"machine_type": ["unknown"]})
+    machine_type = _machine_type_get(machine_type_key)
     column_mapping = _mapping_for(machine_type=machine_type, mapping=mapping, preset=preset)
     relative, size, sha256 = upload_file_store(chunks=chunks, original_name=original_name)
     try:
-        table = table_open(tenant_path(connection.schema_name, *relative.split("/")))
-        mapping_validate(column_mapping, columns=table.columns, machine_type=machine_type)
-        _refuse_duplicate(sha256=sha256, machine_type=machine_type, mapping=column_mapping)
+        _stored_check(relative=relative, sha256=sha256, machine_type=machine_type, mapping=column_mapping)
     except BaseException:
         _discard(relative)
         raise
+    return _upload_record(relative=relative, size=size, sha256=sha256, original_name=original_name,
+                          machine_type=machine_type, column_mapping=column_mapping,
+                          save_preset_as=save_preset_as, created_by_id=created_by_id)
+
+
+def _machine_type_get(key: str) -> MachineType:
+    machine_type = MachineType.objects.filter(key=key).first()
+    if machine_type is None:
+        raise InvalidInput(f"Unknown machine type '{key}'.", details={"machine_type": ["unknown"]})
+    return machine_type
+
+
+def _stored_check(*, relative: str, sha256: str, machine_type: MachineType, mapping: ColumnMapping) -> None:
+    table = table_open(tenant_path(connection.schema_name, *relative.split("/")))
+    mapping_validate(mapping, columns=table.columns, machine_type=machine_type)
+    _refuse_duplicate(sha256=sha256, machine_type=machine_type, mapping=mapping)
+
+
+def _upload_record(
+    *, relative: str, size: int, sha256: str, original_name: str, machine_type: MachineType,
+    column_mapping: ColumnMapping, save_preset_as: str | None, created_by_id: int | None,
+) -> Upload:
     with transaction.atomic():
         upload = Upload.objects.create(
             original_name=original_name[:255], stored_path=relative, size_bytes=size, sha256=sha256,
@@ -115,6 +135,74 @@ def upload_create(
 
         job_enqueue(job=job, task=upload_process_task)
     return upload
+
+
+
+# --- The browser's two-step upload: store and preview the file, then map its columns. ---------
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file stored by `upload_stage`, waiting for its column mapping (no Upload row yet)."""
+
+    relative: str
+    size: int
+    sha256: str
+    original_name: str
+
+
+@dataclass(frozen=True)
+class FilePreview:
+    columns: list[str]
+    rows: list[list[Any]]  # the first rows, cells in column order
+    kind: str  # "csv" or "parquet"
+
+
+PREVIEW_BLOCK = 1024 * 1024  # enough for the first rows of any sensor file; bounds the read
+
+
+def upload_stage(*, chunks: Iterable[bytes], original_name: str) -> tuple[StagedFile, FilePreview]:
+    """Store the file and read its head; an empty, binary, headerless or unreadable file is
+    removed and refused (InvalidInput), so a failed preview leaves nothing behind."""
+    relative, size, sha256 = upload_file_store(chunks=chunks, original_name=original_name)
+    try:
+        preview = upload_stage_preview(relative=relative)
+    except BaseException:
+        _discard(relative)
+        raise
+    return StagedFile(relative=relative, size=size, sha256=sha256, original_name=original_name), preview
+
+
+def upload_stage_preview(*, relative: str, rows: int = 10) -> FilePreview:
+    table = table_open(tenant_path(connection.schema_name, *relative.split("/")), block_size=PREVIEW_BLOCK)
+    head: list[list[Any]] = []
+    try:
+        for batch in table.batches():
+            head = [list(row.values()) for row in batch.slice(0, rows).to_pylist()]
+            break
+    except (pa.ArrowException, OSError) as exc:  # CSV errors arrive as InvalidInput already
+        raise InvalidInput(f"The file cannot be read: {str(exc).strip()[:300]}", code="unreadable_file") from exc
+    return FilePreview(columns=table.columns, rows=head, kind=table.kind)
+
+
+def upload_stage_discard(*, relative: str) -> None:
+    """Drop a staged file the user abandoned (only files never turned into an Upload)."""
+    if not Upload.objects.filter(stored_path=relative).exists():
+        _discard(relative)
+
+
+def upload_create_staged(
+    *, staged: StagedFile, machine_type_key: str, mapping: dict[str, Any], save_preset_as: str | None = None,
+    created_by_id: int | None = None,
+) -> Upload:
+    """`upload_create` for a file `upload_stage` already stored. A refused mapping keeps the
+    file, so the user can correct the mapping and submit again."""
+    machine_type = _machine_type_get(machine_type_key)
+    column_mapping = _mapping_for(machine_type=machine_type, mapping=mapping, preset=None)
+    _stored_check(relative=staged.relative, sha256=staged.sha256, machine_type=machine_type, mapping=column_mapping)
+    return _upload_record(relative=staged.relative, size=staged.size, sha256=staged.sha256,
+                          original_name=staged.original_name, machine_type=machine_type,
+                          column_mapping=column_mapping, save_preset_as=save_preset_as, created_by_id=created_by_id)
 
 
 def _refuse_duplicate(*, sha256: str, machine_type: MachineType, mapping: ColumnMapping) -> None:

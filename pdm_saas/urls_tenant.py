@@ -17,6 +17,7 @@ from machines.api import (
 from pdm_saas import health
 from predictions import api as predictions_api
 from predictions import engine_api
+from predictions.views import fleet as fleet_views
 from tenants import api as tenants_api
 from tenants import views as tenant_views
 
@@ -55,9 +56,12 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", tenant_views.home, name="home"),
+    path("", fleet_views.fleet, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("organization/settings/", tenant_views.tenant_settings, name="tenant-settings"),
+    path("", include("machines.urls")),
+    path("", include("predictions.urls")),
     path("api/v1/", include(api_v1)),
     path("", include("pdm_saas.urls_api_docs")),
 ]

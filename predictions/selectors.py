@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Count, OuterRef, Q, Subquery
+
+from machines.models import Machine, MachineType
+from predictions.models import Alert, Prediction
 from tenants.db import connection
 
 # For each reading: the first failure of its machine at or after it. Readings after the last
@@ -33,3 +38,76 @@ def rul_labels(*, machine_id: int, after: datetime | None = None, limit: int = 1
          "censored": failure is None, "next_failure_mode": mode}
         for ts, failure, mode in rows
     ]
+
+
+# --- fleet and machine pages -------------------------------------------------------------------
+
+# Columns of a prediction the fleet table shows; the explanation (kilobytes per row) stays behind.
+FLEET_FIELDS = ("id", "machine_id", "probability", "predicted_failure", "failure_mode", "rul_h", "rul_lower_h",
+                "rul_upper_h", "anomaly_score", "health_score", "created_at", "window_end")
+
+
+@dataclass
+class FleetRow:
+    machine: Machine
+    prediction: Prediction | None
+    open_alerts: int
+
+    @property
+    def risk(self) -> float:
+        """Sort key: most likely to fail first, then least healthy; unscored machines last."""
+        if self.prediction is None:
+            return -1.0
+        return self.prediction.probability + (100.0 - self.prediction.health_score) / 1000.0
+
+
+def fleet_overview(*, site: str = "", line: str = "", machine_type_id: int | None = None) -> list[FleetRow]:
+    """Every machine that is not retired with its latest prediction and open alerts, riskiest first."""
+    latest = Prediction.objects.filter(machine=OuterRef("pk")).order_by("-created_at", "-id").values("id")[:1]
+    machines = (Machine.objects.exclude(status=Machine.Status.RETIRED).select_related("machine_type")
+                .annotate(latest_id=Subquery(latest),
+                          open_alerts=Count("alerts", filter=Q(alerts__status__in=Alert.ACTIVE))))
+    if site:
+        machines = machines.filter(site=site)
+    if line:
+        machines = machines.filter(line=line)
+    if machine_type_id:
+        machines = machines.filter(machine_type_id=machine_type_id)
+    machine_list = list(machines)
+    ids = [m.latest_id for m in machine_list if m.latest_id]  # type: ignore[attr-defined]
+    predictions = {p.id: p for p in Prediction.objects.filter(id__in=ids).only(*FLEET_FIELDS)}
+    rows = [FleetRow(m, predictions.get(m.latest_id), m.open_alerts)  # type: ignore[attr-defined]
+            for m in machine_list]
+    return sorted(rows, key=lambda row: (-row.risk, row.machine.name))
+
+
+def fleet_filter_options() -> dict[str, list[Any]]:
+    """The sites, lines and types present in the fleet, for the dashboard's filters."""
+    active = Machine.objects.exclude(status=Machine.Status.RETIRED)
+    return {
+        "sites": sorted(s for s in active.values_list("site", flat=True).distinct() if s),
+        "lines": sorted(s for s in active.values_list("line", flat=True).distinct() if s),
+        "types": list(MachineType.objects.filter(machines__in=active).distinct().values("id", "name")),
+    }
+
+
+def machine_latest_prediction(*, machine_id: int) -> Prediction | None:
+    return Prediction.objects.filter(machine_id=machine_id).order_by("-created_at", "-id").first()
+
+
+def machine_latest_forecast(*, machine_id: int) -> list[dict[str, Any]]:
+    """The newest sensor forecast among the machine's recent predictions (scheduled scoring adds
+    one; an on-demand prediction without it should not hide the last projection)."""
+    recent = (Prediction.objects.filter(machine_id=machine_id, explanation__has_key="forecast")
+              .order_by("-created_at", "-id").values_list("explanation", flat=True)[:1])
+    for explanation in recent:
+        return list(explanation.get("forecast") or [])
+    return []
+
+
+def prediction_history(*, machine_id: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Oldest first, for charts: when each step was scored and what the models said."""
+    rows = (Prediction.objects.filter(machine_id=machine_id).order_by("-window_end", "-id")
+            .values("window_end", "probability", "health_score", "rul_h", "rul_lower_h", "rul_upper_h",
+                    "anomaly_score", "predicted_failure")[:limit])
+    return list(reversed([dict(row) for row in rows]))

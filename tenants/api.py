@@ -66,8 +66,10 @@ class TenantView(TenantAPIView):
     def patch(self, request: Request) -> Response:
         body = TenantSerializer(request.tenant, data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        body.save()
-        return Response(body.data)
+        tenant = request.tenant
+        if "name" in body.validated_data:
+            tenant = services.tenant_rename(tenant=tenant, name=body.validated_data["name"])
+        return Response(TenantSerializer(tenant).data)
 
     @extend_schema(request=TenantDeleteSerializer, responses={204: OpenApiResponse(description="Deleted")})
     def delete(self, request: Request) -> Response:

@@ -93,6 +93,16 @@ def spare_pool_refill_later() -> None:
     spare_pool_fill_task.apply_async(queue="default")
 
 
+def tenant_rename(*, tenant: Tenant, name: str) -> Tenant:
+    """Change the organization's display name; the slug, schema and host never change."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Enter the organization's name.", details={"name": ["required"]})
+    tenant.name = name[:200]
+    tenant.save(update_fields=["name"])
+    return tenant
+
+
 def tenant_deactivate(*, tenant: Tenant) -> Tenant:
     Tenant.objects.filter(id=tenant.id).update(is_active=False, deactivated_at=timezone.now())
     tenant.refresh_from_db()

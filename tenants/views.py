@@ -1,23 +1,36 @@
-"""Browser pages of the foundation: landing and signup on the public host, the signed-in home
-of a tenant host. The full web application arrives with the web-application issue."""
+"""Browser pages of tenants: landing and signup on the public host; the organization's settings
+(rename, export, delete) on a tenant host."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from collections.abc import Callable
 
-from accounts.selectors import membership_get
-from billing.models import Plan
-from jobs.models import Job
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import redirect, render
+
+from accounts.roles import Scope
+from billing.models import Plan, Subscription
+from jobs.selectors import job_list
 from pdm_saas.errors import ServiceError
-from tenants.forms import SignupForm
-from tenants.services import tenant_signup
+from pdm_saas.web_access import can, forbidden, member_view, page_actor
+from tenants.forms import SignupForm, TenantDeleteForm, TenantRenameForm
+from tenants.models import Tenant
+from tenants.services import EXPORT_KIND, tenant_delete, tenant_export_start, tenant_rename, tenant_signup
 
 
 def landing(request: HttpRequest) -> HttpResponse:
     plans = Plan.objects.filter(is_public=True)
     return render(request, "tenants/landing.html", {"plans": plans})
+
+
+def _same_port_url(request: HttpRequest, host: str, path: str) -> str:
+    """An address on another host of this site, keeping the port the browser is using."""
+    port = request.get_port()
+    netloc = host if port in ("80", "443") else f"{host}:{port}"
+    return f"{request.scheme}://{netloc}{path}"
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -29,16 +42,81 @@ def signup(request: HttpRequest) -> HttpResponse:
             fields = [name for name in (exc.details or {}) if name in form.fields]
             form.add_error(fields[0] if fields else None, exc.message)
         else:
-            port = request.get_port()
-            netloc = done.host if port in ("80", "443") else f"{done.host}:{port}"
-            return HttpResponseRedirect(f"{request.scheme}://{netloc}/accounts/login/")
-    return render(request, "tenants/signup.html", {"form": form})
+            return HttpResponseRedirect(_same_port_url(request, done.host, "/accounts/login/"))
+    plans = Plan.objects.filter(is_public=True)
+    return render(request, "tenants/signup.html", {"form": form, "plans": plans,
+                                                   "base_domain": settings.BASE_DOMAIN})
 
 
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    membership = membership_get(user=request.user, tenant_id=request.tenant.id)  # type: ignore[arg-type,attr-defined]
-    if membership is None:
-        raise Http404("Not a member of this organization")
-    jobs = Job.objects.all()[:10]
-    return render(request, "tenants/home.html", {"membership": membership, "jobs": jobs})
+# --- organization settings (tenant host) ----------------------------------------------------
+
+
+def _subscription(tenant: Tenant) -> Subscription | None:
+    return Subscription.objects.select_related("plan").filter(tenant=tenant).first()
+
+
+def _settings_page(request: HttpRequest, *, rename_form: TenantRenameForm | None = None,
+                   delete_form: TenantDeleteForm | None = None, status: int = 200) -> HttpResponse:
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    context = {
+        "tenant": tenant,
+        "subscription": _subscription(tenant),
+        "rename_form": rename_form or TenantRenameForm(initial={"name": tenant.name}),
+        "delete_form": delete_form or TenantDeleteForm(),
+        "exports": job_list().filter(kind=EXPORT_KIND)[:5] if can(request, Scope.ADMIN) else [],
+        "can_owner": can(request, Scope.OWNER),
+    }
+    return render(request, "tenants/settings.html", context, status=status)
+
+
+def _rename(request: HttpRequest) -> HttpResponse:
+    form = TenantRenameForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, rename_form=form, status=400)
+    try:
+        tenant_rename(tenant=request.tenant, name=form.cleaned_data["name"])  # type: ignore[attr-defined]
+    except ServiceError as exc:
+        form.add_error("name", exc.message)
+        return _settings_page(request, rename_form=form, status=400)
+    messages.success(request, "Organization renamed.")
+    return redirect("tenant-settings")
+
+
+def _export(request: HttpRequest) -> HttpResponse:
+    job = tenant_export_start(created_by_id=page_actor(request).user_id)
+    messages.success(request, f"Export #{job.id} started; its file appears below when it is ready.")
+    return redirect("tenant-settings")
+
+
+def _delete(request: HttpRequest) -> HttpResponse:
+    if not can(request, Scope.OWNER):
+        return forbidden(request, Scope.OWNER)
+    form = TenantDeleteForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, delete_form=form, status=400)
+    try:
+        tenant_delete(tenant=request.tenant, confirm_slug=form.cleaned_data["confirm_slug"])  # type: ignore[attr-defined]
+    except ServiceError as exc:
+        form.add_error("confirm_slug", exc.message)
+        return _settings_page(request, delete_form=form, status=400)
+    # The organization and its host are gone: sign out and go to the public site.
+    logout(request)
+    return HttpResponseRedirect(_same_port_url(request, settings.BASE_DOMAIN, "/"))
+
+
+# One form per action on the page; the action's own check (owner for delete) runs inside it.
+_SETTINGS_ACTIONS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
+    "rename": _rename,
+    "export": _export,
+    "delete": _delete,
+}
+
+
+@member_view(write=Scope.ADMIN)
+def tenant_settings(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _settings_page(request)
+    action = _SETTINGS_ACTIONS.get(request.POST.get("action", ""))
+    if action is None:
+        return HttpResponseBadRequest("Unknown action.")
+    return action(request)

@@ -23,12 +23,15 @@ from accounts.models import User
 from accounts.roles import Role
 from accounts.services import api_key_create, membership_add
 from jobs.models import Job
+from machines.models import Machine
+from machines.services import machine_create, machine_type_adopt
 from tenants.db import connection
 from tenants.models import Tenant
 from tenants.provisioning import template_schema_sync
 from tenants.services import tenant_public_ensure, tenant_signup
 
 PASSWORD = "Correct-Horse-42"
+MOTOR = "induction-motor-siemens-1la7"
 
 
 @dataclass
@@ -131,3 +134,18 @@ def key_client(db: None, world: World) -> Any:
         return Client(HTTP_HOST=host, HTTP_AUTHORIZATION=f"Bearer {issued.raw}")
 
     return make
+
+
+@pytest.fixture
+def motor(db: None, world: World) -> Machine:
+    """A machine in acme (Motor-001, a Siemens 1LA7-class motor)."""
+    with tenant_context(world.acme):
+        machine_type = machine_type_adopt(key=MOTOR)
+        return machine_create(machine_type_id=machine_type.id, name="Motor-001", site="Plant A")
+
+
+@pytest.fixture
+def in_acme(world: World) -> Iterator[Tenant]:
+    """The test body runs in acme's schema."""
+    with tenant_context(world.acme):
+        yield world.acme

@@ -1,30 +1,23 @@
-// Live channel client: keeps the jobs table in step with job.progress events.
+// The live channel: one WebSocket per page, reconnecting with back-off. Every event the server
+// publishes is re-dispatched on `document` as a DOM event named "live:<type>" (for example
+// "live:machine.health", "live:job.progress") so each page listens only for what it shows.
 (function () {
   const state = document.getElementById("live-state");
-  const body = document.querySelector("#jobs tbody");
-  function row(job) {
-    let tr = body.querySelector(`tr[data-job="${job.id}"]`);
-    if (!tr) {
-      body.querySelector("tr.empty")?.remove();
-      tr = document.createElement("tr");
-      tr.dataset.job = job.id;
-      tr.innerHTML = "<td></td><td></td><td><progress max='100'></progress></td><td></td>";
-      body.prepend(tr);
-    }
-    tr.cells[0].textContent = `${job.kind} #${job.id}`;
-    tr.cells[1].textContent = job.status;
-    tr.querySelector("progress").value = job.progress;
-    tr.cells[3].textContent = job.message;
+  function show(text, ok) {
+    if (!state) return;
+    state.textContent = text;
+    state.classList.toggle("on", ok);
   }
   function connect(delay) {
-    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/live/`);
-    ws.onopen = () => { state.textContent = "live"; delay = 1000; };
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/live/`);
+    ws.onopen = () => { show("live", true); delay = 1000; };
     ws.onmessage = (msg) => {
       const event = JSON.parse(msg.data);
-      if (event.type === "job.progress") row(event.job);
+      document.dispatchEvent(new CustomEvent(`live:${event.type}`, { detail: event }));
     };
     ws.onclose = () => {
-      state.textContent = "reconnecting…";
+      show("reconnecting…", false);
       setTimeout(() => connect(Math.min(delay * 2, 30000)), delay);
     };
   }

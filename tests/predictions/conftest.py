@@ -18,20 +18,6 @@ MOTOR = "induction-motor-siemens-1la7"
 TRAINED_TYPE = "induction-motor-abb-m3bp"  # not the type other tests adopt in their own transactions
 
 
-@pytest.fixture
-def motor(db, world):
-    """A machine in acme (Motor-001, a Siemens 1LA7-class motor)."""
-    with tenant_context(world.acme):
-        machine_type = machine_type_adopt(key=MOTOR)
-        return machine_create(machine_type_id=machine_type.id, name="Motor-001", site="Plant A")
-
-
-@pytest.fixture
-def in_acme(world):
-    with tenant_context(world.acme):
-        yield world.acme
-
-
 @dataclass
 class Trained:
     machine_type_id: int

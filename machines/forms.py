@@ -1,0 +1,245 @@
+"""Forms of the machines pages: metadata import and editing, sensor-file upload and mapping.
+
+Forms only shape input; validation of a metadata document stays in `machines.metadata` and of a
+column mapping in `machines.ingest.mapping`: the views pass what the forms build to the
+services, and `problems_attach` puts the problems the services report back onto the fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+
+from machines.ingest.mapping import TIME_FORMATS, mapping_suggest_sensors
+from machines.models import MachineType
+
+ZONES = ("normal", "warning", "critical")
+MAX_JSON_FILE_BYTES = 1_000_000
+
+
+# --- machine-type metadata ------------------------------------------------------------------
+
+
+class MetadataImportForm(forms.Form):
+    document = forms.CharField(label="Metadata JSON", required=False, widget=forms.Textarea(attrs={"rows": 18}))
+    file = forms.FileField(label="…or a .json file", required=False)
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > MAX_JSON_FILE_BYTES:
+                raise forms.ValidationError(f"The file is larger than {MAX_JSON_FILE_BYTES:,} bytes.")
+            data["text"] = upload.read()
+        elif (data.get("document") or "").strip():
+            data["text"] = data["document"]
+        else:
+            raise forms.ValidationError("Paste a metadata document or choose a .json file.")
+        return data
+
+
+class MetadataJsonForm(forms.Form):
+    """The advanced editor: the whole document as JSON."""
+
+    document = forms.CharField(label="Metadata JSON", widget=forms.Textarea(attrs={"rows": 24}))
+
+
+class TypeEditForm(forms.Form):
+    """Name, description, each sensor's unit and ranges, each failure mode's recommendation,
+    as fields named by index (`sensor_3_normal_low`), over the type's current document."""
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: Any, document: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.original = document
+        self.initial.setdefault("name", document.get("name", ""))
+        self.initial.setdefault("description", document.get("description", ""))
+        for index, sensor in enumerate(document.get("sensors", [])):
+            self._sensor_fields(index, sensor)
+        for index, mode in enumerate(document.get("failure_modes", [])):
+            self.fields[f"mode_{index}_recommended_action"] = forms.CharField(
+                label=mode.get("label", mode["name"]), widget=forms.Textarea(attrs={"rows": 2}))
+            self.initial.setdefault(f"mode_{index}_recommended_action", mode.get("recommended_action", ""))
+
+    def _sensor_fields(self, index: int, sensor: dict[str, Any]) -> None:
+        prefix = f"sensor_{index}"
+        self.fields[f"{prefix}_unit"] = forms.CharField(max_length=32, required=False, label="Unit")
+        self.initial.setdefault(f"{prefix}_unit", sensor.get("unit", ""))
+        for zone, (low, high) in (sensor.get("ranges") or {}).items():
+            for end, value in (("low", low), ("high", high)):
+                name = f"{prefix}_{zone}_{end}"
+                self.fields[name] = forms.FloatField(label=f"{zone} {end}")
+                self.initial.setdefault(name, value)
+
+    def sensor_rows(self) -> list[dict[str, Any]]:
+        """Bound fields grouped per sensor, for a table of one row per sensor."""
+        rows = []
+        for index, sensor in enumerate(self.original.get("sensors", [])):
+            prefix = f"sensor_{index}"
+            zones = [(zone, self[f"{prefix}_{zone}_low"], self[f"{prefix}_{zone}_high"])
+                     for zone in ZONES if f"{prefix}_{zone}_low" in self.fields]
+            rows.append({"sensor": sensor, "unit": self[f"{prefix}_unit"], "zones": zones})
+        return rows
+
+    def mode_rows(self) -> list[dict[str, Any]]:
+        return [{"mode": mode, "action": self[f"mode_{index}_recommended_action"]}
+                for index, mode in enumerate(self.original.get("failure_modes", []))]
+
+    def document(self) -> dict[str, Any]:
+        """The full document with the edited values; the service validates it as a whole."""
+        data, document = self.cleaned_data, copy.deepcopy(self.original)
+        document["name"] = data["name"]
+        if data.get("description") or "description" in document:
+            document["description"] = data.get("description", "")
+        for index, sensor in enumerate(document.get("sensors", [])):
+            prefix = f"sensor_{index}"
+            sensor["unit"] = data.get(f"{prefix}_unit", "")
+            if "ranges" in sensor:
+                sensor["ranges"] = {zone: [data[f"{prefix}_{zone}_low"], data[f"{prefix}_{zone}_high"]]
+                                    for zone in ZONES}
+        for index, mode in enumerate(document.get("failure_modes", [])):
+            mode["recommended_action"] = data[f"mode_{index}_recommended_action"]
+        return document
+
+
+_PATH_FIELDS = [
+    (re.compile(r"^\$\.(name|description)$"), "{0}"),
+    (re.compile(r"^\$\.sensors\[(\d+)\]\.unit$"), "sensor_{0}_unit"),
+    (re.compile(r"^\$\.sensors\[(\d+)\]\.ranges\.(normal|warning|critical)(\[\d\])?$"), "sensor_{0}_{1}_low"),
+    (re.compile(r"^\$\.failure_modes\[(\d+)\]\.recommended_action$"), "mode_{0}_recommended_action"),
+]
+
+
+def problems_of(details: Any) -> list[dict[str, str]]:
+    """The `[{"path", "message"}]` list a metadata error carries (empty for other errors)."""
+    problems = details.get("problems", []) if isinstance(details, dict) else []
+    return [p for p in problems if isinstance(p, dict) and "path" in p]
+
+
+def problems_attach(form: forms.Form, problems: Sequence[dict[str, str]]) -> None:
+    """Show each problem next to the field its JSON path names; the rest above the form,
+    with their path."""
+    for problem in problems:
+        field = _field_for(problem["path"])
+        if field is not None and field in form.fields:
+            form.add_error(field, problem["message"])
+        else:
+            form.add_error(None, f"{problem['path']}: {problem['message']}")
+
+
+def _field_for(path: str) -> str | None:
+    for pattern, template in _PATH_FIELDS:
+        match = pattern.match(path)
+        if match:
+            return template.format(*match.groups())
+    return None
+
+
+# --- sensor-file uploads ----------------------------------------------------------------------
+
+
+class UploadStartForm(forms.Form):
+    machine_type = forms.ModelChoiceField(
+        queryset=MachineType.objects.all(), to_field_name="key", empty_label="Choose a machine type…",
+        error_messages={"invalid_choice": "Unknown machine type: choose one of your machine types."})
+    file = forms.FileField(help_text="CSV (, ; tab |; UTF-8 or Latin-1) or Parquet.",
+                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.parquet"}))
+
+
+# A column's role in the mapping: the special roles, or "sensor:<name>".
+ROLE_TIME, ROLE_MACHINE, ROLE_FAILURE, ROLE_FAILURE_MODE = "time", "machine", "failure", "failure_mode"
+SPECIAL_ROLES = {ROLE_TIME: "time_column", ROLE_MACHINE: "machine_column", ROLE_FAILURE: "failure_column",
+                 ROLE_FAILURE_MODE: "failure_mode_column"}
+TIME_HEADERS = {"timestamp", "time", "ts", "datetime", "date", "cycle", "time_cycles", "time_in_cycles"}
+MACHINE_HEADERS = {"machine", "machine_id", "machine_name", "unit", "unit_number", "unit_id", "asset", "asset_id"}
+
+
+class MappingForm(forms.Form):
+    """One select per file column (ignore / timestamp / machine id / failure flag / failure mode /
+    a sensor of the type), plus the options of a `ColumnMapping`."""
+
+    time_format = forms.ChoiceField(choices=[(f, f) for f in TIME_FORMATS], initial="iso",
+                                    help_text="iso: 2026-03-01T12:00:00Z; epoch_s / epoch_ms; cycle: 1, 2, 3…")
+    machine_name = forms.CharField(required=False, max_length=120,
+                                   help_text="For a file of one machine (no machine column).")
+    create_unknown_machines = forms.BooleanField(required=False, initial=True,
+                                                 label="Create machines that do not exist yet")
+    save_preset_as = forms.CharField(required=False, max_length=100, label="Save this mapping as",
+                                     help_text="A name to reuse this mapping for the next file of this layout.")
+
+    def __init__(self, *args: Any, columns: Sequence[str], machine_type: MachineType,
+                 mapping: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.columns, self.extra = list(columns), dict((mapping or {}).get("extra") or {})
+        choices = [("", "— ignore —"), (ROLE_TIME, "Timestamp"), (ROLE_MACHINE, "Machine id"),
+                   (ROLE_FAILURE, "Failure flag (0/1)"), (ROLE_FAILURE_MODE, "Failure mode")]
+        choices += [(f"sensor:{sensor['name']}", _sensor_choice(sensor)) for sensor in machine_type.sensors]
+        roles = _roles_of(mapping) if mapping else _roles_guessed(self.columns, machine_type)
+        for index, column in enumerate(self.columns):
+            self.fields[f"col_{index}"] = forms.ChoiceField(choices=choices, required=False, label=column)
+            self.initial.setdefault(f"col_{index}", roles.get(column, ""))
+        for option in ("time_format", "machine_name", "create_unknown_machines"):
+            if mapping and option in mapping and mapping[option] is not None:
+                self.initial[option] = mapping[option]
+
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[f"col_{index}"] for index in range(len(self.columns))]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        picked = [(column, data.get(f"col_{index}") or "") for index, column in enumerate(self.columns)]
+        for role, what in ((ROLE_TIME, "timestamp"), (ROLE_MACHINE, "machine id"), (ROLE_FAILURE, "failure flag"),
+                           (ROLE_FAILURE_MODE, "failure mode")):
+            count = sum(1 for _, chosen in picked if chosen == role)
+            if count > 1:
+                self.add_error(None, f"Choose one {what} column, not {count}.")
+        if not any(chosen == ROLE_TIME for _, chosen in picked):
+            self.add_error(None, "Choose the column that holds the timestamp.")
+        return data
+
+    def mapping(self) -> dict[str, Any]:
+        """The `ColumnMapping` as a dict; the service checks it against the file and the type."""
+        data = self.cleaned_data
+        mapping: dict[str, Any] = {"sensors": {}, "time_format": data["time_format"],
+                                   "machine_name": data.get("machine_name") or None,
+                                   "create_unknown_machines": bool(data.get("create_unknown_machines"))}
+        for index, column in enumerate(self.columns):
+            role = data.get(f"col_{index}") or ""
+            if role.startswith("sensor:"):
+                mapping["sensors"][column] = role.removeprefix("sensor:")
+            elif role in SPECIAL_ROLES:
+                mapping[SPECIAL_ROLES[role]] = column
+        if self.extra:
+            mapping["extra"] = self.extra
+        return mapping
+
+
+def _sensor_choice(sensor: dict[str, Any]) -> str:
+    unit = f", {sensor['unit']}" if sensor.get("unit") else ""
+    return f"{sensor.get('label', sensor['name'])} ({sensor['name']}{unit})"
+
+
+def _roles_of(mapping: dict[str, Any]) -> dict[str, str]:
+    roles = {column: f"sensor:{sensor}" for column, sensor in (mapping.get("sensors") or {}).items()}
+    roles.update({mapping[field]: role for role, field in SPECIAL_ROLES.items() if mapping.get(field)})
+    return roles
+
+
+def _roles_guessed(columns: Sequence[str], machine_type: MachineType) -> dict[str, str]:
+    """A first guess for a file with no saved mapping: sensors by name or alias, and the
+    usual names of time and machine columns."""
+    roles = {column: f"sensor:{sensor}"
+             for column, sensor in mapping_suggest_sensors(columns=columns, machine_type=machine_type).items()}
+    for role, names in ((ROLE_TIME, TIME_HEADERS), (ROLE_MACHINE, MACHINE_HEADERS)):
+        found = next((c for c in columns if c not in roles and c.strip().lower() in names), None)
+        if found is not None:
+            roles[found] = role
+    return roles

@@ -1,0 +1,324 @@
+"""Browser pages of the machines app: the machine-type library, metadata import and editing, and
+sensor-data uploads.
+
+Views authorize (`member_view`), shape input with `machines.forms`, call one service and
+render; service errors are shown with their message. A sensor file is uploaded in two steps:
+the file is stored and previewed (`upload_stage`), then its columns are mapped and the upload
+is created (`upload_create_staged`). Between the two, the staged file is remembered in the
+member's session, so no path ever comes from the browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.roles import Scope
+from jobs.models import Job
+from machines import services, uploads
+from machines.forms import (
+    MappingForm,
+    MetadataImportForm,
+    MetadataJsonForm,
+    TypeEditForm,
+    UploadStartForm,
+    problems_attach,
+    problems_of,
+)
+from machines.library import library_get, library_list, metadata_export, metadata_import
+from machines.metadata import MetadataInvalid
+from machines.models import Machine, MachineType, MappingPreset, Upload
+from pdm_saas.errors import ServiceError
+from pdm_saas.web_access import member_view, page_actor
+from tenants.db import connection
+
+RECENT_UPLOADS = 20
+STAGED_KEY = "machines.staged_uploads"
+STAGED_KEEP = 5  # staged files remembered per session; older ones are deleted
+# The rejection codes of machines/ingest (parse.py, fleet.py), in words.
+REJECTION_REASONS = {
+    "bad_time": "Time missing or unreadable",
+    "non_numeric": "A sensor value is not a number",
+    "unknown_category": "Unknown category of a categorical sensor",
+    "missing_machine": "No machine name",
+    "unknown_machine": "Machine unknown (and not created)",
+}
+
+
+# --- machine types ----------------------------------------------------------------------------
+
+
+@member_view()
+def type_list(request: HttpRequest) -> HttpResponse:
+    types = MachineType.objects.annotate(machine_count=Count("machines"))
+    adopted = set(MachineType.objects.values_list("key", flat=True))
+    return render(request, "machines/type_list.html", {"types": types, "library": library_list(), "adopted": adopted})
+
+
+@member_view()
+@require_POST
+def type_adopt(request: HttpRequest) -> HttpResponse:
+    try:
+        machine_type = services.machine_type_adopt(key=request.POST.get("key", ""))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("machines:types")
+    messages.success(request, f"{machine_type.name} was added to your machine types.")
+    return redirect("machines:type-detail", pk=machine_type.pk)
+
+
+@member_view()
+def library_type_detail(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        document = library_get(key)
+    except KeyError as exc:
+        raise Http404("No such built-in machine type") from exc
+    adopted = MachineType.objects.filter(key=key).first()
+    return render(request, "machines/library_type.html", {"document": document, "adopted": adopted})
+
+
+@member_view(read=Scope.WRITE)
+def type_import(request: HttpRequest) -> HttpResponse:
+    form = MetadataImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            machine_type = services.machine_type_import(document=form.cleaned_data["text"])
+        except ServiceError as exc:
+            _refused(form, exc, text=form.cleaned_data["text"])
+        else:
+            messages.success(request, f"{machine_type.name} was imported.")
+            return redirect("machines:type-detail", pk=machine_type.pk)
+    return render(request, "machines/type_import.html", {"form": form}, status=_status(request, form))
+
+
+def _refused(form: MetadataImportForm | MetadataJsonForm, exc: ServiceError, *, text: str | bytes) -> None:
+    """Put the service's problems on the form, and an uploaded file's text in the textarea so
+    the user can correct it there."""
+    if isinstance(text, bytes):
+        form.data = {**dict(form.data.items()), "document": text.decode("utf-8", errors="replace")}
+    problems = problems_of(exc.details)
+    if problems:
+        form.add_error("document", [f"{p['path']}: {p['message']}" for p in problems])
+    else:
+        form.add_error(None, exc.message)
+
+
+def _status(request: HttpRequest, form: Any) -> int:
+    return 400 if request.method == "POST" and form.errors else 200
+
+
+@member_view()
+def type_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    machine_type = get_object_or_404(MachineType, pk=pk)
+    return render(request, "machines/type_detail.html", {
+        "machine_type": machine_type, "document": machine_type.metadata,
+        "machines": Machine.objects.filter(machine_type=machine_type),
+        "uploads": Upload.objects.filter(machine_type=machine_type)[:5],
+    })
+
+
+@member_view()
+def type_export(request: HttpRequest, pk: int) -> HttpResponse:
+    machine_type = get_object_or_404(MachineType, pk=pk)
+    response = HttpResponse(metadata_export(machine_type.metadata), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{machine_type.key}.json"'
+    return response
+
+
+@member_view(read=Scope.WRITE)
+def type_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    machine_type = get_object_or_404(MachineType, pk=pk)
+    as_json = request.method == "POST" and request.POST.get("mode") == "json"
+    fields_data = request.POST if request.method == "POST" and not as_json else None
+    form = TypeEditForm(fields_data, document=machine_type.metadata)
+    json_form = MetadataJsonForm(request.POST if as_json else None,
+                                 initial={"document": metadata_export(machine_type.metadata)})
+    if request.method == "POST":
+        saved = _json_save(json_form, machine_type) if as_json else _fields_save(form, machine_type)
+        if saved:
+            messages.success(request, f"{machine_type.name} was saved (version {machine_type.version + 1}).")
+            return redirect("machines:type-detail", pk=machine_type.pk)
+    status = 400 if form.errors or json_form.errors else 200
+    return render(request, "machines/type_edit.html", {
+        "machine_type": machine_type, "form": form, "json_form": json_form, "json_open": as_json}, status=status)
+
+
+def _fields_save(form: TypeEditForm, machine_type: MachineType) -> bool:
+    if not form.is_valid():
+        return False
+    try:
+        services.machine_type_update(type_id=machine_type.pk, document=form.document())
+    except ServiceError as exc:
+        problems = problems_of(exc.details)
+        if problems:
+            problems_attach(form, problems)
+        else:
+            form.add_error(None, exc.message)
+        return False
+    return True
+
+
+def _json_save(form: MetadataJsonForm, machine_type: MachineType) -> bool:
+    if not form.is_valid():
+        return False
+    try:
+        # Parsing the text is the library's (paths for JSON syntax errors too); the update
+        # service validates the document again and keeps the key.
+        document = metadata_import(form.cleaned_data["document"])
+        services.machine_type_update(type_id=machine_type.pk, document=document)
+    except MetadataInvalid as exc:
+        form.add_error("document", [str(problem) for problem in exc.problems])
+        return False
+    except ServiceError as exc:
+        _refused(form, exc, text=form.cleaned_data["document"])
+        return False
+    return True
+
+
+# --- sensor-file uploads ----------------------------------------------------------------------
+
+
+@member_view()
+def upload_start(request: HttpRequest) -> HttpResponse:
+    """Step 1: the machine type and the file; stored and previewed, then on to the mapping."""
+    form = UploadStartForm(request.POST or None, request.FILES or None,
+                           initial={"machine_type": request.GET.get("type", "")})
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            staged, _ = uploads.upload_stage(chunks=upload.chunks(uploads.CHUNK), original_name=upload.name)
+        except ServiceError as exc:
+            form.add_error("file", exc.message)
+        else:
+            token = _stage_remember(request, staged, form.cleaned_data["machine_type"].key)
+            return redirect("machines:upload-map", token=token)
+    recent = Upload.objects.select_related("machine_type")[:RECENT_UPLOADS]
+    return render(request, "machines/upload_start.html", {"form": form, "uploads": recent},
+                  status=_status(request, form))
+
+
+@member_view(read=Scope.WRITE)
+def upload_map(request: HttpRequest, token: str) -> HttpResponse:
+    """Step 2: a preview of the first rows and a select per column; Import creates the upload."""
+    staged, type_key = _stage_get(request, token)
+    machine_type = get_object_or_404(MachineType, key=type_key)
+    try:
+        preview = uploads.upload_stage_preview(relative=staged.relative)
+    except (ServiceError, OSError) as exc:
+        _stage_forget(request, token)
+        messages.error(request, getattr(exc, "message", "The file can no longer be read; upload it again."))
+        return redirect("machines:upload")
+    preset = _preset_chosen(request, machine_type)
+    form = MappingForm(request.POST or None, columns=preview.columns, machine_type=machine_type,
+                       mapping=preset.mapping if preset else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            upload = uploads.upload_create_staged(
+                staged=staged, machine_type_key=machine_type.key, mapping=form.mapping(),
+                save_preset_as=form.cleaned_data.get("save_preset_as") or None,
+                created_by_id=page_actor(request).user_id)
+        except ServiceError as exc:
+            _mapping_refused(form, exc)
+        else:
+            _stage_forget(request, token, keep_file=True)
+            messages.success(request, f"{staged.original_name} is being imported.")
+            return redirect("machines:upload-detail", pk=upload.pk)
+    return render(request, "machines/upload_map.html", {
+        "form": form, "preview": preview, "staged": staged, "machine_type": machine_type, "preset": preset,
+        "presets": MappingPreset.objects.filter(machine_type=machine_type), "token": token,
+    }, status=_status(request, form))
+
+
+def _preset_chosen(request: HttpRequest, machine_type: MachineType) -> MappingPreset | None:
+    """The preset named in `?preset=`, else the one of this type saved last."""
+    presets = MappingPreset.objects.filter(machine_type=machine_type)
+    name = request.GET.get("preset")
+    if name is not None:
+        return presets.filter(name=name).first()
+    return presets.order_by("-updated_at").first()
+
+
+def _mapping_refused(form: MappingForm, exc: ServiceError) -> None:
+    form.add_error(None, exc.message)
+    details = exc.details if isinstance(exc.details, dict) else {}
+    for problem in details.get("problems", [])[1:]:  # the message already names the first
+        form.add_error(None, str(problem))
+
+
+@member_view()
+def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    upload = get_object_or_404(Upload.objects.select_related("machine_type"), pk=pk)
+    job = Job.objects.filter(id=upload.job_id).first() if upload.job_id else None
+    return render(request, "machines/upload_detail.html", {
+        "upload": upload, "job": job, "report": _report_view(upload.report) if upload.report else None,
+        "has_rejected_file": uploads.upload_path(upload).with_name("rejected.csv").is_file(),
+    })
+
+
+# FileResponse streams (it is no HttpResponse subclass), which member_view's type does not name.
+@member_view()  # type: ignore[type-var]
+def upload_rejected(request: HttpRequest, pk: int) -> FileResponse:
+    upload = get_object_or_404(Upload, pk=pk)
+    path = uploads.upload_path(upload).with_name("rejected.csv")
+    if not path.is_file():
+        raise Http404("This upload has not been processed yet.")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"upload-{pk}-rejected.csv",
+                        content_type="text/csv")
+
+
+def _report_view(report: dict[str, Any]) -> dict[str, Any]:
+    """The stored quality report with the shares the page draws as bars."""
+    rows = report.get("rows", {})
+    read = rows.get("read") or 0
+
+    def share(count: int) -> float:
+        return round(100 * count / read, 1) if read else 0.0
+
+    outcome = [(label, rows.get(key, 0), share(rows.get(key, 0)))
+               for key, label in (("stored", "Stored"), ("duplicates", "Already stored"), ("rejected", "Rejected"))]
+    reasons = sorted(((REJECTION_REASONS.get(code, code), count)
+                      for code, count in (rows.get("rejected_by_reason") or {}).items()), key=lambda item: -item[1])
+    sensors = [{"name": name, **stats} for name, stats in (report.get("sensors") or {}).items()]
+    return {**report, "rows": rows, "outcome": outcome, "reasons": reasons, "sensor_list": sensors}
+
+
+# --- staged files in the session ----------------------------------------------------------------
+
+
+def _stage_remember(request: HttpRequest, staged: uploads.StagedFile, type_key: str) -> str:
+    token = staged.relative.split("/")[1]  # the file's own random folder name
+    entries: dict[str, Any] = dict(request.session.get(STAGED_KEY, {}))
+    entries[token] = {"schema": connection.schema_name, "type": type_key, "relative": staged.relative,
+                      "size": staged.size, "sha256": staged.sha256, "original_name": staged.original_name}
+    for old in list(entries)[:-STAGED_KEEP]:  # dicts keep insertion order: the oldest first
+        _stage_drop(entries.pop(old))
+    request.session[STAGED_KEY] = entries
+    return token
+
+
+def _stage_get(request: HttpRequest, token: str) -> tuple[uploads.StagedFile, str]:
+    entry = request.session.get(STAGED_KEY, {}).get(token)
+    # A token of another organization (same browser session, other host) is not found here.
+    if entry is None or entry["schema"] != connection.schema_name:
+        raise Http404("No such file waiting for its mapping")
+    staged = uploads.StagedFile(relative=entry["relative"], size=entry["size"], sha256=entry["sha256"],
+                                original_name=entry["original_name"])
+    return staged, entry["type"]
+
+
+def _stage_forget(request: HttpRequest, token: str, *, keep_file: bool = False) -> None:
+    entries: dict[str, Any] = dict(request.session.get(STAGED_KEY, {}))
+    entry = entries.pop(token, None)
+    if entry is not None and not keep_file:
+        _stage_drop(entry)
+    request.session[STAGED_KEY] = entries
+
+
+def _stage_drop(entry: dict[str, Any]) -> None:
+    if entry["schema"] == connection.schema_name:  # another organization's file is not ours to touch
+        uploads.upload_stage_discard(relative=entry["relative"])

@@ -1,0 +1,18 @@
+"""Template filters for model output: `{{ p.health_score|health_class }}`, `{{ h|hours }}`..."""
+
+from __future__ import annotations
+
+from django import template
+
+from predictions import web_format
+
+register = template.Library()
+
+register.filter("health_class", web_format.health_class)
+register.filter("anomaly_state", web_format.anomaly_state)
+register.filter("hours", web_format.hours_text)
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100.0 * value:.0f}%"

@@ -1,0 +1,27 @@
+"""Browser pages of the predictions app: fleet, machine detail, onboarding wizard, alerts,
+work orders and models. Each page module lives in `predictions/views/`."""
+
+from django.urls import path
+
+from predictions.views import alerts, fleet, models, onboarding
+
+app_name = "predictions"
+
+urlpatterns = [
+    path("machines/<int:pk>/", fleet.machine_detail, name="machine-detail"),
+    path("machines/<int:pk>/chart-data/", fleet.machine_chart_data, name="machine-chart-data"),
+    path("machines/<int:pk>/score/", fleet.machine_score, name="machine-score"),
+    path("fleet/rows/", fleet.fleet_rows, name="fleet-rows"),
+    path("onboard/", onboarding.onboard_start, name="onboard"),
+    path("onboard/<int:job_id>/", onboarding.onboard_progress, name="onboard-progress"),
+    path("alerts/", alerts.alert_inbox, name="alerts"),
+    path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge_page, name="alert-acknowledge"),
+    path("alerts/<int:pk>/resolve/", alerts.alert_resolve_page, name="alert-resolve"),
+    path("alerts/<int:pk>/work-order/", alerts.alert_work_order_page, name="alert-work-order"),
+    path("work-orders/", alerts.work_order_board, name="work-orders"),
+    path("work-orders/<int:pk>/", alerts.work_order_detail, name="work-order-detail"),
+    path("models/", models.model_list, name="models"),
+    path("models/<int:pk>/", models.model_detail, name="model-detail"),
+    path("models/<int:pk>/promote/", models.model_promote_page, name="model-promote"),
+    path("models/rollback/", models.model_rollback_page, name="model-rollback"),
+]

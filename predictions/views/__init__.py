@@ -1,0 +1,1 @@
+"""Browser pages of the predictions app, one module per area."""

@@ -1,0 +1,129 @@
+"""The fleet dashboard (the signed-in home page) and the machine detail page.
+
+The dashboard is server-rendered, riskiest machine first; `static/js/fleet.js` then keeps it
+current from `machine.health` events on the live channel without a reload. The machine page
+draws its charts from `machine_chart_data` (JSON) with uPlot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts.roles import Scope
+from machines.models import Machine
+from machines.selectors import readings_recent
+from pdm_saas.errors import ServiceError
+from pdm_saas.web_access import member_view
+from predictions.frames import time_scale_for
+from predictions.models import Alert, WorkOrder
+from predictions.selectors import (
+    fleet_filter_options,
+    fleet_overview,
+    machine_latest_forecast,
+    machine_latest_prediction,
+    prediction_history,
+)
+from predictions.services.scoring import machine_predict
+from predictions.web_format import factor_bars, forecast_summary, signal_bands
+
+CHART_READINGS = 2_000
+
+
+def _filters(request: HttpRequest) -> dict[str, Any]:
+    type_id = request.GET.get("type", "")
+    return {"site": request.GET.get("site", ""), "line": request.GET.get("line", ""),
+            "machine_type_id": int(type_id) if type_id.isdigit() else None}
+
+
+def _fleet_context(request: HttpRequest) -> dict[str, Any]:
+    filters = _filters(request)
+    rows = fleet_overview(**filters)
+    scored = [r.prediction for r in rows if r.prediction is not None]
+    return {
+        "rows": rows,
+        "filters": filters,
+        "options": fleet_filter_options(),
+        "summary": {
+            "machines": len(rows),
+            "at_risk": sum(1 for p in scored if p.predicted_failure),
+            "open_alerts": sum(r.open_alerts for r in rows),
+            "mean_health": round(sum(p.health_score for p in scored) / len(scored)) if scored else None,
+        },
+    }
+
+
+@member_view()
+def fleet(request: HttpRequest) -> HttpResponse:
+    return render(request, "predictions/fleet.html", _fleet_context(request))
+
+
+@member_view()
+def fleet_rows(request: HttpRequest) -> HttpResponse:
+    """The table body alone, for htmx when a filter changes."""
+    return render(request, "predictions/partials/fleet_rows.html", _fleet_context(request))
+
+
+def _machine(pk: int) -> Machine:
+    return get_object_or_404(Machine.objects.select_related("machine_type"), pk=pk)
+
+
+@member_view()
+def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    machine = _machine(pk)
+    latest = machine_latest_prediction(machine_id=machine.id)
+    explanation = (latest.explanation or {}) if latest else {}
+    context = {
+        "machine": machine,
+        "latest": latest,
+        "explanation": explanation,
+        "factors": factor_bars(explanation.get("top_factors") or []),
+        "forecast": forecast_summary(machine_latest_forecast(machine_id=machine.id)),
+        "signals": signal_bands(machine.machine_type.metadata),
+        "alerts": Alert.objects.filter(machine=machine).order_by("-opened_at")[:20],
+        "work_orders": (WorkOrder.objects.filter(machine=machine).select_related("assignee")
+                        .order_by("-created_at")[:20]),
+    }
+    return render(request, "predictions/machine_detail.html", context)
+
+
+@member_view()
+def machine_chart_data(request: HttpRequest, pk: int) -> JsonResponse:
+    """Readings per signal, the prediction history and the forecast paths, as columns for uPlot
+    (times in epoch seconds; None where a signal has no value at that time)."""
+    machine = _machine(pk)
+    readings = readings_recent(machine=machine, limit=CHART_READINGS)
+    names = [s["name"] for s in signal_bands(machine.machine_type.metadata)]
+    history = prediction_history(machine_id=machine.id)
+    times = [ts.timestamp() for ts, _ in readings]
+    return JsonResponse({
+        # Seconds of stored time per model hour: cycle-indexed data stores one cycle per second.
+        "seconds_per_hour": 3600.0 / time_scale_for(np.asarray(times)),
+        "readings": {
+            "t": times,
+            "signals": {name: [values.get(name) for _, values in readings] for name in names},
+        },
+        "predictions": {
+            "t": [row["window_end"].timestamp() for row in history],
+            **{key: [row[key] for row in history]
+               for key in ("probability", "health_score", "rul_h", "rul_lower_h", "rul_upper_h", "anomaly_score")},
+        },
+        "forecast": machine_latest_forecast(machine_id=machine.id),
+    })
+
+
+@member_view(write=Scope.PREDICT)
+def machine_score(request: HttpRequest, pk: int) -> HttpResponse:
+    """Score the machine now from its latest stored window, forecast included."""
+    machine = _machine(pk)
+    try:
+        machine_predict(machine=machine, forecast=True)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{machine.name} scored just now.")
+    return redirect("predictions:machine-detail", pk=machine.id)

@@ -1,0 +1,261 @@
+"""The model registry in the browser: every machine type's model versions with their held-out
+metrics and provenance, one version's full record, and (admins) promotion and rollback.
+
+Promotion and rollback call `predictions.services.registry` with the same arguments as the API
+(`predictions/engine_api.py`). Everything else here only shapes stored JSON for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.roles import Scope
+from machines.models import Machine, MachineType
+from pdm_saas.errors import ServiceError
+from pdm_saas.web_access import member_view, page_actor
+from predictions.models import ModelVersion
+from predictions.services import registry
+
+K = ModelVersion.Kind
+# The few held-out numbers that tell versions of a kind apart, in the order people compare them.
+KEY_METRICS: dict[str, list[tuple[str, str]]] = {
+    K.FAILURE_CLASSIFIER: [("f1", "F1"), ("precision", "Precision"), ("recall", "Recall"), ("fpr", "FPR"),
+                           ("roc_auc", "ROC-AUC")],
+    K.RUL_REGRESSOR: [("rmse", "RMSE h"), ("mae", "MAE h"), ("r2", "R²"), ("coverage", "Coverage")],
+    K.ANOMALY_DETECTOR: [("roc_auc", "ROC-AUC"), ("fpr", "FPR"), ("detection_rate", "Detection")],
+}
+TOP_FEATURES = 15
+# Django derives "Rul Regressor" from the enum name; people read these.
+KIND_LABELS: dict[str, str] = {K.FAILURE_CLASSIFIER: "Failure classifier", K.RUL_REGRESSOR: "RUL regressor",
+               K.ANOMALY_DETECTOR: "Anomaly detector", K.SENSOR_FORECASTER: "Sensor forecaster"}
+# Names of the metrics people know by another spelling; the rest show as stored.
+METRIC_LABELS = {name: label for metrics in KEY_METRICS.values() for name, label in metrics} | {
+    "pr_auc": "PR-AUC", "rows": "Held-out rows", "positive_rate": "Positive rate", "threshold": "Threshold",
+    "horizon_h": "Horizon h", "interval_width_h": "Interval width h", "cap_h": "Cap h",
+}
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Held-out counts; `derived` when rebuilt from the stored rates rather than stored as counts."""
+
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    derived: bool
+
+    @property
+    def rows(self) -> int:
+        return self.tp + self.fp + self.tn + self.fn
+
+
+def number(value: Any) -> str:
+    """A metric for display: three decimals for fractions, plain integers, a dash for unknown."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):  # rates and scores need three decimals, hours and counts fewer
+        if abs(value) >= 10:
+            return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
+        return f"{value:.3f}"
+    if isinstance(value, list):
+        return ", ".join(number(item) for item in value)
+    return str(value)
+
+
+def key_metrics(version: ModelVersion) -> list[tuple[str, str]]:
+    metrics = version.metrics or {}
+    if version.kind == K.SENSOR_FORECASTER:
+        return _forecaster_metrics(metrics)
+    return [(label, number(metrics.get(name))) for name, label in KEY_METRICS.get(version.kind, [])
+            if name in metrics]
+
+
+def _forecaster_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The learned forecaster's MAE (in normal-range widths) at each horizon."""
+    horizons = metrics.get("horizons_h") or []
+    errors = (metrics.get("learned") or {}).get("mae_all") or []
+    return [(f"MAE {number(h)} h", number(e)) for h, e in zip(horizons, errors, strict=False)]
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Nested metric documents as dotted names (`validation.f1`, `learned.mae_all`)."""
+    for name, value in data.items():
+        if isinstance(value, Mapping):
+            yield from flatten(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value
+
+
+def metric_rows(version: ModelVersion) -> list[tuple[str, str, str]]:
+    """(name, held-out value, trivial baseline's value) for every stored metric, the kind's key
+    metrics first (Postgres' jsonb does not keep the order they were written in)."""
+    baseline = dict(flatten(version.baseline or {}))
+    first = [name for name, _ in KEY_METRICS.get(version.kind, [])]
+    ordered = sorted(flatten(version.metrics or {}),
+                     key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
+    return [(METRIC_LABELS.get(name, name), number(value), number(baseline[name]) if name in baseline else "")
+            for name, value in ordered]
+
+
+def confusion_of(metrics: Mapping[str, Any]) -> Confusion | None:
+    """The held-out confusion matrix: stored counts if any, else rebuilt exactly from the
+    classifier's rows, positive rate, recall and FPR (each is a ratio of these counts)."""
+    if all(isinstance(metrics.get(k), int | float) for k in ("tp", "fp", "tn", "fn")):
+        tp, fp, tn, fn = (round(metrics[k]) for k in ("tp", "fp", "tn", "fn"))
+        return Confusion(tp=tp, fp=fp, tn=tn, fn=fn, derived=False)
+    parts = [metrics.get(k) for k in ("rows", "positive_rate", "recall", "fpr")]
+    if not all(isinstance(p, int | float) for p in parts):
+        return None
+    rows, positive_rate, recall, fpr = (float(p) for p in parts)  # type: ignore[arg-type]
+    positives = round(rows * positive_rate)
+    negatives = round(rows) - positives
+    tp, fp = round(recall * positives), round(fpr * negatives)
+    return Confusion(tp=tp, fp=fp, tn=negatives - fp, fn=positives - tp, derived=True)
+
+
+def importance_bars(version: ModelVersion) -> list[dict[str, Any]]:
+    """The top features by share of total gain, scaled so the strongest fills its track."""
+    items = [i for i in (version.feature_importance or []) if isinstance(i.get("importance"), int | float)]
+    items = sorted(items, key=lambda i: -i["importance"])[:TOP_FEATURES]
+    strongest = max((i["importance"] for i in items), default=0) or 1
+    return [{"name": i.get("label") or i.get("feature"), "feature": i.get("feature"),
+             "share": f"{i['importance']:.1%}", "width": round(100 * i["importance"] / strongest, 1)}
+            for i in items]
+
+
+# --- the list ---------------------------------------------------------------------------------
+
+
+class ModelFilterForm(forms.Form):
+    machine_type = forms.ModelChoiceField(queryset=MachineType.objects.order_by("name"), required=False,
+                                          empty_label="All machine types")
+    status = forms.ChoiceField(choices=[("", "Any status"), *ModelVersion.Status.choices], required=False)
+
+
+@dataclass
+class TypeModels:
+    machine_type: MachineType
+    versions: list[ModelVersion]
+
+
+def _versions(machine_type: MachineType | None, status: str) -> list[ModelVersion]:
+    versions = (ModelVersion.objects.select_related("machine_type", "machine")
+                .defer("feature_importance", "baseline", "params")
+                .order_by("machine_type__name", "machine_type_id", "machine_id", "kind", "-number"))
+    if machine_type is not None:
+        versions = versions.filter(machine_type=machine_type)
+    if status:
+        versions = versions.filter(status=status)
+    return list(versions)
+
+
+def _former_champions() -> set[tuple[int, int | None, str]]:
+    """The (type, machine, kind) groups with an archived former champion: the ones a rollback
+    can return to, the condition `model_version_rollback` checks (the service still decides)."""
+    return set(ModelVersion.objects.filter(status=ModelVersion.Status.ARCHIVED, promoted_at__isnull=False)
+               .values_list("machine_type_id", "machine_id", "kind").distinct())
+
+
+def _annotate(versions: list[ModelVersion]) -> None:
+    """Each version's kind label and key metrics, and whether to offer "Roll back" on it."""
+    earlier = _former_champions()
+    for version in versions:
+        version.kind_label = KIND_LABELS.get(version.kind, version.kind)  # type: ignore[attr-defined]
+        version.key_metrics = key_metrics(version)  # type: ignore[attr-defined]
+        version.can_roll_back = (version.status == ModelVersion.Status.CHAMPION  # type: ignore[attr-defined]
+                                 and (version.machine_type_id, version.machine_id, version.kind) in earlier)
+
+
+@member_view()
+def model_list(request: HttpRequest) -> HttpResponse:
+    filters = ModelFilterForm(request.GET or None)
+    valid = filters.is_valid()
+    versions = _versions(filters.cleaned_data["machine_type"] if valid else None,
+                         filters.cleaned_data["status"] if valid else "")
+    _annotate(versions)
+    types = [TypeModels(group[0].machine_type, group)
+             for group in (list(g) for _, g in groupby(versions, key=lambda v: v.machine_type_id))]
+    return render(request, "predictions/models.html", {"filters": filters, "types": types})
+
+
+# --- one version ------------------------------------------------------------------------------
+
+
+@member_view()
+def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    version = get_object_or_404(ModelVersion.objects.select_related("machine_type", "machine", "dataset", "parent"),
+                                pk=pk)
+    _annotate([version])
+    return render(request, "predictions/model_detail.html", {
+        "version": version,
+        "metrics": metric_rows(version),
+        "confusion": confusion_of(version.metrics or {}) if version.kind == K.FAILURE_CLASSIFIER else None,
+        "importance": importance_bars(version),
+        "params": [(name, number(value)) for name, value in flatten(version.params or {})],
+        "events": version.events.select_related("actor"),
+        "siblings": ModelVersion.objects.filter(machine_type_id=version.machine_type_id, machine=version.machine,
+                                                kind=version.kind)
+                                        .exclude(id=version.id).only("id", "number", "status", "created_at"),
+    })
+
+
+# --- admin actions ----------------------------------------------------------------------------
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(required=False, max_length=2000)
+
+
+class RollbackForm(NoteForm):
+    machine_type = forms.ModelChoiceField(queryset=MachineType.objects.all())
+    kind = forms.ChoiceField(choices=ModelVersion.Kind.choices)
+    machine = forms.ModelChoiceField(queryset=Machine.objects.all(), required=False)
+
+
+@member_view(write=Scope.ADMIN)
+@require_POST
+def model_promote_page(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(ModelVersion, pk=pk)
+    form = NoteForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        version = registry.model_version_promote(version_id=pk, actor_id=page_actor(request).user_id, note=note)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"v{version.number} is now the champion; the previous one is archived.")
+    return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))
+
+
+@member_view(write=Scope.ADMIN)
+@require_POST
+def model_rollback_page(request: HttpRequest) -> HttpResponse:
+    form = RollbackForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the machine type and kind to roll back.")
+        return HttpResponseRedirect(reverse("predictions:models"))
+    data = form.cleaned_data
+    try:
+        version = registry.model_version_rollback(
+            machine_type_id=data["machine_type"].id, kind=data["kind"],
+            machine_id=data["machine"].id if data["machine"] else None,
+            actor_id=page_actor(request).user_id, note=data["note"],
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(f"{reverse('predictions:models')}?machine_type={data['machine_type'].id}")
+    messages.success(request, f"Rolled back: v{version.number} is the champion again.")
+    return HttpResponseRedirect(reverse("predictions:model-detail", args=[version.id]))

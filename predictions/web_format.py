@@ -1,0 +1,61 @@
+"""Shapes of model output for the browser pages: bar widths, zones, projections. Pure functions
+of stored JSON, so the templates stay free of arithmetic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+ANOMALOUS = 0.99  # "more unusual than 99% of normal windows" (see docs/models.md)
+UNUSUAL = 0.95
+
+
+def health_class(health: float | None) -> str:
+    if health is None:
+        return ""
+    return "ok" if health >= 70 else "warn" if health >= 40 else "bad"
+
+
+def anomaly_state(score: float | None) -> str:
+    if score is None:
+        return "none"
+    return "anomalous" if score >= ANOMALOUS else "warning" if score >= UNUSUAL else "normal"
+
+
+def factor_bars(factors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Top factors with a bar width relative to the strongest (in % of the track)."""
+    strongest = max((abs(f.get("contribution") or 0.0) for f in factors), default=0.0) or 1.0
+    return [{**f, "width": round(100.0 * abs(f.get("contribution") or 0.0) / strongest, 1),
+             "raises": (f.get("contribution") or 0.0) > 0} for f in factors]
+
+
+def signal_bands(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Numeric sensors with their normal / warning / critical ranges, for chart bands."""
+    bands = []
+    for sensor in document.get("sensors", []):
+        if sensor.get("kind", "numeric") != "numeric":
+            continue
+        ranges = sensor.get("ranges") or {}
+        bands.append({"name": sensor["name"], "label": sensor.get("label") or sensor["name"],
+                      "unit": sensor.get("unit", ""), "normal": ranges.get("normal"),
+                      "warning": ranges.get("warning"), "critical": ranges.get("critical")})
+    return bands
+
+
+def forecast_summary(forecast: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Signals projected to leave their normal range within the horizon, soonest first."""
+    def soonest(f: Mapping[str, Any]) -> float | None:
+        hours = [h for h in (f.get("hours_to_warning"), f.get("hours_to_critical")) if h is not None]
+        return min(hours) if hours else None
+
+    crossing = [dict(f) for f in forecast if soonest(f) is not None]
+    return sorted(crossing, key=lambda f: soonest(f) or 0.0)
+
+
+def hours_text(hours: float | None) -> str:
+    """A duration a planner reads at a glance: "3.5 h", "4.2 days", "—"."""
+    if hours is None:
+        return "—"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"

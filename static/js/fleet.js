@@ -1,0 +1,28 @@
+// Fleet dashboard: apply machine.health events to the table in place, then re-sort by risk.
+(function () {
+  const body = document.getElementById("fleet-body");
+  if (!body) return;
+  const healthClass = (h) => (h >= 70 ? "ok" : h >= 40 ? "warn" : "bad");
+  const anomalyState = (a) => (a == null ? "none" : a >= 0.99 ? "anomalous" : a >= 0.95 ? "warning" : "normal");
+  const hours = (h) => (h == null ? "—" : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
+  function resort() {
+    const rows = [...body.querySelectorAll("tr[data-machine]")];
+    rows.sort((a, b) => parseFloat(b.dataset.risk) - parseFloat(a.dataset.risk));
+    rows.forEach((tr) => body.appendChild(tr));
+  }
+  document.addEventListener("live:machine.health", (e) => {
+    const m = e.detail.machine;
+    const tr = body.querySelector(`tr[data-machine="${m.id}"]`);
+    if (!tr) return; // filtered out, or a machine added since the page loaded
+    const set = (field, html) => { const td = tr.querySelector(`[data-field=${field}]`); if (td) td.innerHTML = html; };
+    set("health", `<span class="health ${healthClass(m.health)}">${Math.round(m.health)}</span>`);
+    set("probability", `${Math.round(100 * m.failure_probability)}%`);
+    set("rul", hours(m.rul));
+    const state = anomalyState(m.anomaly);
+    set("anomaly", `<span class="badge ${state}">${state}</span>`);
+    set("scored", "just now");
+    tr.dataset.risk = m.failure_probability + (100 - m.health) / 1000;
+    tr.classList.remove("flash"); void tr.offsetWidth; tr.classList.add("flash");
+    resort();
+  });
+})();

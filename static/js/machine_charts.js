@@ -1,0 +1,94 @@
+// Machine page charts (uPlot): one chart per sensor with its normal / warning / critical bands,
+// anomaly markers and the forecast projection, plus the risk and health history.
+(function () {
+  const box = document.getElementById("signal-charts");
+  if (!box || !window.uPlot) return;
+  const bands = JSON.parse(document.getElementById("signal-bands").textContent);
+  const width = (el) => Math.max(260, el.clientWidth || 320);
+
+  // Fill the y-ranges of the zones behind the series.
+  function zonePlugin(band, anomalies) {
+    return {
+      hooks: {
+        drawClear: [(u) => {
+          const ctx = u.ctx, { left, top, width: w, height: h } = u.bbox;
+          const y = (v) => u.valToPos(v, "y", true);
+          const fill = (range, colour) => {
+            if (!range) return;
+            const y0 = Math.max(top, Math.min(top + h, y(range[1])));
+            const y1 = Math.max(top, Math.min(top + h, y(range[0])));
+            ctx.fillStyle = colour; ctx.fillRect(left, y0, w, y1 - y0);
+          };
+          ctx.save();
+          fill(band.warning, "rgba(242,153,0,0.10)");
+          fill(band.normal, "rgba(30,142,62,0.12)");
+          ctx.restore();
+        }],
+        draw: [(u) => {
+          const ctx = u.ctx, { left, top, width: w, height: h } = u.bbox;
+          ctx.save();
+          if (band.critical) {
+            ctx.strokeStyle = "rgba(197,34,31,0.7)"; ctx.setLineDash([4, 4]);
+            band.critical.forEach((v) => {
+              const py = u.valToPos(v, "y", true);
+              if (py >= top && py <= top + h) { ctx.beginPath(); ctx.moveTo(left, py); ctx.lineTo(left + w, py); ctx.stroke(); }
+            });
+          }
+          ctx.setLineDash([]); ctx.fillStyle = "rgba(197,34,31,0.85)";
+          anomalies.forEach((t) => {
+            const px = u.valToPos(t, "x", true);
+            if (px >= left && px <= left + w) ctx.fillRect(px - 1, top + h - 8, 3, 8);
+          });
+          ctx.restore();
+        }],
+      },
+    };
+  }
+
+  function signalChart(band, data, anomalies, forecast, secondsPerHour) {
+    const t = data.readings.t, values = data.readings.signals[band.name] || [];
+    if (!t.length) return;
+    const last = t[t.length - 1];
+    const xs = [...t], ys = [...values], fs = t.map(() => null);
+    fs[fs.length - 1] = values[values.length - 1];
+    if (forecast) {
+      forecast.projection.forEach((p) => { xs.push(last + p.h * secondsPerHour); ys.push(null); fs.push(p.value); });
+    }
+    const card = document.createElement("div");
+    card.className = "signal-chart";
+    card.innerHTML = `<h3>${band.label}${band.unit ? ` <span class="muted small">(${band.unit})</span>` : ""}</h3>`;
+    box.appendChild(card);
+    const lo = Math.min(...ys.filter((v) => v != null), ...(band.normal || []));
+    const hi = Math.max(...ys.filter((v) => v != null), ...(band.warning || band.normal || []));
+    const pad = (hi - lo) * 0.08 || 1;
+    new uPlot({
+      width: width(card), height: 180, plugins: [zonePlugin(band, anomalies)],
+      scales: { x: { time: true }, y: { range: [lo - pad, hi + pad] } },
+      legend: { show: false },
+      series: [{}, { label: band.name, stroke: "#0b6bcb", width: 1.4, spanGaps: false },
+               { label: "forecast", stroke: "#7a4fd1", dash: [6, 4], width: 1.6, spanGaps: true }],
+    }, [xs, ys, fs], card);
+  }
+
+  function historyChart(data) {
+    const el = document.getElementById("history-chart");
+    const p = data.predictions;
+    if (!el || !p.t.length) { if (el) el.innerHTML = "<p class='muted'>No predictions yet.</p>"; return; }
+    new uPlot({
+      width: width(el), height: 200,
+      scales: { x: { time: true }, pct: { range: [0, 100] } },
+      axes: [{}, { scale: "pct", label: "%" }],
+      series: [{}, { label: "failure risk %", scale: "pct", stroke: "#c5221f", width: 1.5 },
+               { label: "health", scale: "pct", stroke: "#1e8e3e", width: 1.5 }],
+    }, [p.t, p.probability.map((v) => 100 * v), p.health_score], el);
+  }
+
+  fetch(box.dataset.url, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
+    const p = data.predictions;
+    const anomalies = p.t.filter((_, i) => (p.anomaly_score[i] ?? 0) >= 0.99);
+    const forecasts = Object.fromEntries((data.forecast || []).map((f) => [f.signal, f]));
+    if (!data.readings.t.length) box.innerHTML = "<p class='muted'>No readings yet: upload a file or stream readings.</p>";
+    bands.forEach((band) => signalChart(band, data, anomalies, forecasts[band.name], data.seconds_per_hour));
+    historyChart(data);
+  });
+})();

@@ -1,0 +1,144 @@
+"""The fleet dashboard, the machine page and the onboarding wizard, through Django's test client:
+what each role sees and may do, and that another tenant's people get a 404."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from jobs.models import Job
+from machines.live import readings_push
+from machines.models import Machine, MachineType
+from machines.services import machine_create, machine_type_adopt
+from predictions.models import Alert, Prediction
+from predictions.services.training import ONBOARD_KIND
+
+pytestmark = pytest.mark.django_db
+TYPE = "ai4i-milling-machine"
+
+
+@pytest.fixture(autouse=True)
+def acme_schema(world: Any) -> Iterator[None]:
+    """Test bodies read and write acme's schema (requests to acme's host use it too)."""
+    with tenant_context(world.acme):
+        yield
+
+
+@pytest.fixture
+def mill(acme_schema: None) -> Machine:
+    machine_type = machine_type_adopt(key=TYPE)
+    return machine_create(machine_type_id=machine_type.id, name="Mill-7", site="Plant B", line="L2")
+
+
+def _predict(machine: Machine, *, probability: float, health: float, minutes_ago: int = 0,
+             **extra: Any) -> Prediction:
+    prediction = Prediction.objects.create(
+        machine=machine, source="api", window_end=timezone.now() - timedelta(minutes=minutes_ago), horizon_h=12,
+        probability=probability, predicted_failure=probability >= 0.5, failure_mode="tool_wear" if probability >= 0.5
+        else "", rul_h=40.0, rul_lower_h=30.0, rul_upper_h=55.0, anomaly_score=0.4, health_score=health,
+        confidence=0.7, **extra)
+    return prediction
+
+
+def test_the_dashboard_lists_machines_riskiest_first(client_for: Any, mill: Machine, world: Any) -> None:
+    calm = machine_create(machine_type_id=mill.machine_type_id, name="Mill-8", site="Plant A")
+    _predict(calm, probability=0.05, health=95)
+    _predict(mill, probability=0.2, health=80, minutes_ago=5)
+    _predict(mill, probability=0.9, health=10)  # the latest one counts
+    Alert.objects.create(machine=mill, failure_mode="tool_wear", severity="critical", probability=0.9, title="Tool")
+    page = client_for("viewer").get("/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert body.index("Mill-7") < body.index("Mill-8")
+    assert "90%" in body and 'class="badge open"' in body
+
+
+def test_the_dashboard_filters_by_site_line_and_type(client_for: Any, mill: Machine) -> None:
+    machine_create(machine_type_id=mill.machine_type_id, name="Mill-9", site="Plant A")
+    client = client_for("viewer")
+    rows = client.get("/fleet/rows/", {"site": "Plant B"}).content.decode()
+    assert "Mill-7" in rows and "Mill-9" not in rows
+    rows = client.get("/fleet/rows/", {"line": "L2", "type": str(mill.machine_type_id)}).content.decode()
+    assert "Mill-7" in rows and "Mill-9" not in rows
+    assert "Mill-9" in client.get("/", {"site": "Plant A"}).content.decode()
+
+
+def test_the_machine_page_shows_the_explanation_and_chart_data(client_for: Any, mill: Machine) -> None:
+    readings_push(items=[{"machine": "Mill-7", "ts": f"2026-11-01T00:{m:02d}:00+00:00",
+                          "values": {"torque_nm": 40.0 + m}} for m in range(5)])
+    explanation = {"top_factors": [{"signal": "torque_nm", "contribution": 1.2, "value": 44.0, "zone": "warning",
+                                    "feature_label": "torque, last value"}],
+                   "recommendation": "Change the tool.",
+                   "rule": {"text": "IF torque > 43 THEN failure", "fidelity": 0.9},
+                   "confidence": {"value": 0.7, "level": "high"},
+                   "forecast": [{"signal": "torque_nm", "hours_to_warning": 5.0, "hours_to_critical": None,
+                                 "projection": [{"h": 1.0, "value": 45.0}]}]}
+    _predict(mill, probability=0.9, health=10, explanation=explanation)
+    client = client_for("viewer")
+    page = client.get(f"/machines/{mill.id}/").content.decode()
+    assert "Change the tool." in page and "IF torque &gt; 43 THEN failure" in page and "5.0 h" in page
+    assert "Score now" not in page  # a viewer cannot predict
+    data = client.get(f"/machines/{mill.id}/chart-data/").json()
+    assert data["readings"]["signals"]["torque_nm"] == [40.0, 41.0, 42.0, 43.0, 44.0]
+    assert data["predictions"]["probability"] == [0.9]
+    assert data["forecast"][0]["signal"] == "torque_nm"
+
+
+def test_scoring_now_needs_the_predict_role_and_says_why_it_cannot(client_for: Any, mill: Machine) -> None:
+    assert client_for("viewer").post(f"/machines/{mill.id}/score/").status_code == 403
+    answer = client_for("engineer").post(f"/machines/{mill.id}/score/", follow=True)
+    assert "no trained models yet" in answer.content.decode()  # a clear message, not an error page
+    assert not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/", "/fleet/rows/", "/onboard/", "/machines/{id}/", "/machines/{id}/chart-data/"])
+def test_another_tenant_and_anonymous_are_refused(client_for: Any, world: Any, mill: Machine, path: str) -> None:
+    url = path.format(id=mill.id)
+    assert client_for("globex_owner").get(url).status_code == 404
+    assert client_for("outsider").get(url).status_code == 404
+    anonymous = client_for(None).get(url)
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+    if "{id}" in path:  # acme's machine id on globex's own host
+        assert client_for("globex_owner", tenant=world.globex).get(url).status_code == 404
+
+
+def test_the_wizard_adopts_a_type_adds_machines_and_starts_training(client_for: Any) -> None:
+    client = client_for("engineer")
+    assert "Use this type" in client.get("/onboard/").content.decode()
+    adopted = client.post("/onboard/", {"action": "adopt", "key": "centrifugal-pump"})
+    machine_type = MachineType.objects.get(key="centrifugal-pump")
+    assert adopted["Location"] == f"/onboard/?type={machine_type.id}"
+    client.post("/onboard/", {"action": "add_machines", "type": machine_type.id, "names": "P-1, P-2\nP-3",
+                              "site": "North"})
+    assert list(Machine.objects.filter(site="North").values_list("name", flat=True)) == ["P-1", "P-2", "P-3"]
+    started = client.post("/onboard/", {"action": "train", "type": machine_type.id, "machines": "30"})
+    job = Job.objects.get(kind=ONBOARD_KIND)
+    assert started["Location"] == f"/onboard/{job.id}/" and job.params["machines"] == 30
+    progress = client.get(f"/onboard/{job.id}/").content.decode()
+    assert f'data-job="{job.id}"' in progress and 'role="progressbar"' in progress
+
+
+def test_the_wizard_refuses_bad_input_without_creating_anything(client_for: Any, mill: Machine) -> None:
+    client = client_for("engineer")
+    type_id = mill.machine_type_id
+    answer = client.post("/onboard/", {"action": "add_machines", "type": type_id, "names": "Mill-10, Mill-7"},
+                         follow=True)
+    assert "already exists" in answer.content.decode()
+    assert not Machine.objects.filter(name="Mill-10").exists()  # all or nothing
+    answer = client.post("/onboard/", {"action": "train", "type": type_id, "machines": "3"}, follow=True)
+    assert "machines must be between 10 and 400" in answer.content.decode()
+    assert not Job.objects.filter(kind=ONBOARD_KIND).exists()
+
+
+def test_a_viewer_cannot_use_the_wizard(client_for: Any, mill: Machine) -> None:
+    client = client_for("viewer")
+    assert "Use this type" not in client.get("/onboard/").content.decode()
+    assert client.post("/onboard/", {"action": "adopt", "key": "centrifugal-pump"}).status_code == 403
+    assert client.post("/onboard/", {"action": "train", "type": mill.machine_type_id}).status_code == 403
+    assert not MachineType.objects.filter(key="centrifugal-pump").exists()
+    assert not Job.objects.filter(kind=ONBOARD_KIND).exists()

@@ -1,0 +1,252 @@
+"""Sensor-upload pages: choose type and file, preview and map the columns (with presets), the
+upload's progress and quality report, the rejected rows; bad files refused with a message and
+nothing kept; role checks and tenant isolation."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+
+from machines.models import Machine, MachineType, MappingPreset, Upload
+from machines.selectors import readings_count
+from machines.services import machine_type_adopt
+from pdm_saas.celery import app as celery_app
+
+MOTOR = "induction-motor-siemens-1la7"
+HEADER = ["timestamp", "Current (A)", "Winding temp", "Vibration", "operator"]
+
+
+@pytest.fixture(autouse=True)
+def media(settings: Any, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = str(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def motor(db: None, world: Any) -> MachineType:
+    with tenant_context(world.acme):
+        return machine_type_adopt(key=MOTOR)
+
+
+@pytest.fixture
+def eager(django_capture_on_commit_callbacks: Any) -> Iterator[Any]:
+    celery_app.conf.task_always_eager = True
+    try:
+        yield lambda: django_capture_on_commit_callbacks(execute=True)
+    finally:
+        celery_app.conf.task_always_eager = False
+
+
+def _csv(bad_rows: bool = False) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    rows = [[f"2026-03-01T00:{minute:02d}:00Z", 12.0 + minute / 100, 70 + minute / 10, 1.2, "ann"]
+            for minute in range(30)]
+    if bad_rows:
+        rows[3][0] = "not a time"  # line 5
+        rows[8][1] = "twelve"  # line 10
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _start(client: Any, content: bytes, name: str = "history.csv", machine_type: str = MOTOR) -> Any:
+    return client.post("/uploads/", {"machine_type": machine_type, "file": SimpleUploadedFile(name, content)})
+
+
+def _mapping_post(**overrides: Any) -> dict[str, Any]:
+    data = {"col_0": "time", "col_1": "sensor:current_a", "col_2": "sensor:winding_temp_c",
+            "col_3": "sensor:vibration_de_mm_s", "col_4": "", "time_format": "iso", "machine_name": "Motor-001",
+            "create_unknown_machines": "on", "save_preset_as": ""}
+    return data | overrides
+
+
+def _stored_files(media: Path) -> list[Path]:
+    return [path for path in media.rglob("*") if path.is_file()]
+
+
+def _upload_through(client: Any, eager: Any, content: bytes, **mapping: Any) -> Any:
+    start = _start(client, content)
+    assert start.status_code == 302, start.content
+    with eager():
+        response = client.post(start["Location"], _mapping_post(**mapping))
+    assert response.status_code == 302, response.content
+    return response
+
+
+# --- who may see what ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def finished(client_for: Any, world: Any, motor: MachineType, eager: Any) -> Upload:
+    _upload_through(client_for("engineer"), eager, _csv(bad_rows=True))
+    with tenant_context(world.acme):
+        return Upload.objects.get()
+
+
+def test_pages_render_for_a_member(client_for, finished):
+    viewer = client_for("viewer")
+    for url in ["/uploads/", f"/uploads/{finished.pk}/", f"/uploads/{finished.pk}/rejected.csv"]:
+        assert viewer.get(url).status_code == 200, url
+    assert "Preview" not in viewer.get("/uploads/").content.decode()  # no form for a viewer
+
+
+def test_viewer_cannot_upload(client_for, world, motor, media):
+    response = _start(client_for("viewer"), _csv())
+    assert response.status_code == 403
+    assert _stored_files(media) == []
+    with tenant_context(world.acme):
+        assert not Upload.objects.exists()
+
+
+def test_another_tenant_gets_404(client_for, world, finished):
+    outsider = client_for("globex_owner")
+    for url in ["/uploads/", f"/uploads/{finished.pk}/", f"/uploads/{finished.pk}/rejected.csv"]:
+        assert outsider.get(url).status_code == 404, url
+    assert _start(outsider, _csv()).status_code == 404
+    at_home = client_for("globex_owner", tenant=world.globex)
+    assert at_home.get(f"/uploads/{finished.pk}/").status_code == 404
+    assert at_home.get(f"/uploads/{finished.pk}/rejected.csv").status_code == 404
+
+
+def test_anonymous_goes_to_login(client_for, finished):
+    anonymous = client_for(None)
+    for url in ["/uploads/", f"/uploads/{finished.pk}/", f"/uploads/{finished.pk}/rejected.csv",
+                "/uploads/new/abc/"]:
+        response = anonymous.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
+
+
+def test_a_staged_file_belongs_to_its_session_and_organization(client_for, world, motor):
+    engineer = client_for("engineer")
+    location = _start(engineer, _csv())["Location"]
+    assert client_for("admin").get(location).status_code == 404  # another member's session
+    assert client_for("viewer").get(location).status_code == 403
+    assert client_for("viewer").post(location, _mapping_post()).status_code == 403
+    with tenant_context(world.acme):
+        assert not Upload.objects.exists()
+
+
+# --- the flow -----------------------------------------------------------------------------------
+
+
+def test_preview_shows_the_first_rows_and_guesses_the_mapping(client_for, motor):
+    engineer = client_for("engineer")
+    response = _start(engineer, _csv())
+    assert response.status_code == 302 and response["Location"].startswith("/uploads/new/")
+    page = engineer.get(response["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "2026-03-01T00:00:00Z" in html and "Import" in html and "Winding temp" in html
+    assert len(page.context["preview"].rows) == 10
+    assert page.context["form"]["col_0"].value() == "time"
+
+
+def test_import_creates_the_upload_stores_readings_and_reports(client_for, world, motor, eager):
+    engineer = client_for("engineer")
+    response = _upload_through(engineer, eager, _csv(bad_rows=True), save_preset_as="scada")
+    with tenant_context(world.acme):
+        upload = Upload.objects.get()
+        assert response["Location"] == f"/uploads/{upload.pk}/"
+        assert upload.status == Upload.Status.SUCCEEDED, upload.error
+        assert (upload.rows_read, upload.rows_stored, upload.rows_rejected) == (30, 28, 2)
+        assert readings_count(machine_id=Machine.objects.get(name="Motor-001").id) == 28
+        assert MappingPreset.objects.get(name="scada").mapping["sensors"]["Current (A)"] == "current_a"
+    page = engineer.get(f"/uploads/{upload.pk}/").content.decode()
+    assert f'data-job="{upload.job_id}"' in page and 'data-field="progress"' in page
+    assert "Why rows were rejected" in page and "Time missing or unreadable" in page
+    assert "winding_temp_c" in page and "operator" in page
+    assert f"/uploads/{upload.pk}/rejected.csv" in page
+    rejected = engineer.get(f"/uploads/{upload.pk}/rejected.csv")
+    lines = list(csv.reader(io.StringIO(b"".join(rejected.streaming_content).decode())))
+    assert lines[0] == ["line", "reason"] and [line for line, _ in lines[1:]] == ["5", "10"]
+
+
+def test_a_running_upload_reloads_when_done(client_for, world, motor):
+    engineer = client_for("engineer")  # not eager: the job stays queued
+    start = _start(engineer, _csv())
+    engineer.post(start["Location"], _mapping_post())
+    with tenant_context(world.acme):
+        upload = Upload.objects.get()
+    page = engineer.get(f"/uploads/{upload.pk}/").content.decode()
+    assert "data-reload-when-done" in page and "queued" in page
+    assert engineer.get(f"/uploads/{upload.pk}/rejected.csv").status_code == 404
+
+
+def test_a_saved_mapping_prefills_the_next_file(client_for, world, motor, eager):
+    engineer = client_for("engineer")
+    _upload_through(engineer, eager, _csv(), col_4="", machine_name="Motor-009", save_preset_as="daily")
+    page = engineer.get(_start(engineer, _csv(bad_rows=True))["Location"])
+    form = page.context["form"]
+    assert page.context["preset"].name == "daily"
+    assert form["machine_name"].value() == "Motor-009" and form["col_3"].value() == "sensor:vibration_de_mm_s"
+
+
+def test_a_mapping_the_file_does_not_fit_is_explained_and_the_file_kept(client_for, world, motor, media):
+    engineer = client_for("engineer")
+    location = _start(engineer, _csv())["Location"]
+    no_time = engineer.post(location, _mapping_post(col_0=""))
+    assert no_time.status_code == 400 and "timestamp" in no_time.content.decode()
+    no_machine = engineer.post(location, _mapping_post(machine_name=""))
+    assert no_machine.status_code == 400 and "machine column" in no_machine.content.decode()
+    twice = engineer.post(location, _mapping_post(col_2="sensor:current_a"))
+    assert twice.status_code == 400 and "more than one column" in twice.content.decode()
+    with tenant_context(world.acme):
+        assert not Upload.objects.exists()
+    assert len(_stored_files(media)) == 1  # still there, to be mapped again
+    assert engineer.post(location, _mapping_post()).status_code == 302
+
+
+def test_the_same_file_twice_is_refused(client_for, world, motor, eager):
+    engineer = client_for("engineer")
+    _upload_through(engineer, eager, _csv())
+    again = engineer.post(_start(engineer, _csv())["Location"], _mapping_post())
+    assert again.status_code == 400 and "already uploaded" in again.content.decode()
+    with tenant_context(world.acme):
+        assert Upload.objects.count() == 1
+
+
+@pytest.mark.parametrize(("content", "name", "message"), [
+    (b"", "empty.csv", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR binary", "picture.csv", "binary file"),
+    (b"a,b,c\n1,2\n3,4,5,6,7\n\"unclosed,8\n", "garbled.csv", "cannot be read"),
+    (b"\n\n ,\n", "blank.csv", "no header"),
+    (b"PAR1 not really parquet", "data.parquet", "Parquet file cannot be read"),
+])
+def test_bad_files_are_refused_with_a_message_and_nothing_kept(client_for, world, motor, media, content, name,
+                                                                 message):
+    response = _start(client_for("engineer"), content, name=name)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert _stored_files(media) == []
+
+
+def test_latin1_files_are_read(client_for, motor):
+    engineer = client_for("engineer")
+    content = "timestamp;Température;Current (A)\n2026-03-01T00:00:00Z;70,5;12\n".encode("latin-1")
+    page = engineer.get(_start(engineer, content)["Location"])
+    assert "Température" in page.content.decode()
+
+
+def test_too_large_and_unknown_type_are_refused(client_for, motor, media, settings):
+    engineer = client_for("engineer")
+    unknown = _start(engineer, _csv(), machine_type="no-such-type")
+    assert unknown.status_code == 400 and "Unknown machine type" in unknown.content.decode()
+    settings.PDM_MAX_UPLOAD_BYTES = 100
+    large = _start(engineer, _csv())
+    assert large.status_code == 400 and "larger than" in large.content.decode()
+    assert _stored_files(media) == []
+
+
+def test_abandoned_staged_files_are_cleaned_up(client_for, motor, media):
+    engineer = client_for("engineer")
+    for index in range(7):
+        _start(engineer, _csv() + f"2026-03-02T00:00:00Z,1,2,3,n{index}\n".encode())
+    assert len(_stored_files(media)) == 5
