@@ -22,6 +22,14 @@ def anomaly_state(score: float | None) -> str:
     return "anomalous" if score >= ANOMALOUS else "warning" if score >= UNUSUAL else "normal"
 
 
+HEADLINE_METRICS = ("f1", "precision", "recall", "fpr", "roc_auc", "rmse", "mae", "r2", "coverage")
+
+
+def headline_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """The held-out metrics a person compares first, in a fixed order, those recorded only."""
+    return [(key, metrics[key]) for key in HEADLINE_METRICS if isinstance(metrics.get(key), int | float)]
+
+
 def factor_bars(factors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Top factors with a bar width relative to the strongest (in % of the track)."""
     strongest = max((abs(f.get("contribution") or 0.0) for f in factors), default=0.0) or 1.0
@@ -56,6 +64,8 @@ def hours_text(hours: float | None) -> str:
     """A duration a planner reads at a glance: "3.5 h", "4.2 days", "—"."""
     if hours is None:
         return "—"
+    if hours <= 0:
+        return "now"
     if hours < 48:
         return f"{hours:.1f} h"
     return f"{hours / 24:.1f} days"

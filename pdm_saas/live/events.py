@@ -7,7 +7,8 @@ to a group without the schema in its name. Events are JSON objects with a `type`
 - `job.progress`: `{"type": "job.progress", "job": {"id", "kind", "status", "progress",
   "message", "error", "updated_at"}}`, on every change of a Job row.
 - `machine.health`: `{"type": "machine.health", "machine": {"id", "health", "failure_probability",
-  "rul", "anomaly", "scored_at"}}`, when scoring updates a machine (from the ML engine issue on).
+  "rul", "anomaly", "failure_mode", "predicted_failure", "prediction_id", "scored_at"}}`, when
+  scoring updates a machine (from the ML engine issue on).
 
 docs/architecture.md repeats this contract for client authors.
 """

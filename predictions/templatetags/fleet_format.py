@@ -11,6 +11,7 @@ register = template.Library()
 register.filter("health_class", web_format.health_class)
 register.filter("anomaly_state", web_format.anomaly_state)
 register.filter("hours", web_format.hours_text)
+register.filter("headline_metrics", web_format.headline_metrics)
 
 
 @register.filter

@@ -4,7 +4,7 @@
   if (!body) return;
   const healthClass = (h) => (h >= 70 ? "ok" : h >= 40 ? "warn" : "bad");
   const anomalyState = (a) => (a == null ? "none" : a >= 0.99 ? "anomalous" : a >= 0.95 ? "warning" : "normal");
-  const hours = (h) => (h == null ? "—" : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
+  const hours = (h) => (h == null ? "—" : h <= 0 ? "now" : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
   function resort() {
     const rows = [...body.querySelectorAll("tr[data-machine]")];
     rows.sort((a, b) => parseFloat(b.dataset.risk) - parseFloat(a.dataset.risk));
@@ -20,6 +20,7 @@
     set("rul", hours(m.rul));
     const state = anomalyState(m.anomaly);
     set("anomaly", `<span class="badge ${state}">${state}</span>`);
+    set("failure_mode", m.predicted_failure && m.failure_mode ? m.failure_mode : "<span class='muted'>—</span>");
     set("scored", "just now");
     tr.dataset.risk = m.failure_probability + (100 - m.health) / 1000;
     tr.classList.remove("flash"); void tr.offsetWidth; tr.classList.add("flash");

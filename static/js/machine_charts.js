@@ -4,7 +4,8 @@
   const box = document.getElementById("signal-charts");
   if (!box || !window.uPlot) return;
   const bands = JSON.parse(document.getElementById("signal-bands").textContent);
-  const width = (el) => Math.max(260, el.clientWidth || 320);
+  // The width the element's grid column gives it (uPlot draws at a fixed pixel width).
+  const width = (el) => Math.max(240, Math.floor(el.getBoundingClientRect().width) || 320);
 
   // Fill the y-ranges of the zones behind the series.
   function zonePlugin(band, anomalies) {
