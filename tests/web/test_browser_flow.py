@@ -1,0 +1,262 @@
+"""The product as a new customer meets it, in a real headless Chromium against a real ASGI server
+and a real Celery worker: signup -> onboard a built-in type with the wizard (its progress bar
+advancing live) -> upload a CSV -> the fleet dashboard shows the machines -> a scoring run pushes
+a new health value that appears without a reload -> an alert becomes a work order, which is
+closed. Plus the dashboard on a phone-sized screen.
+
+The tests run in file order and share one browser session, as one person would. Screenshots of
+the main pages go to PDM_SCREENSHOTS_DIR (default: a temporary folder printed in the log);
+`make screenshots` points it at docs/screenshots/ to refresh the committed set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import playwright.sync_api as playwright_api
+import pytest
+import redis
+from django.conf import settings
+from django_tenants.utils import tenant_context
+
+from jobs.models import Job
+from machines.library import library_get
+from pdm_saas.celery import tenant_task_send
+from predictions.models import Alert, Prediction, WorkOrder
+from predictions.tasks import fleet_score_task
+from tenants.models import Tenant
+from tests.live import free_port, port_listening, process, python_bin, wait_for
+from tests.predictions.conftest import failing_run_readings
+
+pytestmark = pytest.mark.live
+SLUG = "umbrella"
+EMAIL = "ops@umbrella.test"
+PASSWORD = "Correct-Horse-42"
+TYPE = "ai4i-milling-machine"
+SIMULATED_MACHINES = "24"
+PHONE = {"width": 390, "height": 844}  # the wizard's "advanced" field: fewer than the default, to keep the run short
+
+
+def chromium_path() -> str:
+    found = os.environ.get("PDM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        raise RuntimeError("No chromium on PATH: `make install` installs it (scripts/install_browser.sh).")
+    return found
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("PDM_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A worker on every queue and a Daphne server, against the test database."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    logs = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    worker = [python_bin("celery"), "-A", "pdm_saas", "worker", "-Q", ",".join(settings.JOB_QUEUES), "-P", "solo",
+              "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
+    with django_db_blocker.unblock(), process(worker, log=logs / "worker.log", ready=lambda t: " ready." in t), \
+            process(asgi, log=logs / "daphne.log", ready=lambda _: port_listening(port)):
+        yield port
+
+
+@pytest.fixture(scope="module")
+def browser(stack: int) -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; Django would refuse our (sync)
+    # database reads beside it. Nothing here is concurrent, so the guard has nothing to protect.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_api.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def tenant_url(port: int, path: str = "/") -> str:
+    return f"http://{SLUG}.localhost:{port}{path}"
+
+
+def tenant() -> Tenant:
+    return Tenant.objects.get(slug=SLUG)
+
+
+def readings_csv(machine: str) -> bytes:
+    """A run that ends in a failure, as a customer's export: one row per reading."""
+    document = library_get(TYPE)
+    items = failing_run_readings(document, machine)
+    sensors = [s["name"] for s in document["sensors"]]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["timestamp", "machine", *sensors])
+    for item in items:
+        writer.writerow([item["ts"], machine, *[item["values"].get(name, "") for name in sensors]])
+    return out.getvalue().encode()
+
+
+def test_signup_then_sign_in_lands_on_an_empty_fleet(page: Any, stack: int, shots: Path) -> None:
+    page.goto(f"http://localhost:{stack}/")
+    page.screenshot(path=str(shots / "landing.png"), full_page=True)
+    page.get_by_role("link", name="Start free trial").first.click()
+    page.fill("input[name=organization_name]", "Umbrella Plants")
+    page.fill("input[name=slug]", SLUG)
+    page.fill("input[name=owner_email]", EMAIL)
+    page.fill("input[name=owner_password]", PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"**{SLUG}.localhost:{stack}/accounts/login/**")
+    page.fill("input[name=username]", EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(tenant_url(stack, "/"))
+    assert "No machines yet" in page.locator("#fleet-body").inner_text()
+    page.wait_for_selector("#live-state.on")  # the live channel is connected
+
+
+def test_wizard_onboards_a_built_in_type_with_live_progress(page: Any, stack: int, shots: Path,
+                                                            django_db_blocker: Any) -> None:
+    page.get_by_role("link", name="Onboard").first.click()
+    page.locator("tr", has=page.locator(f"input[value='{TYPE}']")).get_by_role("button").click()
+    page.fill("#names", "Mill-1, Mill-2")
+    page.fill("#site", "Plant A")
+    page.get_by_role("button", name="Add machines").click()
+    assert page.locator("#machine-list").inner_text().split() == ["Mill-1", "Mill-2"]
+    page.screenshot(path=str(shots / "onboarding-wizard.png"), full_page=True)
+    page.locator("details summary").click()
+    page.fill("#sim-machines", SIMULATED_MACHINES)
+    page.get_by_role("button", name="Generate data and train").click()
+    page.wait_for_url("**/onboard/*/")
+    job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+    seen: set[int] = set()
+
+    def ready() -> bool:
+        try:
+            if page.locator("#ready").count() or page.locator("#job[data-status=failed]").count():
+                return True
+            seen.add(int(page.locator("[role=progressbar]").get_attribute("aria-valuenow") or 0))
+        except playwright_api.Error:
+            pass  # the page reloads itself when the job finishes
+        return False
+
+    wait_for(ready, timeout=240, what="the wizard to reach Ready")
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        job = Job.objects.get(id=job_id)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert any(0 < value < 100 for value in seen), f"the progress bar never moved in between: {sorted(seen)}"
+    assert len(seen) >= 2, sorted(seen)  # it advanced while we watched, without a reload
+    assert page.locator("#ready").is_visible()
+    assert "overall" in page.inner_text("body")  # the synthetic data's quality report
+    assert page.locator("text=Failure classifier").count()
+    page.screenshot(path=str(shots / "onboarding-ready.png"), full_page=True)
+
+
+def test_upload_a_csv_with_preview_and_mapping(page: Any, stack: int, shots: Path, tmp_path: Path) -> None:
+    data = tmp_path / "mill-1.csv"
+    data.write_bytes(readings_csv("Mill-1"))
+    page.goto(tenant_url(stack, "/uploads/"))
+    page.locator("select[name=machine_type]").select_option(label=library_get(TYPE)["name"])
+    page.set_input_files("input[name=file]", str(data))
+    page.get_by_role("button", name="Preview").click()
+    assert "Mill-1" in page.inner_text("body")  # the first rows are previewed
+    page.screenshot(path=str(shots / "upload-mapping.png"), full_page=True)
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_url("**/uploads/*/")
+    page.wait_for_selector("[data-job][data-status=succeeded], [data-job][data-status=failed]", timeout=120_000)
+    assert page.locator("[data-job][data-status=succeeded]").count(), page.inner_text("main")
+    page.screenshot(path=str(shots / "upload-report.png"), full_page=True)
+
+
+def test_dashboard_updates_live_when_scoring_runs(page: Any, stack: int, shots: Path, django_db_blocker: Any) -> None:
+    page.goto(tenant_url(stack, "/"))
+    page.wait_for_selector("#live-state.on")
+    names = page.locator("#fleet-body tr[data-machine] strong").all_inner_texts()
+    assert sorted(names) == ["Mill-1", "Mill-2"]
+    row = page.locator("#fleet-body tr", has_text="Mill-1")
+    before = row.locator("[data-field=scored]").inner_text()
+    page.evaluate("window.__sameDocument = true")
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        scored = Prediction.objects.filter(source="scheduled").count()
+        tenant_task_send(fleet_score_task, args=[], queue="score")  # what beat's dispatcher sends
+    row.locator("[data-field=scored]", has_text="just now").wait_for(timeout=60_000)
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    assert row.locator("[data-field=scored]").inner_text() != before
+    health = row.locator("[data-field=health] .health").inner_text()
+    assert 0 <= int(health) <= 100
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        assert Prediction.objects.filter(source="scheduled").count() > scored
+    page.screenshot(path=str(shots / "fleet-dashboard.png"), full_page=True)
+
+
+def test_machine_detail_explains_the_prediction(page: Any, stack: int, shots: Path) -> None:
+    page.goto(tenant_url(stack, "/"))
+    page.locator("#fleet-body a", has_text="Mill-1").click()
+    page.wait_for_selector("#signal-charts .uplot")  # the sensor charts rendered
+    assert page.locator("#factors li").count() >= 1
+    page.screenshot(path=str(shots / "machine-detail.png"), full_page=True)
+
+
+def test_an_alert_becomes_a_work_order_that_is_closed(page: Any, stack: int, shots: Path,
+                                                     django_db_blocker: Any) -> None:
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        alert = Alert.objects.filter(machine__name="Mill-1").first()
+    assert alert is not None, "the failing run raised no alert"
+    page.goto(tenant_url(stack, "/alerts/"))
+    page.screenshot(path=str(shots / "alerts.png"), full_page=True)
+    page.locator(f"#alert-{alert.id}").get_by_role("button", name="Open work order").click()
+    page.wait_for_url("**/work-orders/*/")
+    order_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    page.get_by_role("button", name="Move to In Progress").click()  # work starts before it can be closed
+    close = page.locator("form", has=page.get_by_role("button", name="Close work order"))
+    close.locator("[name=failure_found][value=yes]").check()
+    close.locator("[name=action_taken]").fill("Replaced the tool; spindle runout within tolerance.")
+    close.locator("[name=actual_cost]").fill("850")
+    close.locator("[name=actual_downtime_hours]").fill("3.5")
+    close.get_by_role("button", name="Close work order").click()
+    page.wait_for_load_state()
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        order = WorkOrder.objects.get(id=order_id)
+    assert order.status == WorkOrder.Status.DONE and order.alert_id == alert.id
+    assert order.actual_cost is not None and float(order.actual_cost) == 850.0
+    page.goto(tenant_url(stack, "/work-orders/"))
+    page.screenshot(path=str(shots / "work-orders.png"), full_page=True)
+    page.goto(tenant_url(stack, "/models/"))
+    page.screenshot(path=str(shots / "models.png"), full_page=True)
+
+
+def test_dashboard_fits_a_phone(browser: Any, page: Any, stack: int, shots: Path) -> None:
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+                                device_scale_factor=2, storage_state=page.context.storage_state())
+    try:
+        tab = phone.new_page()
+        tab.goto(tenant_url(stack, "/"))
+        assert tab.locator("#fleet-body tr", has_text="Mill-1").is_visible()
+        # Against the fixed width: a mobile browser zooms out to fit a too-wide page, so its own
+        # innerWidth would grow with the overflow and hide it.
+        overflow = tab.evaluate(f"document.documentElement.scrollWidth - {PHONE['width']}")
+        assert overflow <= 1, f"the page is {overflow}px wider than the phone"
+        assert tab.locator("nav.appnav").is_visible()
+        tab.screenshot(path=str(shots / "fleet-phone.png"), full_page=True)
+    finally:
+        phone.close()
