@@ -21,9 +21,13 @@ from tenants.models import Tenant
 from tenants.services import EXPORT_KIND, tenant_delete, tenant_export_start, tenant_rename, tenant_signup
 
 
+def _public_plans() -> list[Plan]:
+    """Cheapest first, the custom (unlimited, invoiced) plan last."""
+    return sorted(Plan.objects.filter(is_public=True), key=lambda p: (p.max_machines is None, p.monthly_price_cents))
+
+
 def landing(request: HttpRequest) -> HttpResponse:
-    plans = Plan.objects.filter(is_public=True)
-    return render(request, "tenants/landing.html", {"plans": plans})
+    return render(request, "tenants/landing.html", {"plans": _public_plans()})
 
 
 def _same_port_url(request: HttpRequest, host: str, path: str) -> str:
@@ -43,8 +47,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error(fields[0] if fields else None, exc.message)
         else:
             return HttpResponseRedirect(_same_port_url(request, done.host, "/accounts/login/"))
-    plans = Plan.objects.filter(is_public=True)
-    return render(request, "tenants/signup.html", {"form": form, "plans": plans,
+    return render(request, "tenants/signup.html", {"form": form, "plans": _public_plans(),
                                                    "base_domain": settings.BASE_DOMAIN})
 
 

@@ -185,6 +185,7 @@ def test_upload_a_csv_with_preview_and_mapping(page: Any, stack: int, shots: Pat
     page.wait_for_url("**/uploads/*/")
     page.wait_for_selector("[data-job][data-status=succeeded], [data-job][data-status=failed]", timeout=120_000)
     assert page.locator("[data-job][data-status=succeeded]").count(), page.inner_text("main")
+    page.get_by_role("heading", name="Rows").wait_for()  # the page reloaded itself with the report
     page.screenshot(path=str(shots / "upload-report.png"), full_page=True)
 
 
