@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/engine.py [--types all|k1,k2] [--machines 40] [--rows 100000]
                                           [--clients 50] [--requests 20]
+                                          [--parts onboarding,throughput,http]
 
 Runs against the benchmark database (`pdm_bench`, see tenant_provision.py) in a tenant of its own,
 `bench-engine`. Three parts:
@@ -20,6 +21,10 @@ Runs against the benchmark database (`pdm_bench`, see tenant_provision.py) in a 
    when the last is answered) against a real daphne server, next to `GET /healthz` (one database
    round trip) at the same concurrency: the server's own floor; then from a single client, the
    latency without queueing. Target: p95 < 25 ms.
+
+`--parts throughput` alone needs no database: it trains the scoring type's models in process the
+way onboarding does (simulated fleet, default horizon, `train_suite`; no synthesizer, which does
+not change the models), prints the training time per model kind, then measures throughput.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ TENANT_SLUG = "bench-engine"
 SCORING_TYPE = "induction-motor-siemens-1la7"
 PREFIX = "engine:"
 FLEET = 20  # machines of the scoring type with stored readings, for the HTTP part
+PARTS = ("onboarding", "throughput", "http")
+# predictions.services.training.DEFAULT_MACHINES, repeated: importing it needs Django set up.
+ONBOARDING_MACHINES = 100
 
 
 def say(message: str = "") -> None:
@@ -108,20 +116,43 @@ def _version_baseline(version_id: int) -> float:
 
 # --- 2. throughput --------------------------------------------------------------------------------
 
-def throughput(rows: int) -> dict[str, float]:
+def stored_models() -> Any:
+    """The scoring type's champions, as onboarding registered them."""
+    from machines.models import MachineType
+    from predictions.services.registry import model_set_for
+
+    models = model_set_for(machine_type=MachineType.objects.get(key=SCORING_TYPE))
+    assert models is not None
+    return models
+
+
+def trained_models(machines: int | None) -> Any:
+    """The scoring type's four models trained in process, as onboarding trains them."""
+    from machines.library import library_get
+    from predictions.scoring import ModelSet
+    from predictions.synthetic.simulator import simulate_fleet
+    from predictions.training.classifier import default_horizon_h
+    from predictions.training.suite import train_suite
+
+    document = library_get(SCORING_TYPE)
+    table = simulate_fleet(document, machines=machines or ONBOARDING_MACHINES, seed=0)
+    started = time.perf_counter()
+    suite = train_suite(table, document, horizon_h=default_horizon_h(table), seed=0)
+    kinds = ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in suite.seconds.items())
+    say(f"train_suite {SCORING_TYPE} on {table.num_rows:,} rows: {time.perf_counter() - started:.1f} s ({kinds})")
+    return ModelSet(document, suite.bundles)
+
+
+def throughput(rows: int, models: Any) -> dict[str, float]:
     import numpy as np
 
-    from machines.models import MachineType
     from predictions.features import window_features
     from predictions.scoring import score_columns, score_frame
-    from predictions.services.registry import model_set_for
     from predictions.synthetic.simulator import simulate_fleet
 
-    machine_type = MachineType.objects.get(key=SCORING_TYPE)
-    models = model_set_for(machine_type=machine_type)
-    assert models is not None
-    per_machine = simulate_fleet(machine_type.metadata, machines=10, seed=99).num_rows / 10
-    table = simulate_fleet(machine_type.metadata, machines=int(rows / per_machine * 1.2) + 1, seed=99)
+    document = models.document
+    per_machine = simulate_fleet(document, machines=10, seed=99).num_rows / 10
+    table = simulate_fleet(document, machines=int(rows / per_machine * 1.2) + 1, seed=99)
     table = table.slice(0, rows)
     clf = models.classifier
     features, _ = window_features(table, signals=clf.signals, spec=clf.spec)
@@ -261,7 +292,15 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="rows for the throughput part")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20, help="requests per client")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="comma-separated subset of onboarding,throughput,http (throughput alone: no database)")
     args = parser.parse_args()
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if parts - set(PARTS):
+        raise SystemExit(f"unknown parts: {', '.join(sorted(parts - set(PARTS)))}")
+    if parts == {"throughput"}:
+        throughput(args.rows, trained_models(args.machines))
+        return 0
     database_ensure(BENCH_DATABASE_URL)
     import django
 
@@ -276,17 +315,23 @@ def main() -> int:
         keys.append(SCORING_TYPE)
     say(f"{os.cpu_count()} CPUs; {len(keys)} machine types; {args.machines or 'the default number of'} "
         "simulated machines each")
+    onboarded: list[dict[str, Any]] = []
     try:
         with tenant_context(tenant):
-            onboarded = onboarding(keys, args.machines)
-            secret, names = fleet_prepare(tenant)
-            throughput(args.rows)
-        http_latency(secret, names, args.clients, args.requests)
+            if "onboarding" in parts:  # otherwise the scoring type's stored models are used
+                onboarded = onboarding(keys, args.machines)
+            if "http" in parts:
+                secret, names = fleet_prepare(tenant)
+            if "throughput" in parts:
+                throughput(args.rows, stored_models())
+        if "http" in parts:
+            http_latency(secret, names, args.clients, args.requests)
     finally:
         broker_purge()
-    totals = [row["total"] for row in onboarded]
-    say(f"onboarding: mean {statistics.mean(totals):.1f} s, max {max(totals):.1f} s over {len(totals)} types "
-        "(target < 180 s; the roadmap's TVAE alone took 1.5-2 h per machine)")
+    if onboarded:
+        totals = [row["total"] for row in onboarded]
+        say(f"onboarding: mean {statistics.mean(totals):.1f} s, max {max(totals):.1f} s over {len(totals)} types "
+            "(target < 180 s; the roadmap's TVAE alone took 1.5-2 h per machine)")
     return 0
 
 

@@ -22,8 +22,8 @@ from machines.metadata import signal_names
 
 STATISTICS = ("mean", "std", "min", "max", "last", "slope", "delta")
 MAINTENANCE_FEATURE = "time_since_maintenance_h"
-# Rows scored at once: bounds the (rows, window) scratch arrays to a few tens of megabytes.
-CHUNK_ROWS = 65_536
+# Rows per chunk of the window loops: a chunk's (rows, signals) scratch arrays stay in the CPU cache.
+CHUNK_ROWS = 4_096
 _HOUR = {"s": 3600.0, "ms": 3.6e6, "us": 3.6e9, "ns": 3.6e12}
 
 Array = np.ndarray
@@ -118,22 +118,23 @@ class _History:
 
     def features(self, targets: Array, table: pa.Table, signals: Sequence[str], spec: FeatureSpec) -> Array:
         """Features at the given sorted positions."""
-        blocks = [self._signal_block(targets, _numpy(table.column(s)).astype(np.float64), spec) for s in signals]
-        blocks.append(self._categorical_block(targets, table, spec))
+        names = feature_names(signals, spec)
+        out = np.empty((len(targets), len(names)), np.float32)
+        width = len(signals) * len(spec.windows) * len(spec.statistics)
+        if len(targets) and signals:
+            layout = _Layout.of(self, targets, max(spec.windows))
+            values = np.column_stack([_numpy(table.column(s)).astype(np.float64)[self.order] for s in signals])
+            padded = _Padded.of(layout.spread(values, np.nan), layout.spread(self.hours, 0.0))
+            statistics = np.empty((len(targets), len(signals), len(spec.windows), len(spec.statistics)), np.float32)
+            for index, window in enumerate(spec.windows):
+                _window_statistics(padded, window, spec.statistics, layout.slots[layout.targets],
+                                   statistics[:, :, index])
+            out[:, :width] = statistics.reshape(len(targets), width)
+        categorical = self._categorical_block(targets, table, spec)
+        out[:, width : width + categorical.shape[1]] = categorical
         if spec.maintenance_times is not None:
-            blocks.append(self._maintenance_block(targets, spec.maintenance_times)[:, None])
-        return np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(targets), 0), np.float32)
-
-    def _signal_block(self, targets: Array, values: Array, spec: FeatureSpec) -> Array:
-        values = values[self.order]
-        columns = []
-        for window in spec.windows:
-            parts = [
-                _window_statistics(values, self.hours, self.start, targets[i : i + CHUNK_ROWS], window, spec.statistics)
-                for i in range(0, len(targets), CHUNK_ROWS)
-            ]
-            columns.append(np.vstack(parts) if parts else np.zeros((0, len(spec.statistics))))
-        return np.hstack(columns)
+            out[:, -1] = self._maintenance_block(targets, spec.maintenance_times)
+        return out
 
     def _categorical_block(self, targets: Array, table: pa.Table, spec: FeatureSpec) -> Array:
         # Unknown or missing categories encode as all zeros rather than failing the scoring run.
@@ -158,38 +159,134 @@ class _History:
         return out
 
 
-def _window_statistics(
-    values: Array, hours: Array, start: Array, targets: Array, window: int, statistics: Sequence[str],
-) -> Array:
-    """Statistics of each target's trailing window; lag 0 is the target row itself."""
-    lagged = targets[:, None] - np.arange(window)[None, :]
-    inside = lagged >= start[targets][:, None]
-    safe = np.where(inside, lagged, targets[:, None])
-    y = np.where(inside, values[safe], np.nan)
-    valid = ~np.isnan(y)
-    count = valid.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(valid, y, 0.0).sum(axis=1) / count
-        centred = np.where(valid, y - mean[:, None], 0.0)
-        found = count > 0
-        stats = {
-            "mean": mean,
-            "std": np.sqrt((centred**2).sum(axis=1) / count),
-            "min": np.where(found, np.where(valid, y, np.inf).min(axis=1), np.nan),
-            "max": np.where(found, np.where(valid, y, -np.inf).max(axis=1), np.nan),
-            "last": np.where(found, y[np.arange(len(targets)), valid.argmax(axis=1)], np.nan),
-            "slope": _slope(hours[safe] - hours[targets][:, None], centred, valid, count),
-        }
-    stats["delta"] = stats["last"] - mean
-    return np.stack([stats[name] for name in statistics], axis=1)
+@dataclass
+class _Layout:
+    """The sorted rows the targets' windows read, each run of consecutive rows of one machine
+    preceded by `pad` empty (NaN) rows. A trailing window of at most `pad` rows over this array
+    then never reaches another machine's rows, so every window is a plain slice: no per-row
+    bounds, and all machines and signals are computed at once."""
+
+    rows: Array  # sorted positions laid out, in order
+    slots: Array  # index in the padded array of each laid-out row
+    targets: Array  # index into `rows` of each target
+    length: int  # rows of the padded array
+
+    @classmethod
+    def of(cls, history: _History, targets: Array, pad: int) -> _Layout:
+        rows = _rows_read(history.start, targets, pad)
+        # A new run starts at a machine's first row or after rows no window reads (serving).
+        run_start = np.r_[True, (np.diff(rows) != 1) | (history.start[rows[1:]] != history.start[rows[:-1]])]
+        slots = np.arange(len(rows)) + pad * np.cumsum(run_start)
+        return cls(rows, slots, np.searchsorted(rows, targets), int(slots[-1]) + 1)
+
+    def spread(self, values: Array, gap: float) -> Array:
+        """`values` per sorted row -> the padded array, `gap` in the empty rows."""
+        out = np.full((self.length, *values.shape[1:]), gap)
+        out[self.slots] = values[self.rows]
+        return out
 
 
-def _slope(x: Array, centred_y: Array, valid: Array, count: Array) -> Array:
-    """Least-squares slope per hour over the valid points; NaN with fewer than two distinct times."""
-    x_mean = np.where(valid, x, 0.0).sum(axis=1) / count
-    centred_x = np.where(valid, x - x_mean[:, None], 0.0)
-    spread = (centred_x**2).sum(axis=1)
-    return np.where(spread > 0, (centred_x * centred_y).sum(axis=1) / np.where(spread > 0, spread, 1.0), np.nan)
+def _rows_read(start: Array, targets: Array, pad: int) -> Array:
+    """The sorted rows inside some target's window: its machine's rows up to `pad` - 1 steps back."""
+    if len(targets) == len(start):
+        return np.arange(len(start))  # every row is a target (training, batch scoring)
+    first = np.maximum(start[targets], targets - (pad - 1))
+    marks = np.zeros(len(start) + 1, np.int64)
+    np.add.at(marks, first, 1)
+    np.add.at(marks, targets + 1, -1)
+    return np.flatnonzero(np.cumsum(marks[:-1]) > 0)
+
+
+@dataclass
+class _Padded:
+    """The padded (rows, signals) values and what every window's statistics start from."""
+
+    values: Array  # NaN = missing
+    weights: Array  # 1.0 where valid, else 0.0
+    zeroed: Array  # values with missing as 0.0
+    hours: Array  # (rows,), 0 in the empty rows
+    latest: Array  # index of the latest valid row at or before each row, very negative if none
+
+    @classmethod
+    def of(cls, values: Array, hours: Array) -> _Padded:
+        valid = ~np.isnan(values)
+        index = np.arange(len(values))[:, None]
+        latest = np.maximum.accumulate(np.where(valid, index, -len(values) - 1), axis=0)
+        return cls(values, valid.astype(np.float64), np.where(valid, values, 0.0), hours, latest)
+
+    def last(self, lo: int, hi: int, window: int) -> Array:
+        """The latest valid value within each window ending at lo..hi-1, NaN when there is none."""
+        latest = self.latest[lo:hi]
+        found = np.arange(lo, hi)[:, None] - latest < window
+        picked = np.take_along_axis(self.values, np.maximum(latest, 0), axis=0)
+        return np.where(found, picked, np.nan)
+
+
+def _window_statistics(padded: _Padded, window: int, statistics: Sequence[str], slots: Array, out: Array) -> None:
+    """Fill `out` (targets, signals, statistics) with one window's statistics at the targets'
+    padded `slots` (increasing). Lag 0 is the row itself. Chunks of rows keep the scratch arrays
+    in the CPU cache."""
+    for lo in range(window - 1, len(padded.values), CHUNK_ROWS):
+        hi = min(lo + CHUNK_ROWS, len(padded.values))
+        first, stop = np.searchsorted(slots, [lo, hi])
+        if first == stop:
+            continue
+        stats = _Chunk(padded, lo, hi).statistics(window)
+        stats["last"] = padded.last(lo, hi, window)
+        stats["delta"] = stats["last"] - stats["mean"]
+        out[first:stop] = np.stack([stats[name] for name in statistics], axis=2)[slots[first:stop] - lo]
+
+
+@dataclass
+class _Chunk:
+    """Windows ending at padded rows lo..hi-1. Each lag is a slice of the padded arrays, and the
+    sums run over the lags of each window alone, in the same order wherever the window sits, so
+    a row's features do not depend on how much history precedes it (serving equals training)."""
+
+    padded: _Padded
+    lo: int
+    hi: int
+
+    def lag(self, array: Array, k: int) -> Array:
+        return array[self.lo - k : self.hi - k]
+
+    def offsets(self, k: int) -> Array:
+        """Hours from each window's own row back to lag k: small numbers, whatever the epoch."""
+        return (self.lag(self.padded.hours, k) - self.lag(self.padded.hours, 0))[:, None]
+
+    def statistics(self, window: int) -> dict[str, Array]:
+        values, weights, zeroed = self.padded.values, self.padded.weights, self.padded.zeroed
+        count, total = self.lag(weights, 0).copy(), self.lag(zeroed, 0).copy()
+        low, high = self.lag(values, 0).copy(), self.lag(values, 0).copy()
+        x_total = np.zeros_like(total)  # lag 0 is at offset 0
+        for k in range(1, window):
+            count += self.lag(weights, k)
+            total += self.lag(zeroed, k)
+            x_total += self.lag(weights, k) * self.offsets(k)
+            np.fmin(low, self.lag(values, k), out=low)
+            np.fmax(high, self.lag(values, k), out=high)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+            spread_y, slope = self._centred(window, mean, x_total / count)
+            return {"mean": mean, "std": np.sqrt(spread_y / count), "min": low, "max": high, "slope": slope}
+
+    def _centred(self, window: int, mean: Array, x_mean: Array) -> tuple[Array, Array]:
+        """The second pass, on deviations from the window's means as the textbook two-pass formula
+        has it (no cancellation): the sum of squared deviations of y and the least-squares slope
+        of y on time (NaN with fewer than two distinct times)."""
+        syy, sxy, sxx = np.zeros_like(mean), np.zeros_like(mean), np.zeros_like(mean)
+        y, x = np.empty_like(mean), np.empty_like(mean)
+        for k in range(window):
+            weights = self.lag(self.padded.weights, k)
+            np.subtract(self.lag(self.padded.zeroed, k), mean, out=y)
+            y *= weights
+            np.subtract(self.offsets(k), x_mean, out=x)
+            x *= weights
+            syy += y * y
+            sxy += x * y
+            sxx += x * x
+        slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), np.nan)
+        return syy, slope
 
 
 def _numpy(column: pa.ChunkedArray | pa.Array) -> Array:

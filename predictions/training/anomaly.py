@@ -63,9 +63,9 @@ import pyarrow as pa
 from sklearn.metrics import roc_auc_score
 
 from machines.metadata import signal_ranges
-from predictions.features import FeatureSpec, document_signals, feature_names, window_features
+from predictions.features import FeatureSpec, document_signals, feature_names
 from predictions.splits import split_train_validation_test
-from predictions.training.classifier import column_numpy, remaining_observed_hours, row_hours
+from predictions.training.classifier import column_numpy, remaining_observed_hours, row_hours, training_features
 
 Array = np.ndarray
 DEFAULT_CAP_QUANTILE = 0.2
@@ -94,9 +94,13 @@ class AnomalyResult:
 
     def robust_z(self, features: Array) -> Array:
         """(rows, scored features) robust z-scores, clipped, NaN as 0."""
-        x = np.asarray(features, dtype=np.float32)[:, self.columns]
-        z = (x - self.median.astype(np.float32)) / self.scale.astype(np.float32)
-        np.nan_to_num(z, copy=False, nan=0.0)
+        x = np.asarray(features, dtype=np.float32)
+        # The scored columns are the leading ones (`_fit`): a slice, not a copy, when they are.
+        leading = self.columns == list(range(len(self.columns)))
+        z = np.subtract(x[:, : len(self.columns)] if leading else x[:, self.columns], self.median.astype(np.float32))
+        z /= self.scale.astype(np.float32)
+        # NaN -> 0 without nan_to_num's extra passes for infinities, which the clip bounds anyway.
+        np.copyto(z, np.float32(0.0), where=np.isnan(z))
         return np.clip(z, -Z_CLIP, Z_CLIP, out=z)
 
     def raw_score(self, features: Array) -> Array:
@@ -194,8 +198,10 @@ def normal_and_degraded(table: pa.Table, cap_h: float) -> tuple[Array, Array]:
 def train_anomaly_detector(
     table: pa.Table, document: Mapping[str, Any], *, seed: int = 0, spec: FeatureSpec | None = None,
     cap_h: float | None = None, threshold: float = DEFAULT_THRESHOLD, calibration_fraction: float = 0.2,
-    test_fraction: float = 0.2,
+    test_fraction: float = 0.2, features: Array | None = None,
 ) -> AnomalyResult:
+    """`features`: the table's `training_features(table, document, spec)` when the caller already
+    has them."""
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     spec = spec or FeatureSpec.for_document(document)
@@ -216,7 +222,8 @@ def train_anomaly_detector(
     normal, degraded = normal & warm, degraded & warm
     if not (normal & train).any() or not (normal & calibration).any():
         raise ValueError("no normal rows on the training or calibration machines: simulate more or longer runs")
-    features, names = window_features(table, signals=signals, spec=spec)
+    features = training_features(table, document, spec) if features is None else features
+    names = feature_names(signals, spec)
     result = _fit(features, names, signals, spec, train & normal, calibration & normal, cap_h, threshold)
     result.metrics, result.baseline = _test_metrics(result, features, document, normal & test, degraded & test, ttf)
     result.sizes = {

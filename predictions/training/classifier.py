@@ -37,7 +37,7 @@ import pyarrow as pa
 import xgboost as xgb
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from predictions.features import FeatureSpec, document_signals, window_features
+from predictions.features import FeatureSpec, document_signals, feature_names, window_features
 from predictions.splits import split_train_validation_test
 
 Array = np.ndarray
@@ -122,6 +122,12 @@ def sanitise_feature_names(names: Sequence[str]) -> list[str]:
         seen.add(candidate)
         out.append(candidate)
     return out
+
+
+def training_features(table: pa.Table, document: Mapping[str, Any], spec: FeatureSpec) -> Array:
+    """The window features every trainer of a machine type learns from: its numeric sensors and
+    derived signals, all rows, in table order. Compute once and pass to each trainer."""
+    return window_features(table, signals=document_signals(document), spec=spec)[0]
 
 
 def column_numpy(table: pa.Table, name: str) -> Array:
@@ -220,14 +226,16 @@ def train_failure_classifier(
     table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0, spec: FeatureSpec | None = None,
     rounds: int = DEFAULT_ROUNDS, params: Mapping[str, Any] | None = None, max_fpr: float = 0.05,
     validation_fraction: float = 0.2, test_fraction: float = 0.2, init: xgb.Booster | None = None,
+    features: Array | None = None,
 ) -> ClassifierResult:
     """`init`: fine-tune by continued boosting: `rounds` more trees on top of a trained booster
-    with the same features (a synthetic-data model refined on real data, say)."""
+    with the same features (a synthetic-data model refined on real data, say). `features`: the
+    table's `training_features(table, document, spec)` when the caller already has them."""
     spec = spec or FeatureSpec.for_document(document)
     signals = document_signals(document)
     label, keep = failure_labels(table, horizon_h)
-    features, names = window_features(table, signals=signals, spec=spec)
-    names = sanitise_feature_names(names)
+    features = training_features(table, document, spec) if features is None else features
+    names = sanitise_feature_names(feature_names(signals, spec))
     machines = column_numpy(table, "machine").astype(str)
     modes = column_numpy(table, "failure_mode").astype(str)
     train, validation, test = split_train_validation_test(

@@ -27,9 +27,15 @@ import numpy as np
 import pyarrow as pa
 import xgboost as xgb
 
-from predictions.features import FeatureSpec, document_signals, window_features
+from predictions.features import FeatureSpec, document_signals, feature_names
 from predictions.splits import split_train_validation_test
-from predictions.training.classifier import DEFAULT_PARAMS, column_numpy, load_booster, sanitise_feature_names
+from predictions.training.classifier import (
+    DEFAULT_PARAMS,
+    column_numpy,
+    load_booster,
+    sanitise_feature_names,
+    training_features,
+)
 
 Array = np.ndarray
 DEFAULT_ROUNDS = 250
@@ -89,16 +95,17 @@ def train_rul_regressor(
     table: pa.Table, document: Mapping[str, Any], *, seed: int = 0, spec: FeatureSpec | None = None,
     coverage: float = 0.9, cap_h: float | None = None, rounds: int = DEFAULT_ROUNDS,
     params: Mapping[str, Any] | None = None, validation_fraction: float = 0.2, test_fraction: float = 0.2,
-    init: xgb.Booster | None = None,
+    init: xgb.Booster | None = None, features: Array | None = None,
 ) -> RulResult:
     """`init`: fine-tune by continued boosting on top of a trained booster with the same features;
-    pass its `cap_h` too, so the target keeps the scale the booster learned."""
+    pass its `cap_h` too, so the target keeps the scale the booster learned. `features`: the
+    table's `training_features(table, document, spec)` when the caller already has them."""
     if not 0 < coverage < 1:
         raise ValueError(f"coverage must be in (0, 1), got {coverage}")
     spec = spec or FeatureSpec.for_document(document)
     signals = document_signals(document)
-    features, names = window_features(table, signals=signals, spec=spec)
-    names = sanitise_feature_names(names)
+    features = training_features(table, document, spec) if features is None else features
+    names = sanitise_feature_names(feature_names(signals, spec))
     target = column_numpy(table, "time_to_failure_h").astype(np.float64)
     known = ~np.isnan(target)
     machines = column_numpy(table, "machine").astype(str)

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from predictions.bundles import ANOMALY, FAILURE, FORECAST, KINDS, RUL, Bundle
 from predictions.explain import CaseBase, Surrogate, global_importance
-from predictions.features import FeatureSpec, window_features
+from predictions.features import FeatureSpec
 from predictions.frames import DEFAULT_STEP_HOURS
 from predictions.splits import split_train_validation_test
 from predictions.training.classifier import (
@@ -29,6 +29,7 @@ from predictions.training.classifier import (
     column_numpy,
     failure_labels,
     train_failure_classifier,
+    training_features,
 )
 from predictions.training.rul import train_rul_regressor
 
@@ -78,6 +79,7 @@ def train_suite(
     suite = Suite({}, {}, table_fingerprint(table), table.num_rows,
                   len(set(column_numpy(table, "machine").astype(str))))
     common = {"step_hours": step_hours, "time_scale": time_scale, "trained_on_rows": table.num_rows}
+    features = _Features(table, document)
     steps = [(FAILURE, "failure classifier"), (RUL, "remaining-life regressor"), (ANOMALY, "anomaly detector"),
              (FORECAST, "sensor forecaster")]
     for index, (kind, label) in enumerate(steps):
@@ -89,7 +91,7 @@ def train_suite(
             start_from = (init or {}).get(kind)
             options = {"init": start_from, "rounds": init_rounds} if start_from is not None else {}
             suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec,
-                                                  **options)
+                                                  features=features, **options)
         except _NotTrainable as exc:
             suite.skipped[kind] = str(exc)
             continue
@@ -103,18 +105,39 @@ class _NotTrainable(Exception):
     """The data cannot train this kind (no failing runs for RUL, say); the others still train."""
 
 
+@dataclass
+class _Features:
+    """The training table's window features, computed once per feature spec: the classifier, its
+    explainers, the RUL regressor and the anomaly detector all learn from the same matrix (a
+    fine-tuned model keeps its own spec, hence more than one)."""
+
+    table: pa.Table
+    document: Mapping[str, Any]
+    computed: list[tuple[FeatureSpec, np.ndarray]] = field(default_factory=list)
+
+    def matrix(self, spec: FeatureSpec) -> np.ndarray:
+        matrix = self.known(spec)
+        if matrix is None:
+            matrix = training_features(self.table, self.document, spec)
+            self.computed.append((spec, matrix))
+        return matrix
+
+    def known(self, spec: FeatureSpec) -> np.ndarray | None:
+        return next((matrix for known, matrix in self.computed if known == spec), None)
+
+
 def _failure(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
-             init: Bundle | None = None, rounds: int | None = None) -> Bundle:
-    extra: dict[str, Any] = {}
+             features: _Features, init: Bundle | None = None, rounds: int | None = None) -> Bundle:
+    extra: dict[str, Any] = {"spec": spec}
     if init is not None:
         extra = {"init": init.model.booster, "rounds": rounds, "spec": init.model.spec, "params": FINE_TUNE_PARAMS}
         horizon_h = init.model.horizon_h
-    result = train_failure_classifier(table, document, horizon_h=horizon_h, seed=seed, **{"spec": spec, **extra})
-    return Bundle(FAILURE, result, _classifier_extra(result, table, seed))
+    matrix = features.matrix(extra["spec"])
+    result = train_failure_classifier(table, document, horizon_h=horizon_h, seed=seed, features=matrix, **extra)
+    return Bundle(FAILURE, result, _classifier_extra(result, table, seed, matrix))
 
 
-def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int) -> dict[str, Any]:
-    features, _ = window_features(table, signals=result.signals, spec=result.spec)
+def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int, features: np.ndarray) -> dict[str, Any]:
     label, keep = failure_labels(table, result.horizon_h)
     machines = column_numpy(table, "machine").astype(str)
     train, _, test = split_train_validation_test(machines, seed=seed)
@@ -139,31 +162,33 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int) -> d
 
 
 def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
-         init: Bundle | None = None, rounds: int | None = None) -> Bundle:
-    extra: dict[str, Any] = {}
+         features: _Features, init: Bundle | None = None, rounds: int | None = None) -> Bundle:
+    extra: dict[str, Any] = {"spec": spec}
     if init is not None:
         extra = {"init": init.model.booster, "rounds": rounds, "spec": init.model.spec, "cap_h": init.model.cap_h,
                  "params": FINE_TUNE_PARAMS}
     try:
-        result = train_rul_regressor(table, document, seed=seed, **{"spec": spec, **extra})
+        result = train_rul_regressor(table, document, seed=seed, features=features.matrix(extra["spec"]), **extra)
     except ValueError as exc:
         raise _NotTrainable(str(exc)) from exc
     return Bundle(RUL, result, {"importance": global_importance(result.booster, result.feature_names)})
 
 
 def _anomaly(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
-             spec: FeatureSpec) -> Bundle:
+             spec: FeatureSpec, features: _Features) -> Bundle:
     from predictions.training.anomaly import train_anomaly_detector
 
     try:
-        result = train_anomaly_detector(table, document, seed=seed, spec=spec)
+        # Only a matrix already computed: on its own the detector checks the table first, so a
+        # table it cannot learn from is skipped with a reason rather than failing the suite.
+        result = train_anomaly_detector(table, document, seed=seed, spec=spec, features=features.known(spec))
     except ValueError as exc:
         raise _NotTrainable(str(exc)) from exc
     return Bundle(ANOMALY, result)
 
 
 def _forecast(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
-              spec: FeatureSpec) -> Bundle:
+              spec: FeatureSpec, features: _Features) -> Bundle:  # the forecaster reads raw signals
     from predictions.training.forecast import train_sensor_forecaster
 
     try:

@@ -88,6 +88,52 @@ def test_unknown_statistic_is_refused() -> None:
         FeatureSpec(statistics=("mean", "median"))
 
 
+# --- against a straightforward reference ---------------------------------------------------------
+
+
+def reference_statistics(hours: np.ndarray, x: np.ndarray) -> dict[str, float]:
+    """One row's statistics from its window's points, the plain way: valid points only."""
+    keep = ~np.isnan(x)
+    t, y = hours[keep], x[keep]
+    if not len(y):
+        return dict.fromkeys(("mean", "std", "min", "max", "last", "slope", "delta"), math.nan)
+    mean = y.mean()
+    dt_ = t - t.mean()
+    spread = float((dt_**2).sum())
+    slope = float((dt_ * (y - mean)).sum() / spread) if spread > 0 else math.nan
+    return {"mean": mean, "std": y.std(), "min": y.min(), "max": y.max(), "last": y[-1], "slope": slope,
+            "delta": y[-1] - mean}
+
+
+def test_window_statistics_match_a_row_by_row_reference_with_groups_and_dropouts() -> None:
+    rng = np.random.default_rng(7)
+    rows = 1_500
+    machine = rng.choice(["A", "B", "C", "D", "E"], rows)
+    hours = np.cumsum(rng.exponential(1.0, rows))  # irregular sampling, distinct times
+    signals = {
+        "x": rng.normal(1500, 3, rows),  # a large mean beside a small spread
+        "y": np.where(rng.random(rows) < 0.5, 2.5, rng.normal(0, 1, rows)),  # runs of a constant
+    }
+    signals["x"][rng.random(rows) < 0.2] = np.nan
+    signals["y"][rng.random(rows) < 0.5] = np.nan
+    shuffled = rng.permutation(rows)
+    table = pa.table({"machine": machine[shuffled], "t": pa.array(hours[shuffled]),
+                      **{name: pa.array(v[shuffled]) for name, v in signals.items()}})
+    spec = FeatureSpec(windows=(1, 4, 24))
+    matrix, names = window_features(table, signals=list(signals), spec=spec, time_column="t")
+    column = {name: i for i, name in enumerate(names)}
+    position = np.argsort(shuffled)  # generated row -> table row
+    for row in range(rows):
+        own = np.flatnonzero((machine == machine[row]) & (hours <= hours[row]))  # sorted by time already
+        for window in spec.windows:
+            recent = own[-window:]
+            for signal, values in signals.items():
+                expected = reference_statistics(hours[recent], values[recent])
+                got = [matrix[position[row], column[f"{signal}__{stat}_{window}"]] for stat in expected]
+                np.testing.assert_allclose(got, np.float32(list(expected.values())), rtol=1e-6, atol=1e-5,
+                                           err_msg=f"row {row}, {signal}, window {window}")
+
+
 # --- missing values ---------------------------------------------------------------------------------
 
 
