@@ -247,7 +247,19 @@ def upload_process(job: Job, progress: ProgressFn) -> dict[str, Any]:
         Upload.objects.filter(id=upload.id).update(status=Upload.Status.FAILED, error=message,
                                                    finished_at=timezone.now())
         raise
+    if summary["stored"]:
+        _score_soon(upload.machine_type_id)
     return summary
+
+
+def _score_soon(machine_type_id: int) -> None:
+    """Fresh readings: score the type's machines now rather than at the next scheduled run, so
+    the dashboard shows them seconds after the upload (a type without models is a no-op). The
+    engine builds on machines, not the reverse: hence the import here."""
+    from pdm_saas.celery import tenant_task_send
+    from predictions.tasks import fleet_score_task
+
+    tenant_task_send(fleet_score_task, args=[machine_type_id], queue="score")
 
 
 def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:

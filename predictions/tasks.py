@@ -54,8 +54,9 @@ def synthesis_task(job_id: int) -> None:
 
 
 @app.task(name="predictions.tasks.fleet_score_task")
-def fleet_score_task() -> int:
-    """Beat sends this to every tenant (see FLEET_SCORE_MINUTES); a tenant without models is a no-op."""
+def fleet_score_task(machine_type_id: int | None = None) -> int:
+    """Beat sends this to every tenant (see FLEET_SCORE_MINUTES); an upload sends it for its type.
+    A tenant or type without models is a no-op."""
     from predictions.services.scoring import fleet_score
 
-    return len(fleet_score())
+    return len(fleet_score(machine_type_id=machine_type_id))

@@ -82,6 +82,16 @@
       series: [{}, { label: "failure risk %", scale: "pct", stroke: "#c5221f", width: 1.5 },
                { label: "health", scale: "pct", stroke: "#1e8e3e", width: 1.5 }],
     }, [p.t, p.probability.map((v) => 100 * v), p.health_score], el);
+    const rul = document.getElementById("rul-chart");
+    if (!rul || !p.rul_h.some((v) => v != null)) return;
+    new uPlot({
+      width: width(rul), height: 180,
+      scales: { x: { time: true } },
+      axes: [{}, { label: "hours" }],
+      series: [{}, { label: "RUL h", stroke: "#0b6bcb", width: 1.5 },
+               { label: "lower", stroke: "#8aa9cf", dash: [4, 4] }, { label: "upper", stroke: "#8aa9cf", dash: [4, 4] }],
+      bands: [{ series: [3, 2], fill: "rgba(11,107,203,0.10)" }],
+    }, [p.t, p.rul_h, p.rul_lower_h, p.rul_upper_h], rul);
   }
 
   fetch(box.dataset.url, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {

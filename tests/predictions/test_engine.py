@@ -3,6 +3,8 @@ metering, and isolation between tenants and roles."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -293,3 +295,31 @@ def test_score_file_writes_one_prediction_per_step_and_counts_them(trained_motor
     with pytest.raises(CommandError, match="no column 'machine'"):
         call_command("score_file", str(source), str(tmp_path / "x.csv"), tenant="acme", machine_type=TRAINED_TYPE)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_an_upload_scores_its_machines_at_once(trained_motor, client_for, world, django_capture_on_commit_callbacks):
+    """Fresh readings do not wait for the next scheduled run: the upload queues scoring of its type."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from pdm_saas.celery import app as celery_app
+
+    with tenant_context(world.acme):
+        document = MachineType.objects.get(id=trained_motor.machine_type_id).metadata
+    sensors = [s["name"] for s in document["sensors"]]
+    lines = [",".join(["timestamp", "machine", *sensors])]
+    for item in failing_run_readings(document, "ABB-201", seed=5):
+        lines.append(",".join([item["ts"], "ABB-201", *[str(item["values"].get(s, "")) for s in sensors]]))
+    mapping = {"time_column": "timestamp", "machine_column": "machine", "sensors": {s: s for s in sensors},
+               "create_unknown_machines": True}
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = client_for("engineer").post("/api/v1/uploads/", {
+                "file": SimpleUploadedFile("abb-201.csv", "\n".join(lines).encode()),
+                "machine_type": TRAINED_TYPE, "mapping": json.dumps(mapping)})
+    finally:
+        celery_app.conf.task_always_eager = False
+    assert answer.status_code == 202, answer.content
+    with tenant_context(world.acme):
+        scored = Prediction.objects.filter(machine__name="ABB-201", source=Prediction.Source.SCHEDULED)
+        assert scored.count() == 1 and scored.get().explanation["top_factors"]

@@ -187,6 +187,9 @@ def test_upload_a_csv_with_preview_and_mapping(page: Any, stack: int, shots: Pat
     assert page.locator("[data-job][data-status=succeeded]").count(), page.inner_text("main")
     page.get_by_role("heading", name="Rows").wait_for()  # the page reloaded itself with the report
     page.screenshot(path=str(shots / "upload-report.png"), full_page=True)
+    # Fresh readings are scored at once, not at the next scheduled run.
+    page.goto(tenant_url(stack, "/"))
+    page.locator("#fleet-body tr", has_text="Mill-1").locator("[data-field=health] .health").wait_for(timeout=60_000)
 
 
 def test_dashboard_updates_live_when_scoring_runs(page: Any, stack: int, shots: Path, django_db_blocker: Any) -> None:
