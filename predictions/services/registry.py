@@ -104,9 +104,12 @@ def _metrics_of(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any]]:
     for name in ("validation", "mode_metrics", "sizes"):
         if getattr(model, name, None):
             metrics[name] = getattr(model, name)
-    for name in ("threshold", "threshold_note", "horizon_h", "cap_h", "q", "coverage"):
+    # The model's settings beside its measurements; the RUL interval's *target* coverage must not
+    # overwrite the coverage measured on held-out machines, which `metrics` already holds.
+    for name, key in (("threshold", "threshold"), ("threshold_note", "threshold_note"), ("horizon_h", "horizon_h"),
+                      ("cap_h", "cap_h"), ("q", "q"), ("coverage", "target_coverage")):
         if hasattr(model, name):
-            metrics[name] = getattr(model, name)
+            metrics[key] = getattr(model, name)
     return json_safe(metrics), json_safe(dict(getattr(model, "baseline", {}) or {}))
 
 

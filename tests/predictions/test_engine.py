@@ -35,6 +35,10 @@ def test_onboarding_registers_champions_with_provenance_and_metrics(trained_moto
     assert classifier.feature_importance and classifier.feature_importance[0]["importance"] > 0
     rul = champions.get(kind="rul_regressor")
     assert rul.metrics["r2"] > 0.3 and rul.metrics["rmse"] < rul.baseline["rmse"]
+    # The registry keeps the interval coverage measured on held-out machines, the target beside it.
+    models = registry.model_set_for(machine_type=MachineType.objects.get(id=trained_motor.machine_type_id))
+    measured = models.bundles["rul_regressor"].model.metrics["coverage"]
+    assert rul.metrics["coverage"] == pytest.approx(measured) and rul.metrics["target_coverage"] == 0.9
     assert ModelEvent.objects.filter(version=classifier, action="promoted").exists()
 
 
