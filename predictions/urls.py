@@ -14,6 +14,7 @@ urlpatterns = [
     path("fleet/rows/", fleet.fleet_rows, name="fleet-rows"),
     path("onboard/", onboarding.onboard_start, name="onboard"),
     path("onboard/<int:job_id>/", onboarding.onboard_progress, name="onboard-progress"),
+    path("onboard/sample/<int:type_id>.csv", onboarding.onboard_sample, name="onboard-sample"),
     path("alerts/", alerts.alert_inbox, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge_page, name="alert-acknowledge"),
     path("alerts/<int:pk>/resolve/", alerts.alert_resolve_page, name="alert-resolve"),

@@ -22,6 +22,7 @@ from machines.services import machine_type_adopt, machines_create_named, machine
 from pdm_saas.errors import InvalidInput, ServiceError
 from pdm_saas.web_access import member_view, page_actor
 from predictions.models import Dataset, ModelVersion
+from predictions.services.samples import MAX_SAMPLE_MACHINES, sample_readings_csv
 from predictions.services.training import ONBOARD_KIND, onboarding_start
 
 MACHINE_FILE_LIMIT = 5_000_000  # a machine list, not readings: thousands of rows at most
@@ -128,3 +129,18 @@ def _quality_bars(dataset: Dataset | None) -> dict[str, Any] | None:
             "worst": [{"name": name, "score": score, "width": round(100 * (score or 0.0), 1)}
                       for name, score in columns[:12]],
             "dataset": dataset}
+
+
+@member_view()
+def onboard_sample(request: HttpRequest, type_id: int) -> HttpResponse:
+    """A simulated sensor file for this type's machines, to try the upload on day one."""
+    machine_type = get_object_or_404(MachineType, id=type_id)
+    names = list(machine_type.machines.order_by("name").values_list("name", flat=True)[:MAX_SAMPLE_MACHINES])
+    try:
+        data = sample_readings_csv(machine_type=machine_type, machine_names=names)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_step_url(machine_type))
+    response = HttpResponse(data, content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="sample-{machine_type.key}.csv"'
+    return response

@@ -11,7 +11,11 @@
   function connect(delay) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/ws/live/`);
-    ws.onopen = () => { show("live", true); delay = 1000; };
+    ws.onopen = () => {
+      show("live", true);
+      delay = 1000;
+      document.dispatchEvent(new CustomEvent("live:open"));
+    };
     ws.onmessage = (msg) => {
       const event = JSON.parse(msg.data);
       document.dispatchEvent(new CustomEvent(`live:${event.type}`, { detail: event }));

@@ -130,7 +130,8 @@ def test_window_statistics_match_a_row_by_row_reference_with_groups_and_dropouts
             for signal, values in signals.items():
                 expected = reference_statistics(hours[recent], values[recent])
                 got = [matrix[position[row], column[f"{signal}__{stat}_{window}"]] for stat in expected]
-                np.testing.assert_allclose(got, np.float32(list(expected.values())), rtol=1e-6, atol=1e-5,
+                want = np.asarray(list(expected.values()), dtype=np.float32)
+                np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5,
                                            err_msg=f"row {row}, {signal}, window {window}")
 
 

@@ -3,11 +3,15 @@ what each role sees and may do, and that another tenant's people get a 404."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -15,6 +19,7 @@ from jobs.models import Job
 from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
+from pdm_saas.celery import app as celery_app
 from predictions.models import Alert, Prediction
 from predictions.services.training import ONBOARD_KIND
 
@@ -144,3 +149,35 @@ def test_a_viewer_cannot_use_the_wizard(client_for: Any, mill: Machine) -> None:
     assert client.post("/onboard/", {"action": "train", "type": mill.machine_type_id}).status_code == 403
     assert not MachineType.objects.filter(key="centrifugal-pump").exists()
     assert Job.objects.filter(kind=ONBOARD_KIND).count() == jobs
+
+
+def test_the_sample_file_is_made_for_the_tenants_machines_and_uploads_cleanly(
+        client_for: Any, mill: Machine, world: Any, django_capture_on_commit_callbacks: Any) -> None:
+    machine_create(machine_type_id=mill.machine_type_id, name="Mill-8")
+    answer = client_for("viewer").get(f"/onboard/sample/{mill.machine_type_id}.csv")
+    assert answer.status_code == 200 and answer["Content-Type"] == "text/csv"
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))
+    sensors = [s["name"] for s in mill.machine_type.metadata["sensors"]]
+    assert rows[0] == ["timestamp", "machine", *sensors]
+    assert {row[1] for row in rows[1:]} == {"Mill-7", "Mill-8"}
+    last = max(datetime.fromisoformat(row[0]) for row in rows[1:])
+    assert abs((timezone.now() - last).total_seconds()) < 3600  # a week ending now, not in 2024
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            upload = client_for("engineer").post("/api/v1/uploads/", {
+                "file": SimpleUploadedFile("sample.csv", answer.content), "machine_type": mill.machine_type.key,
+                "mapping": json.dumps({"time_column": "timestamp", "machine_column": "machine",
+                                       "sensors": {s: s for s in sensors}})})
+    finally:
+        celery_app.conf.task_always_eager = False
+    stored = client_for("engineer").get(f"/api/v1/uploads/{upload.json()['id']}/").json()
+    assert stored["status"] == "succeeded" and stored["rows_stored"] == len(rows) - 1 and stored["rows_rejected"] == 0
+
+
+def test_the_sample_file_needs_machines_and_stays_in_its_tenant(client_for: Any, world: Any) -> None:
+    machine_type = machine_type_adopt(key="centrifugal-pump")
+    answer = client_for("viewer").get(f"/onboard/sample/{machine_type.id}.csv", follow=True)
+    assert "Add machines of this type first" in answer.content.decode()
+    assert client_for("globex_owner").get(f"/onboard/sample/{machine_type.id}.csv").status_code == 404
+    assert client_for("owner", tenant=world.globex).get(f"/onboard/sample/{machine_type.id}.csv").status_code == 404
