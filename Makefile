@@ -45,6 +45,7 @@ bench: $(STAMP) ## run the benchmarks in benchmarks/, each beside its baseline
 	$(WITH_SERVICES) $(PY) benchmarks/tenant_provision.py $(PROVISION_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/ingest.py $(INGEST_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/engine.py $(ENGINE_ARGS)
+	$(WITH_SERVICES) $(PY) benchmarks/quota.py $(QUOTA_ARGS)
 	$(PY) benchmarks/synthesis.py $(SYNTHESIS_ARGS)
 	$(PY) benchmarks/model_quality.py $(QUALITY_ARGS)
 

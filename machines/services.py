@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from billing.quotas import machine_quota_guard
 from machines.library import library_get, metadata_import
 from machines.metadata import MetadataInvalid, metadata_check
 from machines.models import Machine, MachineType
@@ -93,6 +94,12 @@ def _default_downtime_cost(machine_type: MachineType) -> Decimal | None:
     return Decimal(str(value)) if value is not None else None
 
 
+def _machine_quota(*, adding: int) -> None:
+    """The plan's machine limit; retired machines don't count. Inside the creating transaction."""
+    machine_quota_guard(tenant_id=connection.tenant.id, adding=adding,
+                        used=lambda: Machine.objects.exclude(status=Machine.Status.RETIRED).count())
+
+
 def machine_create(
     *, machine_type_id: int, name: str, site: str = "", line: str = "", position: str = "",
     serial_number: str = "", criticality: str = Machine.Criticality.MEDIUM,
@@ -107,6 +114,8 @@ def machine_create(
         raise InvalidInput("A machine needs a name.", details={"name": ["required"]})
     try:
         with transaction.atomic():
+            if status != Machine.Status.RETIRED:
+                _machine_quota(adding=1)
             return Machine.objects.create(
                 machine_type=machine_type, name=name, site=site, line=line, position=position,
                 serial_number=serial_number, criticality=criticality,
@@ -128,6 +137,7 @@ def machines_create_named(*, machine_type_id: int, names: Sequence[str], site: s
     repeated = sorted({n for n in cleaned if cleaned.count(n) > 1})
     if repeated:
         raise InvalidInput(f"Names given twice: {', '.join(repeated)}.", details={"names": repeated})
+    _machine_quota(adding=len(cleaned))  # all or none against the plan, too
     return [machine_create(machine_type_id=machine_type_id, name=n, site=site, line=line) for n in cleaned]
 
 
@@ -135,10 +145,13 @@ def machine_update(*, machine_id: int, **fields: Any) -> Machine:
     machine = Machine.objects.filter(id=machine_id).first()
     if machine is None:
         raise NotFound("No such machine.")
+    returning = machine.status == Machine.Status.RETIRED and fields.get("status", machine.status) != machine.status
     for field, value in fields.items():
         setattr(machine, field, value)
     try:
         with transaction.atomic():
+            if returning:  # a retired machine back in service counts against the plan again
+                _machine_quota(adding=1)
             machine.save()
     except IntegrityError as exc:
         raise Conflict(f"A machine named '{machine.name}' already exists.", code="machine_exists",
@@ -188,6 +201,7 @@ def machines_import_file(*, data: bytes) -> list[Machine]:
     names = [fields.get("name") for fields in parsed]
     problems += [f"name '{name}' appears more than once" for name in {n for n in names if names.count(n) > 1}]
     table_problems_refuse(problems, what="machine file")
+    _machine_quota(adding=sum(1 for fields in parsed if fields.get("status") != Machine.Status.RETIRED))
     return [machine_create(machine_type_id=fields.pop("machine_type").id, **fields) for fields in parsed]
 
 

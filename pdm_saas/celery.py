@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from typing import Any
 
 from celery.exceptions import Reject
@@ -68,6 +69,12 @@ def _fleet_score_minutes() -> int:
     return int(settings.FLEET_SCORE_MINUTES)
 
 
+def _usage_report_minutes() -> int:
+    from django.conf import settings
+
+    return int(settings.STRIPE_USAGE_REPORT_MINUTES)
+
+
 # Beat only knows platform schedules; the dispatcher fans each one out to every active tenant.
 app.conf.beat_schedule = {
     "refill-spare-schemas": {
@@ -83,6 +90,11 @@ app.conf.beat_schedule = {
         "task": "tenants.tasks.tenants_dispatch",
         "schedule": crontab(minute=f"*/{_fleet_score_minutes()}"),
         "args": ["predictions.tasks.fleet_score_task"],
+    },
+    # Overage beyond the included predictions, to Stripe's meter (billing/reporting.py).
+    "report-usage-to-stripe": {
+        "task": "billing.tasks.usage_report_dispatch",
+        "schedule": timedelta(minutes=_usage_report_minutes()),
     },
     "sweep-stale-jobs": {
         "task": "tenants.tasks.tenants_dispatch",

@@ -45,3 +45,18 @@ class Conflict(ServiceError):
 class Gone(ServiceError):
     status_code = 410
     code = "gone"
+
+
+class PaymentRequired(ServiceError):
+    """A plan limit (machines, included predictions) or a lapsed subscription stops the action;
+    `details` carries the limit, the usage and where to upgrade."""
+
+    status_code = 402
+    code = "payment_required"
+
+
+class TooManyRequests(ServiceError):
+    """A rate limit; `details["retry_after"]` is in seconds."""
+
+    status_code = 429
+    code = "rate_limited"

@@ -184,6 +184,19 @@ PDM_MAX_UPLOAD_BYTES = env_int("PDM_MAX_UPLOAD_BYTES", 5 * 1024**3)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024**2  # form fields and JSON bodies (a 10,000-reading batch fits)
 
+# --- Stripe (docs/billing.md) --------------------------------------------------------------------
+# Every Stripe call goes through billing/stripe_gateway.py. Empty key: billing pages still show
+# plans and usage, but checkout and the portal answer "not set up" (development default).
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+# The signing secret of the webhook endpoint (https://<base domain>/stripe/webhook/).
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+# Where the library sends requests; tests point it at a local double (tests/stripe_double.py).
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+# The `event_name` of the Stripe meter that counts predictions beyond a plan's included amount.
+STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "pdm_predictions")
+# Minutes between two usage reports to Stripe (beat; each tenant with overage, one meter event).
+STRIPE_USAGE_REPORT_MINUTES = env_int("STRIPE_USAGE_REPORT_MINUTES", 60)
+
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
@@ -206,6 +219,15 @@ INVITATION_TTL_DAYS = env_int("PDM_INVITATION_TTL_DAYS", 7)
 # last_used_at on an API key is written at most this often, so busy clients don't turn every
 # request into a write.
 API_KEY_TOUCH_SECONDS = env_int("PDM_API_KEY_TOUCH_SECONDS", 60)
+
+# --- Billing limits (docs/billing.md, "Quotas and rate limits") --------------------------------
+# Plan quotas: machines per plan, predictions per period on plans without overage. Off only for
+# installs that bill nobody (usage is still counted).
+BILLING_QUOTAS_ENABLED = env_bool("PDM_QUOTAS_ENABLED", True)
+# Requests per minute per API key, by plan (Plan.requests_per_minute); browsers are not limited.
+BILLING_RATE_LIMITS_ENABLED = env_bool("PDM_RATE_LIMITS_ENABLED", True)
+# Days a past_due subscription keeps writing before the organization becomes read-only.
+BILLING_GRACE_DAYS = env_int("PDM_BILLING_GRACE_DAYS", 7)
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from billing import views as billing_views
 from pdm_saas import health
 from tenants import views as tenant_views
 from tenants.api import SignupView
@@ -13,6 +14,7 @@ urlpatterns = [
     path("", tenant_views.landing, name="landing"),
     path("signup/", tenant_views.signup, name="signup"),
     path("healthz", health.healthz, name="healthz"),
+    path("stripe/webhook/", billing_views.stripe_webhook, name="stripe-webhook"),
     path("api/v1/signup/", SignupView.as_view(), name="api-signup"),
     path("", include("pdm_saas.urls_api_docs")),
 ]

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from accounts import api as accounts_api
+from billing import api as billing_api
 from jobs.api import JobViewSet
 from machines.api import (
     MachineLabelsView,
@@ -52,6 +53,9 @@ api_v1 = [
     path("machines/<int:pk>/labels/", MachineLabelsView.as_view(), name="machine-labels"),
     path("machines/<int:pk>/readings/", MachineReadingsView.as_view(), name="machine-readings"),
     path("readings/", ReadingsPushView.as_view(), name="readings-push"),
+    path("billing/", billing_api.BillingView.as_view(), name="billing"),
+    path("billing/checkout/", billing_api.CheckoutView.as_view(), name="billing-checkout"),
+    path("billing/portal/", billing_api.PortalView.as_view(), name="billing-portal"),
     *router.urls,
 ]
 
@@ -62,6 +66,7 @@ urlpatterns = [
     path("organization/settings/", tenant_views.tenant_settings, name="tenant-settings"),
     path("", include("machines.urls")),
     path("", include("predictions.urls")),
+    path("", include("billing.urls")),
     path("api/v1/", include(api_v1)),
     path("", include("pdm_saas.urls_api_docs")),
 ]

@@ -4,6 +4,8 @@ The rules are the API's (see `pdm_saas/api/base.py`): a visitor who is not signe
 login page; someone who is not a member of this tenant gets a 404, so another tenant's pages are
 indistinguishable from pages that do not exist; a member without the scope an action needs gets
 a 403 page naming the role they lack. Views declare the scope they need with `member_view`.
+An organization whose subscription lapsed is read-only: changes get a 402 page saying why and
+where to pay (`billing.access`), and every page shows a banner while payment is due.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.roles import Actor, Role, Scope, scopes_for_role
+from billing.access import request_standing, write_refusal
 from pdm_saas.api.principals import request_actor, request_membership
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -52,6 +55,9 @@ def member_view(*, read: str = Scope.READ, write: str = Scope.WRITE) -> Callable
             needed = read if request.method in ("GET", "HEAD") else write
             if needed not in scopes_for_role(membership.role):
                 return forbidden(request, needed)
+            refusal = write_refusal(request)
+            if refusal is not None:
+                return render(request, "errors/402.html", {"message": refusal.message}, status=402)
             return view(request, *args, **kwargs)
 
         return guarded  # type: ignore[return-value]
@@ -80,7 +86,8 @@ def web_context(request: HttpRequest) -> dict[str, Any]:
     and for hiding buttons they could not use (the views check again; hiding is courtesy)."""
     tenant = getattr(request, "tenant", None)
     if tenant is None or tenant.is_public or not request.user.is_authenticated:
-        return {"membership": None, "can_write": False, "can_admin": False, "can_predict": False}
+        return {"membership": None, "can_write": False, "can_admin": False, "can_predict": False,
+                "billing_notice": ""}
     membership = request_membership(request)
     scopes = scopes_for_role(membership.role) if membership else frozenset()
     return {
@@ -88,4 +95,6 @@ def web_context(request: HttpRequest) -> dict[str, Any]:
         "can_write": Scope.WRITE in scopes,
         "can_predict": Scope.PREDICT in scopes,
         "can_admin": Scope.ADMIN in scopes,
+        # Past due or read-only: the banner above the messages (members only).
+        "billing_notice": request_standing(request).notice if membership else "",
     }

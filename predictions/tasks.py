@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import Task
 
+from billing.access import tenant_standing
 from jobs.services import job_execute
 from pdm_saas.celery import app
 from predictions import notifications
 from predictions.services.alerts import alerts_escalate
+from tenants.db import connection
+
+logger = logging.getLogger(__name__)
 
 
 @app.task(name="predictions.tasks.alert_notify_task")
@@ -56,7 +62,12 @@ def synthesis_task(job_id: int) -> None:
 @app.task(name="predictions.tasks.fleet_score_task")
 def fleet_score_task(machine_type_id: int | None = None) -> int:
     """Beat sends this to every tenant (see FLEET_SCORE_MINUTES); an upload sends it for its type.
-    A tenant or type without models is a no-op."""
+    A tenant or type without models is a no-op, and so is a read-only tenant (its subscription
+    lapsed, docs/billing.md): scoring makes billable predictions nobody is paying for."""
     from predictions.services.scoring import fleet_score
 
+    standing = tenant_standing(tenant_id=connection.tenant.id)
+    if standing.read_only:
+        logger.info("Scheduled scoring skipped in %s: %s", connection.schema_name, standing.notice)
+        return 0
     return len(fleet_score(machine_type_id=machine_type_id))

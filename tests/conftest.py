@@ -7,6 +7,10 @@ named actors in two tenants.
 
 The world is created once per session and committed, so real worker and ASGI processes can
 see it; each ordinary test then runs inside a transaction that is rolled back.
+
+`trained_motor` (acme's ABB motor type onboarded once, also committed) is defined here rather
+than in tests/predictions because billing's quota tests score with it too: a fixture imported
+into a test module is a separate definition there and would onboard once more per module.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django_tenants.utils import tenant_context
 
@@ -23,7 +28,7 @@ from accounts.models import User
 from accounts.roles import Role
 from accounts.services import api_key_create, membership_add
 from jobs.models import Job
-from machines.models import Machine
+from machines.models import Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
 from tenants.db import connection
 from tenants.models import Tenant
@@ -32,6 +37,7 @@ from tenants.services import tenant_public_ensure, tenant_signup
 
 PASSWORD = "Correct-Horse-42"
 MOTOR = "induction-motor-siemens-1la7"
+TRAINED_TYPE = "induction-motor-abb-m3bp"  # not the type other tests adopt in their own transactions
 
 
 @dataclass
@@ -64,6 +70,9 @@ def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> It
         assert connection.settings_dict["NAME"].startswith("test_"), "refusing to test on a real database"
         tenant_public_ensure()
         template_schema_sync()
+        # The cache (Redis) outlives the test database: rate-limit windows are keyed by API key
+        # ids, which a fresh database hands out again from 1.
+        cache.clear()
     yield
     with django_db_blocker.unblock():
         # Processes started by live tests may still be closing their connections.
@@ -149,3 +158,40 @@ def in_acme(world: World) -> Iterator[Tenant]:
     """The test body runs in acme's schema."""
     with tenant_context(world.acme):
         yield world.acme
+
+
+@dataclass
+class Trained:
+    machine_type_id: int
+    machine_id: int  # ABB-101: a failing simulated run stored as its readings
+    summary: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def trained_motor(world: World, django_db_blocker: Any) -> Trained:
+    """Acme's ABB motor type onboarded once per session (committed): its champions, a dataset,
+    and ABB-101 whose stored readings are a simulated run ending in a failure."""
+    # Imported here: the training stack would add a second to the start of every test run.
+    from machines.live import readings_push
+    from predictions.bundles import KINDS
+    from predictions.services.training import onboard_machine_type
+
+    with django_db_blocker.unblock(), tenant_context(world.acme):
+        machine_type = MachineType.objects.filter(key=TRAINED_TYPE).first() or machine_type_adopt(key=TRAINED_TYPE)
+        machine = Machine.objects.filter(name="ABB-101").first() or machine_create(
+            machine_type_id=machine_type.id, name="ABB-101", site="Plant B")
+        readings_push(items=failing_run_readings(machine_type.metadata, "ABB-101"))
+        summary = onboard_machine_type(machine_type=machine_type, machines=24, horizon_h=24, seed=3, kinds=KINDS)
+        return Trained(machine_type.id, machine.id, summary)
+
+
+def failing_run_readings(document: dict[str, Any], name: str, *, seed: int = 11) -> list[dict[str, Any]]:
+    """The readings of one simulated machine whose run ends in a failure, as a live push."""
+    from predictions.synthetic.simulator import simulate_fleet
+
+    table = simulate_fleet(document, machines=1, seed=seed, healthy_fraction=0.0)
+    sensors = [s["name"] for s in document["sensors"]]
+    rows = table.select(["ts", *sensors]).to_pylist()
+    return [{"machine": name, "ts": row["ts"].isoformat(),
+             "values": {k: (None if v != v else v) for k, v in row.items() if k != "ts" and v is not None}}
+            for row in rows]

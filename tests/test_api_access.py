@@ -52,6 +52,9 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "predictions/", None, "read"),
     ("post", "predictions/", {"machine": "nope"}, "predict"),
     ("post", "predictions/batch/", {"readings": [{"machine": "nope", "ts": 0, "values": {}}]}, "predict"),
+    ("get", "billing/", None, "read"),
+    ("post", "billing/checkout/", {"plan": "starter"}, "admin"),
+    ("post", "billing/portal/", None, "admin"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 from machines.ingest.parse import Rejection
 from machines.models import Machine, MachineType
 from machines.services import machine_create
+from pdm_saas.errors import PaymentRequired
 
 NAME_MAX = Machine._meta.get_field("name").max_length or 120
 
@@ -65,9 +66,18 @@ class MachineResolver:
             if not name or len(name) > NAME_MAX:
                 self.refused[name] = f"machine name {name!r} is empty or longer than {NAME_MAX} characters"
             elif self.create_unknown:
-                self.ids[name] = machine_create(machine_type_id=self.machine_type.id, name=name).id
-                self.created.append(name)
+                self._create(name)
             else:
                 self.refused[name] = f"unknown machine '{name}' (creating unknown machines is off)"
         self._names = pa.array(list(self.ids), pa.string())
         self._ids = pa.array(list(self.ids.values()), pa.int64())
+
+    def _create(self, name: str) -> None:
+        """A machine over the plan's limit is refused like an unknown one: its rows are rejected
+        with the reason, and the rest of the file is stored."""
+        try:
+            self.ids[name] = machine_create(machine_type_id=self.machine_type.id, name=name).id
+        except PaymentRequired as exc:
+            self.refused[name] = f"machine '{name}' not created: {exc.message}"
+            return
+        self.created.append(name)

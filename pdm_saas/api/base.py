@@ -5,6 +5,10 @@ the request's tenant, the scope each action needs, and a queryset narrowed to th
 schema models are isolated by the schema itself; public-schema models with a `tenant` field are
 filtered here. A view that truly needs rows across tenants must override
 `dangerously_get_unscoped_queryset` and say why.
+
+Billing rides along (docs/billing.md, "Quotas and rate limits"): API keys are rate limited by
+their plan (`billing.throttles`), a read-only tenant's unsafe requests are refused with 402
+(`billing.access`), and responses carry the rate-limit and past-due headers.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from django.db.models import Model, QuerySet
 from rest_framework import exceptions, permissions, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from accounts.models import Membership
 from accounts.roles import Scope
+from billing.access import PAST_DUE_WARNING, request_standing, write_refusal
+from billing.throttles import PlanRateThrottle, request_rate_state
 from pdm_saas.api.principals import request_membership, request_scopes
 
 
@@ -40,8 +47,21 @@ class TenantScopePermission(permissions.BasePermission):
         return True
 
 
+class SubscriptionStandingPermission(permissions.BasePermission):
+    """After `TenantScopePermission` (so only the tenant's own callers learn its billing state):
+    a read-only tenant's unsafe requests get 402, except paying and leaving."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        refusal = write_refusal(request)
+        if refusal is not None:
+            raise refusal
+        request._request.pdm_standing_checked = True  # type: ignore[attr-defined]
+        return True
+
+
 class TenantAPIMixin:
-    permission_classes = [TenantScopePermission]
+    permission_classes = [TenantScopePermission, SubscriptionStandingPermission]
+    throttle_classes = [PlanRateThrottle]
     # Maps a viewset action (or an HTTP method, lower case) to the scope it needs. Unlisted:
     # safe methods need `read`, everything else `write`.
     scope_map: dict[str, str] = {}
@@ -52,6 +72,16 @@ class TenantAPIMixin:
         if action in self.scope_map:
             return self.scope_map[action]
         return Scope.READ if request.method in permissions.SAFE_METHODS else Scope.WRITE
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        state = request_rate_state(request)
+        for name, value in (state.headers() if state else {}).items():
+            response[name] = value
+        # Only callers who passed the tenant's permission checks hear about its payments.
+        if getattr(request._request, "pdm_standing_checked", False) and request_standing(request).past_due:
+            response["Warning"] = PAST_DUE_WARNING
+        return response
 
     @property
     def membership(self) -> Membership | None:

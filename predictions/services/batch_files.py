@@ -6,7 +6,9 @@ upload). Sensor columns are found by name, alias or identifier (`mapping_suggest
 other columns are ignored and listed in the summary. Rows whose time cannot be read are refused
 with their count; the rest are bucketed into model steps, scored with the type's champions
 (`predictions.scoring.score_columns`, every step sees its machine's earlier steps) and written.
-Every written prediction is counted for billing; none is stored as a Prediction row: the output
+Every written prediction is counted for billing (on a plan without overage, a file that would take
+the period past its included predictions is refused whole, before its output is written); none is
+stored as a Prediction row: the output
 file is where a batch's predictions live (a million-row file would otherwise fill the table the
 dashboard reads).
 """
@@ -22,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from django.db import transaction
 
-from billing.services import usage_record_predictions
+from billing.quotas import prediction_quota_check, prediction_quota_reserve
 from jobs.services import ProgressFn, no_progress
 from machines.ingest.mapping import mapping_suggest_sensors
 from machines.ingest.parse import numbers, times_us
@@ -58,6 +61,7 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
     models = model_set_for(machine_type=machine_type)
     if models is None:
         raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first.")
+    prediction_quota_check(tenant_id=connection.tenant.id)
     table = table_open(source)
     missing = [c for c in (machine_column, time_column) if c not in table.columns]
     if missing:
@@ -72,8 +76,9 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
     report(40, f"Scoring {frame.num_rows:,} steps")
     scores = score_columns(models, frame, rows="all")
     report(85, "Writing the predictions")
-    _write(target, scores)
-    usage_record_predictions(tenant_id=connection.tenant.id, count=len(scores))
+    with transaction.atomic():  # a failed write rolls the count back
+        prediction_quota_reserve(tenant_id=connection.tenant.id, count=len(scores))
+        _write(target, scores)
     report(100, "Done")
     ignored = [c for c in table.columns if c not in {machine_column, time_column, *sensors}]
     return FileScored(data.num_rows, refused, len(scores), len(set(scores.machine.tolist())), sensors, ignored)

@@ -6,7 +6,9 @@ per scored step, counts them for billing, raises alerts through the alert rules 
 `machine.health` event per machine to the tenant's live channel.
 
 What counts as a billable prediction: every Prediction row stored, whichever path made it: one
-per machine in a fleet run or an on-demand call, one per scored row of a batch.
+per machine in a fleet run or an on-demand call, one per scored row of a batch. On a plan without
+overage, a call that would take the period past its included predictions is refused whole
+(`billing.quotas`): a cheap look before scoring, the exact reservation with the rows it counts.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import pyarrow as pa
 from django.db import transaction
 from django.utils import timezone
 
-from billing.services import usage_record_predictions
+from billing.quotas import prediction_quota_check, prediction_quota_reserve
 from machines.models import Machine, MachineType
-from pdm_saas.errors import Conflict, InvalidInput
+from pdm_saas.errors import Conflict, InvalidInput, PaymentRequired
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from predictions.frames import Reading, frame_from_columns, frame_from_readings
 from predictions.models import Prediction
@@ -95,14 +97,24 @@ def fleet_score(*, machine_type_id: int | None = None, source: str = Prediction.
         types = types.filter(id=machine_type_id)
     stored: list[Prediction] = []
     for machine_type in types:
-        models = model_set_for(machine_type=machine_type)
-        if models is None:
-            continue
-        ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
-        frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models)
-        scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
-        stored += _store(scored, models, source=source)
+        try:
+            stored += _fleet_score_type(machine_type, source=source, explain=explain)
+        except PaymentRequired as exc:
+            # Background scoring (beat, after an upload, onboarding) has nobody to answer: the
+            # type is skipped and its machines keep their last prediction until the plan allows.
+            logger.warning("Scoring of %s skipped in %s: %s", machine_type.key, connection.schema_name, exc.message)
     return stored
+
+
+def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) -> list[Prediction]:
+    models = model_set_for(machine_type=machine_type)
+    if models is None:
+        return []
+    prediction_quota_check(tenant_id=connection.tenant.id)
+    ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
+    frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models)
+    scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
+    return _store(scored, models, source=source)
 
 
 def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = None,
@@ -110,6 +122,7 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     """One machine now: from readings given inline, else from its latest stored window. The
     sensor forecast is left out unless asked for (scheduled scoring always adds it)."""
     models = _models_or_conflict(machine.machine_type, machine.id)
+    prediction_quota_check(tenant_id=connection.tenant.id)
     if readings:
         frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours,
                                     time_scale=models.time_scale)
@@ -127,6 +140,7 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
         raise InvalidInput(f"A batch holds at most {MAX_BATCH_ROWS:,} rows; this one has {len(readings):,}. "
                            "Split it, or use the file-to-file command for large files.")
     models = _models_or_conflict(machine_type)
+    prediction_quota_check(tenant_id=connection.tenant.id)
     frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours,
                                 time_scale=models.time_scale)
     return _store(score_frame(models, frame, rows="all", explain=explain), models, source=Prediction.Source.BATCH)
@@ -142,7 +156,9 @@ def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str) -> li
     rows = [_prediction(item, machines[item["machine"]], models, source) for item in scored]
     with transaction.atomic():
         created = Prediction.objects.bulk_create(rows)
-        usage_record_predictions(tenant_id=connection.tenant.id, count=len(created))
+        # After the insert, so the counter's row lock is held only until the commit just below;
+        # a refusal rolls the rows back with it.
+        prediction_quota_reserve(tenant_id=connection.tenant.id, count=len(created))
     latest = _latest_per_machine(created)
     for prediction in latest:
         _alert(prediction)

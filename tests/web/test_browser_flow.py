@@ -169,6 +169,7 @@ def test_wizard_onboards_a_built_in_type_with_live_progress(page: Any, stack: in
     assert page.locator("#ready").is_visible()
     assert "overall" in page.inner_text("body")  # the synthetic data's quality report
     assert page.locator("text=Failure classifier").count()
+    assert page.locator("#sample-file").is_visible()  # a way to try it without a data export
     page.screenshot(path=str(shots / "onboarding-ready.png"), full_page=True)
 
 
@@ -247,6 +248,9 @@ def test_an_alert_becomes_a_work_order_that_is_closed(page: Any, stack: int, sho
     page.screenshot(path=str(shots / "work-orders.png"), full_page=True)
     page.goto(tenant_url(stack, "/models/"))
     page.screenshot(path=str(shots / "models.png"), full_page=True)
+    page.goto(tenant_url(stack, "/billing/"))
+    assert page.get_by_role("heading", name="Billing").count()
+    page.screenshot(path=str(shots / "billing.png"), full_page=True)
 
 
 def test_dashboard_fits_a_phone(browser: Any, page: Any, stack: int, shots: Path) -> None:

@@ -1,0 +1,105 @@
+"""Plan quotas, checked where machines are created and where predictions are stored.
+
+Limits are the plan's local fields (`billing.models.Plan`), read without calling Stripe:
+
+- **machines**: `max_machines` counts the tenant's machines that are not retired. Creations are
+  serialized per tenant by a transaction-scoped advisory lock, so two creations at the boundary
+  cannot both pass; the lock is released when the creating transaction ends.
+- **predictions**: on a plan without overage, `included_predictions` per period is a hard
+  ceiling, enforced by a conditional reservation on the usage counter
+  (`billing.services.usage_reserve_predictions`) in the transaction that stores the predictions.
+  Plans with overage are never refused here: the overage is billed.
+
+A tenant without a subscription (the operator's own tenants, made outside signup) has no limits,
+and `settings.BILLING_QUOTAS_ENABLED = False` (self-hosted installs without billing) switches the
+limits off; usage is counted either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+
+from billing.models import Plan, Subscription
+from billing.services import usage_predictions, usage_reserve_predictions
+from pdm_saas.errors import PaymentRequired
+
+UPGRADE_URL = "/billing/"
+# First key of the two-key advisory lock that serializes a tenant's machine creations; the
+# second key is the tenant id. Any constant unused elsewhere does ("mach" in ASCII).
+MACHINE_LOCK_NAMESPACE = 0x6D616368
+
+
+def tenant_plan(*, tenant_id: int) -> Plan | None:
+    """The plan whose limits apply to the tenant, or None when no limits apply."""
+    if not settings.BILLING_QUOTAS_ENABLED:
+        return None
+    subscription = Subscription.objects.select_related("plan").filter(tenant_id=tenant_id).first()
+    return subscription.plan if subscription else None
+
+
+def machine_quota_guard(*, tenant_id: int, adding: int, used: Callable[[], int]) -> None:
+    """Refuse `adding` machines beyond the plan's limit. Call it inside the transaction that
+    creates them: the lock taken here is held until that transaction ends, and `used` (the count
+    of machines that are not retired) is read after taking it, so it sees every creation that
+    committed before."""
+    plan = tenant_plan(tenant_id=tenant_id)
+    if plan is None or plan.max_machines is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [MACHINE_LOCK_NAMESPACE, tenant_id])
+    count = used()
+    if count + adding > plan.max_machines:
+        raise _machines_refused(plan, count, adding)
+
+
+def _machines_refused(plan: Plan, used: int, adding: int) -> PaymentRequired:
+    limit = plan.max_machines
+    message = f"Your {plan.name} plan includes {limit:,} machines and you have {used:,}."
+    if adding > 1:
+        message += f" Adding {adding:,} would make {used + adding:,}."
+    message += f" Upgrade at {UPGRADE_URL} to add more."
+    details = {"limit": limit, "used": used, "requested": adding, "upgrade_url": UPGRADE_URL}
+    return PaymentRequired(message, details=details)
+
+
+def prediction_limit(plan: Plan | None) -> int | None:
+    """The hard ceiling on predictions per period, or None (unlimited, or billed as overage)."""
+    if plan is None or plan.allows_overage:
+        return None
+    return plan.included_predictions
+
+
+def prediction_quota_check(*, tenant_id: int, count: int = 1) -> None:
+    """A cheap look before the expensive scoring: refuse when `count` more cannot fit. No lock:
+    `prediction_quota_reserve` is the exact check; this only spares refused calls the CPU."""
+    plan = tenant_plan(tenant_id=tenant_id)
+    limit = prediction_limit(plan)
+    if plan is None or limit is None:
+        return
+    used = usage_predictions(tenant_id=tenant_id)
+    if used + count > limit:
+        raise _predictions_refused(plan, limit, used, count)
+
+
+def prediction_quota_reserve(*, tenant_id: int, count: int) -> int:
+    """Count `count` predictions in the current period, or refuse them all with PaymentRequired
+    when the plan has no overage and they would take the period past its included amount.
+    Call it in the transaction that stores the predictions. Returns the period's new total."""
+    plan = tenant_plan(tenant_id=tenant_id)
+    limit = prediction_limit(plan)
+    total = usage_reserve_predictions(tenant_id=tenant_id, count=count, limit=limit)
+    if total is None:
+        assert plan is not None and limit is not None  # only a limit refuses
+        raise _predictions_refused(plan, limit, usage_predictions(tenant_id=tenant_id), count)
+    return total
+
+
+def _predictions_refused(plan: Plan, limit: int, used: int, requested: int) -> PaymentRequired:
+    message = (f"Your {plan.name} plan includes {limit:,} predictions a month and {used:,} are used; "
+               f"this needs {requested:,} more. Upgrade at {UPGRADE_URL} to keep predicting "
+               "(paid plans bill predictions beyond the included amount), or wait for next month.")
+    details = {"limit": limit, "used": used, "requested": requested, "upgrade_url": UPGRADE_URL}
+    return PaymentRequired(message, details=details)
