@@ -36,7 +36,7 @@ def test_a_viewer_reads_the_trial_but_cannot_act(client_for, stripe):
     assert page.status_code == 200
     html = page.content.decode()
     assert "Free trial" in html and "Trialing" in html and "days left" in html
-    assert "of 1000 included predictions" in html
+    assert "of 1,000 included predictions" in html
     assert "Upgrade to" not in html and "Manage payment" not in html
     assert "Only admins can change the plan" in html
     assert viewer.post("/billing/checkout/", {"plan": "starter"}).status_code == 403
@@ -53,7 +53,7 @@ def test_an_admin_sees_upgrades_and_contact_us_for_enterprise(client_for, stripe
 
 def test_usage_overage_and_machines_on_an_active_plan(client_for, on_starter, motor):
     html = client_for("admin").get("/billing/").content.decode()
-    assert "10250</b> of 10000 included predictions (100%)" in html
+    assert "10,250</b> of 10,000 included predictions (100%)" in html
     assert "Overage so far: <b>250</b> predictions at $0.06 each = <b>$15.00</b>" in html
     assert "1 / 10" in html  # machines used against the plan's limit
     assert "Switch to Growth" in html and "Switch to Starter" not in html
@@ -93,3 +93,13 @@ def test_checkout_and_portal_need_admin_on_the_api(key_client, client_for, strip
                                                   content_type="application/json")
     assert response.status_code == 200 and response.json()["url"].startswith("https://checkout.stripe.test/")
     assert client_for(None).get("/api/v1/billing/").status_code == 401
+
+
+def test_prices_and_counts_read_as_a_person_writes_them():
+    from decimal import Decimal
+
+    from billing.templatetags.money import count, money
+
+    assert money(Decimal("2.5")) == "$0.025"  # a per-prediction price keeps its fraction of a cent
+    assert money(Decimal("6")) == "$0.06" and money(200_000) == "$2,000.00" and money(None) == "$0.00"
+    assert count(100_000) == "100,000" and count(None) == ""
