@@ -28,6 +28,16 @@ def subscription_start_trial(*, tenant: Tenant) -> Subscription:
     return subscription
 
 
+def subscription_grant(*, tenant: Tenant, plan_code: str) -> Subscription:
+    """Put a tenant on a plan arranged outside Stripe Checkout (an enterprise contract, the demo
+    organization): active, no trial. Self-serve customers change plans through Checkout."""
+    plan = Plan.objects.get(code=plan_code)
+    subscription, _ = Subscription.objects.update_or_create(
+        tenant=tenant, defaults={"plan": plan, "status": Subscription.Status.ACTIVE, "trial_ends_at": None,
+                                 "past_due_since": None})
+    return subscription
+
+
 def usage_period_start(at: datetime | None = None) -> date:
     moment = at or timezone.now()
     return moment.date().replace(day=1)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from django_tenants.utils import tenant_context
 
+from billing.services import subscription_grant
 from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
@@ -24,8 +25,12 @@ FLEET = [("induction-motor-siemens-1la7", "Motor-00{}", 3, "Plant North", "Line 
          ("centrifugal-pump", "Pump-00{}", 2, "Plant North", "Line 2")]
 
 
+DEMO_PLAN = "growth"  # five machines and scoring every 15 minutes outgrow the trial's limits
+
+
 def demo_fill(*, tenant: Tenant) -> bool:
     """Fill the tenant with demo machines and data, once (False when they are there already)."""
+    subscription_grant(tenant=tenant, plan_code=DEMO_PLAN)
     with tenant_context(tenant):
         if Machine.objects.exists():
             return False

@@ -112,21 +112,26 @@ def test_home_needs_a_member_and_logout_ends_the_session(db, world):
     assert member.get("/").status_code == 302
 
 
-def test_demo_seed_creates_a_usable_demo_once(db, world, capsys):
+def test_demo_seed_creates_a_usable_demo_once(db, world, capsys, settings):
     from django.core.management import call_command
     from django_tenants.utils import tenant_context
 
+    from billing.models import Subscription
     from jobs.models import Job
     from machines.models import Machine
     from machines.selectors import readings_count
     from predictions.models import Alert, WorkOrder
     from tenants.selectors import tenant_by_slug
 
+    settings.BILLING_QUOTAS_ENABLED = True  # as in production: the demo must fit its plan
     call_command("demo_seed")
     call_command("demo_seed")  # idempotent
     assert "demo@example.com" in capsys.readouterr().out
     with tenant_context(tenant_by_slug(slug="demo")):
         assert Machine.objects.count() == 5 and readings_count() == 5 * 144
+    subscription = Subscription.objects.get(tenant__slug="demo")
+    assert (subscription.plan.code, subscription.status) == ("growth", "active")
+    with tenant_context(tenant_by_slug(slug="demo")):
         assert Alert.objects.filter(status="open").count() == 1 and WorkOrder.objects.count() == 1
         # The demo types' models are trained by the worker: queued once, not again on a re-seed.
         assert Job.objects.filter(kind="models.onboard", status="queued").count() == 2
