@@ -47,7 +47,9 @@ bench: $(STAMP) ## run the benchmarks in benchmarks/, each beside its baseline
 	$(WITH_SERVICES) $(PY) benchmarks/engine.py $(ENGINE_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/quota.py $(QUOTA_ARGS)
 	$(PY) benchmarks/synthesis.py $(SYNTHESIS_ARGS)
+	$(PY) benchmarks/drift.py $(DRIFT_ARGS)
 	$(PY) benchmarks/model_quality.py $(QUALITY_ARGS)
+	$(PY) benchmarks/optimizer.py
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data staticfiles

@@ -19,6 +19,7 @@ from django.utils import timezone
 from jobs.models import Job
 from pdm_saas.celery import tenant_task_send
 from pdm_saas.live.events import JOB_PROGRESS, event_publish
+from pdm_saas.monitoring.metrics import job_outcome_record
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -117,8 +118,10 @@ def job_execute(*, job_id: int, handler: JobHandler) -> None:
         job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
                  message=str(exc)[:500] or type(exc).__name__)
         logger.exception("job %s (%s) failed", job_id, job.kind)
+        job_outcome_record(kind=job.kind, outcome="failed")
         return
     job_succeed(job_id=job_id, result=result)
+    job_outcome_record(kind=job.kind, outcome="succeeded")
 
 
 def jobs_sweep_stale(*, stale_after_seconds: int) -> int:

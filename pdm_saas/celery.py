@@ -75,6 +75,12 @@ def _usage_report_minutes() -> int:
     return int(settings.STRIPE_USAGE_REPORT_MINUTES)
 
 
+def _drift_check_days() -> int:
+    from django.conf import settings
+
+    return int(settings.DRIFT_CHECK_DAYS)
+
+
 # Beat only knows platform schedules; the dispatcher fans each one out to every active tenant.
 app.conf.beat_schedule = {
     "refill-spare-schemas": {
@@ -101,8 +107,17 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/5"),
         "args": ["jobs.tasks.jobs_sweep_stale_task"],
     },
+    # Drift reports and outcome snapshots of every champion classifier (docs/models.md).
+    "monitor-models": {
+        "task": "tenants.tasks.tenants_dispatch",
+        "schedule": timedelta(days=_drift_check_days()),
+        "args": ["predictions.tasks.models_monitor_task"],
+    },
 }
 app.conf.task_routes = {
     "tenants.tasks.tenants_dispatch": {"queue": "default"},
     "predictions.tasks.fleet_score_task": {"queue": "score"},
 }
+
+# Task durations and failures, and the worker's and beat's metrics servers (docs/monitoring.md).
+import pdm_saas.monitoring.worker  # noqa: E402,F401

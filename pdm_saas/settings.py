@@ -63,6 +63,7 @@ TENANT_APPS = (
     "jobs",
     "machines",
     "predictions",
+    "planning",  # prescriptive maintenance: technicians, parts, plans (docs/planning.md)
 )
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -165,6 +166,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Minutes between scheduled fleet scoring runs (each tenant, each machine's latest window); 1-59.
 FLEET_SCORE_MINUTES = env_int("PDM_FLEET_SCORE_MINUTES", 15)
+# Days between scheduled drift checks and outcome snapshots of every champion classifier
+# (docs/models.md, "Drift and outcomes"); the recent window compared is as long.
+DRIFT_CHECK_DAYS = env_int("PDM_DRIFT_CHECK_DAYS", 7)
+# Share of features that must drift (PSI > 0.2 or KS p < 0.01) for a report to say "drifted".
+DRIFT_THRESHOLD = float(env_str("PDM_DRIFT_THRESHOLD", "0.10"))
 # A job whose heartbeat is older than this is considered dead and marked failed by the sweeper.
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 15 * 60)
 
@@ -297,3 +303,15 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"signup": env_str("PDM_SIGNUP_RATE",
 SPECTACULAR_SETTINGS.update(
     {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
 )
+
+# --- Monitoring (docs/monitoring.md) ---------------------------------------------------------------
+# Request metrics (django-prometheus): "before" right after tenant routing, which stays first;
+# "after" last.
+MIDDLEWARE.insert(1, "pdm_saas.monitoring.web.RequestMetricsBeforeMiddleware")
+MIDDLEWARE.append("pdm_saas.monitoring.web.RequestMetricsAfterMiddleware")
+# Bearer token Prometheus must send to /metrics; empty: only loopback/private clients reached directly.
+PDM_METRICS_TOKEN = env_str("PDM_METRICS_TOKEN", "")
+# Port of a Celery worker's own metrics server (0: none); prefork also needs PROMETHEUS_MULTIPROC_DIR.
+PDM_WORKER_METRICS_PORT = env_int("PDM_WORKER_METRICS_PORT", 0)
+# Port of Celery beat's metrics server (0: none).
+PDM_BEAT_METRICS_PORT = env_int("PDM_BEAT_METRICS_PORT", 0)

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from billing import views as billing_views
 from pdm_saas import health
+from pdm_saas.monitoring.web import metrics_view
 from tenants import views as tenant_views
 from tenants.api import SignupView
 
@@ -14,6 +15,7 @@ urlpatterns = [
     path("", tenant_views.landing, name="landing"),
     path("signup/", tenant_views.signup, name="signup"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus; docs/monitoring.md
     path("stripe/webhook/", billing_views.stripe_webhook, name="stripe-webhook"),
     path("api/v1/signup/", SignupView.as_view(), name="api-signup"),
     path("", include("pdm_saas.urls_api_docs")),

@@ -67,6 +67,7 @@ urlpatterns = [
     path("", include("machines.urls")),
     path("", include("predictions.urls")),
     path("", include("billing.urls")),
+    path("", include("planning.urls")),  # /planning/ pages and /api/v1/planning/ API
     path("api/v1/", include(api_v1)),
     path("", include("pdm_saas.urls_api_docs")),
 ]

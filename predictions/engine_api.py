@@ -20,9 +20,11 @@ from pdm_saas.api.principals import request_actor
 from predictions.engine_serializers import (
     BatchRequestSerializer,
     DatasetSerializer,
+    DriftReportSerializer,
     ModelEventSerializer,
     ModelVersionSerializer,
     OnboardSerializer,
+    OutcomeSnapshotSerializer,
     PredictionSerializer,
     PredictRequestSerializer,
     RollbackSerializer,
@@ -31,8 +33,10 @@ from predictions.engine_serializers import (
 )
 from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.serializers import NoteSerializer
-from predictions.services import real_training, registry, scoring, synthesis, training
+from predictions.services import drift, real_training, registry, scoring, synthesis, training
 from predictions.services.inputs import scoring_readings
+
+REPORTS_SHOWN = 50
 
 
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
@@ -109,6 +113,27 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str) -> Response:
         return Response(ModelEventSerializer(self.get_object().events.all(), many=True).data)
+
+    @extend_schema(responses=DriftReportSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def drift(self, request: Request, pk: str) -> Response:
+        """The version's drift reports, newest first (the latest REPORTS_SHOWN)."""
+        reports = self.get_object().drift_reports.all()[:REPORTS_SHOWN]
+        return Response(DriftReportSerializer(reports, many=True).data)
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"], url_path="drift/check")
+    def drift_check(self, request: Request, pk: str) -> Response:
+        """Check drift and take an outcome snapshot now, as a job (engineers and above)."""
+        job = drift.drift_check_start(version=self.get_object(), created_by_id=request_actor(request).user_id)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=OutcomeSnapshotSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def outcomes(self, request: Request, pk: str) -> Response:
+        """Live precision, recall, FPR and RUL error over time, newest first."""
+        snapshots = self.get_object().outcome_snapshots.all()[:REPORTS_SHOWN]
+        return Response(OutcomeSnapshotSerializer(snapshots, many=True).data)
 
 
 def _type_job(request: Request, serializer: type[Serializer[Any]], start: Callable[..., Job]) -> Response:

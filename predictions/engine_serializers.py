@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from machines.models import MachineType
-from predictions.models import Dataset, ModelEvent, ModelVersion, Prediction
+from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction
 from predictions.serializers import MachineRef
 from predictions.services.training import DEFAULT_HORIZON_H, DEFAULT_MACHINES, LIMITS
 
@@ -102,3 +102,20 @@ class RollbackSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=ModelVersion.Kind.choices)
     machine = MachineRef(required=False, allow_null=True, default=None)
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DriftReportSerializer(serializers.ModelSerializer[DriftReport]):
+    class Meta:
+        model = DriftReport
+        fields = ["id", "version", "status", "trigger", "window_start", "window_end", "machines", "rows",
+                  "drift_share", "threshold", "prediction_psi", "predictions", "features", "data_quality",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class OutcomeSnapshotSerializer(serializers.ModelSerializer[OutcomeSnapshot]):
+    class Meta:
+        model = OutcomeSnapshot
+        fields = ["id", "version", "window_start", "window_end", "tp", "fp", "tn", "fn", "pending", "precision",
+                  "recall", "fpr", "rul_mae_h", "rul_count", "created_at"]
+        read_only_fields = fields

@@ -351,3 +351,77 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.machine_id} p={self.probability:.2f} at {self.window_end:%Y-%m-%d %H:%M}"
+
+
+class DriftReference(models.Model):
+    """What a model version's inputs and scores looked like in training, kept compactly for drift
+    checks: per feature a quantile sketch (`predictions.drift.sketch`), the model's scores on the
+    same rows, and each sensor's missing share. Computed on a version's first drift check from its
+    dataset (docs/models.md, "Drift and outcomes")."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="drift_reference")
+    rows = models.PositiveIntegerField()  # training rows sampled
+    dependence = models.FloatField(default=1.0)  # rows per independent draw: the longest window
+    features = models.JSONField(default=dict)  # feature -> sketch
+    scores = models.JSONField(default=dict)  # sketch of the model's probabilities on the sampled rows
+    missing = models.JSONField(default=dict)  # sensor -> share of missing steps
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"drift reference of {self.version_id}"
+
+
+class DriftReport(models.Model):
+    """One drift check of a model version: recent window against its training reference."""
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        WARNING = "warning"
+        DRIFTED = "drifted"
+        NO_DATA = "no_data"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="drift_reports")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    machines = models.PositiveIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)  # recent model steps compared
+    features = models.JSONField(default=list)  # [{feature, psi, ks, ks_p, recent, drifted}], by PSI
+    drift_share = models.FloatField(null=True)  # share of features drifted
+    threshold = models.FloatField()
+    prediction_psi = models.FloatField(null=True)
+    predictions = models.PositiveIntegerField(default=0)
+    data_quality = models.JSONField(default=list)  # [{signal, reference, recent, change}]
+    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    trigger = models.CharField(max_length=16, default="scheduled")  # scheduled / manual
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"drift of {self.version_id}: {self.status}"
+
+
+class OutcomeSnapshot(models.Model):
+    """A model version's live metrics at one time: its predictions joined with what happened."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="outcome_snapshots")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    tp = models.PositiveIntegerField(default=0)
+    fp = models.PositiveIntegerField(default=0)
+    tn = models.PositiveIntegerField(default=0)
+    fn = models.PositiveIntegerField(default=0)
+    pending = models.PositiveIntegerField(default=0)  # horizon not over, nothing happened yet
+    precision = models.FloatField(null=True)
+    recall = models.FloatField(null=True)
+    fpr = models.FloatField(null=True)
+    rul_mae_h = models.FloatField(null=True)
+    rul_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"outcomes of {self.version_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -71,3 +71,20 @@ def fleet_score_task(machine_type_id: int | None = None) -> int:
         logger.info("Scheduled scoring skipped in %s: %s", connection.schema_name, standing.notice)
         return 0
     return len(fleet_score(machine_type_id=machine_type_id))
+
+
+@app.task(name="predictions.tasks.drift_check_task")
+def drift_check_task(job_id: int) -> None:
+    """On demand (API, model page): one version's drift report and outcome snapshot, as a job."""
+    from predictions.services.drift import drift_check_run
+
+    job_execute(job_id=job_id, handler=drift_check_run)
+
+
+@app.task(name="predictions.tasks.models_monitor_task")
+def models_monitor_task() -> int:
+    """Beat sends this to every tenant every PDM_DRIFT_CHECK_DAYS days: drift reports and outcome
+    snapshots of every champion classifier (a no-op without models)."""
+    from predictions.services.drift import models_monitor
+
+    return len(models_monitor())

@@ -25,4 +25,5 @@ urlpatterns = [
     path("models/<int:pk>/", models.model_detail, name="model-detail"),
     path("models/<int:pk>/promote/", models.model_promote_page, name="model-promote"),
     path("models/rollback/", models.model_rollback_page, name="model-rollback"),
+    path("models/<int:pk>/drift-check/", models.model_drift_check_page, name="model-drift-check"),
 ]

@@ -32,7 +32,8 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         connection.set_schema_to_public()
         token = bearer_token(request.headers.get("Authorization", ""))
-        if token is not None:
+        # /metrics' bearer token is Prometheus' (PDM_METRICS_TOKEN), not an API key: route by host.
+        if token is not None and request.path_info != "/metrics":
             return self._route_by_key(request, token)
         response = super().process_request(request)
         if response is None and not request.tenant.is_active:  # type: ignore[attr-defined]

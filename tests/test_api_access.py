@@ -55,6 +55,16 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "billing/", None, "read"),
     ("post", "billing/checkout/", {"plan": "starter"}, "admin"),
     ("post", "billing/portal/", None, "admin"),
+    ("get", "planning/technicians/", None, "read"),
+    ("post", "planning/technicians/", {"name": "Tech", "skills": ["motor"]}, "write"),
+    ("get", "planning/parts/", None, "read"),
+    ("post", "planning/parts/", {"name": "Bearing", "in_stock": 1}, "write"),
+    ("get", "planning/part-needs/", None, "read"),
+    ("post", "planning/part-needs/", {"machine_type": "nope", "failure_mode": "x", "part": "nope"}, "write"),
+    ("get", "planning/windows/", None, "read"),
+    ("post", "planning/windows/", {"machine": "nope", "weekdays": [0]}, "write"),
+    ("get", "planning/plans/", None, "read"),
+    ("post", "planning/plans/", {"horizon_days": 0}, "write"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},
@@ -154,3 +164,41 @@ def test_api_keys_of_another_tenant_cannot_be_listed_or_revoked(client_for, key_
     assert issued.key.prefix not in {k["prefix"] for k in client.get("/api/v1/api-keys/").json()["results"]}
     assert client.post(f"/api/v1/api-keys/{issued.key.id}/revoke/").status_code == 404
     assert ApiKey.objects.get(id=issued.key.id).revoked_at is None
+
+
+# Endpoints of one model version (drift and outcomes): the same checks, on a version made in acme.
+MODEL_VERSION_ENDPOINTS: list[tuple[str, str, Any, str]] = [
+    ("get", "models/{model}/drift/", None, "read"),
+    ("get", "models/{model}/outcomes/", None, "read"),
+    ("post", "models/{model}/drift/check/", None, "write"),
+]
+
+
+@pytest.fixture
+def acme_model(db: None, world: Any) -> int:
+    from django_tenants.utils import tenant_context
+
+    from machines.services import machine_type_adopt
+    from predictions.models import ModelVersion
+
+    with tenant_context(world.acme):
+        machine_type = machine_type_adopt(key="centrifugal-pump")
+        return ModelVersion.objects.create(
+            machine_type=machine_type, kind="failure_classifier", number=1, data_source="simulated",
+            data_fingerprint="0" * 64, artifact_path="models/x/clf.zip", artifact_sha256="a" * 64).id
+
+
+@pytest.mark.parametrize("endpoint", MODEL_VERSION_ENDPOINTS, ids=_ids)
+@pytest.mark.parametrize("actor", [None, "outsider", "globex_owner", "viewer", "engineer", "admin", "owner"])
+def test_model_version_endpoints(client_for, world, acme_model, endpoint, actor):
+    method, path, body, scope = endpoint
+    response = getattr(client_for(actor), method)("/api/v1/" + path.format(model=acme_model), data=body,
+                                                  content_type="application/json")
+    if actor is None:
+        assert response.status_code == 401
+    elif actor in ("outsider", "globex_owner"):
+        assert response.status_code == 404
+    elif scope in ROLE_SCOPES[actor]:
+        assert response.status_code not in (401, 403, 404), response.content
+    else:
+        assert response.status_code == 403, response.content

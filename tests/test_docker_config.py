@@ -508,3 +508,93 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Monitoring: Prometheus and Grafana (docs/monitoring.md) -----------------------------------
+
+PROMETHEUS_YML = DOCKER / "prometheus" / "prometheus.yml"
+GRAFANA = DOCKER / "grafana"
+
+
+def _scrape_jobs() -> dict[str, dict[str, Any]]:
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def _targets(job: dict[str, Any]) -> list[tuple[str, int]]:
+    hosts = [str(t) for static in job["static_configs"] for t in static["targets"]]
+    return [(host.rsplit(":", 1)[0], int(host.rsplit(":", 1)[1])) for host in hosts]
+
+
+def _container_path(service: str, source: Path) -> str:
+    """Where compose mounts `source` (a file or folder under docker/) in `service`."""
+    for mount in _services()[service].get("volumes", []):
+        host, target = str(mount).split(":")[:2]
+        if (DOCKER / host).resolve() == source.resolve():
+            return target
+    raise AssertionError(f"{service} does not mount {source.relative_to(ROOT)}")
+
+
+def test_prometheus_scrapes_every_process_on_the_ports_compose_exposes() -> None:
+    jobs, services, env = _scrape_jobs(), _services(), _env_example()
+    assert set(jobs) == {"web", "worker", "beat"}
+    # web: /metrics on the public host, which compose makes a network alias of web.
+    (host, port), = _targets(jobs["web"])
+    assert jobs["web"].get("metrics_path", "/metrics") == "/metrics" and port == 8000
+    assert host == env["PDM_BASE_DOMAIN"] and host in env["DJANGO_ALLOWED_HOSTS"].split(",")
+    aliases = services["web"]["networks"]["default"]["aliases"]
+    assert aliases == ["${PDM_BASE_DOMAIN:?set PDM_BASE_DOMAIN in docker/.env}"]
+    assert jobs["web"]["authorization"]["type"] == "Bearer"
+    # Every Celery worker and beat, on the port their environment gives their metrics server.
+    workers = {name for name, service in services.items() if "worker" in (service.get("command") or [])}
+    assert workers == set(WORKER_SERVICES)
+    assert sorted(_targets(jobs["worker"])) == sorted((name, int(env["PDM_WORKER_METRICS_PORT"])) for name in workers)
+    assert _targets(jobs["beat"]) == [("beat", int(env["PDM_BEAT_METRICS_PORT"]))]
+    for name, variable in [*((w, "PDM_WORKER_METRICS_PORT") for w in workers), ("beat", "PDM_BEAT_METRICS_PORT")]:
+        assert services[name]["expose"] == [f"${{{variable}:?set {variable} in docker/.env}}"], name
+
+
+def test_prefork_workers_keep_their_metrics_in_a_multiprocess_folder() -> None:
+    # The pool's processes share samples through files (pdm_saas/monitoring/worker.py).
+    for name in WORKER_SERVICES:
+        command = _command(_services()[name])
+        assert "-P" not in command and "--pool" not in " ".join(command), "expected the default prefork pool"
+        assert _services()[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    assert "PROMETHEUS_MULTIPROC_DIR" not in _env_example(), "web and beat are single processes"
+
+
+def test_prometheus_reads_the_token_the_app_checks() -> None:
+    prometheus = _services()["prometheus"]
+    assert _container_path("prometheus", PROMETHEUS_YML) == "/etc/prometheus/prometheus.yml"
+    script = " ".join(_command(prometheus))
+    credentials = _scrape_jobs()["web"]["authorization"]["credentials_file"]
+    assert f'"$$PDM_METRICS_TOKEN" > {credentials}' in script and "exec /bin/prometheus" in script
+    assert prometheus["environment"] == {"PDM_METRICS_TOKEN": "${PDM_METRICS_TOKEN:-}"}
+    assert "env_file" not in prometheus, "Prometheus needs none of the application's secrets"
+    assert "change-me" in _env_example()["PDM_METRICS_TOKEN"]
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
+    grafana = _services()["grafana"]
+    environment = grafana["environment"]
+    assert environment["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert "change-me" in _env_example()["GRAFANA_ADMIN_PASSWORD"]
+    assert all(str(port).startswith("127.0.0.1:") for port in grafana["ports"] + _services()["prometheus"]["ports"])
+    provisioning = _container_path("grafana", GRAFANA / "provisioning")
+    assert provisioning == "/etc/grafana/provisioning"
+    datasources = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    (source,) = datasources["datasources"]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "pdm.yml").read_text())["providers"]
+    dashboards_in_container = providers[0]["options"]["path"]
+    assert _container_path("grafana", GRAFANA / "dashboards") == dashboards_in_container
+    files = sorted((GRAFANA / "dashboards").glob("*.json"))
+    assert files, "no dashboard JSON"
+    dashboard = json.loads(files[0].read_text())
+    expressions = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    for metric in ("pdm_http_request_duration_seconds_bucket", "pdm_predictions_stored_total",
+                   "pdm_celery_task_duration_seconds_bucket", "pdm_celery_task_failures_total", "pdm_queue_depth",
+                   "pdm_ingest_rows_stored_total", "pdm_prediction_failure_probability_bucket",
+                   "pdm_prediction_health_score_bucket"):
+        assert metric in expressions, f"the dashboard shows no {metric}"
+    assert {t["datasource"]["uid"] for panel in dashboard["panels"] for t in panel["targets"]} == {source["uid"]}

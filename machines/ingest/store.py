@@ -43,6 +43,7 @@ from machines.ingest.reader import TableSource, table_open
 from machines.models import MachineType
 from machines.services import machine_type_slots
 from pdm_saas.errors import Conflict, InvalidInput
+from pdm_saas.monitoring.metrics import ingest_record
 from tenants.db import connection
 
 REJECTED_DETAIL_LIMIT = 1000
@@ -324,6 +325,7 @@ def readings_ingest(
                 del batch, parsed  # keep at most the queued batches alive
         if not result.rows_read:
             raise InvalidInput("The file has a header but no data rows.", code="no_rows")
+    ingest_record(schema_name=connection.schema_name, rows=result.rows_stored)
     result.machines_created = resolver.created
     result.partitions_created = writer.created
     result.seconds = time.perf_counter() - started

@@ -27,6 +27,7 @@ from billing.quotas import prediction_quota_check, prediction_quota_reserve
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, PaymentRequired
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish
+from pdm_saas.monitoring.metrics import predictions_record
 from predictions.frames import Reading, frame_from_columns, frame_from_readings
 from predictions.models import Prediction
 from predictions.scoring import ModelSet, score_frame
@@ -159,6 +160,8 @@ def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str) -> li
         # After the insert, so the counter's row lock is held only until the commit just below;
         # a refusal rolls the rows back with it.
         prediction_quota_reserve(tenant_id=connection.tenant.id, count=len(created))
+    predictions_record(schema_name=connection.schema_name, machine_type=str(models.document.get("key", "unknown")),
+                       scores=[(p.probability, p.health_score) for p in created])
     latest = _latest_per_machine(created)
     for prediction in latest:
         _alert(prediction)

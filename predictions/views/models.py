@@ -23,8 +23,9 @@ from accounts.roles import Scope
 from machines.models import Machine, MachineType
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
-from predictions.models import ModelVersion
-from predictions.services import registry
+from predictions.models import DriftReport, ModelVersion
+from predictions.services import drift, registry
+from predictions.services.outcomes import outcome_series
 
 K = ModelVersion.Kind
 # The few held-out numbers that tell versions of a kind apart, in the order people compare them.
@@ -209,6 +210,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "siblings": ModelVersion.objects.filter(machine_type_id=version.machine_type_id, machine=version.machine,
                                                 kind=version.kind)
                                         .exclude(id=version.id).only("id", "number", "status", "created_at"),
+        **drift_context(version),
     })
 
 
@@ -259,3 +261,42 @@ def model_rollback_page(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(f"{reverse('predictions:models')}?machine_type={data['machine_type'].id}")
     messages.success(request, f"Rolled back: v{version.number} is the champion again.")
     return HttpResponseRedirect(reverse("predictions:model-detail", args=[version.id]))
+
+
+# --- drift and outcomes -----------------------------------------------------------------------
+
+DRIFT_BARS = 12
+
+
+def drift_bars(report: DriftReport) -> list[dict[str, Any]]:
+    """The most shifted features by PSI, scaled so that the larger of the strongest and 0.5 fills
+    the track (a PSI of 0.2, the drift line, then never looks like nothing)."""
+    items = [f for f in report.features if isinstance(f.get("psi"), int | float)][:DRIFT_BARS]
+    scale = max([0.5, *(f["psi"] for f in items)])
+    return [{"name": f["feature"], "psi": number(float(f["psi"])), "ks_p": number(f.get("ks_p")),
+             "drifted": f.get("drifted"), "width": round(100 * min(f["psi"], scale) / scale, 1)} for f in items]
+
+
+def drift_context(version: ModelVersion) -> dict[str, Any]:
+    """The drift section of a failure classifier's page: latest report, its bars, the outcomes."""
+    if version.kind != K.FAILURE_CLASSIFIER:
+        return {"drift_enabled": False}
+    report = version.drift_reports.first()
+    badge = {"ok": "ok", "warning": "warning", "drifted": "bad"}.get(report.status, "none") if report else "none"
+    return {"drift_enabled": True, "drift_report": report, "drift_badge": badge,
+            "drift_bars": drift_bars(report) if report else [],
+            "drift_quality": [q for q in (report.data_quality if report else []) if (q.get("change") or 0) > 0.01],
+            "outcomes": outcome_series(version=version)}
+
+
+@member_view(write=Scope.WRITE)
+@require_POST
+def model_drift_check_page(request: HttpRequest, pk: int) -> HttpResponse:
+    version = get_object_or_404(ModelVersion, pk=pk)
+    try:
+        job = drift.drift_check_start(version=version, created_by_id=page_actor(request).user_id)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Drift check started (job {job.id}); the report appears here in a minute.")
+    return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))

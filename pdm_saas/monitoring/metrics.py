@@ -1,0 +1,85 @@
+"""The application's metrics, and the functions the services call to record them.
+
+Only prometheus_client here: importing this module costs nothing at web start-up, and the
+recorders never raise into the code they instrument (a metric is not worth a failed request).
+
+Labels stay bounded: tenants (one per organization), machine type keys, task names, queues,
+job kinds. Never a machine, a user or an id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+logger = logging.getLogger(__name__)
+
+# Probabilities in 0..1; health scores in 0..100 (predictions/explain.py).
+PROBABILITY_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+HEALTH_BUCKETS = (5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 100.0)
+# Tasks run from milliseconds (notifications) to half an hour (training; the hard limit is 35 min).
+TASK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 2100.0)
+
+PREDICTIONS_STORED = Counter(
+    "pdm_predictions_stored", "Prediction rows stored (billable predictions), per tenant.", ["tenant"])
+FAILURE_PROBABILITY = Histogram(
+    "pdm_prediction_failure_probability", "Failure probability of each stored prediction, per machine type.",
+    ["machine_type"], buckets=PROBABILITY_BUCKETS)
+HEALTH_SCORE = Histogram(
+    "pdm_prediction_health_score", "Health score (0-100) of each stored prediction, per machine type.",
+    ["machine_type"], buckets=HEALTH_BUCKETS)
+INGEST_ROWS = Counter(
+    "pdm_ingest_rows_stored", "Sensor readings stored (uploads, live pushes, MQTT), per tenant.", ["tenant"])
+JOBS_FINISHED = Counter(
+    "pdm_jobs_finished", "Jobs that reached an outcome (succeeded, failed, lost), per job kind.", ["kind", "outcome"])
+TASK_DURATION = Histogram(
+    "pdm_celery_task_duration_seconds", "Run time of Celery tasks, per task and queue.", ["task", "queue"],
+    buckets=TASK_BUCKETS)
+TASKS_FINISHED = Counter(
+    "pdm_celery_tasks_finished", "Celery tasks that finished, per task, queue and final state.",
+    ["task", "queue", "state"])
+TASK_FAILURES = Counter(
+    "pdm_celery_task_failures", "Celery tasks that raised, per task and queue.", ["task", "queue"])
+
+
+def tenant_label(schema_name: str) -> str:
+    """`t_acme` -> `acme`: the label reads like the organization's slug (hyphens stay underscores)."""
+    return schema_name[2:] if schema_name.startswith("t_") else schema_name
+
+
+def predictions_record(*, schema_name: str, machine_type: str, scores: Iterable[tuple[float, float]]) -> None:
+    """Count stored predictions for a tenant and observe their (probability, health) scores."""
+    try:
+        count = 0
+        probability, health = FAILURE_PROBABILITY.labels(machine_type), HEALTH_SCORE.labels(machine_type)
+        for failure_probability, health_score in scores:
+            count += 1
+            probability.observe(float(failure_probability))
+            health.observe(float(health_score))
+        PREDICTIONS_STORED.labels(tenant_label(schema_name)).inc(count)
+    except Exception:  # never let monitoring break scoring
+        logger.exception("could not record prediction metrics")
+
+
+def ingest_record(*, schema_name: str, rows: int) -> None:
+    try:
+        INGEST_ROWS.labels(tenant_label(schema_name)).inc(max(0, int(rows)))
+    except Exception:
+        logger.exception("could not record ingest metrics")
+
+
+def job_outcome_record(*, kind: str, outcome: str) -> None:
+    try:
+        JOBS_FINISHED.labels(kind or "unknown", outcome).inc()
+    except Exception:
+        logger.exception("could not record job metrics")
+
+
+def labels_of(task: Any) -> tuple[str, str]:
+    """(task name, queue) of a running Celery task; the queue is the routing key it came by."""
+    delivery = getattr(getattr(task, "request", None), "delivery_info", None) or {}
+    queue = delivery.get("routing_key") or delivery.get("queue") or "unknown"
+    return str(getattr(task, "name", None) or "unknown"), str(queue)

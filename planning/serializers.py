@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from machines.models import MachineType
+from planning.models import MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
+from predictions.serializers import MachineRef
+
+
+def _weekdays(value: list[Any]) -> list[int]:
+    if not isinstance(value, list) or any(not isinstance(d, int) or not 0 <= d <= 6 for d in value):
+        raise serializers.ValidationError("A list of weekdays, 0 (Monday) to 6 (Sunday).")
+    return sorted(set(value))
+
+
+class TechnicianSerializer(serializers.ModelSerializer[Technician]):
+    hours_per_day = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=Decimal("0.5"),
+                                             max_value=Decimal("24"))
+    user = serializers.IntegerField(source="user_id", allow_null=True, required=False)
+
+    class Meta:
+        model = Technician
+        fields = ["id", "name", "skills", "hours_per_day", "working_weekdays", "user", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate_skills(self, value: Any) -> list[str]:
+        if not isinstance(value, list) or any(not isinstance(s, str) or not s.strip() for s in value):
+            raise serializers.ValidationError("A list of skill names (failure modes or machine categories).")
+        return sorted({s.strip() for s in value})
+
+    def validate_working_weekdays(self, value: Any) -> list[int]:
+        return _weekdays(value)
+
+
+class SparePartSerializer(serializers.ModelSerializer[SparePart]):
+    class Meta:
+        model = SparePart
+        fields = ["id", "name", "in_stock", "lead_time_days", "unit_cost", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class PartNeedSerializer(serializers.ModelSerializer[PartNeed]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
+    part = serializers.SlugRelatedField(slug_field="name", queryset=SparePart.objects.all())
+    quantity = serializers.IntegerField(min_value=1, default=1)
+
+    class Meta:
+        model = PartNeed
+        fields = ["id", "machine_type", "failure_mode", "part", "quantity"]
+        read_only_fields = ["id"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        machine_type = attrs.get("machine_type") or getattr(self.instance, "machine_type", None)
+        mode = attrs.get("failure_mode", getattr(self.instance, "failure_mode", ""))
+        names = {m.get("name") for m in (machine_type.metadata.get("failure_modes") or [])} if machine_type else set()
+        if mode not in names:
+            raise serializers.ValidationError({"failure_mode": [f"one of {sorted(n for n in names if n)}"]})
+        return attrs
+
+
+class ProductionWindowSerializer(serializers.ModelSerializer[ProductionWindow]):
+    machine = MachineRef()
+    dates = serializers.ListField(child=serializers.DateField(), required=False, default=list)
+
+    class Meta:
+        model = ProductionWindow
+        fields = ["id", "machine", "weekdays", "dates"]
+        read_only_fields = ["id"]
+
+    def validate_weekdays(self, value: Any) -> list[int]:
+        return _weekdays(value)
+
+    def validate_dates(self, value: list[Any]) -> list[str]:
+        return sorted({d.isoformat() for d in value})
+
+
+class PlanSerializer(serializers.ModelSerializer[MaintenancePlan]):
+    class Meta:
+        model = MaintenancePlan
+        fields = ["id", "status", "job_id", "start_date", "horizon_days", "budget", "expected_cost_without",
+                  "expected_cost_with", "result", "inputs", "error", "created_by", "accepted_by", "accepted_at",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class PlanRequestSerializer(serializers.Serializer[Any]):
+    horizon_days = serializers.IntegerField(min_value=1, max_value=60, default=14)
+    budget = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal(0), allow_null=True,
+                                      required=False, default=None)

@@ -1,0 +1,13 @@
+"""Thin tasks of the planning app; each runs inside its tenant (pdm_saas/celery.py)."""
+
+from __future__ import annotations
+
+from jobs.services import job_execute
+from pdm_saas.celery import app
+
+
+@app.task(name="planning.tasks.plan_task")
+def plan_task(job_id: int) -> None:
+    from planning.services import plan_run
+
+    job_execute(job_id=job_id, handler=plan_run)

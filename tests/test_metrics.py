@@ -1,0 +1,248 @@
+"""Prometheus monitoring: `/metrics` and its protection, the application's metrics recorded by the
+real code paths (requests, scoring through the API, ingest, the broker's queues), and real worker
+and beat processes exposing their own metrics over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+from django_tenants.utils import tenant_context
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from jobs.models import Job
+from jobs.services import job_create, job_enqueue
+from jobs.tasks import tenant_probe_task
+from pdm_saas.celery import app as celery_app
+from tests.conftest import TRAINED_TYPE
+
+from .live import child_env, free_port, port_listening, process, python_bin, wait_for
+
+JSON = "application/json"
+TOKEN = "metrics-test-token-0123456789"
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _parsed(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def _value(text: str, name: str, **labels: str) -> float | None:
+    return _parsed(text).get((name, frozenset(labels.items())))
+
+
+@pytest.fixture
+def public(db: None, world: Any) -> Client:
+    return Client(HTTP_HOST="localhost")
+
+
+# --- Access --------------------------------------------------------------------------------------
+
+
+def test_with_a_token_only_the_token_is_served(public: Client, settings: Any) -> None:
+    settings.PDM_METRICS_TOKEN = TOKEN
+    refused = public.get("/metrics")
+    assert refused.status_code == 401 and refused["WWW-Authenticate"].startswith("Bearer")
+    assert "PDM_METRICS_TOKEN" in refused.json()["error"]["message"]
+    assert public.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong-token").status_code == 401
+    # An API key is not the metrics token either (and is not routed to its tenant here).
+    assert public.get("/metrics", HTTP_AUTHORIZATION="Bearer pdm_abc_def").status_code == 401
+    served = public.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", REMOTE_ADDR="8.8.8.8")
+    assert served.status_code == 200 and served["Content-Type"].startswith("text/plain")
+    assert b"pdm_http_request_duration_seconds" in served.content
+
+
+def test_without_a_token_only_private_direct_clients_are_served(public: Client, settings: Any) -> None:
+    settings.PDM_METRICS_TOKEN = ""
+    assert public.get("/metrics").status_code == 200  # the test client is 127.0.0.1
+    assert public.get("/metrics", REMOTE_ADDR="10.0.3.7").status_code == 200
+    assert public.get("/metrics", REMOTE_ADDR="8.8.8.8").status_code == 403
+    # A proxy in front: its private address says nothing about the client behind it.
+    forwarded = public.get("/metrics", HTTP_X_FORWARDED_FOR="8.8.8.8")
+    assert forwarded.status_code == 403 and "PDM_METRICS_TOKEN" in forwarded.json()["error"]["message"]
+
+
+def test_tenant_hosts_do_not_serve_metrics(client_for: Any, settings: Any) -> None:
+    settings.PDM_METRICS_TOKEN = TOKEN
+    response = client_for("owner").get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 404
+
+
+# --- What the web process records -----------------------------------------------------------------
+
+
+def test_requests_are_timed_per_route_method_and_status(public: Client, settings: Any) -> None:
+    settings.PDM_METRICS_TOKEN = ""
+    labels = {"view": "healthz", "method": "GET", "status": "200"}
+    before = _sample("pdm_http_request_duration_seconds_count", **labels)
+    assert public.get("/healthz").status_code == 200
+    text = public.get("/metrics").content.decode()
+    assert _value(text, "pdm_http_request_duration_seconds_count", **labels) == before + 1
+    assert _value(text, "django_http_requests_latency_seconds_by_view_method_count", view="healthz", method="GET")
+
+
+def test_predictions_are_counted_per_tenant_with_their_scores(trained_motor: Any, client_for: Any,
+                                                               settings: Any) -> None:
+    settings.PDM_METRICS_TOKEN = TOKEN
+    before = _sample("pdm_predictions_stored_total", tenant="acme")
+    scored = _sample("pdm_prediction_failure_probability_count", machine_type=TRAINED_TYPE)
+    response = client_for("engineer").post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type=JSON)
+    assert response.status_code == 201, response.content
+    text = Client(HTTP_HOST="localhost").get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    assert _value(text, "pdm_predictions_stored_total", tenant="acme") == before + 1
+    assert _value(text, "pdm_prediction_failure_probability_count", machine_type=TRAINED_TYPE) == scored + 1
+    assert _value(text, "pdm_prediction_health_score_count", machine_type=TRAINED_TYPE)
+    # The observation landed in the bucket of the probability the API returned.
+    probability = response.json()["probability"]
+    bucket = _value(text, "pdm_prediction_failure_probability_bucket", machine_type=TRAINED_TYPE,
+                    le="1.0" if probability > 0.99 else "0.99")
+    assert bucket and bucket >= 1
+
+
+def test_stored_readings_are_counted(client_for: Any, motor: Any, settings: Any) -> None:
+    settings.PDM_METRICS_TOKEN = ""
+    before = _sample("pdm_ingest_rows_stored_total", tenant="acme")
+    body = {"readings": [{"machine": "Motor-001", "ts": f"2026-11-27T10:0{minute}:00Z",
+                          "values": {"current_a": 12.0 + minute}} for minute in range(4)]}
+    response = client_for("engineer").post("/api/v1/readings/", body, content_type=JSON)
+    assert response.status_code == 200 and response.json()["stored"] == 4, response.content
+    text = Client(HTTP_HOST="localhost").get("/metrics").content.decode()
+    assert _value(text, "pdm_ingest_rows_stored_total", tenant="acme") == before + 4
+
+
+def test_queue_depth_reflects_messages_in_the_broker(public: Client, settings: Any) -> None:
+    settings.PDM_METRICS_TOKEN = ""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("synth", "notify")
+    try:
+        for _ in range(3):
+            celery_app.send_task("metrics.test.never_run", queue="synth")
+        celery_app.send_task("metrics.test.never_run", queue="notify", priority=9)  # its own list
+        text = public.get("/metrics").content.decode()
+        assert _value(text, "pdm_queue_depth", queue="synth") == 3
+        assert _value(text, "pdm_queue_depth", queue="notify") == 1
+        assert _value(text, "pdm_queue_depth", queue="train") == 0
+    finally:
+        broker.delete("synth", "notify", "notify\x06\x169")
+
+
+# --- Real worker and beat processes ---------------------------------------------------------------
+
+
+@pytest.fixture
+def committed(world: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Autocommit database access: rows are visible to the worker process at once."""
+    with django_db_blocker.unblock():
+        yield
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
+@pytest.mark.live
+def test_a_prefork_worker_reports_its_tasks_over_http(world: Any, committed: None, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    port, folder = free_port(), tmp_path / "multiproc"
+    folder.mkdir()
+    (folder / "counter_1.db").write_bytes(b"stale")  # a previous run's file: removed at start
+    monkeypatch.setenv("PDM_WORKER_METRICS_PORT", str(port))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    # The production pool: prefork, tasks in a child process (docker/compose.yaml).
+    args = [python_bin("celery"), "-A", "pdm_saas", "worker", "-Q", "default", "-P", "prefork", "-c", "1",
+            "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with process(args, log=tmp_path / "worker.log", ready=lambda text: " ready." in text):
+        wait_for(lambda: _port_answers(port), timeout=20, what="worker metrics")
+        with tenant_context(world.acme):
+            job = job_create(kind="probe")
+            job_enqueue(job=job, task=tenant_probe_task)
+        # A task that raises: the job id is no id at all.
+        tenant_probe_task.apply_async(args=["not-an-id"], queue="default", headers={"_schema_name": "t_acme"})
+        task = {"task": "jobs.tasks.tenant_probe_task", "queue": "default"}
+        wait_for(lambda: _value(_scrape(port), "pdm_celery_task_duration_seconds_count", **task) == 2,
+                 timeout=60, what="both tasks to be reported")
+        text = _scrape(port)
+    with tenant_context(world.acme):
+        assert Job.objects.get(id=job.id).status == "succeeded"
+    assert _value(text, "pdm_celery_task_duration_seconds_count", **task) == 2
+    assert _value(text, "pdm_celery_task_failures_total", **task) == 1
+    assert _value(text, "pdm_celery_tasks_finished_total", state="SUCCESS", **task) == 1
+    assert _value(text, "pdm_celery_tasks_finished_total", state="FAILURE", **task) == 1
+    assert _value(text, "pdm_jobs_finished_total", kind="probe", outcome="succeeded") == 1
+    assert _value(text, "process_resident_memory_bytes")  # the parent's own process metrics
+
+
+@pytest.mark.live
+def test_a_prefork_worker_without_a_multiprocess_folder_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDM_WORKER_METRICS_PORT", str(free_port()))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    args = [python_bin("celery"), "-A", "pdm_saas", "worker", "-Q", "default", "-P", "prefork", "-c", "1",
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    done = subprocess.run(args, cwd=Path(__file__).resolve().parent.parent, env=child_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "PROMETHEUS_MULTIPROC_DIR" in done.stdout + done.stderr
+
+
+@pytest.mark.live
+def test_beat_exposes_its_liveness(world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    monkeypatch.setenv("PDM_BEAT_METRICS_PORT", str(port))
+    args = [python_bin("celery"), "-A", "pdm_saas", "beat", "-l", "info", "--schedule", str(tmp_path / "schedule")]
+    with process(args, log=tmp_path / "beat.log", ready=lambda text: "beat: Starting" in text):
+        wait_for(lambda: _port_answers(port), timeout=20, what="beat metrics")
+        text = _scrape(port)
+    assert _value(text, "pdm_beat_started_timestamp_seconds")
+    assert _value(text, "pdm_beat_last_publish_timestamp_seconds")
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # whatever beat sent
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        _scrape(port)
+        return True
+    except OSError:
+        return False
+
+
+
+@pytest.mark.live
+def test_daphne_serves_metrics_with_the_token_and_times_requests(world: Any, committed: None, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """As deployed: ASGI under daphne, the token required, request timing recorded per route."""
+    port = free_port()
+    monkeypatch.setenv("PDM_METRICS_TOKEN", "scrape-secret")
+    args = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
+
+    def get(path: str, token: str | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": "localhost"})
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+
+    with process(args, log=tmp_path / "daphne.log", ready=lambda _: port_listening(port)):
+        assert get("/healthz")[0] == 200
+        assert get("/metrics")[0] == 401 and get("/metrics", "wrong")[0] == 401
+        status, text = get("/metrics", "scrape-secret")
+    assert status == 200
+    assert (_value(text, "pdm_http_request_duration_seconds_count", view="healthz", method="GET", status="200")
+            or 0) >= 1
