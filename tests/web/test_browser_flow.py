@@ -248,6 +248,8 @@ def test_an_alert_becomes_a_work_order_that_is_closed(page: Any, stack: int, sho
     page.screenshot(path=str(shots / "work-orders.png"), full_page=True)
     page.goto(tenant_url(stack, "/models/"))
     page.screenshot(path=str(shots / "models.png"), full_page=True)
+    page.goto(tenant_url(stack, "/planning/"))
+    assert page.get_by_role("heading", name="Maintenance planning").count()
     page.goto(tenant_url(stack, "/billing/"))
     assert page.get_by_role("heading", name="Billing").count()
     page.screenshot(path=str(shots / "billing.png"), full_page=True)
