@@ -20,7 +20,11 @@
     set("rul", hours(m.rul));
     const state = anomalyState(m.anomaly);
     set("anomaly", `<span class="badge ${state}">${state}</span>`);
-    set("failure_mode", m.predicted_failure && m.failure_mode ? m.failure_mode : "<span class='muted'>—</span>");
+    const mode = tr.querySelector("[data-field=failure_mode]");
+    if (mode) {
+      if (m.predicted_failure && m.failure_mode) mode.textContent = m.failure_mode;  // names come from metadata
+      else mode.innerHTML = "<span class='muted'>—</span>";
+    }
     set("scored", "just now");
     tr.dataset.risk = m.failure_probability + (100 - m.health) / 1000;
     tr.classList.remove("flash"); void tr.offsetWidth; tr.classList.add("flash");

@@ -46,25 +46,45 @@
     };
   }
 
-  function signalChart(band, data, anomalies, forecast, secondsPerHour) {
+  // The x scale of a series of times; a single instant (one scoring so far) gets a day around
+  // it, otherwise uPlot spans years around it.
+  const timeScale = (ts) => {
+    const lo = Math.min(...ts), hi = Math.max(...ts);
+    return lo === hi ? { time: true, auto: false, range: [lo - 43200, hi + 43200] } : { time: true };
+  };
+  const dots = { show: true, size: 6 };  // visible even when there is one prediction
+
+  function card(band) {
+    const el = document.createElement("div");
+    el.className = "signal-chart";
+    const title = document.createElement("h3");
+    title.textContent = band.label;  // metadata is user input: never innerHTML
+    if (band.unit) {
+      const unit = document.createElement("span");
+      unit.className = "muted small";
+      unit.textContent = ` (${band.unit})`;
+      title.appendChild(unit);
+    }
+    el.appendChild(title);
+    box.appendChild(el);
+    return el;
+  }
+
+  function signalChart(band, card, data, anomalies, forecast, secondsPerHour) {
     const t = data.readings.t, values = data.readings.signals[band.name] || [];
-    if (!t.length) return;
+    if (!t.length) { card.remove(); return; }
     const last = t[t.length - 1];
     const xs = [...t], ys = [...values], fs = t.map(() => null);
     fs[fs.length - 1] = values[values.length - 1];
     if (forecast) {
       forecast.projection.forEach((p) => { xs.push(last + p.h * secondsPerHour); ys.push(null); fs.push(p.value); });
     }
-    const card = document.createElement("div");
-    card.className = "signal-chart";
-    card.innerHTML = `<h3>${band.label}${band.unit ? ` <span class="muted small">(${band.unit})</span>` : ""}</h3>`;
-    box.appendChild(card);
     const lo = Math.min(...ys.filter((v) => v != null), ...(band.normal || []));
     const hi = Math.max(...ys.filter((v) => v != null), ...(band.warning || band.normal || []));
     const pad = (hi - lo) * 0.08 || 1;
     new uPlot({
       width: width(card), height: 180, plugins: [zonePlugin(band, anomalies)],
-      scales: { x: { time: true }, y: { range: [lo - pad, hi + pad] } },
+      scales: { x: timeScale(xs), y: { range: [lo - pad, hi + pad] } },
       legend: { show: false },
       series: [{}, { label: band.name, stroke: "#0b6bcb", width: 1.4, spanGaps: false },
                { label: "forecast", stroke: "#7a4fd1", dash: [6, 4], width: 1.6, spanGaps: true }],
@@ -77,18 +97,18 @@
     if (!el || !p.t.length) { if (el) el.innerHTML = "<p class='muted'>No predictions yet.</p>"; return; }
     new uPlot({
       width: width(el), height: 200,
-      scales: { x: { time: true }, pct: { range: [0, 100] } },
+      scales: { x: timeScale(p.t), pct: { range: [0, 100] } },
       axes: [{}, { scale: "pct", label: "%" }],
-      series: [{}, { label: "failure risk %", scale: "pct", stroke: "#c5221f", width: 1.5 },
-               { label: "health", scale: "pct", stroke: "#1e8e3e", width: 1.5 }],
+      series: [{}, { label: "failure risk %", scale: "pct", stroke: "#c5221f", width: 1.5, points: dots },
+               { label: "health", scale: "pct", stroke: "#1e8e3e", width: 1.5, points: dots }],
     }, [p.t, p.probability.map((v) => 100 * v), p.health_score], el);
     const rul = document.getElementById("rul-chart");
     if (!rul || !p.rul_h.some((v) => v != null)) return;
     new uPlot({
       width: width(rul), height: 180,
-      scales: { x: { time: true } },
+      scales: { x: timeScale(p.t) },
       axes: [{}, { label: "hours" }],
-      series: [{}, { label: "RUL h", stroke: "#0b6bcb", width: 1.5 },
+      series: [{}, { label: "RUL h", stroke: "#0b6bcb", width: 1.5, points: dots },
                { label: "lower", stroke: "#8aa9cf", dash: [4, 4] }, { label: "upper", stroke: "#8aa9cf", dash: [4, 4] }],
       bands: [{ series: [3, 2], fill: "rgba(11,107,203,0.10)" }],
     }, [p.t, p.rul_h, p.rul_lower_h, p.rul_upper_h], rul);
@@ -99,7 +119,10 @@
     const anomalies = p.t.filter((_, i) => (p.anomaly_score[i] ?? 0) >= 0.99);
     const forecasts = Object.fromEntries((data.forecast || []).map((f) => [f.signal, f]));
     if (!data.readings.t.length) box.innerHTML = "<p class='muted'>No readings yet: upload a file or stream readings.</p>";
-    bands.forEach((band) => signalChart(band, data, anomalies, forecasts[band.name], data.seconds_per_hour));
+    // Every card first, so the grid has its final columns before uPlot measures a width.
+    const cards = bands.map(card);
+    bands.forEach((band, i) => signalChart(band, cards[i], data, anomalies, forecasts[band.name],
+                                           data.seconds_per_hour));
     historyChart(data);
   });
 })();
