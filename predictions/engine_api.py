@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -19,6 +20,7 @@ from pdm_saas.api.base import TenantViewSet
 from pdm_saas.api.principals import request_actor
 from predictions.engine_serializers import (
     BatchRequestSerializer,
+    ChallengerStatusSerializer,
     DatasetSerializer,
     DriftReportSerializer,
     ModelEventSerializer,
@@ -27,13 +29,14 @@ from predictions.engine_serializers import (
     OutcomeSnapshotSerializer,
     PredictionSerializer,
     PredictRequestSerializer,
+    RetrainSerializer,
     RollbackSerializer,
     SynthesizeSerializer,
     TrainRealSerializer,
 )
 from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.serializers import NoteSerializer
-from predictions.services import drift, real_training, registry, scoring, synthesis, training
+from predictions.services import challenger, drift, real_training, registry, scoring, synthesis, training
 from predictions.services.inputs import scoring_readings
 
 REPORTS_SHOWN = 50
@@ -134,6 +137,29 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
         """Live precision, recall, FPR and RUL error over time, newest first."""
         snapshots = self.get_object().outcome_snapshots.all()[:REPORTS_SHOWN]
         return Response(OutcomeSnapshotSerializer(snapshots, many=True).data)
+
+    @extend_schema(request=RetrainSerializer, responses={202: JobSerializer})
+    @action(detail=False, methods=["post"])
+    def retrain(self, request: Request) -> Response:
+        """Retrain the type's classifier and RUL regressor as a challenger that scores in shadow,
+        as a job (409 while a challenger of the type is pending)."""
+        return _type_job(request, RetrainSerializer, challenger.challenger_start)
+
+    @extend_schema(responses=ChallengerStatusSerializer)
+    @action(detail=True, methods=["get"], url_path="challenger")
+    def challenger_status(self, request: Request, pk: str) -> Response:
+        """The challenger of this version's type (or this version): shadow window, outcomes so
+        far beside the champion's, and its decisions."""
+        status_ = challenger.challenger_status(version=self.get_object())
+        return Response(ChallengerStatusSerializer(status_).data)
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["post"])
+    def decide(self, request: Request, pk: str) -> Response:
+        """Apply the promotion rule to this challenger now: promote, reject or keep shadowing."""
+        self.get_object()
+        decision = challenger.challenger_decide(challenger_id=int(pk), actor_id=request_actor(request).user_id)
+        return Response(registry.json_safe(decision))
 
 
 def _type_job(request: Request, serializer: type[Serializer[Any]], start: Callable[..., Job]) -> Response:

@@ -119,3 +119,15 @@ class OutcomeSnapshotSerializer(serializers.ModelSerializer[OutcomeSnapshot]):
         fields = ["id", "version", "window_start", "window_end", "tp", "fp", "tn", "fn", "pending", "precision",
                   "recall", "fpr", "rul_mae_h", "rul_count", "created_at"]
         read_only_fields = fields
+
+
+class RetrainSerializer(serializers.Serializer[Any]):
+    machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
+
+
+class ChallengerStatusSerializer(serializers.Serializer[Any]):
+    """The challenger of a version's type (or the version itself): shadow, outcomes, decisions."""
+
+    challenger = serializers.DictField(allow_null=True)
+    comparison = serializers.DictField(allow_null=True, required=False)
+    decisions = serializers.ListField(child=serializers.DictField(), required=False)

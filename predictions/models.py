@@ -286,6 +286,9 @@ class ModelVersion(models.Model):
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
+    # Set when a retrain registers this version as a challenger: it scores in shadow from then
+    # until promoted or rejected (predictions/services/challenger.py).
+    shadow_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["machine_type_id", "kind", "-number"]
@@ -425,3 +428,24 @@ class OutcomeSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"outcomes of {self.version_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ShadowPrediction(models.Model):
+    """A challenger's silent prediction beside the champion's: never returned, never alerting,
+    never billed; compared with the champion's on the outcomes that follow."""
+
+    machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="shadow_predictions")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="shadow_predictions")
+    window_end = models.DateTimeField()
+    horizon_h = models.FloatField()
+    probability = models.FloatField()
+    predicted_failure = models.BooleanField()
+    rul_h = models.FloatField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["version", "created_at"], name="shadow_version_recent")]
+
+    def __str__(self) -> str:
+        return f"shadow of {self.version_id} on {self.machine_id} at {self.window_end:%Y-%m-%d %H:%M}"

@@ -84,7 +84,19 @@ def drift_check_task(job_id: int) -> None:
 @app.task(name="predictions.tasks.models_monitor_task")
 def models_monitor_task() -> int:
     """Beat sends this to every tenant every PDM_DRIFT_CHECK_DAYS days: drift reports and outcome
-    snapshots of every champion classifier (a no-op without models)."""
+    snapshots of every champion classifier (a no-op without models), then the champion /
+    challenger steps."""
+    from predictions.services.challenger import challengers_monitor
     from predictions.services.drift import models_monitor
 
-    return len(models_monitor())
+    checked = len(models_monitor())
+    challengers_monitor()  # after the drift checks: rollbacks, challenger decisions, retrains on new labels
+    return checked
+
+
+@app.task(name="predictions.tasks.challenger_train_task")
+def challenger_train_task(job_id: int) -> None:
+    """A retrain whose result is a challenger in shadow (predictions/services/challenger.py)."""
+    from predictions.services.challenger import challenger_train_run
+
+    job_execute(job_id=job_id, handler=challenger_train_run)

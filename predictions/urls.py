@@ -26,4 +26,6 @@ urlpatterns = [
     path("models/<int:pk>/promote/", models.model_promote_page, name="model-promote"),
     path("models/rollback/", models.model_rollback_page, name="model-rollback"),
     path("models/<int:pk>/drift-check/", models.model_drift_check_page, name="model-drift-check"),
+    path("models/<int:pk>/retrain/", models.model_retrain_page, name="model-retrain"),
+    path("models/<int:pk>/decide/", models.model_decide_page, name="model-decide"),
 ]

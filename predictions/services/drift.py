@@ -201,8 +201,11 @@ def drift_check(*, version: ModelVersion, days: int | None = None, threshold: fl
 
 
 def drift_response(report: DriftReport) -> ModelEvent | None:
-    """What a drift report sets off. For now: a drifted report becomes a "drift_detected" event
-    on its version (once per report). Retraining and champion / challenger hook in here next."""
+    """What a drift report sets off: a drifted report becomes a "drift_detected" event on its
+    version (once per report) and, for a type-wide champion, a retrain whose result is a
+    challenger (`challenger.challenger_request`: a no-op while one is pending for the type)."""
+    from predictions.services.challenger import challenger_request
+
     if report.status != DriftReport.Status.DRIFTED:
         return None
     existing = ModelEvent.objects.filter(version_id=report.version_id, action="drift_detected",
@@ -210,12 +213,20 @@ def drift_response(report: DriftReport) -> ModelEvent | None:
     if existing is not None:
         return existing
     top = [f["feature"] for f in report.features if f.get("drifted")][:5]
-    return ModelEvent.objects.create(
+    event = ModelEvent.objects.create(
         version_id=report.version_id, action="drift_detected",
         note=f"{report.drift_share:.0%} of features drifted (threshold {report.threshold:.0%}): {', '.join(top)}",
         details={"report": report.id, "drift_share": report.drift_share, "threshold": report.threshold,
                  "prediction_psi": report.prediction_psi, "top_features": top},
     )
+    version = ModelVersion.objects.select_related("machine_type").get(id=report.version_id)
+    if version.status == ModelVersion.Status.CHAMPION and version.machine_id is None:
+        job = challenger_request(machine_type=version.machine_type, reason="drift",
+                                 details={"report": report.id, "drift_share": report.drift_share})
+        if job is not None:
+            event.details = {**event.details, "retrain_job": job.id}
+            event.save(update_fields=["details"])
+    return event
 
 
 def monitored_versions() -> list[ModelVersion]:

@@ -32,6 +32,7 @@ from predictions.frames import Reading, frame_from_columns, frame_from_readings
 from predictions.models import Prediction
 from predictions.scoring import ModelSet, score_frame
 from predictions.services.alerts import alert_raise
+from predictions.services.challenger import shadow_score
 from predictions.services.registry import json_safe, model_set_for
 from tenants.db import connection
 
@@ -115,7 +116,9 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) 
     ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
     frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models)
     scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
-    return _store(scored, models, source=source)
+    stored = _store(scored, models, source=source)
+    shadow_score(machine_type=machine_type, frame=frame)  # a challenger's silent scores; never raises
+    return stored
 
 
 def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = None,
@@ -132,7 +135,9 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     if not frame.num_rows:
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
     scored = score_frame(models, frame, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None)
-    return _store(scored, models, source=source)[0]
+    stored = _store(scored, models, source=source)[0]
+    shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
+    return stored
 
 
 def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], explain: bool = False) -> list[Prediction]:

@@ -24,7 +24,7 @@ from machines.models import Machine, MachineType
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
 from predictions.models import DriftReport, ModelVersion
-from predictions.services import drift, registry
+from predictions.services import challenger, drift, registry
 from predictions.services.outcomes import outcome_series
 
 K = ModelVersion.Kind
@@ -211,6 +211,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
                                                 kind=version.kind)
                                         .exclude(id=version.id).only("id", "number", "status", "created_at"),
         **drift_context(version),
+        **challenger_context(version),
     })
 
 
@@ -299,4 +300,52 @@ def model_drift_check_page(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Drift check started (job {job.id}); the report appears here in a minute.")
+    return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))
+
+
+# --- champion and challenger ------------------------------------------------------------------
+
+
+def challenger_context(version: ModelVersion) -> dict[str, Any]:
+    """The challenger section of a failure classifier's page (services/challenger.py)."""
+    if version.kind != K.FAILURE_CLASSIFIER or version.machine_id is not None:
+        return {"challenger_enabled": False}
+    found = challenger.challenger_status(version=version)
+    comparison = found.get("comparison")
+    rows = []
+    if comparison:
+        for name, key in (("Resolved", "resolved"), ("F1", "f1"), ("Precision", "precision"), ("Recall", "recall"),
+                          ("FPR", "fpr"), ("TP / FP / TN / FN", None), ("Pending", "pending")):
+            if key is None:
+                cells = ["{tp} / {fp} / {tn} / {fn}".format(**comparison[side]) for side in ("champion", "challenger")]
+            else:
+                cells = [number(comparison[side][key]) for side in ("champion", "challenger")]
+            rows.append((name, *cells))
+    return {"challenger_enabled": True, "challenger": found["challenger"], "challenger_rows": rows,
+            "challenger_decisions": found.get("decisions", [])}
+
+
+@member_view(write=Scope.WRITE)
+@require_POST
+def model_retrain_page(request: HttpRequest, pk: int) -> HttpResponse:
+    version = get_object_or_404(ModelVersion.objects.select_related("machine_type"), pk=pk)
+    try:
+        job = challenger.challenger_start(machine_type=version.machine_type, created_by_id=page_actor(request).user_id)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Retraining (job {job.id}); the challenger appears here and shadows the champion.")
+    return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))
+
+
+@member_view(write=Scope.WRITE)
+@require_POST
+def model_decide_page(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(ModelVersion, pk=pk)
+    try:
+        decision = challenger.challenger_decide(challenger_id=pk, actor_id=page_actor(request).user_id)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Decision: {decision['decision']} ({decision['reason']}).")
     return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))
