@@ -508,3 +508,15 @@ def sensor_for_header(document: Mapping[str, Any], header: str) -> str | None:
         if identifier in candidates:
             return str(sensor["name"])
     return None
+
+
+def failure_mode_or_costliest(document: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """The named failure mode of a type's metadata; for no (or an unknown) name, the costliest
+    one (repair cost plus downtime hours), so cost estimates err on the side of caution."""
+    modes = document.get("failure_modes") or []
+    for mode in modes:
+        if mode.get("name") == name:
+            return dict(mode)
+    costliest = max(modes, key=lambda m: float(m.get("repair_cost", 0)) + float(m.get("downtime_hours", 0)),
+                    default=None)
+    return dict(costliest) if costliest is not None else None

@@ -75,6 +75,12 @@ def _usage_report_minutes() -> int:
     return int(settings.STRIPE_USAGE_REPORT_MINUTES)
 
 
+def _weekly_summary_weekday() -> int:
+    from django.conf import settings
+
+    return (int(settings.WEEKLY_SUMMARY_WEEKDAY) + 1) % 7  # crontab counts from Sunday = 0
+
+
 def _drift_check_days() -> int:
     from django.conf import settings
 
@@ -112,6 +118,12 @@ app.conf.beat_schedule = {
         "task": "tenants.tasks.tenants_dispatch",
         "schedule": timedelta(days=_drift_check_days()),
         "args": ["predictions.tasks.models_monitor_task"],
+    },
+    # The weekly summary email to admins and owners, once per tenant and week (docs/insights.md).
+    "weekly-summary": {
+        "task": "tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=0, hour=7, day_of_week=_weekly_summary_weekday()),
+        "args": ["insights.tasks.weekly_summary_task"],
     },
 }
 app.conf.task_routes = {

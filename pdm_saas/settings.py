@@ -64,6 +64,7 @@ TENANT_APPS = (
     "machines",
     "predictions",
     "planning",  # prescriptive maintenance: technicians, parts, plans (docs/planning.md)
+    "insights",  # KPI pages and the weekly summary email (docs/insights.md)
 )
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -171,6 +172,16 @@ FLEET_SCORE_MINUTES = env_int("PDM_FLEET_SCORE_MINUTES", 15)
 DRIFT_CHECK_DAYS = env_int("PDM_DRIFT_CHECK_DAYS", 7)
 # Share of features that must drift (PSI > 0.2 or KS p < 0.01) for a report to say "drifted".
 DRIFT_THRESHOLD = float(env_str("PDM_DRIFT_THRESHOLD", "0.10"))
+# Champion / challenger (docs/models.md, "Champion and challenger"): the relative margin a
+# challenger must beat (or lose to) the champion by on live F1 or false-positive rate, the resolved
+# outcomes each needs first, the longest shadow before a challenger without a clear win is
+# rejected, and the fall of live F1 below held-out F1 that rolls a champion back.
+CHALLENGER_MARGIN = float(env_str("PDM_CHALLENGER_MARGIN", "0.10"))
+CHALLENGER_MIN_OUTCOMES = env_int("PDM_CHALLENGER_MIN_OUTCOMES", 5)
+CHALLENGER_MAX_SHADOW_DAYS = env_int("PDM_CHALLENGER_MAX_SHADOW_DAYS", 28)
+ROLLBACK_DROP = float(env_str("PDM_ROLLBACK_DROP", "0.2"))
+# The weekday beat emails each tenant's weekly summary (0 = Monday ... 6 = Sunday; docs/insights.md).
+WEEKLY_SUMMARY_WEEKDAY = env_int("PDM_WEEKLY_SUMMARY_WEEKDAY", 0)
 # A job whose heartbeat is older than this is considered dead and marked failed by the sweeper.
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 15 * 60)
 

@@ -16,21 +16,12 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from machines.metadata import failure_mode_or_costliest
 from machines.models import Machine
 from planning.models import MaintenancePlan, PartNeed, SparePart, Technician
 from planning.optimizer import MachineInput, PartInput, Problem, TechnicianInput
 from planning.risk import day_probabilities
 from predictions.selectors import machine_latest_prediction
-
-
-def _failure_mode(document: dict[str, Any], name: str) -> dict[str, Any] | None:
-    modes = document.get("failure_modes") or []
-    for mode in modes:
-        if mode.get("name") == name:
-            return dict(mode)
-    # No (or an unknown) failure mode named by the models: plan for the costliest one.
-    return max(modes, key=lambda m: float(m.get("repair_cost", 0)) + float(m.get("downtime_hours", 0)),
-               default=None)
 
 
 def _days(start: date, horizon: int, weekdays: list[int], dates: list[str] | None = None) -> frozenset[int]:
@@ -59,7 +50,7 @@ def machine_input(*, machine: Machine, start: date, horizon: int, now: datetime,
     """None when the machine has no prediction yet or its type names no failure mode."""
     prediction = machine_latest_prediction(machine_id=machine.id)
     document = machine.machine_type.metadata
-    mode = _failure_mode(document, prediction.failure_mode if prediction else "")
+    mode = failure_mode_or_costliest(document, prediction.failure_mode if prediction else "")
     if prediction is None or mode is None:
         return None
     costs = document.get("costs") or {}

@@ -1,7 +1,7 @@
 """Pages under /planning/ and the API under /api/v1/planning/ (included once from
 pdm_saas/urls_tenant.py)."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from planning import api, views
@@ -20,5 +20,11 @@ urlpatterns = [
     path("planning/plans/", views.plan_create, name="plan-create"),
     path("planning/plans/<int:pk>/", views.plan_detail, name="plan-detail"),
     path("planning/plans/<int:pk>/accept/", views.plan_accept_page, name="plan-accept"),
+    # Technicians, spare parts and production windows: add, edit, delete (kind is one of views.REFERENCES).
+    re_path(r"^planning/(?P<kind>technicians|parts|windows)/$", views.reference_create, name="reference-create"),
+    re_path(r"^planning/(?P<kind>technicians|parts|windows)/(?P<pk>[0-9]+)/$", views.reference_edit,
+            name="reference-edit"),
+    re_path(r"^planning/(?P<kind>technicians|parts|windows)/(?P<pk>[0-9]+)/delete/$", views.reference_delete,
+            name="reference-delete"),
     path("api/v1/planning/", include(router.urls)),
 ]

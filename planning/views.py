@@ -3,20 +3,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db import IntegrityError, models
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from rest_framework import serializers
 
 from jobs.models import Job
+from machines.models import Machine
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import can, member_view, page_actor
 from planning import selectors, services
-from planning.models import MaintenancePlan
+from planning.models import MaintenancePlan, ProductionWindow, SparePart, Technician
+from planning.serializers import ProductionWindowSerializer, SparePartSerializer, TechnicianSerializer
 
 
 class PlanForm(forms.Form):
@@ -26,10 +32,7 @@ class PlanForm(forms.Form):
 
 @member_view()
 def planning_index(request: HttpRequest) -> HttpResponse:
-    return render(request, "planning/index.html", {
-        **selectors.inputs_summary(), "form": PlanForm(), "plans": selectors.plan_list()[:10],
-        "can_write": can(request, "write"),
-    })
+    return render(request, "planning/index.html", _index_context(request))
 
 
 @require_POST
@@ -37,9 +40,7 @@ def planning_index(request: HttpRequest) -> HttpResponse:
 def plan_create(request: HttpRequest) -> HttpResponse:
     form = PlanForm(request.POST)
     if not form.is_valid():
-        return render(request, "planning/index.html", {
-            **selectors.inputs_summary(), "form": form, "plans": selectors.plan_list()[:10], "can_write": True,
-        }, status=400)
+        return render(request, "planning/index.html", {**_index_context(request), "form": form}, status=400)
     plan = services.plan_start(horizon_days=form.cleaned_data["horizon_days"], budget=form.cleaned_data["budget"],
                                actor_id=page_actor(request).user_id)
     return HttpResponseRedirect(reverse("planning:plan-detail", args=[plan.id]))
@@ -68,3 +69,138 @@ def plan_accept_page(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Plan accepted: {counts.get('created', 0)} work orders created, "
                                   f"{counts.get('updated', 0)} updated.")
     return HttpResponseRedirect(reverse("planning:plan-detail", args=[plan.id]))
+
+
+# --- technicians, spare parts and production windows --------------------------------------------
+# The forms post plain fields; they become the API's JSON payload and go through the API's own
+# serializers (and `services.technician_user_check`), so the rules live in one place.
+
+WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    model: type[models.Model]
+    serializer: type[serializers.ModelSerializer[Any]]
+    label: str
+
+
+REFERENCES: dict[str, Reference] = {
+    "technicians": Reference(Technician, TechnicianSerializer, "technician"),
+    "parts": Reference(SparePart, SparePartSerializer, "spare part"),
+    "windows": Reference(ProductionWindow, ProductionWindowSerializer, "production window"),
+}
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _ints(values: list[str]) -> list[Any]:
+    return [int(v) if v.strip().lstrip("-").isdigit() else v for v in values]  # non-numbers: the serializer says so
+
+
+def _payload(kind: str, post: QueryDict) -> dict[str, Any]:
+    """The form's fields as the API's JSON body."""
+    if kind == "technicians":
+        return {"name": post.get("name", ""), "skills": _split(post.get("skills", "")),
+                "hours_per_day": post.get("hours_per_day", ""),
+                "working_weekdays": _ints(post.getlist("working_weekdays"))}
+    if kind == "parts":
+        return {"name": post.get("name", ""), "in_stock": post.get("in_stock", ""),
+                "lead_time_days": post.get("lead_time_days", ""), "unit_cost": post.get("unit_cost", "")}
+    return {"machine": post.get("machine", ""), "weekdays": _ints(post.getlist("weekdays")),
+            "dates": _split(post.get("dates", ""))}
+
+
+def _values(kind: str, instance: models.Model | None, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the form shows: the submitted payload, else the row, as text."""
+    if payload is None and instance is not None:
+        payload = dict(REFERENCES[kind].serializer(instance).data)
+    payload = payload or {}
+    values = {key: ", ".join(map(str, value)) if key in ("skills", "dates") else value
+              for key, value in payload.items()}
+    values["checked"] = {str(d) for d in payload.get("working_weekdays" if kind == "technicians" else "weekdays",
+                                                      [0, 1, 2, 3, 4] if kind == "technicians" else [])}
+    return values
+
+
+def _errors(detail: Any) -> list[str]:
+    """Serializer errors as "field: message" lines."""
+    if isinstance(detail, dict):
+        return [f"{'' if field == 'non_field_errors' else str(field).replace('_', ' ') + ': '}{message}"
+                for field, messages_ in detail.items() for message in (_errors(messages_) if not isinstance(
+                    messages_, str) else [messages_])]
+    if isinstance(detail, list):
+        return [line for item in detail for line in _errors(item)]
+    return [str(detail)]
+
+
+def _save(kind: str, instance: models.Model | None, post: QueryDict) -> tuple[models.Model | None, dict[str, Any],
+                                                                             list[str]]:
+    reference = REFERENCES[kind]
+    payload = _payload(kind, post)
+    serializer = reference.serializer(instance, data=payload)
+    if not serializer.is_valid():
+        return None, payload, _errors(serializer.errors)
+    try:
+        if kind == "technicians":
+            services.technician_user_check(user_id=serializer.validated_data.get("user_id"))
+        saved = serializer.save()
+    except ServiceError as exc:
+        return None, payload, [exc.message]
+    except IntegrityError:
+        return None, payload, ["A row with this name already exists."]
+    return saved, payload, []
+
+
+def _index_context(request: HttpRequest) -> dict[str, Any]:
+    return {
+        **selectors.inputs_summary(), "form": PlanForm(), "plans": selectors.plan_list()[:10],
+        "can_write": can(request, "write"), "windows": list(ProductionWindow.objects.select_related("machine")),
+        "machine_names": list(Machine.objects.order_by("name").values_list("name", flat=True)),
+        "weekdays": list(enumerate(WEEKDAY_NAMES)),
+        "add_values": {kind: _values(kind, None) for kind in REFERENCES},
+    }
+
+
+@require_POST
+@member_view()
+def reference_create(request: HttpRequest, kind: str) -> HttpResponse:
+    saved, payload, errors = _save(kind, None, request.POST)
+    if errors:
+        context = _index_context(request)
+        context["add_values"][kind] = _values(kind, None, payload)
+        return render(request, "planning/index.html", {**context, "add_errors": {kind: errors}}, status=400)
+    messages.success(request, f"Added {REFERENCES[kind].label} {saved}.")
+    return HttpResponseRedirect(reverse("planning:index") + f"#{kind}")
+
+
+@member_view()
+def reference_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    reference = REFERENCES[kind]
+    instance = get_object_or_404(reference.model, pk=pk)
+    errors: list[str] = []
+    values = _values(kind, instance)
+    if request.method == "POST":
+        saved, payload, errors = _save(kind, instance, request.POST)
+        if not errors:
+            messages.success(request, f"Saved {reference.label} {saved}.")
+            return HttpResponseRedirect(reverse("planning:index") + f"#{kind}")
+        values = _values(kind, instance, payload)
+    return render(request, "planning/reference_edit.html", {
+        "kind": kind, "label": reference.label, "instance": instance, "values": values, "errors": errors,
+        "weekdays": list(enumerate(WEEKDAY_NAMES)),
+        "machine_names": list(Machine.objects.order_by("name").values_list("name", flat=True)),
+    }, status=400 if errors else 200)
+
+
+@require_POST
+@member_view()
+def reference_delete(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    reference = REFERENCES[kind]
+    instance = get_object_or_404(reference.model, pk=pk)
+    name = str(instance)
+    instance.delete()
+    messages.success(request, f"Deleted {reference.label} {name}.")
+    return HttpResponseRedirect(reverse("planning:index") + f"#{kind}")

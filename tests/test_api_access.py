@@ -48,6 +48,7 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "datasets/", None, "read"),
     ("post", "models/onboard/", {"machine_type": "nope"}, "write"),
     ("post", "models/train-real/", {"machine_type": "nope"}, "write"),
+    ("post", "models/retrain/", {"machine_type": "nope"}, "write"),
     ("post", "models/rollback/", {"machine_type": "nope", "kind": "rul_regressor"}, "admin"),
     ("get", "predictions/", None, "read"),
     ("post", "predictions/", {"machine": "nope"}, "predict"),
@@ -64,6 +65,7 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "planning/windows/", None, "read"),
     ("post", "planning/windows/", {"machine": "nope", "weekdays": [0]}, "write"),
     ("get", "planning/plans/", None, "read"),
+    ("get", "insights/", None, "read"),
     ("post", "planning/plans/", {"horizon_days": 0}, "write"),
 ]
 ROLE_SCOPES = {
@@ -171,6 +173,8 @@ MODEL_VERSION_ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "models/{model}/drift/", None, "read"),
     ("get", "models/{model}/outcomes/", None, "read"),
     ("post", "models/{model}/drift/check/", None, "write"),
+    ("get", "models/{model}/challenger/", None, "read"),
+    ("post", "models/{model}/decide/", None, "write"),
 ]
 
 
