@@ -18,6 +18,11 @@ promotes or rejects it on recent outcomes, and a champion whose live metrics fal
    frame; one `ShadowPrediction` per machine. Never returned, never alerting, never counted for
    billing or metrics; a failure is logged and the champion's scoring carries on. Batches and
    file scoring are not shadowed (their rows are not the live traffic outcomes resolve).
+   **Traffic split** (optional, `CHALLENGER_TRAFFIC` > 0 when the challenger is created, kept in
+   `params.challenger.traffic`): `challenger_route` gives that share of the type's machines, by a
+   hash of machine and challenger ids, to the challenger, whose predictions there are the served
+   ones (normal Predictions, alerting and billed); the rest are served by the champion and
+   shadowed. The rule then compares each version's served outcomes.
 3. **Decide** (`challenger_decide`): champion and challenger predictions since `shadow_since`, on
    the machines the challenger scored, resolved by the outcome join (`services/outcomes.py`).
    With at least `CHALLENGER_MIN_OUTCOMES` resolved each: promote when the challenger's F1 is
@@ -27,21 +32,25 @@ promotes or rejects it on recent outcomes, and a champion whose live metrics fal
    waiting included, is a `challenger_decision` event with the numbers.
 4. **Rollback** (`champion_health_check`): a champion classifier whose latest outcome snapshot
    has at least `CHALLENGER_MIN_OUTCOMES` resolved predictions and a live F1 below its held-out
-   F1 by more than `ROLLBACK_DROP` is rolled back to the previous champion (and the RUL
+   F1, or below the previous champion's live F1 (its latest snapshot with as many outcomes), by
+   more than `ROLLBACK_DROP` is rolled back to the previous champion (and the RUL
    regressor promoted with it, too), with an `automatic_rollback` event; once per snapshot.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -52,7 +61,15 @@ from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError
 from predictions.bundles import FAILURE, RUL, Bundle, bundle_load
-from predictions.models import Dataset, FailureEvent, ModelEvent, ModelVersion, OutcomeSnapshot, ShadowPrediction
+from predictions.models import (
+    Dataset,
+    FailureEvent,
+    ModelEvent,
+    ModelVersion,
+    OutcomeSnapshot,
+    Prediction,
+    ShadowPrediction,
+)
 from predictions.scoring import ModelSet, score_frame
 from predictions.services.outcomes import _OUTCOMES_SQL, Outcomes
 from predictions.services.registry import (
@@ -141,8 +158,9 @@ def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
                         kinds=list(KINDS), init=init or None,
                         time_scale=time_scale, progress=lambda p, m: progress(15 + int(p * 0.8), m))
     base = {"horizon_h": horizon_h, "seed": params["seed"], "training": params["training"]}
+    traffic = min(max(float(settings.CHALLENGER_TRAFFIC), 0.0), 1.0)
     tag = {"reason": job.params.get("reason", "manual"), "champion_id": champion.id, "job": job.id,
-           **job.params.get("details", {})}
+           **job.params.get("details", {}), "traffic": traffic}
     now = timezone.now()
     with transaction.atomic():
         versions = {kind: model_version_register(
@@ -157,8 +175,10 @@ def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
         ModelVersion.objects.filter(id__in=[v.id for v in versions.values()]).update(shadow_since=now)
         ModelEvent.objects.create(
             version=classifier, action="challenger_created",
-            note=f"challenger of v{champion.number} ({tag['reason']}), trained on {source} data; shadowing",
-            details={**challenge, "dataset": dataset.id, "metrics": _headline(classifier.metrics),
+            note=f"challenger of v{champion.number} ({tag['reason']}), trained on {source} data; "
+                 + (f"serving {traffic:.0%} of the machines, shadowing the rest" if traffic else "shadowing"),
+            details={**challenge, "dataset": dataset.id, "skipped": suite.skipped,
+                     "metrics": _headline(classifier.metrics),
                      "champion_metrics": _headline(champion.metrics)})
     progress(100, "Challenger shadowing")
     return {"challenger": classifier.id, "rul": rul.id if rul else None, "dataset": dataset.id, "source": source,
@@ -254,6 +274,64 @@ def shadow_score(*, machine_type: MachineType, frame: pa.Table, machine_id: int 
         return 0
 
 
+# --- traffic split ------------------------------------------------------------------------------
+
+
+def challenger_traffic(challenger: ModelVersion) -> float:
+    """The share of the type's machines the challenger serves (0: shadow only), fixed at its creation."""
+    return float((challenger.params.get("challenger") or {}).get("traffic") or 0.0)
+
+
+def served_by_challenger(*, challenger_id: int, machine_id: int, traffic: float) -> bool:
+    """Whether a machine is in the challenger's share: a hash of both ids, so the same machines
+    every run, and another draw for the next challenger."""
+    if traffic <= 0:
+        return False
+    digest = hashlib.sha256(f"{challenger_id}:{machine_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < traffic
+
+
+@dataclass(frozen=True)
+class Route:
+    """The challenger's models and the machines (ids and names) they serve in traffic mode."""
+
+    challenger_id: int
+    models: ModelSet
+    machine_ids: frozenset[int]
+    names: frozenset[str]
+
+    def split(self, frame: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """The frame's rows of the challenger's machines, and the rest (the champion's)."""
+        mine = pc.is_in(frame.column("machine"), value_set=pa.array(sorted(self.names), pa.string()))
+        return frame.filter(mine), frame.filter(pc.invert(mine))
+
+
+def challenger_route(*, machine_type: MachineType, machine_ids: Sequence[int]) -> Route | None:
+    """In traffic mode, the machines among these whose served predictions come from the
+    challenger; None in shadow mode, without a challenger or when none of them is in its share.
+    Machines with a classifier of their own stay with it. A challenger that fails to load is
+    logged and its share falls back to the champion."""
+    try:
+        with transaction.atomic():  # a savepoint, as in shadow_score
+            challenger = challenger_pending(machine_type_id=machine_type.id)
+            traffic = challenger_traffic(challenger) if challenger is not None else 0.0
+            if challenger is None or traffic <= 0:
+                return None
+            own = set(ModelVersion.objects.filter(machine_id__in=machine_ids, kind=FAILURE, status=S.CHAMPION)
+                      .values_list("machine_id", flat=True))
+            chosen = frozenset(m for m in machine_ids if m not in own and served_by_challenger(
+                challenger_id=challenger.id, machine_id=m, traffic=traffic))
+            models = shadow_models(machine_type=machine_type) if chosen else None
+            if models is None:
+                return None
+            names = frozenset(Machine.objects.filter(id__in=chosen).values_list("name", flat=True))
+            return Route(challenger.id, models, chosen, names)
+    except Exception:  # noqa: BLE001 - a broken challenger must not stop the champion serving
+        logger.exception("Challenger routing of %s failed in %s; the champion serves", machine_type.key,
+                         connection.schema_name)
+        return None
+
+
 # --- deciding -----------------------------------------------------------------------------------
 
 # The outcome join of services/outcomes.py, over either table, limited to the shadowed machines.
@@ -334,13 +412,24 @@ def challenger_compare(*, challenger: ModelVersion, now: datetime | None = None)
     start = challenger.shadow_since or challenger.created_at
     champion = ModelVersion.objects.filter(machine_type_id=challenger.machine_type_id, machine__isnull=True,
                                            kind=FAILURE, status=S.CHAMPION).first()
-    machines = list(ShadowPrediction.objects.filter(version=challenger, created_at__gte=start)
-                    .values_list("machine_id", flat=True).distinct())
-    theirs = _outcomes("challenger", version_id=challenger.id, machines=machines, start=start, now=end)
+    served = (list(Prediction.objects.filter(model_version=challenger, created_at__gte=start)
+                   .exclude(source=Prediction.Source.BATCH).values_list("machine_id", flat=True).distinct())
+              if challenger_traffic(challenger) > 0 else [])
+    if served:  # traffic mode: each version's served predictions, on the machines it served
+        theirs = _outcomes("champion", version_id=challenger.id, machines=served, start=start, now=end)
+        machines = list(Prediction.objects.filter(model_version_id=champion.id if champion else None,
+                                                  created_at__gte=start).exclude(machine_id__in=served)
+                        .values_list("machine_id", flat=True).distinct())
+    else:  # shadow mode (or no machine in the challenger's share yet): both on the shadowed machines
+        machines = list(ShadowPrediction.objects.filter(version=challenger, created_at__gte=start)
+                        .values_list("machine_id", flat=True).distinct())
+        theirs = _outcomes("challenger", version_id=challenger.id, machines=machines, start=start, now=end)
     ours = (_outcomes("champion", version_id=champion.id, machines=machines, start=start, now=end)
             if champion else Outcomes(0, 0, 0, 0, 0, None, 0))
     return {"champion_id": champion.id if champion else None, "champion": ours, "challenger": theirs,
-            "machines": len(machines), "since": start, "until": end}
+            "mode": "traffic" if served else "shadow", "traffic": challenger_traffic(challenger),
+            "machines": len(machines) + len(served), "champion_machines": len(machines),
+            "challenger_machines": len(served) or len(machines), "since": start, "until": end}
 
 
 def challenger_decide(*, challenger_id: int, actor_id: int | None = None, now: datetime | None = None,
@@ -366,7 +455,8 @@ def challenger_decide(*, challenger_id: int, actor_id: int | None = None, now: d
                                         f"({verdict.reason})")
         details = {"decision": verdict.decision, "reason": verdict.reason, "margin": margin,
                    "min_outcomes": min_outcomes, "champion_id": compared["champion_id"],
-                   "machines": compared["machines"], "champion": summary(compared["champion"]),
+                   "mode": compared["mode"], "traffic": compared["traffic"], "machines": compared["machines"],
+                   "champion": summary(compared["champion"]),
                    "challenger": summary(compared["challenger"])}
         ModelEvent.objects.create(version=challenger, action="challenger_decision", actor_id=actor_id,
                                   note=f"{verdict.decision}: {verdict.reason}", details=details)
@@ -392,26 +482,58 @@ def _companion(classifier: ModelVersion) -> ModelVersion | None:
 # --- rollback -----------------------------------------------------------------------------------
 
 
+def _previous_champion(version: ModelVersion) -> ModelVersion | None:
+    """The champion `model_version_rollback` would bring back (the same query)."""
+    versions = ModelVersion.objects.filter(machine_type_id=version.machine_type_id, kind=version.kind,
+                                           machine__isnull=version.machine_id is None, status=S.ARCHIVED,
+                                           promoted_at__isnull=False).exclude(id=version.id)
+    if version.machine_id is not None:
+        versions = versions.filter(machine_id=version.machine_id)
+    return versions.order_by("-promoted_at").first()
+
+
+def _live_f1(snapshot: OutcomeSnapshot | None, min_outcomes: int) -> float | None:
+    """A snapshot's live F1 when it has enough resolved outcomes to mean anything."""
+    if snapshot is None or resolved(snapshot) < min_outcomes:
+        return None
+    return f1_of(snapshot.tp, snapshot.fp, snapshot.fn)
+
+
 def champion_health_check(*, version: ModelVersion, snapshot: OutcomeSnapshot | None = None,
                           actor_id: int | None = None) -> ModelVersion | None:
-    """Roll back a champion classifier whose live F1 fell too far below its held-out F1; the
-    champion brought back, or None. Once per snapshot."""
+    """Roll back a champion classifier whose live F1 fell too far below its held-out F1, or below
+    the previous champion's live F1 (its latest snapshot with enough outcomes); the champion
+    brought back, or None. Once per snapshot."""
     snapshot = snapshot or version.outcome_snapshots.first()
     drop = float(settings.ROLLBACK_DROP)
+    min_outcomes = int(settings.CHALLENGER_MIN_OUTCOMES)
     held = version.metrics.get("f1")
-    if (snapshot is None or version.status != S.CHAMPION or version.kind != FAILURE or held is None
-            or resolved(snapshot) < int(settings.CHALLENGER_MIN_OUTCOMES)):
+    if snapshot is None or version.status != S.CHAMPION or version.kind != FAILURE:
         return None
-    live = f1_of(snapshot.tp, snapshot.fp, snapshot.fn)
-    if live is None or float(held) - live <= drop:
+    live = _live_f1(snapshot, min_outcomes)
+    if live is None:
+        return None
+    before = _previous_champion(version)
+    before_snapshot = before.outcome_snapshots.first() if before is not None else None
+    before_live = _live_f1(before_snapshot, min_outcomes)
+    reasons: dict[str, str] = {}  # basis -> why
+    if held is not None and float(held) - live > drop:
+        reasons["held_out"] = (f"live F1 {live:.3f} is below held-out F1 {float(held):.3f} by more than {drop:g}")
+    if before is not None and before_live is not None and before_live - live > drop:
+        reasons["previous_live"] = (f"live F1 {live:.3f} is below the live F1 {before_live:.3f} of "
+                                    f"v{before.number}, the previous champion, by more than {drop:g}")
+    if not reasons:
         return None
     if ModelEvent.objects.filter(version=version, action__in=("automatic_rollback", "degradation_detected"),
                                  details__snapshot=snapshot.id).exists():
         return None
     details = {"snapshot": snapshot.id, "live_f1": live, "held_out_f1": held, "drop": drop,
+               "previous_id": before.id if before else None, "previous_live_f1": before_live,
+               "previous_snapshot": before_snapshot.id if before_live is not None and before_snapshot else None,
+               "basis": list(reasons),
                "tp": snapshot.tp, "fp": snapshot.fp, "tn": snapshot.tn, "fn": snapshot.fn,
                "precision": snapshot.precision, "recall": snapshot.recall, "fpr": snapshot.fpr}
-    note = f"live F1 {live:.3f} is below held-out F1 {float(held):.3f} by more than {drop:g}"
+    note = "; ".join(reasons.values())
     with transaction.atomic():
         try:
             previous = model_version_rollback(machine_type_id=version.machine_type_id, kind=FAILURE,
@@ -492,9 +614,11 @@ def challenger_status(*, version: ModelVersion) -> dict[str, Any]:
     return {
         "challenger": {"id": challenger.id, "number": challenger.number, "status": challenger.status,
                        "shadow_since": challenger.shadow_since, "params": challenger.params.get("challenger", {}),
-                       "shadow_predictions": challenger.shadow_predictions.count()},
+                       "shadow_predictions": challenger.shadow_predictions.count(),
+                       "traffic": challenger_traffic(challenger),
+                       "served_predictions": Prediction.objects.filter(model_version=challenger).count()},
         "comparison": None if compared is None else {
-            "champion_id": compared["champion_id"], "machines": compared["machines"],
+            "champion_id": compared["champion_id"], "machines": compared["machines"], "mode": compared["mode"],
             "champion": summary(compared["champion"]), "challenger": summary(compared["challenger"])},
         "decisions": decisions,
     }

@@ -32,7 +32,7 @@ from predictions.frames import Reading, frame_from_columns, frame_from_readings
 from predictions.models import Prediction
 from predictions.scoring import ModelSet, score_frame
 from predictions.services.alerts import alert_raise
-from predictions.services.challenger import shadow_score
+from predictions.services.challenger import challenger_route, shadow_score
 from predictions.services.registry import json_safe, model_set_for
 from tenants.db import connection
 
@@ -115,8 +115,13 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) 
     prediction_quota_check(tenant_id=connection.tenant.id)
     ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
     frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models)
+    route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
+    served, frame = route.split(frame) if route is not None else (None, frame)
     scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
     stored = _store(scored, models, source=source)
+    if route is not None and served is not None and served.num_rows:  # the challenger's share, served
+        stored += _store(score_frame(route.models, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
+                         route.models, source=source)
     shadow_score(machine_type=machine_type, frame=frame)  # a challenger's silent scores; never raises
     return stored
 
@@ -126,6 +131,8 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     """One machine now: from readings given inline, else from its latest stored window. The
     sensor forecast is left out unless asked for (scheduled scoring always adds it)."""
     models = _models_or_conflict(machine.machine_type, machine.id)
+    route = challenger_route(machine_type=machine.machine_type, machine_ids=[machine.id])  # traffic mode only
+    models = route.models if route is not None else models
     prediction_quota_check(tenant_id=connection.tenant.id)
     if readings:
         frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours,
@@ -136,7 +143,8 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
     scored = score_frame(models, frame, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None)
     stored = _store(scored, models, source=source)[0]
-    shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
+    if route is None:  # served by the champion: the challenger shadows it
+        shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
     return stored
 
 

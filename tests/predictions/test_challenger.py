@@ -5,7 +5,8 @@ degradation rolls the champion back; every step an event, on the API and the mod
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +15,11 @@ from django_tenants.utils import tenant_context
 
 from billing.services import usage_predictions
 from jobs.models import Job
+from machines.live import readings_push
 from machines.models import Machine
-from predictions.models import ModelEvent, ModelVersion, Prediction, ShadowPrediction
+from machines.services import machine_create
+from predictions.bundles import bundle_load
+from predictions.models import FailureEvent, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction, ShadowPrediction
 from predictions.services.challenger import (
     CHALLENGER_KIND,
     challenger_decide,
@@ -23,14 +27,18 @@ from predictions.services.challenger import (
     challenger_request,
     challenger_rule,
     challengers_monitor,
+    champion_health_check,
     f1_of,
+    served_by_challenger,
 )
 from predictions.services.drift import drift_check, drift_response
 from predictions.services.failures import failure_event_create
 from predictions.services.outcomes import Outcomes, outcome_snapshot_take
+from predictions.services.registry import artifact_read, model_version_promote, model_version_register
 from predictions.services.scoring import fleet_score, machine_predict
 from predictions.services.work_orders import work_order_close, work_order_create, work_order_transition
 from predictions.tasks import challenger_train_task
+from tests.predictions.conftest import failing_run_readings
 from tests.predictions.test_drift import WINDOW_DAYS, _champion, _push_stream
 
 # --- the rule (pure) ----------------------------------------------------------------------------
@@ -265,3 +273,146 @@ def test_retrain_by_hand_for_writers_of_this_tenant_only(trained_motor, client_f
     assert client_for("engineer").post(f"/models/{champion.id}/retrain/").status_code == 302
     with tenant_context(world.acme):
         assert Job.objects.filter(kind=CHALLENGER_KIND, params__reason="manual").count() == 1
+
+
+# --- the real-data path -------------------------------------------------------------------------
+
+
+def _failing_runs(machine_type: Any, *, count: int, seed: int = 40) -> list[Machine]:
+    """`count` machines of the type, each with a simulated run ending in a failure, and a
+    FailureEvent at each run's end (the labels the real-data path learns from)."""
+    machines = []
+    for i in range(count):
+        machine = machine_create(machine_type_id=machine_type.id, name=f"Real-{i}")
+        items = failing_run_readings(machine_type.metadata, machine.name, seed=seed + i)
+        assert not readings_push(items=items).rejected
+        FailureEvent.objects.create(machine=machine, occurred_at=datetime.fromisoformat(items[-1]["ts"]),
+                                    failure_mode="bearing")
+        machines.append(machine)
+    return machines
+
+
+def test_a_type_with_real_failures_gets_a_challenger_fine_tuned_on_real_data(db, trained_motor, world):
+    with tenant_context(world.acme):
+        champion = _champion(trained_motor)
+        champion_rul = ModelVersion.objects.get(machine_type_id=champion.machine_type_id, kind="rul_regressor",
+                                                status="champion")
+        _failing_runs(champion.machine_type, count=8)
+        job = challenger_request(machine_type=champion.machine_type, reason="manual")
+        assert job is not None
+        challenger_train_task.run(job.id)
+        job.refresh_from_db()
+        assert job.status == Job.Status.SUCCEEDED, job.error
+        assert job.result["source"] == "real"
+        challenger = challenger_pending(machine_type_id=champion.machine_type_id)
+        assert challenger is not None and challenger.id == job.result["challenger"]
+        assert challenger.dataset is not None and challenger.dataset.source == "real"
+        assert challenger.dataset.failures >= 3 and challenger.data_source == "real"
+        assert challenger.params["training"] == "real, fine-tuned from the champions"
+        assert "why_not_real" not in challenger.params
+        assert challenger.parent_id == champion.id  # fine-tuned from the champion
+        rul = ModelVersion.objects.get(id=challenger.params["challenger"]["rul_id"])
+        assert rul.parent_id == champion_rul.id and rul.dataset_id == challenger.dataset_id
+        assert rul.params["challenger"]["champion_id"] == champion_rul.id
+        created = ModelEvent.objects.get(version=challenger, action="challenger_created")
+        assert "trained on real data" in created.note and created.details["dataset"] == challenger.dataset_id
+
+
+# --- traffic split ------------------------------------------------------------------------------
+
+
+def _hashed(challenger_id: int, machine_id: int, traffic: float) -> bool:
+    """The documented split, computed here independently of the code under test."""
+    digest = hashlib.sha256(f"{challenger_id}:{machine_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < traffic
+
+
+def test_the_split_is_a_stable_hash_of_both_ids():
+    chosen = [served_by_challenger(challenger_id=7, machine_id=m, traffic=0.2) for m in range(4_000)]
+    assert chosen == [_hashed(7, m, 0.2) for m in range(4_000)]
+    assert 0.18 < sum(chosen) / len(chosen) < 0.22
+    assert chosen != [served_by_challenger(challenger_id=8, machine_id=m, traffic=0.2) for m in range(4_000)]
+    assert not any(served_by_challenger(challenger_id=7, machine_id=m, traffic=0.0) for m in range(100))
+
+
+def test_with_traffic_the_hashed_machines_are_served_by_the_challenger(db, trained_motor, world, settings):
+    settings.CHALLENGER_TRAFFIC = 0.5
+    with tenant_context(world.acme):
+        champion = _champion(trained_motor)
+        machine_type = champion.machine_type
+        job = challenger_request(machine_type=machine_type, reason="manual")
+        assert job is not None
+        challenger_train_task.run(job.id)
+        challenger = challenger_pending(machine_type_id=machine_type.id)
+        assert challenger is not None and challenger.params["challenger"]["traffic"] == 0.5
+        assert "serving 50% of the machines" in ModelEvent.objects.get(
+            version=challenger, action="challenger_created").note
+        added = set()
+        for i in range(4):
+            machine = machine_create(machine_type_id=machine_type.id, name=f"Split-{i}")
+            assert not readings_push(items=failing_run_readings(machine_type.metadata, machine.name,
+                                                                seed=60 + i)).rejected
+            added.add(machine.id)
+
+        usage = usage_predictions(tenant_id=world.acme.id)
+        runs = []
+        for _ in range(2):  # the same machines each run
+            stored = fleet_score(machine_type_id=machine_type.id)
+            runs.append({p.machine_id: p.model_version_id for p in stored})
+        ids = set(runs[0])
+        assert added <= ids and len(stored) == len(ids)
+        expected = {m for m in ids if _hashed(challenger.id, m, 0.5)}
+        assert runs[0] == runs[1] == {m: challenger.id if m in expected else champion.id for m in ids}
+        assert usage_predictions(tenant_id=world.acme.id) == usage + 2 * len(ids)  # billed as usual
+        # The challenger shadows only the machines the champion serves.
+        shadowed = set(ShadowPrediction.objects.filter(version=challenger).values_list("machine_id", flat=True))
+        assert shadowed == ids - expected
+        for machine in Machine.objects.filter(id__in=ids):  # on demand too
+            assert machine_predict(machine=machine).model_version_id == (
+                challenger.id if machine.id in expected else champion.id)
+
+        decided = challenger_decide(challenger_id=challenger.id)
+        assert decided["decision"] == "wait" and decided["traffic"] == 0.5
+        assert decided["mode"] == ("traffic" if expected else "shadow")
+        event = ModelEvent.objects.filter(version=challenger, action="challenger_decision").get()
+        assert event.details["mode"] == decided["mode"]
+
+        # Traffic 0: shadow only, the champion serves every machine.
+        ModelVersion.objects.filter(id=challenger.id).update(
+            params={**challenger.params, "challenger": {**challenger.params["challenger"], "traffic": 0.0}})
+        assert {p.model_version_id for p in fleet_score(machine_type_id=machine_type.id)} == {champion.id}
+        assert set(ShadowPrediction.objects.filter(version=challenger).values_list("machine_id", flat=True)) == ids
+
+
+# --- rollback against the previous champion's live metrics ---------------------------------------
+
+
+def test_a_champion_below_the_previous_champions_live_f1_is_rolled_back(db, trained_motor, world):
+    with tenant_context(world.acme):
+        old = _champion(trained_motor)
+        bundle = bundle_load(artifact_read(old.artifact_path, sha256=old.artifact_sha256))
+        new = model_version_register(machine_type=old.machine_type, bundle=bundle, dataset=old.dataset,
+                                     training_seconds=0.0)
+        model_version_promote(version_id=new.id)
+        ModelVersion.objects.filter(id=new.id).update(metrics={**new.metrics, "f1": 0.7})
+        new.refresh_from_db()
+        now = timezone.now()
+
+        def snap(version: ModelVersion, tp: int, fp: int, tn: int, fn: int) -> OutcomeSnapshot:
+            return OutcomeSnapshot.objects.create(version=version, window_start=now - timedelta(days=28),
+                                                  window_end=now, tp=tp, fp=fp, tn=tn, fn=fn)
+
+        snap(new, 3, 2, 10, 2)  # live F1 0.6: within the drop of its held-out 0.7
+        assert champion_health_check(version=new) is None  # the previous champion has no snapshot
+        snap(old, 2, 0, 1, 0)  # F1 1.0 on 3 resolved outcomes: too few to judge by
+        assert champion_health_check(version=new) is None
+        before = snap(old, 8, 0, 10, 0)  # F1 1.0 on 18
+        restored = champion_health_check(version=new)
+        assert restored is not None and restored.id == old.id
+        new.refresh_from_db()
+        assert new.status == "archived" and ModelVersion.objects.get(id=old.id).status == "champion"
+        event = ModelEvent.objects.get(version=new, action="automatic_rollback")
+        assert event.details["basis"] == ["previous_live"] and event.details["previous_live_f1"] == 1.0
+        assert event.details["live_f1"] == 0.6 and event.details["previous_snapshot"] == before.id
+        assert "previous champion" in event.note
+        assert champion_health_check(version=new) is None  # once
