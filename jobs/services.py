@@ -128,12 +128,13 @@ def jobs_sweep_stale(*, stale_after_seconds: int) -> int:
     """Fail running jobs whose worker stopped sending heartbeats (killed, OOM, lost host)."""
     cutoff = timezone.now() - timedelta(seconds=stale_after_seconds)
     stale_ids = list(
-        Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("id", flat=True)
+        Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("id", "kind")
     )
-    for job_id in stale_ids:
+    for job_id, kind in stale_ids:
         job_fail(
             job_id=job_id,
             error=f"No heartbeat for {stale_after_seconds} s: the worker running this job was lost.",
             message="Worker lost; please run the job again.",
         )
+        job_outcome_record(kind=kind, outcome="stale")
     return len(stale_ids)

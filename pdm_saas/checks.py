@@ -31,6 +31,19 @@ def production_settings_check(app_configs: Any, **kwargs: Any) -> list[Any]:
     return problems
 
 
+@register(Tags.security, deploy=True)
+def metrics_token_check(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """In production `/metrics` should need the bearer token (docs/monitoring.md)."""
+    if not settings.DEBUG and not settings.PDM_METRICS_TOKEN:
+        return [Warning(
+            "PDM_METRICS_TOKEN is empty: /metrics is served only to clients on loopback or private "
+            "addresses that reach web directly (no forwarding header), and a proxy that adds no such "
+            "header would expose it.",
+            hint="Set PDM_METRICS_TOKEN to a long random value and give Prometheus the same token.",
+            id="pdm.W002")]
+    return []
+
+
 @register()
 def debug_off_check(app_configs: Any, **kwargs: Any) -> list[Any]:
     """Without DEBUG we are in production: refuse the development secret outright."""

@@ -180,6 +180,9 @@ CHALLENGER_MARGIN = float(env_str("PDM_CHALLENGER_MARGIN", "0.10"))
 CHALLENGER_MIN_OUTCOMES = env_int("PDM_CHALLENGER_MIN_OUTCOMES", 5)
 CHALLENGER_MAX_SHADOW_DAYS = env_int("PDM_CHALLENGER_MAX_SHADOW_DAYS", 28)
 ROLLBACK_DROP = float(env_str("PDM_ROLLBACK_DROP", "0.2"))
+# Share of a type's machines (0-1) a new challenger serves instead of shadowing them, chosen by a
+# hash of machine and challenger ids; 0 = shadow only (docs/models.md, "Champion and challenger").
+CHALLENGER_TRAFFIC = float(env_str("PDM_CHALLENGER_TRAFFIC", "0"))
 # The weekday beat emails each tenant's weekly summary (0 = Monday ... 6 = Sunday; docs/insights.md).
 WEEKLY_SUMMARY_WEEKDAY = env_int("PDM_WEEKLY_SUMMARY_WEEKDAY", 0)
 # A job whose heartbeat is older than this is considered dead and marked failed by the sweeper.
@@ -326,3 +329,5 @@ PDM_METRICS_TOKEN = env_str("PDM_METRICS_TOKEN", "")
 PDM_WORKER_METRICS_PORT = env_int("PDM_WORKER_METRICS_PORT", 0)
 # Port of Celery beat's metrics server (0: none).
 PDM_BEAT_METRICS_PORT = env_int("PDM_BEAT_METRICS_PORT", 0)
+# Port of the MQTT bridge's metrics server (messages received and rejected, rows stored; 0: none).
+PDM_BRIDGE_METRICS_PORT = env_int("PDM_BRIDGE_METRICS_PORT", 0)

@@ -25,6 +25,8 @@ from django_tenants.utils import tenant_context
 
 from machines.live import readings_push
 from pdm_saas.errors import ServiceError
+from pdm_saas.monitoring.metrics import mqtt_bridge_metrics_prepare, mqtt_message_record
+from pdm_saas.monitoring.worker import BRIDGE_PORT, metrics_server_start
 from tenants.models import Tenant
 from tenants.mqtt import BRIDGE_TOPIC, errors_topic
 from tenants.selectors import tenant_by_slug
@@ -101,6 +103,10 @@ class Bridge:
         self.client.on_message = self._on_message
 
     def run(self) -> None:
+        # Its own metrics server when PDM_BRIDGE_METRICS_PORT is set: messages received and
+        # rejected, and the rows readings_push stored (pdm_ingest_rows_stored_total).
+        if metrics_server_start(BRIDGE_PORT) is not None:
+            mqtt_bridge_metrics_prepare()
         log.info("mqtt bridge: connecting to %s:%s as %s", settings.PDM_MQTT_HOST, settings.PDM_MQTT_PORT,
                  settings.PDM_MQTT_BRIDGE_USER)
         self.client.connect_async(settings.PDM_MQTT_HOST, settings.PDM_MQTT_PORT, keepalive=30)
@@ -127,9 +133,12 @@ class Bridge:
             outcome = message_handle(topic=message.topic, payload=bytes(message.payload), tenants=self.tenants)
         except Exception:  # a database outage or a bug must not end the loop for every tenant
             log.exception("mqtt bridge: %s: message dropped", message.topic)
+            mqtt_message_record(rejected="error")
             return
         finally:
             close_old_connections()
+        mqtt_message_record(rejected=None if outcome.error is None else
+                            "unrouted" if outcome.slug is None else "invalid")
         self._report(message.topic, outcome)
 
     def _report(self, topic: str, outcome: Outcome) -> None:

@@ -537,7 +537,7 @@ def _container_path(service: str, source: Path) -> str:
 
 def test_prometheus_scrapes_every_process_on_the_ports_compose_exposes() -> None:
     jobs, services, env = _scrape_jobs(), _services(), _env_example()
-    assert set(jobs) == {"web", "worker", "beat"}
+    assert set(jobs) == {"web", "worker", "beat", "mqtt-bridge"}
     # web: /metrics on the public host, which compose makes a network alias of web.
     (host, port), = _targets(jobs["web"])
     assert jobs["web"].get("metrics_path", "/metrics") == "/metrics" and port == 8000
@@ -550,7 +550,9 @@ def test_prometheus_scrapes_every_process_on_the_ports_compose_exposes() -> None
     assert workers == set(WORKER_SERVICES)
     assert sorted(_targets(jobs["worker"])) == sorted((name, int(env["PDM_WORKER_METRICS_PORT"])) for name in workers)
     assert _targets(jobs["beat"]) == [("beat", int(env["PDM_BEAT_METRICS_PORT"]))]
-    for name, variable in [*((w, "PDM_WORKER_METRICS_PORT") for w in workers), ("beat", "PDM_BEAT_METRICS_PORT")]:
+    assert _targets(jobs["mqtt-bridge"]) == [("mqtt-bridge", int(env["PDM_BRIDGE_METRICS_PORT"]))]
+    for name, variable in [*((w, "PDM_WORKER_METRICS_PORT") for w in workers), ("beat", "PDM_BEAT_METRICS_PORT"),
+                           ("mqtt-bridge", "PDM_BRIDGE_METRICS_PORT")]:
         assert services[name]["expose"] == [f"${{{variable}:?set {variable} in docker/.env}}"], name
 
 
@@ -598,3 +600,87 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
                    "pdm_prediction_health_score_bucket"):
         assert metric in expressions, f"the dashboard shows no {metric}"
     assert {t["datasource"]["uid"] for panel in dashboard["panels"] for t in panel["targets"]} == {source["uid"]}
+
+
+# --- Alert rules (docker/prometheus/alerts.yml) ----------------------------------------------------
+
+ALERTS_YML = DOCKER / "prometheus" / "alerts.yml"
+MONITORING_SOURCES = [*sorted((ROOT / "pdm_saas" / "monitoring").glob("*.py")), ROOT / "tenants" / "mqtt_bridge.py"]
+# The series each metric type exports under its name (prometheus_client's text format).
+SERIES_SUFFIXES = {"Counter": ("_total", "_created"), "Histogram": ("_bucket", "_count", "_sum", "_created"),
+                   "Summary": ("_count", "_sum", "_created"), "Gauge": ("",), "GaugeMetricFamily": ("",)}
+STANDARD_METRICS = re.compile(r"up|scrape_\w+|process_\w+|python_\w+|django_http_\w+")
+PROMQL_WORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "offset",
+                "bool", "inf", "nan"}
+
+
+def _exported_series() -> set[str]:
+    """Every series name the code exports: `Counter("pdm_x", ...)`, `register_metric(Histogram, "pdm_y"`,
+    `Gauge("pdm_z"`, `GaugeMetricFamily("pdm_w"` in pdm_saas/monitoring/ and the MQTT bridge."""
+    pattern = re.compile(r"""\b(Counter|Histogram|Summary|Gauge|GaugeMetricFamily)\b(?:\(|,)\s*["'](pdm_\w+)["']""")
+    series: set[str] = set()
+    for source in MONITORING_SOURCES:
+        for kind, name in pattern.findall(source.read_text()):
+            base = name.removesuffix("_total") if kind == "Counter" else name
+            series.update(base + suffix for suffix in SERIES_SUFFIXES[kind])
+    return series
+
+
+def _metric_names(expr: str) -> set[str]:
+    """The metric names in a PromQL expression: identifiers that are not functions, keywords, label
+    names (inside `{}` or `by (...)`), durations (inside `[]`) or strings."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", text)  # label matchers, ranges
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set(re.findall(r"(?<![\w.:])([a-zA-Z_:][\w:]*)(?![\w:]|\s*\()", text))
+    return {name for name in names if name.lower() not in PROMQL_WORDS}
+
+
+def _alert_rules() -> list[dict[str, Any]]:
+    config = yaml.safe_load(ALERTS_YML.read_text())
+    rules = [rule for group in config["groups"] for rule in group["rules"]]
+    assert rules and all(group["name"] and group["rules"] for group in config["groups"])
+    return rules
+
+
+def test_the_exported_metric_names_are_found() -> None:
+    series = _exported_series()
+    for name in ("pdm_http_request_duration_seconds_bucket", "pdm_queue_depth", "pdm_predictions_stored_total",
+                 "pdm_celery_task_failures_total", "pdm_celery_tasks_finished_total", "pdm_jobs_finished_total",
+                 "pdm_beat_last_publish_timestamp_seconds", "pdm_mqtt_messages_received_total",
+                 "pdm_mqtt_messages_rejected_total", "pdm_ingest_rows_stored_total"):
+        assert name in series, name
+    assert "pdm_queue_depth_total" not in series and "pdm_predictions_stored" not in series
+    assert _metric_names('sum by (le, queue) (rate(a_b{status=~"5..", x="y z"}[5m])) / on(q) c > 0.5 unless '
+                         "histogram_quantile(0.95, d_bucket) and time() - e offset 1h") == {"a_b", "c", "d_bucket", "e"}
+
+
+def test_alert_rules_are_complete_and_use_exported_metrics() -> None:
+    exported, names = _exported_series(), set()
+    rules = _alert_rules()
+    for rule in rules:
+        name = rule.get("alert")
+        assert name and re.fullmatch(r"[A-Z][A-Za-z0-9]+", name), rule
+        assert isinstance(rule.get("expr"), str) and rule["expr"].strip(), name
+        assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), f"{name}: `for` missing or not a duration"
+        assert rule.get("labels", {}).get("severity") in {"warning", "critical"}, name
+        assert rule.get("annotations", {}).get("summary"), name
+        assert rule["expr"].count("(") == rule["expr"].count(")"), name
+        used = _metric_names(rule["expr"])
+        assert used, f"{name} uses no metric"
+        unknown = {metric for metric in used if metric not in exported and not STANDARD_METRICS.fullmatch(metric)}
+        assert not unknown, f"{name} uses metrics nobody exports: {sorted(unknown)}"
+        names.add(name)
+    assert len(names) == len(rules), "alert names repeat"
+    expressions = " ".join(rule["expr"] for rule in rules)
+    # What docs/monitoring.md promises to alert on.
+    for needle in ('status=~"5.."', "histogram_quantile(0.95", "pdm_celery_task_failures_total", "by (queue)",
+                   "pdm_queue_depth", "up == 0", "pdm_predictions_stored_total"):
+        assert needle in expressions, needle
+
+
+def test_prometheus_loads_the_alert_rules() -> None:
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    target = _container_path("prometheus", ALERTS_YML)
+    assert config["rule_files"] == [target]
+    assert Path(target).parent == Path(_container_path("prometheus", PROMETHEUS_YML)).parent

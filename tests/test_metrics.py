@@ -8,6 +8,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,13 @@ import pytest
 import redis
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.models import Job
-from jobs.services import job_create, job_enqueue
+from jobs.services import job_claim, job_create, job_enqueue, jobs_sweep_stale
 from jobs.tasks import tenant_probe_task
 from pdm_saas.celery import app as celery_app
 from tests.conftest import TRAINED_TYPE
@@ -137,6 +139,19 @@ def test_queue_depth_reflects_messages_in_the_broker(public: Client, settings: A
         assert _value(text, "pdm_queue_depth", queue="train") == 0
     finally:
         broker.delete("synth", "notify", "notify\x06\x169")
+
+
+def test_jobs_the_sweeper_fails_are_counted_as_stale(db: None, in_acme: Any) -> None:
+    labels = {"kind": "metrics-sweep", "outcome": "stale"}
+    before = _sample("pdm_jobs_finished_total", **labels)
+    alive, dead = job_create(kind="metrics-sweep"), job_create(kind="metrics-sweep")
+    job_claim(job_id=alive.id)
+    job_claim(job_id=dead.id)
+    Job.objects.filter(id=dead.id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert jobs_sweep_stale(stale_after_seconds=600) == 1
+    assert _sample("pdm_jobs_finished_total", **labels) == before + 1  # the live one is not counted
+    assert _sample("pdm_jobs_finished_total", kind="metrics-sweep", outcome="failed") == 0
+    assert Job.objects.get(id=dead.id).status == "failed"
 
 
 # --- Real worker and beat processes ---------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 from django_tenants.utils import tenant_context
+from prometheus_client.parser import text_string_to_metric_families
 
 from machines.models import Machine, MachineType
 from machines.selectors import readings_count
@@ -94,9 +96,16 @@ def broker(mqtt_files: Path, acme_login: Login) -> Iterator[Broker]:
 
 
 @pytest.fixture(scope="module")
-def bridge(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def bridge_metrics_port() -> int:
+    """Where the bridge process serves its metrics (PDM_BRIDGE_METRICS_PORT)."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def bridge(broker: Broker, bridge_metrics_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PDM_MQTT_PORT", str(broker.port))
+        env.setenv("PDM_BRIDGE_METRICS_PORT", str(bridge_metrics_port))
         args = [_python(), "manage.py", "mqtt_bridge"]
         log = tmp_path_factory.mktemp("bridge") / "bridge.log"
         with process(args, log=log, ready=lambda text: "subscribed to pdm/+/readings" in text) as (_, path):
@@ -257,3 +266,37 @@ def test_rejections_are_reported_on_the_tenants_errors_topic(world, broker, brid
     finally:
         _close(client)
     assert received[0]["rejected"] == [{"index": 0, "reason": "unknown machine 'no-such-machine'"}]
+
+
+# --- The bridge's metrics server (PDM_BRIDGE_METRICS_PORT) ----------------------------------------
+
+
+def _bridge_metrics(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_the_bridge_serves_its_metrics(world: Any, broker: Broker, bridge: Path, bridge_metrics_port: int,
+                                       acme_login: Login, machine_name: str) -> None:
+    received: tuple[str, frozenset[tuple[str, str]]] = ("pdm_mqtt_messages_received_total", frozenset())
+    invalid = ("pdm_mqtt_messages_rejected_total", frozenset({("reason", "invalid")}))
+    unrouted = ("pdm_mqtt_messages_rejected_total", frozenset({("reason", "unrouted")}))
+    rows = ("pdm_ingest_rows_stored_total", frozenset({("tenant", "acme")}))
+    before = _bridge_metrics(bridge_metrics_port)
+    assert before[unrouted] == 0 and invalid in before  # every reason is there from the start
+    assert before.get(("process_resident_memory_bytes", frozenset()))
+    _publish(broker.port, acme_login, "pdm/acme/readings", b"{not json")
+    _publish(broker.port, acme_login, "pdm/acme/readings", _readings(machine_name, 5))
+
+    def counted() -> bool:
+        return _bridge_metrics(bridge_metrics_port).get(received, 0) >= before.get(received, 0) + 2
+
+    wait_for(counted, timeout=20, what="both messages counted")
+    after = _bridge_metrics(bridge_metrics_port)
+    assert after[received] == before.get(received, 0) + 2
+    assert after[invalid] == before[invalid] + 1
+    assert after[unrouted] == 0
+    # The readings went through readings_push, whose store counts them per tenant.
+    assert after[rows] == before.get(rows, 0) + 2

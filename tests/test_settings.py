@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.checks import run_checks
+from django.core.checks import WARNING, run_checks
 
 from pdm_saas.envconf import EnvError, env_bool, env_int, env_list
 
@@ -40,9 +40,22 @@ def test_deploy_checks_pass_a_production_configuration(settings):
     settings.BASE_DOMAIN = "pdm.example.com"
     settings.ALLOWED_HOSTS = [".pdm.example.com"]
     settings.SESSION_COOKIE_SECURE = True
+    settings.PDM_METRICS_TOKEN = "m" * 40
     assert not {i for i in _ids() if i.startswith("pdm.")}
     settings.ALLOWED_HOSTS = ["*"]
     assert "pdm.E003" in _ids()
+
+
+def test_production_without_a_metrics_token_is_warned(settings):
+    settings.DEBUG = False
+    settings.PDM_METRICS_TOKEN = ""
+    (warning,) = [m for m in run_checks(include_deployment_checks=True) if m.id == "pdm.W002"]
+    assert warning.level == WARNING and "private" in warning.msg and "PDM_METRICS_TOKEN" in warning.msg
+    assert "pdm.W002" not in {m.id for m in run_checks()}  # a deploy check only
+    settings.PDM_METRICS_TOKEN = "m" * 40
+    assert "pdm.W002" not in _ids()
+    settings.DEBUG, settings.PDM_METRICS_TOKEN = True, ""
+    assert "pdm.W002" not in _ids()  # development: the private-only default is fine
 
 
 def test_debug_off_with_the_dev_key_fails_every_command(settings):

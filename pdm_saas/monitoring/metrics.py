@@ -34,7 +34,8 @@ HEALTH_SCORE = Histogram(
 INGEST_ROWS = Counter(
     "pdm_ingest_rows_stored", "Sensor readings stored (uploads, live pushes, MQTT), per tenant.", ["tenant"])
 JOBS_FINISHED = Counter(
-    "pdm_jobs_finished", "Jobs that reached an outcome (succeeded, failed, lost), per job kind.", ["kind", "outcome"])
+    "pdm_jobs_finished", "Jobs that reached an outcome (succeeded, failed; stale: failed by the sweeper), per kind.",
+    ["kind", "outcome"])
 TASK_DURATION = Histogram(
     "pdm_celery_task_duration_seconds", "Run time of Celery tasks, per task and queue.", ["task", "queue"],
     buckets=TASK_BUCKETS)
@@ -43,6 +44,15 @@ TASKS_FINISHED = Counter(
     ["task", "queue", "state"])
 TASK_FAILURES = Counter(
     "pdm_celery_task_failures", "Celery tasks that raised, per task and queue.", ["task", "queue"])
+
+# The MQTT bridge (tenants/mqtt_bridge.py), served on its own port (PDM_BRIDGE_METRICS_PORT).
+MQTT_REJECT_REASONS = ("unrouted", "invalid", "error")
+MQTT_RECEIVED = Counter(
+    "pdm_mqtt_messages_received", "Messages the MQTT bridge received on pdm/+/readings.")
+MQTT_REJECTED = Counter(
+    "pdm_mqtt_messages_rejected",
+    "Messages the MQTT bridge dropped whole, per reason: unrouted (bad topic, no active tenant), "
+    "invalid (bad JSON or batch), error (an exception while storing).", ["reason"])
 
 
 def tenant_label(schema_name: str) -> str:
@@ -83,3 +93,19 @@ def labels_of(task: Any) -> tuple[str, str]:
     delivery = getattr(getattr(task, "request", None), "delivery_info", None) or {}
     queue = delivery.get("routing_key") or delivery.get("queue") or "unknown"
     return str(getattr(task, "name", None) or "unknown"), str(queue)
+
+
+def mqtt_bridge_metrics_prepare() -> None:
+    """Show every rejection reason at 0 from the start (rate() needs a first sample)."""
+    for reason in MQTT_REJECT_REASONS:
+        MQTT_REJECTED.labels(reason)
+
+
+def mqtt_message_record(*, rejected: str | None) -> None:
+    """One message the bridge received; `rejected` is one of MQTT_REJECT_REASONS when it was dropped."""
+    try:
+        MQTT_RECEIVED.inc()
+        if rejected is not None:
+            MQTT_REJECTED.labels(rejected).inc()
+    except Exception:
+        logger.exception("could not record MQTT metrics")

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 WORKER_PORT = "PDM_WORKER_METRICS_PORT"
 BEAT_PORT = "PDM_BEAT_METRICS_PORT"
+BRIDGE_PORT = "PDM_BRIDGE_METRICS_PORT"
 
 _started: dict[str, float] = {}  # task id -> perf_counter at prerun (one process's tasks)
 _beat_last_publish: Gauge | None = None
@@ -50,6 +51,19 @@ def _port(setting: str) -> int | None:
     if not 0 <= port <= 65535:
         raise SystemExit(f"{setting} must be a port number between 1 and 65535, not {port}")
     return port or None
+
+
+def metrics_server_start(setting: str, *, registry: CollectorRegistry = REGISTRY) -> int | None:
+    """Serve `registry` on the port in `settings.<setting>` (none when 0); the port, or None.
+
+    For single-process programs outside Celery (the MQTT bridge); the default registry has the
+    process and platform collectors already."""
+    port = _port(setting)
+    if port is None:
+        return None
+    start_http_server(port, registry=registry)
+    logger.info("metrics on :%s/metrics (%s)", port, setting)
+    return port
 
 
 def _prefork(worker: Any) -> bool:
