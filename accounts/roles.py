@@ -39,6 +39,11 @@ def scopes_for_role(role: str) -> frozenset[str]:
     return ROLE_SCOPES.get(role, frozenset())
 
 
+def lowest_role_with(scope: str) -> str:
+    """The least privileged role holding `scope` (ROLE_SCOPES lists roles from least to most)."""
+    return next((role for role, scopes in ROLE_SCOPES.items() if scope in scopes), Role.OWNER)
+
+
 class Actor:
     """Who performs a service call: a tenant, the role they act with, and the user behind it.
 

@@ -18,20 +18,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.roles import Actor, Role, Scope, scopes_for_role
+from accounts.roles import Actor, Role, Scope, lowest_role_with, scopes_for_role
 from billing.access import request_standing, write_refusal
 from pdm_saas.api.principals import request_actor, request_membership
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
-
-# The lowest role that holds each scope, for the "ask an admin" message on a 403 page.
-_ROLE_FOR_SCOPE: dict[str, str] = {
-    Scope.READ: Role.VIEWER,
-    Scope.PREDICT: Role.ENGINEER,
-    Scope.WRITE: Role.ENGINEER,
-    Scope.ADMIN: Role.ADMIN,
-    Scope.OWNER: Role.OWNER,
-}
 
 
 def member_view(*, read: str = Scope.READ, write: str = Scope.WRITE) -> Callable[[View], View]:
@@ -66,7 +57,7 @@ def member_view(*, read: str = Scope.READ, write: str = Scope.WRITE) -> Callable
 
 
 def forbidden(request: HttpRequest, scope: str) -> HttpResponse:
-    role = _ROLE_FOR_SCOPE.get(scope, Role.ADMIN)
+    role = lowest_role_with(scope)
     message = f"This needs the {Role(role).label} role or higher. Ask an admin of your organization."
     return render(request, "errors/403.html", {"message": message}, status=403)
 

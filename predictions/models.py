@@ -6,6 +6,9 @@ when a work order is closed with the failure found.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -248,6 +251,15 @@ class Dataset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} dataset #{self.pk} of {self.machine_type}"
+
+
+# The held-out metrics a person compares first, in this order (docs/models.md lists them all).
+HEADLINE_METRICS = ("f1", "precision", "recall", "fpr", "roc_auc", "pr_auc", "rmse", "mae", "r2", "coverage")
+
+
+def metrics_headline(metrics: Mapping[str, Any], keys: Sequence[str] = HEADLINE_METRICS) -> dict[str, Any]:
+    """Those of `keys` a version recorded, in the order given."""
+    return {k: metrics[k] for k in keys if k in metrics}
 
 
 class ModelVersion(models.Model):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from predictions.models import metrics_headline
+
 ANOMALOUS = 0.99  # "more unusual than 99% of normal windows" (see docs/models.md)
 UNUSUAL = 0.95
 
@@ -22,12 +24,9 @@ def anomaly_state(score: float | None) -> str:
     return "anomalous" if score >= ANOMALOUS else "warning" if score >= UNUSUAL else "normal"
 
 
-HEADLINE_METRICS = ("f1", "precision", "recall", "fpr", "roc_auc", "rmse", "mae", "r2", "coverage")
-
-
 def headline_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, float]]:
-    """The held-out metrics a person compares first, in a fixed order, those recorded only."""
-    return [(key, metrics[key]) for key in HEADLINE_METRICS if isinstance(metrics.get(key), int | float)]
+    """The headline metrics (predictions.models.HEADLINE_METRICS) that hold a number."""
+    return [(key, value) for key, value in metrics_headline(metrics).items() if isinstance(value, int | float)]
 
 
 def factor_bars(factors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

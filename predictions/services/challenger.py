@@ -69,6 +69,7 @@ from predictions.models import (
     OutcomeSnapshot,
     Prediction,
     ShadowPrediction,
+    metrics_headline,
 )
 from predictions.scoring import ModelSet, score_frame
 from predictions.services.outcomes import _OUTCOMES_SQL, Outcomes
@@ -178,11 +179,12 @@ def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
             note=f"challenger of v{champion.number} ({tag['reason']}), trained on {source} data; "
                  + (f"serving {traffic:.0%} of the machines, shadowing the rest" if traffic else "shadowing"),
             details={**challenge, "dataset": dataset.id, "skipped": suite.skipped,
-                     "metrics": _headline(classifier.metrics),
-                     "champion_metrics": _headline(champion.metrics)})
+                     "metrics": metrics_headline(classifier.metrics, _CLASSIFIER_HEADLINE),
+                     "champion_metrics": metrics_headline(champion.metrics, _CLASSIFIER_HEADLINE)})
     progress(100, "Challenger shadowing")
     return {"challenger": classifier.id, "rul": rul.id if rul else None, "dataset": dataset.id, "source": source,
-            "metrics": _headline(classifier.metrics), "seconds": round(time.perf_counter() - started, 2)}
+            "metrics": metrics_headline(classifier.metrics, _CLASSIFIER_HEADLINE),
+            "seconds": round(time.perf_counter() - started, 2)}
 
 
 def _training_data(machine_type: MachineType, champion: ModelVersion, champions: dict[str, ModelVersion],
@@ -211,8 +213,7 @@ def _bundle(version: ModelVersion) -> Bundle:
     return bundle_load(artifact_read(version.artifact_path, sha256=version.artifact_sha256))
 
 
-def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: metrics.get(k) for k in ("f1", "precision", "recall", "fpr") if k in metrics}
+_CLASSIFIER_HEADLINE = ("f1", "precision", "recall", "fpr")
 
 
 # --- shadow scoring -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from jobs.services import ProgressFn, job_create, job_enqueue, no_progress
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput, NotFound
 from predictions.bundles import KINDS
-from predictions.models import Dataset, ModelVersion, Prediction
+from predictions.models import Dataset, ModelVersion, Prediction, metrics_headline
 from predictions.services.registry import dataset_store, model_version_promote, model_version_register
 from predictions.services.scoring import fleet_score
 from predictions.services.synthesis import dataset_synthesize, quality_headline
@@ -151,7 +151,7 @@ def _summary(machine_type: MachineType, dataset: Dataset, synthesized: Dataset |
         "dataset": {"id": dataset.id, "rows": dataset.rows, "machines": dataset.machines,
                     "fingerprint": dataset.fingerprint},
         "models": [{"id": v.id, "kind": v.kind, "number": v.number, "status": v.status,
-                    "metrics": _headline(v.metrics)} for v in versions],
+                    "metrics": metrics_headline(v.metrics)} for v in versions],
         "synthetic": None if synthesized is None else {
             "dataset": synthesized.id, "synthesizer": synthesized.params["synthesizer"]["kind"],
             "quality": quality_headline(synthesized)},
@@ -162,6 +162,3 @@ def _summary(machine_type: MachineType, dataset: Dataset, synthesized: Dataset |
     }
 
 
-def _headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("f1", "precision", "recall", "fpr", "roc_auc", "pr_auc", "rmse", "mae", "r2", "coverage")
-    return {k: metrics[k] for k in keys if k in metrics}

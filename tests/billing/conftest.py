@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from billing.models import Plan, Subscription
+from billing.models import Plan, Subscription, UsageCounter
+from billing.services import usage_period_start
 from tests import stripe_double
 from tests.stripe_double import StripeDouble
 
@@ -64,6 +66,12 @@ def post_event(event: dict[str, Any], *, secret: str = WEBHOOK_SECRET, signature
     header = signature if signature is not None else stripe_double.signature_header(payload, secret)
     return Client(HTTP_HOST="localhost").post("/stripe/webhook/", payload, content_type="application/json",
                                               HTTP_STRIPE_SIGNATURE=header)
+
+
+def usage_set(tenant_id: int, predictions: int, period: date | None = None) -> None:
+    """The tenant's prediction counter for `period` (default: this month), as if it had predicted."""
+    UsageCounter.objects.update_or_create(tenant_id=tenant_id, period_start=period or usage_period_start(),
+                                          defaults={"predictions": predictions})
 
 
 def subscription_of(tenant: Any) -> Subscription:

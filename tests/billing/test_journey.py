@@ -4,24 +4,17 @@ through Checkout, and continues, its overage now counted for Stripe."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django_tenants.utils import tenant_context
 
-from billing.models import UsageCounter
 from predictions.models import Prediction
-from tests.billing.conftest import post_event, stripe_subscription, subscription_of
+from tests.billing.conftest import post_event, stripe_subscription, subscription_of, usage_set
 from tests.stripe_double import stripe_event
 
 pytestmark = pytest.mark.django_db
 JSON = "application/json"
-
-
-def _usage(tenant_id: int, value: int) -> None:
-    period = datetime.now(UTC).date().replace(day=1)
-    UsageCounter.objects.update_or_create(tenant_id=tenant_id, period_start=period, defaults={"predictions": value})
 
 
 def _predict(client: Any) -> Any:
@@ -32,7 +25,7 @@ def test_subscribe_climb_hit_the_limit_upgrade_and_continue(trained_motor: Any, 
                                                             client_for: Any, key_client: Any, settings: Any) -> None:
     settings.BILLING_QUOTAS_ENABLED = True  # the test env turns quotas off for the shared world
     engineer, admin = client_for("engineer"), client_for("admin")
-    _usage(world.acme.id, 998)  # a trial (1,000 included, no overage) nearly used up
+    usage_set(world.acme.id, 998)  # a trial (1,000 included, no overage) nearly used up
 
     # Usage climbs with every prediction, visible on the billing API.
     assert _predict(engineer).status_code == 201

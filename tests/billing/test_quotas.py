@@ -31,6 +31,7 @@ from machines.services import (
 )
 from pdm_saas.errors import PaymentRequired
 from tenants.db import connection
+from tests.billing.conftest import usage_set
 from tests.conftest import TRAINED_TYPE
 
 MOTOR = "induction-motor-siemens-1la7"
@@ -52,11 +53,6 @@ def _on_plan(tenant_id: int, code: str) -> Plan:
 
 def _motor_type() -> MachineType:
     return MachineType.objects.filter(key=MOTOR).first() or machine_type_adopt(key=MOTOR)
-
-
-def _usage(tenant_id: int, value: int) -> None:
-    period = datetime.now(UTC).date().replace(day=1)
-    UsageCounter.objects.update_or_create(tenant_id=tenant_id, period_start=period, defaults={"predictions": value})
 
 
 # --- machines -----------------------------------------------------------------------------------
@@ -159,7 +155,7 @@ def test_the_conditional_reservation_is_exact_at_the_boundary(world):
 @pytest.mark.django_db
 def test_a_trial_is_refused_whole_past_its_included_predictions(quotas, world):
     tenant = world.acme.id
-    _usage(tenant, 995)
+    usage_set(tenant, 995)
     assert prediction_quota_reserve(tenant_id=tenant, count=5) == 1000
     with pytest.raises(PaymentRequired) as refused:
         prediction_quota_reserve(tenant_id=tenant, count=1)
@@ -174,7 +170,7 @@ def test_a_trial_is_refused_whole_past_its_included_predictions(quotas, world):
 @pytest.mark.django_db
 def test_a_refusal_after_reserving_rolls_the_count_back(quotas, world):
     tenant = world.acme.id
-    _usage(tenant, 10)
+    usage_set(tenant, 10)
     with pytest.raises(RuntimeError), transaction.atomic():
         prediction_quota_reserve(tenant_id=tenant, count=7)
         raise RuntimeError("the insert of the predictions failed")
@@ -185,7 +181,7 @@ def test_a_refusal_after_reserving_rolls_the_count_back(quotas, world):
 def test_overage_and_unlimited_plans_are_never_refused(quotas, world):
     tenant = world.acme.id
     _on_plan(tenant, "starter")  # 10,000 included, overage billed
-    _usage(tenant, 10_000)
+    usage_set(tenant, 10_000)
     assert prediction_quota_reserve(tenant_id=tenant, count=50) == 10_050
     _on_plan(tenant, "enterprise")  # unlimited, no overage
     assert prediction_quota_reserve(tenant_id=tenant, count=10**6) == 1_010_050
@@ -225,7 +221,7 @@ def test_storing_predictions_past_the_limit_stores_none_of_them(quotas, trained_
     assert models is not None
     batch = Prediction.objects.filter(machine_id=trained_motor.machine_id, source=Prediction.Source.BATCH)
     before = batch.count()
-    _usage(world.acme.id, 999)
+    usage_set(world.acme.id, 999)
     with pytest.raises(PaymentRequired):
         _store([_scored("ABB-101"), _scored("ABB-101")], models, source=Prediction.Source.BATCH)
     assert batch.count() == before and usage_predictions(tenant_id=world.acme.id) == 999
@@ -242,13 +238,13 @@ def test_scheduled_scoring_at_the_limit_skips_and_keeps_going(quotas, trained_mo
 
     scheduled = Prediction.objects.filter(machine_id=trained_motor.machine_id, source=Prediction.Source.SCHEDULED)
     before = scheduled.count()
-    _usage(world.acme.id, 1000)
+    usage_set(world.acme.id, 1000)
     with caplog.at_level(logging.WARNING, logger="predictions.services.scoring"):
         assert fleet_score() == []  # refused inside, not raised: the run goes on
     assert scored_machines == [] and scheduled.count() == before
     assert f"Scoring of {TRAINED_TYPE} skipped in {world.acme.schema_name}" in caplog.text
     assert "1,000 predictions" in caplog.text
-    _usage(world.acme.id, 0)  # room again: the same run scores ABB-101
+    usage_set(world.acme.id, 0)  # room again: the same run scores ABB-101
     stored = fleet_score()
     assert "ABB-101" in scored_machines and scheduled.count() == before + 1
     assert usage_predictions(tenant_id=world.acme.id) == len(stored) >= 1
@@ -264,13 +260,13 @@ def test_the_api_refuses_a_prediction_before_scoring(quotas, trained_motor, clie
 
     before = stored()
     engineer = client_for("engineer")
-    _usage(world.acme.id, 1000)
+    usage_set(world.acme.id, 1000)
     response = engineer.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type="application/json")
     assert response.status_code == 402
     assert response.json()["error"]["details"] == {"limit": 1000, "used": 1000, "requested": 1,
                                                    "upgrade_url": "/billing/"}
     assert scored_machines == [] and stored() == before
-    _usage(world.acme.id, 999)
+    usage_set(world.acme.id, 999)
     response = engineer.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type="application/json")
     assert response.status_code == 201, response.content
     assert response.json()["machine"] == "ABB-101" and scored_machines == ["ABB-101"]

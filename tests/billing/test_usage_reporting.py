@@ -18,6 +18,7 @@ from billing import reporting, stripe_gateway
 from billing.models import Plan, Subscription, UsageCounter, UsageReport
 from billing.tasks import usage_report_dispatch, usage_report_task
 from pdm_saas.celery import app as celery_app
+from tests.billing.conftest import usage_set
 from tests.live import free_port
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -32,7 +33,7 @@ def _on_plan(tenant: Any, code: str, customer: str = CUSTOMER) -> Subscription:
 
 
 def _count(tenant: Any, predictions: int, period: date = PERIOD) -> None:
-    UsageCounter.objects.update_or_create(tenant=tenant, period_start=period, defaults={"predictions": predictions})
+    usage_set(tenant.id, predictions, period)
 
 
 def _report(tenant: Any, now: datetime = NOW) -> int:
