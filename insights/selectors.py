@@ -267,7 +267,10 @@ def data_quality() -> dict[str, Any]:
             "stuck": sorted(name for name, s in sensors.items() if s.get("stuck")),
         })
     trend = []
-    for report in reversed(list(DriftReport.objects.select_related("version__machine_type")
+    # The classifiers' reports: every kind's check of a type reads the same readings, so the
+    # others would repeat each point of the trend.
+    reports = DriftReport.objects.filter(version__kind=ModelVersion.Kind.FAILURE_CLASSIFIER)
+    for report in reversed(list(reports.select_related("version__machine_type")
                                 .order_by("-created_at", "-id")[:DRIFT_TREND_REPORTS])):
         recent = [float(q["recent"]) for q in report.data_quality or [] if q.get("recent") is not None]
         worst = max(report.data_quality or [], key=lambda q: float(q.get("recent") or 0), default=None)

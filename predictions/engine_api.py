@@ -127,7 +127,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], url_path="drift/check")
     def drift_check(self, request: Request, pk: str) -> Response:
-        """Check drift and take an outcome snapshot now, as a job (engineers and above)."""
+        """Check drift now (and, for a classifier, take an outcome snapshot), as a job (engineers and above)."""
         job = drift.drift_check_start(version=self.get_object(), created_by_id=request_actor(request).user_id)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

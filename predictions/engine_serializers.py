@@ -107,7 +107,8 @@ class RollbackSerializer(serializers.Serializer[Any]):
 class DriftReportSerializer(serializers.ModelSerializer[DriftReport]):
     class Meta:
         model = DriftReport
-        fields = ["id", "version", "status", "trigger", "window_start", "window_end", "machines", "rows",
+        fields = ["id", "version", "status", "trigger", "window_start", "window_end", "basis", "window_steps",
+                  "machines", "rows",
                   "drift_share", "threshold", "prediction_psi", "predictions", "features", "data_quality",
                   "created_at"]
         read_only_fields = fields

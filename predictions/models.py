@@ -378,7 +378,7 @@ class DriftReference(models.Model):
     rows = models.PositiveIntegerField()  # training rows sampled
     dependence = models.FloatField(default=1.0)  # rows per independent draw: the longest window
     features = models.JSONField(default=dict)  # feature -> sketch
-    scores = models.JSONField(default=dict)  # sketch of the model's probabilities on the sampled rows
+    scores = models.JSONField(default=dict)  # sketch of the model's outputs on the sampled rows (none: forecaster)
     missing = models.JSONField(default=dict)  # sensor -> share of missing steps
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -395,9 +395,18 @@ class DriftReport(models.Model):
         DRIFTED = "drifted"
         NO_DATA = "no_data"
 
+    class Basis(models.TextChoices):
+        """What "recent" meant: the clock's last days, or each machine's latest steps (cycle-indexed
+        data is stored at 1970 + cycles, where the clock's last week holds nothing)."""
+
+        CLOCK = "clock", "the last days up to the check"
+        LATEST_STEPS = "latest_steps", "each machine's latest steps"
+
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="drift_reports")
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
+    basis = models.CharField(max_length=16, choices=Basis.choices, default=Basis.CLOCK)
+    window_steps = models.PositiveIntegerField(null=True)  # model steps per machine in the window
     machines = models.PositiveIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0)  # recent model steps compared
     features = models.JSONField(default=list)  # [{feature, psi, ks, ks_p, recent, drifted}], by PSI

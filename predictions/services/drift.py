@@ -1,22 +1,28 @@
-"""Drift checks of champion failure classifiers: recent inputs and scores against training.
+"""Drift checks of champion models: recent inputs and scores against training.
+
+Every kind is checked on what it reads: the failure classifier, the RUL regressor and the anomaly
+detector on their window features (each with its own spec and signals), the sensor forecaster on
+the bucketed signals themselves (it reads raw signal windows, not window statistics).
 
 - **Reference** (`drift_reference_ensure`): computed on a version's first check, lazily, from the
   dataset it was trained on (registration stays as fast as it was, and versions registered before
-  drift checks existed get one too). The classifier's own window features of up to
-  `REFERENCE_ROWS` seeded rows become per-feature sketches (`predictions.drift.sketch`), with the
-  classifier's probabilities on those rows and each sensor's missing share.
-- **Check** (`drift_check`): the last `days` of readings of the machines the version scores,
-  bucketed into model steps in Postgres (plus enough history for full windows), the same window
-  features scoring computes (`predictions.features.window_features` with the classifier's spec),
-  sampled to `RECENT_ROWS` rows; PSI and KS per feature, PSI of the version's stored prediction
-  probabilities, missing share per sensor. One `DriftReport` row per check.
-- **Response** (`drift_response`): the hook for what a drifted report sets off. Today it records a
-  "drift_detected" `ModelEvent` on the version; retraining and champion / challenger come next.
+  drift checks existed get one too). The model's inputs on up to `REFERENCE_ROWS` seeded rows
+  become per-feature sketches (`predictions.drift.sketch`), with its outputs on those rows
+  (probability, remaining life or anomaly score) and each sensor's missing share.
+- **Check** (`drift_check`): the recent readings of the machines the version scores, bucketed into
+  model steps in Postgres (plus enough history for full windows), the same features scoring
+  computes, sampled to `RECENT_ROWS` rows; PSI and KS per feature, PSI of the version's stored
+  outputs, missing share per sensor. One `DriftReport` row per check. "Recent" is the last `days`
+  up to now for clock-stamped data, and each machine's latest `days` x 24 steps for
+  cycle-indexed data (stored at 1970 + cycles, so "the last week" of the clock holds nothing).
+- **Response** (`drift_response`): a drifted report becomes a "drift_detected" `ModelEvent` and,
+  for a type-wide champion, a challenger (services/challenger.py).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +37,7 @@ from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions import drift
-from predictions.bundles import Bundle, bundle_load
+from predictions.bundles import ANOMALY, FAILURE, RUL, Bundle, bundle_load
 from predictions.features import feature_names
 from predictions.frames import frame_from_columns
 from predictions.models import DriftReference, DriftReport, ModelEvent, ModelVersion, Prediction
@@ -47,44 +53,106 @@ RECENT_PREDICTIONS = 20_000
 MIN_PREDICTIONS = 30  # fewer stored predictions in the window: no prediction drift
 MAX_MACHINES = 2_000  # machines read per check, a seeded sample beyond that
 SEED = 0
+# The stored output each kind's predictions carry (the forecaster's projections are not stored
+# per prediction in a comparable form: its check is on inputs only).
+OUTPUT_FIELDS = {FAILURE: "probability", RUL: "rul_h", ANOMALY: "anomaly_score"}
 
 
-def _bundle(version: ModelVersion) -> Bundle:
-    _classifier_kind_or_refuse(version)
-    return bundle_load(artifact_read(version.artifact_path, sha256=version.artifact_sha256))
+# --- what a model reads and says ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """A loaded version seen by the drift check: its inputs, outputs and time base."""
+
+    kind: str
+    model: Any
+    step_hours: float
+    time_scale: float
+
+    @classmethod
+    def of(cls, version: ModelVersion) -> ModelView:
+        bundle: Bundle = bundle_load(artifact_read(version.artifact_path, sha256=version.artifact_sha256))
+        return cls(version.kind, bundle.model, float(bundle.extra.get("step_hours", 1.0)),
+                   float(bundle.extra.get("time_scale", 1.0)))
+
+    @property
+    def windowed(self) -> bool:
+        return hasattr(self.model, "spec")
+
+    @property
+    def dependence(self) -> float:
+        """Rows per independent draw: the longest window a row's value shares with its neighbours."""
+        return float(max(self.model.spec.windows) if self.windowed else self.model.history_rows)
+
+    @property
+    def history_steps(self) -> int:
+        return int(self.dependence) + 1
+
+    def input_names(self) -> list[str]:
+        if self.windowed:
+            return feature_names(list(self.model.signals), self.model.spec)
+        return list(self.model.signals)
+
+    def inputs(self, table: pa.Table) -> tuple[np.ndarray, list[str]]:
+        """The model's inputs for every row of a bucketed frame (or a training dataset)."""
+        from predictions.features import window_features
+
+        if not table.num_rows:
+            return np.zeros((0, len(self.input_names()))), self.input_names()
+        if self.windowed:
+            return window_features(table, signals=list(self.model.signals), spec=self.model.spec)
+        names = [s for s in self.model.signals if s in table.column_names]
+        columns = [np.asarray(table.column(s).to_numpy(zero_copy_only=False), np.float64) for s in names]
+        return (np.column_stack(columns) if columns else np.zeros((table.num_rows, 0))), names
+
+    def outputs(self, matrix: np.ndarray) -> np.ndarray | None:
+        if not len(matrix):
+            return None
+        if self.kind == FAILURE:
+            return np.asarray(self.model.predict_proba(matrix), np.float64)
+        if self.kind == RUL:
+            return np.asarray(self.model.predict(matrix), np.float64)
+        if self.kind == ANOMALY:
+            return np.asarray(self.model.score(matrix), np.float64)
+        return None
+
+    @property
+    def cycle_indexed(self) -> bool:
+        return self.time_scale != 1.0
 
 
 def _numeric_sensors(document: dict[str, Any]) -> list[str]:
     return [s["name"] for s in document.get("sensors", []) if s["kind"] != "categorical"]
 
 
-def drift_reference_ensure(*, version: ModelVersion) -> DriftReference:
+def drift_reference_ensure(*, version: ModelVersion, view: ModelView | None = None) -> DriftReference:
     """The version's training reference, computed from its dataset on first use."""
     existing = DriftReference.objects.filter(version=version).first()
     if existing is not None:
         return existing
     if version.dataset_id is None:
         raise Conflict("This version's training dataset is gone; there is nothing to compare with.")
-    clf = _bundle(version).model
+    view = view or ModelView.of(version)
     table = dataset_table(version.dataset)  # type: ignore[arg-type]
-    from predictions.features import window_features
-
-    matrix, names = window_features(table, signals=list(clf.signals), spec=clf.spec)
-    rows = np.random.default_rng(SEED).permutation(len(matrix))[:REFERENCE_ROWS]
-    dependence = float(max(clf.spec.windows))
-    sample = matrix[np.sort(rows)]
+    matrix, names = view.inputs(table)
+    sample = matrix[np.sort(np.random.default_rng(SEED).permutation(len(matrix))[:REFERENCE_ROWS])]
+    outputs = view.outputs(sample)
     document = version.machine_type.metadata
     try:
         with transaction.atomic():
             return DriftReference.objects.create(
-                version=version, rows=len(rows), dependence=dependence,
-                features={name: drift.sketch(sample[:, j], dependence=dependence) for j, name in enumerate(names)},
-                scores=drift.sketch(clf.predict_proba(sample), dependence=dependence),
+                version=version, rows=len(sample), dependence=view.dependence,
+                features={name: drift.sketch(sample[:, j], dependence=view.dependence) for j, name in enumerate(names)},
+                scores={} if outputs is None else drift.sketch(outputs, dependence=view.dependence),
                 missing={name: drift.missing_share(table.column(name).to_numpy(zero_copy_only=False))
                          for name in _numeric_sensors(document) if name in table.column_names},
             )
     except IntegrityError:  # a concurrent check stored it first
         return DriftReference.objects.get(version=version)
+
+
+# --- recent readings ------------------------------------------------------------------------------
 
 
 def _machines(version: ModelVersion) -> dict[int, str]:
@@ -103,21 +171,34 @@ def _machines(version: ModelVersion) -> dict[int, str]:
     return found
 
 
-def recent_frame(*, machine_type: MachineType, machines: dict[int, str], start: datetime, end: datetime,
-                 step_hours: float = 1.0, time_scale: float = 1.0) -> pa.Table:
-    """The machines' readings from `start` to `end`, bucketed into model steps inside Postgres."""
+def _bucket_columns(machine_type: MachineType) -> tuple[list[str], dict[str, list[str]], str]:
+    """The type's sensor slots, its categorical sensors and the SQL aggregating each slot per step."""
     slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
     categories = {s["name"]: s["categories"] for s in machine_type.sensors if s["kind"] == "categorical"}
     # Slot indexes are integers we generate, never user text: safe to place in the SQL.
-    parts = [f"(array_agg(vals[{i + 1}] ORDER BY ts DESC) FILTER (WHERE vals[{i + 1}] IS NOT NULL))[1]"
-             if name in categories else f"avg(vals[{i + 1}])" for i, name in enumerate(slots)]
+    parts = [f"(array_agg(r.vals[{i + 1}] ORDER BY r.ts DESC) FILTER (WHERE r.vals[{i + 1}] IS NOT NULL))[1]"
+             if name in categories else f"avg(r.vals[{i + 1}])" for i, name in enumerate(slots)]
+    return slots, categories, ", ".join(parts) or "NULL"
+
+
+def recent_frame(*, machine_type: MachineType, machines: dict[int, str], start: datetime | None, end: datetime | None,
+                 span: timedelta | None = None, step_hours: float = 1.0, time_scale: float = 1.0) -> pa.Table:
+    """The machines' readings bucketed into model steps inside Postgres: from `start` to `end`, or,
+    with `span` instead, each machine's readings within `span` before its own latest one."""
+    slots, categories, aggregates = _bucket_columns(machine_type)
     step = step_hours * 3600.0 / time_scale
+    params: list[Any]
+    if span is None:
+        source = "machines_reading r WHERE r.machine_id = ANY(%s) AND r.ts >= %s AND r.ts <= %s"
+        params = [list(machines), start, end]
+    else:
+        source = ("(SELECT machine_id, max(ts) AS last FROM machines_reading WHERE machine_id = ANY(%s) "
+                  "GROUP BY machine_id) latest JOIN machines_reading r ON r.machine_id = latest.machine_id "
+                  "AND r.ts > latest.last - %s")
+        params = [list(machines), span]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT machine_id, floor(extract(epoch FROM ts) / %s) * %s, {', '.join(parts) or 'NULL'} "
-            "FROM machines_reading WHERE machine_id = ANY(%s) AND ts >= %s AND ts <= %s GROUP BY 1, 2 ORDER BY 1, 2",
-            [step, step, list(machines), start, end],
-        )
+        cursor.execute(f"SELECT r.machine_id, floor(extract(epoch FROM r.ts) / %s) * %s, {aggregates} FROM {source} "
+                       "GROUP BY 1, 2 ORDER BY 1, 2", [step, step, *params])
         rows = cursor.fetchall()
     values = np.array([[np.nan if v is None else float(v) for v in row[2:2 + len(slots)]] for row in rows],
                       dtype=np.float64).reshape(len(rows), len(slots))
@@ -130,70 +211,112 @@ def recent_frame(*, machine_type: MachineType, machines: dict[int, str], start: 
                               step_hours=step_hours, time_scale=time_scale)
 
 
-def _recent_features(clf: Any, frame: pa.Table, start: datetime) -> tuple[np.ndarray, list[str]]:
-    """Window features of the frame's steps at or after `start` (earlier steps are history only)."""
-    from predictions.features import window_features
+def _seconds(frame: pa.Table) -> np.ndarray:
+    return frame.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy() / 1e6
 
-    if not frame.num_rows:
-        return np.zeros((0, len(feature_names(list(clf.signals), clf.spec)))), feature_names(list(clf.signals),
-                                                                                             clf.spec)
-    matrix, names = window_features(frame, signals=list(clf.signals), spec=clf.spec)
-    seconds = frame.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy() / 1e6
-    inside = np.flatnonzero(seconds >= start.timestamp())
-    keep = np.random.default_rng(SEED).permutation(inside)[:RECENT_ROWS]
+
+def recent_mask(frame: pa.Table, *, start: datetime | None, days: int) -> np.ndarray:
+    """The frame's steps inside the window (earlier steps are history only): at or after `start`,
+    or, without one, within each machine's own last `days` of model time."""
+    seconds = _seconds(frame)
+    if start is not None:
+        return seconds >= start.timestamp()
+    machines = np.asarray(frame.column("machine").to_numpy(zero_copy_only=False), dtype=object)
+    _, codes = np.unique(machines, return_inverse=True)
+    latest = np.full(codes.max() + 1 if len(codes) else 0, -np.inf)
+    np.maximum.at(latest, codes, seconds)
+    return seconds > latest[codes] - days * 86_400.0
+
+
+@dataclass(frozen=True)
+class RecentWindow:
+    """What one check compares: the frame with history, which of its steps are recent, and how
+    the window is described on the report."""
+
+    frame: pa.Table
+    inside: np.ndarray
+    start: datetime
+    end: datetime
+    basis: str
+    steps: int
+
+
+def recent_window(version: ModelVersion, view: ModelView, *, days: int, end: datetime) -> RecentWindow:
+    machines = _machines(version)
+    steps = int(round(days * 24 / view.step_hours))
+    history = timedelta(hours=view.step_hours * view.history_steps / view.time_scale)
+    start = end - timedelta(days=days)
+    if view.cycle_indexed:
+        span = timedelta(hours=view.step_hours * steps / view.time_scale) + history
+        frame = recent_frame(machine_type=version.machine_type, machines=machines, start=None, end=None, span=span,
+                             step_hours=view.step_hours, time_scale=view.time_scale)
+        inside = recent_mask(frame, start=None, days=days) if frame.num_rows else np.zeros(0, bool)
+        return RecentWindow(frame, inside, start, end, DriftReport.Basis.LATEST_STEPS, steps)
+    frame = recent_frame(machine_type=version.machine_type, machines=machines, start=start - history, end=end,
+                         step_hours=view.step_hours, time_scale=view.time_scale)
+    inside = recent_mask(frame, start=start, days=days) if frame.num_rows else np.zeros(0, bool)
+    return RecentWindow(frame, inside, start, end, DriftReport.Basis.CLOCK, steps)
+
+
+def _recent_inputs(view: ModelView, window: RecentWindow) -> tuple[np.ndarray, list[str]]:
+    """The model's inputs on the window's recent steps, sampled to `RECENT_ROWS`."""
+    matrix, names = view.inputs(window.frame)
+    if not len(matrix):
+        return matrix, names
+    keep = np.random.default_rng(SEED).permutation(np.flatnonzero(window.inside))[:RECENT_ROWS]
     return matrix[np.sort(keep)], names
 
 
 def _prediction_psi(version: ModelVersion, reference: DriftReference, start: datetime) -> tuple[float | None, int]:
-    probabilities = list(Prediction.objects.filter(model_version=version, created_at__gte=start)
-                         .order_by("-created_at").values_list("probability", flat=True)[:RECENT_PREDICTIONS])
-    if len(probabilities) < MIN_PREDICTIONS or not reference.scores.get("count"):
-        return None, len(probabilities)
-    value = drift.psi(reference.scores["edges"], reference.scores["shares"], probabilities)
-    return (None if value is None else round(value, 5)), len(probabilities)
+    field = OUTPUT_FIELDS.get(version.kind)
+    if field is None or not reference.scores.get("count"):
+        return None, 0
+    predictions = Prediction.objects.filter(created_at__gte=start, **{f"versions__{version.kind}": version.id})
+    values = [v for v in predictions.order_by("-created_at").values_list(field, flat=True)[:RECENT_PREDICTIONS]
+              if v is not None]
+    if len(values) < MIN_PREDICTIONS:
+        return None, len(values)
+    value = drift.psi(reference.scores["edges"], reference.scores["shares"], values)
+    return (None if value is None else round(value, 5)), len(values)
 
 
-def _data_quality(reference: DriftReference, frame: pa.Table, start: datetime) -> list[dict[str, Any]]:
-    if not frame.num_rows:
+def _data_quality(reference: DriftReference, window: RecentWindow) -> list[dict[str, Any]]:
+    if not window.frame.num_rows:
         return []
-    seconds = frame.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy() / 1e6
-    inside = seconds >= start.timestamp()
     out = []
     for name, before in reference.missing.items():
-        if name not in frame.column_names:
+        if name not in window.frame.column_names:
             continue
-        now = drift.missing_share(frame.column(name).to_numpy(zero_copy_only=False)[inside])
+        now = drift.missing_share(window.frame.column(name).to_numpy(zero_copy_only=False)[window.inside])
         change = None if now is None or before is None else round(now - before, 5)
         out.append({"signal": name, "reference": before, "recent": now, "change": change})
     return sorted(out, key=lambda q: -(q["change"] or 0))
 
 
+# --- the check ------------------------------------------------------------------------------------
+
+
 def drift_check(*, version: ModelVersion, days: int | None = None, threshold: float | None = None,
                 trigger: str = "scheduled", now: datetime | None = None) -> DriftReport:
-    """Compare the last `days` of the version's machines with its reference; store the report."""
+    """Compare the version's recent window with its reference; store the report."""
     days = int(days or settings.DRIFT_CHECK_DAYS)
     threshold = float(settings.DRIFT_THRESHOLD if threshold is None else threshold)
-    end = now or timezone.now()
-    start = end - timedelta(days=days)
-    reference = drift_reference_ensure(version=version)
-    bundle = _bundle(version)
-    clf = bundle.model
-    step_hours, time_scale = float(bundle.extra.get("step_hours", 1.0)), float(bundle.extra.get("time_scale", 1.0))
-    machines = _machines(version)
-    history = timedelta(hours=step_hours * (max(clf.spec.windows) + 1) / time_scale)
-    frame = recent_frame(machine_type=version.machine_type, machines=machines, start=start - history, end=end,
-                         step_hours=step_hours, time_scale=time_scale)
-    matrix, names = _recent_features(clf, frame, start)
+    view = ModelView.of(version)
+    reference = drift_reference_ensure(version=version, view=view)
+    window = recent_window(version, view, days=days, end=now or timezone.now())
+    matrix, names = _recent_inputs(view, window)
     results = [drift.feature_drift(name, reference.features.get(name, {}), matrix[:, j],
                                    dependence=reference.dependence) for j, name in enumerate(names)]
     share = drift.drift_share(results)
-    prediction_psi, predictions = _prediction_psi(version, reference, start)
+    prediction_psi, predictions = _prediction_psi(version, reference, window.start)
+    machines = window.frame.column("machine").to_numpy(zero_copy_only=False)[window.inside] if window.frame.num_rows \
+        else []
     report = DriftReport.objects.create(
-        version=version, window_start=start, window_end=end, threshold=threshold, trigger=trigger,
-        machines=len({str(m) for m in frame.column("machine").to_pylist()}) if frame.num_rows else 0,
+        version=version, window_start=window.start, window_end=window.end, basis=window.basis,
+        window_steps=window.steps, threshold=threshold, trigger=trigger, machines=len(set(machines)),
         rows=len(matrix), features=json_safe(sorted((r.as_json() for r in results), key=lambda r: -(r["psi"] or 0))),
         drift_share=None if share is None else round(share, 5), prediction_psi=prediction_psi,
-        predictions=predictions, data_quality=_data_quality(reference, frame, start),
+        predictions=predictions, data_quality=_data_quality(reference, window),
         status=drift.drift_status(share, prediction_psi, threshold=threshold),
     )
     drift_response(report)
@@ -222,7 +345,8 @@ def drift_response(report: DriftReport) -> ModelEvent | None:
     version = ModelVersion.objects.select_related("machine_type").get(id=report.version_id)
     if version.status == ModelVersion.Status.CHAMPION and version.machine_id is None:
         job = challenger_request(machine_type=version.machine_type, reason="drift",
-                                 details={"report": report.id, "drift_share": report.drift_share})
+                                 details={"report": report.id, "drift_share": report.drift_share,
+                                          "kind": version.kind})
         if job is not None:
             event.details = {**event.details, "retrain_job": job.id}
             event.save(update_fields=["details"])
@@ -230,9 +354,12 @@ def drift_response(report: DriftReport) -> ModelEvent | None:
 
 
 def monitored_versions() -> list[ModelVersion]:
-    """The versions a scheduled run checks: every champion failure classifier."""
-    return list(ModelVersion.objects.select_related("machine_type", "dataset").filter(
-        kind=ModelVersion.Kind.FAILURE_CLASSIFIER, status=ModelVersion.Status.CHAMPION))
+    """The versions a scheduled run checks: every champion, classifiers first (their outcome
+    snapshots are what challenger decisions read)."""
+    order = {kind: i for i, kind in enumerate(ModelVersion.Kind.values)}
+    versions = ModelVersion.objects.select_related("machine_type", "dataset").filter(
+        status=ModelVersion.Status.CHAMPION)
+    return sorted(versions, key=lambda v: (order.get(v.kind, len(order)), v.id))
 
 
 def recently_checked(*, version_id: int, within: timedelta) -> bool:
@@ -242,10 +369,10 @@ def recently_checked(*, version_id: int, within: timedelta) -> bool:
 
 
 def drift_check_start(*, version: ModelVersion, created_by_id: int | None = None) -> Job:
-    """On demand: a job on the `score` queue that checks drift and takes an outcome snapshot."""
+    """On demand: a job on the `score` queue that checks drift (and, for a classifier, takes an
+    outcome snapshot)."""
     from predictions.tasks import drift_check_task  # tasks import services, not the reverse
 
-    _classifier_kind_or_refuse(version)
     with transaction.atomic():
         job = job_create(kind=CHECK_KIND, params={"version_id": version.id}, created_by_id=created_by_id,
                          queue="score")
@@ -253,9 +380,10 @@ def drift_check_start(*, version: ModelVersion, created_by_id: int | None = None
     return job
 
 
-def _classifier_kind_or_refuse(version: ModelVersion) -> None:
-    if version.kind != ModelVersion.Kind.FAILURE_CLASSIFIER:
-        raise InvalidInput("Drift is checked on failure classifiers; the other kinds read the same features.")
+def _takes_outcomes(version: ModelVersion) -> bool:
+    """Outcome snapshots are kept on classifiers: a prediction's outcome (failure or not, and the
+    RUL error) is judged once, on the classifier version that made it."""
+    return version.kind == ModelVersion.Kind.FAILURE_CLASSIFIER
 
 
 def drift_check_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
@@ -268,16 +396,17 @@ def drift_check_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
         raise Conflict("The model version of this job no longer exists.")
     progress(10, "Comparing recent data with the training reference")
     report = drift_check(version=version, trigger="manual")
-    progress(80, "Joining predictions with failures and work orders")
-    snapshot = outcome_snapshot_take(version=version)
-    return {"report": report.id, "status": report.status, "drift_share": report.drift_share,
-            "outcomes": snapshot.id}
+    result: dict[str, Any] = {"report": report.id, "status": report.status, "drift_share": report.drift_share}
+    if _takes_outcomes(version):
+        progress(80, "Joining predictions with failures and work orders")
+        result["outcomes"] = outcome_snapshot_take(version=version).id
+    return result
 
 
 def models_monitor(*, now: datetime | None = None) -> list[int]:
-    """The scheduled run in one tenant: a drift report and an outcome snapshot per champion
-    classifier. A version checked by a scheduled run within the last hour is skipped, so a
-    duplicate delivery does no work twice; one version's failure does not stop the others."""
+    """The scheduled run in one tenant: a drift report per champion and an outcome snapshot per
+    champion classifier. A version checked by a scheduled run within the last hour is skipped, so
+    a duplicate delivery does no work twice; one version's failure does not stop the others."""
     from predictions.services.outcomes import outcome_snapshot_take
 
     reports = []
@@ -286,7 +415,8 @@ def models_monitor(*, now: datetime | None = None) -> list[int]:
             continue
         try:
             reports.append(drift_check(version=version, now=now).id)
-            outcome_snapshot_take(version=version, now=now)
+            if _takes_outcomes(version):
+                outcome_snapshot_take(version=version, now=now)
         except (Conflict, InvalidInput) as exc:
             logger.warning("Drift check of version %s skipped in %s: %s", version.id, connection.schema_name,
                            exc.message)

@@ -279,15 +279,14 @@ def drift_bars(report: DriftReport) -> list[dict[str, Any]]:
 
 
 def drift_context(version: ModelVersion) -> dict[str, Any]:
-    """The drift section of a failure classifier's page: latest report, its bars, the outcomes."""
-    if version.kind != K.FAILURE_CLASSIFIER:
-        return {"drift_enabled": False}
+    """The drift section of a model page: latest report and its bars; a classifier's outcomes."""
     report = version.drift_reports.first()
     badge = {"ok": "ok", "warning": "warning", "drifted": "bad"}.get(report.status, "none") if report else "none"
     return {"drift_enabled": True, "drift_report": report, "drift_badge": badge,
             "drift_bars": drift_bars(report) if report else [],
             "drift_quality": [q for q in (report.data_quality if report else []) if (q.get("change") or 0) > 0.01],
-            "outcomes": outcome_series(version=version)}
+            "outcomes_enabled": version.kind == K.FAILURE_CLASSIFIER,
+            "outcomes": outcome_series(version=version) if version.kind == K.FAILURE_CLASSIFIER else []}
 
 
 @member_view(write=Scope.WRITE)

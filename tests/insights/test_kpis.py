@@ -138,8 +138,9 @@ def test_roi_is_none_without_spending(fleet: dict[str, Any], world: Any) -> None
     assert (kpis.caught, kpis.cost_avoided, kpis.roi) == (0, Decimal(0), None)
 
 
-def _version(machine_type: MachineType, status: str = ModelVersion.Status.CHAMPION) -> ModelVersion:
-    return ModelVersion.objects.create(machine_type=machine_type, kind=ModelVersion.Kind.FAILURE_CLASSIFIER,
+def _version(machine_type: MachineType, status: str = ModelVersion.Status.CHAMPION,
+             kind: str = ModelVersion.Kind.FAILURE_CLASSIFIER) -> ModelVersion:
+    return ModelVersion.objects.create(machine_type=machine_type, kind=kind,
                                        number=1, status=status, data_source="simulated", data_fingerprint="f",
                                        artifact_path="x", artifact_sha256="0" * 64)
 
@@ -196,6 +197,10 @@ def test_data_quality(fleet: dict[str, Any], world: Any) -> None:
                                        status=DriftReport.Status.OK,
                                        data_quality=[{"signal": "temp", "reference": 0, "recent": recent},
                                                      {"signal": "vib", "reference": 0, "recent": 0.0}])
+        # Another kind's check of the same readings: not a second point of the trend.
+        DriftReport.objects.create(version=_version(fleet["type"], kind=ModelVersion.Kind.RUL_REGRESSOR),
+                                   window_start=NOW, window_end=NOW, threshold=0.1, status=DriftReport.Status.OK,
+                                   data_quality=[{"signal": "temp", "reference": 0, "recent": 0.9}])
         quality = selectors.data_quality()
     (upload,) = quality["uploads"]
     assert upload["rejected_share"] == 0.05

@@ -1,10 +1,11 @@
-"""Drift: PSI and KS on samples (pure), drift checks of the trained ABB motor against streams the
-tests generate (same simulator, another seed: ok; signals scaled: drifted and an event), the
-scheduled run and the on-demand job, and who may read and start them (API and model page)."""
+"""Drift: PSI and KS on samples (pure), drift checks of the trained ABB motor's four champions
+against streams the tests generate (same simulator, another seed: ok; signals scaled: drifted and
+an event), moved stored outputs, cycle-indexed data (each machine's latest steps), the scheduled
+run and the on-demand job, and who may read and start them (API and model page)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,23 @@ from machines.live import readings_push
 from machines.models import MachineType
 from machines.services import machine_create
 from predictions import drift
-from predictions.models import DriftReference, DriftReport, ModelEvent, ModelVersion
-from predictions.services.drift import drift_check, drift_check_start, drift_response, models_monitor
+from predictions.models import (
+    DriftReference,
+    DriftReport,
+    FailureEvent,
+    ModelEvent,
+    ModelVersion,
+    OutcomeSnapshot,
+    Prediction,
+)
+from predictions.services import drift as drift_service
+from predictions.services.drift import (
+    drift_check,
+    drift_check_start,
+    drift_reference_ensure,
+    drift_response,
+    models_monitor,
+)
 from predictions.tasks import drift_check_task
 
 FLEET = 24  # machines in a generated stream: fewer differ from the training fleet by themselves
@@ -163,12 +179,102 @@ def test_missing_data_trend(db, trained_motor, in_acme):
     assert quality[sensor]["recent"] == pytest.approx(0.5, abs=0.05) and quality[sensor]["change"] > 0.4
 
 
-def test_scheduled_run_checks_each_champion_classifier_once(db, trained_motor, in_acme):
+def test_scheduled_run_checks_each_champion_once(db, trained_motor, in_acme):
     version = _champion(trained_motor)
-    assert models_monitor() != []
+    champions = ModelVersion.objects.filter(machine_type_id=version.machine_type_id, status="champion")
+    assert set(champions.values_list("kind", flat=True)) == set(ModelVersion.Kind.values)
+    assert len(models_monitor()) == champions.count()
     assert models_monitor() == []  # a duplicate delivery within the hour does nothing
-    assert DriftReport.objects.filter(version=version, trigger="scheduled").count() == 1
-    assert version.outcome_snapshots.count() == 1
+    for champion in champions:
+        assert DriftReport.objects.filter(version=champion, trigger="scheduled").count() == 1
+    assert version.outcome_snapshots.count() == 1  # outcomes are judged on the classifier only
+    assert not OutcomeSnapshot.objects.exclude(version=version).exists()
+
+
+@pytest.mark.parametrize("kind", ["rul_regressor", "anomaly_detector", "sensor_forecaster"])
+def test_every_kind_is_checked_on_its_own_inputs(db, trained_motor, in_acme, kind):
+    version = ModelVersion.objects.select_related("machine_type", "dataset").get(
+        machine_type_id=trained_motor.machine_type_id, kind=kind, status="champion")
+    _push_stream(version.machine_type, seed=12)
+    calm = drift_check(version=version, days=WINDOW_DAYS)
+    reference = DriftReference.objects.get(version=version)
+    assert calm.status == "ok" and calm.machines == FLEET, [f["feature"] for f in calm.features if f["drifted"]]
+    if kind == "sensor_forecaster":  # raw signals in, no stored output to compare
+        signals = {s["name"] for s in version.machine_type.metadata["sensors"] if s["kind"] != "categorical"}
+        assert signals <= set(reference.features) and reference.scores == {}
+    else:
+        assert len(reference.features) > 100 and reference.scores["count"] == reference.rows
+    _push_stream(version.machine_type, seed=13, scale=1.3)
+    moved = drift_check(version=version, days=WINDOW_DAYS)
+    assert moved.status == "drifted" and moved.machines == 2 * FLEET
+    assert ModelEvent.objects.filter(version=version, action="drift_detected", details__report=moved.id).exists()
+
+
+def test_moved_outputs_of_a_regressor_warn_when_its_inputs_did_not(db, trained_motor, in_acme):
+    version = ModelVersion.objects.select_related("machine_type", "dataset").get(
+        machine_type_id=trained_motor.machine_type_id, kind="rul_regressor", status="champion")
+    _push_stream(version.machine_type, seed=12)
+    reference = drift_reference_ensure(version=version)
+    machine = version.machine_type.machines.first()
+    far = 10 * float(reference.scores["edges"][-1]) + 1.0  # far beyond the reference's top bin
+    for _ in range(drift_service.MIN_PREDICTIONS):
+        Prediction.objects.create(machine=machine, source="scheduled", window_end=timezone.now(), horizon_h=24,
+                                  probability=0.1, predicted_failure=False, rul_h=far, health_score=80.0,
+                                  confidence=0.8, versions={"rul_regressor": version.id})
+    report = drift_check(version=version, days=WINDOW_DAYS)
+    stored = Prediction.objects.filter(versions__rul_regressor=version.id).count()  # with onboarding's own
+    assert report.predictions == stored >= drift_service.MIN_PREDICTIONS and report.prediction_psi > drift.PSI_DRIFT
+    assert report.status == "warning", report.drift_share
+    classifier = drift_check(version=_champion(trained_motor), days=WINDOW_DAYS)
+    assert classifier.predictions == stored - drift_service.MIN_PREDICTIONS  # ours name no classifier version
+
+
+# --- cycle-indexed data ---------------------------------------------------------------------------
+
+CYCLE_TYPE = "turbofan-engine-cmapss"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _push_cycles(machine_type: MachineType, *, seed: int, prefix: str, scale: float = 1.0) -> dict[str, int]:
+    """A simulated fleet stored the C-MAPSS way, at 1970 + cycle seconds; the cycles each unit ran."""
+    from predictions.synthetic.simulator import simulate_fleet
+
+    table = simulate_fleet(machine_type.metadata, machines=12, seed=seed, healthy_fraction=0.0)
+    sensors = [s["name"] for s in machine_type.metadata["sensors"]]
+    items: list[dict[str, Any]] = []
+    cycles: dict[str, int] = {}
+    for row in table.select(["machine", *sensors]).to_pylist():
+        name = f"{prefix}-{row['machine'][-2:]}"
+        cycles[name] = cycles.get(name, 0) + 1
+        items.append({"machine": name, "ts": (EPOCH + timedelta(seconds=cycles[name])).isoformat(),
+                      "values": {s: row[s] * scale for s in sensors if row[s] is not None and row[s] == row[s]}})
+    for name in cycles:
+        machine_create(machine_type_id=machine_type.id, name=name)
+    for start in range(0, len(items), 10_000):
+        assert not readings_push(items=items[start:start + 10_000]).rejected
+    return cycles
+
+
+def test_cycle_indexed_data_is_checked_on_each_machines_latest_steps(db, in_acme, client_for, world):
+    from machines.services import machine_type_adopt
+    from predictions.services.real_training import train_on_real_data
+
+    machine_type = machine_type_adopt(key=CYCLE_TYPE)
+    for name, cycles in _push_cycles(machine_type, seed=4, prefix="Unit").items():
+        FailureEvent.objects.create(machine=machine_type.machines.get(name=name),
+                                    occurred_at=EPOCH + timedelta(seconds=cycles), failure_mode="hpc_degradation")
+    train_on_real_data(machine_type=machine_type)
+    version = ModelVersion.objects.select_related("machine_type", "dataset").get(
+        machine_type=machine_type, kind="failure_classifier", status="champion")
+    calm = drift_check(version=version, days=7)
+    assert calm.basis == "latest_steps" and calm.window_steps == 7 * 24
+    assert calm.machines == 12 and 0 < calm.rows <= 12 * 7 * 24  # each unit's last 168 cycles at most
+    assert calm.status != "no_data" and calm.drift_share < 0.3, calm.drift_share
+    _push_cycles(machine_type, seed=5, prefix="Moved", scale=1.3)
+    moved = drift_check(version=version, days=7)
+    assert moved.machines == 24 and moved.status == "drifted" and moved.drift_share > calm.drift_share
+    page = client_for("engineer").get(f"/models/{version.id}/").content.decode()
+    assert "latest 168 steps" in page
 
 
 def test_on_demand_job_reports_drift_and_outcomes(db, trained_motor, in_acme, world):
@@ -210,12 +316,21 @@ def test_api_reads_for_viewers_checks_for_engineers(trained_motor, client_for, w
     assert client_for("owner", tenant=world.globex).post(urls["check"]).status_code == 404
 
 
-def test_api_refuses_drift_checks_of_other_kinds(trained_motor, client_for, world):
+def test_api_checks_every_kind_and_only_classifiers_take_outcomes(trained_motor, client_for, world):
     with tenant_context(world.acme):
         rul = ModelVersion.objects.get(machine_type_id=trained_motor.machine_type_id, kind="rul_regressor",
                                        status="champion")
-    response = client_for("engineer").post(_urls(rul.id)["check"])
-    assert response.status_code == 400 and "failure classifiers" in response.json()["error"]["message"]
+    started = client_for("engineer").post(_urls(rul.id)["check"])
+    assert started.status_code == 202, started.content
+    with tenant_context(world.acme):
+        job = Job.objects.get(id=started.json()["id"])
+        drift_check_task.run(job.id)
+        job.refresh_from_db()
+        assert job.status == Job.Status.SUCCEEDED, job.error
+        assert "outcomes" not in job.result and not rul.outcome_snapshots.exists()
+    page = client_for("viewer").get(_urls(rul.id)["page"]).content.decode()
+    assert "Drift" in page and "Live outcomes" not in page
+    assert client_for("viewer").get(_urls(rul.id)["drift"]).json()[0]["id"] == job.result["report"]
 
 
 def test_model_page_shows_drift_and_the_button_to_engineers(trained_motor, client_for, world):
