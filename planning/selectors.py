@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from machines.models import MachineType
 from planning.models import MaintenancePlan, SparePart, Technician
 
 
@@ -33,3 +34,14 @@ def plan_days(plan: MaintenancePlan) -> list[dict[str, Any]]:
 
 def inputs_summary() -> dict[str, Any]:
     return {"technicians": list(Technician.objects.all()), "parts": list(SparePart.objects.all())}
+
+
+def failure_mode_choices(machine_types: list[MachineType]) -> list[tuple[str, str]]:
+    """Each failure mode name once, as (name, "name — the types naming it"). The part-need form
+    offers any mode with any type; the serializer refuses a pair the type's metadata does not name."""
+    types_of: dict[str, list[str]] = {}
+    for machine_type in machine_types:
+        for mode in machine_type.metadata.get("failure_modes") or []:
+            if mode.get("name"):
+                types_of.setdefault(str(mode["name"]), []).append(machine_type.name)
+    return [(name, f"{name} — {', '.join(names)}") for name, names in sorted(types_of.items())]

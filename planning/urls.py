@@ -15,16 +15,17 @@ router.register("part-needs", api.PartNeedViewSet, basename="api-part-need")
 router.register("windows", api.ProductionWindowViewSet, basename="api-window")
 router.register("plans", api.PlanViewSet, basename="api-plan")
 
+KINDS = "|".join(views.REFERENCES)  # technicians|parts|needs|windows
+
 urlpatterns = [
     path("planning/", views.planning_index, name="index"),
     path("planning/plans/", views.plan_create, name="plan-create"),
     path("planning/plans/<int:pk>/", views.plan_detail, name="plan-detail"),
     path("planning/plans/<int:pk>/accept/", views.plan_accept_page, name="plan-accept"),
-    # Technicians, spare parts and production windows: add, edit, delete (kind is one of views.REFERENCES).
-    re_path(r"^planning/(?P<kind>technicians|parts|windows)/$", views.reference_create, name="reference-create"),
-    re_path(r"^planning/(?P<kind>technicians|parts|windows)/(?P<pk>[0-9]+)/$", views.reference_edit,
-            name="reference-edit"),
-    re_path(r"^planning/(?P<kind>technicians|parts|windows)/(?P<pk>[0-9]+)/delete/$", views.reference_delete,
+    # Technicians, spare parts, part needs and production windows: add, edit, delete.
+    re_path(rf"^planning/(?P<kind>{KINDS})/$", views.reference_create, name="reference-create"),
+    re_path(rf"^planning/(?P<kind>{KINDS})/(?P<pk>[0-9]+)/$", views.reference_edit, name="reference-edit"),
+    re_path(rf"^planning/(?P<kind>{KINDS})/(?P<pk>[0-9]+)/delete/$", views.reference_delete,
             name="reference-delete"),
     path("api/v1/planning/", include(router.urls)),
 ]

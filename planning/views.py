@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,12 +18,17 @@ from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
 from jobs.models import Job
-from machines.models import Machine
+from machines.models import Machine, MachineType
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import can, member_view, page_actor
 from planning import selectors, services
-from planning.models import MaintenancePlan, ProductionWindow, SparePart, Technician
-from planning.serializers import ProductionWindowSerializer, SparePartSerializer, TechnicianSerializer
+from planning.models import MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
+from planning.serializers import (
+    PartNeedSerializer,
+    ProductionWindowSerializer,
+    SparePartSerializer,
+    TechnicianSerializer,
+)
 
 
 class PlanForm(forms.Form):
@@ -71,11 +77,20 @@ def plan_accept_page(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("planning:plan-detail", args=[plan.id]))
 
 
-# --- technicians, spare parts and production windows --------------------------------------------
+# --- technicians, spare parts, part needs and production windows ----------------------------------
 # The forms post plain fields; they become the API's JSON payload and go through the API's own
 # serializers (and `services.technician_user_check`), so the rules live in one place.
 
 WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+# The models' own str() name related rows by id: fine in logs, not in a message to a planner.
+def _need_text(need: PartNeed) -> str:
+    return f"{need.quantity} x {need.part.name} for {need.failure_mode} on {need.machine_type.name}"
+
+
+def _window_text(window: ProductionWindow) -> str:
+    return f"for {window.machine.name}"
 
 
 @dataclass(frozen=True)
@@ -83,12 +98,14 @@ class Reference:
     model: type[models.Model]
     serializer: type[serializers.ModelSerializer[Any]]
     label: str
+    describe: Callable[[Any], str] = str  # a row as the messages and the edit page's title name it
 
 
 REFERENCES: dict[str, Reference] = {
     "technicians": Reference(Technician, TechnicianSerializer, "technician"),
     "parts": Reference(SparePart, SparePartSerializer, "spare part"),
-    "windows": Reference(ProductionWindow, ProductionWindowSerializer, "production window"),
+    "needs": Reference(PartNeed, PartNeedSerializer, "part need", _need_text),
+    "windows": Reference(ProductionWindow, ProductionWindowSerializer, "production window", _window_text),
 }
 
 
@@ -109,6 +126,9 @@ def _payload(kind: str, post: QueryDict) -> dict[str, Any]:
     if kind == "parts":
         return {"name": post.get("name", ""), "in_stock": post.get("in_stock", ""),
                 "lead_time_days": post.get("lead_time_days", ""), "unit_cost": post.get("unit_cost", "")}
+    if kind == "needs":
+        return {"machine_type": post.get("machine_type", ""), "failure_mode": post.get("failure_mode", ""),
+                "part": post.get("part", ""), "quantity": post.get("quantity", "")}
     return {"machine": post.get("machine", ""), "weekdays": _ints(post.getlist("weekdays")),
             "dates": _split(post.get("dates", ""))}
 
@@ -154,12 +174,25 @@ def _save(kind: str, instance: models.Model | None, post: QueryDict) -> tuple[mo
     return saved, payload, []
 
 
+def _field_choices() -> dict[str, Any]:
+    """What the reference forms' selects and checkboxes offer."""
+    machine_types = list(MachineType.objects.order_by("name"))
+    failure_modes = selectors.failure_mode_choices(machine_types)
+    return {
+        "weekdays": list(enumerate(WEEKDAY_NAMES)),
+        "machine_names": list(Machine.objects.order_by("name").values_list("name", flat=True)),
+        "machine_types": machine_types, "failure_modes": failure_modes,
+        "failure_mode_names": [name for name, _ in failure_modes],
+        "part_names": list(SparePart.objects.order_by("name").values_list("name", flat=True)),
+    }
+
+
 def _index_context(request: HttpRequest) -> dict[str, Any]:
     return {
-        **selectors.inputs_summary(), "form": PlanForm(), "plans": selectors.plan_list()[:10],
+        **selectors.inputs_summary(), **_field_choices(), "form": PlanForm(), "plans": selectors.plan_list()[:10],
         "can_write": can(request, "write"), "windows": list(ProductionWindow.objects.select_related("machine")),
-        "machine_names": list(Machine.objects.order_by("name").values_list("name", flat=True)),
-        "weekdays": list(enumerate(WEEKDAY_NAMES)),
+        "needs": list(PartNeed.objects.select_related("machine_type", "part").order_by(
+            "machine_type__name", "failure_mode", "part__name")),
         "add_values": {kind: _values(kind, None) for kind in REFERENCES},
     }
 
@@ -172,7 +205,7 @@ def reference_create(request: HttpRequest, kind: str) -> HttpResponse:
         context = _index_context(request)
         context["add_values"][kind] = _values(kind, None, payload)
         return render(request, "planning/index.html", {**context, "add_errors": {kind: errors}}, status=400)
-    messages.success(request, f"Added {REFERENCES[kind].label} {saved}.")
+    messages.success(request, f"Added {REFERENCES[kind].label} {REFERENCES[kind].describe(saved)}.")
     return HttpResponseRedirect(reverse("planning:index") + f"#{kind}")
 
 
@@ -185,13 +218,12 @@ def reference_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     if request.method == "POST":
         saved, payload, errors = _save(kind, instance, request.POST)
         if not errors:
-            messages.success(request, f"Saved {reference.label} {saved}.")
+            messages.success(request, f"Saved {reference.label} {reference.describe(saved)}.")
             return HttpResponseRedirect(reverse("planning:index") + f"#{kind}")
         values = _values(kind, instance, payload)
     return render(request, "planning/reference_edit.html", {
-        "kind": kind, "label": reference.label, "instance": instance, "values": values, "errors": errors,
-        "weekdays": list(enumerate(WEEKDAY_NAMES)),
-        "machine_names": list(Machine.objects.order_by("name").values_list("name", flat=True)),
+        "kind": kind, "label": reference.label, "instance": instance, "title": reference.describe(instance),
+        "values": values, "errors": errors, **_field_choices(),
     }, status=400 if errors else 200)
 
 
@@ -200,7 +232,7 @@ def reference_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 def reference_delete(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     reference = REFERENCES[kind]
     instance = get_object_or_404(reference.model, pk=pk)
-    name = str(instance)
+    name = reference.describe(instance)
     instance.delete()
     messages.success(request, f"Deleted {reference.label} {name}.")
     return HttpResponseRedirect(reverse("planning:index") + f"#{kind}")
