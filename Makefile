@@ -35,7 +35,7 @@ test: $(STAMP) ## run the whole test suite (real Postgres, Redis, Celery worker,
 	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
 
 screenshots: $(STAMP) ## refresh docs/screenshots/ by running the browser suite
-	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py -q
+	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py tests/web/test_browser_insights.py -q
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -51,8 +51,11 @@ def weekly_summary_send(*, now: datetime | None = None) -> int:
             return 0
         recipients = summary_recipients()
         if recipients:
-            context = {**selectors.weekly_summary(now=now), "organization": connection.tenant.name,
-                       "url": tenant_url(host_for_slug(connection.tenant.slug), "/insights/"), "week": week}
+            summary = selectors.weekly_summary(now=now)
+            # The link opens the page on the email's period, so it shows the same figures.
+            path = f"/insights/?days={summary['period'].days}"
+            context = {**summary, "organization": connection.tenant.name,
+                       "url": tenant_url(host_for_slug(connection.tenant.slug), path), "week": week}
             subject = f"{connection.tenant.name}: weekly maintenance summary, week of {week:%d %b %Y}"
             text = render_to_string("insights/weekly_summary.txt", context)
             html = render_to_string("insights/weekly_summary.html", context)

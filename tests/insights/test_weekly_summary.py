@@ -31,7 +31,7 @@ def test_admins_and_owners_get_it_once_a_week(world: Any, motor: Any) -> None:
     assert "Acme Mills" in message.subject
     assert "Open alerts: 1" in message.body
     assert "Failures caught before they happened: 0" in message.body
-    assert "http://acme." in message.body and "/insights/" in message.body
+    assert "http://acme." in message.body and "/insights/?days=7" in message.body  # the email's period
     html, kind = message.alternatives[0]  # type: ignore[attr-defined]
     assert kind == "text/html" and "Open alerts: <b>1</b>" in html
     with tenant_context(world.acme):

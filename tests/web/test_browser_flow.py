@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,6 @@ SIMULATED_MACHINES = "24"
 PHONE = {"width": 390, "height": 844}  # the wizard's "advanced" field: fewer than the default, to keep the run short
 
 
-def chromium_path() -> str:
-    found = os.environ.get("PDM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        raise RuntimeError("No chromium on PATH: `make install` installs it (scripts/install_browser.sh).")
-    return found
-
-
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(os.environ.get("PDM_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
@@ -70,20 +62,6 @@ def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathF
     with django_db_blocker.unblock(), process(worker, log=logs / "worker.log", ready=lambda t: " ready." in t), \
             process(asgi, log=logs / "daphne.log", ready=lambda _: port_listening(port)):
         yield port
-
-
-@pytest.fixture(scope="module")
-def browser(stack: int) -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread; Django would refuse our (sync)
-    # database reads beside it. Nothing here is concurrent, so the guard has nothing to protect.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,35 @@
+"""What the browser suites share: Debian's chromium under Playwright, once per module.
+
+Each browser module defines its own `stack` fixture (the servers it drives: a Daphne port); the
+`browser` fixture here waits for it, so Chromium starts after the servers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import playwright.sync_api as playwright_api
+import pytest
+
+
+def chromium_path() -> str:
+    found = os.environ.get("PDM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        raise RuntimeError("No chromium on PATH: `make install` installs it (scripts/install_browser.sh).")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser(stack: int) -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; Django would refuse our (sync)
+    # database reads beside it. Nothing here is concurrent, so the guard has nothing to protect.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_api.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
