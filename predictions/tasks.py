@@ -9,6 +9,7 @@ from celery import Task
 from billing.access import tenant_standing
 from jobs.services import job_execute
 from pdm_saas.celery import app
+from pdm_saas.monitoring.fleet import scheduled_scoring_observe
 from predictions import notifications
 from predictions.services.alerts import alerts_escalate
 from tenants.db import connection
@@ -67,6 +68,8 @@ def fleet_score_task(machine_type_id: int | None = None) -> int:
     from predictions.services.scoring import fleet_score
 
     standing = tenant_standing(tenant_id=connection.tenant.id)
+    if machine_type_id is None:  # beat's run over the whole fleet: what it should score (docs/monitoring.md)
+        scheduled_scoring_observe(read_only=standing.read_only)
     if standing.read_only:
         logger.info("Scheduled scoring skipped in %s: %s", connection.schema_name, standing.notice)
         return 0

@@ -537,7 +537,7 @@ def _container_path(service: str, source: Path) -> str:
 
 def test_prometheus_scrapes_every_process_on_the_ports_compose_exposes() -> None:
     jobs, services, env = _scrape_jobs(), _services(), _env_example()
-    assert set(jobs) == {"web", "worker", "beat", "mqtt-bridge"}
+    assert set(jobs) == {"web", "worker", "beat", "mqtt-bridge", "alertmanager"}
     # web: /metrics on the public host, which compose makes a network alias of web.
     (host, port), = _targets(jobs["web"])
     assert jobs["web"].get("metrics_path", "/metrics") == "/metrics" and port == 8000
@@ -554,6 +554,7 @@ def test_prometheus_scrapes_every_process_on_the_ports_compose_exposes() -> None
     for name, variable in [*((w, "PDM_WORKER_METRICS_PORT") for w in workers), ("beat", "PDM_BEAT_METRICS_PORT"),
                            ("mqtt-bridge", "PDM_BRIDGE_METRICS_PORT")]:
         assert services[name]["expose"] == [f"${{{variable}:?set {variable} in docker/.env}}"], name
+    assert _targets(jobs["alertmanager"]) == [("alertmanager", _alertmanager_port())]
 
 
 def test_prefork_workers_keep_their_metrics_in_a_multiprocess_folder() -> None:
@@ -597,7 +598,8 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
     for metric in ("pdm_http_request_duration_seconds_bucket", "pdm_predictions_stored_total",
                    "pdm_celery_task_duration_seconds_bucket", "pdm_celery_task_failures_total", "pdm_queue_depth",
                    "pdm_ingest_rows_stored_total", "pdm_prediction_failure_probability_bucket",
-                   "pdm_prediction_health_score_bucket"):
+                   "pdm_prediction_health_score_bucket", "pdm_machines_scorable",
+                   "pdm_scoring_last_run_timestamp_seconds"):
         assert metric in expressions, f"the dashboard shows no {metric}"
     assert {t["datasource"]["uid"] for panel in dashboard["panels"] for t in panel["targets"]} == {source["uid"]}
 
@@ -648,7 +650,8 @@ def test_the_exported_metric_names_are_found() -> None:
     for name in ("pdm_http_request_duration_seconds_bucket", "pdm_queue_depth", "pdm_predictions_stored_total",
                  "pdm_celery_task_failures_total", "pdm_celery_tasks_finished_total", "pdm_jobs_finished_total",
                  "pdm_beat_last_publish_timestamp_seconds", "pdm_mqtt_messages_received_total",
-                 "pdm_mqtt_messages_rejected_total", "pdm_ingest_rows_stored_total"):
+                 "pdm_mqtt_messages_rejected_total", "pdm_ingest_rows_stored_total", "pdm_machines_scorable",
+                 "pdm_scoring_last_run_timestamp_seconds"):
         assert name in series, name
     assert "pdm_queue_depth_total" not in series and "pdm_predictions_stored" not in series
     assert _metric_names('sum by (le, queue) (rate(a_b{status=~"5..", x="y z"}[5m])) / on(q) c > 0.5 unless '
@@ -679,8 +682,168 @@ def test_alert_rules_are_complete_and_use_exported_metrics() -> None:
         assert needle in expressions, needle
 
 
+def test_the_predictions_alert_needs_scorable_machines() -> None:
+    """Not "stored some yesterday, none this hour": scorable machines (now, an hour ago, from a run
+    within the hour) and no prediction in the hour, per tenant."""
+    (rule,) = [rule for rule in _alert_rules() if rule["alert"] == "PdmNoPredictionsStored"]
+    expr = " ".join(rule["expr"].split())
+    assert _metric_names(expr) == {"pdm_machines_scorable", "pdm_scoring_last_run_timestamp_seconds",
+                                   "pdm_predictions_stored_total"}
+    assert "max by (tenant) (pdm_machines_scorable) > 0" in expr
+    assert "max by (tenant) (pdm_machines_scorable offset 1h) > 0" in expr
+    assert "time() - max by (tenant) (pdm_scoring_last_run_timestamp_seconds) < 3600" in expr
+    assert expr.index(" unless ") > expr.index("pdm_scoring_last_run_timestamp_seconds"), "unless must come last"
+    assert expr.endswith("unless sum by (tenant) (increase(pdm_predictions_stored_total[1h])) > 0")
+    assert "1d" not in expr, "the old approximation (stored predictions in the last day) is gone"
+
+
 def test_prometheus_loads_the_alert_rules() -> None:
     config = yaml.safe_load(PROMETHEUS_YML.read_text())
     target = _container_path("prometheus", ALERTS_YML)
     assert config["rule_files"] == [target]
     assert Path(target).parent == Path(_container_path("prometheus", PROMETHEUS_YML)).parent
+
+
+# --- Alertmanager (docker/alertmanager/) ---------------------------------------------------------
+
+ALERTMANAGER = DOCKER / "alertmanager"
+ALERTMANAGER_TEMPLATE = ALERTMANAGER / "alertmanager.yml"
+ALERTMANAGER_RENDER = ALERTMANAGER / "render.sh"
+PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _alertmanager_port() -> int:
+    """The container port compose publishes for Alertmanager (on the host's loopback only)."""
+    (published,) = _services()["alertmanager"]["ports"]
+    address, host_port, container_port = str(published).split(":")
+    assert address == "127.0.0.1" and host_port == container_port, published
+    return int(container_port)
+
+
+def _alertmanager_data() -> str:
+    """Where compose mounts Alertmanager's named volume: its storage, the rendered config, the secrets."""
+    for mount in _services()["alertmanager"]["volumes"]:
+        source, target = str(mount).split(":")[:2]
+        if source in (_compose().get("volumes") or {}):
+            return target
+    raise AssertionError("alertmanager has no named volume")
+
+
+def _seconds(duration: str) -> int:
+    parts = re.findall(r"(\d+)([smhd])", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(int(n) * DURATION_UNITS[u] for n, u in parts)
+
+
+def _render(tmp_path: Path, **env: str) -> tuple[dict[str, Any], Path]:
+    """Run render.sh as the container does, with only `env`; the parsed config and its folder."""
+    if shutil.which("sh") is None or shutil.which("awk") is None:
+        pytest.skip("render.sh needs sh and awk")
+    folder = tmp_path / "rendered"
+    folder.mkdir()
+    done = subprocess.run(["sh", str(ALERTMANAGER_RENDER), str(ALERTMANAGER_TEMPLATE), str(folder)],
+                          env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    config = yaml.safe_load((folder / "alertmanager.yml").read_text())
+    assert isinstance(config, dict)
+    return config, folder
+
+
+MAIL = {"DJANGO_EMAIL_HOST": "smtp.example.com", "DJANGO_EMAIL_PORT": "587", "DJANGO_EMAIL_USE_TLS": "true",
+        "DJANGO_DEFAULT_FROM_EMAIL": "PDM SaaS <no-reply@pdm.example.com>"}
+
+
+def test_compose_runs_a_pinned_alertmanager_with_its_config_and_data() -> None:
+    service = _services()["alertmanager"]
+    assert re.fullmatch(r"prom/alertmanager:v\d+\.\d+\.\d+", service["image"]), service["image"]
+    assert "env_file" not in service, "Alertmanager needs the mail settings, not the application's secrets"
+    folder = _container_path("alertmanager", ALERTMANAGER)
+    data = _alertmanager_data()
+    script = " ".join(_command(service))
+    assert f"sh {folder}/render.sh {folder}/alertmanager.yml {data} &&" in script
+    assert f"exec /bin/alertmanager --config.file={data}/alertmanager.yml" in script
+    assert f"--storage.path={data}" in script and "--cluster.listen-address= " in script + " "
+    healthcheck = service["healthcheck"]["test"]
+    assert healthcheck[:2] == ["CMD", "wget"] and healthcheck[-1] == f"http://127.0.0.1:{_alertmanager_port()}/-/healthy"
+    assert "alertmanager" in (_services()["prometheus"].get("depends_on") or [])
+
+
+def test_prometheus_sends_alerts_to_the_compose_alertmanager() -> None:
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    (manager,) = config["alerting"]["alertmanagers"]
+    targets = [str(target) for static in manager["static_configs"] for target in static["targets"]]
+    assert targets == [f"alertmanager:{_alertmanager_port()}"]
+    assert "alertmanager" in _services()
+
+
+def test_the_alertmanager_template_is_yaml_with_a_route_and_receivers() -> None:
+    config = yaml.safe_load(ALERTMANAGER_TEMPLATE.read_text())
+    names = {receiver["name"] for receiver in config["receivers"]}
+    route = config["route"]
+    assert route["receiver"] in names and all(child["receiver"] in names for child in route.get("routes", []))
+    assert set(route["group_by"]) == {"alertname", "severity"}
+    (critical,) = [child for child in route["routes"] if child["matchers"] == ['severity="critical"']]
+    assert _seconds(critical["repeat_interval"]) < _seconds(route["repeat_interval"]), "critical repeats more often"
+    (inhibit,) = config["inhibit_rules"]
+    assert inhibit == {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+                       "equal": ["alertname"]}
+    severities = {rule["labels"]["severity"] for rule in _alert_rules()}
+    assert severities == {"warning", "critical"}, "the route and the inhibition match on these values"
+
+
+def test_alertmanager_reads_only_documented_variables_that_compose_passes() -> None:
+    service, env = _services()["alertmanager"], _env_example()
+    lines = ALERTMANAGER_TEMPLATE.read_text().splitlines()
+    used = set(PLACEHOLDER.findall("\n".join(line for line in lines if not line.lstrip().startswith("#"))))
+    script = ALERTMANAGER_RENDER.read_text()
+    used |= set(re.findall(r'ENVIRON\["([A-Z_][A-Z0-9_]*)"\]', script))
+    used |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):-", script))
+    assert {"ALERTMANAGER_EMAIL_TO", "ALERTMANAGER_WEBHOOK_URL", "DJANGO_EMAIL_HOST"} <= used
+    assert used - set(env) == set(), f"not in .env.example: {sorted(used - set(env))}"
+    assert set(service["environment"]) == used
+    for name, value in service["environment"].items():
+        assert value == f"${{{name}:-}}", f"{name}: passed from docker/.env, empty when unset"
+    assert env["ALERTMANAGER_EMAIL_TO"] == "" and env["ALERTMANAGER_WEBHOOK_URL"] == "", "receivers are opt-in"
+
+
+def test_rendered_without_receivers_alertmanager_still_starts(tmp_path: Path) -> None:
+    config, folder = _render(tmp_path)
+    assert config["receivers"] == [{"name": "operators"}], "a receiver with no integration: alerts stay in the UI"
+    assert set(config["global"]) == {"resolve_timeout"}
+    assert (folder / "smtp-password").read_text() == "" and (folder / "webhook-url").read_text() == ""
+
+
+def test_rendered_with_email_and_webhook(tmp_path: Path) -> None:
+    secret, hook = "change-me-&|\\pass", "https://hooks.example.com/pdm?token=change-me&x=1"
+    to = 'ops@pdm.example.com, "On call" <oncall@pdm.example.com>'
+    config, folder = _render(tmp_path, **MAIL, DJANGO_EMAIL_HOST_USER="alerts", DJANGO_EMAIL_HOST_PASSWORD=secret,
+                             ALERTMANAGER_EMAIL_TO=to, ALERTMANAGER_WEBHOOK_URL=hook)
+    data = _alertmanager_data()
+    assert config["global"] == {
+        "resolve_timeout": "5m", "smtp_smarthost": "smtp.example.com:587", "smtp_require_tls": True,
+        "smtp_from": "PDM SaaS <no-reply@pdm.example.com>", "smtp_auth_username": "alerts",
+        "smtp_auth_password_file": f"{data}/smtp-password"}
+    (receiver,) = config["receivers"]
+    assert receiver["email_configs"] == [{"to": to, "send_resolved": True}]
+    assert receiver["webhook_configs"] == [{"url_file": f"{data}/webhook-url", "send_resolved": True}]
+    rendered = (folder / "alertmanager.yml").read_text()
+    assert secret not in rendered and hook not in rendered, "secrets go to files, not into the config"
+    assert (folder / "smtp-password").read_text() == secret and (folder / "webhook-url").read_text() == hook
+
+
+def test_rendered_email_without_smtp_login_and_without_tls(tmp_path: Path) -> None:
+    config, _ = _render(tmp_path, **{**MAIL, "DJANGO_EMAIL_USE_TLS": "false"}, ALERTMANAGER_EMAIL_TO="ops@x.test")
+    assert config["global"]["smtp_require_tls"] is False
+    assert "smtp_auth_username" not in config["global"] and "smtp_auth_password_file" not in config["global"]
+    assert "webhook_configs" not in config["receivers"][0]
+
+
+def test_render_refuses_email_without_a_mail_server(tmp_path: Path) -> None:
+    if shutil.which("sh") is None or shutil.which("awk") is None:
+        pytest.skip("render.sh needs sh and awk")
+    done = subprocess.run(["sh", str(ALERTMANAGER_RENDER), str(ALERTMANAGER_TEMPLATE), str(tmp_path)],
+                          env={"PATH": os.environ["PATH"], "ALERTMANAGER_EMAIL_TO": "ops@x.test"},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and "DJANGO_EMAIL_HOST is empty" in done.stderr
+    assert not (tmp_path / "alertmanager.yml").exists()

@@ -1,6 +1,6 @@
 """Prometheus monitoring: `/metrics` and its protection, the application's metrics recorded by the
-real code paths (requests, scoring through the API, ingest, the broker's queues), and real worker
-and beat processes exposing their own metrics over HTTP."""
+real code paths (requests, scoring through the API, ingest, the broker's queues, what scheduled
+scoring should score), and real worker and beat processes exposing their own metrics over HTTP."""
 
 from __future__ import annotations
 
@@ -24,8 +24,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from jobs.models import Job
 from jobs.services import job_claim, job_create, job_enqueue, jobs_sweep_stale
 from jobs.tasks import tenant_probe_task
+from machines.live import readings_push
+from machines.models import Machine, MachineType
+from machines.services import machine_create, machine_delete, machine_type_adopt
 from pdm_saas.celery import app as celery_app
-from tests.conftest import TRAINED_TYPE
+from pdm_saas.monitoring.fleet import scheduled_scoring_observe, scorable_machines_count
+from predictions.models import Dataset, ModelVersion
+from tenants.models import Tenant
+from tenants.selectors import tenant_active_list
+from tests.billing.conftest import usage_set
+from tests.conftest import MOTOR, TRAINED_TYPE
 
 from .live import child_env, free_port, port_listening, process, python_bin, wait_for
 
@@ -154,6 +162,79 @@ def test_jobs_the_sweeper_fails_are_counted_as_stale(db: None, in_acme: Any) -> 
     assert Job.objects.get(id=dead.id).status == "failed"
 
 
+# --- What scheduled scoring should score ------------------------------------------------------------
+
+PUMP = "centrifugal-pump"
+FINGERPRINT = "metrics-test-champion"  # marks the champion these tests make up
+FLEET = {  # globex's machines: (type, readings, status); only G-1 and G-2 are scorable
+    "G-1": (MOTOR, True, Machine.Status.ACTIVE),
+    "G-2": (MOTOR, True, Machine.Status.ACTIVE),
+    "G-idle": (MOTOR, True, Machine.Status.INACTIVE),  # not active
+    "G-new": (MOTOR, False, Machine.Status.ACTIVE),  # no readings yet
+    "G-pump": (PUMP, True, Machine.Status.ACTIVE),  # its type has no champion
+}
+
+
+def _first_numeric_sensor(machine_type: MachineType) -> str:
+    return str(next(s["name"] for s in machine_type.sensors if s["kind"] == "numeric"))
+
+
+def _fleet_create(tenant: Tenant) -> list[str]:
+    """FLEET in `tenant`, and a type-wide champion failure classifier for the motor type; the keys
+    of the types it adopted. The champion has no artifact: scoring it fails, after the run has
+    said what it should score."""
+    with tenant_context(tenant):
+        adopted = [key for key in (MOTOR, PUMP) if not MachineType.objects.filter(key=key).exists()]
+        types = {key: machine_type_adopt(key=key) if key in adopted else MachineType.objects.get(key=key)
+                 for key in (MOTOR, PUMP)}
+        ModelVersion.objects.create(
+            machine_type=types[MOTOR], kind=ModelVersion.Kind.FAILURE_CLASSIFIER, number=1,
+            status=ModelVersion.Status.CHAMPION, data_source=Dataset.Source.SIMULATED, data_fingerprint=FINGERPRINT,
+            artifact_path="metrics-test/no-such.bundle", artifact_sha256="0" * 64)
+        for name, (key, _, _) in FLEET.items():
+            machine_create(machine_type_id=types[key].id, name=name)
+        pushed = readings_push(items=[
+            {"machine": name, "ts": "2026-11-27T10:00:00Z", "values": {_first_numeric_sensor(types[key]): 1.0}}
+            for name, (key, readings, _) in FLEET.items() if readings])
+        assert not pushed.rejected, pushed.rejected
+        for name, (_, _, status) in FLEET.items():
+            Machine.objects.filter(name=name).update(status=status)
+    return adopted
+
+
+def _fleet_remove(tenant: Tenant, adopted: list[str]) -> None:
+    with tenant_context(tenant):
+        for machine_id in Machine.objects.filter(name__in=FLEET).values_list("id", flat=True):
+            machine_delete(machine_id=machine_id)
+        ModelVersion.objects.filter(data_fingerprint=FINGERPRINT).delete()
+        MachineType.objects.filter(key__in=adopted).delete()
+
+
+def test_scorable_machines_are_active_with_a_champion_and_readings(db: None, world: Any) -> None:
+    _fleet_create(world.globex)
+    with tenant_context(world.globex):
+        assert scorable_machines_count() == 2
+        started = timezone.now().timestamp()
+        scheduled_scoring_observe(read_only=False)
+    assert _sample("pdm_machines_scorable", tenant="globex") == 2
+    assert started <= _sample("pdm_scoring_last_run_timestamp_seconds", tenant="globex") <= timezone.now().timestamp()
+    # Scoring skips a read-only tenant on purpose: nothing it should score, nothing to alert on.
+    with tenant_context(world.globex):
+        scheduled_scoring_observe(read_only=True)
+    assert _sample("pdm_machines_scorable", tenant="globex") == 0
+
+
+def test_a_tenant_out_of_predictions_has_nothing_to_score(db: None, trained_motor: Any, world: Any, in_acme: Any,
+                                                         settings: Any) -> None:
+    settings.BILLING_QUOTAS_ENABLED = True
+    usage_set(world.acme.id, 1000)  # the trial's included predictions, all used
+    scheduled_scoring_observe(read_only=False)
+    assert _sample("pdm_machines_scorable", tenant="acme") == 0
+    usage_set(world.acme.id, 0)
+    scheduled_scoring_observe(read_only=False)
+    assert _sample("pdm_machines_scorable", tenant="acme") == scorable_machines_count() >= 1  # ABB-101
+
+
 # --- Real worker and beat processes ---------------------------------------------------------------
 
 
@@ -225,6 +306,54 @@ def test_beat_exposes_its_liveness(world: Any, tmp_path: Path, monkeypatch: pyte
     assert _value(text, "pdm_beat_started_timestamp_seconds")
     assert _value(text, "pdm_beat_last_publish_timestamp_seconds")
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # whatever beat sent
+
+
+@pytest.mark.live
+def test_a_scheduled_scoring_run_reports_what_each_tenant_should_score(
+        world: Any, trained_motor: Any, committed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beat's real message, fanned out by the dispatcher, scored by a prefork worker (two pool
+    processes, so the tenants' runs may land in different ones): each tenant's gauge has its own
+    count. Acme scores ABB-101 for real; globex's champion has no artifact, so its run fails after
+    reporting 2 scorable machines: the very case PdmNoPredictionsStored is for."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    port, folder = free_port(), tmp_path / "multiproc"
+    folder.mkdir()
+    monkeypatch.setenv("PDM_WORKER_METRICS_PORT", str(port))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    adopted = _fleet_create(world.globex)
+    try:
+        tenants = tenant_active_list().count()
+        args = [python_bin("celery"), "-A", "pdm_saas", "worker", "-Q", "default,score", "-P", "prefork", "-c", "2",
+                "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        with process(args, log=tmp_path / "worker.log", ready=lambda text: " ready." in text):
+            wait_for(lambda: _port_answers(port), timeout=20, what="worker metrics")
+            started = timezone.now().timestamp()
+            schedule = celery_app.conf.beat_schedule["score-fleet"]  # what beat publishes
+            celery_app.send_task(schedule["task"], args=schedule["args"])
+            task = "predictions.tasks.fleet_score_task"
+
+            def all_tenants_scored() -> bool:
+                text = _scrape(port)
+                return sum(value for (name, labels), value in _parsed(text).items()
+                           if name == "pdm_celery_tasks_finished_total" and ("task", task) in labels) == tenants
+
+            wait_for(all_tenants_scored, timeout=180, what=f"{tenants} scheduled scoring runs")
+            text = _scrape(port)
+    finally:
+        _fleet_remove(world.globex, adopted)
+    finished = timezone.now().timestamp()
+    assert _value(text, "pdm_machines_scorable", tenant="globex") == 2
+    assert _value(text, "pdm_predictions_stored_total", tenant="globex") is None
+    assert _value(text, "pdm_celery_tasks_finished_total", task=task, queue="score", state="FAILURE") == 1
+    acme = _value(text, "pdm_machines_scorable", tenant="acme")
+    assert acme and acme >= 1  # ABB-101, and whatever else the session trained in acme
+    # What acme should score is what its run scored: none of globex's machines leaked in.
+    assert _value(text, "pdm_predictions_stored_total", tenant="acme") == acme
+    with tenant_context(world.acme):
+        assert scorable_machines_count() == acme
+    for tenant in ("acme", "globex"):
+        ran = _value(text, "pdm_scoring_last_run_timestamp_seconds", tenant=tenant)
+        assert ran and started <= ran <= finished, tenant
 
 
 def _port_answers(port: int) -> bool:

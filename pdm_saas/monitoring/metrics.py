@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,17 @@ TASKS_FINISHED = Counter(
     ["task", "queue", "state"])
 TASK_FAILURES = Counter(
     "pdm_celery_task_failures", "Celery tasks that raised, per task and queue.", ["task", "queue"])
+
+# What scheduled scoring should cover, set by every scheduled run (pdm_saas/monitoring/fleet.py) in
+# the worker's pool process that ran it. "mostrecent": the worker serves the value last set by any
+# of its processes (a tenant's next run may land in another child; a dead child's files stay).
+MACHINES_SCORABLE = Gauge(
+    "pdm_machines_scorable",
+    "Machines the last scheduled scoring run was to score (active, a champion for their type, readings; "
+    "0 while the tenant is read-only or out of predictions), per tenant.", ["tenant"], multiprocess_mode="mostrecent")
+SCORING_LAST_RUN = Gauge(
+    "pdm_scoring_last_run_timestamp_seconds", "When the last scheduled scoring run of a tenant started.",
+    ["tenant"], multiprocess_mode="mostrecent")
 
 # The MQTT bridge (tenants/mqtt_bridge.py), served on its own port (PDM_BRIDGE_METRICS_PORT).
 MQTT_REJECT_REASONS = ("unrouted", "invalid", "error")
@@ -86,6 +97,16 @@ def job_outcome_record(*, kind: str, outcome: str) -> None:
         JOBS_FINISHED.labels(kind or "unknown", outcome).inc()
     except Exception:
         logger.exception("could not record job metrics")
+
+
+def scheduled_scoring_record(*, schema_name: str, scorable: int) -> None:
+    """A scheduled scoring run of a tenant starts, and should score `scorable` machines."""
+    try:
+        tenant = tenant_label(schema_name)
+        MACHINES_SCORABLE.labels(tenant).set(max(0, int(scorable)))
+        SCORING_LAST_RUN.labels(tenant).set_to_current_time()
+    except Exception:
+        logger.exception("could not record scoring metrics")
 
 
 def labels_of(task: Any) -> tuple[str, str]:
