@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	sh scripts/install_browser.sh
+	sh scripts/install_debian_tools.sh
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the pinned requirements

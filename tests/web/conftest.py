@@ -17,7 +17,7 @@ import pytest
 def chromium_path() -> str:
     found = os.environ.get("PDM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        raise RuntimeError("No chromium on PATH: `make install` installs it (scripts/install_browser.sh).")
+        raise RuntimeError("No chromium on PATH: `make install` installs it (scripts/install_debian_tools.sh).")
     return found
 
 

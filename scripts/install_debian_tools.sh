@@ -1,0 +1,16 @@
+#!/bin/sh
+# Debian packages the test suite drives, installed when missing (idempotent):
+# - chromium: the browser suite drives it through Playwright (Playwright's own browser download
+#   needs a CDN this network does not reach);
+# - docker-compose: `docker-compose config` validates docker/compose.yaml without a Docker engine
+#   (tests/test_docker_config.py).
+set -e
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v docker-compose >/dev/null 2>&1 || missing="$missing docker-compose"
+if [ -z "$missing" ]; then exit 0; fi
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+echo "Installing Debian's$missing for the tests..."
+$SUDO apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing >/dev/null
