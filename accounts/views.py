@@ -12,9 +12,9 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -32,6 +32,7 @@ from accounts.models import Invitation
 from accounts.roles import Role, Scope
 from pdm_saas.api.principals import request_membership
 from pdm_saas.errors import NotFound, ServiceError
+from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
 
 # --- public pages of a tenant host ----------------------------------------------------------
@@ -158,16 +159,12 @@ def member_role_page(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose one of the roles.")
         return redirect("accounts:organization")
-    try:
-        changed = services.member_role_change(actor=page_actor(request), membership_id=pk,
-                                              role=form.cleaned_data["role"])
-    except NotFound as exc:  # another tenant's id looks like no id at all
-        raise Http404(exc.message) from exc
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{changed.user.email} is now {changed.get_role_display()}.")
-    return redirect("accounts:organization")
+    return run_action(
+        request,
+        lambda: services.member_role_change(actor=page_actor(request), membership_id=pk,
+                                            role=form.cleaned_data["role"]),
+        success=lambda changed: f"{changed.user.email} is now {changed.get_role_display()}.",
+        redirect_to=reverse("accounts:organization"), not_found_is_404=True)
 
 
 @member_view(write=Scope.ADMIN)
@@ -192,15 +189,10 @@ def member_remove_page(request: HttpRequest, pk: int) -> HttpResponse:
 @member_view(write=Scope.ADMIN)
 @require_POST
 def invitation_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        services.invitation_revoke(tenant_id=request.tenant.id, invitation_id=pk)  # type: ignore[attr-defined]
-    except NotFound as exc:  # another tenant's id looks like no id at all
-        raise Http404(exc.message) from exc
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Invitation revoked.")
-    return redirect("accounts:organization")
+    tenant_id = request.tenant.id  # type: ignore[attr-defined]
+    return run_action(request, lambda: services.invitation_revoke(tenant_id=tenant_id, invitation_id=pk),
+                      success="Invitation revoked.", redirect_to=reverse("accounts:organization"),
+                      not_found_is_404=True)
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -241,12 +233,7 @@ def api_key_create_page(request: HttpRequest) -> HttpResponse:
 @member_view(read=Scope.ADMIN, write=Scope.ADMIN)
 @require_POST
 def api_key_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        key = services.api_key_revoke(tenant_id=request.tenant.id, key_id=pk)  # type: ignore[attr-defined]
-    except NotFound as exc:  # another tenant's id looks like no id at all
-        raise Http404(exc.message) from exc
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"API key “{key.name}” ({key.prefix}) revoked.")
-    return HttpResponseRedirect(reverse_lazy("accounts:api-keys"))
+    tenant_id = request.tenant.id  # type: ignore[attr-defined]
+    return run_action(request, lambda: services.api_key_revoke(tenant_id=tenant_id, key_id=pk),
+                      success=lambda key: f"API key “{key.name}” ({key.prefix}) revoked.",
+                      redirect_to=reverse("accounts:api-keys"), not_found_is_404=True)

@@ -20,6 +20,7 @@ from rest_framework import serializers
 from jobs.models import Job
 from machines.models import Machine, MachineType
 from pdm_saas.errors import ServiceError
+from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import can, member_view, page_actor
 from planning import selectors, services
 from planning.models import MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
@@ -66,15 +67,13 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @member_view()
 def plan_accept_page(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(MaintenancePlan, pk=pk)
-    try:
-        plan = services.plan_accept(plan_id=plan.id, actor_id=page_actor(request).user_id)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        counts = plan.result.get("accepted", {})
-        messages.success(request, f"Plan accepted: {counts.get('created', 0)} work orders created, "
-                                  f"{counts.get('updated', 0)} updated.")
-    return HttpResponseRedirect(reverse("planning:plan-detail", args=[plan.id]))
+    return run_action(request, lambda: services.plan_accept(plan_id=plan.id, actor_id=page_actor(request).user_id),
+                      success=_accepted_text, redirect_to=reverse("planning:plan-detail", args=[plan.id]))
+
+
+def _accepted_text(plan: MaintenancePlan) -> str:
+    counts = plan.result.get("accepted", {})
+    return f"Plan accepted: {counts.get('created', 0)} work orders created, {counts.get('updated', 0)} updated."
 
 
 # --- technicians, spare parts, part needs and production windows ----------------------------------

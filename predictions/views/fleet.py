@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
 from accounts.roles import Scope
 from machines.models import Machine
 from machines.selectors import readings_recent
-from pdm_saas.errors import ServiceError
+from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
 from predictions.frames import time_scale_for
 from predictions.models import Alert, WorkOrder
@@ -120,10 +120,6 @@ def machine_chart_data(request: HttpRequest, pk: int) -> JsonResponse:
 def machine_score(request: HttpRequest, pk: int) -> HttpResponse:
     """Score the machine now from its latest stored window, forecast included."""
     machine = _machine(pk)
-    try:
-        machine_predict(machine=machine, forecast=True)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{machine.name} scored just now.")
-    return redirect("predictions:machine-detail", pk=machine.id)
+    return run_action(request, lambda: machine_predict(machine=machine, forecast=True),
+                      success=f"{machine.name} scored just now.",
+                      redirect_to=reverse("predictions:machine-detail", kwargs={"pk": machine.id}))

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Scope
 from machines.models import Machine, MachineType
 from pdm_saas.errors import ServiceError
+from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
 from predictions.models import DriftReport, ModelVersion
 from predictions.services import challenger, drift, registry
@@ -234,13 +235,10 @@ def model_promote_page(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(ModelVersion, pk=pk)
     form = NoteForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    try:
-        version = registry.model_version_promote(version_id=pk, actor_id=page_actor(request).user_id, note=note)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"v{version.number} is now the champion; the previous one is archived.")
-    return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))
+    return run_action(
+        request, lambda: registry.model_version_promote(version_id=pk, actor_id=page_actor(request).user_id, note=note),
+        success=lambda version: f"v{version.number} is now the champion; the previous one is archived.",
+        redirect_to=reverse("predictions:model-detail", args=[pk]))
 
 
 @member_view(write=Scope.ADMIN)
@@ -293,13 +291,10 @@ def drift_context(version: ModelVersion) -> dict[str, Any]:
 @require_POST
 def model_drift_check_page(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(ModelVersion, pk=pk)
-    try:
-        job = drift.drift_check_start(version=version, created_by_id=page_actor(request).user_id)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Drift check started (job {job.id}); the report appears here in a minute.")
-    return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))
+    return run_action(
+        request, lambda: drift.drift_check_start(version=version, created_by_id=page_actor(request).user_id),
+        success=lambda job: f"Drift check started (job {job.id}); the report appears here in a minute.",
+        redirect_to=reverse("predictions:model-detail", args=[pk]))
 
 
 # --- champion and challenger ------------------------------------------------------------------
@@ -328,23 +323,19 @@ def challenger_context(version: ModelVersion) -> dict[str, Any]:
 @require_POST
 def model_retrain_page(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(ModelVersion.objects.select_related("machine_type"), pk=pk)
-    try:
-        job = challenger.challenger_start(machine_type=version.machine_type, created_by_id=page_actor(request).user_id)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Retraining (job {job.id}); the challenger appears here and shadows the champion.")
-    return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))
+    return run_action(
+        request,
+        lambda: challenger.challenger_start(machine_type=version.machine_type,
+                                            created_by_id=page_actor(request).user_id),
+        success=lambda job: f"Retraining (job {job.id}); the challenger appears here and shadows the champion.",
+        redirect_to=reverse("predictions:model-detail", args=[pk]))
 
 
 @member_view(write=Scope.WRITE)
 @require_POST
 def model_decide_page(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(ModelVersion, pk=pk)
-    try:
-        decision = challenger.challenger_decide(challenger_id=pk, actor_id=page_actor(request).user_id)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Decision: {decision['decision']} ({decision['reason']}).")
-    return HttpResponseRedirect(reverse("predictions:model-detail", args=[pk]))
+    return run_action(
+        request, lambda: challenger.challenger_decide(challenger_id=pk, actor_id=page_actor(request).user_id),
+        success=lambda decision: f"Decision: {decision['decision']} ({decision['reason']}).",
+        redirect_to=reverse("predictions:model-detail", args=[pk]))
