@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from billing.models import Subscription
-from machines.metadata import failure_mode_or_costliest
+from machines.metadata import failure_mode_label, failure_mode_or_costliest
 from machines.models import Machine, Upload
 from predictions.models import (
     Alert,
@@ -90,6 +90,7 @@ class CaughtFailure:
     unplanned_cost: Decimal
     actual_cost: Decimal
     cost_avoided: Decimal
+    failure_mode_label: str = ""  # as people read it (the metadata's label)
 
 
 @dataclass
@@ -134,6 +135,7 @@ def caught_failure(order: WorkOrder) -> CaughtFailure:
     assert order.closed_at is not None
     return CaughtFailure(
         work_order_id=order.id, machine=machine.name, failure_mode=str((mode or {}).get("name", "")),
+        failure_mode_label=failure_mode_label(document, str((mode or {}).get("name", ""))),
         closed_at=order.closed_at, unplanned_downtime_h=unplanned_downtime.quantize(CENT),
         actual_downtime_h=actual_downtime.quantize(CENT),
         downtime_prevented_h=(unplanned_downtime - actual_downtime).quantize(CENT),
@@ -152,7 +154,7 @@ def unplanned_failures(period: Period) -> list[FailureEvent]:
     return list(FailureEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end,
                                             work_order__isnull=True)
                 .exclude(source=FailureEvent.Source.WORK_ORDER)
-                .filter(~Exists(alert), ~Exists(order)).select_related("machine").order_by("occurred_at"))
+                .filter(~Exists(alert), ~Exists(order)).select_related("machine__machine_type").order_by("occurred_at"))
 
 
 def subscription_cost(period: Period) -> Decimal:
@@ -172,6 +174,8 @@ def business_kpis(period: Period) -> BusinessKpis:
     unplanned = unplanned_failures(period)
     kpis = BusinessKpis(days=period.days, caught=len(caught), unplanned=len(unplanned), caught_failures=caught)
     kpis.unplanned_failures = [{"id": e.id, "machine": e.machine.name, "failure_mode": e.failure_mode,
+                                "failure_mode_label": failure_mode_label(e.machine.machine_type.metadata,
+                                                                         e.failure_mode),
                                 "occurred_at": e.occurred_at} for e in unplanned]
     kpis.downtime_prevented_h = sum((c.downtime_prevented_h for c in caught), Decimal(0))
     kpis.cost_avoided = sum((c.cost_avoided for c in caught), Decimal(0))
@@ -290,7 +294,8 @@ def machines_at_risk() -> list[dict[str, Any]]:
     from predictions.selectors import fleet_overview
 
     return [{"machine": row.machine.name, "probability": row.prediction.probability,
-             "failure_mode": row.prediction.failure_mode}
+             "failure_mode": row.prediction.failure_mode,
+             "failure_mode_label": failure_mode_label(row.machine.machine_type.metadata, row.prediction.failure_mode)}
             for row in fleet_overview() if row.prediction is not None and row.prediction.predicted_failure]
 
 

@@ -510,6 +510,15 @@ def sensor_for_header(document: Mapping[str, Any], header: str) -> str | None:
     return None
 
 
+def failure_mode_label(document: Mapping[str, Any], name: str | None) -> str:
+    """A failure mode as people read it: its metadata label, else its name with spaces; "failure"
+    when none is named (a prediction or event that says only that something will fail)."""
+    for mode in document.get("failure_modes") or []:
+        if name and mode.get("name") == name:
+            return str(mode.get("label") or name)
+    return (name or "").replace("_", " ") or "failure"
+
+
 def failure_mode_or_costliest(document: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     """The named failure mode of a type's metadata; for no (or an unknown) name, the costliest
     one (repair cost plus downtime hours), so cost estimates err on the side of caution."""

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import membership_list
+from machines.metadata import failure_mode_label as metadata_mode_label
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
 from predictions.models import Alert, WorkOrder
@@ -56,10 +57,7 @@ class ResolveForm(forms.Form):
 
 def failure_mode_label(alert: Alert) -> str:
     """The failure mode's label from the machine type's metadata, for people; else its name."""
-    for mode in alert.machine.machine_type.metadata.get("failure_modes", []):
-        if mode.get("name") == alert.failure_mode:
-            return str(mode.get("label") or alert.failure_mode)
-    return alert.failure_mode.replace("_", " ") or "failure"
+    return metadata_mode_label(alert.machine.machine_type.metadata, alert.failure_mode)
 
 
 def _inbox_alerts(status: str, severity: str) -> QuerySet[Alert]:

@@ -402,3 +402,14 @@ def test_modules_import_without_django() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_failure_mode_label_reads_the_metadata_else_the_name():
+    from machines.metadata import failure_mode_label
+
+    document = {"failure_modes": [{"name": "bearing_wear", "label": "Drive-end bearing wear"},
+                                  {"name": "misalignment"}]}
+    assert failure_mode_label(document, "bearing_wear") == "Drive-end bearing wear"
+    assert failure_mode_label(document, "misalignment") == "misalignment"  # no label: its name
+    assert failure_mode_label(document, "rotor_bar_crack") == "rotor bar crack"  # not in the metadata
+    assert failure_mode_label(document, "") == failure_mode_label({}, None) == "failure"

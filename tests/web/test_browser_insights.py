@@ -71,10 +71,10 @@ SUBJECT = "weekly maintenance summary"
 # PREDICTIONS below: 5 in 30 days, 2 predicting a failure; in 7 days 2, 1 of them. "bins" are
 # their confidences in tenths; "points" the champion's outcome snapshots (SNAPSHOTS) on its chart.
 EXPECTED: dict[int, dict[str, Any]] = {
-    7: {"caught": 1, "unplanned": 1, "downtime": "9.50", "avoided": "13200.00", "maintenance": "1800.00",
+    7: {"caught": 1, "unplanned": 1, "downtime": "9.50", "avoided": "13,200.00", "maintenance": "1,800.00",
         "subscription": "116.67", "roi": "6.89x",
         "predictions": 2, "rate": "50%", "bins": [0, 0, 0, 0, 0, 0, 0, 0, 1, 1], "points": 1},
-    30: {"caught": 2, "unplanned": 2, "downtime": "27.50", "avoided": "35000.00", "maintenance": "5800.00",
+    30: {"caught": 2, "unplanned": 2, "downtime": "27.50", "avoided": "35,000.00", "maintenance": "5,800.00",
          "subscription": "500.00", "roi": "5.56x",
          "predictions": 5, "rate": "40%", "bins": [0, 0, 0, 0, 1, 1, 0, 0, 1, 2], "points": 3},
 }
@@ -303,7 +303,7 @@ def shown(tab: Any) -> dict[str, Any]:
     """The figures the page shows, under the names of `expected`."""
     text: Callable[[str], str] = lambda selector: tab.locator(selector).inner_text().strip()  # noqa: E731
     roi_note = text("#kpi-roi + span")
-    subscription = re.search(r"\(([\d.]+) subscription \+ ([\d.]+) maintenance\)", roi_note)
+    subscription = re.search(r"\(([\d,.]+) subscription \+ ([\d,.]+) maintenance\)", roi_note)
     assert subscription, roi_note
     return {
         "caught": int(text("#kpi-caught")), "unplanned": int(text("#kpi-unplanned")),
@@ -334,10 +334,12 @@ def test_the_page_shows_the_kpis_of_the_history(admin_tab: Any, vandelay: Tenant
     assert shown(tab) == EXPECTED[30]
     caught = tab.locator("section[aria-labelledby=business] tbody tr")
     assert caught.count() == 2
-    assert "stator_insulation_degradation" in caught.nth(0).inner_text()  # the alert's mode, none was found
-    assert re.search(r"13200\.00\s*$", caught.nth(1).inner_text()), caught.nth(1).inner_text()
+    # The alert's mode (none was found), by its label in the metadata.
+    assert "Stator winding insulation degradation" in caught.nth(0).inner_text()
+    assert re.search(r"13,200\.00\s*$", caught.nth(1).inner_text()), caught.nth(1).inner_text()
     unplanned = tab.locator("section[aria-labelledby=business] h3 + ul li").all_inner_texts()
     assert [line.split(":")[0] for line in unplanned] == ["M-3", "M-3"]
+    assert all(": Drive-end bearing wear on " in line for line in unplanned), unplanned
     assert tab.locator("#pred-fp").inner_text() == "2"  # the latest snapshot's false positives
     assert tab.locator("#pred-fn").inner_text() == "1"
     assert "drift: ok" in tab.locator(".model-performance h3").inner_text()
@@ -442,7 +444,7 @@ def test_the_weekly_summary_reaches_the_owner_with_the_page_figures(browser: Any
     week = EXPECTED[7]
     for line in (f"Failures caught before they happened: {week['caught']}", f"Unplanned failures: {week['unplanned']}",
                  f"Downtime prevented: {week['downtime']} h", f"Maintenance cost avoided: {week['avoided']} USD",
-                 f"ROI: {week['roi']}", "Machines at risk: 1 of 3", "M-1: 87% bearing_wear", "Open alerts: 1",
+                 f"ROI: {week['roi']}", "Machines at risk: 1 of 3", "M-1: 87% Drive-end bearing wear", "Open alerts: 1",
                  "Work orders closed in the last 7 days: 2", "Model drift (champion failure classifiers): ok 1"):
         assert line in text, (line, text)
     assert f"<b>{week['avoided']} USD</b>" in html and f"<b>{week['roi']}</b>" in html
