@@ -18,6 +18,7 @@ limits off; usage is counted either way.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
@@ -72,28 +73,47 @@ def prediction_limit(plan: Plan | None) -> int | None:
     return plan.included_predictions
 
 
-def prediction_quota_check(*, tenant_id: int, count: int = 1) -> None:
+@dataclass(frozen=True)
+class PredictionQuota:
+    """The plan a scoring call is held to, read once by `prediction_quota_check` and handed to
+    `prediction_quota_reserve`, so one call reads the subscription once instead of twice."""
+
+    plan: Plan | None
+
+    @property
+    def limit(self) -> int | None:
+        return prediction_limit(self.plan)
+
+
+def prediction_quota_check(*, tenant_id: int, count: int = 1) -> PredictionQuota:
     """A cheap look before the expensive scoring: refuse when `count` more cannot fit. No lock:
-    `prediction_quota_reserve` is the exact check; this only spares refused calls the CPU."""
-    plan = tenant_plan(tenant_id=tenant_id)
-    limit = prediction_limit(plan)
-    if plan is None or limit is None:
-        return
+    `prediction_quota_reserve` is the exact check; this only spares refused calls the CPU.
+    Returns the plan it looked at, for the reservation of the same call."""
+    quota = PredictionQuota(tenant_plan(tenant_id=tenant_id))
+    limit = quota.limit
+    if quota.plan is None or limit is None:
+        return quota
     used = usage_predictions(tenant_id=tenant_id)
     if used + count > limit:
-        raise _predictions_refused(plan, limit, used, count)
+        raise _predictions_refused(quota.plan, limit, used, count)
+    return quota
 
 
-def prediction_quota_reserve(*, tenant_id: int, count: int) -> int:
+def prediction_quota_reserve(*, tenant_id: int, count: int, quota: PredictionQuota | None = None) -> int:
     """Count `count` predictions in the current period, or refuse them all with PaymentRequired
     when the plan has no overage and they would take the period past its included amount.
-    Call it in the transaction that stores the predictions. Returns the period's new total."""
-    plan = tenant_plan(tenant_id=tenant_id)
-    limit = prediction_limit(plan)
+    Call it in the transaction that stores the predictions. Returns the period's new total.
+
+    `quota`: what this call's `prediction_quota_check` read a moment before (else the plan is
+    read here). The exactness lives in the counter's conditional update, not in when the plan was
+    read; a plan change that lands mid-call applies from the next call, as it would had the
+    request arrived a moment earlier."""
+    quota = quota if quota is not None else PredictionQuota(tenant_plan(tenant_id=tenant_id))
+    limit = quota.limit
     total = usage_reserve_predictions(tenant_id=tenant_id, count=count, limit=limit)
     if total is None:
-        assert plan is not None and limit is not None  # only a limit refuses
-        raise _predictions_refused(plan, limit, usage_predictions(tenant_id=tenant_id), count)
+        assert quota.plan is not None and limit is not None  # only a limit refuses
+        raise _predictions_refused(quota.plan, limit, usage_predictions(tenant_id=tenant_id), count)
     return total
 
 

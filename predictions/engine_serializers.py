@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from machines.models import MachineType
+from machines.models import Machine, MachineType
 from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction
 from predictions.serializers import MachineRef
 from predictions.services.training import DEFAULT_HORIZON_H, DEFAULT_MACHINES, LIMITS
@@ -85,7 +85,8 @@ class SynthesizeSerializer(serializers.Serializer[Any]):
 
 
 class PredictRequestSerializer(serializers.Serializer[Any]):
-    machine = MachineRef()
+    # With its type: scoring reads the type's models, sensors and failure modes right after.
+    machine = MachineRef(queryset=Machine.objects.select_related("machine_type"))
     readings = serializers.ListField(child=serializers.DictField(), required=False, allow_empty=False,
                                      help_text="[{ts, values}]; omit to use the machine's latest stored window")
     forecast = serializers.BooleanField(default=False, help_text="add each signal's projection and crossing times")

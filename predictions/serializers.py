@@ -13,7 +13,7 @@ class MachineRef(serializers.SlugRelatedField):  # type: ignore[type-arg]
 
     def __init__(self, **kwargs: Any) -> None:
         if not kwargs.get("read_only"):
-            kwargs["queryset"] = Machine.objects.all()
+            kwargs.setdefault("queryset", Machine.objects.all())
         super().__init__(slug_field="name", **kwargs)
 
 

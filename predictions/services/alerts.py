@@ -65,8 +65,12 @@ def _cooling_down(machine: Machine, failure_mode: str, rule: AlertRule) -> bool:
 
 def alert_raise(
     *, machine_id: int, failure_mode: str, probability: float, explanation: dict[str, Any] | None = None,
+    machine: Machine | None = None,
 ) -> RaiseOutcome:
-    machine = Machine.objects.select_related("machine_type").filter(id=machine_id).first()
+    """`machine`: the machine of `machine_id` with its type, when the caller (scoring, which just
+    stored a prediction for it) holds it already; otherwise it is read here."""
+    if machine is None or machine.id != machine_id:
+        machine = Machine.objects.select_related("machine_type").filter(id=machine_id).first()
     if machine is None:
         raise NotFound("No such machine.")
     rule = alert_rule_for(machine)
@@ -104,19 +108,18 @@ def _open(machine: Machine, failure_mode: str, severity: str, probability: float
 
 def _repeat(machine: Machine, failure_mode: str, severity: str, probability: float,
             explanation: dict[str, Any] | None) -> Alert:
-    with transaction.atomic():
-        alert = Alert.objects.select_for_update().get(machine=machine, failure_mode=failure_mode,
-                                                      status__in=Alert.ACTIVE)
-        alert.occurrences = F("occurrences") + 1
-        alert.probability = probability
-        alert.last_seen_at = timezone.now()
-        if severity == Alert.Severity.CRITICAL:
-            alert.severity = severity  # escalate in place; never downgrade an active alert
-        if explanation:
-            alert.explanation = explanation
-        alert.save()
-    alert.refresh_from_db()
-    return alert
+    # One UPDATE of just the fields a repeat changes: its row lock serializes concurrent repeats
+    # (the counter goes up by one each) as the former SELECT ... FOR UPDATE did, in one round
+    # trip instead of four, and writes back nothing it did not mean to change.
+    changes: dict[str, Any] = {"occurrences": F("occurrences") + 1, "probability": probability,
+                               "last_seen_at": timezone.now()}
+    if severity == Alert.Severity.CRITICAL:
+        changes["severity"] = severity  # escalate in place; never downgrade an active alert
+    if explanation:
+        changes["explanation"] = explanation
+    active = Alert.objects.filter(machine=machine, failure_mode=failure_mode, status__in=Alert.ACTIVE)
+    active.update(**changes)
+    return active.get()
 
 
 def alert_acknowledge(*, alert_id: int, user_id: int | None) -> Alert:

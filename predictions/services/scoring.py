@@ -23,7 +23,7 @@ import pyarrow as pa
 from django.db import transaction
 from django.utils import timezone
 
-from billing.quotas import prediction_quota_check, prediction_quota_reserve
+from billing.quotas import PredictionQuota, prediction_quota_check, prediction_quota_reserve
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, PaymentRequired
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish
@@ -32,7 +32,7 @@ from predictions.frames import Reading, frame_from_columns, frame_from_readings
 from predictions.models import Prediction
 from predictions.scoring import ModelSet, score_frame
 from predictions.services.alerts import alert_raise
-from predictions.services.challenger import challenger_route, shadow_score
+from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
 from predictions.services.registry import json_safe, model_set_for
 from tenants.db import connection
 
@@ -51,8 +51,10 @@ def _models_or_conflict(machine_type: MachineType, machine_id: int | None = None
     return models
 
 
-def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], models: ModelSet) -> pa.Table:
-    """Each machine's readings over the last `history_steps` steps before its own latest reading."""
+def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], models: ModelSet,
+                 names: dict[int, str] | None = None) -> pa.Table:
+    """Each machine's readings over the last `history_steps` steps before its own latest reading.
+    `names` (id -> name) spares the query when the caller holds the machines already."""
     span = timedelta(hours=models.step_hours * (models.history_steps + HISTORY_SLACK_STEPS) / models.time_scale)
     slots = list(machine_type.sensor_slots or [])
     with connection.cursor() as cursor:
@@ -67,7 +69,8 @@ def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], model
             [list(machine_ids), span],
         )
         rows = cursor.fetchall()
-    names = dict(Machine.objects.filter(id__in=machine_ids).values_list("id", "name"))
+    if names is None:
+        names = dict(Machine.objects.filter(id__in=machine_ids).values_list("id", "name"))
     return _frame_from_rows(rows, slots, names, machine_type.metadata, models)
 
 
@@ -112,16 +115,16 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) 
     models = model_set_for(machine_type=machine_type)
     if models is None:
         return []
-    prediction_quota_check(tenant_id=connection.tenant.id)
+    quota = prediction_quota_check(tenant_id=connection.tenant.id)
     ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
     frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models)
     route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
     served, frame = route.split(frame) if route is not None else (None, frame)
     scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
-    stored = _store(scored, models, source=source)
+    stored = _store(scored, models, source=source, quota=quota)
     if route is not None and served is not None and served.num_rows:  # the challenger's share, served
         stored += _store(score_frame(route.models, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
-                         route.models, source=source)
+                         route.models, source=source, quota=quota)
     shadow_score(machine_type=machine_type, frame=frame)  # a challenger's silent scores; never raises
     return stored
 
@@ -131,21 +134,37 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     """One machine now: from readings given inline, else from its latest stored window. The
     sensor forecast is left out unless asked for (scheduled scoring always adds it)."""
     models = _models_or_conflict(machine.machine_type, machine.id)
-    route = challenger_route(machine_type=machine.machine_type, machine_ids=[machine.id])  # traffic mode only
+    challenged = _may_have_challenger(machine.machine_type)
+    route = challenger_route(machine_type=machine.machine_type, machine_ids=[machine.id]) if challenged else None
     models = route.models if route is not None else models
-    prediction_quota_check(tenant_id=connection.tenant.id)
+    quota = prediction_quota_check(tenant_id=connection.tenant.id)
     if readings:
         frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours,
                                     time_scale=models.time_scale)
     else:
-        frame = stored_frame(machine_type=machine.machine_type, machine_ids=[machine.id], models=models)
+        frame = stored_frame(machine_type=machine.machine_type, machine_ids=[machine.id], models=models,
+                             names={machine.id: machine.name})
     if not frame.num_rows:
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
     scored = score_frame(models, frame, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None)
-    stored = _store(scored, models, source=source)[0]
-    if route is None:  # served by the champion: the challenger shadows it
+    stored = _store(scored, models, source=source, quota=quota, known={machine.name: machine})[0]
+    if route is None and challenged:  # served by the champion: the challenger shadows it
         shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
     return stored
+
+
+def _may_have_challenger(machine_type: MachineType) -> bool:
+    """False only when the type certainly has no challenger, so that one plain read spares the
+    routing and shadowing their savepoints (each a BEGIN/COMMIT pair outside a transaction);
+    both would find no challenger and do nothing. Inside a transaction a failed read would abort
+    the caller's, so there we leave the look to them and their savepoints; a failed read outside
+    one harms nothing and is left to them as well (they log it and let the champion serve)."""
+    if connection.in_atomic_block:
+        return True
+    try:
+        return challenger_pending(machine_type_id=machine_type.id) is not None
+    except Exception:  # noqa: BLE001 - as challenger_route: a broken challenger must not stop the champion
+        return True
 
 
 def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], explain: bool = False) -> list[Prediction]:
@@ -154,16 +173,24 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
         raise InvalidInput(f"A batch holds at most {MAX_BATCH_ROWS:,} rows; this one has {len(readings):,}. "
                            "Split it, or use the file-to-file command for large files.")
     models = _models_or_conflict(machine_type)
-    prediction_quota_check(tenant_id=connection.tenant.id)
+    quota = prediction_quota_check(tenant_id=connection.tenant.id)
     frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours,
                                 time_scale=models.time_scale)
-    return _store(score_frame(models, frame, rows="all", explain=explain), models, source=Prediction.Source.BATCH)
+    return _store(score_frame(models, frame, rows="all", explain=explain), models, source=Prediction.Source.BATCH,
+                  quota=quota)
 
 
-def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str) -> list[Prediction]:
+def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota: PredictionQuota | None = None,
+           known: dict[str, Machine] | None = None) -> list[Prediction]:
+    """`quota`: what the call's pre-check read; `known`: the machines by name, when the caller
+    holds every one it scored (with their types: the alert rules read them)."""
     if not scored:
         return []
-    machines = {m.name: m for m in Machine.objects.filter(name__in={s["machine"] for s in scored})}
+    names = {s["machine"] for s in scored}
+    if known is not None and names <= set(known):
+        machines = known
+    else:
+        machines = {m.name: m for m in Machine.objects.filter(name__in=names).select_related("machine_type")}
     unknown = sorted({s["machine"] for s in scored} - set(machines))
     if unknown:
         raise InvalidInput(f"Unknown machines: {', '.join(unknown[:10])}.", details={"machines": unknown[:50]})
@@ -172,7 +199,7 @@ def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str) -> li
         created = Prediction.objects.bulk_create(rows)
         # After the insert, so the counter's row lock is held only until the commit just below;
         # a refusal rolls the rows back with it.
-        prediction_quota_reserve(tenant_id=connection.tenant.id, count=len(created))
+        prediction_quota_reserve(tenant_id=connection.tenant.id, count=len(created), quota=quota)
     predictions_record(schema_name=connection.schema_name, machine_type=str(models.document.get("key", "unknown")),
                        scores=[(p.probability, p.health_score) for p in created])
     latest = _latest_per_machine(created)
@@ -208,7 +235,7 @@ def _alert(prediction: Prediction) -> None:
     if not prediction.predicted_failure:
         return
     explanation = prediction.explanation or {}
-    alert_raise(machine_id=prediction.machine_id, failure_mode=prediction.failure_mode,
+    alert_raise(machine_id=prediction.machine_id, machine=prediction.machine, failure_mode=prediction.failure_mode,
                 probability=prediction.probability,
                 explanation={k: explanation[k] for k in ("top_factors", "rule", "confidence") if k in explanation})
 
