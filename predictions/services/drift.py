@@ -34,14 +34,14 @@ from django.utils import timezone
 
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
-from machines.models import Machine, MachineType
+from machines.models import Machine
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions import drift
 from predictions.bundles import ANOMALY, FAILURE, RUL, Bundle, bundle_load
 from predictions.features import feature_names
-from predictions.frames import frame_from_columns
 from predictions.models import DriftReference, DriftReport, ModelEvent, ModelVersion, Prediction
 from predictions.services.registry import artifact_read, dataset_table, json_safe
+from predictions.services.stored_readings import bucketed_frame
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -171,46 +171,6 @@ def _machines(version: ModelVersion) -> dict[int, str]:
     return found
 
 
-def _bucket_columns(machine_type: MachineType) -> tuple[list[str], dict[str, list[str]], str]:
-    """The type's sensor slots, its categorical sensors and the SQL aggregating each slot per step."""
-    slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
-    categories = {s["name"]: s["categories"] for s in machine_type.sensors if s["kind"] == "categorical"}
-    # Slot indexes are integers we generate, never user text: safe to place in the SQL.
-    parts = [f"(array_agg(r.vals[{i + 1}] ORDER BY r.ts DESC) FILTER (WHERE r.vals[{i + 1}] IS NOT NULL))[1]"
-             if name in categories else f"avg(r.vals[{i + 1}])" for i, name in enumerate(slots)]
-    return slots, categories, ", ".join(parts) or "NULL"
-
-
-def recent_frame(*, machine_type: MachineType, machines: dict[int, str], start: datetime | None, end: datetime | None,
-                 span: timedelta | None = None, step_hours: float = 1.0, time_scale: float = 1.0) -> pa.Table:
-    """The machines' readings bucketed into model steps inside Postgres: from `start` to `end`, or,
-    with `span` instead, each machine's readings within `span` before its own latest one."""
-    slots, categories, aggregates = _bucket_columns(machine_type)
-    step = step_hours * 3600.0 / time_scale
-    params: list[Any]
-    if span is None:
-        source = "machines_reading r WHERE r.machine_id = ANY(%s) AND r.ts >= %s AND r.ts <= %s"
-        params = [list(machines), start, end]
-    else:
-        source = ("(SELECT machine_id, max(ts) AS last FROM machines_reading WHERE machine_id = ANY(%s) "
-                  "GROUP BY machine_id) latest JOIN machines_reading r ON r.machine_id = latest.machine_id "
-                  "AND r.ts > latest.last - %s")
-        params = [list(machines), span]
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT r.machine_id, floor(extract(epoch FROM r.ts) / %s) * %s, {aggregates} FROM {source} "
-                       "GROUP BY 1, 2 ORDER BY 1, 2", [step, step, *params])
-        rows = cursor.fetchall()
-    values = np.array([[np.nan if v is None else float(v) for v in row[2:2 + len(slots)]] for row in rows],
-                      dtype=np.float64).reshape(len(rows), len(slots))
-    numeric = {name: values[:, i] for i, name in enumerate(slots) if name not in categories}
-    categorical = {name: np.array([categories[name][int(v)] if v == v and 0 <= v < len(categories[name]) else None
-                                   for v in values[:, i]], dtype=object)
-                   for i, name in enumerate(slots) if name in categories}
-    return frame_from_columns(np.array([machines[r[0]] for r in rows], dtype=object),
-                              np.array([float(r[1]) for r in rows]), numeric, categorical, machine_type.metadata,
-                              step_hours=step_hours, time_scale=time_scale)
-
-
 def _seconds(frame: pa.Table) -> np.ndarray:
     return frame.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy() / 1e6
 
@@ -248,12 +208,12 @@ def recent_window(version: ModelVersion, view: ModelView, *, days: int, end: dat
     start = end - timedelta(days=days)
     if view.cycle_indexed:
         span = timedelta(hours=view.step_hours * steps / view.time_scale) + history
-        frame = recent_frame(machine_type=version.machine_type, machines=machines, start=None, end=None, span=span,
-                             step_hours=view.step_hours, time_scale=view.time_scale)
+        frame = bucketed_frame(machine_type=version.machine_type, machines=machines, span=span,
+                               step_hours=view.step_hours, time_scale=view.time_scale)
         inside = recent_mask(frame, start=None, days=days) if frame.num_rows else np.zeros(0, bool)
         return RecentWindow(frame, inside, start, end, DriftReport.Basis.LATEST_STEPS, steps)
-    frame = recent_frame(machine_type=version.machine_type, machines=machines, start=start - history, end=end,
-                         step_hours=view.step_hours, time_scale=view.time_scale)
+    frame = bucketed_frame(machine_type=version.machine_type, machines=machines, start=start - history, end=end,
+                           step_hours=view.step_hours, time_scale=view.time_scale)
     inside = recent_mask(frame, start=start, days=days) if frame.num_rows else np.zeros(0, bool)
     return RecentWindow(frame, inside, start, end, DriftReport.Basis.CLOCK, steps)
 

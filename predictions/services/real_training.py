@@ -32,7 +32,7 @@ from jobs.services import ProgressFn, no_progress
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import FAILURE, KINDS, RUL, Bundle
-from predictions.frames import DEFAULT_STEP_HOURS, frame_from_columns, time_scale_for
+from predictions.frames import DEFAULT_STEP_HOURS, time_scale_for
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.registry import (
     artifact_read,
@@ -42,6 +42,7 @@ from predictions.services.registry import (
     model_version_promote,
     model_version_register,
 )
+from predictions.services.stored_readings import bucketed_frame
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
 from predictions.training.classifier import default_horizon_h
 from predictions.training.real import better_by, evaluate_bundle, label_runs, summary_row
@@ -102,7 +103,8 @@ def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HO
     the time scale they were read with (3600 for cycle-indexed data; predictions.frames)."""
     machines = dict(Machine.objects.filter(machine_type=machine_type).values_list("id", "name"))
     time_scale = _time_scale(machines)
-    frame = _bucketed_frame(machine_type, machines, step_hours, time_scale)
+    frame = bucketed_frame(machine_type=machine_type, machines=machines, step_hours=step_hours,
+                           time_scale=time_scale)
     if not frame.num_rows:
         raise InvalidInput(f"No readings for {machine_type.name} yet; upload some before training on real data.")
     events: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
@@ -125,32 +127,6 @@ def _time_scale(machines: Mapping[int, str]) -> float:
                        [list(machines)])
         latest = cursor.fetchone()[0]
     return time_scale_for(np.array([np.nan if latest is None else float(latest)]))
-
-
-def _bucketed_frame(machine_type: MachineType, machines: Mapping[int, str], step_hours: float,
-                    time_scale: float) -> pa.Table:
-    # Re-read: ingest appends slots on the row, and the caller's instance may predate that.
-    slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
-    categories = {s["name"]: s["categories"] for s in machine_type.sensors if s["kind"] == "categorical"}
-    # Slot indexes are integers we generate, never user text: safe to place in the SQL.
-    parts = [f"(array_agg(vals[{i + 1}] ORDER BY ts DESC) FILTER (WHERE vals[{i + 1}] IS NOT NULL))[1]"
-             if name in categories else f"avg(vals[{i + 1}])" for i, name in enumerate(slots)]
-    step = step_hours * 3600.0 / time_scale  # in stored seconds
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT machine_id, floor(extract(epoch FROM ts) / %s) * %s AS t, {', '.join(parts) or 'NULL'} "
-            "FROM machines_reading WHERE machine_id = ANY(%s) GROUP BY 1, 2 ORDER BY 1, 2",
-            [step, step, list(machines)],
-        )
-        rows = cursor.fetchall()
-    values = np.array([[np.nan if v is None else float(v) for v in row[2:2 + len(slots)]] for row in rows],
-                      dtype=np.float64).reshape(len(rows), len(slots))
-    numeric = {name: values[:, i] for i, name in enumerate(slots) if name not in categories}
-    categorical = {name: np.array([categories[name][int(v)] if v == v else None for v in values[:, i]], dtype=object)
-                   for i, name in enumerate(slots) if name in categories}
-    return frame_from_columns(np.array([machines[r[0]] for r in rows], dtype=object),
-                              np.array([float(r[1]) for r in rows]), numeric, categorical, machine_type.metadata,
-                              step_hours=step_hours, time_scale=time_scale)
 
 
 def _bundle(version: ModelVersion) -> Bundle:

@@ -34,6 +34,7 @@ from predictions.scoring import ModelSet, score_frame
 from predictions.services.alerts import alert_raise
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
 from predictions.services.registry import json_safe, model_set_for
+from predictions.services.stored_readings import categories_of, slot_columns
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -81,13 +82,7 @@ def _frame_from_rows(rows: list[tuple[Any, ...]], slots: list[str], names: dict[
     for i, (_, _, vals) in enumerate(rows):
         packed = [np.nan if v is None else v for v in (vals or [])][:width]
         values[i, : len(packed)] = packed
-    categories = {s["name"]: s["categories"] for s in document.get("sensors", []) if s["kind"] == "categorical"}
-    numeric = {name: values[:, i] for i, name in enumerate(slots) if name not in categories}
-    categorical = {
-        name: np.array([categories[name][int(v)] if v == v and 0 <= v < len(categories[name]) else None
-                        for v in values[:, i]], dtype=object)
-        for i, name in enumerate(slots) if name in categories
-    }
+    numeric, categorical = slot_columns(values, slots, categories_of(document))
     machines = np.array([names[r[0]] for r in rows], dtype=object)
     seconds = np.array([float(r[1]) for r in rows])
     return frame_from_columns(machines, seconds, numeric, categorical, document, step_hours=models.step_hours,

@@ -5,7 +5,7 @@ run and the on-demand job, and who may read and start them (API and model page).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ from predictions.services.drift import (
     models_monitor,
 )
 from predictions.tasks import drift_check_task
+from tests.predictions.conftest import EPOCH, push_cycle_fleet
 
 FLEET = 24  # machines in a generated stream: fewer differ from the training fleet by themselves
 WINDOW_DAYS = 30  # covers whole simulated runs (100-600 hourly steps)
@@ -232,27 +233,6 @@ def test_moved_outputs_of_a_regressor_warn_when_its_inputs_did_not(db, trained_m
 # --- cycle-indexed data ---------------------------------------------------------------------------
 
 CYCLE_TYPE = "turbofan-engine-cmapss"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _push_cycles(machine_type: MachineType, *, seed: int, prefix: str, scale: float = 1.0) -> dict[str, int]:
-    """A simulated fleet stored the C-MAPSS way, at 1970 + cycle seconds; the cycles each unit ran."""
-    from predictions.synthetic.simulator import simulate_fleet
-
-    table = simulate_fleet(machine_type.metadata, machines=12, seed=seed, healthy_fraction=0.0)
-    sensors = [s["name"] for s in machine_type.metadata["sensors"]]
-    items: list[dict[str, Any]] = []
-    cycles: dict[str, int] = {}
-    for row in table.select(["machine", *sensors]).to_pylist():
-        name = f"{prefix}-{row['machine'][-2:]}"
-        cycles[name] = cycles.get(name, 0) + 1
-        items.append({"machine": name, "ts": (EPOCH + timedelta(seconds=cycles[name])).isoformat(),
-                      "values": {s: row[s] * scale for s in sensors if row[s] is not None and row[s] == row[s]}})
-    for name in cycles:
-        machine_create(machine_type_id=machine_type.id, name=name)
-    for start in range(0, len(items), 10_000):
-        assert not readings_push(items=items[start:start + 10_000]).rejected
-    return cycles
 
 
 def test_cycle_indexed_data_is_checked_on_each_machines_latest_steps(db, in_acme, client_for, world):
@@ -260,7 +240,7 @@ def test_cycle_indexed_data_is_checked_on_each_machines_latest_steps(db, in_acme
     from predictions.services.real_training import train_on_real_data
 
     machine_type = machine_type_adopt(key=CYCLE_TYPE)
-    for name, cycles in _push_cycles(machine_type, seed=4, prefix="Unit").items():
+    for name, cycles in push_cycle_fleet(machine_type, seed=4, prefix="Unit").items():
         FailureEvent.objects.create(machine=machine_type.machines.get(name=name),
                                     occurred_at=EPOCH + timedelta(seconds=cycles), failure_mode="hpc_degradation")
     train_on_real_data(machine_type=machine_type)
@@ -270,7 +250,7 @@ def test_cycle_indexed_data_is_checked_on_each_machines_latest_steps(db, in_acme
     assert calm.basis == "latest_steps" and calm.window_steps == 7 * 24
     assert calm.machines == 12 and 0 < calm.rows <= 12 * 7 * 24  # each unit's last 168 cycles at most
     assert calm.status != "no_data" and calm.drift_share < 0.3, calm.drift_share
-    _push_cycles(machine_type, seed=5, prefix="Moved", scale=1.3)
+    push_cycle_fleet(machine_type, seed=5, prefix="Moved", scale=1.3)
     moved = drift_check(version=version, days=7)
     assert moved.machines == 24 and moved.status == "drifted" and moved.drift_share > calm.drift_share
     page = client_for("engineer").get(f"/models/{version.id}/").content.decode()

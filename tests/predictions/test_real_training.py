@@ -17,6 +17,7 @@ from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.real_training import train_on_real_data
 from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
 from predictions.training.real import better_by, label_runs
+from tests.predictions.conftest import EPOCH, push_cycle_fleet
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -113,31 +114,17 @@ def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_acme):
     from predictions.services.scoring import machine_predict
 
     machine_type = machine_type_adopt(key="turbofan-engine-cmapss")
-    table = simulate_fleet(machine_type.metadata, machines=12, seed=4, healthy_fraction=0.0)
-    sensors = [s["name"] for s in machine_type.metadata["sensors"]]
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    items, last = [], {}
-    cycle: dict[str, int] = {}
-    for row in table.select(["machine", *sensors]).to_pylist():
-        name = f"Unit-{row['machine'][-2:]}"
-        cycle[name] = cycle.get(name, 0) + 1
-        last[name] = cycle[name]
-        items.append({"machine": name, "ts": (epoch + timedelta(seconds=cycle[name])).isoformat(),
-                      "values": {s: row[s] for s in sensors if row[s] is not None and row[s] == row[s]}})
-    for name in last:
-        machine_create(machine_type_id=machine_type.id, name=name)
-    for start in range(0, len(items), 10_000):
-        assert not readings_push(items=items[start : start + 10_000]).rejected
+    last = push_cycle_fleet(machine_type, seed=4, prefix="Unit")
     for name, cycles in last.items():
         FailureEvent.objects.create(machine=machine_type.machines.get(name=name),
-                                    occurred_at=epoch + timedelta(seconds=cycles), failure_mode="hpc_degradation")
+                                    occurred_at=EPOCH + timedelta(seconds=cycles), failure_mode="hpc_degradation")
     summary = train_on_real_data(machine_type=machine_type)
     assert summary["dataset"]["runs"] == 12 and summary["dataset"]["failures"] == 12
     dataset = Dataset.objects.get(id=summary["dataset"]["id"])
-    assert dataset.params["time_scale"] == 3600 and dataset.rows == table.num_rows  # one step per cycle
+    assert dataset.params["time_scale"] == 3600 and dataset.rows == sum(last.values())  # one step per cycle
     rul = ModelVersion.objects.get(machine_type=machine_type, kind="rul_regressor", status="champion")
     assert rul.data_source == "real" and 5 < rul.metrics["cap_h"] < 600  # cycles, not fractions of an hour
     prediction = machine_predict(machine=machine_type.machines.get(name="Unit-00"))
     # Scoring reads the stored cycles the way training did: its last step is its last cycle.
-    assert prediction.window_end == epoch + timedelta(hours=last["Unit-00"])
+    assert prediction.window_end == EPOCH + timedelta(hours=last["Unit-00"])
     assert 0 <= prediction.rul_h <= rul.metrics["cap_h"]

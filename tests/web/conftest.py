@@ -1,6 +1,7 @@
 """What the browser suites share: Debian's chromium under Playwright, once per module.
 
-Each browser module defines its own `stack` fixture (the servers it drives: a Daphne port); the
+Screenshots go to PDM_SCREENSHOTS_DIR (default: a temporary folder printed in the log). Each
+browser module defines its own `stack` fixture (the servers it drives: a Daphne port); the
 `browser` fixture here waits for it, so Chromium starts after the servers."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import playwright.sync_api as playwright_api
@@ -19,6 +21,14 @@ def chromium_path() -> str:
     if not found:
         raise RuntimeError("No chromium on PATH: `make install` installs it (scripts/install_debian_tools.sh).")
     return found
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("PDM_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {folder}")
+    return folder
 
 
 @pytest.fixture(scope="module")

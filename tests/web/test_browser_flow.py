@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,6 @@ PASSWORD = "Correct-Horse-42"
 TYPE = "ai4i-milling-machine"
 SIMULATED_MACHINES = "24"
 PHONE = {"width": 390, "height": 844}  # the wizard's "advanced" field: fewer than the default, to keep the run short
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("PDM_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots in {folder}")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ and 7 days) and of the email go to PDM_SCREENSHOTS_DIR, as in test_browser_flow.
 
 from __future__ import annotations
 
-import os
 import re
 import socketserver
 import threading
@@ -130,14 +129,6 @@ class MailSink(socketserver.ThreadingTCPServer):
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("PDM_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots in {folder}")
-    return folder
 
 
 @pytest.fixture(scope="module")
