@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis
+import time_machine
 from django.db import connection as default_connection
 from django.db import connections
 
@@ -154,6 +155,7 @@ def committed_globex(world, django_db_blocker, stripe_settings) -> Iterator[Any]
             before.save()
 
 
+@time_machine.travel(NOW)  # the task reads the clock to pick the period the usage was counted in
 def test_concurrent_and_duplicate_runs_bill_exactly_once(committed_globex, stripe_settings, django_db_blocker):
     stripe = stripe_settings
     results: list[int] = []
@@ -175,7 +177,7 @@ def test_concurrent_and_duplicate_runs_bill_exactly_once(committed_globex, strip
         assert sorted(results) == [0, 0, 0, 700]
         assert usage_report_task.run(committed_globex.id) == 0  # the task, delivered again: nothing new
         assert stripe.metered_total("cus_globex") == 700 and len(stripe.meter_events) == 1
-        report = UsageReport.objects.get(tenant=committed_globex, period_start=reporting.usage_period_start())
+        report = UsageReport.objects.get(tenant=committed_globex, period_start=PERIOD)
         assert report.reported_overage == 700
     default_connection.close()
 
