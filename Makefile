@@ -31,8 +31,9 @@ run: $(STAMP) ## migrate, seed the demo tenant, serve web + worker + beat (Ctrl-
 migrate: $(STAMP) ## migrate the public schema, the tenant template and every tenant
 	$(WITH_SERVICES) $(PY) manage.py platform_migrate
 
-test: $(STAMP) ## run the whole test suite (real Postgres, Redis, Celery worker, ASGI server)
+test: $(STAMP) ## run the whole test suite, then its calendar-dependent tests under shifted clocks
 	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+	PY=$(PY) $(WITH_SERVICES) sh scripts/shifted_clock_tests.sh $(PYTEST_ARGS)
 
 screenshots: $(STAMP) ## refresh docs/screenshots/ by running the browser suite
 	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py tests/web/test_browser_insights.py -q

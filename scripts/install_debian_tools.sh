@@ -3,11 +3,14 @@
 # - chromium: the browser suite drives it through Playwright (Playwright's own browser download
 #   needs a CDN this network does not reach);
 # - docker-compose: `docker-compose config` validates docker/compose.yaml without a Docker engine
-#   (tests/test_docker_config.py).
+#   (tests/test_docker_config.py);
+# - faketime: `make test` reruns the calendar-dependent tests under a shifted clock
+#   (scripts/shifted_clock_tests.sh).
 set -e
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v docker-compose >/dev/null 2>&1 || missing="$missing docker-compose"
+command -v faketime >/dev/null 2>&1 || missing="$missing faketime"
 if [ -z "$missing" ]; then exit 0; fi
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi

@@ -12,6 +12,9 @@ from jobs.models import Job
 from jobs.services import job_claim, job_create, job_execute, job_progress, jobs_sweep_stale
 from tenants.models import Tenant
 
+# Rerun under a shifted clock (faketime) by `make test`: see scripts/shifted_clock_tests.sh.
+pytestmark = pytest.mark.clock
+
 
 @pytest.fixture
 def in_acme(db, world):

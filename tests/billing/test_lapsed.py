@@ -13,6 +13,9 @@ from django_tenants.utils import tenant_context
 from billing.access import PAST_DUE_WARNING, lapsed_allows, subscription_standing
 from billing.models import Plan, Subscription
 
+# Rerun under a shifted clock (faketime) by `make test`: see scripts/shifted_clock_tests.sh.
+pytestmark = pytest.mark.clock
+
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 

@@ -34,6 +34,9 @@ from tenants.db import connection
 from tests.billing.conftest import usage_set
 from tests.conftest import TRAINED_TYPE
 
+# Rerun under a shifted clock (faketime) by `make test`: see scripts/shifted_clock_tests.sh.
+pytestmark = pytest.mark.clock
+
 MOTOR = "induction-motor-siemens-1la7"
 PUMP = "centrifugal-pump"
 # A period no other test counts in: the threaded tests commit their counts there.

@@ -22,6 +22,9 @@ from pdm_saas.celery import app as celery_app
 from tests.billing.conftest import usage_set
 from tests.live import free_port
 
+# Rerun under a shifted clock (faketime) by `make test`: see scripts/shifted_clock_tests.sh.
+pytestmark = pytest.mark.clock
+
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PERIOD = date(2026, 11, 1)
 CUSTOMER = "cus_acme_usage"

@@ -30,6 +30,9 @@ from predictions.models import (
 )
 from tests.conftest import MOTOR
 
+# Rerun under a shifted clock (faketime) by `make test`: see scripts/shifted_clock_tests.sh.
+pytestmark = pytest.mark.clock
+
 NOW = timezone.now()
 
 

@@ -16,7 +16,7 @@ from insights.tasks import weekly_summary_task
 from pdm_saas.celery import app as celery_app
 from predictions.models import Alert
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]  # clock: see scripts/shifted_clock_tests.sh
 MONDAY = timezone.make_aware(datetime(2026, 11, 23, 7, 0))
 
 

@@ -145,6 +145,7 @@ def test_reference_is_computed_once_from_the_training_dataset(db, trained_motor,
     assert DriftReference.objects.filter(version=version).count() == 1
 
 
+@pytest.mark.clock  # the recent window counts back from the clock
 def test_an_undrifted_stream_is_ok(db, trained_motor, in_acme):
     version = _champion(trained_motor)
     _push_stream(version.machine_type, seed=12)
@@ -155,6 +156,7 @@ def test_an_undrifted_stream_is_ok(db, trained_motor, in_acme):
     assert not ModelEvent.objects.filter(version=version, action="drift_detected").exists()
 
 
+@pytest.mark.clock  # the recent window counts back from the clock
 def test_a_drifted_stream_is_reported_and_recorded_as_an_event(db, trained_motor, in_acme):
     version = _champion(trained_motor)
     _push_stream(version.machine_type, seed=12, scale=1.3)
@@ -166,6 +168,7 @@ def test_a_drifted_stream_is_reported_and_recorded_as_an_event(db, trained_motor
     assert drift_response(report) == event  # once per report
 
 
+@pytest.mark.clock  # the recent window counts back from the clock
 def test_missing_data_trend(db, trained_motor, in_acme):
     version = _champion(trained_motor)
     items = _stream(version.machine_type.metadata, seed=12)
@@ -180,6 +183,7 @@ def test_missing_data_trend(db, trained_motor, in_acme):
     assert quality[sensor]["recent"] == pytest.approx(0.5, abs=0.05) and quality[sensor]["change"] > 0.4
 
 
+@pytest.mark.clock  # the recent window counts back from the clock
 def test_scheduled_run_checks_each_champion_once(db, trained_motor, in_acme):
     version = _champion(trained_motor)
     champions = ModelVersion.objects.filter(machine_type_id=version.machine_type_id, status="champion")
