@@ -336,3 +336,8 @@ PDM_WORKER_METRICS_PORT = env_int("PDM_WORKER_METRICS_PORT", 0)
 PDM_BEAT_METRICS_PORT = env_int("PDM_BEAT_METRICS_PORT", 0)
 # Port of the MQTT bridge's metrics server (messages received and rejected, rows stored; 0: none).
 PDM_BRIDGE_METRICS_PORT = env_int("PDM_BRIDGE_METRICS_PORT", 0)
+
+# --- Outbound requests and response headers (docs/architecture.md "Security") --------------------
+# Webhook receivers on loopback or private networks: for on-premises installs only, off by default
+# (pdm_saas/outbound.py; metadata, link-local and reserved addresses stay refused regardless).
+OUTBOUND_ALLOW_PRIVATE_TARGETS = env_bool("PDM_OUTBOUND_ALLOW_PRIVATE_TARGETS", False)

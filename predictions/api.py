@@ -182,7 +182,6 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, Te
     def create(self, request: Request) -> Response:
         body = WebhookEndpointSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        issued = settings_rules.webhook_endpoint_create(name=body.validated_data["name"],
-                                                        url=body.validated_data["url"])
+        issued = settings_rules.webhook_endpoint_create(**body.validated_data)
         data: dict[str, Any] = {"endpoint": WebhookEndpointSerializer(issued.endpoint).data, "secret": issued.secret}
         return Response(data, status=status.HTTP_201_CREATED)

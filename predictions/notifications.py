@@ -12,15 +12,15 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
+import urllib3
 from django.core.mail import send_mail
 from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.roles import Role
+from pdm_saas import outbound
 from pdm_saas.celery import tenant_task_send
 from predictions.models import Alert, WebhookDelivery, WebhookEndpoint
 from tenants.db import connection
@@ -84,33 +84,49 @@ def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def webhook_deliver(*, delivery_id: int) -> str:
-    """One attempt. Raises WebhookFailed when a retry may help; 4xx answers are final."""
+    """One attempt. Raises WebhookFailed when a retry may help; 3xx, 4xx and refused targets are final."""
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(id=delivery_id).first()
     if delivery is None or delivery.status == WebhookDelivery.Status.DELIVERED:
         return "skipped"  # a duplicate task delivery: never send twice what was delivered
     body = json.dumps(delivery.payload).encode()
-    request = urllib.request.Request(delivery.endpoint.url, data=body, method="POST", headers={
+    headers = {
         "Content-Type": "application/json", "User-Agent": "pdm-saas-webhooks/1",
         "X-PDM-Event": delivery.event, "X-PDM-Delivery": str(delivery.id),
         "X-PDM-Signature": webhook_signature(delivery.endpoint.secret, int(time.time()), body),
-    })
+    }
     WebhookDelivery.objects.filter(id=delivery.id).update(attempts=delivery.attempts + 1)
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        answer = outbound.post(delivery.endpoint.url, body=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS)
+    except outbound.HostUnresolved as exc:
+        _record(delivery.id, error=str(exc))
+        raise WebhookFailed(str(exc)) from exc
+    except outbound.OutboundRefused as exc:  # checked again at each delivery: DNS may have changed
+        return _fail(delivery.id, error=f"Refused: {exc}")
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         _record(delivery.id, error=f"{type(exc).__name__}: {exc}")
         raise WebhookFailed(str(exc)) from exc
+    return _answer_record(delivery.id, answer)
+
+
+def _answer_record(delivery_id: int, answer: outbound.Answer) -> str:
+    status = answer.status
     if 200 <= status < 300:
-        WebhookDelivery.objects.filter(id=delivery.id).update(
+        WebhookDelivery.objects.filter(id=delivery_id).update(
             status=WebhookDelivery.Status.DELIVERED, response_status=status, delivered_at=timezone.now(), last_error="")
         return "delivered"
-    _record(delivery.id, error=f"HTTP {status}", status=status)
+    if 300 <= status < 400:
+        return _fail(delivery_id, status=status, error=(
+            f"HTTP {status}: redirects are not followed (to {answer.location or 'nowhere'}); "
+            "give the endpoint's final URL"))
+    _record(delivery_id, error=f"HTTP {status}", status=status)
     if status >= 500 or status == 429:
         raise WebhookFailed(f"HTTP {status}")
-    WebhookDelivery.objects.filter(id=delivery.id).update(status=WebhookDelivery.Status.FAILED)
+    return _fail(delivery_id, status=status, error=f"HTTP {status}")
+
+
+def _fail(delivery_id: int, *, error: str, status: int | None = None) -> str:
+    WebhookDelivery.objects.filter(id=delivery_id).update(
+        status=WebhookDelivery.Status.FAILED, last_error=error[:2000], response_status=status)
     return "failed"
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from pdm_saas import outbound
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.models import AlertRule, WebhookEndpoint
 
@@ -37,8 +38,12 @@ class IssuedEndpoint:
     secret: str  # shown once, to verify X-PDM-Signature
 
 
-def webhook_endpoint_create(*, name: str, url: str) -> IssuedEndpoint:
-    if not url.startswith(("https://", "http://")):
-        raise InvalidInput("The webhook URL must start with https:// or http://.", details={"url": ["scheme"]})
+def webhook_endpoint_create(*, name: str, url: str, is_active: bool = True) -> IssuedEndpoint:
+    """Save an endpoint whose URL reaches only public addresses (checked again at each delivery)."""
+    try:
+        outbound.url_vet(url)
+    except outbound.OutboundRefused as exc:
+        raise InvalidInput(f"The webhook URL cannot be used. {exc}", details={"url": [str(exc)]}) from exc
     secret = f"whsec_{secrets.token_urlsafe(24)}"
-    return IssuedEndpoint(WebhookEndpoint.objects.create(name=name, url=url, secret=secret), secret)
+    endpoint = WebhookEndpoint.objects.create(name=name, url=url, secret=secret, is_active=is_active)
+    return IssuedEndpoint(endpoint, secret)
