@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WITH_SERVICES := $(PY) scripts/devservices.py --
 PORT ?= 8000
+# DEBUG is off unless switched on (pdm_saas/settings.py): every target here is development.
+export DJANGO_DEBUG ?= true
 
 .DEFAULT_GOAL := help
 .PHONY: help install run migrate demo test screenshots lint bench clean

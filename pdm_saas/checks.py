@@ -49,5 +49,6 @@ def debug_off_check(app_configs: Any, **kwargs: Any) -> list[Any]:
     """Without DEBUG we are in production: refuse the development secret outright."""
     if not settings.DEBUG and settings.SECRET_KEY == settings.DEV_SECRET_KEY:
         return [Error("DJANGO_DEBUG is off but DJANGO_SECRET_KEY is the public development key.",
-                      hint="Set DJANGO_SECRET_KEY.", id="pdm.E010")]
+                      hint="Set DJANGO_SECRET_KEY in production, or DJANGO_DEBUG=true on a development "
+                           "machine (the make targets do).", id="pdm.E010")]
     return []

@@ -15,7 +15,8 @@ caller to record as a failed delivery.
 
 `OUTBOUND_ALLOW_PRIVATE_TARGETS` (an operator setting, off by default) lets on-premises
 installs reach loopback and private-network receivers; metadata, link-local, multicast and
-reserved addresses stay refused whatever it says.
+reserved addresses stay refused whatever it says. `OUTBOUND_CA_BUNDLE` names the certificate
+authorities HTTPS receivers are checked against when not the public ones (certifi's).
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def _pool(target: Target, timeout: float) -> urllib3.HTTPConnectionPool:
         return urllib3.HTTPConnectionPool(str(target.address), target.port, timeout=limit, retries=False)
     return urllib3.HTTPSConnectionPool(
         str(target.address), target.port, timeout=limit, retries=False, cert_reqs="CERT_REQUIRED",
-        ca_certs=certifi.where(), server_hostname=target.host, assert_hostname=target.host)
+        ca_certs=getattr(settings, "OUTBOUND_CA_BUNDLE", "") or certifi.where(),
+        server_hostname=target.host, assert_hostname=target.host)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # The development key is public on purpose; the deploy system checks refuse it when DEBUG is off.
 DEV_SECRET_KEY = "dev-insecure-key-change-me"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)  # development commands switch it on (Makefile, Procfile.dev)
 # Browser traffic reaches a tenant at <slug>.<PDM_BASE_DOMAIN>; `localhost` makes
 # acme.localhost:8000 work in development without touching /etc/hosts.
 BASE_DOMAIN = env_str("PDM_BASE_DOMAIN", "localhost")
@@ -341,3 +341,23 @@ PDM_BRIDGE_METRICS_PORT = env_int("PDM_BRIDGE_METRICS_PORT", 0)
 # Webhook receivers on loopback or private networks: for on-premises installs only, off by default
 # (pdm_saas/outbound.py; metadata, link-local and reserved addresses stay refused regardless).
 OUTBOUND_ALLOW_PRIVATE_TARGETS = env_bool("PDM_OUTBOUND_ALLOW_PRIVATE_TARGETS", False)
+# A PEM file of the CAs that sign HTTPS webhook receivers' certificates (an in-house CA); empty: public CAs.
+OUTBOUND_CA_BUNDLE = env_str("PDM_OUTBOUND_CA_BUNDLE", "")
+# Off unless switched on: `make` targets and Procfile.dev set DJANGO_DEBUG=true, tests/env_plugin.py
+# too; anything else (docker/, a bare `manage.py`) gets production behaviour and checks.
+# HSTS is sent on HTTPS requests only (behind a proxy: DJANGO_BEHIND_TLS_PROXY); none in development,
+# where a year-long pin would stick to the developer's browser for localhost. Tenants are subdomains.
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Scripts and styles from our own origin only (pdm_saas/security_headers.py adds connect-src).
+# form-action also covers where a form's answer redirects: signup and sign-in move between the
+# public host and the tenants' subdomains, billing goes on to Stripe's hosted pages.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "font-src 'self'", "object-src 'none'", "base-uri 'self'", "frame-ancestors 'none'",
+    f"form-action 'self' {BASE_DOMAIN}:* *.{BASE_DOMAIN}:* https://checkout.stripe.com https://billing.stripe.com",
+)
+PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+                      "magnetometer=(), gyroscope=(), accelerometer=()")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "pdm_saas.security_headers.SecurityHeadersMiddleware")

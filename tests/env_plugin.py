@@ -27,5 +27,9 @@ os.environ.setdefault("PDM_SIGNUP_RATE", "10000/minute")
 # the limits on with override_settings.
 os.environ.setdefault("PDM_QUOTAS_ENABLED", "false")
 os.environ.setdefault("PDM_RATE_LIMITS_ENABLED", "false")
+# The suite runs the development configuration (DEBUG is off unless switched on): http links on
+# port 8000 and cookies over plain HTTP for the browser tests. pytest-django still turns DEBUG off
+# while tests run; tests/test_security_headers.py checks the production defaults in a clean process.
+os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("PDM_DATA_DIR", tempfile.mkdtemp(prefix="pdm-test-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdm_saas.settings")

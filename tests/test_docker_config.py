@@ -197,6 +197,7 @@ def test_web_serves_the_asgi_app_on_port_8000() -> None:
     if command is not None:  # otherwise the image CMD applies; checked in the Dockerfile tests
         assert command[0] == "daphne" and command[-1] == ASGI_APP, command
         assert command[command.index("-p") + 1] == "8000"
+        assert "--no-server-name" in command
     assert any(str(port).endswith("8000:8000") or (isinstance(port, dict) and port.get("target") == 8000)
                for port in web.get("ports", [])), "web must publish port 8000"
     # Django: "When using ASGI, persistent connections should be disabled."
@@ -461,6 +462,7 @@ def test_dockerfile_starts_daphne_with_the_asgi_app() -> None:
     assert argv[-1] == ASGI_APP
     assert argv[argv.index("-b") + 1] == "0.0.0.0" and argv[argv.index("-p") + 1] == "8000"
     assert any(keyword == "EXPOSE" and "8000" in args.split() for keyword, args in stage)
+    assert "--no-server-name" in argv  # no `Server: daphne` banner (tests/test_security_headers.py)
 
 
 def test_dockerfile_healthcheck_hits_healthz_on_an_allowed_host() -> None:

@@ -6,14 +6,22 @@ chosen address, only `socket.getaddrinfo` (the outside world's DNS) is replaced.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.test import override_settings
 
 from pdm_saas import outbound
@@ -187,3 +195,66 @@ def test_post_never_follows_a_redirect(servers):
     answer = outbound.post(f"http://127.0.0.1:{outer.server_address[1]}/", body=b"{}", headers={}, timeout=5)
     assert (answer.status, answer.location) == (307, inner_url)
     assert len(outer_hits) == 1 and inner_hits == []
+
+
+def _certificate_files(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for `name` it signed: (ca.pem, cert.pem, key.pem)."""
+    def key() -> ec.EllipticCurvePrivateKey:
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def subject(common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    start = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)  # valid whatever the clock says
+    end = datetime.datetime(2999, 1, 1, tzinfo=datetime.UTC)
+    ca_key, server_key = key(), key()
+    ca = (x509.CertificateBuilder().subject_name(subject("test CA")).issuer_name(subject("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(start).not_valid_after(end)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder().subject_name(subject(name)).issuer_name(ca.subject)
+              .public_key(server_key.public_key()).serial_number(2).not_valid_before(start).not_valid_after(end)
+              .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+              .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    files = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    return files
+
+
+def _serve_tls(folder: Path, name: str) -> tuple[HTTPServer, list[dict[str, str]], list[str | None], Path]:
+    ca, cert, key = _certificate_files(folder, name)
+    server, hits = _serve((200, {}))
+    names: list[str | None] = []  # the server names (SNI) clients asked for
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _socket, server_name, _context: names.append(server_name)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server, hits, names, ca
+
+
+@override_settings(OUTBOUND_ALLOW_PRIVATE_TARGETS=True)
+def test_https_to_the_pinned_address_speaks_the_name_in_sni_and_checks_the_certificate_for_it(
+        monkeypatch, servers, tmp_path):
+    server, hits, names, ca = _serve_tls(tmp_path, "hooks.example")
+    servers.append(server)
+    port = server.server_address[1]
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving({"hooks.example": ["127.0.0.1"],
+                                                           "other.example": ["127.0.0.1"]}))
+    with override_settings(OUTBOUND_CA_BUNDLE=str(ca)):
+        answer = outbound.post(f"https://hooks.example:{port}/in", body=b"{}", headers={}, timeout=5)
+        assert answer.status == 200 and names == ["hooks.example"]
+        assert hits == [{"host": f"hooks.example:{port}", "path": "/in"}]
+        with pytest.raises(urllib3.exceptions.SSLError, match="other.example"):  # the name must match
+            outbound.post(f"https://other.example:{port}/", body=b"{}", headers={}, timeout=5)
+    with pytest.raises(urllib3.exceptions.SSLError, match="certificate verify failed"):  # public CAs only
+        outbound.post(f"https://hooks.example:{port}/", body=b"{}", headers={}, timeout=5)
+    assert len(hits) == 1

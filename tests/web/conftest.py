@@ -37,9 +37,27 @@ def browser(stack: int) -> Iterator[Any]:
     # database reads beside it. Nothing here is concurrent, so the guard has nothing to protect.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    refusals: list[str] = []
     with playwright_api.sync_playwright() as driver:
         chromium = driver.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        _watch_content_security_policy(chromium, refusals)
         yield chromium
         chromium.close()
     if previous is None:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    # Whatever the pages did, the browser refused none of it (pdm_saas/security_headers.py).
+    assert refusals == [], "\n".join(refusals)
+
+
+def _watch_content_security_policy(chromium: Any, refusals: list[str]) -> None:
+    """Every context the tests open reports what the Content-Security-Policy refused: an inline
+    script or style it blocks fails silently in the page, so the suite must say it."""
+    new_context = chromium.new_context
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        context = new_context(*args, **kwargs)
+        context.on("console", lambda message: refusals.append(f"{message.location}: {message.text}")
+                   if "Content Security Policy" in message.text else None)
+        return context
+
+    chromium.new_context = watched
