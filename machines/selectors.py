@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -30,11 +31,23 @@ def readings_for_machine(
     def named(vals: list[float | None]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, value in zip(slots, vals, strict=False):
-            if value is not None:
-                values[name] = categories[name][int(value)] if name in categories else value
+            shown = _slot_value(value, categories.get(name))
+            if shown is not None:
+                values[name] = shown
         return values
 
     return [(ts, named(vals)) for ts, vals in rows]
+
+
+def _slot_value(value: float | None, categories: list[str] | None) -> float | str | None:
+    """A stored slot as a reader shows it; None (left out) for a value that is no reading: NaN or
+    +-inf written before the ingest refused them, or an index naming no category."""
+    if value is None or not math.isfinite(value):
+        return None
+    if categories is None:
+        return value
+    index = int(value)
+    return categories[index] if index == value and 0 <= index < len(categories) else None
 
 
 def readings_count(*, machine_id: int | None = None) -> int:

@@ -24,7 +24,7 @@ from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.ingest.mapping import ColumnMapping, mapping_validate
 from machines.ingest.parse import ParsedBatch
 from machines.ingest.reader import table_open
-from machines.ingest.store import IngestProgress, readings_ingest
+from machines.ingest.store import DATABASE_ERRORS, IngestProgress, readings_ingest, store_refusal
 from machines.labels import LabelCollector
 from machines.models import MachineType, MappingPreset, Upload
 from machines.quality import QualityReport
@@ -242,14 +242,21 @@ def upload_process(job: Job, progress: ProgressFn) -> dict[str, Any]:
     Upload.objects.filter(id=upload.id).update(status=Upload.Status.PROCESSING)
     try:
         summary = _process(upload, progress)
+    except DATABASE_ERRORS as exc:  # the labels or the report: same words as a refused reading
+        refusal = store_refusal(exc)
+        _upload_fail(upload, refusal.message)
+        raise refusal from None  # the job shows the meaning; the raw message is in the log
     except Exception as exc:
-        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        Upload.objects.filter(id=upload.id).update(status=Upload.Status.FAILED, error=message,
-                                                   finished_at=timezone.now())
+        _upload_fail(upload, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
         raise
     if summary["stored"]:
         _score_soon(upload.machine_type_id)
     return summary
+
+
+def _upload_fail(upload: Upload, message: str) -> None:
+    Upload.objects.filter(id=upload.id).update(status=Upload.Status.FAILED, error=message,
+                                               finished_at=timezone.now())
 
 
 def _score_soon(machine_type_id: int) -> None:
@@ -278,22 +285,25 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
         share = state.bytes_read / state.bytes_total if state.bytes_total else 1
         progress(min(99, int(99 * share)), f"{state.rows_read:,} rows read, {state.rows_stored:,} stored")
 
+    # Readings, labels and the outcome on the upload row commit together: should the database
+    # refuse any of them (the report included), none of the readings stay.
     try:
         with transaction.atomic():
             result = readings_ingest(source=table, mapping=mapping, machine_type=upload.machine_type,
                                      upload_id=upload.id, progress=on_progress, on_batch=on_batch)
             failures = _labels_store(labels.events())
+            report = {
+                "rows": {"read": result.rows_read, "stored": result.rows_stored, "duplicates": result.duplicates,
+                         "rejected": result.rows_rejected, "rejected_by_reason": dict(result.rejected_by_reason)},
+                "machines_created": result.machines_created, "failure_events": failures,
+                "seconds": round(result.seconds, 3), **quality.report(),
+            }
+            Upload.objects.filter(id=upload.id).update(
+                status=Upload.Status.SUCCEEDED, rows_read=result.rows_read, rows_stored=result.rows_stored,
+                duplicates=result.duplicates, rows_rejected=result.rows_rejected, report=report,
+                finished_at=timezone.now())
     finally:
         rejected.close()
-    report = {
-        "rows": {"read": result.rows_read, "stored": result.rows_stored, "duplicates": result.duplicates,
-                 "rejected": result.rows_rejected, "rejected_by_reason": dict(result.rejected_by_reason)},
-        "machines_created": result.machines_created, "failure_events": failures,
-        "seconds": round(result.seconds, 3), **quality.report(),
-    }
-    Upload.objects.filter(id=upload.id).update(
-        status=Upload.Status.SUCCEEDED, rows_read=result.rows_read, rows_stored=result.rows_stored,
-        duplicates=result.duplicates, rows_rejected=result.rows_rejected, report=report, finished_at=timezone.now())
     return {"upload_id": upload.id, **report["rows"]}
 
 

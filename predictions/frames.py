@@ -81,14 +81,18 @@ def frame_from_columns(
         columns[name] = pa.array(_bucket_last(np.asarray(column, object)[order], starts, len(order)), pa.string())
     derived = derived_evaluate(document, sensor_values) if len(starts) else {}
     for name, value in derived.items():
-        columns[name] = pa.array(np.broadcast_to(np.asarray(value, np.float64), (len(starts),)), pa.float64())
+        value = np.broadcast_to(np.asarray(value, np.float64), (len(starts),))
+        # A formula over finite inputs can still overflow or divide by zero: missing, not inf.
+        columns[name] = pa.array(np.where(np.isfinite(value), value, np.nan), pa.float64())
     return pa.table(columns)
 
 
 def _bucket_mean(values: Array, starts: Array) -> Array:
+    """Mean per bucket over the finite values: NaN and +-inf (an old stored row, a file read
+    without the ingest's checks) count as missing, so they can reach no feature or model."""
     if not len(starts):
         return np.zeros(0)
-    valid = ~np.isnan(values)
+    valid = np.isfinite(values)
     sums = np.add.reduceat(np.where(valid, values, 0.0), starts)
     counts = np.add.reduceat(valid.astype(np.int64), starts)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -3,6 +3,7 @@ of stored JSON, so the templates stay free of arithmetic."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,11 @@ from predictions.models import metrics_headline
 
 ANOMALOUS = 0.99  # "more unusual than 99% of normal windows" (see docs/models.md)
 UNUSUAL = 0.95
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """A number a chart can carry in JSON: NaN and +-inf are not JSON, so they become a gap."""
+    return value if value is None or math.isfinite(value) else None
 
 
 def health_class(health: float | None) -> str:

@@ -19,6 +19,7 @@ until it commits. Live data should find its month's partition made ahead of time
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -30,21 +31,25 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django_tenants.utils import get_public_schema_name
 from psycopg.errors import UniqueViolation
 
+from machines.ingest.finite import non_finite_reject
 from machines.ingest.fleet import MachineResolver
 from machines.ingest.mapping import ColumnMapping, mapping_validate
 from machines.ingest.parse import ParsedBatch, batch_parse
 from machines.ingest.reader import TableSource, table_open
 from machines.models import MachineType
 from machines.services import machine_type_slots
-from pdm_saas.errors import Conflict, InvalidInput
+from pdm_saas.errors import Conflict, InvalidInput, ServiceError
 from pdm_saas.monitoring.metrics import ingest_record
 from tenants.db import connection
+
+logger = logging.getLogger(__name__)
 
 REJECTED_DETAIL_LIMIT = 1000
 PREFETCH = 1  # parsed batches waiting for the database, beside the one being stored
@@ -66,6 +71,32 @@ PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01, the zero of binary timestam
 FLOAT4_OID = 700
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2  # signature, flags, no extension
 COPY_TRAILER = b"\xff\xff"
+
+
+# What the database raises: Django's wrapped errors, and psycopg's own from COPY (which Django
+# does not wrap).
+DATABASE_ERRORS = (DatabaseError, psycopg.Error)
+
+
+class StoreRefused(ServiceError):
+    """The database refused what an ingest was writing. The ingest's transaction is rolled back,
+    so nothing of it stays; the database's own message goes to the log, not to the user."""
+
+    status_code = 400
+    code = "store_refused"
+
+
+def store_refusal(exc: BaseException) -> StoreRefused:
+    """Log the database's error for the operator; the user's error says what it means for them."""
+    logger.error("the database refused an ingest in %s: %s", connection.schema_name, exc, exc_info=exc)
+    if isinstance(exc, OperationalError | psycopg.OperationalError):
+        refusal = StoreRefused("The database was unavailable while storing these readings; nothing was stored. "
+                               "Try again in a minute.", code="store_unavailable")
+        refusal.status_code = 503
+        return refusal
+    return StoreRefused("The database refused part of this data (a value out of range or too long, or against a "
+                        "rule of the reading store), so nothing of it was stored. Check the values and send it "
+                        "again; the operator's log has the details.")
 
 
 @dataclass(frozen=True)
@@ -304,6 +335,22 @@ def readings_ingest(
     started = time.perf_counter()
     table = source if isinstance(source, TableSource) else table_open(source)
     mapping_validate(mapping, columns=table.columns, machine_type=machine_type)
+    try:
+        result, resolver, writer = _ingest(table, mapping, machine_type, upload_id, progress, on_batch)
+    except DATABASE_ERRORS as exc:
+        raise store_refusal(exc) from None  # the raw message is logged, not shown
+    ingest_record(schema_name=connection.schema_name, rows=result.rows_stored)
+    result.machines_created = resolver.created
+    result.partitions_created = writer.created
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _ingest(
+    table: TableSource, mapping: ColumnMapping, machine_type: MachineType, upload_id: int | None,
+    progress: Callable[[IngestProgress], None] | None, on_batch: Callable[[pa.RecordBatch, ParsedBatch], None] | None,
+) -> tuple[IngestResult, MachineResolver, ReadingWriter]:
+    """The file in one transaction: a failure anywhere rolls back every row it stored."""
     result = IngestResult()
     with transaction.atomic(), connection.cursor() as cursor:
         writer = ReadingWriter(cursor=cursor, slots=machine_type_slots(machine_type), upload_id=upload_id)
@@ -325,11 +372,7 @@ def readings_ingest(
                 del batch, parsed  # keep at most the queued batches alive
         if not result.rows_read:
             raise InvalidInput("The file has a header but no data rows.", code="no_rows")
-    ingest_record(schema_name=connection.schema_name, rows=result.rows_stored)
-    result.machines_created = resolver.created
-    result.partitions_created = writer.created
-    result.seconds = time.perf_counter() - started
-    return result
+    return result, resolver, writer
 
 
 def _int64s(array: pa.Array) -> np.ndarray:
@@ -345,7 +388,9 @@ def _batches_parsed(table: TableSource, mapping: ColumnMapping,
     the file the reader was."""
     start = 0
     for batch in table.batches(mapping.file_columns()):
-        yield batch, batch_parse(batch, mapping=mapping, start=start, categories=categories), table.bytes_read()
+        parsed = batch_parse(batch, mapping=mapping, start=start, categories=categories)
+        non_finite_reject(parsed, batch, mapping=mapping, categorical=categories)
+        yield batch, parsed, table.bytes_read()
         start += batch.num_rows
 
 

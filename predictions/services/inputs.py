@@ -8,6 +8,7 @@ problem listed by index, since a prediction from a silently shortened history wo
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,7 +77,16 @@ def _value_problem(sensor: dict[str, Any], value: Any) -> str | None:
             f"{sensor['name']} is {value!r}; expected one of {', '.join(sensor['categories'])}")
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"{sensor['name']} is {value!r}; expected a number or null"
+    if not _finite(value):  # JSON 1e400 arrives as inf; NaN/Infinity literals from lenient clients
+        return f"{sensor['name']} is {value!r}; expected a finite number (not NaN or infinity) or null"
     return None
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _parse_ts(value: Any) -> datetime | None:

@@ -52,10 +52,14 @@ def bucketed_frame(*, machine_type: MachineType, machines: Mapping[int, str], st
     # Re-read: ingest appends slots on the row, and the caller's instance may predate that.
     slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
     categories = categories_of(machine_type.metadata)
-    # Slot indexes are integers we generate, never user text: safe to place in the SQL.
+    # Slot indexes are integers we generate, never user text: safe to place in the SQL. Only
+    # finite values count (`abs(v) < 'Infinity'` is false for NULL, NaN and +-inf): a NaN or inf
+    # stored before the ingest refused them is missing, not a poisoned average.
+    finite = "abs(r.vals[{0}]) < 'Infinity'::real"
     aggregates = ", ".join(
-        f"(array_agg(r.vals[{i + 1}] ORDER BY r.ts DESC) FILTER (WHERE r.vals[{i + 1}] IS NOT NULL))[1]"
-        if name in categories else f"avg(r.vals[{i + 1}])" for i, name in enumerate(slots)) or "NULL"
+        f"(array_agg(r.vals[{i + 1}] ORDER BY r.ts DESC) FILTER (WHERE {finite.format(i + 1)}))[1]"
+        if name in categories else f"avg(r.vals[{i + 1}]) FILTER (WHERE {finite.format(i + 1)})"
+        for i, name in enumerate(slots)) or "NULL"
     source, params = _source(list(machines), start, end, span)
     step = step_hours * 3600.0 / time_scale  # in stored seconds
     with connection.cursor() as cursor:

@@ -29,7 +29,7 @@ from predictions.selectors import (
     prediction_history,
 )
 from predictions.services.scoring import machine_predict
-from predictions.web_format import factor_bars, forecast_summary, signal_bands
+from predictions.web_format import factor_bars, finite_or_none, forecast_summary, signal_bands
 
 CHART_READINGS = 2_000
 
@@ -109,7 +109,7 @@ def machine_chart_data(request: HttpRequest, pk: int) -> JsonResponse:
         },
         "predictions": {
             "t": [row["window_end"].timestamp() for row in history],
-            **{key: [row[key] for row in history]
+            **{key: [finite_or_none(row[key]) for row in history]
                for key in ("probability", "health_score", "rul_h", "rul_lower_h", "rul_upper_h", "anomaly_score")},
         },
         "forecast": machine_latest_forecast(machine_id=machine.id),

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.db import connection
 from django_tenants.utils import tenant_context
 
 from machines.ingest.mapping import ColumnMapping
@@ -394,3 +395,67 @@ def test_reading_a_large_csv_keeps_memory_bounded_by_the_block_size(tmp_path):
     assert rows == 800000
     assert peak < 16 * 256 * 1024, peak  # a few blocks, not the file
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+
+
+NON_FINITE = ["inf", "-inf", "+inf", "Infinity", "-Infinity", "INF", "NAN", "1e39", "-1e39", "1" + "0" * 400]
+
+
+def test_non_finite_values_are_rejected_rows_with_their_reason(world, motor, tmp_path):
+    rows = [f"2024-01-01T00:00:{second:02d},{value},1480" for second, value in enumerate(NON_FINITE)]
+    good = ["2024-01-01T00:01:00,3.4e38,1480", "2024-01-01T00:01:01,,1480", "2024-01-01T00:01:02,NaN,1490"]
+    content = ("time,current,speed\n" + "\n".join(rows + good) + "\n").encode()
+    with tenant_context(world.acme):
+        result = readings_ingest(source=_write(tmp_path, content), mapping=_mapping(), machine_type=motor)
+        stored = _stored()
+    assert (result.rows_read, result.rows_stored, result.rows_rejected) == (13, 3, 10)
+    assert dict(result.rejected_by_reason) == {"non_finite": 10}
+    reasons = {row.line: row.reason for row in result.rejected}
+    assert sorted(reasons) == list(range(2, 12))
+    assert reasons[2] == "value 'inf' in column 'current' is not a finite number (NaN, infinity, or beyond ±3.4e38)"
+    assert "'1e39'" in reasons[9]
+    # The largest float32 is stored; an empty cell and the CSV missing-value marker "NaN" are missing.
+    assert [values for _, values in stored] == [{"current_a": pytest.approx(3.4e38), "speed_rpm": 1480.0},
+                                                {"speed_rpm": 1480.0}, {"speed_rpm": 1490.0}]
+
+
+def test_non_finite_floats_in_a_parquet_file_are_rejected(world, motor, tmp_path):
+    path = tmp_path / "data.parquet"
+    values = [1.5, math.nan, math.inf, -math.inf, 1e39, None]
+    pq.write_table(pa.table({"time": pa.array([f"2024-01-01T00:00:0{i}" for i in range(6)]),
+                             "current": pa.array(values, pa.float64()),
+                             "speed": pa.array([1480.0, 1480.0, 1480.0, 1480.0, 1480.0, math.inf])}), path)
+    with tenant_context(world.acme):
+        result = readings_ingest(source=path, mapping=_mapping(), machine_type=motor)
+        stored = _stored()
+    assert (result.rows_stored, result.rows_rejected) == (1, 5)
+    assert [row.line for row in result.rejected] == [2, 3, 4, 5, 6]  # parquet rows count from 1
+    assert "'speed'" in result.rejected[-1].reason
+    assert [values for _, values in stored] == [{"current_a": 1.5, "speed_rpm": 1480.0}]
+
+
+def test_a_database_refusal_in_a_later_batch_rolls_back_the_whole_file(world, motor, tmp_path, caplog):
+    """A value the database refuses (here: a check constraint the test adds to the table) in
+    the third batch: the batches stored before are rolled back, machines made for the file too,
+    and the error says what happened in words, without the database's message."""
+    from machines.ingest.store import StoreRefused
+
+    good = "".join(f"U-{row % 3},2024-01-01T00:{row // 60 % 60:02d}:{row % 60:02d},1,2\n" for row in range(1200))
+    content = ("unit,time,current,speed\n" + good + "U-9,2024-01-02T00:00:00,5000,2\n").encode()
+    source = table_open(_write(tmp_path, content), block_size=16 * 1024)
+    mapping = _mapping(machine_name=None, machine_column="unit", create_unknown_machines=True)
+    seen = []
+    with tenant_context(world.acme):
+        slot = machine_type_slots(motor).index("current_a") + 1
+        with connection.cursor() as cursor:  # rolled back with the test's transaction
+            cursor.execute(f"ALTER TABLE machines_reading ADD CONSTRAINT current_below_1000 "
+                           f"CHECK (vals[{slot}] IS NULL OR vals[{slot}] < 1000)")
+        with pytest.raises(StoreRefused) as caught:
+            readings_ingest(source=source, mapping=mapping, machine_type=motor,
+                            progress=lambda step: seen.append(step.rows_stored))
+        assert len(seen) >= 2 and seen[-1] > 0  # batches were stored before the refusal...
+        assert readings_count() == 0  # ...and rolled back with it
+        assert not Machine.objects.filter(name__startswith="U-").exists()
+    message = caught.value.message
+    assert "nothing of it was stored" in message and "constraint" not in message and "current_below" not in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert "current_below_1000" in caplog.text  # the operator's log has the database's words

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -89,3 +91,38 @@ def test_deleting_a_machine_deletes_its_readings(client_for, world, machines):
     assert client_for("admin").delete(f"/api/v1/machines/{machines[0].id}/").status_code == 204
     with tenant_context(world.acme):
         assert readings_count(machine_id=machines[0].id) == 0 and readings_count() == before - 1
+
+
+def test_non_finite_values_are_rejected_and_the_machine_stays_readable(client_for, world, machines):
+    """Strings that spell NaN or infinity, and a JSON number too large for a double (1e400, which
+    Python reads as inf), are rejected readings; the others are stored and read back as JSON."""
+    spelled = ["inf", "-inf", "nan", "NaN", "Infinity", "-Infinity", " INF", "1e39"]
+    items = [_reading("Motor-001", minute, current_a=value) for minute, value in enumerate(spelled)]
+    items.append(_reading("Motor-001", 30, current_a=12.5))
+    raw = json.dumps(items)[:-1] + ', {"machine": "Motor-001", "ts": "2026-11-27T10:31:00Z", ' \
+                                   '"values": {"current_a": 1e400, "winding_temp_c": 70}}]'
+    engineer = client_for("engineer")
+    response = engineer.post("/api/v1/readings/", raw, content_type=JSON)
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert result["stored"] == 1
+    reasons = {row["index"]: row["reason"] for row in result["rejected"]}
+    assert set(reasons) == {0, 1, 2, 3, 4, 5, 6, 7, 9}
+    assert all("not a finite number" in reason for reason in reasons.values()), reasons
+    assert reasons[6].startswith("value ' INF' in column 'current_a'")
+    readings = engineer.get(f"/api/v1/machines/{machines[0].id}/readings/")
+    assert json.loads(readings.content, parse_constant=_refuse) == [
+        {"ts": "2026-11-27T10:30:00Z", "values": {"current_a": 12.5}}]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_literals_are_not_json(client_for, world, machines, literal):
+    raw = '[{"machine": "Motor-001", "ts": "2026-11-27T10:00:00Z", "values": {"current_a": %s}}]' % literal
+    response = client_for("engineer").post("/api/v1/readings/", raw, content_type=JSON)
+    assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
+    with tenant_context(world.acme):
+        assert readings_count() == 0
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")

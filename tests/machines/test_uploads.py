@@ -13,9 +13,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from machines.models import Machine, Upload
+from machines.models import Machine, MachineType, Upload
 from machines.selectors import readings_count
-from machines.services import machine_type_adopt
+from machines.services import machine_type_adopt, machine_type_slots
 from pdm_saas.celery import app as celery_app
 from predictions.models import FailureEvent
 
@@ -282,3 +282,74 @@ def test_a_100_machine_cycle_fleet_with_run_to_failure_in_one_command(world, mot
         machine = Machine.objects.get(name="unit-006")  # 20 + 6 cycles
         ruls = [row["rul_seconds"] for row in rul_labels(machine_id=machine.id)]
         assert ruls == list(range(25, -1, -1)) and FailureEvent.objects.filter(source="label").count() == 100
+
+
+def test_non_finite_values_are_rejected_rows_not_a_failed_upload(client_for, world, motor_type, eager):
+    """The file of the report: 60 rows, some holding inf, -inf, Infinity or a number beyond
+    float32. Those rows are rejected with their reason (in the rejected-rows file too), the others
+    stored, and the upload succeeds with a report that is valid JSON."""
+    header = ["timestamp", "Current (A)", "Winding temp", "Vibration"]
+    rows = [[f"2026-03-01T00:{minute:02d}:00Z", 12.0, 70.0, 1.2] for minute in range(60)]
+    bad = {3: "inf", 10: "-inf", 20: "Infinity", 30: "1e39", 40: "-Infinity"}
+    for index, value in bad.items():
+        rows[index][1 + index % 3] = value
+    rows[50][2] = "NaN"  # the CSV missing-value marker: a missing value, the row is kept
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, _csv(rows, header), mapping={**SINGLE_MAPPING, "failure_column": None,
+                                                                "failure_mode_column": None})
+    upload = engineer.get(f"/api/v1/uploads/{response.json()['id']}/").json()
+    assert upload["status"] == "succeeded", upload["error"]
+    assert (upload["rows_read"], upload["rows_stored"], upload["rows_rejected"]) == (60, 55, 5)
+    assert upload["report"]["rows"]["rejected_by_reason"] == {"non_finite": 5}
+    assert upload["report"]["sensors"]["winding_temp_c"]["missing"] == 1
+    rejected = engineer.get(f"/api/v1/uploads/{upload['id']}/rejected/")
+    lines = list(csv.reader(io.StringIO(b"".join(rejected.streaming_content).decode())))
+    assert [int(row[0]) for row in lines[1:]] == [index + 2 for index in bad]
+    assert all("is not a finite number" in row[1] for row in lines[1:])
+    assert engineer.get(f"/api/v1/jobs/{upload['job_id']}/").json()["status"] == "succeeded"
+    with tenant_context(world.acme):
+        assert readings_count() == 55
+
+
+def _refusing_store(world: Any) -> None:
+    """A rule the reading store enforces (a check constraint the test adds; rolled back with the
+    test): current above 1000 A is refused by the database itself."""
+    from django.db import connection
+
+    with tenant_context(world.acme):
+        slot = MachineType.objects.get(key=MOTOR).sensor_slots.index("current_a") + 1
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE machines_reading ADD CONSTRAINT current_below_1000 "
+                           f"CHECK (vals[{slot}] IS NULL OR vals[{slot}] < 1000)")
+
+
+def _raw_database_words(text: str) -> bool:
+    return any(word in text for word in ("constraint", "violates", "character varying", "psycopg", "DETAIL"))
+
+
+@pytest.mark.parametrize("refused", ["reading", "label"])
+def test_a_database_refusal_fails_the_upload_in_words_and_keeps_nothing(client_for, world, motor_type, eager,
+                                                                         refused):
+    """Whatever the database refuses, a reading (a rule of the store) or a label (a failure mode
+    longer than its column), after rows were stored: nothing stays, and the upload and its job
+    say so in words, not in the database's."""
+    content = _single_machine_file(bad_lines=False)
+    if refused == "reading":
+        with tenant_context(world.acme):
+            machine_type_slots(MachineType.objects.get(key=MOTOR))
+        _refusing_store(world)
+        content = content.replace(b"T00:39:00Z,12.39,", b"T00:39:00Z,5000,")  # the last row
+    else:
+        content = content.replace(b"bearing_wear", b"bearing_wear_" + b"x" * 80, 1)
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, content)
+    upload = engineer.get(f"/api/v1/uploads/{response.json()['id']}/").json()
+    assert upload["status"] == "failed"
+    assert "nothing of it was stored" in upload["error"] and not _raw_database_words(upload["error"])
+    job = engineer.get(f"/api/v1/jobs/{upload['job_id']}/").json()
+    assert job["status"] == "failed" and "nothing of it was stored" in job["message"]
+    assert not _raw_database_words(job["message"]) and not _raw_database_words(job["error"]), job["error"]
+    with tenant_context(world.acme):
+        assert readings_count() == 0 and not FailureEvent.objects.exists()
