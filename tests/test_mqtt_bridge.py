@@ -268,6 +268,34 @@ def test_rejections_are_reported_on_the_tenants_errors_topic(world, broker, brid
     assert received[0]["rejected"] == [{"index": 0, "reason": "unknown machine 'no-such-machine'"}]
 
 
+def test_non_finite_values_are_rejected_and_reported(world, broker, bridge, acme_login, machine_name):
+    """NaN and Infinity literals (Python's json reads them), a number beyond a double (1e400)
+    and strings spelling them: rejected readings, reported on the errors topic; the finite one
+    is stored."""
+    client, reason = _connect(broker.port, acme_login)
+    assert not reason.is_failure
+    received: list[dict[str, Any]] = []
+    subscribed, got = threading.Event(), threading.Event()
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.on_message = lambda c, u, message: (received.append(json.loads(message.payload)), got.set())
+    before = _count(world.acme, machine_name)
+    values = ["NaN", "Infinity", "-Infinity", "1e400", '"inf"', '"nan"', "12.5"]
+    payload = "[" + ", ".join(f'{{"machine": "{machine_name}", "ts": "2026-03-02T10:{minute:02d}:00Z", '
+                              f'"values": {{"current_a": {value}}}}}' for minute, value in enumerate(values)) + "]"
+    try:
+        client.subscribe("pdm/acme/errors", qos=1)
+        assert subscribed.wait(10)
+        client.publish("pdm/acme/readings", payload, qos=1).wait_for_publish(10)
+        assert got.wait(20), "no report on pdm/acme/errors"
+    finally:
+        _close(client)
+    report = received[0]
+    assert report["error"] is None and report["stored"] == 1
+    assert [row["index"] for row in report["rejected"]] == [0, 1, 2, 3, 4, 5]
+    assert all("not a finite number" in row["reason"] for row in report["rejected"])
+    assert _count(world.acme, machine_name) == before + 1
+
+
 # --- The bridge's metrics server (PDM_BRIDGE_METRICS_PORT) ----------------------------------------
 
 

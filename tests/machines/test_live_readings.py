@@ -117,7 +117,8 @@ def test_non_finite_values_are_rejected_and_the_machine_stays_readable(client_fo
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_literals_are_not_json(client_for, world, machines, literal):
-    raw = '[{"machine": "Motor-001", "ts": "2026-11-27T10:00:00Z", "values": {"current_a": %s}}]' % literal
+    raw = '[{"machine": "Motor-001", "ts": "2026-11-27T10:00:00Z", "values": {"current_a": LITERAL}}]'
+    raw = raw.replace("LITERAL", literal)
     response = client_for("engineer").post("/api/v1/readings/", raw, content_type=JSON)
     assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
     with tenant_context(world.acme):

@@ -61,3 +61,21 @@ def test_a_folder_without_component_files_or_timestamps_is_refused(world, db, tm
     (tmp_path / "bad" / "c" / "c.csv").write_text("time,x\n1,2\n")
     with pytest.raises(CommandError, match="no Timestamp column"):
         call_command("import_lookout", "--tenant", "acme", "--type", PUMP, "--machine", "P", str(tmp_path / "bad"))
+
+
+def test_non_finite_values_in_a_component_file_are_rejected_rows(world, db, tmp_path):
+    from machines.lookout import lookout_import
+
+    with tenant_context(world.acme):
+        pump = machine_type_adopt(key=PUMP)
+    sensor = next(s["name"] for s in pump.metadata["sensors"] if s["kind"] == "numeric")
+    (tmp_path / "ds" / "motor").mkdir(parents=True)
+    values = ["1.5", "inf", "-inf", "Infinity", "1e39", "2.5"]
+    (tmp_path / "ds" / "motor" / "motor.csv").write_text(
+        f"Timestamp,{sensor}\n" + "".join(f"2019-01-01 00:{m:02d}:00,{v}\n" for m, v in enumerate(values)))
+    with tenant_context(world.acme):
+        imported = lookout_import(folder=tmp_path / "ds", machine_type_key=PUMP, machine_name="Pump-8")
+        stored = readings_for_machine(machine=Machine.objects.get(name="Pump-8"))
+    assert (imported.result.rows_stored, imported.result.rows_rejected) == (2, 4)
+    assert dict(imported.result.rejected_by_reason) == {"non_finite": 4}
+    assert [values[sensor] for _, values in stored] == [1.5, 2.5]

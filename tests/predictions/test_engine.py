@@ -224,6 +224,33 @@ def test_scoring_readings_refuse_wrong_values(trained_motor, in_acme):
     assert "expected a number" in caught.value.details["rows"][0]["reason"]
 
 
+def test_inline_readings_refuse_non_finite_values(trained_motor, client_for, world):
+    """1e400 is a JSON number Python reads as infinity; huge integers overflow a float; a
+    lenient client's NaN: each refuses the request with the row's index, and nothing is scored."""
+    engineer = client_for("engineer")
+    before = _usage(world)
+    for value in ("1e400", "-1e400", "1" + "0" * 400):
+        raw = ('{"machine": "ABB-101", "readings": [{"ts": "2026-01-01T00:00:00Z", "values": {"current_a": 12}}, '
+               f'{{"ts": "2026-01-01T01:00:00Z", "values": {{"current_a": {value}}}}}]}}')
+        refused = engineer.post("/api/v1/predictions/", raw, content_type=JSON)
+        assert refused.status_code == 400, refused.content
+        rows = refused.json()["error"]["details"]["rows"]
+        assert rows[0]["index"] == 1 and "expected a finite number" in rows[0]["reason"]
+        batch = engineer.post("/api/v1/predictions/batch/", '{"readings": [{"machine": "ABB-101", '
+                              f'"ts": "2026-01-01T00:00:00Z", "values": {{"current_a": {value}}}}}]}}',
+                              content_type=JSON)
+        assert batch.status_code == 400 and "finite" in batch.json()["error"]["details"]["rows"][0]["reason"]
+    with tenant_context(world.acme):
+        from predictions.services.inputs import scoring_readings
+
+        machine = Machine.objects.select_related("machine_type").get(id=trained_motor.machine_id)
+        with pytest.raises(InvalidInput) as caught:
+            scoring_readings(items=[{"ts": "2026-01-01T00:00:00Z", "values": {"current_a": float("nan")}}],
+                             limit=10, machine=machine)
+        assert "expected a finite number" in caught.value.details["rows"][0]["reason"]
+    assert _usage(world) == before
+
+
 def _usage(world) -> int:
     return usage_predictions(tenant_id=world.acme.id)
 
