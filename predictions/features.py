@@ -134,6 +134,9 @@ class _History:
         out[:, width : width + categorical.shape[1]] = categorical
         if spec.maintenance_times is not None:
             out[:, -1] = self._maintenance_block(targets, spec.maintenance_times)
+        # Huge but finite inputs (inline readings take any double) can give statistics beyond
+        # float32 or a double: missing, which every model handles, rather than inf, which XGBoost refuses.
+        out[~np.isfinite(out)] = np.nan
         return out
 
     def _categorical_block(self, targets: Array, table: pa.Table, spec: FeatureSpec) -> Array:

@@ -70,6 +70,13 @@ def test_statistics_match_hand_computed_values() -> None:
     assert f["x__mean_3"][4] == 150 and f["x__slope_3"][4] == 100
 
 
+def test_statistics_beyond_float32_are_missing_not_infinite() -> None:
+    # 1e200 is a finite double (an inline reading may hold it); its window statistics are not.
+    f = features_of(tiny(["A", "A", "A"], [0, 1, 2], [1.0, 1e200, -1e200]))
+    assert all(not np.isinf(values).any() for values in f.values())
+    assert np.isnan(f["x__mean_3"][1]) and f["x__mean_3"][0] == 1
+
+
 def test_slope_is_per_hour_with_irregular_sampling() -> None:
     f = features_of(tiny(["A", "A", "A"], [0, 2, 3], [0, 4, 6]))
     assert f["x__slope_3"][2] == pytest.approx(2.0)
