@@ -8,7 +8,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from machines.selectors import readings_count
-from machines.services import machine_create, machine_type_adopt
+from machines.services import machine_create, machine_type_adopt, machine_type_slots
 
 JSON = "application/json"
 
@@ -127,3 +127,24 @@ def test_nan_and_infinity_literals_are_not_json(client_for, world, machines, lit
 
 def _refuse(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
+
+
+def test_a_database_refusal_is_answered_in_words_and_stores_nothing(client_for, world, machines):
+    """A rule the database enforces (a check constraint the test adds; rolled back with the test)
+    refuses one reading of the batch: nothing of the batch is stored, and the answer says so
+    without the database's own message."""
+    from django.db import connection
+
+    with tenant_context(world.acme):
+        slot = machine_type_slots(machines[0].machine_type).index("current_a") + 1
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE machines_reading ADD CONSTRAINT current_below_1000 "
+                           f"CHECK (vals[{slot}] IS NULL OR vals[{slot}] < 1000)")
+    body = [_reading("Motor-001", 0, current_a=12), _reading("Motor-001", 1, current_a=5000)]
+    response = client_for("engineer").post("/api/v1/readings/", body, content_type=JSON)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "store_refused" and "nothing of it was stored" in error["message"]
+    assert "constraint" not in response.content.decode() and "current_below" not in response.content.decode()
+    with tenant_context(world.acme):
+        assert readings_count() == 0
