@@ -4,8 +4,9 @@ file uploads, for up to MAX_READINGS readings per call.
     [{"machine": "Motor-001", "ts": "2026-11-27T10:00:00Z", "values": {"current_a": 12.1}}, ...]
 
 `ts` is ISO 8601 (UTC when it has no offset) or epoch seconds. Readings of unknown machines,
-unknown sensors, unparseable times or non-numeric values are rejected with their index and a
-reason; the others are stored, once (a repeated reading counts as a duplicate).
+unknown sensors, unparseable times, non-numeric or non-finite values (NaN, infinity, "inf",
+1e400: machines/ingest/finite.py) are rejected with their index and a reason; the others are
+stored, once (a repeated reading counts as a duplicate).
 """
 
 from __future__ import annotations
