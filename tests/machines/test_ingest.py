@@ -461,3 +461,28 @@ def test_a_database_refusal_in_a_later_batch_rolls_back_the_whole_file(world, mo
     assert "nothing of it was stored" in message and "constraint" not in message and "current_below" not in message
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert "current_below_1000" in caplog.text  # the operator's log has the database's words
+
+
+def test_a_database_that_cannot_answer_in_time_is_reported_as_unavailable(world, motor, tmp_path, caplog):
+    """Another session holds the reading table locked past our lock timeout: an operational
+    error, answered as 503 `store_unavailable` in words; nothing stored."""
+    import psycopg
+
+    from machines.ingest.store import StoreRefused
+
+    settings = connection.settings_dict
+    path = _write(tmp_path, b"time,current,speed\n2024-01-01T00:00:00,1,2\n")
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+                         password=settings["PASSWORD"], dbname=settings["NAME"]) as other:
+        other.execute("LOCK TABLE t_acme.machines_reading IN ACCESS EXCLUSIVE MODE")  # held until `with` ends
+        with tenant_context(world.acme):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+            with pytest.raises(StoreRefused) as caught:
+                readings_ingest(source=path, mapping=_mapping(), machine_type=motor)
+        other.rollback()
+    assert caught.value.code == "store_unavailable" and caught.value.status_code == 503
+    assert "nothing was stored" in caught.value.message and "lock" not in caught.value.message
+    assert "lock timeout" in caplog.text
+    with tenant_context(world.acme):
+        assert readings_count() == 0
