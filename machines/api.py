@@ -182,20 +182,26 @@ class MappingPresetViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, Tena
     filterset_fields = ["machine_type__key"]
 
 
+class LabelsQuerySerializer(serializers.Serializer[Any]):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=10_000, default=1000)
+
+
 class MachineLabelsView(TenantAPIView):
     """Failure events and per-reading remaining useful life (null when censored)."""
 
-    @extend_schema(responses=inline_serializer("MachineLabels", fields={
+    @extend_schema(parameters=[LabelsQuerySerializer], responses=inline_serializer("MachineLabels", fields={
         "failures": FailureEventLabelSerializer(many=True), "readings": serializers.ListField()}))
     def get(self, request: Request, pk: str) -> Response:
         machine = Machine.objects.filter(id=pk).first()
         if machine is None:
             raise NotFound("No such machine.")
-        limit = min(int(request.query_params.get("limit", 1000)), 10000)
+        params = LabelsQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
         return Response({
             "failures": FailureEventLabelSerializer(machine.failures.order_by("occurred_at"), many=True).data,
-            "readings": rul_labels(machine_id=machine.id, limit=limit),
+            "readings": rul_labels(machine_id=machine.id, limit=params.validated_data["limit"]),
         })
+
 
 
 class ReadingsPushView(TenantAPIView):

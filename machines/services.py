@@ -86,6 +86,10 @@ def machine_type_delete(*, type_id: int) -> None:
         raise NotFound("No such machine type.")
     if machine_type.machines.exists():
         raise Conflict("Machines of this type exist; delete or move them first.", code="type_in_use")
+    if machine_type.uploads.exists():
+        # Uploads keep their files and reports for the record; a type they were read with stays.
+        raise Conflict("Files were uploaded for this type; it is kept with their history.", code="type_in_use",
+                       details={"uploads": machine_type.uploads.count()})
     machine_type.delete()
 
 

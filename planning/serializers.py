@@ -6,6 +6,8 @@ from typing import Any
 from rest_framework import serializers
 
 from machines.models import MachineType
+from pdm_saas.api.fields import BIGINT_MAX, INTEGER_MAX
+from pdm_saas.errors import Conflict
 from planning.models import MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
 from predictions.serializers import MachineRef
 
@@ -19,7 +21,8 @@ def _weekdays(value: list[Any]) -> list[int]:
 class TechnicianSerializer(serializers.ModelSerializer[Technician]):
     hours_per_day = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=Decimal("0.5"),
                                              max_value=Decimal("24"))
-    user = serializers.IntegerField(source="user_id", allow_null=True, required=False)
+    user = serializers.IntegerField(source="user_id", allow_null=True, required=False, min_value=1,
+                                    max_value=BIGINT_MAX)
 
     class Meta:
         model = Technician
@@ -45,7 +48,7 @@ class SparePartSerializer(serializers.ModelSerializer[SparePart]):
 class PartNeedSerializer(serializers.ModelSerializer[PartNeed]):
     machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
     part = serializers.SlugRelatedField(slug_field="name", queryset=SparePart.objects.all())
-    quantity = serializers.IntegerField(min_value=1, default=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=INTEGER_MAX, default=1)
 
     class Meta:
         model = PartNeed
@@ -75,6 +78,16 @@ class ProductionWindowSerializer(serializers.ModelSerializer[ProductionWindow]):
 
     def validate_dates(self, value: list[Any]) -> list[str]:
         return sorted({d.isoformat() for d in value})
+
+    def validate_machine(self, value: Any) -> Any:
+        # One window per machine (a one-to-one column): a second one is a conflict to resolve by
+        # editing the first, said before the database refuses it.
+        existing = ProductionWindow.objects.filter(machine=value).exclude(pk=getattr(self.instance, "pk", None))
+        window_id = existing.values_list("id", flat=True).first()
+        if window_id is not None:
+            raise Conflict(f"Machine {value.name} already has a production window; change that one.",
+                           code="window_exists", details={"machine": [value.name], "window": window_id})
+        return value
 
 
 class PlanSerializer(serializers.ModelSerializer[MaintenancePlan]):

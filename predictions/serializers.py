@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from machines.models import Machine, MachineType
+from pdm_saas.api.fields import BIGINT_MAX
 from predictions.models import Alert, AlertRule, FailureEvent, WebhookEndpoint, WorkOrder, WorkOrderEvent
 
 
@@ -48,7 +49,8 @@ class WorkOrderEventSerializer(serializers.ModelSerializer[WorkOrderEvent]):
 
 class WorkOrderSerializer(serializers.ModelSerializer[WorkOrder]):
     machine = MachineRef()
-    assignee = serializers.IntegerField(source="assignee_id", required=False, allow_null=True)
+    assignee = serializers.IntegerField(source="assignee_id", required=False, allow_null=True, min_value=1,
+                                        max_value=BIGINT_MAX)
 
     class Meta:
         model = WorkOrder
@@ -60,6 +62,12 @@ class WorkOrderSerializer(serializers.ModelSerializer[WorkOrder]):
                             "failure_found", "failure_mode_found", "action_taken", "created_by", "created_at",
                             "updated_at", "closed_at"]
         extra_kwargs: dict[str, dict[str, Any]] = {"alert": {"required": False}, "title": {"required": False}}
+
+    def validate_parts(self, value: Any) -> list[Any]:
+        # A form's `parts=null` reaches here as None (DRF parses form JSON after its null check).
+        if not isinstance(value, list):
+            raise serializers.ValidationError('A list of parts, like [{"part": "6309-2Z bearing", "quantity": 2}].')
+        return value
 
 
 class TransitionSerializer(serializers.Serializer[Any]):

@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import Model, QuerySet
 from rest_framework import exceptions, permissions, viewsets
 from rest_framework.generics import GenericAPIView
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -59,9 +60,22 @@ class SubscriptionStandingPermission(permissions.BasePermission):
         return True
 
 
+class TenantMetadata(SimpleMetadata):
+    """OPTIONS. DRF describes a view's POST/PUT body from its one `serializer_class`; views that
+    validate their body with a serializer of their own (or none) have no such class, and DRF would
+    fail on them. Those answer OPTIONS without the `actions` description."""
+
+    def determine_actions(self, request: Request, view: Any) -> dict[str, Any]:
+        if view.__class__.get_serializer_class is GenericAPIView.get_serializer_class and not getattr(
+                view, "serializer_class", None):
+            return {}
+        return super().determine_actions(request, view)  # type: ignore[no-any-return]
+
+
 class TenantAPIMixin:
     permission_classes = [TenantScopePermission, SubscriptionStandingPermission]
     throttle_classes = [PlanRateThrottle]
+    metadata_class = TenantMetadata
     # Maps a viewset action (or an HTTP method, lower case) to the scope it needs. Unlisted:
     # safe methods need `read`, everything else `write`.
     scope_map: dict[str, str] = {}
@@ -103,5 +117,7 @@ class TenantAPIView(TenantAPIMixin, GenericAPIView):  # type: ignore[type-arg]
 
 
 class TenantViewSet(TenantAPIMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
-    pass
+    # Every routed id is an integer primary key: `/machines/abc/` is a 404 from the URL resolver,
+    # before any view code turns "abc" into an int.
+    lookup_value_regex = "[0-9]+"
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError, IntegrityError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from pdm_saas.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -26,10 +31,38 @@ def _drf_message(exc: exceptions.APIException) -> tuple[str, Any]:
     return str(exc.detail), {}
 
 
+def _in_use_models(exc: ProtectedError | RestrictedError) -> list[str]:
+    objects = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+    return sorted({str(obj._meta.verbose_name_plural) for obj in objects})
+
+
+def _database_refusal(exc: Exception) -> Response | None:
+    """The safety net under validation: the database refused a write that validation let through
+    (a race between two requests, or a check we lack). The caller gets a plain answer; the
+    database's own text, which names tables and constraints, goes only to the log."""
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        in_use = _in_use_models(exc)
+        message = f"This is still in use by other records ({', '.join(in_use)}); remove those first."
+        return Response(error_body("in_use", message, {"in_use_by": in_use}), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, IntegrityError):
+        logger.warning("API write refused by the database (409): %s", exc)
+        return Response(error_body("conflict", "This conflicts with data already stored (for example, a "
+                                   "duplicate or a record that no longer exists); reload and try again."),
+                        status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, DataError):
+        logger.warning("API value refused by the database (400): %s", exc)
+        return Response(error_body("invalid", "A value cannot be stored: a number is too large or a text too "
+                                   "long. Check what you sent."), status=status.HTTP_400_BAD_REQUEST)
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: map every error we know to the one shape."""
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    refusal = _database_refusal(exc)
+    if refusal is not None:
+        return refusal
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
