@@ -218,9 +218,17 @@ class ReadingsPushView(TenantAPIView):
         return Response({"stored": result.stored, "duplicates": result.duplicates, "rejected": result.rejected})
 
 
+class ReadingsQuerySerializer(serializers.Serializer[Any]):
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100_000, default=10_000)
+
+
 class MachineReadingsView(TenantAPIView):
     """A machine's readings in time order, named by sensor (`?start=&end=&limit=`)."""
 
+    @extend_schema(parameters=[ReadingsQuerySerializer], responses=inline_serializer("MachineReading", many=True,
+                   fields={"ts": serializers.DateTimeField(), "values": serializers.DictField()}))
     def get(self, request: Request, pk: str) -> Response:
         machine = Machine.objects.select_related("machine_type").filter(id=pk).first()
         if machine is None:
@@ -229,9 +237,3 @@ class MachineReadingsView(TenantAPIView):
         params.is_valid(raise_exception=True)
         rows = readings_for_machine(machine=machine, **params.validated_data)
         return Response([{"ts": ts, "values": values} for ts, values in rows])
-
-
-class ReadingsQuerySerializer(serializers.Serializer[Any]):
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100_000, default=10_000)

@@ -82,7 +82,9 @@ class ProductionWindowSerializer(serializers.ModelSerializer[ProductionWindow]):
     def validate_machine(self, value: Any) -> Any:
         # One window per machine (a one-to-one column): a second one is a conflict to resolve by
         # editing the first, said before the database refuses it.
-        existing = ProductionWindow.objects.filter(machine=value).exclude(pk=getattr(self.instance, "pk", None))
+        existing = ProductionWindow.objects.filter(machine=value)
+        if self.instance is not None:
+            existing = existing.exclude(pk=self.instance.pk)
         window_id = existing.values_list("id", flat=True).first()
         if window_id is not None:
             raise Conflict(f"Machine {value.name} already has a production window; change that one.",
