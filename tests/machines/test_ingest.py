@@ -78,7 +78,7 @@ def test_latin1_and_bom_headers_with_units(world, motor, tmp_path):
     latin1 = _write(tmp_path, (header + rows).encode("latin-1"), "latin1.csv")
     bom = _write(tmp_path, (header + rows.replace("21.5", "22.5")).encode("utf-8-sig"), "bom.csv")
     with tenant_context(world.acme):
-        assert table_open(latin1).encoding == "latin-1" and table_open(bom).encoding == "utf-8"
+        assert table_open(latin1).encoding == "cp1252" and table_open(bom).encoding == "utf-8"  # 1252 reads Latin-1 letters alike
         readings_ingest(source=latin1, mapping=_mapping(sensors=sensors), machine_type=motor)
         again = readings_ingest(source=bom, mapping=_mapping(sensors=sensors), machine_type=motor)
         assert again.duplicates == 1  # same machine and instant: the first reading stays
@@ -207,17 +207,22 @@ def test_a_mapping_that_does_not_fit_the_file_is_refused(world, motor, tmp_path,
 @pytest.mark.parametrize(
     ("content", "code"),
     [(b"", "empty_file"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary_file"),
-     (b"time,current,speed\n", "no_rows"), (b"time,current,speed\n2024-01-01,1\n", "unreadable_file")],
+     (b"time,current,speed\n", "no_rows"), (b"time,current,speed\n2024-01-01,1,\xff\n", "bad_encoding"),
+     (b"time,current,speed\n" + b"2024-01-01,1,2\n" * 5000 + b"2024-01-02,1,\xff\n", "unreadable_file")],
+    ids=["empty", "binary", "no-rows", "not-utf8-as-chosen", "not-utf8-after-the-sample"],
 )
 def test_bad_files_get_clear_errors(world, motor, tmp_path, content, code):
+    mapping = _mapping(encoding="utf-8") if code == "bad_encoding" else _mapping()
     with tenant_context(world.acme), pytest.raises(InvalidInput) as caught:
-        readings_ingest(source=_write(tmp_path, content), mapping=_mapping(), machine_type=motor)
+        readings_ingest(source=_write(tmp_path, content), mapping=mapping, machine_type=motor)
     assert caught.value.code == code
 
 
 def test_a_failure_in_the_third_batch_leaves_no_readings_and_no_machines(world, motor, tmp_path):
-    good = "".join(f"U-{row % 3},2024-01-01T00:{row // 60 % 60:02d}:{row % 60:02d},1,2\n" for row in range(1200))
-    content = ("unit,time,current,speed\n" + good + "U-9,2024-01-02T00:00:00,1\n").encode()  # a ragged last row
+    good = "".join(f"U-{row % 3},2024-01-01T{row // 3600:02d}:{row // 60 % 60:02d}:{row % 60:02d},1,2\n"
+                   for row in range(3000))
+    # The last row is not UTF-8, and lies past the 64 KB the encoding is detected from.
+    content = ("unit,time,current,speed\n" + good).encode() + b"U-9,2024-01-02T00:00:00,1,\xff\n"
     source = table_open(_write(tmp_path, content), block_size=16 * 1024)
     mapping = _mapping(machine_name=None, machine_column="unit", create_unknown_machines=True)
     seen = []
