@@ -19,6 +19,7 @@ NUMBER_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|infini
 ISO_RE = (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
           r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?$")
 OFFSET_RE = r"(Z|[+-]\d\d:?\d\d)$"
+THOUSANDS_RE = r"^\s*[-+]?\d{1,3}(\.\d{3})+(,\d*)?\s*$"  # 1.234 or 1.234.567,5 with a decimal comma
 US_PER_S = 1_000_000
 # Times outside these years are refused: usually epoch milliseconds read as seconds, or a
 # cycle file mapped as epoch. (Cycles land in 1970.)
@@ -172,9 +173,14 @@ def category_codes(array: pa.Array, categories: Sequence[str]) -> tuple[pa.Array
 
 
 def decimal_point(array: pa.Array, decimal_mark: str) -> pa.Array:
-    """Text cells written with a decimal comma (60,0) as the point numbers convert from."""
+    """Text cells written with a decimal comma as the point numbers convert from: 60,5 -> 60.5,
+    1.234,5 -> 1234.5 (points grouping thousands). Any other point (1.5) leaves the cell no number:
+    in a file of decimal commas it is more likely a thousands mark gone wrong than a decimal."""
     if decimal_mark == "." or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
+    grouped = pc.match_substring_regex(array, THOUSANDS_RE)
+    array = pc.if_else(grouped, pc.replace_substring(array, ".", ""), array)
+    array = pc.replace_substring(array, ".", "#")
     return pc.replace_substring(array, ",", ".")
 
 
