@@ -1,10 +1,11 @@
-"""The data-quality report of an upload, accumulated batch by batch (constant memory).
+"""The data-quality report of an upload, accumulated batch by batch (bounded memory).
 
 Per sensor: missing values, out-of-range counts against the machine type's zones, summary
 statistics, constant and stuck signals, and a guess at unit mistakes. Per file: unknown columns,
 non-monotonic timestamps per machine, rows repeating an earlier row's machine and time
-(`duplicates_in_file`; the store keeps the first of them), the time span. Everything is computed with
-numpy over each batch; only a few numbers per sensor and per machine are carried between batches.
+(`duplicates_in_file`; the store keeps the first of them), the time span. Everything is computed
+with numpy over each batch; between batches only a few numbers per sensor and per machine are
+carried, and the (machine, time) pairs seen, up to REPEAT_KEYS_LIMIT.
 """
 
 from __future__ import annotations

@@ -232,7 +232,8 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             upload = uploads.upload_create_staged(
-                staged=staged, machine_type_key=machine_type.key, mapping=form.mapping() | _reading_of(preview),
+                staged=staged, machine_type_key=machine_type.key,
+                mapping=form.mapping() | {name: value for name, value in chosen.items() if value},
                 save_preset_as=form.cleaned_data.get("save_preset_as") or None,
                 created_by_id=page_actor(request).user_id)
         except ServiceError as exc:
@@ -250,17 +251,11 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
 
 def _reading_chosen(request: HttpRequest) -> dict[str, str | None]:
     """How the person asked to read the file (`?encoding=&delimiter=&decimal_mark=`); values
-    not offered are ignored (detected instead)."""
+    not offered are ignored (detected instead). Only these go into the mapping: what was
+    detected is detected again by the job (the same file, the same answer), and a saved mapping
+    does not pin the next file to this one's encoding."""
     offered = {name: {value for value, _ in choices} for name, choices in READING_CHOICES.items()}
     return {name: request.GET.get(name) if request.GET.get(name) in offered[name] else None for name in offered}
-
-
-def _reading_of(preview: uploads.FilePreview) -> dict[str, str]:
-    """The mapping's reading options: as the preview was read, so the import reads what the
-    person saw (Parquet has none)."""
-    if preview.kind != "csv":
-        return {}
-    return {"encoding": preview.encoding, "delimiter": preview.delimiter, "decimal_mark": preview.decimal_mark}
 
 
 def _reading_choices(preview: uploads.FilePreview, chosen: dict[str, str | None]) -> list[dict[str, Any]]:

@@ -293,7 +293,7 @@ def test_the_preview_shows_the_detected_decimal_mark_and_the_person_can_choose_a
     with tenant_context(world.acme):
         right = Upload.objects.exclude(pk=wrong.pk).get()
         assert right.status == Upload.Status.SUCCEEDED, right.error
-        assert (right.rows_stored, right.mapping["decimal_mark"], right.mapping["delimiter"]) == (20, ",", ";")
+        assert right.rows_stored == 20 and "decimal_mark" not in right.mapping  # detected again by the job
         assert readings_count(machine_id=Machine.objects.get(name="Motor-001").id) == 20
 
 
