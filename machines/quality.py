@@ -146,8 +146,10 @@ class RepeatCounter:
             self._machine_add(int(m[begin]), t[begin:end])
 
     def _machine_add(self, machine: int, times: np.ndarray) -> None:
+        """`times`: sorted, unique."""
         seen = self.seen.get(machine)
-        if seen is not None and seen.size:
+        after = seen is None or not seen.size or times[0] > seen[-1]  # time-ordered files: the usual case
+        if not after:
             where = np.minimum(np.searchsorted(seen, times), seen.size - 1)
             repeated = seen[where] == times
             self.count += int(repeated.sum())
@@ -156,7 +158,11 @@ class RepeatCounter:
             self.exact = False
             return
         self.kept += times.size
-        self.seen[machine] = times if seen is None else np.union1d(seen, times)
+        if seen is None:
+            self.seen[machine] = times
+        else:
+            merged = np.concatenate((seen, times))
+            self.seen[machine] = merged if after else np.sort(merged, kind="stable")
 
 
 class QualityReport:

@@ -42,8 +42,8 @@ RECENT_UPLOADS = 20
 # How a CSV file can be read: the choices of the mapping page (machines/ingest/reader.py detects).
 READING_CHOICES: dict[str, list[tuple[str, str]]] = {
     "encoding": [(name, name) for name in ENCODINGS],
-    "delimiter": [(",", "comma ,"), (";", "semicolon ;"), ("\t", "tab"), ("|", "pipe |")],
-    "decimal_mark": [(".", "point: 60.5"), (",", "comma: 60,5")],
+    "delimiter": [(",", "comma (,)"), (";", "semicolon (;)"), ("\t", "tab"), ("|", "pipe (|)")],
+    "decimal_mark": [(".", "point (60.5)"), (",", "comma (60,5)")],
 }
 STAGED_KEY = "machines.staged_uploads"
 STAGED_KEEP = 5  # staged files remembered per session; older ones are deleted

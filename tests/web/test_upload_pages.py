@@ -273,11 +273,11 @@ def test_the_preview_shows_the_detected_decimal_mark_and_the_person_can_choose_a
     assert "Wicklungstemp. (°C)" in html and "12,0" in html  # Latin-1 decoded, split on ';'
     assert [(item["name"], item["value"], item["chosen"]) for item in page.context["reading"]] == [
         ("encoding", "cp1252", False), ("delimiter", ";", False), ("decimal_mark", ",", False)]
-    assert '<option value="," selected>comma: 60,5 (detected)</option>' in html
-    assert "Read as encoding cp1252, delimiter semicolon ;, decimal mark comma: 60,5." in html
+    assert '<option value="," selected>comma (60,5) · detected</option>' in html
+    assert "Read as encoding cp1252, delimiter semicolon (;), decimal mark comma (60,5)." in html
 
     chosen = engineer.get(location + "?decimal_mark=.")  # the person says: points
-    assert '<option value="." selected>point: 60.5</option>' in chosen.content.decode()
+    assert '<option value="." selected>point (60.5)</option>' in chosen.content.decode()
     with eager():
         response = engineer.post(location + "?decimal_mark=.", _mapping_post(**GERMAN_POST))
     assert response.status_code == 302, response.content
