@@ -51,11 +51,12 @@ def text_encoding_detect(sample: bytes) -> str:
         return "utf-16"
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8"
+    # ASCII in UTF-16 has a zero byte in every other place: after the letter (LE) or before it (BE).
     zeros_even, zeros_odd = sample[0:4096:2].count(0), sample[1:4096:2].count(0)
     half = max(len(sample[:4096]) // 2, 1)
-    if zeros_odd > half * 0.3 and zeros_even == 0:
+    if zeros_odd > half * 0.3 and zeros_even < zeros_odd / 20:
         return "utf-16-le"
-    if zeros_even > half * 0.3 and zeros_odd == 0:
+    if zeros_even > half * 0.3 and zeros_odd < zeros_even / 20:
         return "utf-16-be"
     for encoding in ("utf-8", "cp1252"):
         try:
