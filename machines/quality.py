@@ -149,7 +149,7 @@ class RepeatCounter:
         """`times`: sorted, unique."""
         seen = self.seen.get(machine)
         after = seen is None or not seen.size or times[0] > seen[-1]  # time-ordered files: the usual case
-        if not after:
+        if seen is not None and not after:
             where = np.minimum(np.searchsorted(seen, times), seen.size - 1)
             repeated = seen[where] == times
             self.count += int(repeated.sum())

@@ -7,7 +7,7 @@ import csv
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
-from machines.ingest.mapping import ColumnMapping, mapping_validate
+from machines.ingest.mapping import ColumnMapping, ReadingOptions, mapping_validate
 from machines.ingest.parse import ParsedBatch
 from machines.ingest.reader import table_open
 from machines.ingest.store import DATABASE_ERRORS, IngestProgress, IngestResult, readings_ingest, store_refusal
@@ -110,12 +110,15 @@ def _mapping_for(*, machine_type: MachineType, mapping: dict[str, Any] | None, p
 def upload_create(
     *, chunks: Iterable[bytes], original_name: str, machine_type_key: str, mapping: dict[str, Any] | None = None,
     preset: str | None = None, save_preset_as: str | None = None, created_by_id: int | None = None,
-    reading: Mapping[str, str | None] | None = None,
+    reading: ReadingOptions | None = None,
 ) -> Upload:
     """`reading` (encoding, delimiter, decimal_mark) overrides the mapping's; None: detect."""
     machine_type = _machine_type_get(machine_type_key)
     column_mapping = _mapping_for(machine_type=machine_type, mapping=mapping, preset=preset)
-    column_mapping = replace(column_mapping, **{name: value for name, value in (reading or {}).items() if value})
+    if reading:
+        column_mapping = replace(column_mapping, encoding=reading["encoding"] or column_mapping.encoding,
+                                 delimiter=reading["delimiter"] or column_mapping.delimiter,
+                                 decimal_mark=reading["decimal_mark"] or column_mapping.decimal_mark)
     relative, size, sha256 = upload_file_store(chunks=chunks, original_name=original_name)
     try:
         _stored_check(relative=relative, sha256=sha256, machine_type=machine_type, mapping=column_mapping)

@@ -30,6 +30,7 @@ from machines.forms import (
     problems_attach,
     problems_of,
 )
+from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export, metadata_import
 from machines.metadata import MetadataInvalid
 from machines.models import Machine, MachineType, MappingPreset, Upload
@@ -249,23 +250,27 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
     }, status=_status(request, form))
 
 
-def _reading_chosen(request: HttpRequest) -> dict[str, str | None]:
+def _reading_chosen(request: HttpRequest) -> ReadingOptions:
     """How the person asked to read the file (`?encoding=&delimiter=&decimal_mark=`); values
     not offered are ignored (detected instead). Only these go into the mapping: what was
     detected is detected again by the job (the same file, the same answer), and a saved mapping
     does not pin the next file to this one's encoding."""
-    offered = {name: {value for value, _ in choices} for name, choices in READING_CHOICES.items()}
-    return {name: request.GET.get(name) if request.GET.get(name) in offered[name] else None for name in offered}
+    def offered(name: str) -> str | None:
+        value = request.GET.get(name)
+        return value if value in dict(READING_CHOICES[name]) else None
+
+    return ReadingOptions(encoding=offered("encoding"), delimiter=offered("delimiter"),
+                          decimal_mark=offered("decimal_mark"))
 
 
-def _reading_choices(preview: uploads.FilePreview, chosen: dict[str, str | None]) -> list[dict[str, Any]]:
+def _reading_choices(preview: uploads.FilePreview, chosen: ReadingOptions) -> list[dict[str, Any]]:
     """The selects of "How the file is read", each with the value in use and whether it was chosen."""
     if preview.kind != "csv":
         return []
     labels = {"encoding": "Encoding", "delimiter": "Delimiter", "decimal_mark": "Decimal mark"}
     return [{"name": name, "label": labels[name], "choices": choices, "value": getattr(preview, name),
              "shown": dict(choices).get(getattr(preview, name), getattr(preview, name)),
-             "chosen": chosen[name] is not None} for name, choices in READING_CHOICES.items()]
+             "chosen": chosen.get(name) is not None} for name, choices in READING_CHOICES.items()]
 
 
 def _preset_chosen(request: HttpRequest, machine_type: MachineType) -> MappingPreset | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, get_args
 
 from machines.metadata import sensor_for_header
 from machines.models import MachineType
@@ -18,6 +18,14 @@ from pdm_saas.errors import InvalidInput
 TimeFormat = Literal["iso", "epoch_s", "epoch_ms", "cycle"]
 TIME_FORMATS: tuple[str, ...] = get_args(TimeFormat)
 READING_FIELDS = ("encoding", "delimiter", "decimal_mark")
+
+
+class ReadingOptions(TypedDict):
+    """How to read a CSV file (`table_open`'s arguments); None: detect."""
+
+    encoding: str | None
+    delimiter: str | None
+    decimal_mark: str | None
 
 
 @dataclass(frozen=True)
@@ -49,13 +57,13 @@ class ColumnMapping:
                 del data[name]
         return data
 
-    def reading(self) -> dict[str, str | None]:
+    def reading(self) -> ReadingOptions:
         """How to read the file (table_open's arguments; None: detect), refused when wrong."""
         problems = _reading_problems(self)
         if problems:
             raise InvalidInput(f"The column mapping cannot be used: {problems[0]}.", code="mapping_invalid",
                                details={"problems": problems})
-        return {name: getattr(self, name) for name in READING_FIELDS}
+        return ReadingOptions(encoding=self.encoding, delimiter=self.delimiter, decimal_mark=self.decimal_mark)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnMapping:

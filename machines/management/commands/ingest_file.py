@@ -18,6 +18,7 @@ from django_tenants.utils import tenant_context
 
 from jobs.models import Job
 from jobs.services import job_execute
+from machines.ingest.mapping import ReadingOptions
 from machines.models import Upload
 from machines.textfiles import DELIMITERS, ENCODINGS
 from machines.uploads import CHUNK, upload_create
@@ -54,7 +55,8 @@ class Command(BaseCommand):
                     chunks=_chunks(options["file"]), original_name=options["file"].name,
                     machine_type_key=options["machine_type"], mapping=mapping, preset=options["preset"],
                     save_preset_as=options["save_preset_as"],
-                    reading={name: options[name] for name in ("encoding", "delimiter", "decimal_mark")})
+                    reading=ReadingOptions(encoding=options["encoding"], delimiter=options["delimiter"],
+                                           decimal_mark=options["decimal_mark"]))
             except ServiceError as exc:
                 raise command_error(exc) from exc
             self._run(upload)
