@@ -69,6 +69,7 @@ class TableSource:
     _rows_done: int = 0
     _skipped: list[int] = field(default_factory=list, repr=False)  # lines of dropped rows, ascending
     _dropped: list[tuple[int, str]] = field(default_factory=list, repr=False)  # not yet attached to a batch
+    _first_drop: tuple[int, str] | None = field(default=None, repr=False)
 
     def lines_attach(self, parsed: ParsedBatch) -> None:
         """Tell `parsed` where its rows are in the file and which rows the reader dropped while
@@ -84,8 +85,10 @@ class TableSource:
     def _ragged(self, row: Any) -> str:
         """pyarrow's handler for a row with the wrong number of fields: drop it, note its line."""
         line = int(row.number) if row.number is not None else 0
+        fields = f"{row.actual_columns} field{'' if row.actual_columns == 1 else 's'}"
         self._skipped.append(line)
-        self._dropped.append((line, f"{row.actual_columns} fields where the header has {row.expected_columns}"))
+        self._dropped.append((line, f"{fields} where the header has {row.expected_columns}"))
+        self._first_drop = self._first_drop or self._dropped[-1]
         return "error" if len(self._skipped) > RAGGED_LIMIT else "skip"
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
@@ -111,6 +114,7 @@ class TableSource:
             column_types={name: pa.string() for name in self.columns},
             include_columns=wanted, strings_can_be_null=True,  # empty, "NA", "NaN", "null"... -> null
         )
+        self._skipped, self._dropped, self._first_drop = [], [], None  # a second pass starts afresh
         mapped = _MappedFile(self.path, block_size=self.block_size)
         with mapped.stream as stream:
             self._stream = stream
@@ -132,7 +136,7 @@ class TableSource:
                                    code="unreadable_file") from exc
 
     def _too_ragged(self) -> InvalidInput:
-        first_line, first_reason = self._dropped[0] if self._dropped else (self._skipped[0], "")
+        first_line, first_reason = self._first_drop or (0, "")
         return InvalidInput(
             f"More than {RAGGED_LIMIT:,} rows have the wrong number of fields (first: line {first_line}, "
             f"{first_reason}). Is {_delimiter_name(self.delimiter)} the right delimiter?", code="ragged_rows")

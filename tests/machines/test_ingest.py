@@ -563,7 +563,7 @@ def test_too_many_ragged_rows_refuse_the_file_and_name_the_delimiter(world, moto
     with tenant_context(world.acme), pytest.raises(InvalidInput) as caught:
         readings_ingest(source=_write(tmp_path, content.encode()), mapping=_mapping(), machine_type=motor)
     assert caught.value.code == "ragged_rows"
-    assert "first: line 2, 1 fields where the header has 3" in caught.value.message
+    assert "first: line 2, 1 field where the header has 3" in caught.value.message
     assert "Is ';' the right delimiter?" in caught.value.message
     with tenant_context(world.acme):
         assert readings_count() == 0
