@@ -40,6 +40,7 @@ REJECTION_WORDS = {"non_numeric": "non-numeric value", "bad_time": "bad time", "
                    "unknown_category": "unknown category", "ragged_row": "wrong number of fields",
                    "unknown_machine": "unknown machine", "missing_machine": "no machine name"}
 DECIMAL_COMMA_RE = re.compile(r"'[-+]?\d+,\d+'")
+DECIMAL_POINT_RE = re.compile(r"'[-+]?\d*\.\d+'")
 
 
 @contextmanager
@@ -369,6 +370,8 @@ def _nothing_stored(result: IngestResult, *, decimal_mark: str) -> str:
         message += f" Line {first.line}: {first.reason}."
     if first is not None and decimal_mark == "." and DECIMAL_COMMA_RE.search(first.reason):
         message += " Is the decimal mark a comma? Choose ',' as the decimal mark and upload again."
+    elif first is not None and decimal_mark == "," and DECIMAL_POINT_RE.search(first.reason):
+        message += " Is the decimal mark a point? Choose '.' as the decimal mark and upload again."
     elif "ragged_row" in result.rejected_by_reason:
         message += " Is the delimiter right?"
     return message_short(message)

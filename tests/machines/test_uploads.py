@@ -427,6 +427,11 @@ def test_a_decimal_mark_chosen_wrong_fails_the_upload_and_says_why(client_for, w
     assert len(_rejected_lines(engineer, upload["id"])) == 60  # every row, downloadable
     with tenant_context(world.acme):
         assert readings_count() == 0
+    with eager():
+        response = _post(engineer, _csv([["2026-03-01T00:00:00Z", "12.5", "70.5"]], ["Zeitstempel", "Strom (A)",
+                                                                                     "Wicklungstemp. (°C)"]),
+                         mapping=GERMAN_MAPPING, decimal_mark=",")
+    assert "Is the decimal mark a point?" in _upload_of(engineer, response)["error"]
     with eager():  # the same file with the right mark is not refused as a duplicate of the failed one
         response = _post(engineer, content, mapping=GERMAN_MAPPING, decimal_mark=",")
     again = _upload_of(engineer, response)
