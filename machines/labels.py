@@ -20,11 +20,10 @@ FALSE = {"0", "false", "0.0", ""}
 class LabelCollector:
     """Collects failure events while the readings stream past; `events()` lists them."""
 
-    def __init__(self, mapping: ColumnMapping, *, first_line: int) -> None:
+    def __init__(self, mapping: ColumnMapping) -> None:
         self.flag_column = mapping.failure_column
         self.mode_column = mapping.failure_mode_column
         self.run_to_failure = bool(mapping.extra.get("run_to_failure"))
-        self.first_line = first_line
         self.flag_before: dict[int, bool] = {}  # per machine: was the previous row flagged?
         self.found: list[tuple[int, int, str]] = []  # (machine id, time in µs, failure mode)
         self.last: dict[int, int] = {}  # per machine: latest time (run-to-failure)

@@ -264,8 +264,8 @@ def _refuse_duplicate(*, sha256: str, machine_type: MachineType, mapping: Column
 class RejectedRowsFile:
     """Every rejected row (line and reason), written as the batches pass, for download."""
 
-    def __init__(self, path: Path, *, first_line: int) -> None:
-        self.path, self.first_line = path, first_line
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.handle = path.open("w", newline="", encoding="utf-8")
         self.writer = csv.writer(self.handle)
         self.writer.writerow(["line", "reason"])
@@ -323,8 +323,8 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
     mapping = ColumnMapping.from_dict(upload.mapping)
     table = table_open(upload_path(upload), **mapping.reading())
     quality = QualityReport(document=upload.machine_type.metadata, mapping=mapping, columns=table.columns)
-    labels = LabelCollector(mapping, first_line=table.first_line)
-    rejected = RejectedRowsFile(upload_path(upload).with_name("rejected.csv"), first_line=table.first_line)
+    labels = LabelCollector(mapping)
+    rejected = RejectedRowsFile(upload_path(upload).with_name("rejected.csv"))
 
     def on_batch(batch: Any, parsed: ParsedBatch) -> None:
         quality.add(batch, parsed)
