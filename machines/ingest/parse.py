@@ -178,9 +178,10 @@ def decimal_point(array: pa.Array, decimal_mark: str) -> pa.Array:
     in a file of decimal commas it is more likely a thousands mark gone wrong than a decimal."""
     if decimal_mark == "." or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
-    grouped = pc.match_substring_regex(array, THOUSANDS_RE)
-    array = pc.if_else(grouped, pc.replace_substring(array, ".", ""), array)
-    array = pc.replace_substring(array, ".", "#")
+    if pc.any(pc.match_substring(array, ".")).as_py():  # most such files have no point at all
+        grouped = pc.match_substring_regex(array, THOUSANDS_RE)
+        array = pc.if_else(grouped, pc.replace_substring(array, ".", ""), array)
+        array = pc.replace_substring(array, ".", "#")
     return pc.replace_substring(array, ",", ".")
 
 
