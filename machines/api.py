@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.roles import Scope
 from machines import live, services, uploads
+from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export
 from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.selectors import readings_for_machine
@@ -156,7 +157,9 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         upload = uploads.upload_create(
             chunks=data["file"].chunks(uploads.CHUNK), original_name=data["file"].name,
             machine_type_key=data["machine_type"], mapping=data.get("mapping"), preset=data.get("preset"),
-            save_preset_as=data.get("save_preset_as"), created_by_id=request_actor(request).user_id)
+            save_preset_as=data.get("save_preset_as"), created_by_id=request_actor(request).user_id,
+            reading=ReadingOptions(encoding=data.get("encoding"), delimiter=data.get("delimiter"),
+                                   decimal_mark=data.get("decimal_mark")))
         return Response(UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="line,reason per rejected row")})

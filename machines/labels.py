@@ -20,11 +20,10 @@ FALSE = {"0", "false", "0.0", ""}
 class LabelCollector:
     """Collects failure events while the readings stream past; `events()` lists them."""
 
-    def __init__(self, mapping: ColumnMapping, *, first_line: int) -> None:
+    def __init__(self, mapping: ColumnMapping) -> None:
         self.flag_column = mapping.failure_column
         self.mode_column = mapping.failure_mode_column
         self.run_to_failure = bool(mapping.extra.get("run_to_failure"))
-        self.first_line = first_line
         self.flag_before: dict[int, bool] = {}  # per machine: was the previous row flagged?
         self.found: list[tuple[int, int, str]] = []  # (machine id, time in µs, failure mode)
         self.last: dict[int, int] = {}  # per machine: latest time (run-to-failure)
@@ -35,7 +34,7 @@ class LabelCollector:
         machines = parsed.machine_ids.to_numpy(zero_copy_only=False)[ok].astype(np.int64)
         times = parsed.ts_us.to_numpy(zero_copy_only=False)[ok].astype(np.int64)
         if self.flag_column:
-            flags = self._flags(batch.column(self.flag_column), parsed.start)[ok]
+            flags = self._flags(batch.column(self.flag_column), parsed)[ok]
             modes = self._modes(batch, ok, flags.size)
             self._rising_edges(machines, times, flags, modes)
         if self.run_to_failure and machines.size:
@@ -43,16 +42,16 @@ class LabelCollector:
                 latest = int(times[machines == machine].max())
                 self.last[int(machine)] = max(latest, self.last.get(int(machine), latest))
 
-    def _flags(self, column: pa.Array, start: int) -> np.ndarray:
+    def _flags(self, column: pa.Array, parsed: ParsedBatch) -> np.ndarray:
         text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(column, pa.string())))
         text = pc.fill_null(text, "")
         bad = ~np.isin(text.to_numpy(zero_copy_only=False), list(TRUE | FALSE))
         if bad.any():
             index = int(np.flatnonzero(bad)[0])
+            line, value = parsed.line(index), str(column[index].as_py())[:40]
             raise InvalidInput(
                 f"The failure column '{self.flag_column}' must hold 0/1/true/false; line "
-                f"{self.first_line + start + index} has '{column[index].as_py()}'. Nothing was imported.",
-                code="bad_label", details={"line": self.first_line + start + index},
+                f"{line} has '{value}'. Nothing was imported.", code="bad_label", details={"line": line},
             )
         return np.isin(text.to_numpy(zero_copy_only=False), list(TRUE))
 

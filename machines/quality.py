@@ -1,9 +1,11 @@
-"""The data-quality report of an upload, accumulated batch by batch (constant memory).
+"""The data-quality report of an upload, accumulated batch by batch (bounded memory).
 
 Per sensor: missing values, out-of-range counts against the machine type's zones, summary
 statistics, constant and stuck signals, and a guess at unit mistakes. Per file: unknown columns,
-duplicate and non-monotonic timestamps per machine, the time span. Everything is computed with
-numpy over each batch; only a few numbers per sensor and per machine are carried between batches.
+non-monotonic timestamps per machine, rows repeating an earlier row's machine and time
+(`duplicates_in_file`; the store keeps the first of them), the time span. Everything is computed
+with numpy over each batch; between batches only a few numbers per sensor and per machine are
+carried, and the (machine, time) pairs seen, up to REPEAT_KEYS_LIMIT.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from machines.ingest.mapping import ColumnMapping
 from machines.ingest.parse import ParsedBatch
 
 STUCK_RUN = 50  # this many identical consecutive readings of one machine: a stuck sensor
+# (machine, time) pairs remembered to find repeated rows: 8 bytes each, so at most 16 MB. Past
+# it, repeats of pairs not remembered are missed and the report says the count is a lower bound.
+REPEAT_KEYS_LIMIT = 2_000_000
 UNIT_SAMPLE = 5000  # values kept per sensor to test unit conversions on
 # (from unit, to unit): conversions of a value given in `from` into `to`, for likely mistakes.
 CONVERSIONS: dict[str, list[tuple[str, Any]]] = {
@@ -119,6 +124,47 @@ class SensorStats:
         return None
 
 
+class RepeatCounter:
+    """Rows whose machine and time an earlier row of the file had, in any order. Per machine a
+    sorted array of the times seen; a batch is checked against it and merged in with numpy."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, np.ndarray] = {}
+        self.kept = 0
+        self.count = 0
+        self.exact = True
+
+    def add(self, machines: np.ndarray, times: np.ndarray) -> None:
+        order = np.lexsort((times, machines))
+        m, t = machines[order], times[order]
+        new = np.ones(m.size, dtype=bool)
+        new[1:] = (m[1:] != m[:-1]) | (t[1:] != t[:-1])
+        self.count += int((~new).sum())  # repeats inside the batch
+        m, t = m[new], t[new]
+        starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]]) if m.size else np.zeros(0, dtype=np.int64)
+        for begin, end in zip(starts, np.r_[starts[1:], m.size], strict=True):
+            self._machine_add(int(m[begin]), t[begin:end])
+
+    def _machine_add(self, machine: int, times: np.ndarray) -> None:
+        """`times`: sorted, unique."""
+        seen = self.seen.get(machine)
+        after = seen is None or not seen.size or times[0] > seen[-1]  # time-ordered files: the usual case
+        if seen is not None and not after:
+            where = np.minimum(np.searchsorted(seen, times), seen.size - 1)
+            repeated = seen[where] == times
+            self.count += int(repeated.sum())
+            times = times[~repeated]
+        if self.kept + times.size > REPEAT_KEYS_LIMIT:
+            self.exact = False
+            return
+        self.kept += times.size
+        if seen is None:
+            self.seen[machine] = times
+        else:
+            merged = np.concatenate((seen, times))
+            self.seen[machine] = merged if after else np.sort(merged, kind="stable")
+
+
 class QualityReport:
     """Feed it every batch with `add`; `report()` gives the JSON stored on the upload."""
 
@@ -130,7 +176,7 @@ class QualityReport:
         self.unknown_columns = [c for c in columns if c not in set(mapping.file_columns())]
         self.last_ts: dict[int, int] = {}
         self.non_monotonic = 0
-        self.duplicates_in_file = 0
+        self.repeats = RepeatCounter()
         self.first_ts: int | None = None
         self.final_ts: int | None = None
 
@@ -160,7 +206,7 @@ class QualityReport:
         for index in np.flatnonzero(starts):  # one per machine in the batch: carry the last time
             previous[index] = self.last_ts.get(int(m[index]), np.iinfo(np.int64).min)
         self.non_monotonic += int((t < previous).sum())
-        self.duplicates_in_file += int((t == previous).sum())
+        self.repeats.add(machines, times)
         ends = np.append(np.flatnonzero(starts)[1:] - 1, m.size - 1)
         self.last_ts.update({int(m[i]): int(t[i]) for i in ends})
 
@@ -172,6 +218,7 @@ class QualityReport:
             "unknown_columns": self.unknown_columns,
             "sensors": {name: stats.report() for name, stats in self.sensors.items()},
             "time": {"first": iso(self.first_ts), "last": iso(self.final_ts),
-                     "non_monotonic": self.non_monotonic, "duplicates_in_file": self.duplicates_in_file},
+                     "non_monotonic": self.non_monotonic, "duplicates_in_file": self.repeats.count,
+                     "duplicates_in_file_exact": self.repeats.exact},
             "machines_seen": len(self.last_ts),
         }

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from machines.models import Machine, MachineType, MappingPreset, Upload
+from machines.textfiles import DELIMITERS, ENCODINGS
 
 
 class MachineTypeSerializer(serializers.ModelSerializer[MachineType]):
@@ -72,6 +73,12 @@ class UploadCreateSerializer(serializers.Serializer[Any]):
     mapping = serializers.JSONField(required=False, help_text="A column mapping (docs/ingest.md), as JSON.")
     preset = serializers.CharField(required=False, help_text="Name of a saved mapping to use instead.")
     save_preset_as = serializers.CharField(required=False, help_text="Save this mapping under a name.")
+    encoding = serializers.ChoiceField(choices=list(ENCODINGS), required=False,
+                                       help_text="How the CSV text is encoded; detected when left out.")
+    delimiter = serializers.ChoiceField(choices=list(DELIMITERS), required=False,
+                                        help_text="The CSV delimiter; detected when left out.")
+    decimal_mark = serializers.ChoiceField(choices=[".", ","], required=False,
+                                           help_text="'.' or ',' (60,5); detected when left out.")
 
 
 class MappingPresetSerializer(serializers.ModelSerializer[MappingPreset]):

@@ -7,8 +7,9 @@ import csv
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,19 +22,39 @@ from django.utils import timezone
 
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
-from machines.ingest.mapping import ColumnMapping, mapping_validate
+from machines.ingest.mapping import ColumnMapping, ReadingOptions, mapping_validate
 from machines.ingest.parse import ParsedBatch
 from machines.ingest.reader import table_open
-from machines.ingest.store import DATABASE_ERRORS, IngestProgress, readings_ingest, store_refusal
+from machines.ingest.store import DATABASE_ERRORS, IngestProgress, IngestResult, readings_ingest, store_refusal
 from machines.labels import LabelCollector
 from machines.models import MachineType, MappingPreset, Upload
 from machines.quality import QualityReport
-from pdm_saas.errors import Conflict, InvalidInput, NotFound
+from pdm_saas.errors import Conflict, InvalidInput, NotFound, ServiceError, message_short
 from tenants.db import connection
 from tenants.storage import tenant_path
 
 UPLOAD_KIND = "sensor.upload"
 CHUNK = 1024 * 1024
+# Rejection codes (machines/ingest/parse.py, fleet.py, store.py) in the words of a message.
+REJECTION_WORDS = {"non_numeric": "non-numeric value", "bad_time": "bad time", "negative_cycle": "negative cycle",
+                   "unknown_category": "unknown category", "ragged_row": "wrong number of fields",
+                   "unknown_machine": "unknown machine", "missing_machine": "no machine name"}
+DECIMAL_COMMA_RE = re.compile(r"'[-+]?\d+,\d+'")
+DECIMAL_POINT_RE = re.compile(r"'[-+]?\d*\.\d+'")
+
+
+@contextmanager
+def _short_errors() -> Iterator[None]:
+    """What is wrong with a person's file reaches the API, the page and the command line: a
+    message and problems short enough to read, whatever the file holds."""
+    try:
+        yield
+    except ServiceError as exc:
+        exc.message = message_short(exc.message)
+        exc.args = (exc.message,)
+        if isinstance(exc.details, dict) and isinstance(exc.details.get("problems"), list):
+            exc.details["problems"] = [message_short(str(problem)) for problem in exc.details["problems"][:50]]
+        raise
 
 
 def _safe_name(name: str) -> str:
@@ -86,12 +107,19 @@ def _mapping_for(*, machine_type: MachineType, mapping: dict[str, Any] | None, p
     return ColumnMapping.from_dict(mapping)
 
 
+@_short_errors()
 def upload_create(
     *, chunks: Iterable[bytes], original_name: str, machine_type_key: str, mapping: dict[str, Any] | None = None,
     preset: str | None = None, save_preset_as: str | None = None, created_by_id: int | None = None,
+    reading: ReadingOptions | None = None,
 ) -> Upload:
+    """`reading` (encoding, delimiter, decimal_mark) overrides the mapping's; None: detect."""
     machine_type = _machine_type_get(machine_type_key)
     column_mapping = _mapping_for(machine_type=machine_type, mapping=mapping, preset=preset)
+    if reading:
+        column_mapping = replace(column_mapping, encoding=reading["encoding"] or column_mapping.encoding,
+                                 delimiter=reading["delimiter"] or column_mapping.delimiter,
+                                 decimal_mark=reading["decimal_mark"] or column_mapping.decimal_mark)
     relative, size, sha256 = upload_file_store(chunks=chunks, original_name=original_name)
     try:
         _stored_check(relative=relative, sha256=sha256, machine_type=machine_type, mapping=column_mapping)
@@ -111,7 +139,7 @@ def _machine_type_get(key: str) -> MachineType:
 
 
 def _stored_check(*, relative: str, sha256: str, machine_type: MachineType, mapping: ColumnMapping) -> None:
-    table = table_open(tenant_path(connection.schema_name, *relative.split("/")))
+    table = table_open(tenant_path(connection.schema_name, *relative.split("/")), **mapping.reading())
     mapping_validate(mapping, columns=table.columns, machine_type=machine_type)
     _refuse_duplicate(sha256=sha256, machine_type=machine_type, mapping=mapping)
 
@@ -156,11 +184,16 @@ class FilePreview:
     columns: list[str]
     rows: list[list[Any]]  # the first rows, cells in column order
     kind: str  # "csv" or "parquet"
+    encoding: str = ""  # how the CSV was read: as chosen, else as detected
+    delimiter: str = ""
+    decimal_mark: str = ""
+    dropped: list[tuple[int, str]] = field(default_factory=list)  # rows with the wrong number of fields (first few)
 
 
 PREVIEW_BLOCK = 1024 * 1024  # enough for the first rows of any sensor file; bounds the read
 
 
+@_short_errors()
 def upload_stage(*, chunks: Iterable[bytes], original_name: str) -> tuple[StagedFile, FilePreview]:
     """Store the file and read its head; an empty, binary, headerless or unreadable file is
     removed and refused (InvalidInput), so a failed preview leaves nothing behind."""
@@ -173,8 +206,12 @@ def upload_stage(*, chunks: Iterable[bytes], original_name: str) -> tuple[Staged
     return StagedFile(relative=relative, size=size, sha256=sha256, original_name=original_name), preview
 
 
-def upload_stage_preview(*, relative: str, rows: int = 10) -> FilePreview:
-    table = table_open(tenant_path(connection.schema_name, *relative.split("/")), block_size=PREVIEW_BLOCK)
+@_short_errors()
+def upload_stage_preview(*, relative: str, rows: int = 10, encoding: str | None = None,
+                         delimiter: str | None = None, decimal_mark: str | None = None) -> FilePreview:
+    """The file's first rows, read as chosen (None: detected)."""
+    table = table_open(tenant_path(connection.schema_name, *relative.split("/")), block_size=PREVIEW_BLOCK,
+                       encoding=encoding, delimiter=delimiter, decimal_mark=decimal_mark)
     head: list[list[Any]] = []
     try:
         for batch in table.batches():
@@ -182,7 +219,15 @@ def upload_stage_preview(*, relative: str, rows: int = 10) -> FilePreview:
             break
     except (pa.ArrowException, OSError) as exc:  # CSV errors arrive as InvalidInput already
         raise InvalidInput(f"The file cannot be read: {str(exc).strip()[:300]}", code="unreadable_file") from exc
-    return FilePreview(columns=table.columns, rows=head, kind=table.kind)
+    if table.kind == "parquet":
+        return FilePreview(columns=table.columns, rows=head, kind=table.kind)
+    dropped = table.rows_dropped()
+    if dropped and not head:
+        line, reason = dropped[0]
+        raise InvalidInput(f"The file cannot be read: no row has as many fields as the header (line {line}: "
+                           f"{reason}). Is the delimiter right?", code="unreadable_file")
+    return FilePreview(columns=table.columns, rows=head, kind=table.kind, encoding=table.encoding,
+                       delimiter=table.delimiter, decimal_mark=table.decimal_mark, dropped=dropped[:5])
 
 
 def upload_stage_discard(*, relative: str) -> None:
@@ -191,6 +236,7 @@ def upload_stage_discard(*, relative: str) -> None:
         _discard(relative)
 
 
+@_short_errors()
 def upload_create_staged(
     *, staged: StagedFile, machine_type_key: str, mapping: dict[str, Any], save_preset_as: str | None = None,
     created_by_id: int | None = None,
@@ -218,16 +264,17 @@ def _refuse_duplicate(*, sha256: str, machine_type: MachineType, mapping: Column
 class RejectedRowsFile:
     """Every rejected row (line and reason), written as the batches pass, for download."""
 
-    def __init__(self, path: Path, *, first_line: int) -> None:
-        self.path, self.first_line = path, first_line
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.handle = path.open("w", newline="", encoding="utf-8")
         self.writer = csv.writer(self.handle)
         self.writer.writerow(["line", "reason"])
 
     def add(self, parsed: ParsedBatch) -> None:
-        rows = [(self.first_line + parsed.start + int(index), rejection.describe(int(index)))
+        rows = [(parsed.line(int(index)), rejection.describe(int(index)))
                 for rejection, mask in parsed.rejections_exclusive()
                 for index in np.flatnonzero(mask)]  # rejected rows only: usually few
+        rows += [(line, f"wrong number of fields: {reason}") for line, reason in parsed.dropped]
         self.writer.writerows(sorted(rows))
 
     def close(self) -> None:
@@ -247,7 +294,10 @@ def upload_process(job: Job, progress: ProgressFn) -> dict[str, Any]:
         _upload_fail(upload, refusal.message)
         raise refusal from None  # the job shows the meaning; the raw message is in the log
     except Exception as exc:
-        _upload_fail(upload, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
+        message = message_short(getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
+        _upload_fail(upload, message)
+        if isinstance(exc, ServiceError):  # the job's message is the exception's: short too
+            exc.message, exc.args = message, (message,)
         raise
     if summary["stored"]:
         _score_soon(upload.machine_type_id)
@@ -271,10 +321,10 @@ def _score_soon(machine_type_id: int) -> None:
 
 def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
     mapping = ColumnMapping.from_dict(upload.mapping)
-    table = table_open(upload_path(upload))
+    table = table_open(upload_path(upload), **mapping.reading())
     quality = QualityReport(document=upload.machine_type.metadata, mapping=mapping, columns=table.columns)
-    labels = LabelCollector(mapping, first_line=table.first_line)
-    rejected = RejectedRowsFile(upload_path(upload).with_name("rejected.csv"), first_line=table.first_line)
+    labels = LabelCollector(mapping)
+    rejected = RejectedRowsFile(upload_path(upload).with_name("rejected.csv"))
 
     def on_batch(batch: Any, parsed: ParsedBatch) -> None:
         quality.add(batch, parsed)
@@ -291,6 +341,8 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
         with transaction.atomic():
             result = readings_ingest(source=table, mapping=mapping, machine_type=upload.machine_type,
                                      upload_id=upload.id, progress=on_progress, on_batch=on_batch)
+            if not result.rows_stored and not result.duplicates:
+                raise InvalidInput(_nothing_stored(result, decimal_mark=table.decimal_mark), code="nothing_stored")
             failures = _labels_store(labels.events())
             report = {
                 "rows": {"read": result.rows_read, "stored": result.rows_stored, "duplicates": result.duplicates,
@@ -305,6 +357,24 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
     finally:
         rejected.close()
     return {"upload_id": upload.id, **report["rows"]}
+
+
+def _nothing_stored(result: IngestResult, *, decimal_mark: str) -> str:
+    """Why a file stored no reading: every row was rejected; the reasons, the first such row, and
+    a hint where one fits."""
+    reasons = ", ".join(f"{count:,} {REJECTION_WORDS.get(code, code)}"
+                        for code, count in result.rejected_by_reason.most_common())
+    message = f"0 of {result.rows_read:,} rows stored: every row was rejected ({reasons})."
+    first = result.rejected[0] if result.rejected else None
+    if first is not None:
+        message += f" Line {first.line}: {first.reason}."
+    if first is not None and decimal_mark == "." and DECIMAL_COMMA_RE.search(first.reason):
+        message += " Is the decimal mark a comma? Choose ',' as the decimal mark and upload again."
+    elif first is not None and decimal_mark == "," and DECIMAL_POINT_RE.search(first.reason):
+        message += " Is the decimal mark a point? Choose '.' as the decimal mark and upload again."
+    elif "ragged_row" in result.rejected_by_reason:
+        message += " Is the delimiter right?"
+    return message_short(message)
 
 
 def _labels_store(events: list[dict[str, Any]]) -> int:

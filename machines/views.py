@@ -30,14 +30,22 @@ from machines.forms import (
     problems_attach,
     problems_of,
 )
+from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export, metadata_import
 from machines.metadata import MetadataInvalid
 from machines.models import Machine, MachineType, MappingPreset, Upload
+from machines.textfiles import ENCODINGS
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
 from tenants.db import connection
 
 RECENT_UPLOADS = 20
+# How a CSV file can be read: the choices of the mapping page (machines/ingest/reader.py detects).
+READING_CHOICES: dict[str, list[tuple[str, str]]] = {
+    "encoding": [(name, name) for name in ENCODINGS],
+    "delimiter": [(",", "comma (,)"), (";", "semicolon (;)"), ("\t", "tab"), ("|", "pipe (|)")],
+    "decimal_mark": [(".", "point (60.5)"), (",", "comma (60,5)")],
+}
 STAGED_KEY = "machines.staged_uploads"
 STAGED_KEEP = 5  # staged files remembered per session; older ones are deleted
 # The rejection codes of machines/ingest (parse.py, fleet.py), in words.
@@ -47,6 +55,8 @@ REJECTION_REASONS = {
     "unknown_category": "Unknown category of a categorical sensor",
     "missing_machine": "No machine name",
     "unknown_machine": "Machine unknown (and not created)",
+    "negative_cycle": "Negative cycle number",
+    "ragged_row": "Wrong number of fields",
 }
 
 
@@ -207,11 +217,15 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
     """Step 2: a preview of the first rows and a select per column; Import creates the upload."""
     staged, type_key = _stage_get(request, token)
     machine_type = get_object_or_404(MachineType, key=type_key)
+    chosen = _reading_chosen(request)
     try:
-        preview = uploads.upload_stage_preview(relative=staged.relative)
+        preview = uploads.upload_stage_preview(relative=staged.relative, **chosen)
     except (ServiceError, OSError) as exc:
+        message = getattr(exc, "message", "The file can no longer be read; upload it again.")
+        messages.error(request, message)
+        if any(chosen.values()):  # read as the person chose, the file fails: back to what was detected
+            return redirect("machines:upload-map", token=token)
         _stage_forget(request, token)
-        messages.error(request, getattr(exc, "message", "The file can no longer be read; upload it again."))
         return redirect("machines:upload")
     preset = _preset_chosen(request, machine_type)
     form = MappingForm(request.POST or None, columns=preview.columns, machine_type=machine_type,
@@ -219,7 +233,8 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             upload = uploads.upload_create_staged(
-                staged=staged, machine_type_key=machine_type.key, mapping=form.mapping(),
+                staged=staged, machine_type_key=machine_type.key,
+                mapping=form.mapping() | {name: value for name, value in chosen.items() if value},
                 save_preset_as=form.cleaned_data.get("save_preset_as") or None,
                 created_by_id=page_actor(request).user_id)
         except ServiceError as exc:
@@ -231,7 +246,31 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "machines/upload_map.html", {
         "form": form, "preview": preview, "staged": staged, "machine_type": machine_type, "preset": preset,
         "presets": MappingPreset.objects.filter(machine_type=machine_type), "token": token,
+        "reading": _reading_choices(preview, chosen),
     }, status=_status(request, form))
+
+
+def _reading_chosen(request: HttpRequest) -> ReadingOptions:
+    """How the person asked to read the file (`?encoding=&delimiter=&decimal_mark=`); values
+    not offered are ignored (detected instead). Only these go into the mapping: what was
+    detected is detected again by the job (the same file, the same answer), and a saved mapping
+    does not pin the next file to this one's encoding."""
+    def offered(name: str) -> str | None:
+        value = request.GET.get(name)
+        return value if value in dict(READING_CHOICES[name]) else None
+
+    return ReadingOptions(encoding=offered("encoding"), delimiter=offered("delimiter"),
+                          decimal_mark=offered("decimal_mark"))
+
+
+def _reading_choices(preview: uploads.FilePreview, chosen: ReadingOptions) -> list[dict[str, Any]]:
+    """The selects of "How the file is read", each with the value in use and whether it was chosen."""
+    if preview.kind != "csv":
+        return []
+    labels = {"encoding": "Encoding", "delimiter": "Delimiter", "decimal_mark": "Decimal mark"}
+    return [{"name": name, "label": labels[name], "choices": choices, "value": getattr(preview, name),
+             "shown": dict(choices).get(getattr(preview, name), getattr(preview, name)),
+             "chosen": chosen.get(name) is not None} for name, choices in READING_CHOICES.items()]
 
 
 def _preset_chosen(request: HttpRequest, machine_type: MachineType) -> MappingPreset | None:

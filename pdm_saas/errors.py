@@ -60,3 +60,12 @@ class TooManyRequests(ServiceError):
 
     status_code = 429
     code = "rate_limited"
+
+
+MESSAGE_LIMIT = 300
+
+
+def message_short(text: str, *, limit: int = MESSAGE_LIMIT) -> str:
+    """A message a person reads whole: a file's content quoted in an error can be of any size."""
+    text = " ".join(text.split()) if len(text) > limit else text
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"

@@ -8,21 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, get_args
 
 from machines.metadata import sensor_for_header
 from machines.models import MachineType
+from machines.textfiles import DELIMITERS, ENCODINGS, names_listed
 from pdm_saas.errors import InvalidInput
 
 TimeFormat = Literal["iso", "epoch_s", "epoch_ms", "cycle"]
 TIME_FORMATS: tuple[str, ...] = get_args(TimeFormat)
+READING_FIELDS = ("encoding", "delimiter", "decimal_mark")
+
+
+class ReadingOptions(TypedDict):
+    """How to read a CSV file (`table_open`'s arguments); None: detect."""
+
+    encoding: str | None
+    delimiter: str | None
+    decimal_mark: str | None
 
 
 @dataclass(frozen=True)
 class ColumnMapping:
     """`time_format`: "iso" (ISO 8601; without an offset the time is taken as UTC), "epoch_s",
     "epoch_ms", or "cycle" (an integer sequence number, stored as 1970-01-01 + cycle seconds).
-    A fleet file names its `machine_column`; a single-machine file gives `machine_name`."""
+    A fleet file names its `machine_column`; a single-machine file gives `machine_name`.
+    `encoding`, `delimiter` and `decimal_mark` say how to read a CSV file; None detects them."""
 
     time_column: str
     sensors: Mapping[str, str]  # file header -> sensor name
@@ -33,12 +44,26 @@ class ColumnMapping:
     failure_mode_column: str | None = None
     create_unknown_machines: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # room for later options, kept on save
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal_mark: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["sensors"] = dict(self.sensors)
         data["extra"] = dict(self.extra)
+        for name in READING_FIELDS:  # left out when detected: mappings saved before them compare equal
+            if data[name] is None:
+                del data[name]
         return data
+
+    def reading(self) -> ReadingOptions:
+        """How to read the file (table_open's arguments; None: detect), refused when wrong."""
+        problems = _reading_problems(self)
+        if problems:
+            raise InvalidInput(f"The column mapping cannot be used: {problems[0]}.", code="mapping_invalid",
+                               details={"problems": problems})
+        return ReadingOptions(encoding=self.encoding, delimiter=self.delimiter, decimal_mark=self.decimal_mark)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnMapping:
@@ -60,14 +85,15 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
     """Everything wrong with `mapping` for a file with these `columns` and this machine type."""
     problems: list[str] = []
     present = set(columns)
-    listed = ", ".join(columns[:30]) + (", ..." if len(columns) > 30 else "")
+    listed = names_listed(list(columns))
     roles = [("time column", mapping.time_column), ("machine column", mapping.machine_column),
              ("failure column", mapping.failure_column), ("failure-mode column", mapping.failure_mode_column)]
     named = [(f"the {role} '{header}'", header) for role, header in roles if header]
     named += [(f"the column '{header}' (sensor '{sensor}')", header) for header, sensor in mapping.sensors.items()]
     for what, header in named:
         if header not in present:
-            problems.append(f"{what} is not in the file (its columns: {listed})")
+            problems.append(f"{names_listed([what], longest=80)} is not in the file (its columns: {listed})")
+    problems += _reading_problems(mapping)
     if mapping.time_format not in TIME_FORMATS:
         problems.append(f"unknown time format '{mapping.time_format}'; expected one of {', '.join(TIME_FORMATS)}")
     if bool(mapping.machine_column) == bool(mapping.machine_name):
@@ -75,6 +101,17 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
     if not mapping.sensors:
         problems.append("map at least one sensor column")
     problems += _sensor_problems(mapping, machine_type)
+    return problems
+
+
+def _reading_problems(mapping: ColumnMapping) -> list[str]:
+    problems = []
+    if mapping.encoding is not None and mapping.encoding not in ENCODINGS:  # (a number from JSON too)
+        problems.append(f"unknown encoding '{str(mapping.encoding)[:40]}'; expected one of {', '.join(ENCODINGS)}")
+    if mapping.delimiter is not None and mapping.delimiter not in tuple(DELIMITERS):
+        problems.append("the delimiter must be one of , ; | or a tab")
+    if mapping.decimal_mark is not None and mapping.decimal_mark not in (".", ","):
+        problems.append("the decimal mark must be '.' or ','")
     return problems
 
 

@@ -19,6 +19,7 @@ NUMBER_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|infini
 ISO_RE = (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
           r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?$")
 OFFSET_RE = r"(Z|[+-]\d\d:?\d\d)$"
+THOUSANDS_RE = r"^\s*[-+]?\d{1,3}(\.\d{3})+(,\d*)?\s*$"  # 1.234 or 1.234.567,5 with a decimal comma
 US_PER_S = 1_000_000
 # Times outside these years are refused: usually epoch milliseconds read as seconds, or a
 # cycle file mapped as epoch. (Cycles land in 1970.)
@@ -44,6 +45,17 @@ class ParsedBatch:
     values: dict[str, pa.Array]  # sensor name -> float32
     rejections: list[Rejection] = field(default_factory=list)
     machine_ids: pa.Array | None = None  # int64, filled by the machine resolver
+    # Filled by the reader (TableSource.lines_attach): the file line of the first data row, the
+    # lines of rows it dropped so far (each minus the number dropped before it), and the rows it
+    # dropped while reading this batch, as (line, reason).
+    first_line: int = 0
+    skipped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    dropped: list[tuple[int, str]] = field(default_factory=list)
+
+    def line(self, index: int) -> int:
+        """The file line of the batch's row `index`: its place plus the dropped rows before it."""
+        place = self.first_line + self.start + index
+        return place + int(np.searchsorted(self.skipped, place, side="right"))
 
     def rejections_exclusive(self) -> Iterator[tuple[Rejection, np.ndarray]]:
         """Each rejection with the rows it alone accounts for: a row counts once, under its
@@ -98,8 +110,8 @@ def times_us(array: pa.Array, time_format: TimeFormat) -> pa.Array:
         seconds, _ = numbers(array, pa.float64())
         scale = 1000 if time_format == "epoch_ms" else US_PER_S
         usable = pc.less(pc.abs(seconds), 1e15 if scale == 1000 else 1e12)  # int64 microseconds cannot overflow
-        if time_format == "cycle":  # "12" and "12.0" are cycle 12; "12.5" is not a cycle
-            usable = pc.and_(usable, pc.equal(seconds, pc.floor(seconds)))
+        if time_format == "cycle":  # "12" and "12.0" are cycle 12; "12.5" is not, nor is -1 (1969)
+            usable = pc.and_(usable, pc.and_(pc.equal(seconds, pc.floor(seconds)), pc.greater_equal(seconds, 0)))
         seconds = pc.if_else(usable, seconds, pa.scalar(None, pa.float64()))
         result = pc.cast(pc.round(pc.multiply(seconds, scale)), pa.int64())
     sane = pc.and_(pc.greater_equal(result, TS_MIN_US), pc.less(result, TS_MAX_US))
@@ -160,14 +172,33 @@ def category_codes(array: pa.Array, categories: Sequence[str]) -> tuple[pa.Array
     return pc.cast(index, pa.float32()), bad
 
 
+def decimal_point(array: pa.Array, decimal_mark: str) -> pa.Array:
+    """Text cells written with a decimal comma as the point numbers convert from: 60,5 -> 60.5,
+    1.234,5 -> 1234.5 (points grouping thousands). Any other point (1.5) leaves the cell no number:
+    in a file of decimal commas it is more likely a thousands mark gone wrong than a decimal."""
+    if decimal_mark == "." or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return array
+    if pc.any(pc.match_substring(array, ".")).as_py():  # most such files have no point at all
+        grouped = pc.match_substring_regex(array, THOUSANDS_RE)
+        array = pc.if_else(grouped, pc.replace_substring(array, ".", ""), array)
+        array = pc.replace_substring(array, ".", "#")
+    return pc.replace_substring(array, ",", ".")
+
+
 def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int,
-                categories: Mapping[str, Sequence[str]] | None = None) -> ParsedBatch:
+                categories: Mapping[str, Sequence[str]] | None = None, decimal_mark: str = ".") -> ParsedBatch:
     """Times and sensor values of one batch, with the rows refused for a bad time or value.
-    Categorical sensors (named in `categories`) become category indexes. Machines are resolved
-    separately (they need the database)."""
+    Categorical sensors (named in `categories`) become category indexes; numbers are read with
+    `decimal_mark`. Machines are resolved separately (they need the database)."""
     raw_time = batch.column(mapping.time_column)
-    ts = times_us(raw_time, mapping.time_format)
+    numeric_time = decimal_point(raw_time, decimal_mark) if mapping.time_format != "iso" else raw_time
+    ts = times_us(numeric_time, mapping.time_format)
     parsed = ParsedBatch(start=start, ts_us=ts, values={})
+    if mapping.time_format == "cycle":
+        negative = _mask(pc.less(numbers(numeric_time, pa.float64())[0], 0))
+        if negative.any():
+            parsed.rejections.append(Rejection("negative_cycle", negative,
+                                               _negative_cycle_problem(raw_time, mapping.time_column)))
     parsed.rejections.append(Rejection("bad_time", _mask(pc.is_null(ts)),
                                        _time_problem(raw_time, mapping.time_column, mapping.time_format)))
     for header, sensor in mapping.sensors.items():
@@ -178,7 +209,7 @@ def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int,
                 parsed.rejections.append(Rejection("unknown_category", bad,
                                                    _category_problem(raw, header, categories[sensor])))
         else:
-            values, bad = numbers(raw, pa.float32())
+            values, bad = numbers(decimal_point(raw, decimal_mark), pa.float32())
             if bad.any():
                 parsed.rejections.append(Rejection("non_numeric", bad, _value_problem(raw, header)))
         parsed.values[sensor] = values
@@ -190,15 +221,26 @@ def _time_problem(raw: pa.Array, column: str, time_format: str) -> Callable[[int
         value = raw[index].as_py()
         if value is None:
             return f"missing time in column '{column}'"
-        return f"unparseable time {str(value)!r} in column '{column}' (format {time_format}, years 1900-2199)"
+        return f"unparseable time {_cell(raw, index)!r} in column '{column}' (format {time_format}, years 1900-2199)"
 
     return describe
 
 
+def _negative_cycle_problem(raw: pa.Array, column: str) -> Callable[[int], str]:
+    return lambda index: (f"negative cycle {_cell(raw, index)!r} in column '{column}' "
+                          "(cycles count up from 0)")
+
+
 def _value_problem(raw: pa.Array, column: str) -> Callable[[int], str]:
-    return lambda index: f"non-numeric value {str(raw[index].as_py())!r} in column '{column}'"
+    return lambda index: f"non-numeric value {_cell(raw, index)!r} in column '{column}'"
+
+
+def _cell(raw: pa.Array, index: int, *, longest: int = 60) -> str:
+    """A cell for a message, cut short: a binary or wrongly split file has cells of any size."""
+    text = str(raw[index].as_py())
+    return text if len(text) <= longest else text[:longest - 1] + "…"
 
 
 def _category_problem(raw: pa.Array, column: str, categories: Sequence[str]) -> Callable[[int], str]:
     known = ", ".join(categories)
-    return lambda index: f"unknown category {str(raw[index].as_py())!r} in column '{column}' (known: {known})"
+    return lambda index: f"unknown category {_cell(raw, index)!r} in column '{column}' (known: {known})"

@@ -1,15 +1,19 @@
 """Stream a sensor file as Arrow record batches, in constant memory.
 
-CSV: the encoding (UTF-8 with or without BOM, else Latin-1) and the delimiter (, ; tab |) are
-sniffed from the first 64 KB; pyarrow's streaming reader then parses blocks of `block_size`
-bytes, one at a time in the calling thread, so memory is bounded by the block size (Latin-1
-goes through pyarrow's streaming transcoder). Every CSV
-column is read as text, so that one bad cell rejects a row instead of failing the file; the
-parse step converts them. Parquet: `ParquetFile.iter_batches`, types kept.
+CSV: the encoding (UTF-16 by BOM or zero bytes, UTF-8, else Windows-1252 or Latin-1), the
+delimiter (, ; tab |) and the decimal mark (. or ,) are detected from the first 64 KB, unless the
+person chose them (`table_open`'s arguments, the mapping's `encoding`, `delimiter`,
+`decimal_mark`). pyarrow's streaming reader then parses blocks of `block_size` bytes, one at a
+time in the calling thread, so memory is bounded by the block size (other encodings than UTF-8 go
+through pyarrow's streaming transcoder). Every CSV column is read as text, so that one bad cell
+rejects a row instead of failing the file; the parse step converts them. A row with the wrong
+number of fields is dropped by the reader and reported with its line (`lines_attach`); past
+RAGGED_LIMIT of them the file is refused (the delimiter is likely wrong). Parquet:
+`ParquetFile.iter_batches`, types kept.
 
 Line numbers: the data row at index i of the file is on line `first_line + i` (CSV: header on
-line 1). This assumes one row per line: pyarrow skips blank lines, and quoted fields holding
-newlines would shift later line numbers.
+line 1) plus the dropped rows before it. This assumes one row per line: pyarrow skips blank
+lines, and quoted fields holding newlines would shift later line numbers.
 """
 
 from __future__ import annotations
@@ -18,19 +22,34 @@ import csv
 import ctypes
 import io
 import mmap
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from machines.textfiles import DELIMITERS, text_refuse_empty_or_binary
+from machines.ingest.parse import ParsedBatch
+from machines.textfiles import (
+    DELIMITERS,
+    ENCODINGS,
+    names_listed,
+    text_decode_sample,
+    text_encoding_detect,
+    text_refuse_binary,
+    text_refuse_empty,
+)
 from pdm_saas.errors import InvalidInput
 
 SNIFF_BYTES = 64 * 1024
+RAGGED_LIMIT = 10_000  # rows with the wrong number of fields before the file is refused
+DECIMAL_MARKS = (".", ",")
+COMMA_NUMBER_RE = re.compile(r"^[-+]?\d+,\d+$")
+POINT_NUMBER_RE = re.compile(r"^[-+]?\d*\.\d+([eE][-+]?\d+)?$")
 DEFAULT_BLOCK_SIZE = 16 * 1024 * 1024
 PARQUET_MAGIC = b"PAR1"
 
@@ -44,9 +63,33 @@ class TableSource:
     size: int
     encoding: str = "utf-8"
     delimiter: str = ","
+    decimal_mark: str = "."
     block_size: int = DEFAULT_BLOCK_SIZE
     _stream: pa.NativeFile | None = field(default=None, repr=False)
     _rows_done: int = 0
+    _skipped: list[int] = field(default_factory=list, repr=False)  # lines of dropped rows, ascending
+    _dropped: list[tuple[int, str]] = field(default_factory=list, repr=False)  # not yet attached to a batch
+    _first_drop: tuple[int, str] | None = field(default=None, repr=False)
+
+    def lines_attach(self, parsed: ParsedBatch) -> None:
+        """Tell `parsed` where its rows are in the file and which rows the reader dropped while
+        reading it (called right after its batch was read, on the same thread)."""
+        parsed.first_line = self.first_line
+        parsed.skipped = np.array(self._skipped, dtype=np.int64) - np.arange(len(self._skipped), dtype=np.int64)
+        parsed.dropped, self._dropped = self._dropped, []
+
+    def rows_dropped(self) -> list[tuple[int, str]]:
+        """The rows dropped and not yet attached to a batch, as (line, reason)."""
+        return list(self._dropped)
+
+    def _ragged(self, row: Any) -> str:
+        """pyarrow's handler for a row with the wrong number of fields: drop it, note its line."""
+        line = int(row.number) if row.number is not None else 0
+        fields = f"{row.actual_columns} field{'' if row.actual_columns == 1 else 's'}"
+        self._skipped.append(line)
+        self._dropped.append((line, f"{fields} where the header has {row.expected_columns}"))
+        self._first_drop = self._first_drop or self._dropped[-1]
+        return "error" if len(self._skipped) > RAGGED_LIMIT else "skip"
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of the named columns (all when None), in file order."""
@@ -66,11 +109,12 @@ class TableSource:
         # Blocks are parsed one at a time in the calling thread (readings_ingest reads on a thread
         # of its own); the threaded parser was no faster on small machines.
         read = pa_csv.ReadOptions(block_size=self.block_size, encoding=self.encoding, use_threads=False)
-        parse = pa_csv.ParseOptions(delimiter=self.delimiter)
+        parse = pa_csv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=self._ragged)
         convert = pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in self.columns},
             include_columns=wanted, strings_can_be_null=True,  # empty, "NA", "NaN", "null"... -> null
         )
+        self._skipped, self._dropped, self._first_drop = [], [], None  # a second pass starts afresh
         mapped = _MappedFile(self.path, block_size=self.block_size)
         with mapped.stream as stream:
             self._stream = stream
@@ -80,12 +124,22 @@ class TableSource:
                     try:
                         batch = reader.read_next_batch()
                     except StopIteration:
+                        if self._dropped:  # rows dropped after the last batch: an empty one carries them
+                            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
                         return
                     mapped.batch_taken()
                     yield batch
             except pa.ArrowInvalid as exc:
+                if len(self._skipped) > RAGGED_LIMIT:
+                    raise self._too_ragged() from exc
                 raise InvalidInput(f"The file cannot be read as {self._described()}: {_first_line(exc)}",
                                    code="unreadable_file") from exc
+
+    def _too_ragged(self) -> InvalidInput:
+        first_line, first_reason = self._first_drop or (0, "")
+        return InvalidInput(
+            f"More than {RAGGED_LIMIT:,} rows have the wrong number of fields (first: line {first_line}, "
+            f"{first_reason}). Is {_delimiter_name(self.delimiter)} the right delimiter?", code="ragged_rows")
 
     def _parquet_batches(self, wanted: list[str]) -> Iterator[pa.RecordBatch]:
         parquet = pq.ParquetFile(str(self.path))
@@ -93,7 +147,11 @@ class TableSource:
         yield from parquet.iter_batches(batch_size=batch_rows, columns=wanted)
 
     def _described(self) -> str:
-        return f"CSV ({self.encoding}, delimiter {self.delimiter!r})"
+        return f"CSV ({self.encoding}, delimiter {_delimiter_name(self.delimiter)})"
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return "tab" if delimiter == "\t" else repr(delimiter)
 
 
 class _MappedFile:
@@ -143,25 +201,49 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:300]
 
 
-def table_open(path: str | Path, *, block_size: int = DEFAULT_BLOCK_SIZE) -> TableSource:
-    """Recognise the file and read its header; raises InvalidInput for empty or binary files."""
+def table_open(path: str | Path, *, block_size: int = DEFAULT_BLOCK_SIZE, encoding: str | None = None,
+               delimiter: str | None = None, decimal_mark: str | None = None) -> TableSource:
+    """Recognise the file and read its header; raises InvalidInput for empty or binary files.
+    The encoding, delimiter and decimal mark are detected unless given."""
     path = Path(path)
     size = path.stat().st_size
     with path.open("rb") as handle:
         sample = handle.read(SNIFF_BYTES)
     if sample.startswith(PARQUET_MAGIC):
         return _parquet_open(path, size, block_size)
-    text_refuse_empty_or_binary(sample)
-    encoding, text = _decode_sample(sample, complete=size <= SNIFF_BYTES)
-    delimiter = _sniff_delimiter(text)
-    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter), [])
+    text_refuse_empty(sample)
+    if encoding is not None and encoding.lower() not in ENCODINGS:
+        raise InvalidInput(f"Unknown encoding '{encoding[:40]}'; use one of {', '.join(ENCODINGS)}.",
+                           code="bad_encoding")
+    chosen = encoding is not None
+    encoding = encoding or text_encoding_detect(sample)
+    text = _text_sample(sample, encoding, complete=size <= SNIFF_BYTES, chosen=chosen)
+    delimiter = delimiter or _sniff_delimiter(text)
+    if delimiter not in DELIMITERS:
+        raise InvalidInput("The delimiter must be one of , ; | or tab.", code="bad_delimiter")
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
     if not any(cell.strip() for cell in header):
         raise InvalidInput("The file has no header row.", code="no_header")
     if len(set(header)) != len(header):
         repeated = sorted({name for name in header if header.count(name) > 1})
-        raise InvalidInput(f"The header repeats columns: {', '.join(repeated)}.", code="duplicate_columns")
+        raise InvalidInput(f"The header repeats columns: {names_listed(repeated)}.", code="duplicate_columns")
+    decimal_mark = decimal_mark or _sniff_decimal_mark(text, delimiter)
+    if decimal_mark not in DECIMAL_MARKS:
+        raise InvalidInput("The decimal mark must be '.' or ','.", code="bad_decimal_mark")
     return TableSource(path=path, kind="csv", columns=header, first_line=2, size=size, encoding=encoding,
-                       delimiter=delimiter, block_size=block_size)
+                       delimiter=delimiter, decimal_mark=decimal_mark, block_size=block_size)
+
+
+def _text_sample(sample: bytes, encoding: str, *, complete: bool, chosen: bool) -> str:
+    """The sample decoded; undecodable UTF-16 detected from its BOM or zero bytes is binary."""
+    try:
+        text = text_decode_sample(sample, encoding, complete=complete)
+    except InvalidInput:
+        if chosen or not encoding.startswith("utf-16"):
+            raise
+        raise InvalidInput("This is a binary file, not a CSV text file.", code="binary_file") from None
+    text_refuse_binary(text)
+    return text
 
 
 def _parquet_open(path: Path, size: int, block_size: int) -> TableSource:
@@ -171,18 +253,6 @@ def _parquet_open(path: Path, size: int, block_size: int) -> TableSource:
         raise InvalidInput(f"The Parquet file cannot be read: {_first_line(exc)}", code="unreadable_file") from exc
     return TableSource(path=path, kind="parquet", columns=list(names), first_line=1, size=size,
                        block_size=block_size)
-
-
-def _decode_sample(sample: bytes, *, complete: bool) -> tuple[str, str]:
-    """UTF-8 when the sample decodes as UTF-8 (a multi-byte character cut at the end of the
-    sample is fine), else Latin-1, where every byte is valid."""
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        return "utf-8", decoder.decode(sample, final=complete)
-    except UnicodeDecodeError:
-        return "latin-1", sample.decode("latin-1")
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -195,3 +265,16 @@ def _sniff_delimiter(text: str) -> str:
     except csv.Error:
         header = lines[0] if lines else ""
         return max(DELIMITERS, key=header.count)
+
+
+def _sniff_decimal_mark(text: str, delimiter: str) -> str:
+    """"," when more cells of the first rows look like 60,0 than like 60.0 (German, French...
+    exports); else ".". Integers say nothing either way."""
+    lines = text.splitlines()[1:200]
+    comma = point = 0
+    for row in csv.reader(lines, delimiter=delimiter):
+        for cell in row:
+            cell = cell.strip()
+            comma += bool(COMMA_NUMBER_RE.match(cell))
+            point += bool(POINT_NUMBER_RE.match(cell))
+    return "," if comma > point else "."

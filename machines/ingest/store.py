@@ -127,15 +127,18 @@ class IngestResult:
     partitions_created: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def rejections_add(self, parsed: ParsedBatch, *, first_line: int) -> None:
-        details: list[RejectedRow] = []
+    def rejections_add(self, parsed: ParsedBatch) -> None:
+        details = [RejectedRow(line, f"wrong number of fields: {reason}") for line, reason in parsed.dropped]
+        if parsed.dropped:
+            self.rejected_by_reason["ragged_row"] += len(parsed.dropped)
+            self.rows_rejected += len(parsed.dropped)
         room = REJECTED_DETAIL_LIMIT - len(self.rejected)
         for rejection, rows in parsed.rejections_exclusive():
             count = int(rows.sum())
             self.rejected_by_reason[rejection.code] += count
             self.rows_rejected += count
             for index in np.flatnonzero(rows)[:max(room, 0)]:
-                details.append(RejectedRow(first_line + parsed.start + int(index), rejection.describe(int(index))))
+                details.append(RejectedRow(parsed.line(int(index)), rejection.describe(int(index))))
         self.rejected += sorted(details, key=lambda row: row.line)[:max(room, 0)]
 
 
@@ -333,7 +336,7 @@ def readings_ingest(
     if connection.schema_name == get_public_schema_name():
         raise RuntimeError("readings_ingest needs a tenant schema (django_tenants tenant_context)")
     started = time.perf_counter()
-    table = source if isinstance(source, TableSource) else table_open(source)
+    table = source if isinstance(source, TableSource) else table_open(source, **mapping.reading())
     mapping_validate(mapping, columns=table.columns, machine_type=machine_type)
     try:
         result, resolver, writer = _ingest(table, mapping, machine_type, upload_id, progress, on_batch)
@@ -360,8 +363,8 @@ def _ingest(
         with _Prefetch(lambda: _batches_parsed(table, mapping, categories)) as batches:
             for batch, parsed, bytes_read in batches:
                 _machines_resolve(batch, parsed, mapping, resolver)
-                result.rows_read += batch.num_rows
-                result.rejections_add(parsed, first_line=table.first_line)
+                result.rows_read += batch.num_rows + len(parsed.dropped)
+                result.rejections_add(parsed)
                 stored, duplicates = writer.write(parsed)
                 result.rows_stored += stored
                 result.duplicates += duplicates
@@ -388,8 +391,10 @@ def _batches_parsed(table: TableSource, mapping: ColumnMapping,
     the file the reader was."""
     start = 0
     for batch in table.batches(mapping.file_columns()):
-        parsed = batch_parse(batch, mapping=mapping, start=start, categories=categories)
+        parsed = batch_parse(batch, mapping=mapping, start=start, categories=categories,
+                             decimal_mark=table.decimal_mark)
         non_finite_reject(parsed, batch, mapping=mapping, categorical=categories)
+        table.lines_attach(parsed)
         yield batch, parsed, table.bytes_read()
         start += batch.num_rows
 

@@ -29,7 +29,7 @@ from django.db import transaction
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
 from jobs.services import ProgressFn, no_progress
 from machines.ingest.mapping import mapping_suggest_sensors
-from machines.ingest.parse import numbers, times_us
+from machines.ingest.parse import decimal_point, numbers, times_us
 from machines.ingest.reader import table_open
 from machines.models import MachineType
 from pdm_saas.errors import Conflict, InvalidInput
@@ -72,7 +72,8 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
         raise InvalidInput(f"No column of the file names a sensor of {machine_type.name}.")
     report(5, "Reading the file")
     data = pa.Table.from_batches(list(table.batches([machine_column, time_column, *sensors])))
-    frame, refused = _frame(data, machine_type, sensors, machine_column, time_column, time_format, models)
+    frame, refused = _frame(data, machine_type, sensors, machine_column, time_column, time_format, models,
+                            decimal_mark=table.decimal_mark)
     report(40, f"Scoring {frame.num_rows:,} steps")
     scores = score_columns(models, frame, rows="all")
     report(85, "Writing the predictions")
@@ -85,7 +86,7 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
 
 
 def _frame(data: pa.Table, machine_type: MachineType, sensors: dict[str, str], machine_column: str,
-           time_column: str, time_format: str, models: ModelSet) -> tuple[pa.Table, int]:
+           time_column: str, time_format: str, models: ModelSet, *, decimal_mark: str) -> tuple[pa.Table, int]:
     micros = times_us(data.column(time_column).combine_chunks(), time_format)  # type: ignore[arg-type]
     machines = data.column(machine_column).combine_chunks()
     keep = pc.and_(pc.is_valid(micros), pc.is_valid(machines))
@@ -102,7 +103,7 @@ def _frame(data: pa.Table, machine_type: MachineType, sensors: dict[str, str], m
         if sensor in categorical:
             labels[sensor] = np.asarray(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
         else:
-            values, _ = numbers(column, pa.float64())  # type: ignore[arg-type]
+            values, _ = numbers(decimal_point(column, decimal_mark), pa.float64())  # type: ignore[arg-type]
             numeric[sensor] = np.asarray(pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False))
     frame = frame_from_columns(names, seconds, numeric, labels, machine_type.metadata, step_hours=models.step_hours,
                                time_scale=models.time_scale)

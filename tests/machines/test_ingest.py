@@ -78,7 +78,8 @@ def test_latin1_and_bom_headers_with_units(world, motor, tmp_path):
     latin1 = _write(tmp_path, (header + rows).encode("latin-1"), "latin1.csv")
     bom = _write(tmp_path, (header + rows.replace("21.5", "22.5")).encode("utf-8-sig"), "bom.csv")
     with tenant_context(world.acme):
-        assert table_open(latin1).encoding == "latin-1" and table_open(bom).encoding == "utf-8"
+        # Windows-1252 reads the letters of Latin-1 alike (and the € and quotes Latin-1 lacks)
+        assert table_open(latin1).encoding == "cp1252" and table_open(bom).encoding == "utf-8"
         readings_ingest(source=latin1, mapping=_mapping(sensors=sensors), machine_type=motor)
         again = readings_ingest(source=bom, mapping=_mapping(sensors=sensors), machine_type=motor)
         assert again.duplicates == 1  # same machine and instant: the first reading stays
@@ -207,17 +208,22 @@ def test_a_mapping_that_does_not_fit_the_file_is_refused(world, motor, tmp_path,
 @pytest.mark.parametrize(
     ("content", "code"),
     [(b"", "empty_file"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary_file"),
-     (b"time,current,speed\n", "no_rows"), (b"time,current,speed\n2024-01-01,1\n", "unreadable_file")],
+     (b"time,current,speed\n", "no_rows"), (b"time,current,speed\n2024-01-01,1,\xff\n", "bad_encoding"),
+     (b"time,current,speed\n" + b"2024-01-01,1,2\n" * 5000 + b"2024-01-02,1,\xff\n", "unreadable_file")],
+    ids=["empty", "binary", "no-rows", "not-utf8-as-chosen", "not-utf8-after-the-sample"],
 )
 def test_bad_files_get_clear_errors(world, motor, tmp_path, content, code):
+    mapping = _mapping(encoding="utf-8") if code == "bad_encoding" else _mapping()
     with tenant_context(world.acme), pytest.raises(InvalidInput) as caught:
-        readings_ingest(source=_write(tmp_path, content), mapping=_mapping(), machine_type=motor)
+        readings_ingest(source=_write(tmp_path, content), mapping=mapping, machine_type=motor)
     assert caught.value.code == code
 
 
 def test_a_failure_in_the_third_batch_leaves_no_readings_and_no_machines(world, motor, tmp_path):
-    good = "".join(f"U-{row % 3},2024-01-01T00:{row // 60 % 60:02d}:{row % 60:02d},1,2\n" for row in range(1200))
-    content = ("unit,time,current,speed\n" + good + "U-9,2024-01-02T00:00:00,1\n").encode()  # a ragged last row
+    good = "".join(f"U-{row % 3},2024-01-01T{row // 3600:02d}:{row // 60 % 60:02d}:{row % 60:02d},1,2\n"
+                   for row in range(3000))
+    # The last row is not UTF-8, and lies past the 64 KB the encoding is detected from.
+    content = ("unit,time,current,speed\n" + good).encode() + b"U-9,2024-01-02T00:00:00,1,\xff\n"
     source = table_open(_write(tmp_path, content), block_size=16 * 1024)
     mapping = _mapping(machine_name=None, machine_column="unit", create_unknown_machines=True)
     seen = []
@@ -486,3 +492,100 @@ def test_a_database_that_cannot_answer_in_time_is_reported_as_unavailable(world,
     assert "lock timeout" in caplog.text
     with tenant_context(world.acme):
         assert readings_count() == 0
+
+
+# --- Files as people send them (issue 13) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "delimiter", "decimal_mark"),
+    [
+        ("time;current;speed\n2024-01-01;60,5;1480\n".encode("cp1252"), "utf-8", ";", ","),
+        ("Zeit;Strom;Drehzahl (1/min)\n2024-01-01;60,5;1480\n".encode("latin-1"), "utf-8", ";", ","),
+        ("Zeit;Strömung;Drehzahl\n2024-01-01;60,5;1480\n".encode("latin-1"), "cp1252", ";", ","),
+        ("time\tcurrent\tspeed\n2024-01-01\t60.5\t1480\n".encode("utf-16"), "utf-16", "\t", "."),
+        ("time,current,speed\n2024-01-01,60.5,1480\n".encode("utf-16-le"), "utf-16-le", ",", "."),
+        ("time,current,speed\n2024-01-01,60.5,1480\n".encode("utf-16-be"), "utf-16-be", ",", "."),
+        (b'time,current,speed\n2024-01-01,"60,5",1480\n', "utf-8", ",", ","),
+        (b"time;current;speed\n2024-01-01;60;1480\n", "utf-8", ";", "."),  # integers: no sign of a comma
+    ],
+    ids=["ascii-semicolon-comma", "latin1-ascii-letters", "latin1-umlaut", "utf16-bom-tab", "utf16-le", "utf16-be",
+         "quoted-comma", "integers"],
+)
+def test_encoding_delimiter_and_decimal_mark_are_detected(tmp_path, content, encoding, delimiter, decimal_mark):
+    table = table_open(_write(tmp_path, content))
+    assert (table.encoding, table.delimiter, table.decimal_mark) == (encoding, delimiter, decimal_mark)
+    assert table.columns[0] in ("time", "Zeit")
+
+
+def test_what_a_person_chose_wins_over_detection(world, motor, tmp_path):
+    path = _write(tmp_path, b"time;current;speed\n2024-01-01;60,5;1480\n2024-01-02;61;1.481\n2024-01-03;1.5;1\n"
+                            b"2024-01-04;62,5;1,5\n")
+    with tenant_context(world.acme):
+        comma = readings_ingest(source=path, mapping=_mapping(), machine_type=motor)
+        assert [values for _, values in _stored()] == [{"current_a": 60.5, "speed_rpm": 1480},
+                                                       {"current_a": 61, "speed_rpm": 1481},  # 1.481: thousands
+                                                       {"current_a": 62.5, "speed_rpm": 1.5}]
+        assert comma.rejected[0].reason == "non-numeric value '1.5' in column 'current'"  # not with decimal commas
+        point = readings_ingest(source=path, mapping=_mapping(machine_name="M-2", create_unknown_machines=True,
+                                                             decimal_mark="."), machine_type=motor)
+    assert (point.rows_stored, point.rows_rejected) == (2, 2)  # 60,5 is no number when the mark is a point
+    assert point.rejected[0].reason == "non-numeric value '60,5' in column 'current'"
+    with pytest.raises(InvalidInput) as caught:
+        table_open(path, encoding="utf-8", delimiter=":")
+    assert caught.value.code == "bad_delimiter"
+    utf16 = _write(tmp_path, "time;current\n2024-01-01;1\n".encode("utf-16"), "utf16.csv")
+    with pytest.raises(InvalidInput) as caught:
+        table_open(utf16, encoding="utf-8")
+    assert caught.value.code == "bad_encoding" and "choose another encoding" in caught.value.message
+
+
+def test_ragged_rows_in_every_batch_keep_the_line_numbers_of_the_rest(world, motor, tmp_path):
+    rows = [f"2024-01-01T00:{row // 60 % 60:02d}:{row % 60:02d},1,2" for row in range(3000)]
+    ragged = {10, 1500, 1501, 2999}  # row indexes: lines 12, 1502, 1503, 3001
+    rows = [row + ",extra" if index in ragged else row for index, row in enumerate(rows)]
+    rows[2000] = rows[2000].replace(",1,2", ",one,2")  # line 2002, after three dropped rows
+    source = table_open(_write(tmp_path, ("time,current,speed\n" + "\n".join(rows) + "\n").encode()),
+                        block_size=16 * 1024)
+    with tenant_context(world.acme):
+        result = readings_ingest(source=source, mapping=_mapping(), machine_type=motor)
+    assert (result.rows_read, result.rows_stored, result.rows_rejected) == (3000, 2995, 5)
+    assert dict(result.rejected_by_reason) == {"ragged_row": 4, "non_numeric": 1}
+    assert [row.line for row in result.rejected] == [12, 1502, 1503, 2002, 3001]
+    assert result.rejected[3].reason == "non-numeric value 'one' in column 'current'"
+
+
+def test_too_many_ragged_rows_refuse_the_file_and_name_the_delimiter(world, motor, tmp_path, monkeypatch):
+    from machines.ingest import reader
+
+    monkeypatch.setattr(reader, "RAGGED_LIMIT", 5)  # a small file crosses the limit
+    content = "time;current;speed\n" + "2024-01-01,1,2\n" * 4 + "2024-01-01;1;2\n" + "2024-01-02,1,2\n" * 4
+    with tenant_context(world.acme), pytest.raises(InvalidInput) as caught:
+        readings_ingest(source=_write(tmp_path, content.encode()), mapping=_mapping(), machine_type=motor)
+    assert caught.value.code == "ragged_rows"
+    assert "first: line 2, 1 field where the header has 3" in caught.value.message
+    assert "Is ';' the right delimiter?" in caught.value.message
+    with tenant_context(world.acme):
+        assert readings_count() == 0
+
+
+def test_negative_cycles_are_refused_not_stored_in_1969(world, motor, tmp_path):
+    path = _write(tmp_path, b"time,current,speed\n-1,1,2\n0,1,2\n1,1,2\n-2.0,1,2\n")
+    with tenant_context(world.acme):
+        result = readings_ingest(source=path, mapping=_mapping(time_format="cycle"), machine_type=motor)
+        stored = [ts for ts, _ in _stored()]
+    assert (result.rows_stored, dict(result.rejected_by_reason)) == (2, {"negative_cycle": 2})
+    assert [(row.line, row.reason) for row in result.rejected] == [
+        (2, "negative cycle '-1' in column 'time' (cycles count up from 0)"),
+        (5, "negative cycle '-2.0' in column 'time' (cycles count up from 0)")]
+    assert min(stored) == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def test_repeats_are_counted_across_batches_and_machines():
+    from machines.quality import RepeatCounter
+
+    counter = RepeatCounter()
+    counter.add(np.array([1, 1, 2, 1]), np.array([10, 20, 10, 10]))  # (1, 10) twice in one batch
+    counter.add(np.array([2, 2, 1, 3]), np.array([10, 30, 20, 10]))  # (2, 10) and (1, 20) again, later
+    counter.add(np.array([2]), np.array([5]))  # earlier than everything: new
+    assert counter.count == 3 and counter.exact

@@ -89,3 +89,22 @@ def test_commands(world, motor_type, tmp_path, capsys):
     assert "centrifugal-pump" in capsys.readouterr().out
     with pytest.raises(CommandError, match="already exists"):
         call_command("machine_types", "--tenant", "globex", "adopt", "centrifugal-pump")
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [lambda text: text.encode("utf-16"), lambda text: text.encode("utf-16-le"), lambda text: text.encode("cp1252")],
+    ids=["utf-16-bom", "utf-16-le-no-bom", "cp1252"],
+)
+def test_utf16_and_windows_files_are_read(client_for, world, motor_type, encode):
+    """Excel's "Unicode text" is UTF-16 with tabs; it is text, not binary."""
+    content = encode(f"name\tmachine_type\tsite\nPumpe-Süd\t{MOTOR}\tWerk Köln – Halle 2\n")
+    response = _upload(client_for("engineer"), content)
+    assert response.status_code == 201, response.content
+    assert [(m["name"], m["site"]) for m in response.json()] == [("Pumpe-Süd", "Werk Köln – Halle 2")]
+
+
+def test_a_binary_file_without_zero_bytes_is_refused_in_a_few_words(client_for, world, motor_type):
+    response = _upload(client_for("engineer"), b"name,machine_type\n" + bytes(range(1, 256)) * 200)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "binary_file"
+    assert len(response.content) < 500

@@ -3,6 +3,7 @@ report, rejected rows, duplicates, bad input, isolation."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -14,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine, MachineType, Upload
-from machines.selectors import readings_count
+from machines.selectors import readings_count, readings_for_machine
 from machines.services import machine_type_adopt, machine_type_slots
 from pdm_saas.celery import app as celery_app
 from predictions.models import FailureEvent
@@ -353,3 +354,210 @@ def test_a_database_refusal_fails_the_upload_in_words_and_keeps_nothing(client_f
     assert not _raw_database_words(job["message"]) and not _raw_database_words(job["error"]), job["error"]
     with tenant_context(world.acme):
         assert readings_count() == 0 and not FailureEvent.objects.exists()
+
+
+# --- Files as people send them (issue 13): encodings, decimal marks, ragged rows, repeats, -----
+# --- negative cycles, a file that stores nothing, short messages. ----------------------------
+
+GERMAN_MAPPING = {
+    "time_column": "Zeitstempel", "machine_name": "Prüfstand-Süd", "create_unknown_machines": True,
+    "sensors": {"Strom (A)": "current_a", "Wicklungstemp. (°C)": "winding_temp_c"},
+}
+
+
+def _german_text(rows: int = 60) -> str:
+    """A semicolon file with decimal commas, as a German spreadsheet exports it."""
+    lines = ["Zeitstempel;Strom (A);Wicklungstemp. (°C);Bemerkung"]
+    lines += [f"2026-03-01T00:{minute:02d}:00Z;{12 + minute / 10:.1f};60,0;Prüfung läuft" for minute in range(rows)]
+    lines[1:] = [line.replace(".", ",") for line in lines[1:]]  # 12.0 -> 12,0
+    return "\n".join(lines) + "\n"
+
+
+def _upload_of(client, response) -> dict[str, Any]:
+    assert response.status_code == 202, response.content
+    return client.get(f"/api/v1/uploads/{response.json()['id']}/").json()
+
+
+def _rejected_lines(client, upload_id: int) -> list[list[str]]:
+    rejected = client.get(f"/api/v1/uploads/{upload_id}/rejected/")
+    return list(csv.reader(io.StringIO(b"".join(rejected.streaming_content).decode())))[1:]
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-8"),
+        lambda text: text.encode("latin-1"),
+        lambda text: text.encode("cp1252"),
+        lambda text: text.encode("utf-16"),  # with a byte-order mark (little-endian here)
+        lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+        lambda text: text.encode("utf-16-le"),  # no byte-order mark
+    ],
+    ids=["utf-8", "latin-1", "cp1252", "utf-16-bom", "utf-16-be-bom", "utf-16-le-no-bom"],
+)
+def test_a_german_semicolon_file_with_decimal_commas_is_stored_in_any_encoding(client_for, world, motor_type, eager,
+                                                                                encode):
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, encode(_german_text()), mapping=GERMAN_MAPPING)
+    upload = _upload_of(engineer, response)
+    assert upload["status"] == "succeeded", upload["error"]
+    assert (upload["rows_read"], upload["rows_stored"], upload["rows_rejected"]) == (60, 60, 0)
+    assert upload["report"]["unknown_columns"] == ["Bemerkung"]
+    with tenant_context(world.acme):
+        machine = Machine.objects.get(name="Prüfstand-Süd")
+        first = readings_for_machine(machine=Machine.objects.select_related("machine_type").get(id=machine.id))[0]
+    assert first[1]["current_a"] == 12.0 and first[1]["winding_temp_c"] == 60.0
+
+
+def test_a_decimal_mark_chosen_wrong_fails_the_upload_and_says_why(client_for, world, motor_type, eager):
+    """A job that stored nothing is no success: failed, with the reason and a hint."""
+    engineer = client_for("engineer")
+    content = _german_text().encode("latin-1")
+    with eager():
+        response = _post(engineer, content, mapping=GERMAN_MAPPING, decimal_mark=".")
+    upload = _upload_of(engineer, response)
+    assert upload["status"] == "failed" and upload["rows_stored"] == 0
+    error = upload["error"]
+    assert error.startswith("0 of 60 rows stored: every row was rejected (60 non-numeric value)"), error
+    assert "line 2" in error.lower() and "'12,0'" in error and "Is the decimal mark a comma?" in error
+    assert len(error) <= 300
+    job = engineer.get(f"/api/v1/jobs/{upload['job_id']}/").json()
+    assert job["status"] == "failed" and job["message"] == error
+    assert len(_rejected_lines(engineer, upload["id"])) == 60  # every row, downloadable
+    with tenant_context(world.acme):
+        assert readings_count() == 0
+    with eager():
+        response = _post(engineer, _csv([["2026-03-01T00:00:00Z", "12.5", "70.5"]], ["Zeitstempel", "Strom (A)",
+                                                                                     "Wicklungstemp. (°C)"]),
+                         mapping=GERMAN_MAPPING, decimal_mark=",")
+    assert "Is the decimal mark a point?" in _upload_of(engineer, response)["error"]
+    with eager():  # the same file with the right mark is not refused as a duplicate of the failed one
+        response = _post(engineer, content, mapping=GERMAN_MAPPING, decimal_mark=",")
+    again = _upload_of(engineer, response)
+    assert again["status"] == "succeeded" and again["rows_stored"] == 60
+
+
+def test_the_decimal_mark_delimiter_and_encoding_are_api_parameters(client_for, world, motor_type, eager):
+    engineer = client_for("engineer")
+    content = _german_text(5).encode("cp1252")
+    with eager():
+        response = _post(engineer, content, mapping=GERMAN_MAPPING, decimal_mark=",",
+                                            delimiter=";", encoding="cp1252")
+    upload = _upload_of(engineer, response)
+    assert upload["status"] == "succeeded", upload["error"]
+    with tenant_context(world.acme):
+        stored = Upload.objects.get(id=upload["id"]).mapping
+    assert (stored["encoding"], stored["delimiter"], stored["decimal_mark"]) == ("cp1252", ";", ",")
+    refused = _post(engineer, content, mapping=GERMAN_MAPPING, decimal_mark=";")
+    assert refused.status_code == 400 and "decimal_mark" in refused.json()["error"]["details"]
+    wrong = _post(engineer, content, mapping={**GERMAN_MAPPING, "encoding": "zlib"})
+    assert wrong.status_code == 400 and "unknown encoding" in wrong.json()["error"]["message"]
+
+
+def test_a_ragged_row_is_rejected_with_its_line_and_the_rest_stored(client_for, world, motor_type, eager):
+    lines = _single_machine_file(bad_lines=False).decode().splitlines()
+    lines[4] = "2026-03-01T00:03:00Z,12.03,70.3"  # line 5: 3 fields where the header has 7
+    lines[9] = lines[9] + ",surplus"  # line 10: 8 fields
+    lines[14] = lines[14].replace(",12.13,", ",twelve,")  # line 15: a bad value, after the dropped rows
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, ("\n".join(lines) + "\n").encode())
+    upload = _upload_of(engineer, response)
+    assert upload["status"] == "succeeded", upload["error"]
+    assert (upload["rows_read"], upload["rows_stored"], upload["rows_rejected"]) == (40, 37, 3)
+    assert upload["report"]["rows"]["rejected_by_reason"] == {"ragged_row": 2, "non_numeric": 1}
+    rejected = _rejected_lines(engineer, upload["id"])
+    assert [row[0] for row in rejected] == ["5", "10", "15"]
+    assert rejected[0][1] == "wrong number of fields: 3 fields where the header has 7"
+    assert "'twelve'" in rejected[2][1]
+
+
+def test_a_file_of_ragged_rows_only_fails_and_asks_about_the_delimiter(client_for, world, motor_type, eager):
+    engineer = client_for("engineer")
+    content = b"timestamp,Current (A),Winding temp,Vibration\n" + b"2026-03-01T00:00:00Z;12.0;70.0;1.2\n" * 3
+    with eager():
+        response = _post(engineer, content, mapping={**SINGLE_MAPPING, "failure_column": None,
+                                                                        "failure_mode_column": None})
+    upload = _upload_of(engineer, response)
+    assert upload["status"] == "failed"
+    assert "every row was rejected (3 wrong number of fields)" in upload["error"]
+    assert "Is the delimiter right?" in upload["error"]
+
+
+def test_repeated_rows_are_counted_in_the_quality_report(client_for, world, motor_type, eager):
+    """Rows with the machine and time of an earlier row, wherever they are in the file."""
+    lines = _single_machine_file(bad_lines=False).decode().splitlines()
+    content = "\n".join(lines + lines[1:11]) + "\n"  # the first 10 rows again, at the end
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, content.encode())
+    upload = _upload_of(engineer, response)
+    assert upload["status"] == "succeeded", upload["error"]
+    assert (upload["rows_read"], upload["rows_stored"], upload["duplicates"]) == (50, 40, 10)
+    time = upload["report"]["time"]
+    assert time["duplicates_in_file"] == 10 and time["duplicates_in_file_exact"] is True
+    assert time["non_monotonic"] == 1  # only the first repeat goes back in time
+
+
+def test_negative_cycles_are_rejected_per_row(client_for, world, motor_type, eager):
+    rows = [["engine-1", cycle, 10.0, 1.0] for cycle in (-1, 0, 1, 2, -5, 3)]
+    mapping = {"time_column": "cycle", "time_format": "cycle", "machine_column": "unit",
+               "create_unknown_machines": True, "sensors": {"amps": "current_a", "vib": "vibration_de_mm_s"}}
+    engineer = client_for("engineer")
+    with eager():
+        response = _post(engineer, _csv(rows, ["unit", "cycle", "amps", "vib"]), mapping=mapping)
+    upload = _upload_of(engineer, response)
+    assert (upload["status"], upload["rows_stored"], upload["rows_rejected"]) == ("succeeded", 4, 2)
+    assert upload["report"]["rows"]["rejected_by_reason"] == {"negative_cycle": 2}
+    rejected = _rejected_lines(engineer, upload["id"])
+    assert [row[0] for row in rejected] == ["2", "6"]
+    assert rejected[0][1] == "negative cycle '-1' in column 'cycle' (cycles count up from 0)"
+    assert upload["report"]["time"]["first"].startswith("1970-01-01T00:00:00")  # cycle 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [bytes(range(1, 256)) * 300, b"\xfe\x01\x02" * 30000],
+    ids=["every-byte-but-nul", "controls"],
+)
+def test_a_binary_file_without_zero_bytes_is_refused_in_a_few_words(client_for, world, motor_type, content):
+    response = _post(client_for("engineer"), content)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "binary_file" and len(response.content) < 500, len(response.content)
+
+
+def test_errors_quoting_the_file_stay_short(client_for, world, motor_type, eager):
+    engineer = client_for("engineer")
+    huge = "Q" * 70_000
+    refused = _post(engineer, f"timestamp,{huge}\n2026-03-01T00:00:00Z,1\n".encode())  # no column of the mapping
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "mapping_invalid"
+    assert len(refused.json()["error"]["message"]) <= 300 and len(refused.content) < 5000, len(refused.content)
+    repeated = _post(engineer, f"timestamp,{huge},{huge}\n2026-03-01T00:00:00Z,1,2\n".encode())
+    assert repeated.status_code == 400 and len(repeated.content) < 1000, len(repeated.content)
+    lines = _single_machine_file(bad_lines=False).decode().splitlines()
+    lines[3] = lines[3].replace(",0,,ann", f",{huge},,ann")  # a failure flag of 70,000 characters
+    with eager():
+        response = _post(engineer, ("\n".join(lines) + "\n").encode())
+    upload = _upload_of(engineer, response)
+    assert upload["status"] == "failed" and "line 4" in upload["error"] and len(upload["error"]) <= 300
+    job = engineer.get(f"/api/v1/jobs/{upload['job_id']}/").json()
+    assert len(job["message"]) <= 300
+
+
+def test_the_command_takes_the_decimal_mark_delimiter_and_encoding(world, motor_type, tmp_path, capsys):
+    from django.core.management import CommandError, call_command
+
+    data = tmp_path / "messung.csv"
+    data.write_bytes(_german_text(10).encode("latin-1"))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(GERMAN_MAPPING))
+    base = ["ingest_file", "--tenant", "acme", "--type", MOTOR, "--mapping", str(mapping)]
+    with pytest.raises(CommandError) as caught:
+        call_command(*base, "--decimal-mark", ".", str(data))
+    assert "Is the decimal mark a comma?" in str(caught.value)
+    call_command(*base, "--decimal-mark", ",", "--delimiter", ";", "--encoding", "latin-1", str(data))
+    assert "10 rows read, 10 stored" in capsys.readouterr().out
+    with tenant_context(world.acme):
+        assert Upload.objects.filter(status="succeeded").get().mapping["encoding"] == "latin-1"

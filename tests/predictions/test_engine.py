@@ -326,6 +326,12 @@ def test_score_file_writes_one_prediction_per_step_and_counts_them(trained_motor
     with pytest.raises(CommandError, match="no column 'machine'"):
         call_command("score_file", str(source), str(tmp_path / "x.csv"), tenant="acme", machine_type=TRAINED_TYPE)
     assert not (tmp_path / "x.csv").exists()
+    # The same readings as a German spreadsheet saves them: semicolons, decimal commas, Latin-1.
+    german = tmp_path / "messwerte.csv"
+    german.write_bytes("\n".join(line.replace(",", ";").replace(".", ",") for line in lines).encode("latin-1"))
+    call_command("score_file", str(german), str(tmp_path / "german.csv"), tenant="acme", machine_type=TRAINED_TYPE,
+                 machine_column="unit")
+    assert pa_csv.read_csv(tmp_path / "german.csv").column("probability").to_pylist() == probability
 
 
 def test_an_upload_scores_its_machines_at_once(trained_motor, client_for, world, django_capture_on_commit_callbacks):

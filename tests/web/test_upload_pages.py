@@ -250,3 +250,76 @@ def test_abandoned_staged_files_are_cleaned_up(client_for, motor, media):
     for index in range(7):
         _start(engineer, _csv() + f"2026-03-02T00:00:00Z,1,2,3,n{index}\n".encode())
     assert len(_stored_files(media)) == 5
+
+
+# --- Files as people send them (issue 13): how the file is read, chosen in the preview ----------
+
+GERMAN_POST = {"col_0": "time", "col_1": "sensor:current_a", "col_2": "sensor:winding_temp_c", "col_3": ""}
+
+
+def _german(rows: int = 20) -> bytes:
+    lines = ["Zeitstempel;Strom (A);Wicklungstemp. (°C);Bemerkung"]
+    lines += [f"2026-03-01T00:{minute:02d}:00Z;{12 + minute / 10:.1f};60.0;Prüfung".replace(".", ",")
+              for minute in range(rows)]
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def test_the_preview_shows_the_detected_decimal_mark_and_the_person_can_choose_another(client_for, world, motor,
+                                                                                        eager):
+    engineer = client_for("engineer")
+    location = _start(engineer, _german())["Location"]
+    page = engineer.get(location)
+    html = page.content.decode()
+    assert "Wicklungstemp. (°C)" in html and "12,0" in html  # Latin-1 decoded, split on ';'
+    assert [(item["name"], item["value"], item["chosen"]) for item in page.context["reading"]] == [
+        ("encoding", "cp1252", False), ("delimiter", ";", False), ("decimal_mark", ",", False)]
+    assert '<option value="," selected>comma (60,5) · detected</option>' in html
+    assert "Read as encoding cp1252, delimiter semicolon (;), decimal mark comma (60,5)." in html
+
+    chosen = engineer.get(location + "?decimal_mark=.")  # the person says: points
+    assert '<option value="." selected>point (60.5)</option>' in chosen.content.decode()
+    with eager():
+        response = engineer.post(location + "?decimal_mark=.", _mapping_post(**GERMAN_POST))
+    assert response.status_code == 302, response.content
+    with tenant_context(world.acme):
+        wrong = Upload.objects.get()
+    assert wrong.status == Upload.Status.FAILED and wrong.mapping["decimal_mark"] == "."
+    detail = engineer.get(f"/uploads/{wrong.pk}/").content.decode()
+    assert "0 of 20 rows stored" in detail and "Is the decimal mark a comma?" in detail
+
+    again = _start(engineer, _german())["Location"]
+    with eager():
+        engineer.post(again, _mapping_post(**GERMAN_POST))  # as detected
+    with tenant_context(world.acme):
+        right = Upload.objects.exclude(pk=wrong.pk).get()
+        assert right.status == Upload.Status.SUCCEEDED, right.error
+        assert right.rows_stored == 20 and "decimal_mark" not in right.mapping  # detected again by the job
+        assert readings_count(machine_id=Machine.objects.get(name="Motor-001").id) == 20
+
+
+def test_an_encoding_the_file_is_not_in_goes_back_to_what_was_detected(client_for, motor, media):
+    engineer = client_for("engineer")
+    location = _start(engineer, "time;Temp\n2026-03-01T00:00:00Z;1\n".encode("utf-16"))["Location"]
+    assert "Read as encoding utf-16," in engineer.get(location).content.decode()
+    refused = engineer.get(location + "?encoding=utf-8", follow=True)
+    html = refused.content.decode()
+    assert refused.redirect_chain[-1][0] == location and "choose another encoding" in html
+    assert "Read as encoding utf-16," in html and len(_stored_files(media)) == 1  # the file is kept
+    other = engineer.get(location + "?delimiter=|&decimal_mark=nonsense")  # offered values only
+    assert [item["value"] for item in other.context["reading"]] == ["utf-16", "|", "."]
+
+
+def test_rows_with_the_wrong_number_of_fields_are_named_in_the_preview(client_for, motor):
+    engineer = client_for("engineer")
+    lines = _csv().decode().splitlines()
+    lines[2] += ",surplus"
+    page = engineer.get(_start(engineer, ("\n".join(lines) + "\n").encode())["Location"])
+    assert page.status_code == 200 and len(page.context["preview"].rows) == 10
+    assert "line 3 (6 fields where the header has 5)" in page.content.decode()
+
+
+def test_a_binary_file_is_refused_in_a_few_words(client_for, motor, media):
+    response = _start(client_for("engineer"), b"\xfe\x01\x02" * 30000, name="dump.csv")
+    assert response.status_code == 400 and "binary file" in response.content.decode()
+    assert b"\x01" not in response.content and len(response.content) < 30000
+    assert _stored_files(media) == []

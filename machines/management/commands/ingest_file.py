@@ -2,7 +2,8 @@
 
     manage.py ingest_file --tenant acme --type turbofan-engine-cmapss --mapping mapping.json train_FD001.csv
 
-The mapping is a JSON file (docs/ingest.md) or the name of a saved mapping (--preset). Runs
+The mapping is a JSON file (docs/ingest.md) or the name of a saved mapping (--preset);
+--encoding, --delimiter and --decimal-mark override what is detected in the file. Runs
 inline, as the upload job would, with the same checks and all-or-nothing storage.
 """
 
@@ -17,7 +18,9 @@ from django_tenants.utils import tenant_context
 
 from jobs.models import Job
 from jobs.services import job_execute
+from machines.ingest.mapping import ReadingOptions
 from machines.models import Upload
+from machines.textfiles import DELIMITERS, ENCODINGS
 from machines.uploads import CHUNK, upload_create
 from pdm_saas.errors import ServiceError
 from tenants.command_line import command_error, tenant_or_error
@@ -38,6 +41,9 @@ class Command(BaseCommand):
         parser.add_argument("--mapping", type=Path, help="column mapping JSON file")
         parser.add_argument("--preset", help="name of a saved mapping")
         parser.add_argument("--save-preset-as")
+        parser.add_argument("--encoding", choices=ENCODINGS, help="how the CSV text is encoded (default: detected)")
+        parser.add_argument("--delimiter", choices=list(DELIMITERS), help="CSV delimiter (default: detected)")
+        parser.add_argument("--decimal-mark", choices=[".", ","], help="'.' or ',' (default: detected)")
         parser.add_argument("file", type=Path)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -48,7 +54,9 @@ class Command(BaseCommand):
                 upload = upload_create(
                     chunks=_chunks(options["file"]), original_name=options["file"].name,
                     machine_type_key=options["machine_type"], mapping=mapping, preset=options["preset"],
-                    save_preset_as=options["save_preset_as"])
+                    save_preset_as=options["save_preset_as"],
+                    reading=ReadingOptions(encoding=options["encoding"], delimiter=options["delimiter"],
+                                           decimal_mark=options["decimal_mark"]))
             except ServiceError as exc:
                 raise command_error(exc) from exc
             self._run(upload)
