@@ -91,6 +91,15 @@ def member_remove(*, actor: Actor, membership_id: int) -> None:
     target = _member_for_update(actor=actor, membership_id=membership_id)
     _ownership_guard(actor=actor, target=target, new_role=None)
     target.delete()
+    # Their keys would stop working anyway (a key needs its creator to be a member), but revoked
+    # keys say so in the list and stay dead if the person is invited back.
+    api_keys_of_creator_revoke(tenant_id=target.tenant_id, user_id=target.user_id)
+
+
+def api_keys_of_creator_revoke(*, tenant_id: int, user_id: int) -> int:
+    return ApiKey.objects.filter(tenant_id=tenant_id, created_by_id=user_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
 
 
 @dataclass(frozen=True)
@@ -174,14 +183,19 @@ class IssuedKey:
 
 def api_key_create(
     *, tenant: Tenant, name: str, scopes: list[str], created_by_id: int | None,
-    expires_at: datetime | None = None,
+    expires_at: datetime | None = None, holder_scopes: frozenset[str] | None = None,
 ) -> IssuedKey:
+    """A new key. `holder_scopes` are what the caller may do now (a member's role, or the key
+    they call with): nobody mints a key stronger than themself."""
     unknown = sorted(set(scopes) - KEY_SCOPES)
     if unknown or not scopes:
         raise InvalidInput(
             "Scopes must be a non-empty subset of read, predict, write, admin.",
             details={"scopes": unknown or ["empty"]},
         )
+    beyond = sorted(set(scopes) - holder_scopes) if holder_scopes is not None else []
+    if beyond:
+        raise NotAllowed(f"You cannot give a key scopes you do not hold: {', '.join(beyond)}.")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("expires_at must be in the future.", details={"expires_at": ["in the past"]})
     new = api_key_generate()

@@ -30,7 +30,7 @@ from accounts.forms import (
 from accounts.keys import sha256_hex
 from accounts.models import Invitation
 from accounts.roles import Role, Scope
-from pdm_saas.api.principals import request_membership
+from pdm_saas.api.principals import request_membership, request_scopes
 from pdm_saas.errors import NotFound, ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
@@ -200,8 +200,11 @@ def invitation_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _api_keys_page(request: HttpRequest, *, form: ApiKeyForm | None = None, raw_key: str = "",
                    status: int = 200) -> HttpResponse:
+    keys = list(selectors.api_key_list(tenant_id=request.tenant.id))  # type: ignore[attr-defined]
+    capped = {key.id: sorted(selectors.api_key_scopes(key)) for key in keys
+              if key.revoked_at is None and selectors.api_key_scopes(key) != frozenset(key.scopes)}
     context = {
-        "keys": selectors.api_key_list(tenant_id=request.tenant.id),  # type: ignore[attr-defined]
+        "keys": [(key, capped.get(key.id)) for key in keys],
         "form": form or ApiKeyForm(),
         "raw_key": raw_key,
     }
@@ -222,7 +225,7 @@ def api_key_create_page(request: HttpRequest) -> HttpResponse:
         return _api_keys_page(request, form=form, status=400)
     try:
         issued = services.api_key_create(tenant=request.tenant, created_by_id=page_actor(request).user_id,  # type: ignore[attr-defined]
-                                         **form.cleaned_data)
+                                         holder_scopes=request_scopes(request), **form.cleaned_data)
     except ServiceError as exc:
         form.add_error(None, exc.message)
         return _api_keys_page(request, form=form, status=400)

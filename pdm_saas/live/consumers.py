@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.roles import Scope
-from accounts.selectors import membership_get
+from accounts.selectors import api_key_scopes, membership_get
 from pdm_saas.live.events import tenant_group
 
 
@@ -33,7 +33,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def _allowed(self, tenant: Any) -> bool:
         key = self.scope.get("api_key")
         if key is not None:
-            return bool(key.tenant_id == tenant.id and Scope.READ in key.scopes)
+            return bool(key.tenant_id == tenant.id and Scope.READ in api_key_scopes(key))
         if not self.scope.get("same_origin"):
             return False  # a cookie-authenticated socket opened by another site's page
         user = self.scope.get("user")
