@@ -19,7 +19,7 @@ from accounts.models import ApiKey, Invitation, Membership, User
 from accounts.roles import KEY_SCOPES, Actor, Role
 from pdm_saas.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
 from tenants.models import Tenant
-from tenants.schema_names import tenant_url
+from tenants.selectors import tenant_link
 
 
 def email_normalize(email: str) -> str:
@@ -130,9 +130,7 @@ def invitation_create(*, actor: Actor, email: str, role: str) -> IssuedInvitatio
 
 
 def invitation_accept_url(*, invitation: Invitation, token: str) -> str:
-    domain = invitation.tenant.get_primary_domain()
-    host = domain.domain if domain else settings.BASE_DOMAIN
-    return tenant_url(host, f"/accounts/invitations/{token}/")
+    return tenant_link(tenant=invitation.tenant, path=f"/accounts/invitations/{token}/")
 
 
 def _invitation_mail(*, invitation: Invitation, token: str) -> None:

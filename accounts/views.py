@@ -34,6 +34,7 @@ from pdm_saas.api.principals import request_membership, request_scopes
 from pdm_saas.errors import NotFound, ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
+from tenants.selectors import tenant_link
 
 # --- public pages of a tenant host ----------------------------------------------------------
 
@@ -65,7 +66,10 @@ class PasswordResetView(auth_views.PasswordResetView):
         return {**super().get_form_kwargs(), "tenant": self.request.tenant}  # type: ignore[attr-defined]
 
     def form_valid(self, form: TenantPasswordResetForm) -> HttpResponse:  # type: ignore[override]
-        self.extra_email_context = {"organization": self.request.tenant.name}  # type: ignore[attr-defined]
+        tenant = self.request.tenant  # type: ignore[attr-defined]
+        # The link's address comes from the tenant's domain and the configured scheme and port:
+        # Django would take it from the Host header, which whoever asks for the reset controls.
+        self.extra_email_context = {"organization": tenant.name, "site_url": tenant_link(tenant=tenant, path="")}
         return super().form_valid(form)
 
 
