@@ -149,10 +149,16 @@ CACHES = {
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }
 }
+# channels_redis waits for a socket's next message with BZPOPMIN for up to 5 s; redis-py 8 gives
+# every connection a 5 s read timeout by default, so an idle socket's wait timed out and daphne
+# closed it with 1011 every 5-10 s. The read timeout must outlast that wait (a dead Redis is
+# still noticed within it, and by TCP keepalive).
+CHANNELS_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [CHANNELS_REDIS_URL]},
+        "CONFIG": {"hosts": [{"address": CHANNELS_REDIS_URL, "socket_timeout": CHANNELS_SOCKET_TIMEOUT,
+                              "socket_keepalive": True}]},
     }
 }
 
