@@ -19,6 +19,7 @@ class KeyCheck:
 
     key: ApiKey | None
     problem: str | None
+    unknown: bool = False  # no such key: what a guess looks like (a revoked one is not a guess)
 
     @property
     def ok(self) -> bool:
@@ -68,10 +69,10 @@ def _creator_role(key: ApiKey) -> str | None:
 def api_key_check(*, raw: str) -> KeyCheck:
     prefix = api_key_prefix(raw)
     if prefix is None:
-        return KeyCheck(None, "Malformed API key.")
+        return KeyCheck(None, "Malformed API key.", unknown=True)
     key = api_keys_with_creator_role(ApiKey.objects.filter(prefix=prefix)).first()
     if key is None or not hmac.compare_digest(key.key_hash, sha256_hex(raw)):
-        return KeyCheck(None, "Invalid API key.")
+        return KeyCheck(None, "Invalid API key.", unknown=True)
     if key.revoked_at is not None:
         return KeyCheck(None, "This API key has been revoked.")
     if key.expires_at is not None and key.expires_at <= timezone.now():

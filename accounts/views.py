@@ -28,6 +28,7 @@ from accounts.forms import (
     TenantPasswordResetForm,
 )
 from accounts.keys import sha256_hex
+from accounts.lockout import Refusal, client_address, lockout_check, lockout_fail
 from accounts.models import Invitation
 from accounts.roles import Role, Scope
 from pdm_saas.api.principals import request_membership, request_scopes
@@ -43,6 +44,16 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = TenantLoginForm
     redirect_authenticated_user = True
+
+    def form_invalid(self, form: TenantLoginForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        return _too_many(response, form.refusal) if form.refusal else response
+
+
+def _too_many(response: HttpResponse, refusal: Refusal) -> HttpResponse:
+    response.status_code = 429
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 class LogoutView(auth_views.LogoutView):
@@ -66,6 +77,13 @@ class PasswordResetView(auth_views.PasswordResetView):
         return {**super().get_form_kwargs(), "tenant": self.request.tenant}  # type: ignore[attr-defined]
 
     def form_valid(self, form: TenantPasswordResetForm) -> HttpResponse:  # type: ignore[override]
+        # Every request counts, sent or not: the page never says whether the address is a member.
+        email, address = form.cleaned_data["email"], client_address(self.request)
+        refusal = lockout_check(action="password_reset", account=email, address=address)
+        if refusal is not None:
+            form.add_error(None, refusal.message)
+            return _too_many(self.form_invalid(form), refusal)
+        lockout_fail(action="password_reset", account=email, address=address)
         tenant = self.request.tenant  # type: ignore[attr-defined]
         # The link's address comes from the tenant's domain and the configured scheme and port:
         # Django would take it from the Host header, which whoever asks for the reset controls.

@@ -367,3 +367,15 @@ PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb
                       "magnetometer=(), gyroscope=(), accelerometer=()")
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
                   "pdm_saas.security_headers.SecurityHeadersMiddleware")
+
+# --- Throttling of credential guessing (accounts/lockout.py, docs/web.md "Access and throttling") --
+# (attempts, window in seconds) per account and per client address. Sign-in and keys count
+# failures; password resets count every request.
+LOCKOUT_RULES = {
+    "login": {"account": (env_int("PDM_LOGIN_FAILURES_PER_ACCOUNT", 10), 15 * 60),
+              "address": (env_int("PDM_LOGIN_FAILURES_PER_ADDRESS", 50), 15 * 60)},
+    "password_reset": {"account": (5, 60 * 60), "address": (20, 60 * 60)},
+    "api_key": {"address": (env_int("PDM_KEY_FAILURES_PER_ADDRESS", 20), 10 * 60)},
+}
+# Behind our TLS proxy every request comes from its address: count the client it forwards for.
+LOCKOUT_TRUST_FORWARDED_FOR = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
