@@ -73,16 +73,22 @@ def api_key_check(*, raw: str) -> KeyCheck:
     key = api_keys_with_creator_role(ApiKey.objects.filter(prefix=prefix)).first()
     if key is None or not hmac.compare_digest(key.key_hash, sha256_hex(raw)):
         return KeyCheck(None, "Invalid API key.", unknown=True)
+    problem = api_key_problem(key)
+    return KeyCheck(None, problem) if problem else KeyCheck(key, None)
+
+
+def api_key_problem(key: ApiKey) -> str | None:
+    """Why a genuine key may not be used now, or None. Read with api_keys_with_creator_role."""
     if key.revoked_at is not None:
-        return KeyCheck(None, "This API key has been revoked.")
+        return "This API key has been revoked."
     if key.expires_at is not None and key.expires_at <= timezone.now():
-        return KeyCheck(None, "This API key has expired; create a new one.")
+        return "This API key has expired; create a new one."
     if not key.tenant.is_active:
-        return KeyCheck(None, "This organization is deactivated.")
+        return "This organization is deactivated."
     if api_key_creator_gone(key):
-        return KeyCheck(None, "This API key no longer works: the person who created it is no longer "
-                              "an active member of this organization.")
-    return KeyCheck(key, None)
+        return ("This API key no longer works: the person who created it is no longer "
+                "an active member of this organization.")
+    return None
 
 
 def membership_get(*, user: User, tenant_id: int) -> Membership | None:

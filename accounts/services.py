@@ -18,6 +18,7 @@ from accounts.keys import api_key_generate, invitation_token_generate, sha256_he
 from accounts.models import ApiKey, Invitation, Membership, User
 from accounts.roles import KEY_SCOPES, Actor, Role
 from pdm_saas.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
+from pdm_saas.live.events import access_changed
 from tenants.models import Tenant
 from tenants.selectors import tenant_link
 
@@ -83,6 +84,7 @@ def member_role_change(*, actor: Actor, membership_id: int, role: str) -> Member
     _ownership_guard(actor=actor, target=target, new_role=role)
     target.role = role
     target.save(update_fields=["role"])
+    access_changed(tenant_id=target.tenant_id)  # their keys may no longer hold `read`
     return target
 
 
@@ -94,6 +96,7 @@ def member_remove(*, actor: Actor, membership_id: int) -> None:
     # Their keys would stop working anyway (a key needs its creator to be a member), but revoked
     # keys say so in the list and stay dead if the person is invited back.
     api_keys_of_creator_revoke(tenant_id=target.tenant_id, user_id=target.user_id)
+    access_changed(tenant_id=target.tenant_id)  # their open live sockets close
 
 
 def api_keys_of_creator_revoke(*, tenant_id: int, user_id: int) -> int:
@@ -211,6 +214,7 @@ def api_key_revoke(*, tenant_id: int, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         ApiKey.objects.filter(id=key.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
         key.refresh_from_db()
+        access_changed(tenant_id=tenant_id)  # live sockets opened with it close
     return key
 
 

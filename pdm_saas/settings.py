@@ -379,3 +379,10 @@ LOCKOUT_RULES = {
 }
 # Behind our TLS proxy every request comes from its address: count the client it forwards for.
 LOCKOUT_TRUST_FORWARDED_FOR = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+
+# --- Live channel: replay after a reconnect and access re-checks (docs/architecture.md) ----------
+LIVE_REPLAY_EVENTS = env_int("PDM_LIVE_REPLAY_EVENTS", 1000)  # events kept per tenant
+LIVE_REPLAY_SECONDS = env_int("PDM_LIVE_REPLAY_SECONDS", 3600)  # kept after the tenant's last event
+# Backstop for access changes made outside our services (a key expiring, an account deactivated
+# in the admin); changes through them close the socket at once.
+LIVE_RECHECK_SECONDS = env_int("PDM_LIVE_RECHECK_SECONDS", 30)
