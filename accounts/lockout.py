@@ -66,7 +66,7 @@ def _counter(action: str, subject: str, value: str, rule: Rule, now: float) -> t
 
 
 def _subjects(action: str, *, account: str | None, address: str | None) -> list[tuple[str, str, Rule]]:
-    values = {"account": account, "address": address}
+    values = {"account": account or "", "address": address or ""}
     return [(subject, values[subject], rule) for subject, rule in _rules(action).items() if values.get(subject)]
 
 

@@ -58,6 +58,8 @@ def api_key_scopes(key: ApiKey) -> frozenset[str]:
 
 
 def _creator_role(key: ApiKey) -> str | None:
+    if key.created_by_id is None:
+        return None
     if not hasattr(key, "creator_role"):  # a key not read through api_keys_with_creator_role
         key.creator_role = (  # type: ignore[attr-defined]
             Membership.objects.filter(user_id=key.created_by_id, tenant_id=key.tenant_id)

@@ -20,6 +20,8 @@ from .live import free_port, port_listening, process, python_bin
 
 pytestmark = pytest.mark.live
 RECHECK_SECONDS = 2
+# How long the idle-socket test waits; raise it (PDM_LIVE_IDLE_SECONDS=3600) to measure hours.
+IDLE_SECONDS = float(os.environ.get("PDM_LIVE_IDLE_SECONDS", "20"))
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +152,7 @@ def test_an_idle_socket_stays_open_and_receives(asgi_server, committed, world):
     async def scenario() -> None:
         async with _connect(port, "localhost", Authorization=f"Bearer {key}") as ws:
             assert (await _next(ws))["type"] == "hello"
-            await asyncio.sleep(20)
+            await asyncio.sleep(IDLE_SECONDS)
             await publish(schema_name="t_acme", event={"type": "job.progress", "job": {"id": 3, "progress": 1}})
             assert (await _next(ws))["job"] == {"id": 3, "progress": 1}
 
@@ -292,5 +294,23 @@ def test_a_client_that_missed_too_much_is_told_to_resync(asgi_server, committed,
         async with _connect(port, "localhost", "?since=1-0", Authorization=f"Bearer {key}") as ws:
             await _next(ws)
             assert await _next(ws) == {"type": "resync"}  # older than anything kept
+
+    asyncio.run(scenario())
+
+
+def test_a_resumed_socket_gets_only_its_own_tenants_events(asgi_server, committed, world):
+    port = asgi_server
+    globex_key = api_key_create(tenant=world.globex, name="replay", scopes=["read"], created_by_id=None).raw
+    publish = sync_to_async(event_publish)
+
+    async def scenario() -> None:
+        async with _connect(port, "localhost", Authorization=f"Bearer {globex_key}") as ws:
+            last_id = (await _next(ws))["last_id"]
+        await publish(schema_name="t_acme", event={"type": "job.progress", "job": {"id": 80}})
+        await publish(schema_name="t_globex", event={"type": "job.progress", "job": {"id": 81}})
+        async with _connect(port, "acme.localhost", f"?since={last_id}",
+                            Authorization=f"Bearer {globex_key}") as ws:
+            assert (await _next(ws))["tenant"] == "globex"  # the key decides, whatever the host
+            assert (await _next(ws))["job"] == {"id": 81}  # acme's event was never replayed here
 
     asyncio.run(scenario())

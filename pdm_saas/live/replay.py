@@ -26,8 +26,11 @@ STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 
 
 @cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.CHANNELS_REDIS_URL, socket_timeout=settings.CHANNELS_SOCKET_TIMEOUT)
+def _redis() -> Any:
+    # Any: redis-py's reply types are unions of bytes, str and None that do not say what a given
+    # command returns; with decode_responses every reply here is text.
+    return redis.Redis.from_url(settings.CHANNELS_REDIS_URL, socket_timeout=settings.CHANNELS_SOCKET_TIMEOUT,
+                                decode_responses=True)
 
 
 def stream_key(schema_name: str) -> str:
@@ -51,7 +54,7 @@ def stream_append(*, schema_name: str, event: dict[str, Any]) -> str | None:
     except redis.RedisError:
         logger.warning("live event for %s not kept for replay", schema_name, exc_info=True)
         return None
-    return str(stream_id.decode())
+    return str(stream_id)
 
 
 def stream_position(*, schema_name: str) -> str:
@@ -60,7 +63,7 @@ def stream_position(*, schema_name: str) -> str:
     client = _redis()
     entries = client.xrevrange(stream_key(schema_name), count=1)
     if entries:
-        return str(entries[0][0].decode())
+        return str(entries[0][0])
     seconds, micros = client.time()
     return f"{seconds * 1000 + micros // 1000 - 1}-0"
 
@@ -78,11 +81,11 @@ def stream_since(*, schema_name: str, since: str) -> list[dict[str, Any]] | None
     if not client.exists(key):
         return []  # no event at all since `since`
     info = client.xinfo_stream(key)
-    first = info["first-entry"][0].decode() if info.get("first-entry") else None
+    first = info["first-entry"][0] if info.get("first-entry") else None
     # Events before the first kept one were trimmed (if any ever were): unless `since` is at or
     # after it, some of what the client missed may be gone.
     trimmed = int(info["entries-added"]) > int(info["length"])
     if trimmed and first is not None and stream_id_order(since) < stream_id_order(first):
         return None
     entries = client.xrange(key, min=f"({since}", max="+")
-    return [{**json.loads(fields[b"event"]), "id": entry_id.decode()} for entry_id, fields in entries]
+    return [{**json.loads(fields["event"]), "id": entry_id} for entry_id, fields in entries]
