@@ -109,10 +109,16 @@ def lockout_reset_all() -> None:
 
 
 def client_address(request: HttpRequest | Any) -> str:
-    """The caller's IP address. Behind our TLS proxy (DJANGO_BEHIND_TLS_PROXY), the last
-    X-Forwarded-For entry, which the proxy wrote; anything before it the client could forge."""
+    """The caller's IP address (see `address_of`)."""
+    meta = request.META
+    return address_of(direct=meta.get("REMOTE_ADDR") or "", forwarded_for=meta.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def address_of(*, direct: str, forwarded_for: str) -> str:
+    """Behind our TLS proxy (DJANGO_BEHIND_TLS_PROXY), the last X-Forwarded-For entry, which the
+    proxy wrote; anything before it the client could forge. Otherwise the connection's address."""
     if settings.LOCKOUT_TRUST_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        forwarded = forwarded_for.split(",")[-1].strip()
         if forwarded:
-            return str(forwarded)
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+            return forwarded
+    return direct or "unknown"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import websockets
+import websockets.exceptions
 from asgiref.sync import sync_to_async
 from django.test import Client
 
@@ -314,3 +315,20 @@ def test_a_resumed_socket_gets_only_its_own_tenants_events(asgi_server, committe
             assert (await _next(ws))["job"] == {"id": 81}  # acme's event was never replayed here
 
     asyncio.run(scenario())
+
+
+def test_guessed_keys_on_the_live_channel_are_throttled(asgi_server, committed, world):
+    port = asgi_server
+    real = api_key_create(tenant=world.acme, name="ws", scopes=["read"], created_by_id=None).raw
+    prefix = real.split("_")[1]
+
+    async def scenario() -> None:
+        for n in range(20):
+            assert await _refused(port, "localhost", Authorization=f"Bearer pdm_{prefix}_{'y' * 42}{n % 10}") == 403
+        # The address is throttled now: even the right key is refused at the handshake.
+        assert await _refused(port, "localhost", Authorization=f"Bearer {real}") == 403
+
+    asyncio.run(scenario())
+    from accounts.lockout import lockout_reset_all
+
+    lockout_reset_all()

@@ -116,3 +116,18 @@ def test_a_revoked_key_retried_is_not_counted_as_guessing(db, world):
     with time_machine.travel(NOON, tick=False):
         answers = {_me(issued.raw, "203.0.113.7").get("/api/v1/me/").status_code for _ in range(25)}
     assert answers == {401}
+
+
+def test_behind_the_proxy_the_forwarded_client_is_counted_not_a_forged_entry(db, world, settings):
+    settings.LOCKOUT_TRUST_FORWARDED_FOR = True
+
+    def login(forwarded_for: str, password: str) -> int:
+        return Client(HTTP_HOST="acme.localhost", REMOTE_ADDR="10.0.0.2",  # the proxy
+                      HTTP_X_FORWARDED_FOR=forwarded_for).post(
+            "/accounts/login/", {"username": f"nobody{password}@acme.test", "password": password}).status_code
+
+    with time_machine.travel(NOON, tick=False):
+        # A guesser rotating a forged first entry is still one client: the proxy's entry is last.
+        answers = [login(f"192.0.2.{n}, 203.0.113.7", f"p{n}") for n in range(51)]
+        assert answers[:50] == [200] * 50 and answers[50] == 429
+        assert login("198.51.100.9", "p99") == 200  # another client behind the same proxy

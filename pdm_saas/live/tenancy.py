@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 from channels.db import database_sync_to_async
 
 from accounts.keys import bearer_token
-from accounts.lockout import lockout_check, lockout_fail
+from accounts.lockout import address_of, lockout_check, lockout_fail
 from accounts.models import ApiKey
 from accounts.selectors import api_key_check
 from tenants.db import connection
@@ -50,7 +50,8 @@ class TenantScopeMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         host_header = _header(scope, b"host").lower()
-        address = (scope.get("client") or ["unknown"])[0]  # daphne --proxy-headers puts the forwarded one here
+        address = address_of(direct=(scope.get("client") or [""])[0] or "",
+                             forwarded_for=_header(scope, b"x-forwarded-for"))
         tenant, key, problem = await _resolve(host_header.split(":")[0], _header(scope, b"authorization"), address)
         origin = urlparse(_header(scope, b"origin").lower())
         same_origin = bool(origin.netloc) and origin.netloc == host_header
