@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import ApiKey, Invitation, Membership
 from accounts.roles import Scope
 from accounts.serializers import (
@@ -114,7 +114,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     scope_map = {"list": Scope.ADMIN, "retrieve": Scope.ADMIN, "create": Scope.ADMIN, "revoke": Scope.ADMIN}
 
     def get_queryset(self) -> QuerySet[ApiKey]:
-        queryset = super().get_queryset()
+        queryset = selectors.api_keys_with_creator_role(super().get_queryset())
         if self.request.query_params.get("include_revoked") not in ("1", "true"):
             queryset = queryset.filter(revoked_at__isnull=True)
         return queryset
@@ -127,7 +127,8 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         body.is_valid(raise_exception=True)
         actor = request_actor(request)
         issued = services.api_key_create(
-            tenant=request.tenant, created_by_id=actor.user_id, **body.validated_data
+            tenant=request.tenant, created_by_id=actor.user_id, holder_scopes=request_scopes(request),
+            **body.validated_data,
         )
         return Response(
             {"api_key": ApiKeySerializer(issued.key).data, "key": issued.raw}, status=status.HTTP_201_CREATED

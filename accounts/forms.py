@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
+from accounts.lockout import Refusal, client_address, lockout_check, lockout_clear_account, lockout_fail
 from accounts.models import Membership, User
 from accounts.roles import KEY_SCOPES, Role, Scope
 from accounts.selectors import membership_get
@@ -18,7 +19,26 @@ from tenants.models import Tenant
 
 
 class TenantLoginForm(AuthenticationForm):
-    """Sign in to the organization of the current host; other users are refused here."""
+    """Sign in to the organization of the current host; other users are refused here.
+
+    Throttled (accounts/lockout.py): while the account or the address has too many recent
+    failures, every attempt is refused before the password is even checked.
+    """
+
+    refusal: Refusal | None = None
+
+    def clean(self) -> dict[str, Any]:
+        email, address = self.cleaned_data.get("username") or "", client_address(self.request)
+        self.refusal = lockout_check(action="login", account=email, address=address)
+        if self.refusal is not None:
+            raise forms.ValidationError(self.refusal.message, code="throttled")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            lockout_fail(action="login", account=email, address=address)
+            raise
+        lockout_clear_account(action="login", account=email)
+        return cleaned
 
     def confirm_login_allowed(self, user: User) -> None:  # type: ignore[override]
         super().confirm_login_allowed(user)

@@ -91,6 +91,13 @@ class Invitation(models.Model):
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
 
 
+def revoke_and_forget_creator(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
+    """`on_delete` of a key's creator: the key is revoked. Only SET_NULL would leave a key with
+    no creator, which keeps its own scopes (an operator's key) and so escapes the creator's cap."""
+    collector.add_field_update(field, None, sub_objs)
+    collector.add_field_update(field.model._meta.get_field("revoked_at"), timezone.now(), sub_objs)
+
+
 class ApiKey(models.Model):
     """A tenant's credential for API clients.
 
@@ -105,7 +112,7 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64)
     scopes = ArrayField(models.CharField(max_length=16))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=revoke_and_forget_creator, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)

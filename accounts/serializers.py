@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from accounts.models import ApiKey, Invitation, Membership
 from accounts.roles import KEY_SCOPES, Role
+from accounts.selectors import api_key_scopes
 
 
 class MemberSerializer(serializers.ModelSerializer[Membership]):
@@ -41,10 +42,19 @@ class InvitationAcceptSerializer(serializers.Serializer[Any]):
 
 
 class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True, default=None)
+    effective_scopes = serializers.SerializerMethodField(
+        help_text="What the key may do now: its scopes capped by its creator's current role."
+    )
+
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        fields = ["id", "name", "prefix", "created_by", "scopes", "effective_scopes", "created_at",
+                  "expires_at", "last_used_at", "revoked_at"]
         read_only_fields = fields
+
+    def get_effective_scopes(self, key: ApiKey) -> list[str]:
+        return sorted(api_key_scopes(key)) if key.revoked_at is None else []
 
 
 class ApiKeyCreateSerializer(serializers.Serializer[Any]):

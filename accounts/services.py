@@ -18,8 +18,9 @@ from accounts.keys import api_key_generate, invitation_token_generate, sha256_he
 from accounts.models import ApiKey, Invitation, Membership, User
 from accounts.roles import KEY_SCOPES, Actor, Role
 from pdm_saas.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
+from pdm_saas.live.events import access_changed
 from tenants.models import Tenant
-from tenants.schema_names import tenant_url
+from tenants.selectors import tenant_link
 
 
 def email_normalize(email: str) -> str:
@@ -83,6 +84,7 @@ def member_role_change(*, actor: Actor, membership_id: int, role: str) -> Member
     _ownership_guard(actor=actor, target=target, new_role=role)
     target.role = role
     target.save(update_fields=["role"])
+    access_changed(tenant_id=target.tenant_id)  # their keys may no longer hold `read`
     return target
 
 
@@ -91,6 +93,16 @@ def member_remove(*, actor: Actor, membership_id: int) -> None:
     target = _member_for_update(actor=actor, membership_id=membership_id)
     _ownership_guard(actor=actor, target=target, new_role=None)
     target.delete()
+    # Their keys would stop working anyway (a key needs its creator to be a member), but revoked
+    # keys say so in the list and stay dead if the person is invited back.
+    api_keys_of_creator_revoke(tenant_id=target.tenant_id, user_id=target.user_id)
+    access_changed(tenant_id=target.tenant_id)  # their open live sockets close
+
+
+def api_keys_of_creator_revoke(*, tenant_id: int, user_id: int) -> int:
+    return ApiKey.objects.filter(tenant_id=tenant_id, created_by_id=user_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
 
 
 @dataclass(frozen=True)
@@ -121,9 +133,7 @@ def invitation_create(*, actor: Actor, email: str, role: str) -> IssuedInvitatio
 
 
 def invitation_accept_url(*, invitation: Invitation, token: str) -> str:
-    domain = invitation.tenant.get_primary_domain()
-    host = domain.domain if domain else settings.BASE_DOMAIN
-    return tenant_url(host, f"/accounts/invitations/{token}/")
+    return tenant_link(tenant=invitation.tenant, path=f"/accounts/invitations/{token}/")
 
 
 def _invitation_mail(*, invitation: Invitation, token: str) -> None:
@@ -174,14 +184,19 @@ class IssuedKey:
 
 def api_key_create(
     *, tenant: Tenant, name: str, scopes: list[str], created_by_id: int | None,
-    expires_at: datetime | None = None,
+    expires_at: datetime | None = None, holder_scopes: frozenset[str] | None = None,
 ) -> IssuedKey:
+    """A new key. `holder_scopes` are what the caller may do now (a member's role, or the key
+    they call with): nobody mints a key stronger than themself."""
     unknown = sorted(set(scopes) - KEY_SCOPES)
     if unknown or not scopes:
         raise InvalidInput(
             "Scopes must be a non-empty subset of read, predict, write, admin.",
             details={"scopes": unknown or ["empty"]},
         )
+    beyond = sorted(set(scopes) - holder_scopes) if holder_scopes is not None else []
+    if beyond:
+        raise NotAllowed(f"You cannot give a key scopes you do not hold: {', '.join(beyond)}.")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("expires_at must be in the future.", details={"expires_at": ["in the past"]})
     new = api_key_generate()
@@ -199,6 +214,7 @@ def api_key_revoke(*, tenant_id: int, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         ApiKey.objects.filter(id=key.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
         key.refresh_from_db()
+        access_changed(tenant_id=tenant_id)  # live sockets opened with it close
     return key
 
 

@@ -28,12 +28,14 @@ from accounts.forms import (
     TenantPasswordResetForm,
 )
 from accounts.keys import sha256_hex
+from accounts.lockout import Refusal, client_address, lockout_check, lockout_fail
 from accounts.models import Invitation
 from accounts.roles import Role, Scope
-from pdm_saas.api.principals import request_membership
+from pdm_saas.api.principals import request_membership, request_scopes
 from pdm_saas.errors import NotFound, ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
+from tenants.selectors import tenant_link
 
 # --- public pages of a tenant host ----------------------------------------------------------
 
@@ -42,6 +44,16 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = TenantLoginForm
     redirect_authenticated_user = True
+
+    def form_invalid(self, form: TenantLoginForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        return _too_many(response, form.refusal) if form.refusal else response
+
+
+def _too_many(response: HttpResponse, refusal: Refusal) -> HttpResponse:
+    response.status_code = 429
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 class LogoutView(auth_views.LogoutView):
@@ -65,7 +77,17 @@ class PasswordResetView(auth_views.PasswordResetView):
         return {**super().get_form_kwargs(), "tenant": self.request.tenant}  # type: ignore[attr-defined]
 
     def form_valid(self, form: TenantPasswordResetForm) -> HttpResponse:  # type: ignore[override]
-        self.extra_email_context = {"organization": self.request.tenant.name}  # type: ignore[attr-defined]
+        # Every request counts, sent or not: the page never says whether the address is a member.
+        email, address = form.cleaned_data["email"], client_address(self.request)
+        refusal = lockout_check(action="password_reset", account=email, address=address)
+        if refusal is not None:
+            form.add_error(None, refusal.message)
+            return _too_many(self.form_invalid(form), refusal)
+        lockout_fail(action="password_reset", account=email, address=address)
+        tenant = self.request.tenant  # type: ignore[attr-defined]
+        # The link's address comes from the tenant's domain and the configured scheme and port:
+        # Django would take it from the Host header, which whoever asks for the reset controls.
+        self.extra_email_context = {"organization": tenant.name, "site_url": tenant_link(tenant=tenant, path="")}
         return super().form_valid(form)
 
 
@@ -200,8 +222,11 @@ def invitation_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _api_keys_page(request: HttpRequest, *, form: ApiKeyForm | None = None, raw_key: str = "",
                    status: int = 200) -> HttpResponse:
+    keys = list(selectors.api_key_list(tenant_id=request.tenant.id))  # type: ignore[attr-defined]
+    capped = {key.id: sorted(selectors.api_key_scopes(key)) for key in keys
+              if key.revoked_at is None and selectors.api_key_scopes(key) != frozenset(key.scopes)}
     context = {
-        "keys": selectors.api_key_list(tenant_id=request.tenant.id),  # type: ignore[attr-defined]
+        "keys": [(key, capped.get(key.id)) for key in keys],
         "form": form or ApiKeyForm(),
         "raw_key": raw_key,
     }
@@ -222,7 +247,7 @@ def api_key_create_page(request: HttpRequest) -> HttpResponse:
         return _api_keys_page(request, form=form, status=400)
     try:
         issued = services.api_key_create(tenant=request.tenant, created_by_id=page_actor(request).user_id,  # type: ignore[attr-defined]
-                                         **form.cleaned_data)
+                                         holder_scopes=request_scopes(request), **form.cleaned_data)
     except ServiceError as exc:
         form.add_error(None, exc.message)
         return _api_keys_page(request, form=form, status=400)

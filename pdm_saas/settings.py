@@ -149,10 +149,16 @@ CACHES = {
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }
 }
+# channels_redis waits for a socket's next message with BZPOPMIN for up to 5 s; redis-py 8 gives
+# every connection a 5 s read timeout by default, so an idle socket's wait timed out and daphne
+# closed it with 1011 every 5-10 s. The read timeout must outlast that wait (a dead Redis is
+# still noticed within it, and by TCP keepalive).
+CHANNELS_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [CHANNELS_REDIS_URL]},
+        "CONFIG": {"hosts": [{"address": CHANNELS_REDIS_URL, "socket_timeout": CHANNELS_SOCKET_TIMEOUT,
+                              "socket_keepalive": True}]},
     }
 }
 
@@ -361,3 +367,22 @@ PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb
                       "magnetometer=(), gyroscope=(), accelerometer=()")
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
                   "pdm_saas.security_headers.SecurityHeadersMiddleware")
+
+# --- Throttling of credential guessing (accounts/lockout.py, docs/web.md "Access and throttling") --
+# (attempts, window in seconds) per account and per client address. Sign-in and keys count
+# failures; password resets count every request.
+LOCKOUT_RULES = {
+    "login": {"account": (env_int("PDM_LOGIN_FAILURES_PER_ACCOUNT", 10), 15 * 60),
+              "address": (env_int("PDM_LOGIN_FAILURES_PER_ADDRESS", 50), 15 * 60)},
+    "password_reset": {"account": (5, 60 * 60), "address": (20, 60 * 60)},
+    "api_key": {"address": (env_int("PDM_KEY_FAILURES_PER_ADDRESS", 20), 10 * 60)},
+}
+# Behind our TLS proxy every request comes from its address: count the client it forwards for.
+LOCKOUT_TRUST_FORWARDED_FOR = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+
+# --- Live channel: replay after a reconnect and access re-checks (docs/architecture.md) ----------
+LIVE_REPLAY_EVENTS = env_int("PDM_LIVE_REPLAY_EVENTS", 1000)  # events kept per tenant
+LIVE_REPLAY_SECONDS = env_int("PDM_LIVE_REPLAY_SECONDS", 3600)  # kept after the tenant's last event
+# Backstop for access changes made outside our services (a key expiring, an account deactivated
+# in the admin); changes through them close the socket at once.
+LIVE_RECHECK_SECONDS = env_int("PDM_LIVE_RECHECK_SECONDS", 30)

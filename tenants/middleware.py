@@ -6,6 +6,7 @@
 - Any other request is routed by host (`acme.localhost` -> tenant `acme`); the public tenant's
   domains (`localhost`, `127.0.0.1`) get the public URL conf; unknown hosts get 404.
 - A deactivated tenant answers 403 to everyone.
+- An address with too many failed keys recently gets 429 for any key (accounts/lockout.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from accounts.keys import bearer_token
+from accounts.lockout import client_address, lockout_check, lockout_fail
 from accounts.selectors import api_key_check
 from pdm_saas.api.errors import error_json
 from tenants.db import connection
@@ -42,8 +44,16 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         return response  # type: ignore[no-any-return]
 
     def _route_by_key(self, request: HttpRequest, token: str) -> HttpResponse | None:
+        address = client_address(request)
+        refusal = lockout_check(action="api_key", address=address)
+        if refusal is not None:  # even a right key: a guesser must not learn which guess was right
+            response = error_json(status_code=429, code="throttled", message=refusal.message)
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
         check = api_key_check(raw=token)
         if not check.ok or check.key is None:
+            if check.unknown:
+                lockout_fail(action="api_key", address=address)
             response = error_json(
                 status_code=401, code="authentication_failed", message=check.problem or "Invalid API key."
             )

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from tenants.models import Tenant
-from tenants.schema_names import PUBLIC_SCHEMA
+from tenants.schema_names import PUBLIC_SCHEMA, tenant_url
 
 
 def tenant_active_list() -> QuerySet[Tenant]:
@@ -12,3 +13,10 @@ def tenant_active_list() -> QuerySet[Tenant]:
 
 def tenant_by_slug(*, slug: str) -> Tenant | None:
     return Tenant.objects.filter(slug=slug).exclude(schema_name=PUBLIC_SCHEMA).first()
+
+
+def tenant_link(*, tenant: Tenant, path: str) -> str:
+    """An absolute link to a page of the tenant, for emails: built from its primary domain and
+    the configured scheme and port, never from the request (whose Host header the sender chose)."""
+    domain = tenant.get_primary_domain()
+    return tenant_url(domain.domain if domain else settings.BASE_DOMAIN, path)

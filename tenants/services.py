@@ -22,6 +22,7 @@ from accounts.roles import Role
 from billing.services import subscription_start_trial
 from jobs.models import Job
 from pdm_saas.errors import Conflict, InvalidInput
+from pdm_saas.live.events import access_changed
 from tenants import provisioning
 from tenants.db import connection
 from tenants.models import Domain, Tenant
@@ -106,6 +107,7 @@ def tenant_rename(*, tenant: Tenant, name: str) -> Tenant:
 def tenant_deactivate(*, tenant: Tenant) -> Tenant:
     Tenant.objects.filter(id=tenant.id).update(is_active=False, deactivated_at=timezone.now())
     tenant.refresh_from_db()
+    access_changed(tenant_id=tenant.id)  # its open live sockets close
     return tenant
 
 

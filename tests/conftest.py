@@ -117,6 +117,15 @@ def _public_schema_between_tests() -> Iterator[None]:
     connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _no_lockout_counters() -> None:
+    """Every test comes from 127.0.0.1: one test's wrong passwords or keys must not throttle the
+    next (accounts/lockout.py; its own tests are in tests/test_throttling.py)."""
+    from accounts.lockout import lockout_reset_all
+
+    lockout_reset_all()
+
+
 def host_of(tenant: Tenant) -> str:
     return f"{tenant.slug}.localhost"
 

@@ -26,7 +26,7 @@ from accounts.models import Membership
 from accounts.roles import Scope
 from billing.access import PAST_DUE_WARNING, request_standing, write_refusal
 from billing.throttles import PlanRateThrottle, request_rate_state
-from pdm_saas.api.principals import request_membership, request_scopes
+from pdm_saas.api.principals import ApiKeyPrincipal, request_membership, request_scopes
 
 
 class TenantScopePermission(permissions.BasePermission):
@@ -40,6 +40,10 @@ class TenantScopePermission(permissions.BasePermission):
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
         scopes = request_scopes(request)
+        if not scopes and isinstance(request.user, ApiKeyPrincipal):
+            raise exceptions.PermissionDenied(
+                "This API key's scopes are all beyond its creator's current role in this organization."
+            )
         if not scopes:
             raise exceptions.NotFound()
         needed = view.required_scope(request)

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from accounts.models import ApiKey, Membership
 from accounts.roles import Actor, Role, Scope, scopes_for_role
-from accounts.selectors import membership_get
+from accounts.selectors import api_key_scopes, membership_get
 
 
 class ApiKeyPrincipal:
@@ -44,8 +44,9 @@ def request_membership(request: Any) -> Membership | None:
 
 
 def request_scopes(request: Any) -> frozenset[str]:
+    """What the caller may do here now. A key holds its scopes capped by its creator's role."""
     if isinstance(getattr(request, "auth", None), ApiKey):
-        return frozenset(request.auth.scopes)
+        return api_key_scopes(request.auth)
     membership = request_membership(request)
     return scopes_for_role(membership.role) if membership else frozenset()
 
@@ -55,7 +56,7 @@ def request_actor(request: Any) -> Actor:
     tenant_id = request.tenant.id
     if isinstance(getattr(request, "auth", None), ApiKey):
         key: ApiKey = request.auth
-        role = Role.ADMIN if Scope.ADMIN in key.scopes else Role.VIEWER
+        role = Role.ADMIN if Scope.ADMIN in api_key_scopes(key) else Role.VIEWER
         return Actor(tenant_id=tenant_id, role=role, user_id=key.created_by_id)
     membership = request_membership(request)
     if membership is None:

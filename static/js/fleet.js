@@ -30,4 +30,6 @@
     tr.classList.remove("flash"); void tr.offsetWidth; tr.classList.add("flash");
     resort();
   });
+  // Events were lost while the socket was away: the table is rendered by the server, so reload.
+  document.addEventListener("live:resync", () => location.reload());
 })();

@@ -39,4 +39,5 @@
 
   document.addEventListener("live:job.progress", (e) => apply(e.detail.job));
   document.addEventListener("live:open", catchUp);
+  document.addEventListener("live:resync", catchUp);
 })();

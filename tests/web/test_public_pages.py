@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from django.test import Client
+from django.test import Client, override_settings
 
 from accounts.models import Membership, User
 from accounts.roles import Actor, Role
@@ -67,7 +67,7 @@ def test_password_reset_mails_members_only_and_never_tells(db, world, mailoutbox
 def test_password_reset_link_sets_a_new_password(db, world, mailoutbox):
     browser = Client(HTTP_HOST="acme.localhost")
     browser.post("/accounts/password-reset/", {"email": "engineer@acme.test"})
-    link = re.search(r"http://acme\.localhost(/accounts/password-reset/\S+/)", mailoutbox[0].body)
+    link = re.search(r"https?://acme\.localhost(?::\d+)?(/accounts/password-reset/\S+/)", mailoutbox[0].body)
     assert link, mailoutbox[0].body
     form = browser.get(link.group(1), follow=True)
     assert b"Choose a new password" in form.content
@@ -75,6 +75,16 @@ def test_password_reset_link_sets_a_new_password(db, world, mailoutbox):
     done = browser.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new}, follow=True)
     assert b"Password changed" in done.content
     assert User.objects.get(email="engineer@acme.test").check_password(new)
+
+
+@override_settings(URL_SCHEME="https", URL_PORT="8443")
+def test_password_reset_link_ignores_a_forged_host_header(db, world, mailoutbox):
+    # Host names the right tenant (so the request is routed) with the attacker's port; a proxy
+    # header names the attacker's host. The mail links to the configured address all the same.
+    forged = Client(HTTP_HOST="acme.localhost:6666", HTTP_X_FORWARDED_HOST="evil.test")
+    assert forged.post("/accounts/password-reset/", {"email": "engineer@acme.test"}).status_code == 302
+    links = re.findall(r"\S+://\S+", mailoutbox[0].body)
+    assert len(links) == 1 and links[0].startswith("https://acme.localhost:8443/accounts/password-reset/")
 
 
 def _invite(world, email: str, role: str = Role.ENGINEER):
