@@ -27,6 +27,12 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     queue = models.CharField(max_length=32, default="default")
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task that runs the job: the sweeper sends it again when it requeues a job whose
+    # worker died (docs/jobs.md).
+    task = models.CharField(max_length=200, blank=True)
+    # Jobs that must not overlap (one onboarding per machine type) share a key; the partial unique
+    # constraint below lets one of them be queued or running at a time, whoever asks concurrently.
+    exclusive_key = models.CharField(max_length=200, blank=True)
     # Users live in the public schema; this table exists once per tenant. No database constraint
     # and DO_NOTHING: deleting a user must not make Django's collector reach into tenant tables
     # (from `public` they don't exist; from one tenant it would miss the others).
@@ -41,6 +47,13 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exclusive_key"],
+                condition=models.Q(status__in=["queued", "running"]) & ~models.Q(exclusive_key=""),
+                name="jobs_one_active_per_exclusive_key",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}#{self.pk} {self.status} {self.progress}%"

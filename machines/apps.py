@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class MachinesConfig(AppConfig):
     name = "machines"
     verbose_name = "Machines"
+
+    def ready(self) -> None:
+        from jobs.kinds import JobKind, kind_register
+
+        # An upload is all or nothing (one transaction), so a lost worker costs a retry, not the
+        # file: up to three runs before it fails (docs/jobs.md).
+        kind_register(JobKind(name="sensor.upload", max_attempts=3, on_failed="machines.uploads.upload_job_failed",
+                              on_requeued="machines.uploads.upload_job_requeued"))

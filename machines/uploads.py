@@ -309,6 +309,22 @@ def _upload_fail(upload: Upload, message: str) -> None:
                                                finished_at=timezone.now())
 
 
+def upload_job_failed(job: Job) -> None:
+    """Whatever ended the job (its handler's error, or its worker died and the sweeper gave up),
+    the upload is `failed`, not left `processing`, and so the same file can be sent again. Its
+    readings were never committed: they are stored in one transaction, which dies with the
+    worker's connection."""
+    Upload.objects.filter(id=job.params.get("upload_id"),
+                          status__in=[Upload.Status.QUEUED, Upload.Status.PROCESSING]).update(
+        status=Upload.Status.FAILED, error=(job.message or "The job failed.")[:1000], finished_at=timezone.now())
+
+
+def upload_job_requeued(job: Job) -> None:
+    """The sweeper sends the job again after its worker died: the upload waits again."""
+    Upload.objects.filter(id=job.params.get("upload_id"), status=Upload.Status.PROCESSING).update(
+        status=Upload.Status.QUEUED)
+
+
 def _score_soon(machine_type_id: int) -> None:
     """Fresh readings: score the type's machines now rather than at the next scheduled run, so
     the dashboard shows them seconds after the upload (a type without models is a no-op). The

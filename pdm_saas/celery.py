@@ -75,6 +75,12 @@ def _usage_report_minutes() -> int:
     return int(settings.STRIPE_USAGE_REPORT_MINUTES)
 
 
+def _job_sweep_seconds() -> int:
+    from django.conf import settings
+
+    return int(settings.JOB_SWEEP_SECONDS)
+
+
 def _weekly_summary_weekday() -> int:
     from django.conf import settings
 
@@ -108,9 +114,10 @@ app.conf.beat_schedule = {
         "task": "billing.tasks.usage_report_dispatch",
         "schedule": timedelta(minutes=_usage_report_minutes()),
     },
+    # Jobs whose worker died are requeued or failed within stale-after + this (docs/jobs.md).
     "sweep-stale-jobs": {
         "task": "tenants.tasks.tenants_dispatch",
-        "schedule": crontab(minute="*/5"),
+        "schedule": timedelta(seconds=_job_sweep_seconds()),
         "args": ["jobs.tasks.jobs_sweep_stale_task"],
     },
     # Drift reports and outcome snapshots of every champion classifier (docs/models.md).

@@ -196,8 +196,23 @@ ROLLBACK_DROP = float(env_str("PDM_ROLLBACK_DROP", "0.2"))
 CHALLENGER_TRAFFIC = float(env_str("PDM_CHALLENGER_TRAFFIC", "0"))
 # The weekday beat emails each tenant's weekly summary (0 = Monday ... 6 = Sunday; docs/insights.md).
 WEEKLY_SUMMARY_WEEKDAY = env_int("PDM_WEEKLY_SUMMARY_WEEKDAY", 0)
-# A job whose heartbeat is older than this is considered dead and marked failed by the sweeper.
-JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 15 * 60)
+# Jobs whose worker died (docs/jobs.md): a running job writes a heartbeat every
+# JOB_HEARTBEAT_SECONDS from a thread of its own; beat sweeps every JOB_SWEEP_SECONDS, and a job
+# whose heartbeat is older than JOB_STALE_AFTER_SECONDS is requeued or failed (per kind,
+# jobs/kinds.py). Worst case from the kill to the recovery: stale-after + sweep = 105 s.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 15)
+JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 75)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+# With acks_late, Redis hands a message whose worker died to another worker only after the
+# visibility timeout (kombu's default: 1 h; that is why a restarted worker did not pick up a
+# killed upload). It must outlast the longest time a *healthy* worker holds a message, or Redis
+# would give a running task (or a webhook retry waiting out its countdown of up to 1 h) to a
+# second worker: so it cannot be short, and fast recovery is the sweeper's job. This is the
+# backstop for a message whose worker died before claiming its job; duplicates are harmless
+# (`job_claim`).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600 + CELERY_TASK_TIME_LIMIT + 5 * 60),
+}
 
 # --- MQTT (docs/ingest.md, "MQTT") -------------------------------------------------------------
 # The broker the bridge (`manage.py mqtt_bridge`) subscribes to, and the user it logs in as.

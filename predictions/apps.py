@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class PredictionsConfig(AppConfig):
     name = "predictions"
     verbose_name = "Predictions"
+
+    def ready(self) -> None:
+        from jobs.kinds import JobKind, kind_register
+
+        # Training and synthesis are not retried after a lost worker: they take minutes of CPU and
+        # a worker that died of memory would die again. They fail, and what they wrote goes: the
+        # datasets, synthesizer and model files and versions of that job. An onboarding's first
+        # models are champions only where the type had none, so removing them restores no older
+        # champion and breaks none (docs/jobs.md).
+        cleanup = "predictions.services.registry.failed_job_artifacts_remove"
+        for name in ("models.onboard", "datasets.synthesize"):
+            kind_register(JobKind(name=name, max_attempts=1, on_failed=cleanup))

@@ -9,6 +9,7 @@ cached per process by (schema, version ids), so a promotion takes effect on the 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import threading
@@ -25,6 +26,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from jobs.models import Job
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.bundles import Bundle, bundle_dump, bundle_load
@@ -33,6 +35,8 @@ from predictions.scoring import ModelSet
 from predictions.training.suite import table_fingerprint
 from tenants.db import connection
 from tenants.storage import tenant_path
+
+logger = logging.getLogger(__name__)
 
 MODEL_SET_CACHE_SIZE = 64
 _cache: OrderedDict[tuple[Any, ...], ModelSet] = OrderedDict()
@@ -52,6 +56,40 @@ def artifact_write(relative: str, raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def artifact_name(stem: str, *, job_id: int | None) -> str:
+    """A unique file name; a job's artifacts carry its id, so that the files of a job that died
+    before recording them in a row can still be found and removed (`job_artifacts_remove`)."""
+    prefix = f"job{job_id}-" if job_id is not None else ""
+    return f"{prefix}{stem}-{uuid.uuid4().hex}"
+
+
+ARTIFACT_FOLDERS = ("datasets", "models", "synthesizers")
+
+
+def job_artifacts_remove(*, job_id: int) -> dict[str, int]:
+    """Remove what a failed job wrote: its model versions, its datasets and every file named
+    after it (including temporary files of a write cut short). Idempotent."""
+    versions = ModelVersion.objects.filter(job_id=job_id)
+    datasets = Dataset.objects.filter(job_id=job_id)
+    paths = [*versions.values_list("artifact_path", flat=True), *datasets.values_list("stored_path", flat=True),
+             *(d.params.get("synthesizer", {}).get("artifact_path") for d in datasets if d.params.get("synthesizer"))]
+    removed = {"versions": versions.delete()[1].get("predictions.ModelVersion", 0),
+               "datasets": datasets.delete()[1].get("predictions.Dataset", 0)}
+    root = tenant_path(connection.schema_name)
+    named = [path for folder in ARTIFACT_FOLDERS for pattern in (f"job{job_id}-*", f".job{job_id}-*")
+             for path in (root / folder).rglob(pattern)]
+    for path in {*named, *(tenant_path(connection.schema_name, *p.split("/")) for p in paths if p)}:
+        path.unlink(missing_ok=True)
+    removed["files"] = len(named)
+    return removed
+
+
+def failed_job_artifacts_remove(job: Job) -> None:
+    """A job kind's `on_failed` (jobs/kinds.py): nothing half-made stays behind."""
+    removed = job_artifacts_remove(job_id=job.id)
+    logger.info("job %s (%s) failed; removed %s", job.id, job.kind, removed)
+
+
 def artifact_read(relative: str, *, sha256: str | None = None) -> bytes:
     path = tenant_path(connection.schema_name, *relative.split("/"))
     try:
@@ -67,7 +105,7 @@ def dataset_store(
     *, machine_type: MachineType, source: str, table: pa.Table, params: Mapping[str, Any] | None = None,
     parent: Dataset | None = None, quality_report: Mapping[str, Any] | None = None, job_id: int | None = None,
 ) -> Dataset:
-    relative = f"datasets/{uuid.uuid4().hex}.parquet"
+    relative = f"datasets/{artifact_name('dataset', job_id=job_id)}.parquet"
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     artifact_write(relative, sink.getvalue().to_pybytes())
@@ -120,7 +158,7 @@ def model_version_register(
 ) -> ModelVersion:
     """Store a trained bundle as the next candidate version of its (type, machine, kind)."""
     raw = bundle_dump(bundle)
-    relative = f"models/{machine_type.key}/{bundle.kind}-{uuid.uuid4().hex}.zip"
+    relative = f"models/{machine_type.key}/{artifact_name(bundle.kind, job_id=job_id)}.zip"
     sha = artifact_write(relative, raw)
     metrics, baseline = _metrics_of(bundle)
     with transaction.atomic():

@@ -8,14 +8,13 @@ A job on the `synth` queue (`synthesis_start`), or inline as a stage of onboardi
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue, no_progress
 from pdm_saas.errors import InvalidInput, NotFound
 from predictions.models import Dataset
-from predictions.services.registry import artifact_write, dataset_store, dataset_table, json_safe
+from predictions.services.registry import artifact_name, artifact_write, dataset_store, dataset_table, json_safe
 
 SYNTH_KIND = "datasets.synthesize"
 KINDS = ("gaussian_copula", "tvae", "ctgan", "hybrid")
@@ -74,7 +73,7 @@ def dataset_synthesize(*, source: Dataset, kind: str = "gaussian_copula", level:
                                       progress=lambda p, m: report(int(p * 0.8), f"Fitting {kind}: {m}"))
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
-    relative = f"synthesizers/{source.machine_type.key}/{kind}-{level}-{uuid.uuid4().hex}.bin"
+    relative = f"synthesizers/{source.machine_type.key}/{artifact_name(f'{kind}-{level}', job_id=job_id)}.bin"
     sha = artifact_write(relative, synthesizer.save())
     report(82, "Sampling")
     sample = synthesizer.sample(rows or min(table.num_rows, DEFAULT_ROWS), seed=seed)

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from jobs.models import Job
-from jobs.services import ProgressFn, job_create, job_enqueue, no_progress
+from jobs.services import JobBusy, ProgressFn, job_create, job_enqueue, no_progress
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput, NotFound
 from predictions.bundles import KINDS
@@ -69,12 +69,22 @@ def onboarding_start(*, machine_type: MachineType, created_by_id: int | None = N
 
 def training_job_start(*, kind: str, machine_type: MachineType, params: Mapping[str, Any], task: Any,
                        created_by_id: int | None) -> Job:
-    """A job on the `train` queue about one machine type, sent after commit."""
+    """A job on the `train` queue about one machine type, sent after commit. One job of a kind
+    per type at a time: a second is refused (409) while the first is queued or running."""
     with transaction.atomic():
-        job = job_create(kind=kind, params={"machine_type_id": machine_type.id, **params},
-                         created_by_id=created_by_id, queue="train")
+        try:
+            job = job_create(kind=kind, params={"machine_type_id": machine_type.id, **params},
+                             created_by_id=created_by_id, queue="train",
+                             exclusive_key=f"{kind}:machine_type:{machine_type.id}")
+        except JobBusy as exc:
+            noun = JOB_NOUNS.get(kind, "a job of this kind")
+            raise JobBusy(f"{machine_type.name} already has {noun} queued or running (job {exc.job_id}); wait "
+                          "for it to finish or fail.", job_id=exc.job_id) from None
         job_enqueue(job=job, task=task)
     return job
+
+
+JOB_NOUNS = {ONBOARD_KIND: "an onboarding", "models.train_real": "a training on real data"}
 
 
 def job_machine_type(job: Job) -> MachineType:
