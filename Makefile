@@ -49,6 +49,7 @@ bench: $(STAMP) ## run the benchmarks in benchmarks/, each beside its baseline
 	$(WITH_SERVICES) $(PY) benchmarks/ingest.py $(INGEST_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/engine.py $(ENGINE_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/quota.py $(QUOTA_ARGS)
+	$(WITH_SERVICES) $(PY) benchmarks/recovery.py $(RECOVERY_ARGS)
 	$(PY) benchmarks/synthesis.py $(SYNTHESIS_ARGS)
 	$(PY) benchmarks/drift.py $(DRIFT_ARGS)
 	$(PY) benchmarks/model_quality.py $(QUALITY_ARGS)
