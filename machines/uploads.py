@@ -252,9 +252,13 @@ def upload_create_staged(
 
 
 def _refuse_duplicate(*, sha256: str, machine_type: MachineType, mapping: ColumnMapping) -> None:
+    # An upload whose job ended without storing it (failed, canceled; before docs/jobs.md, a
+    # worker's death could leave such uploads `processing`) does not hold its file.
+    ended = Job.objects.filter(status__in=[Job.Status.FAILED, Job.Status.CANCELED]).values("id")
     earlier = Upload.objects.filter(sha256=sha256, machine_type=machine_type, mapping=mapping.as_dict(),
                                     status__in=[Upload.Status.QUEUED, Upload.Status.PROCESSING,
-                                                Upload.Status.SUCCEEDED]).first()
+                                                Upload.Status.SUCCEEDED]).exclude(
+        status__in=[Upload.Status.QUEUED, Upload.Status.PROCESSING], job_id__in=ended).first()
     if earlier is not None:
         raise Conflict(f"This file was already uploaded with the same mapping (upload {earlier.id}, "
                        f"{earlier.created_at:%Y-%m-%d %H:%M}); its readings are stored once.",

@@ -19,7 +19,9 @@ from jobs.models import Job
 from jobs.services import JobBusy, job_claim, job_create, job_execute, job_fail, jobs_sweep_stale
 from machines.models import Upload
 from machines.services import machine_type_adopt
+from machines.uploads import upload_create
 from pdm_saas.celery import app as celery_app
+from pdm_saas.errors import Conflict
 from predictions.services.registry import artifact_name, artifact_write, dataset_store
 from predictions.services.training import onboarding_start
 from predictions.synthetic.simulator import simulate_fleet
@@ -141,12 +143,27 @@ def test_the_sweeper_leaves_a_job_alone_whose_heartbeat_came_back(in_acme):
     assert Job.objects.get(id=job.id).status == "running"
 
 
+def test_an_upload_left_processing_by_a_job_that_ended_does_not_hold_its_file(in_acme):
+    machine_type_adopt(key=MOTOR)
+    content = b"timestamp,amps\n2026-03-01T00:00:00Z,12.0\n2026-03-01T00:01:00Z,12.5\n"
+    mapping = {"time_column": "timestamp", "machine_name": "Motor-9", "create_unknown_machines": True,
+               "sensors": {"amps": "current_a"}}
+    first = upload_create(chunks=[content], original_name="a.csv", machine_type_key=MOTOR, mapping=mapping)
+    with pytest.raises(Conflict):  # while its job may still store it, the file is held
+        upload_create(chunks=[content], original_name="a.csv", machine_type_key=MOTOR, mapping=mapping)
+    # What a worker killed before this fix left behind: the job failed, the upload `processing`.
+    Upload.objects.filter(id=first.id).update(status="processing")
+    Job.objects.filter(id=first.job_id).update(status="failed")
+    again = upload_create(chunks=[content], original_name="a.csv", machine_type_key=MOTOR, mapping=mapping)
+    assert again.id != first.id and again.status == "queued"
+
+
 def _job_files(schema: str, job_id: int) -> list[str]:
     root = tenant_path(schema)
     return sorted(str(p.relative_to(root)) for p in root.rglob(f"*job{job_id}-*"))
 
 
-def test_a_failed_onboarding_leaves_no_datasets_files_or_models(in_acme):
+def test_a_failed_onboarding_leaves_no_datasets_files_or_models(in_acme, world):
     machine_type = machine_type_adopt(key=MOTOR)
     job, other = job_create(kind="models.onboard"), job_create(kind="models.onboard")
     table = simulate_fleet(machine_type.metadata, machines=10, seed=1)
@@ -156,9 +173,12 @@ def test_a_failed_onboarding_leaves_no_datasets_files_or_models(in_acme):
     # A write cut short by the kill: the temporary name, never renamed.
     artifact_write(f"models/{MOTOR}/.{artifact_name('failure_classifier', job_id=job.id)}.zip.tmp", b"half")
     assert len(_job_files(in_acme.schema_name, job.id)) == 3
+    with tenant_context(world.globex):  # job ids are per tenant: globex has a job of that number too
+        artifact_write(f"datasets/{artifact_name('dataset', job_id=job.id)}.parquet", b"globex's")
     job_claim(job_id=job.id)
     job_fail(job_id=job.id, error="killed", message="Worker lost; please run the job again.")
     assert _job_files(in_acme.schema_name, job.id) == []
+    assert len(_job_files(world.globex.schema_name, job.id)) == 1
     assert not machine_type.datasets.filter(job_id=job.id).exists()
     assert machine_type.datasets.filter(id=kept.id).exists() and _job_files(in_acme.schema_name, other.id)
 
