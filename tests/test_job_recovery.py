@@ -88,6 +88,7 @@ def test_heartbeat_and_progress_are_visible_while_the_job_sits_in_one_transactio
     assert Job.objects.get(id=job.id).status == "succeeded"
 
 
+@pytest.mark.clock
 def test_sweeper_cutoff_is_stale_after_seconds_of_silence(in_acme):
     stale_after = settings.JOB_STALE_AFTER_SECONDS
     with time_machine.travel(T0, tick=False) as clock:
@@ -107,6 +108,7 @@ def _upload(machine_type, sha: str = "ab" * 32) -> Upload:
                                  sha256=sha, machine_type=machine_type, mapping={}, status="processing")
 
 
+@pytest.mark.clock
 def test_a_lost_upload_is_sent_again_up_to_its_attempts_then_fails_and_frees_the_file(
         in_acme, django_capture_on_commit_callbacks):
     upload = _upload(machine_type_adopt(key=MOTOR))
@@ -132,6 +134,7 @@ def test_a_lost_upload_is_sent_again_up_to_its_attempts_then_fails_and_frees_the
     assert failed.status == "failed" and "Worker lost" in failed.error
 
 
+@pytest.mark.clock
 def test_the_sweeper_leaves_a_job_alone_whose_heartbeat_came_back(in_acme):
     job = job_create(kind="sensor.upload", params={}, queue="ingest")
     Job.objects.filter(id=job.id).update(task="machines.tasks.upload_process_task")
