@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.checks import run_checks
 from django.db import connection as thread_connection
 from django.db import transaction
 from django_tenants.utils import tenant_context
@@ -246,3 +247,14 @@ def _concurrent_onboardings(tenant) -> None:
     assert sorted(outcomes) == ["refused", "refused", "refused", "started"]
     with tenant_context(tenant):
         assert Job.objects.filter(kind="models.onboard", status="queued").count() == 1
+
+
+def test_system_checks_flag_recovery_settings_that_do_not_fit(settings):
+    def ids() -> set[str]:
+        return {message.id for message in run_checks() if message.id.startswith("jobs.")}
+
+    assert ids() == set()  # the defaults fit
+    settings.JOB_STALE_AFTER_SECONDS = 30  # two beats
+    settings.JOB_SWEEP_SECONDS = 100
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    assert ids() == {"jobs.W001", "jobs.W002", "jobs.E001"}
