@@ -23,7 +23,7 @@ from django.utils import timezone
 from jobs.heartbeat import JobPulse
 from jobs.kinds import kind_get
 from jobs.models import Job
-from pdm_saas.celery import tenant_task_send
+from pdm_saas.celery import app, tenant_task_send
 from pdm_saas.errors import Conflict
 from pdm_saas.live.events import JOB_PROGRESS, event_publish
 from pdm_saas.monitoring.metrics import job_outcome_record
@@ -197,8 +197,6 @@ def jobs_sweep_stale(*, stale_after_seconds: int) -> int:
 def _requeue(*, job_id: int, cutoff: datetime, attempts: int, task: str) -> None:
     """Back to `queued` and sent again after commit. Conditional on the heartbeat still being
     stale, so a job that came back to life meanwhile is left alone."""
-    from pdm_saas.celery import app
-
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(id=job_id, status=Job.Status.RUNNING,
                                                      heartbeat_at__lt=cutoff).first()
