@@ -34,7 +34,7 @@ pytestmark = pytest.mark.live
 MOTOR = "induction-motor-siemens-1la7"
 MILL = "ai4i-milling-machine"
 STALE_AFTER = 3
-ROWS = 600_000  # several seconds of ingest on this machine: long enough to be killed in the middle
+ROWS = 1_200_000  # several seconds of ingest: long enough to be killed in the middle
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,14 @@ def worker(log: Path, queues: str) -> Iterator:
 def kill(child) -> None:
     child.send_signal(signal.SIGKILL)  # no chance to clean up, as with OOM or a lost host
     child.wait(timeout=10)
+
+
+def kill_mid_upload(child, tenant, job_id: int) -> None:
+    """Once rows are being stored (progress shows, the transaction is open), kill the worker."""
+    wait_for(lambda: job_of(tenant, job_id).progress > 0, timeout=60, what="the upload to store rows")
+    kill(child)
+    killed = job_of(tenant, job_id)
+    assert killed.status == "running" and killed.progress < 100, "the upload finished before the kill"
 
 
 def job_of(tenant, job_id: int) -> Job:
@@ -112,9 +120,7 @@ def test_an_upload_whose_worker_was_killed_is_requeued_and_loads_on_a_restarted_
     tenant = committed
     upload = _upload(tenant, big_file, "Motor-Requeued")
     with worker(tmp_path / "first.log", "ingest") as child:
-        wait_for(lambda: job_of(tenant, upload.job_id).status == "running", timeout=60, what="the upload to start")
-        time.sleep(2)
-        kill(child)
+        kill_mid_upload(child, tenant, upload.job_id)
     killed_at = time.monotonic()
     assert job_of(tenant, upload.job_id).status == "running"  # nothing marked it yet
     assert _readings_of(tenant, "Motor-Requeued") == 0  # all or nothing: the transaction died with it
@@ -137,9 +143,7 @@ def test_an_upload_that_dies_on_its_last_attempt_fails_and_the_same_file_can_be_
     with tenant_context(tenant):
         Job.objects.filter(id=upload.job_id).update(attempts=2)  # two workers died under it already
     with worker(tmp_path / "first.log", "ingest") as child:
-        wait_for(lambda: job_of(tenant, upload.job_id).status == "running", timeout=60, what="the upload to start")
-        time.sleep(2)
-        kill(child)
+        kill_mid_upload(child, tenant, upload.job_id)
     sweep_until_recovered(tenant, upload.job_id, timeout=60)
     failed = job_of(tenant, upload.job_id)
     assert failed.status == "failed" and failed.message == "Worker lost; please run the job again."
