@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,24 +121,34 @@ def schemas_migrate(slug: str = TENANT_SLUG) -> None:
         call_command("migrate_schemas", tenant=True, schema_name=tenant.schema_name, **quiet)
 
 
+def bench_tenant_with_type(*, slug: str, organization: str, type_key: str) -> Any:
+    """A benchmark's own tenant (signed up on its first run) with the machine type adopted."""
+    from django_tenants.utils import tenant_context
+
+    from machines.models import MachineType
+    from machines.services import machine_type_adopt
+    from tenants.models import Tenant
+    from tenants.services import tenant_signup
+
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        tenant = tenant_signup(organization_name=organization, slug=slug, owner_email=f"owner@{slug}.example.com",
+                               owner_password="Bench-Tenant-Owner-73!").tenant
+    with tenant_context(tenant):
+        if not MachineType.objects.filter(key=type_key).exists():
+            machine_type_adopt(key=type_key)
+    return tenant
+
+
 def tenant_prepare() -> None:
     """The bench tenant with the machine type, no machines and no readings."""
     from django.db import connection
     from django_tenants.utils import tenant_context
 
-    from machines.models import Machine, MachineType
-    from machines.services import machine_type_adopt
-    from tenants.models import Tenant
-    from tenants.services import tenant_signup
+    from machines.models import Machine
 
-    tenant = Tenant.objects.filter(slug=TENANT_SLUG).first()
-    if tenant is None:
-        tenant = tenant_signup(organization_name="Bench ingest", slug=TENANT_SLUG,
-                               owner_email=f"owner@{TENANT_SLUG}.example.com",
-                               owner_password="Bench-Ingest-73!").tenant
+    tenant = bench_tenant_with_type(slug=TENANT_SLUG, organization="Bench ingest", type_key=TYPE_KEY)
     with tenant_context(tenant):
-        if not MachineType.objects.filter(key=TYPE_KEY).exists():
-            machine_type_adopt(key=TYPE_KEY)
         with connection.cursor() as cursor:
             # Drop the monthly partitions too: creating them is part of a real first upload.
             cursor.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "

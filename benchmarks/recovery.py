@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 # Sets DATABASE_URL to the benchmark database and the Redis URLs to the benchmark's databases.
-from benchmarks.ingest import schemas_migrate  # noqa: E402
+from benchmarks.ingest import bench_tenant_with_type, schemas_migrate  # noqa: E402
 from benchmarks.tenant_provision import BENCH_DATABASE_URL, broker_purge, database_ensure  # noqa: E402
 
 TENANT_SLUG = "bench-recovery"
@@ -72,19 +72,10 @@ def csv_ensure(rows: int) -> Path:
 def tenant_prepare() -> object:
     from django_tenants.utils import tenant_context
 
-    from machines.models import Machine, MachineType, Upload
-    from machines.services import machine_type_adopt
-    from tenants.models import Tenant
-    from tenants.services import tenant_signup
+    from machines.models import Machine, Upload
 
-    tenant = Tenant.objects.filter(slug=TENANT_SLUG).first()
-    if tenant is None:
-        tenant = tenant_signup(organization_name="Bench recovery", slug=TENANT_SLUG,
-                               owner_email=f"owner@{TENANT_SLUG}.example.com",
-                               owner_password="Bench-Recover-73!").tenant
+    tenant = bench_tenant_with_type(slug=TENANT_SLUG, organization="Bench recovery", type_key=TYPE_KEY)
     with tenant_context(tenant):
-        if not MachineType.objects.filter(key=TYPE_KEY).exists():
-            machine_type_adopt(key=TYPE_KEY)
         Upload.objects.all().delete()  # the same file is uploaded on every run
         Machine.objects.filter(name__startswith="Bench-").delete()
     return tenant
