@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from machines.models import MachineType
@@ -92,6 +93,8 @@ class ProductionWindowSerializer(serializers.ModelSerializer[ProductionWindow]):
         return value
 
 
+# billing has a PlanSerializer too (a price plan); one name for both would merge their schemas.
+@extend_schema_serializer(component_name="MaintenancePlan")
 class PlanSerializer(serializers.ModelSerializer[MaintenancePlan]):
     class Meta:
         model = MaintenancePlan
