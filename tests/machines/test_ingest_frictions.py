@@ -145,8 +145,8 @@ def test_a_file_only_over_the_plan_fails_with_the_plan_s_words(world, motor_type
         _ingest(_fleet_file(tmp_path, machines=2), "--mapping", _full_mapping(tmp_path))
 
 
-def test_an_upload_by_api_reports_the_plan_refusal(client_for, world, motor_type, on_trial, tmp_path,
-                                                   django_capture_on_commit_callbacks: Any):
+def test_an_api_upload_reports_the_plan_refusal_in_its_status_and_on_its_page(
+        client_for, world, motor_type, on_trial, tmp_path, django_capture_on_commit_callbacks: Any):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from pdm_saas.celery import app as celery_app
@@ -165,3 +165,6 @@ def test_an_upload_by_api_reports_the_plan_refusal(client_for, world, motor_type
     upload = client_for("engineer").get(f"/api/v1/uploads/{response.json()['id']}/").json()
     assert upload["status"] == "succeeded" and "over the plan's limit" in upload["error"]
     assert upload["report"]["plan_limit"]["upgrade_url"] == "/billing/"
+    page = client_for("engineer").get(f"/uploads/{upload['id']}/").content.decode()
+    assert "Your plan refused part of this file" in page and 'href="/billing/"' in page
+    assert "Machine over the plan&#x27;s limit (not created)" in page
