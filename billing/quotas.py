@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 
 from billing.models import Plan, Subscription
 from billing.services import usage_predictions, usage_reserve_predictions
@@ -64,6 +65,15 @@ def _machines_refused(plan: Plan, used: int, adding: int) -> PaymentRequired:
     message += f" Upgrade at {UPGRADE_URL} to add more."
     details = {"limit": limit, "used": used, "requested": adding, "upgrade_url": UPGRADE_URL}
     return PaymentRequired(message, details=details)
+
+
+def plans_with_more_machines(limit: int) -> list[str]:
+    """The public plans that allow more than `limit` machines, as "Growth (50 machines)": the
+    way up named in a refusal that cannot link to the billing page (a command's output)."""
+    plans = Plan.objects.filter(is_public=True).exclude(max_machines__lte=limit).order_by(
+        F("max_machines").asc(nulls_last=True))
+    return [f"{plan.name} ({'unlimited' if plan.max_machines is None else f'{plan.max_machines:,}'} machines)"
+            for plan in plans]
 
 
 def prediction_limit(plan: Plan | None) -> int | None:

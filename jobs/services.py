@@ -170,7 +170,8 @@ def job_execute(*, job_id: int, handler: JobHandler) -> None:
             logger.exception("job %s (%s) failed", job_id, job.kind)
             job_outcome_record(kind=job.kind, outcome="failed")
             return
-    job_succeed(job_id=job_id, result=result)
+    # A handler may end its job with a message the user must read (e.g. what a plan limit refused).
+    job_succeed(job_id=job_id, result=result, message=str(result.get("message") or "Done"))
     job_outcome_record(kind=job.kind, outcome="succeeded")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from django import forms
 
-from machines.ingest.mapping import TIME_FORMATS, mapping_suggest_sensors
+from machines.ingest.mapping import TIME_FORMATS, mapping_guess
 from machines.models import MachineType
 
 ZONES = ("normal", "warning", "critical")
@@ -157,8 +157,6 @@ class UploadStartForm(forms.Form):
 ROLE_TIME, ROLE_MACHINE, ROLE_FAILURE, ROLE_FAILURE_MODE = "time", "machine", "failure", "failure_mode"
 SPECIAL_ROLES = {ROLE_TIME: "time_column", ROLE_MACHINE: "machine_column", ROLE_FAILURE: "failure_column",
                  ROLE_FAILURE_MODE: "failure_mode_column"}
-TIME_HEADERS = {"timestamp", "time", "ts", "datetime", "date", "cycle", "time_cycles", "time_in_cycles"}
-MACHINE_HEADERS = {"machine", "machine_id", "machine_name", "unit", "unit_number", "unit_id", "asset", "asset_id"}
 
 
 class MappingForm(forms.Form):
@@ -234,12 +232,10 @@ def _roles_of(mapping: dict[str, Any]) -> dict[str, str]:
 
 
 def _roles_guessed(columns: Sequence[str], machine_type: MachineType) -> dict[str, str]:
-    """A first guess for a file with no saved mapping: sensors by name or alias, and the
-    usual names of time and machine columns."""
-    roles = {column: f"sensor:{sensor}"
-             for column, sensor in mapping_suggest_sensors(columns=columns, machine_type=machine_type).items()}
-    for role, names in ((ROLE_TIME, TIME_HEADERS), (ROLE_MACHINE, MACHINE_HEADERS)):
-        found = next((c for c in columns if c not in roles and c.strip().lower() in names), None)
+    """A first guess for a file with no saved mapping (`ingest_file` makes the same one)."""
+    guess = mapping_guess(columns=columns, machine_type=machine_type)
+    roles = {column: f"sensor:{sensor}" for column, sensor in guess.sensors.items()}
+    for role, found in ((ROLE_TIME, guess.time_column), (ROLE_MACHINE, guess.machine_column)):
         if found is not None:
             roles[found] = role
     return roles

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from billing.quotas import plans_with_more_machines
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.ingest.mapping import ColumnMapping, ReadingOptions, mapping_validate
@@ -38,7 +39,8 @@ CHUNK = 1024 * 1024
 # Rejection codes (machines/ingest/parse.py, fleet.py, store.py) in the words of a message.
 REJECTION_WORDS = {"non_numeric": "non-numeric value", "bad_time": "bad time", "negative_cycle": "negative cycle",
                    "unknown_category": "unknown category", "ragged_row": "wrong number of fields",
-                   "unknown_machine": "unknown machine", "missing_machine": "no machine name"}
+                   "unknown_machine": "unknown machine", "missing_machine": "no machine name",
+                   "plan_limit": "over the plan's machine limit"}
 DECIMAL_COMMA_RE = re.compile(r"'[-+]?\d+,\d+'")
 DECIMAL_POINT_RE = re.compile(r"'[-+]?\d*\.\d+'")
 
@@ -361,22 +363,46 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
         with transaction.atomic():
             result = readings_ingest(source=table, mapping=mapping, machine_type=upload.machine_type,
                                      upload_id=upload.id, progress=on_progress, on_batch=on_batch)
+            over_plan = _plan_refusal(result)
             if not result.rows_stored and not result.duplicates:
-                raise InvalidInput(_nothing_stored(result, decimal_mark=table.decimal_mark), code="nothing_stored")
+                message = _nothing_stored(result, decimal_mark=table.decimal_mark)
+                if over_plan:  # the plan's words first: the rest may be cut to fit a message
+                    message = over_plan["message"] if over_plan["rows"] == result.rows_rejected else (
+                        f"{over_plan['message']} {message}")
+                raise InvalidInput(message, code="nothing_stored")
             failures = _labels_store(labels.events())
             report = {
                 "rows": {"read": result.rows_read, "stored": result.rows_stored, "duplicates": result.duplicates,
                          "rejected": result.rows_rejected, "rejected_by_reason": dict(result.rejected_by_reason)},
                 "machines_created": result.machines_created, "failure_events": failures,
-                "seconds": round(result.seconds, 3), **quality.report(),
+                "seconds": round(result.seconds, 3), "plan_limit": over_plan, **quality.report(),
             }
             Upload.objects.filter(id=upload.id).update(
                 status=Upload.Status.SUCCEEDED, rows_read=result.rows_read, rows_stored=result.rows_stored,
                 duplicates=result.duplicates, rows_rejected=result.rows_rejected, report=report,
-                finished_at=timezone.now())
+                error=over_plan["message"] if over_plan else "", finished_at=timezone.now())
     finally:
         rejected.close()
-    return {"upload_id": upload.id, **report["rows"]}
+    summary: dict[str, Any] = {"upload_id": upload.id, **report["rows"]}
+    if over_plan:  # the job's message: what a plan refused is not a detail of the report
+        summary["message"] = over_plan["message"]
+    return summary
+
+
+def _plan_refusal(result: IngestResult) -> dict[str, Any] | None:
+    """Rows a plan limit refused (their machines were not created), said in a sentence with the
+    limit and the way up; None when the plan refused nothing."""
+    rows = result.rejected_by_reason.get("plan_limit", 0)
+    if not rows or result.plan_refusal is None:
+        return None
+    refusal, machines = result.plan_refusal, len(result.machines_over_plan)
+    plans = plans_with_more_machines(int(refusal["limit"]))
+    message = (f"{rows:,} of {result.rows_read:,} rows not stored: {machines:,} machines of the file are over "
+               f"the plan's limit. {refusal['message']}"
+               + (f" Plans with more machines: {', '.join(plans)}." if plans else ""))
+    return {"message": message_short(message, limit=500), "rows": rows, "machines": result.machines_over_plan[:100],
+            "machines_count": machines, "limit": refusal["limit"], "upgrade_url": refusal.get("upgrade_url"),
+            "plans": plans}
 
 
 def _nothing_stored(result: IngestResult, *, decimal_mark: str) -> str:

@@ -55,6 +55,7 @@ REJECTION_REASONS = {
     "unknown_category": "Unknown category of a categorical sensor",
     "missing_machine": "No machine name",
     "unknown_machine": "Machine unknown (and not created)",
+    "plan_limit": "Machine over the plan's limit (not created)",
     "negative_cycle": "Negative cycle number",
     "ragged_row": "Wrong number of fields",
 }

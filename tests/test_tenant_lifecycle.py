@@ -109,3 +109,29 @@ def test_owner_deactivates_and_operator_reactivates(client_for, world):
     assert owner.get("/api/v1/me/").status_code == 403
     call_command("tenant_admin", "activate", "acme")
     assert owner.get("/api/v1/me/").status_code == 200
+
+
+def test_operator_puts_a_tenant_on_the_enterprise_plan(db, world, settings, capsys):
+    """An enterprise contract is arranged outside Stripe Checkout: one command, and the plan's
+    limits (none, for machines) apply at once."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from billing.models import Plan, Subscription
+    from billing.quotas import tenant_plan
+
+    settings.BILLING_QUOTAS_ENABLED = True
+    Subscription.objects.filter(tenant=world.acme).update(plan_id=Plan.objects.get(code="trial").id,
+                                                          status=Subscription.Status.TRIALING)
+    globex_plan = Subscription.objects.filter(tenant=world.globex).values_list("plan_id", flat=True).first()
+    call_command("tenant_admin", "plan", "acme", "enterprise")
+    subscription = Subscription.objects.get(tenant=world.acme)
+    assert subscription.plan.code == "enterprise" and subscription.status == Subscription.Status.ACTIVE
+    assert subscription.trial_ends_at is None and tenant_plan(tenant_id=world.acme.id).max_machines is None
+    assert "acme is on the Enterprise plan (active, no trial; machines: unlimited)" in capsys.readouterr().out
+    assert Subscription.objects.filter(tenant=world.globex).values_list("plan_id", flat=True).first() == globex_plan
+    with pytest.raises(CommandError, match="Name a plan: .*enterprise.* \\(got platinum\\)"):
+        call_command("tenant_admin", "plan", "acme", "platinum")
+    with pytest.raises(CommandError, match="Name a plan"):
+        call_command("tenant_admin", "plan", "acme")
+    assert Subscription.objects.get(tenant=world.acme).plan.code == "enterprise"

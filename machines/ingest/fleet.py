@@ -21,6 +21,10 @@ class MachineResolver:
         self.create_unknown = create_unknown
         self.ids: dict[str, int] = {}
         self.refused: dict[str, str] = {}  # name -> why its rows are rejected
+        # Names a plan limit refused (a subset of `refused`), and the refusal's details (the
+        # limit, the way up): the upload reports them apart, loudly, not as one more bad row.
+        self.over_plan: set[str] = set()
+        self.plan_refusal: dict[str, object] | None = None
         self.created: list[str] = []
         self._names = pa.array([], pa.string())
         self._ids = pa.array([], pa.int64())
@@ -36,9 +40,12 @@ class MachineResolver:
         ids = pc.take(self._ids, pc.index_in(names, value_set=self._names))
         missing = np.asarray(pc.is_null(names).to_numpy(zero_copy_only=False), dtype=bool)
         refused = np.asarray(pc.is_null(ids).to_numpy(zero_copy_only=False), dtype=bool) & ~missing
+        over_plan = refused & np.asarray(pc.is_in(names, value_set=pa.array(sorted(self.over_plan), pa.string()))
+                                         .to_numpy(zero_copy_only=False), dtype=bool)
         return ids, [
             Rejection("missing_machine", missing, lambda index: "no machine name"),
-            Rejection("unknown_machine", refused, lambda index: self.refused[names[index].as_py()]),
+            Rejection("unknown_machine", refused & ~over_plan, lambda index: self.refused[names[index].as_py()]),
+            Rejection("plan_limit", over_plan, lambda index: self.refused[names[index].as_py()]),
         ]
 
     def resolve_one(self, name: str, rows: int) -> tuple[pa.Array, list[Rejection]]:
@@ -49,8 +56,8 @@ class MachineResolver:
         if name in self.ids:
             return pa.array(np.full(rows, self.ids[name], dtype=np.int64)), []
         reason = self.refused[name]
-        return pa.nulls(rows, pa.int64()), [Rejection("unknown_machine", np.ones(rows, dtype=bool),
-                                                      lambda index: reason)]
+        code = "plan_limit" if name in self.over_plan else "unknown_machine"
+        return pa.nulls(rows, pa.int64()), [Rejection(code, np.ones(rows, dtype=bool), lambda index: reason)]
 
     def _learn(self, names: list[str]) -> None:
         known = Machine.objects.filter(name__in=names).select_related("machine_type")
@@ -73,11 +80,13 @@ class MachineResolver:
         self._ids = pa.array(list(self.ids.values()), pa.int64())
 
     def _create(self, name: str) -> None:
-        """A machine over the plan's limit is refused like an unknown one: its rows are rejected
-        with the reason, and the rest of the file is stored."""
+        """A machine over the plan's limit is not created: its rows are rejected with the reason
+        (`plan_limit`), the rest of the file is stored, and the upload says so loudly."""
         try:
             self.ids[name] = machine_create(machine_type_id=self.machine_type.id, name=name).id
         except PaymentRequired as exc:
             self.refused[name] = f"machine '{name}' not created: {exc.message}"
+            self.over_plan.add(name)
+            self.plan_refusal = {"message": exc.message, **exc.details}
             return
         self.created.append(name)

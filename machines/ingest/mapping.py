@@ -145,3 +145,49 @@ def mapping_suggest_sensors(*, columns: Sequence[str], machine_type: MachineType
         if found is not None and found in numeric and found not in suggested.values():
             suggested[header] = found
     return suggested
+
+
+# The usual names of the time and machine columns: a first guess, as for sensors by name.
+TIME_HEADERS = {"timestamp", "time", "ts", "datetime", "date", "cycle", "time_cycles", "time_in_cycles"}
+MACHINE_HEADERS = {"machine", "machine_id", "machine_name", "unit", "unit_number", "unit_id", "asset", "asset_id"}
+
+
+@dataclass(frozen=True)
+class ColumnsGuess:
+    """Which column plays which role, guessed from the headers (None: no column looks like it)."""
+
+    sensors: dict[str, str]  # file header -> sensor name
+    time_column: str | None
+    machine_column: str | None
+
+
+def mapping_guess(*, columns: Sequence[str], machine_type: MachineType, taken: Sequence[str] = ()) -> ColumnsGuess:
+    """The first guess at a file's columns that the upload form shows and `ingest_file` uses:
+    sensors by name, alias or identifier, and the usual names of time and machine columns.
+    Columns in `taken` (already given a role) are left out."""
+    free = [column for column in columns if column not in set(taken)]
+    sensors = mapping_suggest_sensors(columns=free, machine_type=machine_type)
+
+    def named(names: set[str], *skip: str | None) -> str | None:
+        return next((c for c in free if c not in sensors and c not in skip and c.strip().lower() in names), None)
+
+    time_column = named(TIME_HEADERS)
+    return ColumnsGuess(sensors=sensors, time_column=time_column,
+                        machine_column=named(MACHINE_HEADERS, time_column))
+
+
+def mapping_complete(given: Mapping[str, Any], *, columns: Sequence[str], machine_type: MachineType) -> dict[str, Any]:
+    """`given` with what it leaves out guessed like the upload form does: the sensors when it
+    maps none, the time column, and the machine column when it names neither a column nor a
+    machine. What it gives is kept as given."""
+    mapping = dict(given)
+    roles = ("time_column", "machine_column", "failure_column", "failure_mode_column")
+    guess = mapping_guess(columns=columns, machine_type=machine_type,
+                          taken=[mapping[role] for role in roles if mapping.get(role)])
+    if not mapping.get("sensors"):
+        mapping["sensors"] = guess.sensors
+    if not mapping.get("time_column") and guess.time_column:
+        mapping["time_column"] = guess.time_column
+    if not mapping.get("machine_column") and not mapping.get("machine_name") and guess.machine_column:
+        mapping["machine_column"] = guess.machine_column
+    return mapping

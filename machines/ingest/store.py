@@ -125,6 +125,8 @@ class IngestResult:
     rejected: list[RejectedRow] = field(default_factory=list)
     machines_created: list[str] = field(default_factory=list)
     partitions_created: list[str] = field(default_factory=list)
+    machines_over_plan: list[str] = field(default_factory=list)  # not created: the plan's limit
+    plan_refusal: dict[str, Any] | None = None  # that refusal's message and details (limit, upgrade_url)
     seconds: float = 0.0
 
     def rejections_add(self, parsed: ParsedBatch) -> None:
@@ -345,6 +347,7 @@ def readings_ingest(
     ingest_record(schema_name=connection.schema_name, rows=result.rows_stored)
     result.machines_created = resolver.created
     result.partitions_created = writer.created
+    result.machines_over_plan, result.plan_refusal = sorted(resolver.over_plan), resolver.plan_refusal
     result.seconds = time.perf_counter() - started
     return result
 

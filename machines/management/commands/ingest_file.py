@@ -2,9 +2,12 @@
 
     manage.py ingest_file --tenant acme --type turbofan-engine-cmapss --mapping mapping.json train_FD001.csv
 
-The mapping is a JSON file (docs/ingest.md) or the name of a saved mapping (--preset);
+The mapping is a JSON file (docs/ingest.md) or the name of a saved mapping (--preset). Without
+either, or for what the JSON file leaves out (its sensors, time or machine column), the columns are
+guessed from the headers as the upload form guesses them, and the guess is printed.
 --encoding, --delimiter and --decimal-mark override what is detected in the file. Runs
-inline, as the upload job would, with the same checks and all-or-nothing storage.
+inline, as the upload job would, with the same checks and all-or-nothing storage. Exits non-zero
+when the upload fails or a plan limit refused some of its rows.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from django_tenants.utils import tenant_context
 
 from jobs.models import Job
 from jobs.services import job_execute
-from machines.ingest.mapping import ReadingOptions
-from machines.models import Upload
+from machines.ingest.mapping import ReadingOptions, mapping_complete
+from machines.ingest.reader import table_open
+from machines.models import MachineType, Upload
 from machines.textfiles import DELIMITERS, ENCODINGS
 from machines.uploads import CHUNK, upload_create
 from pdm_saas.errors import ServiceError
@@ -41,6 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--mapping", type=Path, help="column mapping JSON file")
         parser.add_argument("--preset", help="name of a saved mapping")
         parser.add_argument("--save-preset-as")
+        parser.add_argument("--create-machines", action="store_true",
+                            help="create machines the file names that do not exist yet")
         parser.add_argument("--encoding", choices=ENCODINGS, help="how the CSV text is encoded (default: detected)")
         parser.add_argument("--delimiter", choices=list(DELIMITERS), help="CSV delimiter (default: detected)")
         parser.add_argument("--decimal-mark", choices=[".", ","], help="'.' or ',' (default: detected)")
@@ -49,17 +55,51 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_or_error(options["tenant"])
         mapping = json.loads(options["mapping"].read_text()) if options["mapping"] else None
+        reading = ReadingOptions(encoding=options["encoding"], delimiter=options["delimiter"],
+                                 decimal_mark=options["decimal_mark"])
         with tenant_context(tenant):
             try:
+                if not options["preset"]:
+                    mapping = self._completed(mapping or {}, path=options["file"], reading=reading,
+                                              machine_type_key=options["machine_type"])
+                    if options["create_machines"]:
+                        mapping["create_unknown_machines"] = True
                 upload = upload_create(
                     chunks=_chunks(options["file"]), original_name=options["file"].name,
                     machine_type_key=options["machine_type"], mapping=mapping, preset=options["preset"],
                     save_preset_as=options["save_preset_as"],
-                    reading=ReadingOptions(encoding=options["encoding"], delimiter=options["delimiter"],
-                                           decimal_mark=options["decimal_mark"]))
+                    reading=reading)
             except ServiceError as exc:
                 raise command_error(exc) from exc
             self._run(upload)
+
+    def _completed(self, given: dict[str, Any], *, path: Path, reading: ReadingOptions,
+                   machine_type_key: str) -> dict[str, Any]:
+        """The mapping with what it leaves out guessed from the file's headers; prints the guess."""
+        machine_type = MachineType.objects.filter(key=machine_type_key).first()
+        if machine_type is None:  # upload_create says so in its words
+            return given
+        options = {name: reading[name] or given.get(name) for name in ("encoding", "delimiter", "decimal_mark")}
+        columns = table_open(path, **options).columns  # type: ignore[arg-type]
+        mapping = mapping_complete(given, columns=columns, machine_type=machine_type)
+        if not mapping.get("time_column"):
+            raise CommandError(f"No column looks like the time (columns: {', '.join(columns)}); "
+                               "name it as time_column in --mapping.")
+        self._guess_print(mapping, given=given, columns=columns)
+        return mapping
+
+    def _guess_print(self, mapping: dict[str, Any], *, given: dict[str, Any], columns: list[str]) -> None:
+        used: set[str] = set(mapping["sensors"])
+        for role in ("time_column", "machine_column", "failure_column", "failure_mode_column"):
+            if mapping.get(role):
+                used.add(mapping[role])
+                source = "given" if given.get(role) else "guessed"
+                self.stdout.write(f"{role.replace('_', ' ')}: {mapping[role]} ({source})")
+        source = "given" if given.get("sensors") else "matched by name"
+        for header, sensor in mapping["sensors"].items():
+            self.stdout.write(f"  {header} -> {sensor} ({source})")
+        ignored = [column for column in columns if column not in used]
+        self.stdout.write(f"ignored columns: {', '.join(ignored) if ignored else 'none'}")
 
     def _run(self, upload: Upload) -> None:
         from machines.uploads import upload_process
@@ -92,3 +132,5 @@ class Command(BaseCommand):
             if sensor["missing"] or sensor["out_of_range"] or flags:
                 self.stdout.write(f"  {name}: {sensor['missing_pct']}% missing, {sensor['out_of_range']} out of "
                                   f"range {', '.join(flags)}".rstrip())
+        if upload.report.get("plan_limit"):  # stored in part: a script must not take it for done
+            raise CommandError(upload.report["plan_limit"]["message"])

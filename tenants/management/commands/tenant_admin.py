@@ -1,4 +1,5 @@
-"""Operator actions on one tenant: deactivate, activate, export, delete."""
+"""Operator actions on one tenant: deactivate, activate, export, delete, and `plan SLUG CODE`
+(put the tenant on a plan arranged outside Stripe Checkout, e.g. an enterprise contract)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
+from billing.models import Plan
+from billing.services import subscription_grant
 from jobs.services import job_create, job_execute
 from tenants import services
 from tenants.command_line import tenant_or_error
@@ -16,12 +19,15 @@ class Command(BaseCommand):
     help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["deactivate", "activate", "export", "delete"])
+        parser.add_argument("action", choices=["deactivate", "activate", "export", "delete", "plan"])
         parser.add_argument("slug")
+        parser.add_argument("plan_code", nargs="?", metavar="PLAN", help="for `plan`: the plan's code, e.g. enterprise")
 
-    def handle(self, *args: Any, action: str, slug: str, **options: Any) -> None:
+    def handle(self, *args: Any, action: str, slug: str, plan_code: str | None, **options: Any) -> None:
         tenant = tenant_or_error(slug)
-        if action == "deactivate":
+        if action == "plan":
+            self._plan(tenant, plan_code)
+        elif action == "deactivate":
             services.tenant_deactivate(tenant=tenant)
         elif action == "activate":
             services.tenant_activate(tenant=tenant)
@@ -39,3 +45,11 @@ class Command(BaseCommand):
             archive = services.tenant_delete(tenant=tenant, confirm_slug=slug)
             self.stdout.write(f"Deleted; export archived at {archive}")
         self.stdout.write(self.style.SUCCESS(f"{action}: {slug} done"))
+
+    def _plan(self, tenant: Any, code: str | None) -> None:
+        codes = list(Plan.objects.values_list("code", flat=True))
+        if code not in codes:
+            raise CommandError(f"Name a plan: {', '.join(codes)} (got {code or 'none'}).")
+        plan = subscription_grant(tenant=tenant, plan_code=code).plan
+        machines = "unlimited" if plan.max_machines is None else f"{plan.max_machines:,}"
+        self.stdout.write(f"{tenant.slug} is on the {plan.name} plan (active, no trial; machines: {machines})")
