@@ -13,11 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.lockout import client_address
 from accounts.models import ApiKey, Invitation, Membership
 from accounts.roles import Scope
 from accounts.serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
+    ApiKeyWithPasswordSerializer,
     InvitationAcceptSerializer,
     InvitationCreateSerializer,
     InvitationSerializer,
@@ -139,3 +141,25 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     def revoke(self, request: Request, pk: str) -> Response:
         key = services.api_key_revoke(tenant_id=request.tenant.id, key_id=int(pk))
         return Response(ApiKeySerializer(key).data)
+
+
+class ApiKeyWithPasswordView(APIView):
+    """A first API key from an admin's email and password, for scripts: no session, so no CSRF
+    cookie. The password in the body is the credential; a session or key is never accepted here
+    (no authentication classes, so DRF skips its CSRF check, which only session auth enforces, and
+    a forged cross-site form cannot borrow a visitor's cookie). Throttled with the sign-in page's
+    counters (accounts/lockout.py)."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+
+    @extend_schema(request=ApiKeyWithPasswordSerializer, auth=[], responses={201: inline_serializer(
+        "ApiKeyIssuedForPassword", fields={
+            "api_key": ApiKeySerializer(), "key": serializers.CharField(help_text="Shown once; store it now.")})})
+    def post(self, request: Request) -> Response:
+        body = ApiKeyWithPasswordSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        issued = services.api_key_create_with_password(
+            tenant=request.tenant, address=client_address(request), **body.validated_data)
+        return Response({"api_key": ApiKeySerializer(issued.key).data, "key": issued.raw},
+                        status=status.HTTP_201_CREATED)

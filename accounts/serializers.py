@@ -63,3 +63,8 @@ class ApiKeyCreateSerializer(serializers.Serializer[Any]):
         child=serializers.ChoiceField(choices=sorted(KEY_SCOPES)), min_length=1, max_length=4
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ApiKeyWithPasswordSerializer(ApiKeyCreateSerializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})

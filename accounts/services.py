@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from accounts import selectors
 from accounts.keys import api_key_generate, invitation_token_generate, sha256_hex
+from accounts.lockout import lockout_check, lockout_clear_account, lockout_fail
 from accounts.models import ApiKey, Invitation, Membership, User
-from accounts.roles import KEY_SCOPES, Actor, Role
-from pdm_saas.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
+from accounts.roles import KEY_SCOPES, Actor, Role, Scope, scopes_for_role
+from pdm_saas.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, TooManyRequests, Unauthenticated
 from pdm_saas.live.events import access_changed
 from tenants.models import Tenant
 from tenants.selectors import tenant_link
@@ -205,6 +206,29 @@ def api_key_create(
         scopes=sorted(set(scopes)), created_by_id=created_by_id, expires_at=expires_at,
     )
     return IssuedKey(key=key, raw=new.raw)
+
+
+def api_key_create_with_password(
+    *, tenant: Tenant, email: str, password: str, address: str, name: str, scopes: list[str],
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    """A first key for a script that has only an admin's email and password (no session, no CSRF
+    cookie to scrape). Throttled as the sign-in page is, on the same counters: while the account or
+    the address is locked out even the right password is refused, and every wrong one counts."""
+    refusal = lockout_check(action="login", account=email, address=address)
+    if refusal is not None:
+        raise TooManyRequests(refusal.message, details={"retry_after": refusal.retry_after})
+    user = authenticate(None, username=email_normalize(email), password=password)
+    membership = selectors.membership_get(user=user, tenant_id=tenant.id) if user is not None else None
+    if membership is None:  # a wrong password and another organization's member read the same
+        lockout_fail(action="login", account=email, address=address)
+        raise Unauthenticated("Please give a correct email and password for this organization.")
+    lockout_clear_account(action="login", account=email)
+    holder = scopes_for_role(membership.role)
+    if Scope.ADMIN not in holder:
+        raise NotAllowed(f"Only an admin or owner may create API keys; you are a {membership.role}.")
+    return api_key_create(tenant=tenant, name=name, scopes=scopes, created_by_id=membership.user_id,
+                          expires_at=expires_at, holder_scopes=holder)
 
 
 def api_key_revoke(*, tenant_id: int, key_id: int) -> ApiKey:

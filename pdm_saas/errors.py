@@ -27,6 +27,13 @@ class InvalidInput(ServiceError):
     code = "invalid"
 
 
+class Unauthenticated(ServiceError):
+    """The credentials sent are wrong (an email and password, say); 401."""
+
+    status_code = 401
+    code = "not_authenticated"
+
+
 class NotAllowed(ServiceError):
     status_code = 403
     code = "permission_denied"

@@ -48,6 +48,7 @@ router.register("mqtt-credentials", tenants_api.MqttCredentialViewSet, basename=
 api_v1 = [
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("invitations/accept/", accounts_api.InvitationAcceptView.as_view(), name="invitation-accept"),
+    path("auth/api-keys/", accounts_api.ApiKeyWithPasswordView.as_view(), name="api-key-with-password"),
     path("tenant/", tenants_api.TenantView.as_view(), name="tenant"),
     path("tenant/deactivate/", tenants_api.TenantDeactivateView.as_view(), name="tenant-deactivate"),
     path("machines/<int:pk>/labels/", MachineLabelsView.as_view(), name="machine-labels"),

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from pdm_saas.errors import ServiceError
+from pdm_saas.errors import ServiceError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,10 @@ def _database_refusal(exc: Exception) -> Response | None:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: map every error we know to the one shape."""
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        answer = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        if isinstance(exc, TooManyRequests) and isinstance(exc.details, dict) and "retry_after" in exc.details:
+            answer["Retry-After"] = str(int(exc.details["retry_after"]))
+        return answer
     refusal = _database_refusal(exc)
     if refusal is not None:
         return refusal
