@@ -2,10 +2,16 @@
 and step out (CSV or Parquet, by the output's extension).
 
 The input is read with the ingest reader (same encodings, delimiters and error messages as an
-upload). Sensor columns are found by name, alias or identifier (`mapping_suggest_sensors`);
-other columns are ignored and listed in the summary. Rows whose time cannot be read are refused
+upload). Columns are named by an ingest `ColumnMapping` (the same JSON `ingest_file` takes) or,
+without one, found as the web form finds them: sensor columns by name, alias or identifier
+(`mapping_suggest_sensors`, operating settings included: they are sensors of the type and model
+inputs); other columns are ignored and listed in the summary. A single-machine file names its
+machine (`machine_name`) instead of carrying a machine column. Rows whose time cannot be read are refused
 with their count; the rest are bucketed into model steps, scored with the type's champions
 (`predictions.scoring.score_columns`, every step sees its machine's earlier steps) and written.
+Cycle-indexed models (`time_scale` = `CYCLE_TIME_SCALE`) write `window_end_cycle` and RUL in
+cycles (`rul_cycles`...) instead of a 1970 date and hours. `explain` adds the top factors of
+each prediction (`predictions.explain.top_factors`, as the API's explanation).
 Every written prediction is counted for billing (on a plan without overage, a file that would take
 the period past its included predictions is refused whole, before its output is written); none is
 stored as a Prediction row: the output
@@ -28,19 +34,16 @@ from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
 from jobs.services import ProgressFn, no_progress
-from machines.ingest.mapping import mapping_suggest_sensors
+from machines.ingest.mapping import ColumnMapping, mapping_suggest_sensors, mapping_validate
 from machines.ingest.parse import decimal_point, numbers, times_us
 from machines.ingest.reader import table_open
 from machines.models import MachineType
 from pdm_saas.errors import Conflict, InvalidInput
-from predictions.frames import frame_from_columns
-from predictions.scoring import ModelSet, score_columns
+from predictions.explain import shap_contributions, top_factors
+from predictions.frames import CYCLE_TIME_SCALE, frame_from_columns
+from predictions.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns
 from predictions.services.registry import model_set_for
 from tenants.db import connection
-
-OUTPUT_COLUMNS = ("machine", "window_end", "probability", "predicted_failure", "failure_mode",
-                  "failure_mode_probability", "rul_h", "rul_lower_h", "rul_upper_h", "anomaly_score", "health_score",
-                  "confidence")
 
 
 @dataclass
@@ -54,7 +57,11 @@ class FileScored:
 
 
 def score_file(*, machine_type: MachineType, source: Path, target: Path, machine_column: str = "machine",
-               time_column: str = "ts", time_format: str = "iso", progress: ProgressFn | None = None) -> FileScored:
+               time_column: str = "ts", time_format: str = "iso", machine_name: str | None = None,
+               mapping: ColumnMapping | None = None, explain: bool = False,
+               progress: ProgressFn | None = None) -> FileScored:
+    """`mapping` (an ingest column mapping) overrides the column arguments; without it the
+    sensors are matched by header. `machine_name` scores a file without a machine column."""
     report: ProgressFn = progress or no_progress
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise InvalidInput("The output file must end in .csv or .parquet.")
@@ -62,43 +69,71 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
     if models is None:
         raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first.")
     prediction_quota_check(tenant_id=connection.tenant.id)
-    table = table_open(source)
-    missing = [c for c in (machine_column, time_column) if c not in table.columns]
-    if missing:
-        raise InvalidInput(f"The file has no column {', '.join(map(repr, missing))}; its columns are "
-                           f"{', '.join(table.columns[:20])}. Name them with --machine-column / --time-column.")
-    sensors = mapping_suggest_sensors(columns=table.columns, machine_type=machine_type)
-    if not sensors:
-        raise InvalidInput(f"No column of the file names a sensor of {machine_type.name}.")
+    table = table_open(source, **(mapping.reading() if mapping else {}))
+    mapping = mapping or _mapping_guessed(table.columns, machine_type, machine_column, time_column, time_format,
+                                          machine_name)
+    mapping_validate(mapping, columns=table.columns, machine_type=machine_type)
+    sensors = dict(mapping.sensors)
     report(5, "Reading the file")
-    data = pa.Table.from_batches(list(table.batches([machine_column, time_column, *sensors])))
-    frame, refused = _frame(data, machine_type, sensors, machine_column, time_column, time_format, models,
-                            decimal_mark=table.decimal_mark)
+    read = [c for c in (mapping.machine_column, mapping.time_column) if c]
+    data = pa.Table.from_batches(list(table.batches(list(dict.fromkeys([*read, *sensors])))))
+    frame, refused = _frame(data, machine_type, mapping, models, decimal_mark=table.decimal_mark)
     report(40, f"Scoring {frame.num_rows:,} steps")
     scores = score_columns(models, frame, rows="all")
+    factors = _factors(models, scores) if explain else None
     report(85, "Writing the predictions")
     with transaction.atomic():  # a failed write rolls the count back
         prediction_quota_reserve(tenant_id=connection.tenant.id, count=len(scores))
-        _write(target, scores)
+        _write(target, scores, cycles=models.time_scale == CYCLE_TIME_SCALE, factors=factors)
     report(100, "Done")
-    ignored = [c for c in table.columns if c not in {machine_column, time_column, *sensors}]
+    ignored = [c for c in table.columns if c not in {*read, *sensors}]
     return FileScored(data.num_rows, refused, len(scores), len(set(scores.machine.tolist())), sensors, ignored)
 
 
-def _frame(data: pa.Table, machine_type: MachineType, sensors: dict[str, str], machine_column: str,
-           time_column: str, time_format: str, models: ModelSet, *, decimal_mark: str) -> tuple[pa.Table, int]:
-    micros = times_us(data.column(time_column).combine_chunks(), time_format)  # type: ignore[arg-type]
-    machines = data.column(machine_column).combine_chunks()
+def _mapping_guessed(columns: list[str], machine_type: MachineType, machine_column: str, time_column: str,
+                     time_format: str, machine_name: str | None) -> ColumnMapping:
+    """The mapping the web form would suggest, with the command line's machine and time columns."""
+    missing = [c for c in ((None if machine_name else machine_column), time_column) if c and c not in columns]
+    if missing:
+        raise InvalidInput(f"The file has no column {', '.join(map(repr, missing))}; its columns are "
+                           f"{', '.join(columns[:20])}. Name them with --machine-column / --time-column, give "
+                           "--machine NAME for a single-machine file, or pass a --mapping.")
+    sensors = mapping_suggest_sensors(columns=[c for c in columns if c not in (machine_column, time_column)],
+                                      machine_type=machine_type)
+    if not sensors:
+        raise InvalidInput(f"No column of the file names a sensor of {machine_type.name}; pass a --mapping.")
+    return ColumnMapping(time_column=time_column, sensors=sensors, time_format=time_format,  # type: ignore[arg-type]
+                         machine_column=None if machine_name else machine_column, machine_name=machine_name)
+
+
+def _factors(models: ModelSet, scores: Scores) -> list[str]:
+    """Per prediction, its top factors as one readable cell ("signal +0.42; ..."), in chunks
+    as the API's explanation computes them (SHAP of a million rows at once would not fit)."""
+    clf = models.classifier
+    cells: list[str] = []
+    for start in range(0, len(scores), EXPLAIN_CHUNK):
+        rows = scores.matrix[start:start + EXPLAIN_CHUNK]
+        for factors in top_factors(shap_contributions(clf.booster, rows, clf.feature_names), rows, clf.feature_names):
+            cells.append("; ".join(f"{f['signal']} {f['contribution']:+.3f} ({f['feature_label']})" for f in factors))
+    return cells
+
+
+def _frame(data: pa.Table, machine_type: MachineType, mapping: ColumnMapping, models: ModelSet, *,
+           decimal_mark: str) -> tuple[pa.Table, int]:
+    micros = times_us(data.column(mapping.time_column).combine_chunks(), mapping.time_format)
+    machines = (data.column(mapping.machine_column).combine_chunks() if mapping.machine_column
+                else pa.array([mapping.machine_name] * data.num_rows, pa.string()))
     keep = pc.and_(pc.is_valid(micros), pc.is_valid(machines))
     refused = data.num_rows - int(pc.sum(keep).as_py() or 0)
     if refused == data.num_rows:
-        raise InvalidInput(f"No row has both a machine and a readable {time_format} time in {time_column!r}.")
+        raise InvalidInput(f"No row has both a machine and a readable {mapping.time_format} time in "
+                           f"{mapping.time_column!r}.")
     seconds = np.asarray(pc.filter(micros, keep).to_numpy(zero_copy_only=False), dtype=np.float64) / 1e6
     names = np.asarray(pc.cast(pc.filter(machines, keep), pa.string()).to_numpy(zero_copy_only=False), dtype=object)
     categorical = {s["name"] for s in machine_type.sensors if s["kind"] == "categorical"}
     numeric: dict[str, Any] = {}
     labels: dict[str, Any] = {}
-    for header, sensor in sensors.items():
+    for header, sensor in mapping.sensors.items():
         column = pc.filter(data.column(header).combine_chunks(), keep)
         if sensor in categorical:
             labels[sensor] = np.asarray(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
@@ -110,16 +145,23 @@ def _frame(data: pa.Table, machine_type: MachineType, sensors: dict[str, str], m
     return frame, refused
 
 
-def _write(target: Path, scores: Any) -> None:
+def _write(target: Path, scores: Scores, *, cycles: bool, factors: list[str] | None) -> None:
     rul = scores.rul or (None, None, None)
+    unit = "cycles" if cycles else "h"  # a cycle-indexed model's step is one cycle (frames.CYCLE_TIME_SCALE)
+    window_end: Any = scores.window_end
+    if cycles:  # stored at 1970-01-01 + cycle seconds, stretched to one model "hour" per cycle
+        seconds = pc.divide(pc.cast(scores.window_end, pa.int64()), 1_000_000).to_numpy(zero_copy_only=False)
+        window_end = pa.array(np.asarray(seconds, np.int64) // int(CYCLE_TIME_SCALE), pa.int64())
     columns = {
-        "machine": pa.array(scores.machine.astype(str)), "window_end": scores.window_end,
+        "machine": pa.array(scores.machine.astype(str)), "window_end_cycle" if cycles else "window_end": window_end,
         "probability": scores.probability, "predicted_failure": scores.probability >= scores.threshold,
         "failure_mode": pa.array(scores.failure_mode.astype(str)),
         "failure_mode_probability": scores.failure_mode_probability,
-        "rul_h": rul[0], "rul_lower_h": rul[1], "rul_upper_h": rul[2], "anomaly_score": scores.anomaly,
-        "health_score": scores.health, "confidence": scores.confidence,
+        f"rul_{unit}": rul[0], f"rul_lower_{unit}": rul[1], f"rul_upper_{unit}": rul[2],
+        "anomaly_score": scores.anomaly, "health_score": scores.health, "confidence": scores.confidence,
     }
+    if factors is not None:
+        columns["top_factors"] = pa.array(factors, pa.string())
     n = len(scores)
     table = pa.table({name: value if value is not None else pa.nulls(n, pa.float64())
                       for name, value in columns.items()})

@@ -334,6 +334,51 @@ def test_score_file_writes_one_prediction_per_step_and_counts_them(trained_motor
     assert pa_csv.read_csv(tmp_path / "german.csv").column("probability").to_pylist() == probability
 
 
+def test_score_file_takes_a_mapping_a_single_machine_and_explains(trained_motor, world, tmp_path, capsys):
+    """Friction of issue 14: a file whose headers name no sensor and which has no machine column is
+    scored through the ingest mapping (or --machine), and --explain writes each prediction's factors."""
+    import pyarrow.csv as pa_csv
+    from django.core.management import CommandError, call_command
+
+    with tenant_context(world.acme):
+        document = MachineType.objects.get(id=trained_motor.machine_type_id).metadata
+    sensors = [s["name"] for s in document["sensors"]]
+    rows = failing_run_readings(document, "Field-8", seed=11)
+    lines = ["when," + ",".join(f"channel {i}" for i in range(len(sensors)))]
+    lines += [",".join([r["ts"], *[str(r["values"].get(s, "")) for s in sensors]]) for r in rows]
+    source = tmp_path / "field-8.csv"
+    source.write_text("\n".join(lines) + "\n")
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"time_column": "when", "machine_name": "Field-8",
+                                   "sensors": {f"channel {i}": s for i, s in enumerate(sensors)}}))
+    before = _usage(world)
+    call_command("score_file", str(source), str(tmp_path / "out.csv"), tenant="acme", machine_type=TRAINED_TYPE,
+                 mapping=str(mapping), explain=True)
+    assert f"{len(rows):,} predictions for 1 machines" in capsys.readouterr().out
+    written = pa_csv.read_csv(tmp_path / "out.csv")
+    assert set(written.column("machine").to_pylist()) == {"Field-8"} and written.num_rows == len(rows)
+    assert "window_end" in written.column_names and "rul_h" in written.column_names  # hour-indexed data
+    factors = written.column("top_factors").to_pylist()
+    assert all(factors) and factors[-1].split(" ")[0] in {*sensors, *(d["name"] for d in document.get(
+        "derived_signals", []))}
+    assert _usage(world) == before + len(rows)
+    # The same readings with their sensors' own names: --machine alone is enough, no factors unasked.
+    named = tmp_path / "named.csv"
+    named.write_text("\n".join(["ts," + ",".join(sensors), *lines[1:]]) + "\n")
+    call_command("score_file", str(named), str(tmp_path / "named-out.csv"), tenant="acme",
+                 machine_type=TRAINED_TYPE, machine="Field-8")
+    again = pa_csv.read_csv(tmp_path / "named-out.csv")
+    assert again.column("probability").to_pylist() == written.column("probability").to_pylist()
+    assert "top_factors" not in again.column_names
+    # A mapping naming what the type does not have is refused whole, before any output.
+    mapping.write_text(json.dumps({"time_column": "when", "machine_name": "Field-8",
+                                   "sensors": {"channel 0": "no_such_sensor"}}))
+    with pytest.raises(CommandError, match="'no_such_sensor' is not a sensor"):
+        call_command("score_file", str(source), str(tmp_path / "bad.csv"), tenant="acme",
+                     machine_type=TRAINED_TYPE, mapping=str(mapping))
+    assert not (tmp_path / "bad.csv").exists() and _usage(world) == before + 2 * len(rows)
+
+
 def test_an_upload_scores_its_machines_at_once(trained_motor, client_for, world, django_capture_on_commit_callbacks):
     """Fresh readings do not wait for the next scheduled run: the upload queues scoring of its type."""
     from django.core.files.uploadedfile import SimpleUploadedFile
