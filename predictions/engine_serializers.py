@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from machines.models import Machine, MachineType
+from predictions.frames import window_end_cycle
 from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction
 from predictions.serializers import MachineRef
 from predictions.services.training import DEFAULT_HORIZON_H, DEFAULT_MACHINES, LIMITS
@@ -43,13 +44,24 @@ class ModelEventSerializer(serializers.ModelSerializer[ModelEvent]):
 
 class PredictionSerializer(serializers.ModelSerializer[Prediction]):
     machine = MachineRef(read_only=True)
+    window_end_cycle = serializers.SerializerMethodField(
+        help_text="for cycle-indexed data, the cycle of window_end (which is then a 1970 date); else null")
+    time_unit = serializers.SerializerMethodField(
+        help_text='"cycles" for cycle-indexed data, else "h": the unit of horizon_h and rul_h')
 
     class Meta:
         model = Prediction
-        fields = ["id", "machine", "source", "window_end", "horizon_h", "probability", "predicted_failure",
-                  "failure_mode", "rul_h", "rul_lower_h", "rul_upper_h", "anomaly_score", "health_score",
-                  "confidence", "explanation", "model_version", "versions", "created_at"]
+        fields = ["id", "machine", "source", "window_end", "window_end_cycle", "time_unit", "horizon_h",
+                  "probability", "predicted_failure", "failure_mode", "rul_h", "rul_lower_h", "rul_upper_h",
+                  "anomaly_score", "health_score", "confidence", "explanation", "model_version", "versions",
+                  "created_at"]
         read_only_fields = fields
+
+    def get_window_end_cycle(self, prediction: Prediction) -> int | None:
+        return window_end_cycle(prediction.window_end)
+
+    def get_time_unit(self, prediction: Prediction) -> str:
+        return "h" if window_end_cycle(prediction.window_end) is None else "cycles"
 
 
 class OnboardSerializer(serializers.Serializer[Any]):

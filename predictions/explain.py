@@ -138,8 +138,9 @@ class Surrogate:
             positive_share=[float(v) for v in shares], fidelity=fidelity, horizon_h=horizon_h,
         )
 
-    def rule(self, row: Array, names: Sequence[str]) -> dict[str, Any]:
-        """The path `row` takes, with bounds merged per feature, as text and as parts."""
+    def rule(self, row: Array, names: Sequence[str], *, unit: str = "h") -> dict[str, Any]:
+        """The path `row` takes, with bounds merged per feature, as text and as parts; the horizon
+        in the data's `unit` ("h", or "cycles" for a cycle-indexed model)."""
         node, bounds = 0, dict[int, tuple[float, float]]()
         while self.left[node] != -1:
             f, cut, value = self.feature[node], self.threshold[node], row[self.feature[node]]
@@ -149,8 +150,8 @@ class Surrogate:
             node = self.left[node] if goes_left else self.right[node]
         conditions = [_condition(feature_label(names[f]), low, high) for f, (low, high) in bounds.items()]
         share = self.positive_share[node]
-        outcome = (f"failure within {self.horizon_h:g} h likely" if share >= 0.5
-                   else f"no failure within {self.horizon_h:g} h")
+        outcome = (f"failure within {self.horizon_h:g} {unit} likely" if share >= 0.5
+                   else f"no failure within {self.horizon_h:g} {unit}")
         text = f"IF {' AND '.join(conditions)} THEN {outcome}" if conditions else f"ALWAYS {outcome}"
         return {"text": text, "conditions": conditions, "leaf_failure_share": round(share, 3),
                 "fidelity": round(self.fidelity, 3)}

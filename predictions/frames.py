@@ -36,6 +36,27 @@ def time_scale_for(seconds: Array) -> float:
     finite = np.asarray(seconds, np.float64)
     finite = finite[np.isfinite(finite)]
     return CYCLE_TIME_SCALE if len(finite) and float(finite.max()) < _CYCLE_DATA_BEFORE else 1.0
+
+
+def time_unit_of(time_scale: float) -> str:
+    """The unit a model's horizons and remaining life are in: one step of a cycle-indexed model is
+    one cycle, however it is stored (as a model "hour")."""
+    return "cycles" if time_scale == CYCLE_TIME_SCALE else "h"
+
+
+def cycle_of(step_start_seconds: float) -> int:
+    """The cycle a cycle-indexed model step starts at (its frame time is cycle x 3600 s)."""
+    return int(step_start_seconds // CYCLE_TIME_SCALE)
+
+
+def window_end_cycle(window_end: datetime) -> int | None:
+    """The cycle of a prediction's `window_end`, None for time-indexed data. A step time before
+    1980 can only come from cycle-indexed data (the rule `time_scale_for` applies to readings;
+    a cycle step stays before 1980 up to 87,600 cycles)."""
+    seconds = window_end.timestamp()
+    return cycle_of(seconds) if seconds < _CYCLE_DATA_BEFORE else None
+
+
 Reading = tuple[str, datetime, Mapping[str, Any]]
 
 

@@ -29,6 +29,7 @@ from predictions.explain import (
     top_factors,
 )
 from predictions.features import FeatureSpec, serving_features, window_features
+from predictions.frames import time_unit_of
 from predictions.training.classifier import column_numpy
 
 Array = np.ndarray
@@ -61,6 +62,11 @@ class ModelSet:
     def time_scale(self) -> float:
         """3600 when the models learned from cycle-indexed data (predictions.frames)."""
         return float(self.bundles[FAILURE].extra.get("time_scale", 1.0))
+
+    @property
+    def time_unit(self) -> str:
+        """"cycles" or "h": the unit of the horizon and the remaining life."""
+        return time_unit_of(self.time_scale)
 
     @property
     def history_steps(self) -> int:
@@ -223,6 +229,7 @@ def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matri
     clf = models.classifier
     surrogate, cases = models.explainers()
     ranges = signal_ranges(models.document)
+    unit = models.time_unit  # "20 cycles", not "20 h", for cycle-indexed data
     failure_modes = {m["name"]: m for m in models.document.get("failure_modes", [])}
     detector = models.bundles[ANOMALY].model if ANOMALY in models.bundles else None
     anomaly_matrix = _matrix_for(detector, models, frame, rows_mode, matrix) if detector is not None else None
@@ -244,7 +251,7 @@ def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matri
                 "failure_mode_label": mode.get("label", ""),
                 "confidence": {"value": item["confidence"], "level": confidence_level(item["confidence"])},
                 "similar_cases": similar[offset],
-                "rule": surrogate.rule(rows[offset], clf.feature_names) if surrogate is not None else None,
+                "rule": surrogate.rule(rows[offset], clf.feature_names, unit=unit) if surrogate is not None else None,
                 "unusual_signals": [{**u, "z": round(u["z"], 2)} for u in unusual[offset]],
             }
 

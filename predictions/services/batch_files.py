@@ -9,7 +9,7 @@ inputs); other columns are ignored and listed in the summary. A single-machine f
 machine (`machine_name`) instead of carrying a machine column. Rows whose time cannot be read are refused
 with their count; the rest are bucketed into model steps, scored with the type's champions
 (`predictions.scoring.score_columns`, every step sees its machine's earlier steps) and written.
-Cycle-indexed models (`time_scale` = `CYCLE_TIME_SCALE`) write `window_end_cycle` and RUL in
+Cycle-indexed models (`time_scale` = `frames.CYCLE_TIME_SCALE`) write `window_end_cycle` and RUL in
 cycles (`rul_cycles`...) instead of a 1970 date and hours. `explain` adds the top factors of
 each prediction (`predictions.explain.top_factors`, as the API's explanation).
 Every written prediction is counted for billing (on a plan without overage, a file that would take
@@ -40,7 +40,7 @@ from machines.ingest.reader import table_open
 from machines.models import MachineType
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions.explain import shap_contributions, top_factors
-from predictions.frames import CYCLE_TIME_SCALE, frame_from_columns
+from predictions.frames import cycle_of, frame_from_columns
 from predictions.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns
 from predictions.services.registry import model_set_for
 from tenants.db import connection
@@ -84,7 +84,7 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
     report(85, "Writing the predictions")
     with transaction.atomic():  # a failed write rolls the count back
         prediction_quota_reserve(tenant_id=connection.tenant.id, count=len(scores))
-        _write(target, scores, cycles=models.time_scale == CYCLE_TIME_SCALE, factors=factors)
+        _write(target, scores, cycles=models.time_unit == "cycles", factors=factors)
     report(100, "Done")
     ignored = [c for c in table.columns if c not in {*read, *sensors}]
     return FileScored(data.num_rows, refused, len(scores), len(set(scores.machine.tolist())), sensors, ignored)
@@ -150,8 +150,8 @@ def _write(target: Path, scores: Scores, *, cycles: bool, factors: list[str] | N
     unit = "cycles" if cycles else "h"  # a cycle-indexed model's step is one cycle (frames.CYCLE_TIME_SCALE)
     window_end: Any = scores.window_end
     if cycles:  # stored at 1970-01-01 + cycle seconds, stretched to one model "hour" per cycle
-        seconds = pc.divide(pc.cast(scores.window_end, pa.int64()), 1_000_000).to_numpy(zero_copy_only=False)
-        window_end = pa.array(np.asarray(seconds, np.int64) // int(CYCLE_TIME_SCALE), pa.int64())
+        seconds = np.asarray(pc.cast(scores.window_end, pa.int64()).to_numpy(zero_copy_only=False)) // 1_000_000
+        window_end = pa.array([cycle_of(s) for s in seconds.tolist()], pa.int64())
     columns = {
         "machine": pa.array(scores.machine.astype(str)), "window_end_cycle" if cycles else "window_end": window_end,
         "probability": scores.probability, "predicted_failure": scores.probability >= scores.threshold,

@@ -13,6 +13,7 @@ from machines.live import readings_push
 from machines.models import MachineType
 from machines.services import machine_create
 from pdm_saas.errors import InvalidInput
+from predictions.engine_serializers import PredictionSerializer
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.real_training import train_on_real_data
 from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
@@ -128,3 +129,45 @@ def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_acme):
     # Scoring reads the stored cycles the way training did: its last step is its last cycle.
     assert prediction.window_end == EPOCH + timedelta(hours=last["Unit-00"])
     assert 0 <= prediction.rul_h <= rul.metrics["cap_h"]
+    # Issue 14: cycle-indexed results speak in cycles, not 1970 dates and hours.
+    shown = PredictionSerializer(prediction).data
+    assert shown["window_end_cycle"] == last["Unit-00"] and shown["time_unit"] == "cycles"
+    rule = prediction.explanation["rule"]["text"]
+    assert " cycles" in rule and not rule.endswith(" h") and " h likely" not in rule
+
+
+def test_score_file_writes_cycles_for_cycle_indexed_models(in_acme, tmp_path, capsys):
+    """A C-MAPSS-style file (cycle column, `setting_1`... and `s_1`... headers, one engine without a
+    machine column) scored with a model trained on cycles: cycle numbers and RUL in cycles."""
+    import pyarrow.csv as pa_csv
+    from django.core.management import call_command
+
+    from machines.services import machine_type_adopt
+    from predictions.synthetic.simulator import simulate_fleet
+
+    machine_type = machine_type_adopt(key="turbofan-engine-cmapss")
+    last = push_cycle_fleet(machine_type, seed=4, prefix="Unit")
+    for name, cycles in last.items():
+        FailureEvent.objects.create(machine=machine_type.machines.get(name=name),
+                                    occurred_at=EPOCH + timedelta(seconds=cycles), failure_mode="hpc_degradation")
+    train_on_real_data(machine_type=machine_type)
+    sensors = machine_type.metadata["sensors"]
+    table = simulate_fleet(machine_type.metadata, machines=12, seed=4, healthy_fraction=0.0)
+    engine = [row for row in table.to_pylist() if row["machine"].endswith("00")]
+    lines = ["cycle," + ",".join(s["aliases"][0] for s in sensors)]  # setting_1, setting_2, setting_3, s_1, ...
+    for cycle, row in enumerate(engine, start=1):
+        lines.append(",".join([str(cycle), *["" if row[s["name"]] is None or row[s["name"]] != row[s["name"]]
+                                             else str(row[s["name"]]) for s in sensors]]))
+    source = tmp_path / "test_FD001_unit_00.csv"
+    source.write_text("\n".join(lines) + "\n")
+    call_command("score_file", str(source), str(tmp_path / "out.csv"), tenant="acme",
+                 machine_type="turbofan-engine-cmapss", machine="Unit-00", time_column="cycle",
+                 time_format="cycle", explain=True)
+    out = capsys.readouterr().out
+    assert "setting_1 -> op_setting_1" in out and "Ignored columns" not in out  # operating settings kept
+    written = pa_csv.read_csv(tmp_path / "out.csv")
+    assert written.column("window_end_cycle").to_pylist() == list(range(1, len(engine) + 1))
+    assert {"rul_cycles", "rul_lower_cycles", "rul_upper_cycles"} <= set(written.column_names)
+    assert "window_end" not in written.column_names and "rul_h" not in written.column_names
+    rul = written.column("rul_cycles").to_pylist()
+    assert rul[-1] < rul[0]  # the engine ran to failure: its remaining cycles shrink
