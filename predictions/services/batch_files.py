@@ -69,7 +69,7 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
     if models is None:
         raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first.")
     prediction_quota_check(tenant_id=connection.tenant.id)
-    table = table_open(source, **(mapping.reading() if mapping else {}))
+    table = table_open(source, **mapping.reading()) if mapping else table_open(source)
     mapping = mapping or _mapping_guessed(table.columns, machine_type, machine_column, time_column, time_format,
                                           machine_name)
     mapping_validate(mapping, columns=table.columns, machine_type=machine_type)
