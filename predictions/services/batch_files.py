@@ -2,11 +2,12 @@
 and step out (CSV or Parquet, by the output's extension).
 
 The input is read with the ingest reader (same encodings, delimiters and error messages as an
-upload). Columns are named by an ingest `ColumnMapping` (the same JSON `ingest_file` takes) or,
-without one, found as the web form finds them: sensor columns by name, alias or identifier
-(`mapping_suggest_sensors`, operating settings included: they are sensors of the type and model
-inputs); other columns are ignored and listed in the summary. A single-machine file names its
-machine (`machine_name`) instead of carrying a machine column. Rows whose time cannot be read are refused
+upload). Columns are named by an ingest `ColumnMapping` (the same JSON `ingest_file` takes);
+what it leaves out is guessed as the upload form and `ingest_file` guess it (`mapping_complete`:
+sensors by name, alias or identifier, operating settings included, as they are sensors of the
+type and model inputs; the usual names of the time and machine columns). Other columns are
+ignored and listed in the summary. A single-machine file names its machine (`machine_name`)
+instead of carrying a machine column. Rows whose time cannot be read are refused
 with their count; the rest are bucketed into model steps, scored with the type's champions
 (`predictions.scoring.score_columns`, every step sees its machine's earlier steps) and written.
 Cycle-indexed models (`time_scale` = `frames.CYCLE_TIME_SCALE`) write `window_end_cycle` and RUL in
@@ -21,6 +22,7 @@ dashboard reads).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
 from jobs.services import ProgressFn, no_progress
-from machines.ingest.mapping import ColumnMapping, mapping_suggest_sensors, mapping_validate
+from machines.ingest.mapping import ColumnMapping, mapping_complete, mapping_validate
 from machines.ingest.parse import decimal_point, numbers, times_us
 from machines.ingest.reader import table_open
 from machines.models import MachineType
@@ -56,12 +58,11 @@ class FileScored:
     ignored: list[str] = field(default_factory=list)
 
 
-def score_file(*, machine_type: MachineType, source: Path, target: Path, machine_column: str = "machine",
-               time_column: str = "ts", time_format: str = "iso", machine_name: str | None = None,
-               mapping: ColumnMapping | None = None, explain: bool = False,
-               progress: ProgressFn | None = None) -> FileScored:
-    """`mapping` (an ingest column mapping) overrides the column arguments; without it the
-    sensors are matched by header. `machine_name` scores a file without a machine column."""
+def score_file(*, machine_type: MachineType, source: Path, target: Path, mapping: Mapping[str, Any] | None = None,
+               explain: bool = False, progress: ProgressFn | None = None) -> FileScored:
+    """`mapping`: an ingest column mapping (as `ingest_file` takes it), possibly partial: what it
+    leaves out (sensors, time column, machine column unless it names a `machine_name`) is guessed
+    from the headers as the upload form guesses it (`mapping_complete`)."""
     report: ProgressFn = progress or no_progress
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise InvalidInput("The output file must end in .csv or .parquet.")
@@ -69,15 +70,15 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
     if models is None:
         raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first.")
     prediction_quota_check(tenant_id=connection.tenant.id)
-    table = table_open(source, **mapping.reading()) if mapping else table_open(source)
-    mapping = mapping or _mapping_guessed(table.columns, machine_type, machine_column, time_column, time_format,
-                                          machine_name)
-    mapping_validate(mapping, columns=table.columns, machine_type=machine_type)
-    sensors = dict(mapping.sensors)
+    given = dict(mapping or {})
+    table = table_open(source, encoding=given.get("encoding"), delimiter=given.get("delimiter"),
+                       decimal_mark=given.get("decimal_mark"))
+    columns = _mapping_completed(given, table.columns, machine_type)
+    sensors = dict(columns.sensors)
     report(5, "Reading the file")
-    read = [c for c in (mapping.machine_column, mapping.time_column) if c]
+    read = [c for c in (columns.machine_column, columns.time_column) if c]
     data = pa.Table.from_batches(list(table.batches(list(dict.fromkeys([*read, *sensors])))))
-    frame, refused = _frame(data, machine_type, mapping, models, decimal_mark=table.decimal_mark)
+    frame, refused = _frame(data, machine_type, columns, models, decimal_mark=table.decimal_mark)
     report(40, f"Scoring {frame.num_rows:,} steps")
     scores = score_columns(models, frame, rows="all")
     factors = _factors(models, scores) if explain else None
@@ -90,20 +91,20 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, machine
     return FileScored(data.num_rows, refused, len(scores), len(set(scores.machine.tolist())), sensors, ignored)
 
 
-def _mapping_guessed(columns: list[str], machine_type: MachineType, machine_column: str, time_column: str,
-                     time_format: str, machine_name: str | None) -> ColumnMapping:
-    """The mapping the web form would suggest, with the command line's machine and time columns."""
-    missing = [c for c in ((None if machine_name else machine_column), time_column) if c and c not in columns]
-    if missing:
-        raise InvalidInput(f"The file has no column {', '.join(map(repr, missing))}; its columns are "
-                           f"{', '.join(columns[:20])}. Name them with --machine-column / --time-column, give "
-                           "--machine NAME for a single-machine file, or pass a --mapping.")
-    sensors = mapping_suggest_sensors(columns=[c for c in columns if c not in (machine_column, time_column)],
-                                      machine_type=machine_type)
-    if not sensors:
-        raise InvalidInput(f"No column of the file names a sensor of {machine_type.name}; pass a --mapping.")
-    return ColumnMapping(time_column=time_column, sensors=sensors, time_format=time_format,  # type: ignore[arg-type]
-                         machine_column=None if machine_name else machine_column, machine_name=machine_name)
+def _mapping_completed(given: Mapping[str, Any], columns: list[str], machine_type: MachineType) -> ColumnMapping:
+    """The given mapping, completed from the headers and checked against the file and the type."""
+    completed = mapping_complete(given, columns=columns, machine_type=machine_type)
+    if not completed.get("time_column"):
+        raise InvalidInput(f"No column looks like the time (columns: {', '.join(columns[:20])}); name it with "
+                           "--time-column or as time_column in --mapping.")
+    if not completed.get("machine_column") and not completed.get("machine_name"):
+        raise InvalidInput(f"No column looks like the machine (columns: {', '.join(columns[:20])}); name it with "
+                           "--machine-column, or give --machine NAME for a single-machine file.")
+    if not completed.get("sensors"):
+        raise InvalidInput(f"No column of the file names a sensor of {machine_type.name}; map them in --mapping.")
+    mapping = ColumnMapping.from_dict(completed)
+    mapping_validate(mapping, columns=columns, machine_type=machine_type)
+    return mapping
 
 
 def _factors(models: ModelSet, scores: Scores) -> list[str]:

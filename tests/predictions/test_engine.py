@@ -323,8 +323,12 @@ def test_score_file_writes_one_prediction_per_step_and_counts_them(trained_motor
     probability = written.column("probability").to_pylist()
     assert max(probability[-5:]) > max(probability[:20])  # the run ends in a failure; its start was healthy
     assert _usage(world) == before + len(rows)
-    with pytest.raises(CommandError, match="no column 'machine'"):
-        call_command("score_file", str(source), str(tmp_path / "x.csv"), tenant="acme", machine_type=TRAINED_TYPE)
+    # Unnamed, the machine column `unit` is guessed as the upload form guesses it (issue 14).
+    call_command("score_file", str(source), str(tmp_path / "guessed.csv"), tenant="acme", machine_type=TRAINED_TYPE)
+    assert pa_csv.read_csv(tmp_path / "guessed.csv").column("probability").to_pylist() == probability
+    with pytest.raises(CommandError, match="machine column 'serial' is not in the file"):
+        call_command("score_file", str(source), str(tmp_path / "x.csv"), tenant="acme", machine_type=TRAINED_TYPE,
+                     machine_column="serial")
     assert not (tmp_path / "x.csv").exists()
     # The same readings as a German spreadsheet saves them: semicolons, decimal commas, Latin-1.
     german = tmp_path / "messwerte.csv"
@@ -370,6 +374,9 @@ def test_score_file_takes_a_mapping_a_single_machine_and_explains(trained_motor,
     again = pa_csv.read_csv(tmp_path / "named-out.csv")
     assert again.column("probability").to_pylist() == written.column("probability").to_pylist()
     assert "top_factors" not in again.column_names
+    with pytest.raises(CommandError, match="No column looks like the machine"):
+        call_command("score_file", str(named), str(tmp_path / "nameless.csv"), tenant="acme",
+                     machine_type=TRAINED_TYPE)
     # A mapping naming what the type does not have is refused whole, before any output.
     mapping.write_text(json.dumps({"time_column": "when", "machine_name": "Field-8",
                                    "sensors": {"channel 0": "no_such_sensor"}}))
