@@ -26,14 +26,6 @@ MOTOR = "induction-motor-siemens-1la7"
 SENSORS = {"current": "current_a", "speed": "speed_rpm"}
 
 
-@pytest.fixture
-def motor(db, world):
-    with tenant_context(world.acme):
-        machine_type = machine_type_adopt(key=MOTOR)
-        machine_create(machine_type_id=machine_type.id, name="M-1")
-    return machine_type
-
-
 def _mapping(**overrides) -> ColumnMapping:
     fields = {"time_column": "time", "sensors": SENSORS, "machine_name": "M-1"}
     return ColumnMapping(**{**fields, **overrides})

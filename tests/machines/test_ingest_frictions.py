@@ -19,16 +19,9 @@ from jobs.models import Job
 from machines.forms import MappingForm
 from machines.models import Machine, Upload
 from machines.selectors import readings_count
-from machines.services import machine_type_adopt
 
 MOTOR = "induction-motor-siemens-1la7"
 HEADER = ["timestamp", "machine", "Current [A]", "winding_temp_c", "Rotational speed [rpm]", "operator"]
-
-
-@pytest.fixture
-def motor_type(db, world):
-    with tenant_context(world.acme):
-        return machine_type_adopt(key=MOTOR)
 
 
 def _fleet_file(tmp_path: Path, machines: int, minutes: int = 5) -> Path:

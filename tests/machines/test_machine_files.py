@@ -8,15 +8,8 @@ from django.core.management import CommandError, call_command
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine
-from machines.services import machine_type_adopt
 
 MOTOR = "induction-motor-siemens-1la7"
-
-
-@pytest.fixture
-def motor_type(db, world):
-    with tenant_context(world.acme):
-        return machine_type_adopt(key=MOTOR)
 
 
 def _upload(client, content: bytes):

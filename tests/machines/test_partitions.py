@@ -16,20 +16,9 @@ from machines.ingest.store import readings_ingest
 from machines.live import readings_push
 from machines.models import Machine
 from machines.selectors import readings_for_machine
-from machines.services import machine_create, machine_type_adopt
 from tenants.db import connection
 
 pytestmark = pytest.mark.clock
-
-MOTOR = "induction-motor-siemens-1la7"
-
-
-@pytest.fixture
-def motor(db, world):
-    with tenant_context(world.acme):
-        machine_type = machine_type_adopt(key=MOTOR)
-        machine_create(machine_type_id=machine_type.id, name="M-1")
-    return machine_type
 
 
 def _partition_of_each_reading() -> dict[datetime, str]:

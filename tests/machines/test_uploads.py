@@ -16,7 +16,7 @@ from django_tenants.utils import tenant_context
 
 from machines.models import Machine, MachineType, Upload
 from machines.selectors import readings_count, readings_for_machine
-from machines.services import machine_type_adopt, machine_type_slots
+from machines.services import machine_type_slots
 from pdm_saas.celery import app as celery_app
 from predictions.models import FailureEvent
 
@@ -26,12 +26,6 @@ SINGLE_MAPPING = {
     "sensors": {"Current (A)": "current_a", "Winding temp": "winding_temp_c", "Vibration": "vibration_de_mm_s"},
     "failure_column": "failed", "failure_mode_column": "mode",
 }
-
-
-@pytest.fixture
-def motor_type(db, world):
-    with tenant_context(world.acme):
-        return machine_type_adopt(key=MOTOR)
 
 
 @pytest.fixture
