@@ -73,6 +73,12 @@ class ModelSet:
         """Steps of history a prediction needs for full windows."""
         return max(max(b.model.spec.windows) for b in self.bundles.values() if hasattr(b.model, "spec"))
 
+    @property
+    def baseline_steps(self) -> int:
+        """Steps from the start of the current run a prediction needs (run age and baseline)."""
+        return max((b.model.spec.baseline_steps for b in self.bundles.values() if hasattr(b.model, "spec")),
+                   default=0)
+
     def explainers(self) -> tuple[Surrogate | None, CaseBase | None]:
         if self._explainers is None:
             extra = self.bundles[FAILURE].extra

@@ -18,6 +18,7 @@ The job (`real_training_start` -> `real_training_run`, queue `train`):
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from jobs.services import ProgressFn, no_progress
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import FAILURE, KINDS, RUL, Bundle
+from predictions.features import data_spec
 from predictions.frames import DEFAULT_STEP_HOURS, time_scale_for
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.registry import (
@@ -44,8 +46,10 @@ from predictions.services.registry import (
 )
 from predictions.services.stored_readings import bucketed_frame
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
-from predictions.training.classifier import default_horizon_h
+from predictions.splits import split_train_validation_test
+from predictions.training.classifier import column_numpy, default_horizon_h
 from predictions.training.real import better_by, evaluate_bundle, label_runs, summary_row
+from predictions.training.search import SearchSettings
 from predictions.training.suite import Suite, train_suite
 from tenants.db import connection
 
@@ -56,25 +60,27 @@ MIN_FAILED_RUNS = 3
 
 def real_training_start(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
                         horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0,
-                        created_by_id: int | None = None) -> Job:
+                        search: SearchSettings | None = None, created_by_id: int | None = None) -> Job:
     from predictions.tasks import real_training_task  # tasks import services, not the reverse
 
     if not 0 <= margin <= 10:
         raise InvalidInput("margin must be between 0 and 10 (0.1 = 10%).", details={"margin": ["out of range"]})
+    search = search or SearchSettings()
     return training_job_start(kind=REAL_KIND, machine_type=machine_type, task=real_training_task,
-                              params={"margin": margin, "horizon_h": horizon_h, "seed": seed},
+                              params={"margin": margin, "horizon_h": horizon_h, "seed": seed,
+                                      "search": dataclasses.asdict(search)},
                               created_by_id=created_by_id)
 
 
 def real_training_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     return train_on_real_data(machine_type=job_machine_type(job), margin=job.params["margin"],
                               horizon_h=job.params["horizon_h"], seed=job.params["seed"], job_id=job.id,
-                              progress=progress)
+                              search=SearchSettings(**job.params.get("search", {})), progress=progress)
 
 
 def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
-                       progress: ProgressFn | None = None) -> dict[str, Any]:
+                       search: SearchSettings | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
     report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the fleet's readings and failure events")
@@ -85,8 +91,12 @@ def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MAR
                                     "runs": _count_units(table)})
     champions = champion_versions(machine_type_id=machine_type.id)
     champion_bundles = {kind: _bundle(v) for kind, v in champions.items() if kind in (FAILURE, RUL)}
+    report(8, "Finding operating regimes and fitting features to the runs")
+    train_rows = split_train_validation_test(column_numpy(table, "machine").astype(str), seed=seed)[0]
+    spec = data_spec(table, machine_type.metadata, rows=train_rows, seed=seed)
     report(10, "Training on real data")
     real = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, time_scale=time_scale,
+                       spec=spec, search=search or SearchSettings(),
                        progress=lambda p, m: report(10 + int(p * 0.4), m))
     tuned = _fine_tune(table, machine_type, champion_bundles, horizon_h, seed, time_scale, report)
     report(85, "Comparing against the champions on held-out real runs")

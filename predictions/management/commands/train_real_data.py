@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
 from pdm_saas.errors import ServiceError
 from predictions.services.real_training import DEFAULT_MARGIN, train_on_real_data
 from predictions.services.training import DEFAULT_HORIZON_H
+from predictions.training.search import DEFAULT_BUDGET_S, DEFAULT_MAX_TRIALS, SearchSettings
 from tenants.command_line import command_error, command_progress, machine_type_or_error, tenant_or_error
 
 
@@ -26,15 +27,25 @@ class Command(BaseCommand):
         parser.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H,
                             help="failure within this many hours (default: 10%% of the median run)")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S,
+                            help="time for the model search, seconds (default %(default)s)")
+        parser.add_argument("--max-trials", type=int, default=DEFAULT_MAX_TRIALS,
+                            help="at most this many candidate models (default %(default)s)")
+        parser.add_argument("--rul-cap", type=float, default=None,
+                            help="cap on remaining life, in the data's time unit (default: chosen by validation)")
         parser.add_argument("--json", dest="as_json", action="store_true")
 
     def handle(self, *args: Any, tenant: str, machine_type: str, margin: float, horizon_h: float | None, seed: int,
-               as_json: bool, **options: Any) -> None:
+               budget_s: float, max_trials: int, rul_cap: float | None, as_json: bool, **options: Any) -> None:
         with tenant_context(tenant_or_error(tenant)):
             found = machine_type_or_error(machine_type)
             try:
+                search = SearchSettings(budget_s=budget_s, max_trials=max_trials, cap=rul_cap)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            try:
                 summary = train_on_real_data(machine_type=found, margin=margin, horizon_h=horizon_h, seed=seed,
-                                             progress=command_progress)
+                                             search=search, progress=command_progress)
             except ServiceError as exc:
                 raise command_error(exc) from exc
         self.stdout.write(json.dumps(summary, indent=2, default=str) if as_json else _text(summary))
