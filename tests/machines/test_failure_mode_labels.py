@@ -278,3 +278,21 @@ def test_the_failure_event_api_takes_aliases_and_names_the_known_modes(client_fo
     assert refused.status_code == 400 and "line 2: unknown failure mode 'XYZ'" in json.dumps(refused.json())
     with tenant_context(world.acme):
         assert FailureEvent.objects.count() == 3
+
+
+def test_a_work_order_closed_with_an_alias_records_the_mode_by_name(client_for, world, ai4i):
+    with tenant_context(world.acme):
+        machine_create(machine_type_id=ai4i.id, name="Mill-3")
+    engineer = client_for("engineer")
+    order = engineer.post("/api/v1/work-orders/", {"machine": "Mill-3", "title": "Tool"},
+                          content_type="application/json").json()
+    url = f"/api/v1/work-orders/{order['id']}/"
+    engineer.post(url + "transition/", {"status": "in_progress"}, content_type="application/json")
+    unknown = engineer.post(url + "close/", {"failure_found": True, "failure_mode_found": "gremlins",
+                                             "action_taken": "x"}, content_type="application/json")
+    assert unknown.status_code == 400 and "overstrain_failure (OSF)" in unknown.json()["error"]["message"]
+    closed = engineer.post(url + "close/", {"failure_found": True, "failure_mode_found": "OSF",
+                                            "action_taken": "New tool"}, content_type="application/json")
+    assert closed.status_code == 200 and closed.json()["failure_mode_found"] == "overstrain_failure"
+    with tenant_context(world.acme):
+        assert FailureEvent.objects.get(work_order_id=order["id"]).failure_mode == "overstrain_failure"
