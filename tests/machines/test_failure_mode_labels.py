@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from machines.ingest.mapping import ColumnMapping, mapping_guess
 from machines.models import Machine, MachineType, Upload
 from machines.selectors import readings_count
 from machines.services import machine_create, machine_type_adopt
-from pdm_saas.celery import app as celery_app
 from predictions.models import FailureEvent
 
 AI4I = "ai4i-milling-machine"
@@ -45,15 +43,6 @@ BASE_MAPPING = {"time_column": "UDI", "time_format": "cycle", "machine_name": "M
 def ai4i(db: None, world: Any) -> MachineType:
     with tenant_context(world.acme):
         return machine_type_adopt(key=AI4I)
-
-
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks: Any) -> Iterator[Any]:
-    celery_app.conf.task_always_eager = True
-    try:
-        yield lambda: django_capture_on_commit_callbacks(execute=True)
-    finally:
-        celery_app.conf.task_always_eager = False
 
 
 def _ai4i_file(rows: int = 30) -> bytes:
