@@ -80,6 +80,8 @@ def test_single_machine_file_with_labels(client_for, world, motor_type, eager):
     assert [f["failure_mode"] for f in labels["failures"]] == ["bearing_wear"]
     ruls = [row["rul_seconds"] for row in labels["readings"]]
     assert ruls[0] == 30 * 60 and 0 in ruls and labels["readings"][-1]["censored"] is True
+    first = labels["readings"][0]
+    assert (first["rul"], first["time_unit"], first["cycle"]) == (0.5, "h", None)  # 30 minutes, in hours
     assert engineer.get("/api/v1/mapping-presets/").json()["results"][0]["name"] == "scada-export"
 
 
@@ -101,6 +103,9 @@ def test_fleet_file_with_cycles_and_run_to_failure(client_for, world, motor_type
         assert FailureEvent.objects.filter(source="label").count() == 3
     readings = engineer.get(f"/api/v1/machines/{machine.id}/labels/").json()["readings"]
     assert [row["rul_seconds"] for row in readings] == list(range(22, -1, -1))[1:]  # cycles 1..22: RUL 21..0
+    # In the data's own unit too: cycles, with each reading's cycle (not only a 1970 date).
+    assert [(row["cycle"], row["rul"], row["time_unit"]) for row in readings[:2]] == [(1, 21, "cycles"),
+                                                                                    (2, 20, "cycles")]
 
 
 def test_the_same_file_twice_is_refused_and_stores_nothing_twice(client_for, world, motor_type, eager):
