@@ -55,6 +55,7 @@
     return lo === hi ? { time: !cycles, auto: false, range: [lo - pad, hi + pad] } : { time: !cycles };
   };
   const xAxis = () => (cycles ? { label: "cycle" } : {});
+  const xSeries = () => (cycles ? { label: "cycle" } : {});  // the legend's first column
   const dots = { show: true, size: 6 };  // visible even when there is one prediction
 
   function card(band) {
@@ -90,7 +91,7 @@
       scales: { x: timeScale(xs), y: { range: [lo - pad, hi + pad] } },
       legend: { show: false },
       axes: [xAxis(), {}],
-      series: [{}, { label: band.name, stroke: "#0b6bcb", width: 1.4, spanGaps: false },
+      series: [xSeries(), { label: band.name, stroke: "#0b6bcb", width: 1.4, spanGaps: false },
                { label: "forecast", stroke: "#7a4fd1", dash: [6, 4], width: 1.6, spanGaps: true }],
     }, [xs, ys, fs], card);
   }
@@ -103,7 +104,7 @@
       width: width(el), height: 200,
       scales: { x: timeScale(p.t), pct: { range: [0, 100] } },
       axes: [xAxis(), { scale: "pct", label: "%" }],
-      series: [{}, { label: "failure risk %", scale: "pct", stroke: "#c5221f", width: 1.5, points: dots },
+      series: [xSeries(), { label: "failure risk %", scale: "pct", stroke: "#c5221f", width: 1.5, points: dots },
                { label: "health", scale: "pct", stroke: "#1e8e3e", width: 1.5, points: dots }],
     }, [p.t, p.probability.map((v) => 100 * v), p.health_score], el);
     const rul = document.getElementById("rul-chart");
@@ -112,7 +113,7 @@
       width: width(rul), height: 180,
       scales: { x: timeScale(p.t) },
       axes: [xAxis(), { label: cycles ? "cycles" : "hours" }],
-      series: [{}, { label: cycles ? "RUL cycles" : "RUL h", stroke: "#0b6bcb", width: 1.5, points: dots },
+      series: [xSeries(), { label: cycles ? "RUL cycles" : "RUL h", stroke: "#0b6bcb", width: 1.5, points: dots },
                { label: "lower", stroke: "#8aa9cf", dash: [4, 4] }, { label: "upper", stroke: "#8aa9cf", dash: [4, 4] }],
       bands: [{ series: [3, 2], fill: "rgba(11,107,203,0.10)" }],
     }, [p.t, p.rul_h, p.rul_lower_h, p.rul_upper_h], rul);
