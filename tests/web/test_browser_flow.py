@@ -272,7 +272,7 @@ def test_a_cycle_machine_s_page_and_charts_count_cycles(page: Any, stack: int, d
     page.wait_for_selector("#signal-charts .uplot")
     assert page.locator("[data-field=rul]").inner_text() == "37 cycles"
     # The legends name the x axis "cycle" (a time axis would read "Time" and print 1970 dates).
-    rul = [label.lower() for label in page.locator("#rul-chart .u-label").all_inner_texts()]
+    legend = [label.lower() for label in page.locator("#rul-chart .u-label").all_inner_texts()]
     history = [label.lower() for label in page.locator("#history-chart .u-label").all_inner_texts()]
-    assert rul[:2] == ["cycle", "rul cycles"] and history[0] == "cycle", (rul, history)
+    assert legend[:2] == ["cycle", "rul cycles"] and history[0] == "cycle", (legend, history)
     assert not errors, errors
