@@ -31,6 +31,7 @@ from pdm_saas.errors import InvalidInput
 
 TRUE = {"1", "true", "1.0"}
 FALSE = {"0", "false", "0.0", ""}
+TRUE_FLAG, ANY_FLAG = pa.array(sorted(TRUE)), pa.array(sorted(TRUE | FALSE))
 # Mode-column values meaning "no failure", compared in lower case without spaces.
 NO_FAILURE = {"", "0", "0.0", "false", "none", "nofailure", "normal", "ok", "healthy"}
 Array = np.ndarray
@@ -90,9 +91,8 @@ class LabelCollector:
         return failed, modes, notes
 
     def _flags(self, column: pa.Array, parsed: ParsedBatch, name: str) -> Array:
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(column, pa.string())))
-        values = pc.fill_null(text, "").to_numpy(zero_copy_only=False)
-        bad = ~np.isin(values, list(TRUE | FALSE))
+        text = pc.fill_null(pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(column, pa.string()))), "")
+        bad = ~np.asarray(pc.is_in(text, value_set=ANY_FLAG).to_numpy(zero_copy_only=False), dtype=bool)
         if bad.any():
             index = int(np.flatnonzero(bad)[0])
             line, value = parsed.line(index), str(column[index].as_py())[:40]
@@ -100,7 +100,7 @@ class LabelCollector:
                 f"The failure column '{name}' must hold 0/1/true/false; line "
                 f"{line} has '{value}'. Nothing was imported.", code="bad_label", details={"line": line},
             )
-        return np.isin(values, list(TRUE))
+        return np.asarray(pc.is_in(text, value_set=TRUE_FLAG).to_numpy(zero_copy_only=False), dtype=bool)
 
     def _mode_values(self, column: pa.Array, parsed: ParsedBatch) -> Array:
         """The failure mode each row names ("" for none), by name or alias; an unknown one stops the upload."""
@@ -134,9 +134,10 @@ class LabelCollector:
             failed_before = np.concatenate(([was_failed], machine_failed[:-1]))
             mode_before = np.concatenate((np.array([was_mode], dtype=object), machine_modes[:-1]))
             mode_changed = (machine_modes != "") & (mode_before != "") & (machine_modes != mode_before)
-            for index in np.flatnonzero(machine_failed & (~failed_before | mode_changed)):
-                self.found.append((int(machine), int(times[rows][index]), str(machine_modes[index]),
-                                   str(notes[rows][index])))
+            starts = np.flatnonzero(machine_failed & (~failed_before | mode_changed))
+            self.found += zip([int(machine)] * len(starts), times[rows][starts].tolist(),
+                              machine_modes[starts].astype(str).tolist(), notes[rows][starts].astype(str).tolist(),
+                              strict=True)
             self.before[int(machine)] = (bool(machine_failed[-1]), str(machine_modes[-1]))
 
     def events(self) -> list[dict[str, Any]]:
