@@ -29,6 +29,7 @@ Array = np.ndarray
 DEFAULT_STEP_HOURS = 1.0
 CYCLE_TIME_SCALE = 3600.0
 _CYCLE_DATA_BEFORE = 315_532_800.0  # 1980-01-01: stored cycles are seconds after 1970-01-01
+CYCLE_DATA_BEFORE = datetime.fromtimestamp(_CYCLE_DATA_BEFORE, UTC)  # the same rule, for SQL on stored times
 
 
 def time_scale_for(seconds: Array) -> float:

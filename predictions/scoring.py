@@ -259,6 +259,7 @@ def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matri
                 "similar_cases": similar[offset],
                 "rule": surrogate.rule(rows[offset], clf.feature_names, unit=unit) if surrogate is not None else None,
                 "unusual_signals": [{**u, "z": round(u["z"], 2)} for u in unusual[offset]],
+                "time_unit": unit,  # of similar_cases' hours_before_failure and the forecast's steps
             }
 
 
@@ -286,6 +287,7 @@ def _forecasts(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], hor
         history = frame.filter(pa.array(machine_column == item["machine"]))
         history = history.filter(pc.less_equal(history.column("ts"), pa.scalar(item["window_end"],
                                                        history.column("ts").type)))
-        item["explanation"]["forecast"] = forecast_crossings(bundle.model, history, models.document,
-                                                             horizon_h=horizon_h)
+        forecast = forecast_crossings(bundle.model, history, models.document, horizon_h=horizon_h)
+        # A cycle model's steps are cycles: its "hours" to a limit count cycles (models.time_unit).
+        item["explanation"]["forecast"] = [{**signal, "time_unit": models.time_unit} for signal in forecast]
 

@@ -25,7 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("machine_type", help="key of one of the tenant's machine types")
         parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="0.1 = better by 10%%")
         parser.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H,
-                            help="failure within this many hours (default: 10%% of the median run)")
+                            help="failure within this long, in the data's own unit: hours, or cycles for "
+                                 "cycle-indexed data (default: 10%% of the median run)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S,
                             help="time for the model search, seconds (default %(default)s)")
