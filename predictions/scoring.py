@@ -68,6 +68,17 @@ class ModelSet:
         """"cycles" or "h": the unit of the horizon and the remaining life."""
         return time_unit_of(self.time_scale)
 
+    def detector(self) -> Any | None:
+        """The anomaly detector, if it reads the classifier's steps. One trained on normal
+        operation at the data's own step (20 ms, say: `normal_training`) while the classifier is
+        still the simulated hourly one would score hourly means it never saw: it is left out here
+        and scores files alone (`anomaly_files`)."""
+        bundle = self.bundles.get(ANOMALY)
+        if bundle is None:
+            return None
+        own = (float(bundle.extra.get("step_hours", 1.0)), float(bundle.extra.get("time_scale", 1.0)))
+        return bundle.model if own == (self.step_hours, self.time_scale) else None
+
     @property
     def history_steps(self) -> int:
         """Steps of history a prediction needs for full windows."""
@@ -223,10 +234,9 @@ def _rul(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> tuple[A
 
 
 def _anomaly(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array | None:
-    bundle = models.bundles.get(ANOMALY)
-    if bundle is None:
+    detector = models.detector()
+    if detector is None:
         return None
-    detector = bundle.model
     return np.asarray(detector.score(_matrix_for(detector, models, frame, rows, matrix)), np.float64)
 
 
@@ -237,7 +247,7 @@ def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matri
     ranges = signal_ranges(models.document)
     unit = models.time_unit  # "20 cycles", not "20 h", for cycle-indexed data
     failure_modes = {m["name"]: m for m in models.document.get("failure_modes", [])}
-    detector = models.bundles[ANOMALY].model if ANOMALY in models.bundles else None
+    detector = models.detector()
     anomaly_matrix = _matrix_for(detector, models, frame, rows_mode, matrix) if detector is not None else None
     for start in range(0, len(out), EXPLAIN_CHUNK):
         chunk = slice(start, start + EXPLAIN_CHUNK)
