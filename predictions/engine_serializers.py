@@ -89,6 +89,13 @@ class TrainRealSerializer(serializers.Serializer[Any]):
                                        help_text="failure within this long, in the data's own unit: hours, or "
                                                  "cycles for cycle-indexed data; null: 10% of the median run")
     seed = serializers.IntegerField(default=0, min_value=0)
+    budget_s = serializers.FloatField(required=False, min_value=10, max_value=3600,
+                                      help_text="seconds for the model search (default 300)")
+    max_trials = serializers.IntegerField(required=False, min_value=2, max_value=500,
+                                          help_text="at most this many candidate models (default 60)")
+    rul_cap = serializers.FloatField(required=False, allow_null=True, min_value=1,
+                                     help_text="cap on remaining life in the data's own unit; null: chosen on "
+                                               "validation runs")
 
 
 class SynthesizeSerializer(serializers.Serializer[Any]):

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from django.conf import settings
 
 from jobs.models import Job
 from jobs.services import ProgressFn, no_progress
@@ -64,13 +65,14 @@ MIN_FAILED_RUNS = 3
 
 
 def real_training_start(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
-                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0,
-                        search: SearchSettings | None = None, created_by_id: int | None = None) -> Job:
+                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, budget_s: float | None = None,
+                        max_trials: int | None = None, rul_cap: float | None = None,
+                        created_by_id: int | None = None) -> Job:
     from predictions.tasks import real_training_task  # tasks import services, not the reverse
 
     if not 0 <= margin <= 10:
         raise InvalidInput("margin must be between 0 and 10 (0.1 = 10%).", details={"margin": ["out of range"]})
-    search = search or SearchSettings()
+    search = search_settings(budget_s=budget_s, max_trials=max_trials, rul_cap=rul_cap)
     return training_job_start(kind=REAL_KIND, machine_type=machine_type, task=real_training_task,
                               params={"margin": margin, "horizon_h": horizon_h, "seed": seed,
                                       "search": dataclasses.asdict(search)},
@@ -107,7 +109,7 @@ def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MAR
     spec = data_spec(table, machine_type.metadata, rows=train_rows, seed=seed)
     report(10, "Training on real data")
     real = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, time_scale=time_scale,
-                       spec=spec, search=search or SearchSettings(), step_hours=step_hours,
+                       spec=spec, search=search or search_settings(), step_hours=step_hours,
                        progress=lambda p, m: report(10 + int(p * 0.4), m))
     tuned = _fine_tune(table, machine_type, champion_bundles, horizon_h, seed, time_scale, step_hours, report)
     report(85, "Comparing against the champions on held-out real runs")
@@ -117,6 +119,17 @@ def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MAR
     return {"dataset": {"id": dataset.id, "rows": dataset.rows, "runs": _count_units(table),
                         "failures": dataset.failures}, "margin": margin, "decisions": decisions,
             "skipped": real.skipped, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def search_settings(*, budget_s: float | None = None, max_trials: int | None = None,
+                    rul_cap: float | None = None) -> SearchSettings:
+    """The model search's settings: the caller's, else the deployment's (settings.MODEL_SEARCH_*)."""
+    try:
+        return SearchSettings(budget_s=settings.MODEL_SEARCH_BUDGET_S if budget_s is None else budget_s,
+                              max_trials=settings.MODEL_SEARCH_MAX_TRIALS if max_trials is None else max_trials,
+                              cap=rul_cap)
+    except ValueError as exc:
+        raise InvalidInput(f"{exc}.") from exc
 
 
 def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HOURS,

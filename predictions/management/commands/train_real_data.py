@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import tenant_context
 
 from pdm_saas.errors import ServiceError
-from predictions.services.real_training import DEFAULT_MARGIN, train_on_real_data
+from predictions.services.real_training import DEFAULT_MARGIN, search_settings, train_on_real_data
 from predictions.services.training import DEFAULT_HORIZON_H
-from predictions.training.search import DEFAULT_BUDGET_S, DEFAULT_MAX_TRIALS, SearchSettings
 from tenants.command_line import command_error, command_progress, machine_type_or_error, tenant_or_error
 
 
@@ -28,23 +27,21 @@ class Command(BaseCommand):
                             help="failure within this long, in the data's own unit: hours, or cycles for "
                                  "cycle-indexed data (default: 10%% of the median run)")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S,
-                            help="time for the model search, seconds (default %(default)s)")
-        parser.add_argument("--max-trials", type=int, default=DEFAULT_MAX_TRIALS,
-                            help="at most this many candidate models (default %(default)s)")
+        parser.add_argument("--budget-s", type=float, default=None,
+                            help="time for the model search, seconds (default 300, PDM_MODEL_SEARCH_BUDGET_S)")
+        parser.add_argument("--max-trials", type=int, default=None,
+                            help="at most this many candidate models (default 60, PDM_MODEL_SEARCH_MAX_TRIALS)")
         parser.add_argument("--rul-cap", type=float, default=None,
                             help="cap on remaining life, in the data's time unit (default: chosen by validation)")
         parser.add_argument("--json", dest="as_json", action="store_true")
 
     def handle(self, *args: Any, tenant: str, machine_type: str, margin: float, horizon_h: float | None, seed: int,
-               budget_s: float, max_trials: int, rul_cap: float | None, as_json: bool, **options: Any) -> None:
+               budget_s: float | None, max_trials: int | None, rul_cap: float | None, as_json: bool,
+               **options: Any) -> None:
         with tenant_context(tenant_or_error(tenant)):
             found = machine_type_or_error(machine_type)
             try:
-                search = SearchSettings(budget_s=budget_s, max_trials=max_trials, cap=rul_cap)
-            except ValueError as exc:
-                raise CommandError(str(exc)) from exc
-            try:
+                search = search_settings(budget_s=budget_s, max_trials=max_trials, rul_cap=rul_cap)
                 summary = train_on_real_data(machine_type=found, margin=margin, horizon_h=horizon_h, seed=seed,
                                              search=search, progress=command_progress)
             except ServiceError as exc:
