@@ -214,6 +214,23 @@ def test_onboard_endpoint_queues_a_job_and_checks_its_parameters(client_for, wor
                                      content_type=JSON).status_code == 403
 
 
+def test_train_real_endpoint_takes_the_search_budget_and_a_cap(client_for, world, trained_motor):
+    engineer = client_for("engineer")
+    queued = engineer.post("/api/v1/models/train-real/", {"machine_type": TRAINED_TYPE, "budget_s": 60,
+                                                          "max_trials": 10, "rul_cap": 125}, content_type=JSON)
+    assert queued.status_code == 202, queued.content
+    with tenant_context(world.acme):
+        job = Job.objects.get(id=queued.json()["id"])
+    assert job.queue == "train" and job.params["search"] == {"budget_s": 60, "max_trials": 10, "cap": 125}
+    again = engineer.post("/api/v1/models/train-real/", {"machine_type": TRAINED_TYPE}, content_type=JSON)
+    assert again.status_code == 409  # one training job per type at a time
+    for wrong in ({"budget_s": 5}, {"max_trials": 1}, {"rul_cap": 0}):
+        bad = engineer.post("/api/v1/models/train-real/", {"machine_type": TRAINED_TYPE, **wrong}, content_type=JSON)
+        assert bad.status_code == 400 and next(iter(wrong)) in str(bad.json()), bad.content
+    assert client_for("viewer").post("/api/v1/models/train-real/", {"machine_type": TRAINED_TYPE},
+                                     content_type=JSON).status_code == 403
+
+
 def test_scoring_readings_refuse_wrong_values(trained_motor, in_acme):
     from predictions.services.inputs import scoring_readings
 
