@@ -195,7 +195,7 @@ def _latest_rows(frame: pa.Table, machines: Array) -> dict[str, int]:
 
 
 def _same_spec(a: FeatureSpec, b: FeatureSpec) -> bool:
-    return (a.windows, a.statistics, dict(a.categorical)) == (b.windows, b.statistics, dict(b.categorical))
+    return a == b
 
 
 def _matrix_for(model: Any, models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array:

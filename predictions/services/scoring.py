@@ -61,7 +61,8 @@ def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], model
     between the two stretches never enters a window. `names` (id -> name) spares the query when
     the caller holds the machines already."""
     span = timedelta(hours=models.step_hours * (models.history_steps + HISTORY_SLACK_STEPS) / models.time_scale)
-    slots = list(machine_type.sensor_slots or [])
+    # Re-read: ingest appends slots on the row, and the caller's instance may predate that.
+    slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
     early = timedelta(hours=models.step_hours * models.baseline_steps / models.time_scale)
     with connection.cursor() as cursor:
         cursor.execute(_STORED_SQL if models.baseline_steps else _RECENT_SQL,
@@ -80,7 +81,7 @@ _RECENT_SQL = """
     ORDER BY r.machine_id, r.ts
 """
 # The recent stretch, plus the start of the current run: readings after the latest failure event
-# at or before the latest reading, within `early` of the first of them. UNION drops the overlap.
+# before the latest reading (a failure at the latest reading ends the run being scored), within `early` of the first of them. UNION drops the overlap.
 _STORED_SQL = """
     WITH latest AS (
         SELECT machine_id, max(ts) AS last FROM machines_reading WHERE machine_id = ANY(%s) GROUP BY machine_id
@@ -88,7 +89,7 @@ _STORED_SQL = """
         SELECT l.machine_id, l.last,
                (SELECT min(r.ts) FROM machines_reading r WHERE r.machine_id = l.machine_id
                   AND r.ts > coalesce((SELECT max(f.occurred_at) FROM predictions_failureevent f
-                                       WHERE f.machine_id = l.machine_id AND f.occurred_at <= l.last),
+                                       WHERE f.machine_id = l.machine_id AND f.occurred_at < l.last),
                                       '-infinity'::timestamptz)) AS first
         FROM latest l
     )

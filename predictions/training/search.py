@@ -5,11 +5,12 @@ How a search runs (`search_regressor`):
 
 1. **Cap** (remaining-life models, unless the user set one). Candidate caps are fractions of the
    median failing run's length (`CAP_FRACTIONS`). For each, a default LightGBM learns the capped
-   target on the training runs and is scored on the validation runs by R^2, the share of the
-   capped target's variance it explains. A cap above the point where the signals start to show
-   wear asks the model to tell apart healthy rows that look alike, and R^2 falls; below it R^2
-   stays high. The largest cap whose R^2 is within `CAP_TOLERANCE` of the best is kept: the
-   longest remaining life the data can still tell. The test runs are never read.
+   target on the training runs and is scored on the validation runs by its RMSE relative to the
+   cap. A cap above the point where the signals start to show wear asks the model to tell apart
+   healthy rows that look alike, and the relative error climbs. The largest cap up to which
+   remaining life is told to within `CAP_RELATIVE_ERROR` (10%) of the cap is kept: the longest
+   remaining life the data can still tell (when no cap is that good, the one with the smallest
+   relative error). The test runs are never read.
 2. **Learners and hyperparameters.** An Optuna study (TPE sampler seeded with the job's seed)
    proposes a learner (XGBoost or LightGBM) and its learning rate, tree size, minimum leaf size,
    row and column sampling and L2 penalty; each trial trains on the training runs with early
@@ -47,8 +48,8 @@ DEFAULT_BUDGET_S = 300.0
 DEFAULT_MAX_TRIALS = 60
 MAX_ROUNDS = 2_000
 EARLY_STOPPING = 50
-CAP_FRACTIONS = (0.3, 0.45, 0.6, 0.75, 0.9)
-CAP_TOLERANCE = 0.05
+CAP_FRACTIONS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+CAP_RELATIVE_ERROR = 0.1
 # Each library's defaults, the first two trials (and the "plain" model a user would fit).
 DEFAULTS: dict[str, dict[str, Any]] = {
     XGBOOST: {"learning_rate": 0.3, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0,
@@ -169,9 +170,8 @@ def search_regressor(features: Array, target: Array, train: Array, validation: A
 
 def choose_cap(features: Array, target: Array, train: Array, validation: Array, names: Sequence[str],
                run_lengths: Array, *, seed: int) -> tuple[float, list[dict[str, float]]]:
-    """The largest candidate cap whose validation R^2 (of the target capped there) is within
-    CAP_TOLERANCE of the best: beyond the point where wear shows, raising the cap adds variance
-    the signals cannot explain, and R^2 falls."""
+    """The largest candidate cap up to which remaining life is told to within CAP_RELATIVE_ERROR
+    of the cap (validation RMSE / cap); when none is, the one with the smallest relative error."""
     median = float(np.median(run_lengths))
     scores = []
     for fraction in CAP_FRACTIONS:
@@ -179,13 +179,10 @@ def choose_cap(features: Array, target: Array, train: Array, validation: Array, 
         capped = np.minimum(target, cap)
         model, _ = fit(LIGHTGBM, "regression", {**DEFAULTS[LIGHTGBM], "learning_rate": 0.05}, features[train],
                        capped[train], names, rounds=300, seed=seed)
-        truth = capped[validation]
-        rmse = _rmse(truth, np.clip(model.predict(features[validation]), 0, cap))
-        spread = float(np.std(truth)) if len(truth) else 0.0
-        r2 = 1.0 - (rmse / spread) ** 2 if spread > 0 else float("-inf")
-        scores.append({"cap": cap, "validation_rmse": round(rmse, 4), "r2": round(r2, 5)})
-    best = max(s["r2"] for s in scores)
-    chosen = max(s["cap"] for s in scores if s["r2"] >= best - CAP_TOLERANCE * abs(best))
+        rmse = _rmse(capped[validation], np.clip(model.predict(features[validation]), 0, cap))
+        scores.append({"cap": cap, "validation_rmse": round(rmse, 4), "relative_error": round(rmse / cap, 5)})
+    good = [s["cap"] for s in scores if s["relative_error"] <= CAP_RELATIVE_ERROR]
+    chosen = max(good) if good else min(scores, key=lambda s: (s["relative_error"], s["cap"]))["cap"]
     return float(chosen), scores
 
 

@@ -120,11 +120,27 @@ def metric_rows(version: ModelVersion) -> list[tuple[str, str, str]]:
     metrics first (Postgres' jsonb does not keep the order they were written in)."""
     baseline = dict(flatten(version.baseline or {}))
     first = [name for name, _ in KEY_METRICS.get(version.kind, [])]
-    ordered = sorted(flatten(version.metrics or {}),
+    measured = {k: v for k, v in (version.metrics or {}).items() if k != "search"}  # search_context shows it
+    ordered = sorted(flatten(measured),
                      key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
     unit = version_time_unit(version)
     return [(in_unit(METRIC_LABELS.get(name, name), unit), number(value),
              number(baseline[name]) if name in baseline else "") for name, value in ordered]
+
+
+def search_context(version: ModelVersion) -> dict[str, Any] | None:
+    """How a searched model was chosen: the winner beside XGBoost with its defaults on the same
+    features and split, the cap, and every candidate (for the Advanced view)."""
+    search = (version.metrics or {}).get("search")
+    if not search:
+        return None
+    plain = search.get("plain_baseline") or {}
+    leaderboard = [{**row, "params": ", ".join(f"{k} {number(v)}" for k, v in (row.get("params") or {}).items())}
+                   for row in search.get("leaderboard", [])]
+    return {"winner": search.get("winner", ""), "learner": search.get("learner", ""),
+            "trials": search.get("trials"), "seconds": search.get("seconds"), "stopped_by": search.get("stopped_by"),
+            "budget_s": search.get("budget_s"), "cap": search.get("cap"), "cap_scores": search.get("cap_scores", []),
+            "rmse": (version.metrics or {}).get("rmse"), "plain_rmse": plain.get("rmse"), "leaderboard": leaderboard}
 
 
 def confusion_of(metrics: Mapping[str, Any]) -> Confusion | None:
@@ -222,6 +238,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "metrics": metric_rows(version),
         "confusion": confusion_of(version.metrics or {}) if version.kind == K.FAILURE_CLASSIFIER else None,
         "importance": importance_bars(version),
+        "search": search_context(version),
         "params": [(name, number(value)) for name, value in flatten(version.params or {})],
         "events": version.events.select_related("actor"),
         "siblings": ModelVersion.objects.filter(machine_type_id=version.machine_type_id, machine=version.machine,

@@ -14,7 +14,8 @@ from machines.models import MachineType
 from machines.services import machine_create
 from predictions.engine_serializers import PredictionSerializer
 from predictions.models import Dataset, FailureEvent, ModelVersion
-from predictions.services.real_training import train_on_real_data
+from predictions.features import window_features
+from predictions.services.real_training import _bundle, real_table, train_on_real_data
 from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
 from predictions.training.real import better_by, label_runs
 from tests.predictions.conftest import EPOCH, push_cycle_fleet
@@ -101,7 +102,7 @@ def test_real_training_compares_on_held_out_runs_and_promotes_by_the_margin(trai
     assert measured["rul_regressor"]["promoted"]
 
 
-def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_acme):
+def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_acme, client_for):
     """C-MAPSS-like data: stored at 1970-01-01 + cycle seconds. Each cycle must stay one step."""
     from machines.services import machine_type_adopt
     from predictions.services.scoring import machine_predict
@@ -126,6 +127,19 @@ def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_acme):
     assert shown["window_end_cycle"] == last["Unit-00"] and shown["time_unit"] == "cycles"
     rule = prediction.explanation["rule"]["text"]
     assert " cycles" in rule and not rule.endswith(" h") and " h likely" not in rule
+    # The model was searched, and its run features (age, change from the run's first cycles)
+    # serve as they trained: scoring reads the run's start and its recent cycles, not all of it.
+    assert rul.metrics["search"]["trials"] >= 2 and rul.metrics["search"]["plain_baseline"]["rmse"] > 0
+    model = _bundle(rul).model
+    assert model.spec.baseline_steps > 0 and last["Unit-00"] > model.spec.baseline_steps + max(model.spec.windows)
+    table, _ = real_table(machine_type=machine_type)
+    features, _ = window_features(table, signals=model.signals, spec=model.spec)
+    last_row = int(np.flatnonzero(table.column("machine").to_numpy(zero_copy_only=False) == "Unit-00#0")[-1])
+    assert prediction.rul_h == pytest.approx(float(model.predict(features[last_row:last_row + 1])[0]), abs=0.01)
+    # The model page says how the model was chosen, in cycles, with every candidate behind Advanced.
+    page = client_for("viewer").get(f"/models/{rul.id}/").content.decode()
+    assert "How this model was chosen" in page and "XGBoost with its default settings" in page
+    assert "Advanced: every candidate" in page and "lightgbm" in page and " cycles" in page
 
 
 def test_score_file_writes_cycles_for_cycle_indexed_models(in_acme, tmp_path, capsys):
