@@ -81,7 +81,8 @@ _RECENT_SQL = """
     ORDER BY r.machine_id, r.ts
 """
 # The recent stretch, plus the start of the current run: readings after the latest failure event
-# before the latest reading (a failure at the latest reading ends the run being scored), within `early` of the first of them. UNION drops the overlap.
+# before the latest reading (a failure at the latest reading ends the run being scored), within
+# `early` of the first of them. One row read by both conditions is returned once.
 _STORED_SQL = """
     WITH latest AS (
         SELECT machine_id, max(ts) AS last FROM machines_reading WHERE machine_id = ANY(%s) GROUP BY machine_id
