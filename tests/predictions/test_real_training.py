@@ -13,8 +13,8 @@ from machines.live import readings_push
 from machines.models import MachineType
 from machines.services import machine_create
 from predictions.engine_serializers import PredictionSerializer
-from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.features import window_features
+from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.real_training import _bundle, real_table, train_on_real_data
 from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
 from predictions.training.real import better_by, label_runs
