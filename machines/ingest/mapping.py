@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict, get_args
 
-from machines.metadata import sensor_for_header
+from machines.metadata import label_for_header, observation_labels, sensor_for_header
 from machines.models import MachineType
 from machines.textfiles import DELIMITERS, ENCODINGS, names_listed
 from pdm_saas.errors import InvalidInput
@@ -47,14 +47,19 @@ class ColumnMapping:
     encoding: str | None = None
     delimiter: str | None = None
     decimal_mark: str | None = None
+    # Observation types (docs/metadata.md): file header -> observation label, one class per row.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["sensors"] = dict(self.sensors)
         data["extra"] = dict(self.extra)
+        data["labels"] = dict(self.labels)
         for name in READING_FIELDS:  # left out when detected: mappings saved before them compare equal
             if data[name] is None:
                 del data[name]
+        if not data["labels"]:  # likewise
+            del data["labels"]
         return data
 
     def reading(self) -> ReadingOptions:
@@ -77,7 +82,7 @@ class ColumnMapping:
     def file_columns(self) -> list[str]:
         """Every column of the file the mapping reads, time first."""
         named = [self.time_column, self.machine_column, *self.sensors, self.failure_column,
-                 self.failure_mode_column]
+                 self.failure_mode_column, *self.labels]
         return list(dict.fromkeys(name for name in named if name))
 
 
@@ -90,6 +95,7 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
              ("failure column", mapping.failure_column), ("failure-mode column", mapping.failure_mode_column)]
     named = [(f"the {role} '{header}'", header) for role, header in roles if header]
     named += [(f"the column '{header}' (sensor '{sensor}')", header) for header, sensor in mapping.sensors.items()]
+    named += [(f"the column '{header}' (label '{label}')", header) for header, label in mapping.labels.items()]
     for what, header in named:
         if header not in present:
             problems.append(f"{names_listed([what], longest=80)} is not in the file (its columns: {listed})")
@@ -101,6 +107,25 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
     if not mapping.sensors:
         problems.append("map at least one sensor column")
     problems += _sensor_problems(mapping, machine_type)
+    problems += _label_problems(mapping, machine_type)
+    return problems
+
+
+def _label_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[str]:
+    known = [item["name"] for item in observation_labels(machine_type.metadata)]
+    if mapping.labels and not known:
+        return [f"machine type '{machine_type.key}' declares no observation labels; label columns need an "
+                '"observations" type (docs/metadata.md)']
+    problems, seen = [], set()
+    for header, label in mapping.labels.items():
+        if label not in known:
+            problems.append(f"column '{header}': '{label}' is not a label of machine type '{machine_type.key}' "
+                            f"(its labels: {', '.join(known)})")
+        elif label in seen:
+            problems.append(f"label '{label}' is mapped from more than one column")
+        elif header in mapping.sensors:
+            problems.append(f"column '{header}' is mapped both to a sensor and to a label")
+        seen.add(label)
     return problems
 
 
@@ -190,4 +215,8 @@ def mapping_complete(given: Mapping[str, Any], *, columns: Sequence[str], machin
         mapping["time_column"] = guess.time_column
     if not mapping.get("machine_column") and not mapping.get("machine_name") and guess.machine_column:
         mapping["machine_column"] = guess.machine_column
+    if not mapping.get("labels"):
+        labels = {column: label for column in columns if (label := label_for_header(machine_type.metadata, column))}
+        if labels:
+            mapping["labels"] = labels
     return mapping
