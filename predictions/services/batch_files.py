@@ -39,11 +39,13 @@ from jobs.services import ProgressFn, no_progress
 from machines.ingest.mapping import ColumnMapping, mapping_complete, mapping_validate
 from machines.ingest.parse import decimal_point, numbers, times_us
 from machines.ingest.reader import table_open
+from machines.metadata import is_observation_type
 from machines.models import MachineType
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions.explain import shap_contributions, top_factors
 from predictions.frames import cycle_of, frame_from_columns
 from predictions.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns
+from predictions.services.observation_scoring import observation_file_score
 from predictions.services.registry import model_set_for
 from tenants.db import connection
 
@@ -66,6 +68,10 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, mapping
     report: ProgressFn = progress or no_progress
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise InvalidInput("The output file must end in .csv or .parquet.")
+    if is_observation_type(machine_type.metadata):  # independent rows: each scored from its own values
+        scored = observation_file_score(machine_type=machine_type, source=source, target=target, mapping=mapping,
+                                        progress=progress)
+        return FileScored(scored.rows_read, scored.rows_refused, scored.predictions, 0, scored.sensors)
     models = model_set_for(machine_type=machine_type)
     if models is None:
         raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first.")

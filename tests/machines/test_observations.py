@@ -93,7 +93,8 @@ def test_upload_stores_one_row_per_observation_with_summaries_and_labels(client_
         flow = np.array([float(v) for v in rows[0][2].split()])
         first = dict(zip(data.slots, data.values[0], strict=True))
         assert first["flow__mean"] == pytest.approx(flow.mean(), rel=1e-5)
-        assert first["flow__max"] == pytest.approx(flow.max(), rel=1e-5) and first["temp_c"] == pytest.approx(rows[0][1])
+        assert first["flow__max"] == pytest.approx(flow.max(), rel=1e-5)
+        assert first["temp_c"] == pytest.approx(rows[0][1])
         assert data.labels["valve"].tolist() == [row[4] for row in rows]
         assert data.labels["failed"][4] is None and data.labels["failed"][0] == str(rows[0][5])
         assert ObservationLabel.objects.filter(upload=upload).count() == 59

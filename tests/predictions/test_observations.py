@@ -1,0 +1,128 @@
+"""Observation types: training one classifier per label beside a plain baseline, through
+train_real_data; scoring rows independently of how many are scored together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pytest
+from django.core.management import call_command
+
+from machines.models import MachineType
+from machines.services import machine_type_import
+from machines.uploads import upload_create
+from pdm_saas.celery import app as celery_app
+from pdm_saas.errors import Conflict, InvalidInput
+from predictions.models import ModelVersion
+from predictions.services.observation_scoring import observations_predict
+from predictions.services.real_training import train_on_real_data
+from predictions.training.observations import train_observations
+from tests.observation_rig import HEADER, MAPPING, rig_csv, rig_document, rig_rows
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager(django_capture_on_commit_callbacks) -> Iterator[Any]:
+    celery_app.conf.task_always_eager = True
+    try:
+        yield lambda: django_capture_on_commit_callbacks(execute=True)
+    finally:
+        celery_app.conf.task_always_eager = False
+
+
+def _upload(machine_type: MachineType, content: bytes, eager: Any) -> None:
+    with eager():
+        upload = upload_create(chunks=[content], original_name="cycles.csv", machine_type_key=machine_type.key,
+                               mapping=MAPPING)
+    upload.refresh_from_db()
+    assert upload.status == "succeeded", upload.error
+
+
+def test_one_classifier_per_label_validated_out_of_fold_beside_the_baseline():
+    rng = np.random.default_rng(0)
+    labels = np.array(["a", "b", "c"] * 40, dtype=object)
+    matrix = rng.normal(size=(120, 4)) + (labels == "b")[:, None] * 3.0 + (labels == "c")[:, None] * 6.0
+    single = np.array(["x"] * 120, dtype=object)  # one class only: nothing to learn
+    model = train_observations(matrix, ["f1", "f2", "f3", "f4"], {"kind": labels, "flat": single},
+                               {"kind": ["a", "b", "c", "d"], "flat": ["x", "y"]}, seed=1)
+    assert [target.name for target in model.targets] == ["kind"] and "two classes" in model.skipped["flat"]
+    assert model.targets[0].classes == ["a", "b", "c"]  # declared but absent classes are not predicted
+    measured, plain = model.metrics["kind"], model.baseline["kind"]
+    assert measured["accuracy"] > 0.9 and plain["accuracy"] > 0.9 and measured["rows"] == 120
+    assert measured["macro_f1"] >= plain["macro_f1"]  # the kept learner is never worse out of fold
+    assert model.validation["split"] == "stratified k-fold" and model.validation["folds"] == 5
+    classes, probabilities = model.predict(matrix[:3])["kind"]
+    assert probabilities.shape == (3, 3) and np.allclose(probabilities.sum(axis=1), 1)
+
+
+def test_train_real_data_on_an_observation_type_then_score_rows_alone_or_together(in_acme, eager, tmp_path):
+    rig = machine_type_import(document=rig_document())
+    with pytest.raises(Conflict, match="no trained model"):
+        observations_predict(machine_type=rig, columns={"Temperature": pa.array(["50"])},
+                             sensors={"Temperature": "temp_c"})
+    rows = rig_rows(90, seed=3)
+    _upload(rig, rig_csv(rows), eager)
+    summary = train_on_real_data(machine_type=rig)
+    assert summary["data_kind"] == "observations" and summary["dataset"]["rows"] == 90
+    version = ModelVersion.objects.get(id=summary["version"])
+    assert (version.kind, version.status, version.data_source) == ("observation_classifier", "champion", "real")
+    assert set(version.metrics) >= {"valve", "failed"} and set(version.baseline) == {"valve", "failed"}
+    assert version.metrics["valve"]["macro_f1"] > 0.9 and version.metrics["valve"]["rows"] == 90
+    decisions = {d["kind"]: d for d in summary["decisions"]}
+    assert [row["model"] for row in decisions["observation_classifier: valve"]["comparison"]][1] == \
+        "plain XGBoost baseline"
+
+    fresh = rig_rows(12, seed=9, start=1000)
+    columns = {header: pa.array([str(row[i]) for row in fresh]) for i, header in enumerate(HEADER)}
+    sensors = dict(MAPPING["sensors"])
+    together = observations_predict(machine_type=rig, columns=columns, sensors=sensors)
+    alone = [observations_predict(machine_type=rig, columns={h: c.slice(i, 1) for h, c in columns.items()},
+                                  sensors=sensors) for i in range(len(fresh))]
+    for label in ("valve", "failed"):
+        assert [s.labels[label][0][0] for s in alone] == together.labels[label][0].tolist()
+        assert np.allclose(np.vstack([s.labels[label][1] for s in alone]), together.labels[label][1])
+    assert (together.labels["valve"][0] == np.array([row[4] for row in fresh])).mean() > 0.8
+
+    source, target = tmp_path / "new.csv", tmp_path / "scored.csv"
+    source.write_bytes(rig_csv([row[:4] for row in fresh], header=HEADER[:4]))  # no label columns
+    call_command("score_file", str(source), str(target), tenant="acme", machine_type=rig.key)
+    written = pa_csv.read_csv(target)
+    assert written.column("cycle").to_pylist() == [row[0] for row in fresh]
+    assert written.column("valve").cast(pa.string()).to_pylist() == together.labels["valve"][0].tolist()
+    assert {"valve_probability", "valve_p_100", "valve_p_90", "valve_p_80", "failed_p_1"} <= set(written.column_names)
+
+
+def test_training_an_observation_type_without_labels_says_what_is_missing(in_acme, eager):
+    rig = machine_type_import(document=rig_document())
+    with pytest.raises(InvalidInput, match="No observations"):
+        train_on_real_data(machine_type=rig)
+    rows = rig_rows(10, seed=4)
+    for row in rows:
+        row[4] = row[5] = ""
+    _upload(rig, rig_csv(rows), eager)
+    with pytest.raises(InvalidInput, match="has a label"):
+        train_on_real_data(machine_type=rig)
+
+
+def test_each_tenant_trains_on_its_own_observations(world, eager, django_db_blocker):
+    """globex's identical type sees none of acme's rows: training there finds nothing."""
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(world.acme):
+        rig = machine_type_import(document=rig_document())
+        _upload(rig, rig_csv(rig_rows(30, seed=5)), eager)
+    with tenant_context(world.globex):
+        theirs = machine_type_import(document=rig_document())
+        with pytest.raises(InvalidInput, match="No observations"):
+            train_on_real_data(machine_type=theirs)
+        with pytest.raises(Conflict):
+            observations_predict(machine_type=theirs, columns={"Temperature": pa.array(["50"])},
+                                 sensors={"Temperature": "temp_c"})
+
+
+
