@@ -126,3 +126,18 @@ def test_each_tenant_trains_on_its_own_observations(world, eager, django_db_bloc
 
 
 
+
+
+def test_time_series_paths_refuse_an_observation_type_with_the_way_forward(in_acme):
+    from machines.services import machine_create
+    from predictions.services.scoring import machine_predict
+    from predictions.services.training import onboard_machine_type, onboarding_start
+
+    rig = machine_type_import(document=rig_document())
+    with pytest.raises(InvalidInput, match="observations type"):
+        onboarding_start(machine_type=rig)
+    with pytest.raises(InvalidInput, match="train_real_data"):
+        onboard_machine_type(machine_type=rig)
+    machine = machine_create(machine_type_id=rig.id, name="Rig-9")
+    with pytest.raises(Conflict, match="score_file"):
+        machine_predict(machine=machine)
