@@ -179,7 +179,7 @@ def product(tenant: Any, train_file: Path, test_file: Path, output: Path, train_
         started = time.perf_counter()
         summary = train_on_real_data(machine_type=machine_type)
         timings["train"] = time.perf_counter() - started
-        version = ModelVersion.objects.filter(id=summary.get("version"), status="champion").first()
+        version = ModelVersion.objects.filter(id=int(summary.get("version") or 0), status="champion").first()
         if version is None or set(version.metrics) < set(COMPONENTS):
             raise SystemExit(f"{PREFIX} training left no champion with the four labels: {summary}")
         started = time.perf_counter()
@@ -282,8 +282,8 @@ def report(rows: list[dict[str, Any]]) -> None:
         say(f"{row['component']:<12} {row['accuracy']:>11.4f} {row['macro_f1']:>9.4f} | "
             f"{row['baseline_accuracy']:>12.4f} {row['baseline_macro_f1']:>9.4f} | {row['job_cv_macro_f1']:>13.4f} | "
             f"{row['baseline_cv_accuracy']:>19.4f} {row['baseline_cv_macro_f1']:>6.4f}")
-    say(f"wall time {first['seconds']:.0f} s (ingest {first['ingest_seconds']:.0f} s, train {first['train_seconds']:.0f} "
-        f"s, score {first['score_seconds']:.1f} s)")
+    say(f"wall time {first['seconds']:.0f} s (ingest {first['ingest_seconds']:.0f} s, "
+        f"train {first['train_seconds']:.0f} s, score {first['score_seconds']:.1f} s)")
 
 
 def main() -> int:
