@@ -131,6 +131,19 @@ def host_of(tenant: Tenant) -> str:
 
 
 @pytest.fixture
+def eager(django_capture_on_commit_callbacks: Any) -> Iterator[Any]:
+    """`with eager(): ...` runs the Celery tasks queued on commit inside the block, in-process
+    (an upload's job, say)."""
+    from pdm_saas.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    try:
+        yield lambda: django_capture_on_commit_callbacks(execute=True)
+    finally:
+        celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
 def client_for(db: None, world: World) -> Any:
     """`client_for("viewer")` signs that actor in and targets acme's host (or `tenant=`)."""
 

@@ -30,8 +30,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
@@ -44,6 +42,7 @@ from machines.models import MachineType
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions.explain import shap_contributions, top_factors
 from predictions.frames import cycle_of, frame_from_columns
+from predictions.output_files import table_write
 from predictions.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns
 from predictions.services.observation_scoring import observation_file_score
 from predictions.services.registry import model_set_for
@@ -172,9 +171,4 @@ def _write(target: Path, scores: Scores, *, cycles: bool, factors: list[str] | N
     n = len(scores)
     table = pa.table({name: value if value is not None else pa.nulls(n, pa.float64())
                       for name, value in columns.items()})
-    temporary = target.with_name(f".{target.name}.partial")
-    if target.suffix.lower() == ".parquet":
-        pq.write_table(table, temporary)
-    else:
-        pa_csv.write_csv(table, temporary)
-    temporary.replace(target)  # a reader never sees half a file
+    table_write(target, table)

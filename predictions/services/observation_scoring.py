@@ -19,8 +19,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
@@ -34,6 +32,7 @@ from machines.observations import array_column
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions.bundles import OBSERVATION, bundle_load
 from predictions.models import ModelVersion
+from predictions.output_files import table_write
 from predictions.services.registry import artifact_read
 from predictions.training.observations import ObservationModel, observation_features
 from tenants.db import connection
@@ -131,7 +130,7 @@ def observation_file_score(*, machine_type: MachineType, source: Path, target: P
     scored = scores.rows - int(scores.refused.sum())
     with transaction.atomic():  # a failed write rolls the count back
         prediction_quota_reserve(tenant_id=connection.tenant.id, count=scored)
-        _write(target, output)
+        table_write(target, output)
     report(100, "Done")
     return ObservationFileScored(rows_read=scores.rows, rows_refused=int(scores.refused.sum()), predictions=scored,
                                  sensors=sensors, ignored=[])
@@ -146,13 +145,4 @@ def _output_table(keys: pa.Table, scores: ObservationScores) -> pa.Table:
         for index, name in enumerate(classes):
             columns[f"{label}_p_{name}"] = pa.array(probabilities[:, index], mask=mask)
     return pa.table(columns)
-
-
-def _write(target: Path, table: pa.Table) -> None:
-    temporary = target.with_name(f".{target.name}.partial")
-    if target.suffix.lower() == ".parquet":
-        pq.write_table(table, temporary)
-    else:
-        pa_csv.write_csv(table, temporary)
-    temporary.replace(target)  # a reader never sees half a file
 

@@ -4,7 +4,6 @@ unknown label refused with nothing stored."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,17 +17,7 @@ from machines.models import MachineType, ObservationLabel, Upload
 from machines.observations import STATISTICS, array_column, array_summaries, summary_slots
 from machines.selectors import observations_of_type, readings_count
 from machines.services import machine_type_import
-from pdm_saas.celery import app as celery_app
 from tests.observation_rig import MAPPING, RIG_KEY, rig_csv, rig_document, rig_rows
-
-
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks) -> Iterator[Any]:
-    celery_app.conf.task_always_eager = True
-    try:
-        yield lambda: django_capture_on_commit_callbacks(execute=True)
-    finally:
-        celery_app.conf.task_always_eager = False
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from django_tenants.utils import tenant_context
 from machines.models import Machine, MachineType, Upload
 from machines.selectors import readings_count, readings_for_machine
 from machines.services import machine_type_slots
-from pdm_saas.celery import app as celery_app
 from predictions.models import FailureEvent
 
 MOTOR = "induction-motor-siemens-1la7"
@@ -26,15 +24,6 @@ SINGLE_MAPPING = {
     "sensors": {"Current (A)": "current_a", "Winding temp": "winding_temp_c", "Vibration": "vibration_de_mm_s"},
     "failure_column": "failed", "failure_mode_column": "mode",
 }
-
-
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks) -> Iterator[Any]:
-    celery_app.conf.task_always_eager = True
-    try:
-        yield lambda: django_capture_on_commit_callbacks(execute=True)
-    finally:
-        celery_app.conf.task_always_eager = False
 
 
 def _csv(rows: list[list[Any]], header: list[str], delimiter: str = ",") -> bytes:

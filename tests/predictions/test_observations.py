@@ -3,7 +3,6 @@ train_real_data; scoring rows independently of how many are scored together."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,6 @@ from django.core.management import call_command
 from machines.models import MachineType
 from machines.services import machine_type_import
 from machines.uploads import upload_create
-from pdm_saas.celery import app as celery_app
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions.models import ModelVersion
 from predictions.services.observation_scoring import observations_predict
@@ -24,15 +22,6 @@ from predictions.training.observations import train_observations
 from tests.observation_rig import HEADER, MAPPING, rig_csv, rig_document, rig_rows
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks) -> Iterator[Any]:
-    celery_app.conf.task_always_eager = True
-    try:
-        yield lambda: django_capture_on_commit_callbacks(execute=True)
-    finally:
-        celery_app.conf.task_always_eager = False
 
 
 def _upload(machine_type: MachineType, content: bytes, eager: Any) -> None:
