@@ -114,3 +114,13 @@ def test_label_columns_need_an_observation_type(client_for, world, motor_type):
         "file": SimpleUploadedFile("f.csv", b"t,x,y\n2026-01-01T00:00:00Z,1,2\n"),
         "machine_type": "induction-motor-siemens-1la7", "mapping": json.dumps(mapping)})
     assert response.status_code == 400 and "declares no observation labels" in response.content.decode()
+
+
+def test_label_columns_are_guessed_by_name_or_alias(world, rig):
+    from machines.ingest.mapping import mapping_complete
+
+    with tenant_context(world.acme):
+        completed = mapping_complete({"time_column": "cycle", "machine_name": "Rig-1"}, machine_type=rig,
+                                     columns=["cycle", "temp_c", "Flow", "VALVE", "Machine failure", "operator"])
+    assert completed["labels"] == {"VALVE": "valve", "Machine failure": "failed"}
+    assert completed["sensors"] == {"temp_c": "temp_c", "Flow": "flow"}
