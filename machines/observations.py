@@ -28,10 +28,14 @@ from pdm_saas.errors import InvalidInput
 
 # Summaries of one row's array, in slot order. `segN` is the mean of the N-th of SEGMENTS equal
 # parts of the array: the curve's shape in time (where a valve lags, when a pressure drops), which
-# a single mean or spread cannot tell. `argmin`/`argmax` are positions as a share of the length.
+# a single mean or spread cannot tell. The step statistics read the differences between
+# neighbouring values: the steepest rise and fall, where they happen, and the mean absolute step
+# (a switching moment that comes late, a noisy signal). Positions (`argmin`, `argmax`,
+# `argrise`, `argfall`) are a share of the length.
 SEGMENTS = 10
 STATISTICS: tuple[str, ...] = ("mean", "std", "min", "max", "q10", "q25", "median", "q75", "q90", "slope",
-                               "first", "last", "argmin", "argmax", *(f"seg{k}" for k in range(SEGMENTS)))
+                               "first", "last", "argmin", "argmax", *(f"seg{k}" for k in range(SEGMENTS)),
+                               "rise", "fall", "argrise", "argfall", "step")
 SEPARATORS = r"[\s;]+"
 
 
@@ -52,9 +56,12 @@ def array_summaries(matrix: np.ndarray) -> np.ndarray:
     quantiles = np.percentile(matrix, [10, 25, 50, 75, 90], axis=1).T
     segments = [part.mean(axis=1) if part.shape[1] else matrix[:, -1]
                 for part in np.array_split(matrix, SEGMENTS, axis=1)]
+    steps_taken = np.diff(matrix, axis=1) if length > 1 else np.zeros((rows, 1))
     return np.column_stack([
         matrix.mean(axis=1), matrix.std(axis=1), matrix.min(axis=1), matrix.max(axis=1), quantiles, slope,
         matrix[:, 0], matrix[:, -1], matrix.argmin(axis=1) / length, matrix.argmax(axis=1) / length, *segments,
+        steps_taken.max(axis=1), steps_taken.min(axis=1), steps_taken.argmax(axis=1) / length,
+        steps_taken.argmin(axis=1) / length, np.abs(steps_taken).mean(axis=1),
     ])
 
 

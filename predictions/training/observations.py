@@ -48,10 +48,11 @@ MIN_CLASS_ROWS = 2  # a class seen once cannot be both trained on and tested on
 
 
 def xgboost_learner(classes: int, seed: int) -> xgb.XGBClassifier:
-    """The default learner: more, slower-learning trees than XGBoost's defaults, each on a share
-    of the rows and features, which suits a few hundred summary features on a few thousand rows."""
-    return xgb.XGBClassifier(n_estimators=300, learning_rate=0.06, max_depth=6, subsample=0.8,
-                             colsample_bytree=0.5, random_state=seed, n_jobs=2, verbosity=0)
+    """The default learner: twice XGBoost's default trees, each on 80% of the rows and half the
+    features (a few hundred summary features, many of them near copies of each other), with 64
+    histogram bins rather than 256, which keeps its time near the baseline's."""
+    return xgb.XGBClassifier(n_estimators=200, learning_rate=0.1, max_depth=6, subsample=0.8,
+                             colsample_bytree=0.5, max_bin=64, random_state=seed, n_jobs=2, verbosity=0)
 
 
 def plain_xgboost(classes: int, seed: int) -> xgb.XGBClassifier:
