@@ -257,7 +257,7 @@ def run() -> list[dict[str, Any]]:
     rows = []
     for index, name in enumerate(COMPONENTS):
         truth = profile[test, index].astype(str)
-        predicted = np.asarray(scored.column(name).cast("string").to_pylist(), dtype=object).astype(str)
+        predicted = np.asarray(scored.column(f"{name}_predicted").cast("string").to_pylist(), dtype=object).astype(str)
         rows.append({"component": name, "split": f"stratified {1 - HOLDOUT:.0%}/{HOLDOUT:.0%} hold-out, seed {SEED}",
                      "accuracy": accuracy_score(truth, predicted),
                      "macro_f1": f1_score(truth, predicted, average="macro"),

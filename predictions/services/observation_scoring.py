@@ -111,8 +111,9 @@ def observation_file_score(*, machine_type: MachineType, source: Path, target: P
                            mapping: Mapping[str, Any] | None = None,
                            progress: ProgressFn | None = None) -> ObservationFileScored:
     """A file of observations in, the same rows out with each label's class and probabilities
-    (`<label>`, `<label>_probability`, `<label>_p_<class>`); the file's key columns (time, machine,
-    or any column the mapping does not read) are carried through."""
+    (`<label>_predicted`, `<label>_probability`, `<label>_p_<class>`); the columns the mapping does
+    not read as sensors (the key, the machine, a label column a person wants to compare with) are
+    carried through."""
     report: ProgressFn = progress or no_progress
     prediction_quota_check(tenant_id=connection.tenant.id)
     given = dict(mapping or {})
@@ -140,7 +141,7 @@ def _output_table(keys: pa.Table, scores: ObservationScores) -> pa.Table:
     mask = np.asarray(scores.refused, dtype=bool)
     columns: dict[str, pa.Array] = {name: keys.column(name).combine_chunks() for name in keys.column_names}
     for label, (classes_of_rows, probabilities, classes) in scores.labels.items():
-        columns[label] = pa.array(classes_of_rows.astype(str).tolist(), pa.string(), mask=mask)
+        columns[f"{label}_predicted"] = pa.array(classes_of_rows.astype(str).tolist(), pa.string(), mask=mask)
         columns[f"{label}_probability"] = pa.array(probabilities.max(axis=1), mask=mask)
         for index, name in enumerate(classes):
             columns[f"{label}_p_{name}"] = pa.array(probabilities[:, index], mask=mask)

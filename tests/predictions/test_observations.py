@@ -78,11 +78,12 @@ def test_train_real_data_on_an_observation_type_then_score_rows_alone_or_togethe
     assert (together.labels["valve"][0] == np.array([row[4] for row in fresh])).mean() > 0.8
 
     source, target = tmp_path / "new.csv", tmp_path / "scored.csv"
-    source.write_bytes(rig_csv([row[:4] for row in fresh], header=HEADER[:4]))  # no label columns
+    source.write_bytes(rig_csv(fresh))  # with the true labels: carried through beside the predictions
     call_command("score_file", str(source), str(target), tenant="acme", machine_type=rig.key)
     written = pa_csv.read_csv(target)
     assert written.column("cycle").to_pylist() == [row[0] for row in fresh]
-    assert written.column("valve").cast(pa.string()).to_pylist() == together.labels["valve"][0].tolist()
+    assert written.column("valve").cast(pa.string()).to_pylist() == [row[4] for row in fresh]
+    assert written.column("valve_predicted").cast(pa.string()).to_pylist() == together.labels["valve"][0].tolist()
     assert {"valve_probability", "valve_p_100", "valve_p_90", "valve_p_80", "failed_p_1"} <= set(written.column_names)
 
 
