@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -163,8 +164,8 @@ class LabelRows:
 class ObservationLabelCollector:
     """Reads the label columns while the rows stream past; an unknown value stops the upload."""
 
-    def __init__(self, *, columns: Mapping[str, str], labels: Sequence[Mapping[str, object]]) -> None:
-        classes = {str(item["name"]): [str(c) for c in item["classes"]] for item in labels}  # type: ignore[attr-defined]
+    def __init__(self, *, columns: Mapping[str, str], labels: Sequence[Mapping[str, Any]]) -> None:
+        classes = {str(item["name"]): [str(c) for c in item["classes"]] for item in labels}
         self.columns = dict(columns)  # file header -> label name
         self.classes = classes
         self.lookups = {name: class_lookup(values) for name, values in classes.items()}

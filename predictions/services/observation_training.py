@@ -70,7 +70,7 @@ def observation_training_run(*, machine_type: MachineType, seed: int = 0, folds:
 def _refuse_unlabelled(data: Observations, machine_type: MachineType) -> None:
     if not len(data.ts):
         raise InvalidInput(f"No observations of {machine_type.name} yet; upload some before training.")
-    if not any(np.any(column != None) for column in data.labels.values()):  # noqa: E711 - elementwise
+    if all(value is None for column in data.labels.values() for value in column):
         names = ", ".join(data.labels) or "none declared"
         raise InvalidInput(f"None of the {len(data.ts):,} observations of {machine_type.name} has a label "
                            f"({names}); upload files with their label columns mapped.")
