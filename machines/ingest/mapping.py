@@ -116,16 +116,21 @@ def _label_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[s
     if mapping.labels and not known:
         return [f"machine type '{machine_type.key}' declares no observation labels; label columns need an "
                 '"observations" type (docs/metadata.md)']
+    both = [f"column '{header}' is mapped both to a sensor and to a label"
+            for header in mapping.labels if header in mapping.sensors]
+    return _mapped_problems(mapping.labels, known, noun="label", type_key=machine_type.key) + both
+
+
+def _mapped_problems(columns: Mapping[str, str], known: Sequence[str], *, noun: str, type_key: str) -> list[str]:
+    """Columns mapped to names the type does not have, or a name fed by two columns."""
     problems, seen = [], set()
-    for header, label in mapping.labels.items():
-        if label not in known:
-            problems.append(f"column '{header}': '{label}' is not a label of machine type '{machine_type.key}' "
-                            f"(its labels: {', '.join(known)})")
-        elif label in seen:
-            problems.append(f"label '{label}' is mapped from more than one column")
-        elif header in mapping.sensors:
-            problems.append(f"column '{header}' is mapped both to a sensor and to a label")
-        seen.add(label)
+    for header, name in columns.items():
+        if name not in known:
+            problems.append(f"column '{header}': '{name}' is not a {noun} of machine type '{type_key}' "
+                            f"(its {noun}s: {', '.join(known)})")
+        elif name in seen:
+            problems.append(f"{noun} '{name}' is mapped from more than one column")
+        seen.add(name)
     return problems
 
 
@@ -141,16 +146,8 @@ def _reading_problems(mapping: ColumnMapping) -> list[str]:
 
 
 def _sensor_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[str]:
-    kinds = {sensor["name"]: sensor["kind"] for sensor in machine_type.sensors}
-    problems, seen = [], set()
-    for header, sensor in mapping.sensors.items():
-        if sensor not in kinds:
-            problems.append(f"column '{header}': '{sensor}' is not a sensor of machine type '{machine_type.key}' "
-                            f"(its sensors: {', '.join(kinds)})")
-        elif sensor in seen:
-            problems.append(f"sensor '{sensor}' is mapped from more than one column")
-        seen.add(sensor)
-    return problems
+    known = [sensor["name"] for sensor in machine_type.sensors]
+    return _mapped_problems(mapping.sensors, known, noun="sensor", type_key=machine_type.key)
 
 
 def mapping_validate(mapping: ColumnMapping, *, columns: Sequence[str], machine_type: MachineType) -> None:
