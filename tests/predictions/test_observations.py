@@ -131,3 +131,61 @@ def test_time_series_paths_refuse_an_observation_type_with_the_way_forward(in_ac
     machine = machine_create(machine_type_id=rig.id, name="Rig-9")
     with pytest.raises(Conflict, match="score_file"):
         machine_predict(machine=machine)
+
+
+def _process_run_document() -> dict[str, object]:
+    """The shape of a public process-run failure set: a product type, two temperatures, speed,
+    torque, tool wear; a failure flag and one 0/1 flag per failure mode; derived signals."""
+    document = rig_document()
+    wide = {"normal": [-1e6, 1e6], "warning": [-1e6, 1e6], "critical": [-1e6, 1e6]}
+    numeric = [("air_k", "Air temperature [K]"), ("process_k", "Process temperature [K]"),
+               ("speed_rpm", "Rotational speed [rpm]"), ("torque_nm", "Torque [Nm]"), ("wear_min", "Tool wear [min]")]
+    document.update(key="process-runs", sensors=[
+        {"name": "product_type", "label": "Type", "unit": "", "kind": "categorical", "sampling_interval_s": 1,
+         "categories": ["L", "M", "H"], "aliases": ["Type"]},
+        *({"name": name, "label": alias, "unit": "", "kind": "numeric", "sampling_interval_s": 1, "ranges": wide,
+           "aliases": [alias]} for name, alias in numeric)],
+        derived_signals=[
+            {"name": "power_w", "label": "Power", "unit": "W", "formula": "torque_nm * speed_rpm * 2 * pi / 60"},
+            {"name": "temp_rise_k", "label": "Temperature rise", "unit": "K", "formula": "process_k - air_k"},
+            {"name": "strain", "label": "Strain", "unit": "", "formula": "wear_min * torque_nm"}],
+        observation_labels=[{"name": name, "label": name, "classes": ["0", "1"], "aliases": [alias]}
+                            for name, alias in (("machine_failure", "Machine failure"), ("twf", "TWF"),
+                                                ("hdf", "HDF"))])
+    return document
+
+
+def test_process_runs_with_a_failure_flag_and_one_flag_per_mode(in_acme, eager, tmp_path):
+    from machines.ingest.mapping import mapping_complete
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for udi in range(1, 301):
+        air = rng.normal(300, 2)
+        process, speed, torque, wear = air + rng.normal(10, 1), rng.normal(1500, 150), rng.normal(40, 10), udi % 240
+        hdf = int(process - air < 9.5 and speed < 1450)
+        twf = int(wear > 225 and udi % 3 == 0)
+        rows.append([udi, f"M{udi:05d}", rng.choice(["L", "M", "H"]), f"{air:.1f}", f"{process:.1f}", f"{speed:.0f}",
+                     f"{torque:.1f}", wear, int(hdf or twf), twf, hdf])
+    header = ["UDI", "Product ID", "Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]",
+              "Torque [Nm]", "Tool wear [min]", "Machine failure", "TWF", "HDF"]
+    kind = machine_type_import(document=_process_run_document())
+    mapping = mapping_complete({"time_column": "UDI", "time_format": "cycle", "machine_name": "Mill-1",
+                                "create_unknown_machines": True}, columns=header, machine_type=kind)
+    assert mapping["labels"] == {"Machine failure": "machine_failure", "TWF": "twf", "HDF": "hdf"}
+    with eager():
+        upload = upload_create(chunks=[rig_csv(rows, header=header)], original_name="runs.csv",
+                               machine_type_key=kind.key, mapping=mapping)
+    upload.refresh_from_db()
+    assert upload.status == "succeeded" and upload.rows_stored == 300, upload.error
+    summary = train_on_real_data(machine_type=kind)
+    version = ModelVersion.objects.get(id=summary["version"])
+    assert set(version.metrics) >= {"machine_failure", "twf", "hdf"}
+    assert version.metrics["hdf"]["f1_per_class"]["1"] > 0.5  # heat dissipation: from the derived temperature rise
+    assert version.metrics["twf"]["class_counts"]["1"] == sum(row[9] for row in rows)
+    source, target = tmp_path / "runs.csv", tmp_path / "scored.csv"
+    source.write_bytes(rig_csv([row[:8] for row in rows[:20]], header=header[:8]))
+    call_command("score_file", str(source), str(target), tenant="acme", machine_type=kind.key)
+    written = pa_csv.read_csv(target)
+    assert written.num_rows == 20 and {"machine_failure_predicted", "twf_p_1", "hdf_p_0"} <= set(written.column_names)
+    assert written.column("Product ID").to_pylist()[0] == "M00001"
