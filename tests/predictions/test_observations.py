@@ -189,3 +189,27 @@ def test_process_runs_with_a_failure_flag_and_one_flag_per_mode(in_acme, eager, 
     written = pa_csv.read_csv(target)
     assert written.num_rows == 20 and {"machine_failure_predicted", "twf_p_1", "hdf_p_0"} <= set(written.column_names)
     assert written.column("Product ID").to_pylist()[0] == "M00001"
+
+
+def test_the_train_real_api_runs_the_observation_path_in_its_job(client_for, world, eager):
+    from django_tenants.utils import tenant_context
+
+    from jobs.models import Job
+
+    with tenant_context(world.acme):
+        rig = machine_type_import(document=rig_document())
+        _upload(rig, rig_csv(rig_rows(40, seed=6)), eager)
+    with eager():
+        response = client_for("engineer").post("/api/v1/models/train-real/", {"machine_type": rig.key},
+                                               content_type="application/json")
+    assert response.status_code == 202, response.content
+    with tenant_context(world.acme):
+        job = Job.objects.get(id=response.json()["id"])
+        assert job.status == "succeeded", job.message
+        assert job.result["data_kind"] == "observations" and job.result["dataset"]["rows"] == 40
+        assert ModelVersion.objects.filter(machine_type=rig, kind="observation_classifier",
+                                           status="champion").count() == 1
+    # The other tenant's API sees neither the type nor the job.
+    assert client_for("globex_owner", tenant=world.globex).post(
+        "/api/v1/models/train-real/", {"machine_type": rig.key}, content_type="application/json").status_code == 400
+    assert client_for("globex_owner", tenant=world.globex).get(f"/api/v1/jobs/{job.id}/").status_code == 404
