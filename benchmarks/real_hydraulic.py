@@ -43,8 +43,8 @@ if str(REPO) not in sys.path:
 # Sets DATABASE_URL to the benchmark database and the Redis URLs to the benchmark's databases.
 from benchmarks.tenant_provision import BENCH_DATABASE_URL, database_ensure  # noqa: E402
 
-# ../shared/data beside the project (its README); PDM_REAL_DATA_DIR for a checkout elsewhere.
-DATA = Path(os.environ.get("PDM_REAL_DATA_DIR", str(REPO.parent / "shared" / "data"))) / "hydraulic"
+# ../shared/data beside the project (its README); PDM_SHARED_DATA for a checkout elsewhere.
+DATA = Path(os.environ.get("PDM_SHARED_DATA", str(REPO.parent / "shared" / "data"))) / "hydraulic"
 TENANT_SLUG = "bench-hydraulic"
 TYPE_KEY = "hydraulic-test-rig"
 PREFIX = "hydraulic:"

@@ -190,7 +190,8 @@ class LabelsQuerySerializer(serializers.Serializer[Any]):
 
 
 class MachineLabelsView(TenantAPIView):
-    """Failure events and per-reading remaining useful life (null when censored)."""
+    """Failure events and per-reading remaining useful life (null when censored), in seconds and
+    in the data's own unit (`rul` in `time_unit`: hours, or cycles for cycle-indexed data)."""
 
     @extend_schema(parameters=[LabelsQuerySerializer], responses=inline_serializer("MachineLabels", fields={
         "failures": FailureEventLabelSerializer(many=True), "readings": serializers.ListField()}))

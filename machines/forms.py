@@ -153,7 +153,8 @@ class UploadStartForm(forms.Form):
                            widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.parquet"}))
 
 
-# A column's role in the mapping: the special roles, or "sensor:<name>".
+# A column's role in the mapping: the special roles, "sensor:<name>", or "mode:<name>" (a 0/1
+# flag column of one failure mode).
 ROLE_TIME, ROLE_MACHINE, ROLE_FAILURE, ROLE_FAILURE_MODE = "time", "machine", "failure", "failure_mode"
 SPECIAL_ROLES = {ROLE_TIME: "time_column", ROLE_MACHINE: "machine_column", ROLE_FAILURE: "failure_column",
                  ROLE_FAILURE_MODE: "failure_mode_column"}
@@ -161,7 +162,7 @@ SPECIAL_ROLES = {ROLE_TIME: "time_column", ROLE_MACHINE: "machine_column", ROLE_
 
 class MappingForm(forms.Form):
     """One select per file column (ignore / timestamp / machine id / failure flag / failure mode /
-    a sensor of the type), plus the options of a `ColumnMapping`."""
+    a 0/1 flag of one failure mode / a sensor of the type), plus the options of a `ColumnMapping`."""
 
     time_format = forms.ChoiceField(choices=[(f, f) for f in TIME_FORMATS], initial="iso",
                                     help_text="iso: 2026-03-01T12:00:00Z; epoch_s / epoch_ms; cycle: 1, 2, 3…")
@@ -178,6 +179,8 @@ class MappingForm(forms.Form):
         self.columns, self.extra = list(columns), dict((mapping or {}).get("extra") or {})
         choices = [("", "— ignore —"), (ROLE_TIME, "Timestamp"), (ROLE_MACHINE, "Machine id"),
                    (ROLE_FAILURE, "Failure flag (0/1)"), (ROLE_FAILURE_MODE, "Failure mode")]
+        choices += [(f"mode:{mode['name']}", f"Failure flag (0/1) of {mode.get('label') or mode['name']}")
+                    for mode in machine_type.metadata.get("failure_modes") or []]
         choices += [(f"sensor:{sensor['name']}", _sensor_choice(sensor)) for sensor in machine_type.sensors]
         roles = _roles_of(mapping) if mapping else _roles_guessed(self.columns, machine_type)
         for index, column in enumerate(self.columns):
@@ -213,6 +216,8 @@ class MappingForm(forms.Form):
             role = data.get(f"col_{index}") or ""
             if role.startswith("sensor:"):
                 mapping["sensors"][column] = role.removeprefix("sensor:")
+            elif role.startswith("mode:"):
+                mapping.setdefault("failure_mode_flags", {})[column] = role.removeprefix("mode:")
             elif role in SPECIAL_ROLES:
                 mapping[SPECIAL_ROLES[role]] = column
         if self.extra:
@@ -227,6 +232,9 @@ def _sensor_choice(sensor: dict[str, Any]) -> str:
 
 def _roles_of(mapping: dict[str, Any]) -> dict[str, str]:
     roles = {column: f"sensor:{sensor}" for column, sensor in (mapping.get("sensors") or {}).items()}
+    flags = mapping.get("failure_mode_flags") or {}
+    roles.update({column: f"mode:{mode}" for column, mode in (flags.items() if isinstance(flags, dict)
+                                                              else zip(flags, flags, strict=True))})
     roles.update({mapping[field]: role for role, field in SPECIAL_ROLES.items() if mapping.get(field)})
     return roles
 
@@ -235,7 +243,9 @@ def _roles_guessed(columns: Sequence[str], machine_type: MachineType) -> dict[st
     """A first guess for a file with no saved mapping (`ingest_file` makes the same one)."""
     guess = mapping_guess(columns=columns, machine_type=machine_type)
     roles = {column: f"sensor:{sensor}" for column, sensor in guess.sensors.items()}
-    for role, found in ((ROLE_TIME, guess.time_column), (ROLE_MACHINE, guess.machine_column)):
+    roles.update({column: f"mode:{mode}" for column, mode in guess.failure_mode_flags.items()})
+    for role, found in ((ROLE_TIME, guess.time_column), (ROLE_MACHINE, guess.machine_column),
+                        (ROLE_FAILURE, guess.failure_column), (ROLE_FAILURE_MODE, guess.failure_mode_column)):
         if found is not None:
             roles[found] = role
     return roles

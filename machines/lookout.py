@@ -27,7 +27,7 @@ from machines.ingest.mapping import ColumnMapping
 from machines.ingest.memory import MemoryTable
 from machines.ingest.parse import times_us
 from machines.ingest.store import IngestResult, readings_ingest
-from machines.metadata import sensor_for_header
+from machines.metadata import failure_mode_for_label, failure_modes_listed, sensor_for_header
 from machines.models import Machine, MachineType
 from machines.textfiles import text_decode
 from pdm_saas.errors import InvalidInput
@@ -91,9 +91,6 @@ def _joined(components: dict[str, pa.Table]) -> pa.Table:
 
 
 def _labels(path: Path, document: dict[str, Any]) -> list[tuple[str, str, str]]:
-    modes = {m["name"]: m["name"] for m in document.get("failure_modes", [])}
-    for mode in document.get("failure_modes", []):
-        modes.update({alias.lower(): mode["name"] for alias in mode.get("aliases", [])})
     ranges = []
     for line, row in enumerate(csv.reader(text_decode(path.read_bytes()).splitlines()), start=1):
         if not row or not any(cell.strip() for cell in row):
@@ -101,7 +98,12 @@ def _labels(path: Path, document: dict[str, Any]) -> list[tuple[str, str, str]]:
         if len(row) < 2:
             raise InvalidInput(f"Label file line {line}: expected start,end[,failure mode].", code="lookout_labels")
         raw_mode = row[2].strip() if len(row) > 2 else ""
-        ranges.append((row[0].strip(), row[1].strip(), modes.get(raw_mode, modes.get(raw_mode.lower(), ""))))
+        mode = failure_mode_for_label(document, raw_mode) if raw_mode else ""
+        if mode is None:
+            raise InvalidInput(f"Label file line {line}: '{raw_mode[:40]}' is neither a failure mode of this "
+                               f"machine type nor an alias of one (its failure modes: "
+                               f"{failure_modes_listed(document)}).", code="lookout_labels")
+        ranges.append((row[0].strip(), row[1].strip(), mode))
     return ranges
 
 

@@ -544,21 +544,39 @@ def _identifier_or_none(header: str) -> str | None:
 def sensor_for_header(document: Mapping[str, Any], header: str) -> str | None:
     """The sensor a file column feeds: by exact name, then by alias ignoring case and spaces, then
     by the identifier both sides turn into (`air_temperature_k` finds alias `Air temperature [K]`)."""
-    sensors = document.get("sensors", [])
-    for sensor in sensors:
-        if header == sensor["name"]:
-            return str(sensor["name"])
+    return _named(document.get("sensors", []), header)
+
+
+def failure_mode_for_label(document: Mapping[str, Any], label: str) -> str | None:
+    """The failure mode a label means (a mode-column value, a mode flag's header, a mode given to
+    the API), matched as `sensor_for_header` matches sensors: `TWF`, `twf` and `tool wear failure`
+    all find AI4I's `tool_wear_failure`. None when it names no mode of the type."""
+    return _named(document.get("failure_modes") or [], label)
+
+
+def failure_modes_listed(document: Mapping[str, Any]) -> str:
+    """The type's failure modes with their aliases, for a message: `tool_wear_failure (TWF), ...`."""
+    listed = [f"{mode['name']} ({', '.join(mode['aliases'])})" if mode.get("aliases") else str(mode["name"])
+              for mode in document.get("failure_modes") or []]
+    return ", ".join(listed) or "none declared"
+
+
+def _named(items: Sequence[Mapping[str, Any]], header: str) -> str | None:
+    """The name of the item (sensor, failure mode) a header or label refers to; first match wins."""
+    for item in items:
+        if header == item["name"]:
+            return str(item["name"])
     key = _normalize_header(header)
-    for sensor in sensors:
-        if any(_normalize_header(alias) == key for alias in sensor.get("aliases", [])):
-            return str(sensor["name"])
+    for item in items:
+        if any(_normalize_header(alias) == key for alias in item.get("aliases", [])):
+            return str(item["name"])
     identifier = _identifier_or_none(header)
     if identifier is None:
         return None
-    for sensor in sensors:
-        candidates = {sensor["name"], *(_identifier_or_none(alias) for alias in sensor.get("aliases", []))}
+    for item in items:
+        candidates = {item["name"], *(_identifier_or_none(alias) for alias in item.get("aliases", []))}
         if identifier in candidates:
-            return str(sensor["name"])
+            return str(item["name"])
     return None
 
 

@@ -348,7 +348,7 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
     mapping = ColumnMapping.from_dict(upload.mapping)
     table = table_open(upload_path(upload), **mapping.reading())
     quality = QualityReport(document=upload.machine_type.metadata, mapping=mapping, columns=table.columns)
-    labels = LabelCollector(mapping)
+    labels = LabelCollector(mapping, upload.machine_type.metadata)
     classes = ObservationLabelCollector(columns=mapping.labels,
                                         labels=observation_labels(upload.machine_type.metadata))
     rejected = RejectedRowsFile(upload_path(upload).with_name("rejected.csv"))
@@ -438,7 +438,8 @@ def _labels_store(events: list[dict[str, Any]]) -> int:
         occurred = datetime.fromtimestamp(event["ts_us"] / 1e6, tz=UTC)
         _, new = FailureEvent.objects.get_or_create(
             machine_id=event["machine_id"], occurred_at=occurred,
-            defaults={"failure_mode": event["failure_mode"], "source": FailureEvent.Source.LABEL})
+            defaults={"failure_mode": event["failure_mode"], "notes": event["notes"],
+                      "source": FailureEvent.Source.LABEL})
         created += int(new)  # a re-upload finds its labels already there
     return created
 

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from predictions.features import FeatureSpec
+from predictions.regimes import Regimes
 from predictions.training.classifier import ClassifierResult, load_booster
+from predictions.training.learners import XGBOOST, TreeModel
 from predictions.training.observations import ObservationModel, TargetModel
 from predictions.training.rul import RulResult
+from predictions.training.search import Blend
 
 FAILURE = "failure_classifier"
 RUL = "rul_regressor"
@@ -40,13 +43,17 @@ class Bundle:
 def spec_to_json(spec: FeatureSpec) -> dict[str, Any]:
     return {"windows": list(spec.windows), "statistics": list(spec.statistics),
             "categorical": {k: list(v) for k, v in spec.categorical.items()},
-            "maintenance": spec.maintenance_times is not None}
+            "maintenance": spec.maintenance_times is not None,
+            "regimes": spec.regimes.to_json() if spec.regimes is not None else None,
+            "baseline_steps": spec.baseline_steps}
 
 
 def spec_from_json(data: Mapping[str, Any]) -> FeatureSpec:
     return FeatureSpec(windows=tuple(data["windows"]), statistics=tuple(data["statistics"]),
                        categorical={k: tuple(v) for k, v in data["categorical"].items()},
-                       maintenance_times={} if data.get("maintenance") else None)
+                       maintenance_times={} if data.get("maintenance") else None,
+                       regimes=Regimes.from_json(data["regimes"]) if data.get("regimes") else None,
+                       baseline_steps=int(data.get("baseline_steps", 0)))
 
 
 def bundle_dump(bundle: Bundle) -> bytes:
@@ -94,16 +101,24 @@ def _rul_dump(result: RulResult) -> tuple[dict[str, Any], dict[str, bytes]]:
     meta = {
         "feature_names": result.feature_names, "signals": result.signals, "spec": spec_to_json(result.spec),
         "cap_h": result.cap_h, "coverage": result.coverage, "q": result.q, "metrics": result.metrics,
-        "baseline": result.baseline, "sizes": result.sizes,
+        "baseline": result.baseline, "sizes": result.sizes, "search": result.search,
     }
-    return meta, {"rul.ubj": result.save_booster()}
+    members = result.booster.members if isinstance(result.booster, Blend) else [result.booster]
+    meta["learners"] = [m.learner for m in members]
+    return meta, {f"rul-{i}.{m.blob_name}": m.to_bytes() for i, m in enumerate(members)}
 
 
 def _rul_load(meta: Mapping[str, Any], blobs: Mapping[str, bytes]) -> RulResult:
+    names = meta["feature_names"]
+    if "learners" not in meta:  # bundles from before the model search: one XGBoost booster
+        members = [TreeModel.from_bytes(XGBOOST, blobs["rul.ubj"], names)]
+    else:
+        members = [TreeModel.from_bytes(learner, blobs[f"rul-{i}.{TreeModel(learner, None, []).blob_name}"], names)
+                   for i, learner in enumerate(meta["learners"])]
     return RulResult(
-        booster=load_booster(blobs["rul.ubj"]), feature_names=meta["feature_names"], signals=meta["signals"],
+        booster=members[0] if len(members) == 1 else Blend(members), feature_names=names, signals=meta["signals"],
         spec=spec_from_json(meta["spec"]), cap_h=meta["cap_h"], coverage=meta["coverage"], q=meta["q"],
-        metrics=meta["metrics"], baseline=meta["baseline"], sizes=meta["sizes"],
+        metrics=meta["metrics"], baseline=meta["baseline"], sizes=meta["sizes"], search=meta.get("search", {}),
     )
 
 

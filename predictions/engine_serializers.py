@@ -47,7 +47,8 @@ class PredictionSerializer(serializers.ModelSerializer[Prediction]):
     window_end_cycle = serializers.SerializerMethodField(
         help_text="for cycle-indexed data, the cycle of window_end (which is then a 1970 date); else null")
     time_unit = serializers.SerializerMethodField(
-        help_text='"cycles" for cycle-indexed data, else "h": the unit of horizon_h and rul_h')
+        help_text='"cycles" for cycle-indexed data, else "h": the unit of horizon_h, rul_h and the durations '
+                  "of the explanation (similar cases, forecast)")
 
     class Meta:
         model = Prediction
@@ -61,7 +62,7 @@ class PredictionSerializer(serializers.ModelSerializer[Prediction]):
         return window_end_cycle(prediction.window_end)
 
     def get_time_unit(self, prediction: Prediction) -> str:
-        return "h" if window_end_cycle(prediction.window_end) is None else "cycles"
+        return prediction.time_unit
 
 
 class OnboardSerializer(serializers.Serializer[Any]):
@@ -71,8 +72,8 @@ class OnboardSerializer(serializers.Serializer[Any]):
                                         help_text="simulated machines to train on")
     horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0], allow_null=True,
                                        max_value=LIMITS["horizon_h"][1],
-                                       help_text="failure within this many hours (0: this reading is a failure); "
-                                                 "null: 10% of the median run")
+                                       help_text="failure within this many hours of the simulation (0: this "
+                                                 "reading is a failure); null: 10% of the median run")
     seed = serializers.IntegerField(default=0, min_value=0)
     synthesizer = serializers.ChoiceField(choices=["gaussian_copula", "tvae", "ctgan", "hybrid"], allow_null=True,
                                           default="gaussian_copula",
@@ -84,8 +85,17 @@ class TrainRealSerializer(serializers.Serializer[Any]):
     margin = serializers.FloatField(default=0.10, min_value=0, max_value=10,
                                     help_text="promote only when better than the champion by this share")
     horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0], allow_null=True,
-                                       max_value=LIMITS["horizon_h"][1], help_text="null: 10% of the median run")
+                                       max_value=LIMITS["horizon_h"][1],
+                                       help_text="failure within this long, in the data's own unit: hours, or "
+                                                 "cycles for cycle-indexed data; null: 10% of the median run")
     seed = serializers.IntegerField(default=0, min_value=0)
+    budget_s = serializers.FloatField(required=False, min_value=10, max_value=3600,
+                                      help_text="seconds for the model search (default 300)")
+    max_trials = serializers.IntegerField(required=False, min_value=2, max_value=500,
+                                          help_text="at most this many candidate models (default 60)")
+    rul_cap = serializers.FloatField(required=False, allow_null=True, min_value=1,
+                                     help_text="cap on remaining life in the data's own unit; null: chosen on "
+                                               "validation runs")
 
 
 class SynthesizeSerializer(serializers.Serializer[Any]):

@@ -96,10 +96,14 @@ def shap_contributions(booster: xgb.Booster, features: Array, names: Sequence[st
     return np.asarray(booster.predict(matrix, pred_contribs=True))
 
 
-def global_importance(booster: xgb.Booster, names: Sequence[str], *, limit: int = 30) -> list[dict[str, Any]]:
-    """Total gain per feature, as shares summing to 1 over all features."""
-    gains = {name: float(value) for name, value in  # one number per feature for tree boosters
-             booster.get_score(importance_type="total_gain").items() if isinstance(value, int | float)}
+def global_importance(booster: Any, names: Sequence[str], *, limit: int = 30) -> list[dict[str, Any]]:
+    """Total gain per feature, as shares summing to 1 over all features. `booster`: an XGBoost
+    booster, or a model of predictions.training.learners / search (which know their gains)."""
+    if isinstance(booster, xgb.Booster):
+        gains = {name: float(value) for name, value in  # one number per feature for tree boosters
+                 booster.get_score(importance_type="total_gain").items() if isinstance(value, int | float)}
+    else:
+        gains = booster.gains()
     total = sum(gains.values()) or 1.0
     ranked = sorted(((gains.get(n, 0.0) / total, n) for n in names), reverse=True)[:limit]
     return [{"feature": n, "label": feature_label(n), "signal": factor_of(n), "importance": round(s, 5)}

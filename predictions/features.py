@@ -19,9 +19,11 @@ import numpy as np
 import pyarrow as pa
 
 from machines.metadata import signal_names
+from predictions.regimes import Regimes, fit_regimes
 
 STATISTICS = ("mean", "std", "min", "max", "last", "slope", "delta")
 MAINTENANCE_FEATURE = "time_since_maintenance_h"
+RUN_AGE_FEATURE = "run_age_h"
 # Rows per chunk of the window loops: a chunk's (rows, signals) scratch arrays stay in the CPU cache.
 CHUNK_ROWS = 4_096
 _HOUR = {"s": 3600.0, "ms": 3.6e6, "us": 3.6e9, "ns": 3.6e12}
@@ -39,6 +41,12 @@ class FeatureSpec:
     statistics: tuple[str, ...] = STATISTICS
     categorical: Mapping[str, Sequence[str]] = field(default_factory=dict)
     maintenance_times: Mapping[str, Sequence[Any]] | None = None
+    # Signals scaled within their operating regime before any window (predictions.regimes).
+    regimes: Regimes | None = None
+    # > 0: each row also gets its run's age (hours since the machine's first row in the table: a
+    # run starts after a repair) and, per signal, the change of its longest-window mean from the
+    # run's own baseline, the mean of its first `baseline_steps` rows (fewer while the run is young).
+    baseline_steps: int = 0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.statistics) - set(STATISTICS))
@@ -69,6 +77,8 @@ def feature_names(signals: Sequence[str], spec: FeatureSpec) -> list[str]:
     names += [f"{column}__{category}" for column, categories in spec.categorical.items() for category in categories]
     if spec.maintenance_times is not None:
         names.append(MAINTENANCE_FEATURE)
+    if spec.baseline_steps:
+        names += [RUN_AGE_FEATURE, *(f"{signal}__change" for signal in signals)]
     return names
 
 
@@ -121,9 +131,9 @@ class _History:
         names = feature_names(signals, spec)
         out = np.empty((len(targets), len(names)), np.float32)
         width = len(signals) * len(spec.windows) * len(spec.statistics)
+        values = _signal_values(table, signals, spec.regimes)[self.order] if signals else np.zeros((len(self.order), 0))
         if len(targets) and signals:
             layout = _Layout.of(self, targets, max(spec.windows))
-            values = np.column_stack([_numpy(table.column(s)).astype(np.float64)[self.order] for s in signals])
             padded = _Padded.of(layout.spread(values, np.nan), layout.spread(self.hours, 0.0))
             statistics = np.empty((len(targets), len(signals), len(spec.windows), len(spec.statistics)), np.float32)
             for index, window in enumerate(spec.windows):
@@ -133,7 +143,13 @@ class _History:
         categorical = self._categorical_block(targets, table, spec)
         out[:, width : width + categorical.shape[1]] = categorical
         if spec.maintenance_times is not None:
-            out[:, -1] = self._maintenance_block(targets, spec.maintenance_times)
+            column = width + categorical.shape[1]
+            out[:, column] = self._maintenance_block(targets, spec.maintenance_times)
+        if spec.baseline_steps:
+            out[:, -(len(signals) + 1):] = self._run_block(targets, values, spec.baseline_steps,
+                                                           out[:, : width].reshape(len(targets), len(signals),
+                                                                                   len(spec.windows), -1),
+                                                           spec)
         # Huge but finite inputs (inline readings take any double) can give statistics beyond
         # float32 or a double: missing, which every model handles, rather than inf, which XGBoost refuses.
         out[~np.isfinite(out)] = np.nan
@@ -146,6 +162,28 @@ class _History:
             values = _numpy(table.column(column)).astype(object)[self.order[targets]]
             blocks.append(np.stack([values == category for category in categories], axis=1).astype(np.float64))
         return np.hstack(blocks)
+
+    def _run_block(self, targets: Array, values: Array, baseline_steps: int, statistics: Array,
+                   spec: FeatureSpec) -> Array:
+        """Run age and each signal's change from the run's baseline, at the targets. The baseline
+        is causal: a row in the run's first `baseline_steps` rows averages the rows up to itself."""
+        start = self.start[targets]
+        age = self.hours[targets] - self.hours[start]
+        valid = ~np.isnan(values)
+        total = np.cumsum(np.where(valid, values, 0.0), axis=0)
+        count = np.cumsum(valid, axis=0)
+        end = np.minimum(targets, start + baseline_steps - 1)
+        before = start - 1
+        base_total = total[end] - np.where(before[:, None] >= 0, total[np.maximum(before, 0)], 0.0)
+        base_count = count[end] - np.where(before[:, None] >= 0, count[np.maximum(before, 0)], 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            baseline = base_total / base_count
+        longest = int(np.argmax(spec.windows))
+        if "mean" in spec.statistics and len(targets):
+            recent = statistics[:, :, longest, spec.statistics.index("mean")]
+        else:
+            recent = values[targets]
+        return np.column_stack([age, recent - baseline])
 
     def _maintenance_block(self, targets: Array, maintenance: Mapping[str, Sequence[Any]]) -> Array:
         out = np.full(len(targets), np.nan)
@@ -292,6 +330,15 @@ class _Chunk:
         return syy, slope
 
 
+def _signal_values(table: pa.Table, signals: Sequence[str], regimes: Regimes | None) -> Array:
+    """(rows, signals) in table order, scaled within each row's operating regime when given."""
+    columns = {s: _numpy(table.column(s)).astype(np.float64) for s in signals}
+    if regimes is not None:
+        columns = regimes.normalise({**columns, **{s: _numpy(table.column(s)).astype(np.float64)
+                                                   for s in regimes.settings if s not in columns}})
+    return np.column_stack([columns[s] for s in signals])
+
+
 def _numpy(column: pa.ChunkedArray | pa.Array) -> Array:
     return np.asarray(column.to_numpy(zero_copy_only=False))
 
@@ -302,3 +349,32 @@ def _hours(column: pa.ChunkedArray | pa.Array) -> Array:
         unit = column.type.unit
         return _numpy(column.cast(pa.timestamp(unit)).cast(pa.int64())).astype(np.float64) / _HOUR[unit]
     return _numpy(column).astype(np.float64)
+
+
+def data_spec(table: pa.Table, document: Mapping[str, Any], *, rows: Array | None = None,
+              seed: int = 0) -> FeatureSpec:
+    """A spec fitted to a labelled table of runs (real data) rather than fixed: window lengths
+    from the runs' own lengths, operating regimes detected in the signals (predictions.regimes),
+    and run age and change-from-baseline features. `rows`: the rows to fit on (the training
+    runs), so nothing about held-out runs shapes the features."""
+    signals = document_signals(document)
+    rows = np.ones(table.num_rows, bool) if rows is None else rows
+    machines = _numpy(table.column("machine")).astype(str)[rows]
+    _, counts = np.unique(machines, return_counts=True)
+    windows = run_windows(float(np.median(counts)) if len(counts) else 0.0)
+    columns = {s: _numpy(table.column(s)).astype(np.float64)[rows] for s in signals}
+    regimes = fit_regimes(columns, signals, seed=seed) if signals and rows.any() else None
+    return FeatureSpec.for_document(document, windows=windows, statistics=DATA_STATISTICS,
+                                    regimes=regimes if regimes is not None and regimes.settings else None,
+                                    baseline_steps=windows[1])
+
+
+DATA_STATISTICS = ("mean", "std", "slope")
+
+
+def run_windows(median_steps: float) -> tuple[int, int, int]:
+    """Short, middle and long windows, at 1/40, 1/10 and 1/4 of a typical run (in steps): the
+    latest level, the recent trend, and the slow drift of wear. Never below 2, 3 and 4 steps."""
+    short = max(2, round(median_steps / 40))
+    middle = max(short + 1, round(median_steps / 10))
+    return short, middle, max(middle + 1, round(median_steps / 4))

@@ -1,7 +1,7 @@
 """Readings -> model frames: one row per machine and step, the shape models train and score on.
 
 Models see time in steps of `step_hours` (the simulator's default is one hour per step). Real
-readings arrive every few seconds or minutes, so they are bucketed to the same step before any
+readings arrive at their own pace, so they are bucketed to the model's step before any
 window feature is computed: numeric sensors by their mean over the bucket (missing values
 skipped), categorical ones by their last value. Derived signals are then computed from the
 bucketed sensors with the type's formulas, as the simulator does. A bucket is stamped with its
@@ -12,6 +12,14 @@ Cycle-indexed data (C-MAPSS and the like) is stored with `ts = 1970-01-01 + cycl
 is read with `time_scale = 3600`: one cycle becomes one model step of one "hour", and horizons
 and remaining life come out in cycles. The scale travels with the models (bundle extra
 `time_scale`), so scoring reads stored readings the way training did.
+
+The step follows the data (`step_hours_for`): the largest round interval (1-2-5 ladder: 20 ms,
+50 ms, 0.1 s ... 30 min) not longer than the typical gap between a machine's readings, and at
+most `DEFAULT_STEP_HOURS`. Readings every 50 ms become 20 ms steps, so each reading keeps its
+own step instead of 16,000 of them collapsing into one hourly mean; hourly or slower data and
+cycle-indexed data keep one-hour steps. The step travels with the models (bundle extra
+`step_hours`) like the time scale. Buckets are cut on whole microseconds, so a 20 ms step puts a
+reading on a boundary in the same bucket in Postgres and in numpy.
 """
 
 from __future__ import annotations
@@ -29,6 +37,21 @@ Array = np.ndarray
 DEFAULT_STEP_HOURS = 1.0
 CYCLE_TIME_SCALE = 3600.0
 _CYCLE_DATA_BEFORE = 315_532_800.0  # 1980-01-01: stored cycles are seconds after 1970-01-01
+CYCLE_DATA_BEFORE = datetime.fromtimestamp(_CYCLE_DATA_BEFORE, UTC)  # the same rule, for SQL on stored times
+# Round steps, in seconds: 1-2-5 below a second, then the usual clock intervals up to an hour.
+_STEP_LADDER_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0,
+                  60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+
+
+def step_hours_for(typical_interval_s: float | None) -> float:
+    """The model step, in hours, for readings `typical_interval_s` apart (already multiplied by
+    the time scale): the largest ladder step not longer than the interval (2% slack, so hourly
+    readings a second early keep hourly steps), at most one hour. None or a non-positive
+    interval (one reading per machine) keeps the default."""
+    if typical_interval_s is None or not np.isfinite(typical_interval_s) or typical_interval_s <= 0:
+        return DEFAULT_STEP_HOURS
+    fitting = [s for s in _STEP_LADDER_S if s <= typical_interval_s * 1.02] or [_STEP_LADDER_S[0]]
+    return min(fitting[-1] / 3600.0, DEFAULT_STEP_HOURS)
 
 
 def time_scale_for(seconds: Array) -> float:
@@ -82,8 +105,9 @@ def frame_from_columns(
     if not step_hours > 0 or not time_scale > 0:
         raise ValueError(f"step_hours and time_scale must be > 0, got {step_hours} and {time_scale}")
     seconds = np.asarray(seconds, np.float64) * time_scale
-    step = step_hours * 3600.0
-    bucket = np.floor(seconds / step).astype(np.int64)
+    # Whole microseconds: 1461148512.94 / 0.02 is 73057425646.99999 in floating point.
+    step_us = max(1, round(step_hours * 3.6e9))
+    bucket = np.floor_divide(np.round(seconds * 1e6).astype(np.int64), step_us)
     names = np.asarray(machines).astype(str)
     order = np.lexsort((seconds, bucket, names))
     names, bucket = names[order], bucket[order]
@@ -91,7 +115,7 @@ def frame_from_columns(
     starts = np.flatnonzero(first)
     columns: dict[str, Any] = {
         "machine": pa.array(names[starts], pa.string()),
-        "ts": pa.array((bucket[starts] * step * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
+        "ts": pa.array(bucket[starts] * step_us, pa.timestamp("us", tz="UTC")),
     }
     sensor_values = {name: _bucket_mean(np.asarray(column, np.float64)[order], starts)
                      for name, column in numeric.items()}

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from predictions.frames import window_end_cycle
+
 
 class FailureEvent(models.Model):
     class Source(models.TextChoices):
@@ -367,6 +369,12 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.machine_id} p={self.probability:.2f} at {self.window_end:%Y-%m-%d %H:%M}"
+
+    @property
+    def time_unit(self) -> str:
+        """"cycles" for cycle-indexed data, else "h": the unit of `horizon_h`, `rul_h` and the
+        explanation's durations (predictions.frames)."""
+        return "h" if window_end_cycle(self.window_end) is None else "cycles"
 
 
 class DriftReference(models.Model):

@@ -68,10 +68,27 @@ class ModelSet:
         """"cycles" or "h": the unit of the horizon and the remaining life."""
         return time_unit_of(self.time_scale)
 
+    def detector(self) -> Any | None:
+        """The anomaly detector, if it reads the classifier's steps. One trained on normal
+        operation at the data's own step (20 ms, say: `normal_training`) while the classifier is
+        still the simulated hourly one would score hourly means it never saw: it is left out here
+        and scores files alone (`anomaly_files`)."""
+        bundle = self.bundles.get(ANOMALY)
+        if bundle is None:
+            return None
+        own = (float(bundle.extra.get("step_hours", 1.0)), float(bundle.extra.get("time_scale", 1.0)))
+        return bundle.model if own == (self.step_hours, self.time_scale) else None
+
     @property
     def history_steps(self) -> int:
         """Steps of history a prediction needs for full windows."""
         return max(max(b.model.spec.windows) for b in self.bundles.values() if hasattr(b.model, "spec"))
+
+    @property
+    def baseline_steps(self) -> int:
+        """Steps from the start of the current run a prediction needs (run age and baseline)."""
+        return max((b.model.spec.baseline_steps for b in self.bundles.values() if hasattr(b.model, "spec")),
+                   default=0)
 
     def explainers(self) -> tuple[Surrogate | None, CaseBase | None]:
         if self._explainers is None:
@@ -217,10 +234,9 @@ def _rul(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> tuple[A
 
 
 def _anomaly(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array | None:
-    bundle = models.bundles.get(ANOMALY)
-    if bundle is None:
+    detector = models.detector()
+    if detector is None:
         return None
-    detector = bundle.model
     return np.asarray(detector.score(_matrix_for(detector, models, frame, rows, matrix)), np.float64)
 
 
@@ -231,7 +247,7 @@ def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matri
     ranges = signal_ranges(models.document)
     unit = models.time_unit  # "20 cycles", not "20 h", for cycle-indexed data
     failure_modes = {m["name"]: m for m in models.document.get("failure_modes", [])}
-    detector = models.bundles[ANOMALY].model if ANOMALY in models.bundles else None
+    detector = models.detector()
     anomaly_matrix = _matrix_for(detector, models, frame, rows_mode, matrix) if detector is not None else None
     for start in range(0, len(out), EXPLAIN_CHUNK):
         chunk = slice(start, start + EXPLAIN_CHUNK)
@@ -253,6 +269,7 @@ def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matri
                 "similar_cases": similar[offset],
                 "rule": surrogate.rule(rows[offset], clf.feature_names, unit=unit) if surrogate is not None else None,
                 "unusual_signals": [{**u, "z": round(u["z"], 2)} for u in unusual[offset]],
+                "time_unit": unit,  # of similar_cases' hours_before_failure and the forecast's steps
             }
 
 
@@ -280,6 +297,7 @@ def _forecasts(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], hor
         history = frame.filter(pa.array(machine_column == item["machine"]))
         history = history.filter(pc.less_equal(history.column("ts"), pa.scalar(item["window_end"],
                                                        history.column("ts").type)))
-        item["explanation"]["forecast"] = forecast_crossings(bundle.model, history, models.document,
-                                                             horizon_h=horizon_h)
+        forecast = forecast_crossings(bundle.model, history, models.document, horizon_h=horizon_h)
+        # A cycle model's steps are cycles: its "hours" to a limit count cycles (models.time_unit).
+        item["explanation"]["forecast"] = [{**signal, "time_unit": models.time_unit} for signal in forecast]
 

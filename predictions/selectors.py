@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from machines.models import Machine, MachineType
+from predictions.frames import CYCLE_DATA_BEFORE
 from predictions.models import Alert, Prediction
 from tenants.db import connection
 
@@ -29,15 +30,20 @@ LIMIT %s
 
 
 def rul_labels(*, machine_id: int, after: datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """RUL in seconds per reading (for cycle data, seconds are cycles); None when censored."""
+    """RUL per reading, None when censored: in seconds (`rul_seconds`) and in the data's own unit
+    (`rul`: hours, or cycles for cycle-indexed data, whose readings also carry their `cycle`)."""
     with connection.cursor() as cursor:
         cursor.execute(RUL_SQL, [machine_id, after, after, limit])
         rows = cursor.fetchall()
-    return [
-        {"ts": ts, "rul_seconds": (failure - ts).total_seconds() if failure else None,
-         "censored": failure is None, "next_failure_mode": mode}
-        for ts, failure, mode in rows
-    ]
+    return [_rul_row(ts, failure, mode) for ts, failure, mode in rows]
+
+
+def _rul_row(ts: datetime, failure: datetime | None, mode: str | None) -> dict[str, Any]:
+    seconds = (failure - ts).total_seconds() if failure else None
+    cycles = ts < CYCLE_DATA_BEFORE  # stored at 1970 + cycle seconds: a second is a cycle
+    return {"ts": ts, "cycle": int(ts.timestamp()) if cycles else None, "rul_seconds": seconds,
+            "rul": seconds if cycles or seconds is None else seconds / 3600.0,
+            "time_unit": "cycles" if cycles else "h", "censored": failure is None, "next_failure_mode": mode}
 
 
 # --- fleet and machine pages -------------------------------------------------------------------

@@ -74,3 +74,16 @@ def hours_text(hours: float | None) -> str:
     if hours < 48:
         return f"{hours:.1f} h"
     return f"{hours / 24:.1f} days"
+
+
+def duration_text(value: float | None, unit: str = "h") -> str:
+    """A model's duration (horizon, RUL, time to a limit) in the data's own unit: hours as
+    `hours_text` reads them, cycles as cycles ("137 cycles", "1 cycle"), never hours."""
+    if unit != "cycles":
+        return hours_text(value)
+    if value is None:
+        return "—"
+    if value <= 0:
+        return "now"
+    shown = f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
+    return f"{shown} cycle" if shown == "1" else f"{shown} cycles"

@@ -131,19 +131,6 @@ def host_of(tenant: Tenant) -> str:
 
 
 @pytest.fixture
-def eager(django_capture_on_commit_callbacks: Any) -> Iterator[Any]:
-    """`with eager(): ...` runs the Celery tasks queued on commit inside the block, in-process
-    (an upload's job, say)."""
-    from pdm_saas.celery import app as celery_app
-
-    celery_app.conf.task_always_eager = True
-    try:
-        yield lambda: django_capture_on_commit_callbacks(execute=True)
-    finally:
-        celery_app.conf.task_always_eager = False
-
-
-@pytest.fixture
 def client_for(db: None, world: World) -> Any:
     """`client_for("viewer")` signs that actor in and targets acme's host (or `tenant=`)."""
 
@@ -217,3 +204,15 @@ def failing_run_readings(document: dict[str, Any], name: str, *, seed: int = 11)
     return [{"machine": name, "ts": row["ts"].isoformat(),
              "values": {k: (None if v != v else v) for k, v in row.items() if k != "ts" and v is not None}}
             for row in rows]
+
+
+@pytest.fixture
+def eager(django_capture_on_commit_callbacks: Any) -> Iterator[Any]:
+    """`with eager():` runs the tasks queued on commit (an upload's job) before the block ends."""
+    from pdm_saas.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    try:
+        yield lambda: django_capture_on_commit_callbacks(execute=True)
+    finally:
+        celery_app.conf.task_always_eager = False

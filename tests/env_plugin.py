@@ -27,6 +27,9 @@ os.environ.setdefault("PDM_SIGNUP_RATE", "10000/minute")
 # the limits on with override_settings.
 os.environ.setdefault("PDM_QUOTAS_ENABLED", "false")
 os.environ.setdefault("PDM_RATE_LIMITS_ENABLED", "false")
+# Real-data training searches for 5 minutes by default; tests search with 4 candidates (the two
+# libraries' defaults and two proposals), which exercises every step of the search.
+os.environ.setdefault("PDM_MODEL_SEARCH_MAX_TRIALS", "4")
 # The suite runs the development configuration (DEBUG is off unless switched on): http links on
 # port 8000 and cookies over plain HTTP for the browser tests. pytest-django still turns DEBUG off
 # while tests run; tests/test_security_headers.py checks the production defaults in a clean process.

@@ -10,7 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict, get_args
 
-from machines.metadata import label_for_header, observation_labels, sensor_for_header
+from machines.metadata import (
+    failure_mode_for_label,
+    failure_modes_listed,
+    is_observation_type,
+    label_for_header,
+    observation_labels,
+    sensor_for_header,
+)
 from machines.models import MachineType
 from machines.textfiles import DELIMITERS, ENCODINGS, names_listed
 from pdm_saas.errors import InvalidInput
@@ -33,6 +40,9 @@ class ColumnMapping:
     """`time_format`: "iso" (ISO 8601; without an offset the time is taken as UTC), "epoch_s",
     "epoch_ms", or "cycle" (an integer sequence number, stored as 1970-01-01 + cycle seconds).
     A fleet file names its `machine_column`; a single-machine file gives `machine_name`.
+    Failures come from a 0/1 `failure_column`, a `failure_mode_column` naming the mode, and/or
+    `failure_mode_flags`, one 0/1 column per mode (file header -> failure mode; a list of headers
+    means each header names its mode); machines/labels.py says how they combine.
     `encoding`, `delimiter` and `decimal_mark` say how to read a CSV file; None detects them."""
 
     time_column: str
@@ -42,6 +52,7 @@ class ColumnMapping:
     machine_name: str | None = None
     failure_column: str | None = None  # 0/1 failure flag per row (read by the labels step)
     failure_mode_column: str | None = None
+    failure_mode_flags: Mapping[str, str] = field(default_factory=dict)  # file header -> failure mode
     create_unknown_machines: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # room for later options, kept on save
     encoding: str | None = None
@@ -55,6 +66,9 @@ class ColumnMapping:
         data["sensors"] = dict(self.sensors)
         data["extra"] = dict(self.extra)
         data["labels"] = dict(self.labels)
+        data["failure_mode_flags"] = dict(self.failure_mode_flags)
+        if not data["failure_mode_flags"]:  # left out when unused: mappings saved before it compare equal
+            del data["failure_mode_flags"]
         for name in READING_FIELDS:  # left out when detected: mappings saved before them compare equal
             if data[name] is None:
                 del data[name]
@@ -77,12 +91,20 @@ class ColumnMapping:
         if unknown:
             raise InvalidInput(f"Unknown mapping fields: {', '.join(unknown)}.", code="mapping_invalid",
                                details={"problems": [f"unknown field '{name}'" for name in unknown]})
-        return cls(**data)
+        flags = data.get("failure_mode_flags")
+        if isinstance(flags, list | tuple) and all(isinstance(header, str) for header in flags):
+            data = {**data, "failure_mode_flags": {header: header for header in flags}}  # each header names its mode
+        elif flags is not None and not (isinstance(flags, Mapping)
+                                        and all(isinstance(v, str) for v in [*flags, *flags.values()])):
+            raise InvalidInput("failure_mode_flags must map file headers to failure modes, e.g. "
+                               '{"TWF": "tool_wear_failure"}, or list headers named after their modes.',
+                               code="mapping_invalid", details={"problems": ["failure_mode_flags: not a mapping"]})
+        return cls(**{**data, "failure_mode_flags": dict(data.get("failure_mode_flags") or {})})
 
     def file_columns(self) -> list[str]:
         """Every column of the file the mapping reads, time first."""
         named = [self.time_column, self.machine_column, *self.sensors, self.failure_column,
-                 self.failure_mode_column, *self.labels]
+                 self.failure_mode_column, *self.failure_mode_flags, *self.labels]
         return list(dict.fromkeys(name for name in named if name))
 
 
@@ -96,6 +118,7 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
     named = [(f"the {role} '{header}'", header) for role, header in roles if header]
     named += [(f"the column '{header}' (sensor '{sensor}')", header) for header, sensor in mapping.sensors.items()]
     named += [(f"the column '{header}' (label '{label}')", header) for header, label in mapping.labels.items()]
+    named += [(f"the failure-mode flag '{header}'", header) for header in mapping.failure_mode_flags]
     for what, header in named:
         if header not in present:
             problems.append(f"{names_listed([what], longest=80)} is not in the file (its columns: {listed})")
@@ -107,6 +130,7 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
     if not mapping.sensors:
         problems.append("map at least one sensor column")
     problems += _sensor_problems(mapping, machine_type)
+    problems += _mode_flag_problems(mapping, machine_type)
     problems += _label_problems(mapping, machine_type)
     return problems
 
@@ -150,6 +174,13 @@ def _sensor_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[
     return _mapped_problems(mapping.sensors, known, noun="sensor", type_key=machine_type.key)
 
 
+def _mode_flag_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[str]:
+    document = machine_type.metadata
+    return [f"the failure-mode flag column '{header}': '{mode}' names no failure mode of machine type "
+            f"'{machine_type.key}', by name or alias (known: {failure_modes_listed(document)})"
+            for header, mode in mapping.failure_mode_flags.items() if failure_mode_for_label(document, mode) is None]
+
+
 def mapping_validate(mapping: ColumnMapping, *, columns: Sequence[str], machine_type: MachineType) -> None:
     problems = mapping_problems(mapping, columns=columns, machine_type=machine_type)
     if problems:
@@ -172,6 +203,9 @@ def mapping_suggest_sensors(*, columns: Sequence[str], machine_type: MachineType
 # The usual names of the time and machine columns: a first guess, as for sensors by name.
 TIME_HEADERS = {"timestamp", "time", "ts", "datetime", "date", "cycle", "time_cycles", "time_in_cycles"}
 MACHINE_HEADERS = {"machine", "machine_id", "machine_name", "unit", "unit_number", "unit_id", "asset", "asset_id"}
+# Compared with spaces as underscores: `Machine failure` (AI4I), `Failure Type` (its Kaggle copy).
+FAILURE_HEADERS = {"failure", "failed", "machine_failure", "failure_flag", "is_failure"}
+FAILURE_MODE_HEADERS = {"failure_mode", "failure_type", "mode_of_failure"}
 
 
 @dataclass(frozen=True)
@@ -181,39 +215,55 @@ class ColumnsGuess:
     sensors: dict[str, str]  # file header -> sensor name
     time_column: str | None
     machine_column: str | None
+    failure_column: str | None = None
+    failure_mode_column: str | None = None
+    failure_mode_flags: dict[str, str] = field(default_factory=dict)  # file header -> failure mode
 
 
 def mapping_guess(*, columns: Sequence[str], machine_type: MachineType, taken: Sequence[str] = ()) -> ColumnsGuess:
     """The first guess at a file's columns that the upload form shows and `ingest_file` uses:
-    sensors by name, alias or identifier, and the usual names of time and machine columns.
+    sensors by name, alias or identifier; failure-mode flags by a failure mode's name or alias
+    (AI4I's `TWF`); the usual names of time, machine, failure and failure-mode columns.
     Columns in `taken` (already given a role) are left out."""
     free = [column for column in columns if column not in set(taken)]
     sensors = mapping_suggest_sensors(columns=free, machine_type=machine_type)
+    flags = {column: mode for column in free if column not in sensors
+             and (mode := failure_mode_for_label(machine_type.metadata, column)) is not None}
 
     def named(names: set[str], *skip: str | None) -> str | None:
-        return next((c for c in free if c not in sensors and c not in skip and c.strip().lower() in names), None)
+        return next((c for c in free if c not in sensors and c not in flags and c not in skip
+                     and "_".join(c.strip().lower().split()) in names), None)
 
     time_column = named(TIME_HEADERS)
-    return ColumnsGuess(sensors=sensors, time_column=time_column,
-                        machine_column=named(MACHINE_HEADERS, time_column))
+    return ColumnsGuess(sensors=sensors, time_column=time_column, machine_column=named(MACHINE_HEADERS, time_column),
+                        failure_column=named(FAILURE_HEADERS), failure_mode_column=named(FAILURE_MODE_HEADERS),
+                        failure_mode_flags=flags)
 
 
 def mapping_complete(given: Mapping[str, Any], *, columns: Sequence[str], machine_type: MachineType) -> dict[str, Any]:
     """`given` with what it leaves out guessed like the upload form does: the sensors when it
-    maps none, the time column, and the machine column when it names neither a column nor a
-    machine. What it gives is kept as given."""
+    maps none, the time column, the machine column when it names neither a column nor a machine,
+    and the failure column, failure-mode column and failure-mode flags when it leaves their keys
+    out (a key given as null or empty asks for none). What it gives is kept as given."""
     mapping = dict(given)
-    roles = ("time_column", "machine_column", "failure_column", "failure_mode_column")
-    guess = mapping_guess(columns=columns, machine_type=machine_type,
-                          taken=[mapping[role] for role in roles if mapping.get(role)])
-    if not mapping.get("sensors"):
-        mapping["sensors"] = guess.sensors
-    if not mapping.get("time_column") and guess.time_column:
-        mapping["time_column"] = guess.time_column
-    if not mapping.get("machine_column") and not mapping.get("machine_name") and guess.machine_column:
-        mapping["machine_column"] = guess.machine_column
-    if not mapping.get("labels"):
+    observations = is_observation_type(machine_type.metadata)
+    if observations and not mapping.get("labels"):
         labels = {column: label for column in columns if (label := label_for_header(machine_type.metadata, column))}
         if labels:
             mapping["labels"] = labels
+    taken = [mapping[role] for role in GUESSED_ROLES if mapping.get(role)]
+    taken += [*(mapping.get("sensors") or {}), *(mapping.get("failure_mode_flags") or []),
+              *(mapping.get("labels") or {})]
+    guess = mapping_guess(columns=columns, machine_type=machine_type, taken=taken)
+    # An observation type's failure flags are labels of their rows, not failure events in time.
+    wanted = {"sensors": not mapping.get("sensors"), "time_column": not mapping.get("time_column"),
+              "machine_column": not mapping.get("machine_column") and not mapping.get("machine_name"),
+              **{name: name not in mapping and not observations for name in LABEL_ROLES}}
+    for name, open_role in wanted.items():
+        if open_role and getattr(guess, name):
+            mapping[name] = getattr(guess, name)
     return mapping
+
+
+LABEL_ROLES = ("failure_column", "failure_mode_column", "failure_mode_flags")
+GUESSED_ROLES = ("time_column", "machine_column", "failure_column", "failure_mode_column")

@@ -9,8 +9,9 @@ to a group without the schema in its name. Events are JSON objects with a `type`
 - `job.progress`: `{"type": "job.progress", "id", "job": {"id", "kind", "status", "progress",
   "message", "error", "updated_at"}}`, on every change of a Job row.
 - `machine.health`: `{"type": "machine.health", "id", "machine": {"id", "health",
-  "failure_probability", "rul", "anomaly", "failure_mode", "predicted_failure", "prediction_id",
-  "scored_at"}}`, when scoring updates a machine.
+  "failure_probability", "rul", "time_unit", "anomaly", "failure_mode", "predicted_failure",
+  "prediction_id", "scored_at"}}`, when scoring updates a machine; `rul` is in `time_unit`,
+  "h" or "cycles" (cycle-indexed data).
 - `resync`: `{"type": "resync"}`, after a reconnect whose missed events are no longer kept:
   reload state from the API.
 

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
@@ -39,12 +41,10 @@ from machines.ingest.parse import decimal_point, numbers, times_us
 from machines.ingest.reader import table_open
 from machines.metadata import is_observation_type
 from machines.models import MachineType
-from pdm_saas.errors import Conflict, InvalidInput
+from pdm_saas.errors import InvalidInput
 from predictions.explain import shap_contributions, top_factors
 from predictions.frames import cycle_of, frame_from_columns
-from predictions.output_files import table_write
 from predictions.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns
-from predictions.services.observation_scoring import observation_file_score
 from predictions.services.registry import model_set_for
 from tenants.db import connection
 
@@ -60,40 +60,70 @@ class FileScored:
 
 
 def score_file(*, machine_type: MachineType, source: Path, target: Path, mapping: Mapping[str, Any] | None = None,
-               explain: bool = False, progress: ProgressFn | None = None) -> FileScored:
+               explain: bool = False, progress: ProgressFn | None = None, anomaly_only: bool = False) -> FileScored:
     """`mapping`: an ingest column mapping (as `ingest_file` takes it), possibly partial: what it
     leaves out (sensors, time column, machine column unless it names a `machine_name`) is guessed
-    from the headers as the upload form guesses it (`mapping_complete`)."""
+    from the headers as the upload form guesses it (`mapping_complete`). With `anomaly_only`, or
+    when the type has an anomaly detector but no failure classifier (trained on normal operation
+    only), the file is scored by the detector alone (`anomaly_files.anomaly_score_file`)."""
     report: ProgressFn = progress or no_progress
-    if target.suffix.lower() not in (".csv", ".parquet"):
-        raise InvalidInput("The output file must end in .csv or .parquet.")
+    target_check(target)
     if is_observation_type(machine_type.metadata):  # independent rows: each scored from its own values
+        from predictions.services.observation_scoring import observation_file_score  # it imports this module
+
         scored = observation_file_score(machine_type=machine_type, source=source, target=target, mapping=mapping,
                                         progress=progress)
         return FileScored(scored.rows_read, scored.rows_refused, scored.predictions, 0, scored.sensors)
-    models = model_set_for(machine_type=machine_type)
+    models = None if anomaly_only else model_set_for(machine_type=machine_type)
     if models is None:
-        raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first.")
+        from predictions.services.anomaly_files import anomaly_score_file  # it imports this module
+
+        return anomaly_score_file(machine_type=machine_type, source=source, target=target, mapping=mapping,
+                                  progress=progress)
     prediction_quota_check(tenant_id=connection.tenant.id)
-    given = dict(mapping or {})
-    table = table_open(source, encoding=given.get("encoding"), delimiter=given.get("delimiter"),
-                       decimal_mark=given.get("decimal_mark"))
-    columns = _mapping_completed(given, table.columns, machine_type)
-    sensors = dict(columns.sensors)
-    report(5, "Reading the file")
-    read = [c for c in (columns.machine_column, columns.time_column) if c]
-    data = pa.Table.from_batches(list(table.batches(list(dict.fromkeys([*read, *sensors])))))
-    frame, refused = _frame(data, machine_type, columns, models, decimal_mark=table.decimal_mark)
-    report(40, f"Scoring {frame.num_rows:,} steps")
-    scores = score_columns(models, frame, rows="all")
+    read = file_frame(machine_type=machine_type, source=source, mapping=mapping, step_hours=models.step_hours,
+                      time_scale=models.time_scale, progress=report)
+    report(40, f"Scoring {read.frame.num_rows:,} steps")
+    scores = score_columns(models, read.frame, rows="all")
     factors = _factors(models, scores) if explain else None
     report(85, "Writing the predictions")
     with transaction.atomic():  # a failed write rolls the count back
         prediction_quota_reserve(tenant_id=connection.tenant.id, count=len(scores))
         _write(target, scores, cycles=models.time_unit == "cycles", factors=factors)
     report(100, "Done")
+    return FileScored(read.rows_read, read.refused, len(scores), len(set(scores.machine.tolist())), read.sensors,
+                      read.ignored)
+
+
+def target_check(target: Path) -> None:
+    if target.suffix.lower() not in (".csv", ".parquet"):
+        raise InvalidInput("The output file must end in .csv or .parquet.")
+
+
+@dataclass
+class FileFrame:
+    frame: pa.Table  # bucketed into model steps
+    rows_read: int
+    refused: int
+    sensors: dict[str, str]  # file column -> sensor
+    ignored: list[str]
+
+
+def file_frame(*, machine_type: MachineType, source: Path, mapping: Mapping[str, Any] | None, step_hours: float,
+               time_scale: float, progress: ProgressFn) -> FileFrame:
+    """The file's readings bucketed into model steps of `step_hours` (read at `time_scale`)."""
+    given = dict(mapping or {})
+    table = table_open(source, encoding=given.get("encoding"), delimiter=given.get("delimiter"),
+                       decimal_mark=given.get("decimal_mark"))
+    columns = _mapping_completed(given, table.columns, machine_type)
+    sensors = dict(columns.sensors)
+    progress(5, "Reading the file")
+    read = [c for c in (columns.machine_column, columns.time_column) if c]
+    data = pa.Table.from_batches(list(table.batches(list(dict.fromkeys([*read, *sensors])))))
+    frame, refused = _frame(data, machine_type, columns, step_hours=step_hours, time_scale=time_scale,
+                            decimal_mark=table.decimal_mark)
     ignored = [c for c in table.columns if c not in {*read, *sensors}]
-    return FileScored(data.num_rows, refused, len(scores), len(set(scores.machine.tolist())), sensors, ignored)
+    return FileFrame(frame, data.num_rows, refused, sensors, ignored)
 
 
 def _mapping_completed(given: Mapping[str, Any], columns: list[str], machine_type: MachineType) -> ColumnMapping:
@@ -124,8 +154,8 @@ def _factors(models: ModelSet, scores: Scores) -> list[str]:
     return cells
 
 
-def _frame(data: pa.Table, machine_type: MachineType, mapping: ColumnMapping, models: ModelSet, *,
-           decimal_mark: str) -> tuple[pa.Table, int]:
+def _frame(data: pa.Table, machine_type: MachineType, mapping: ColumnMapping, *, step_hours: float,
+           time_scale: float, decimal_mark: str) -> tuple[pa.Table, int]:
     micros = times_us(data.column(mapping.time_column).combine_chunks(), mapping.time_format)
     machines = (data.column(mapping.machine_column).combine_chunks() if mapping.machine_column
                 else pa.array([mapping.machine_name] * data.num_rows, pa.string()))
@@ -146,8 +176,8 @@ def _frame(data: pa.Table, machine_type: MachineType, mapping: ColumnMapping, mo
         else:
             values, _ = numbers(decimal_point(column, decimal_mark), pa.float64())  # type: ignore[arg-type]
             numeric[sensor] = np.asarray(pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False))
-    frame = frame_from_columns(names, seconds, numeric, labels, machine_type.metadata, step_hours=models.step_hours,
-                               time_scale=models.time_scale)
+    frame = frame_from_columns(names, seconds, numeric, labels, machine_type.metadata, step_hours=step_hours,
+                               time_scale=time_scale)
     return frame, refused
 
 
@@ -155,9 +185,8 @@ def _write(target: Path, scores: Scores, *, cycles: bool, factors: list[str] | N
     rul = scores.rul or (None, None, None)
     unit = "cycles" if cycles else "h"  # a cycle-indexed model's step is one cycle (frames.CYCLE_TIME_SCALE)
     window_end: Any = scores.window_end
-    if cycles:  # stored at 1970-01-01 + cycle seconds, stretched to one model "hour" per cycle
-        seconds = np.asarray(pc.cast(scores.window_end, pa.int64()).to_numpy(zero_copy_only=False)) // 1_000_000
-        window_end = pa.array([cycle_of(s) for s in seconds.tolist()], pa.int64())
+    if cycles:
+        window_end = window_end_cycles(scores.window_end)
     columns = {
         "machine": pa.array(scores.machine.astype(str)), "window_end_cycle" if cycles else "window_end": window_end,
         "probability": scores.probability, "predicted_failure": scores.probability >= scores.threshold,
@@ -169,6 +198,22 @@ def _write(target: Path, scores: Scores, *, cycles: bool, factors: list[str] | N
     if factors is not None:
         columns["top_factors"] = pa.array(factors, pa.string())
     n = len(scores)
-    table = pa.table({name: value if value is not None else pa.nulls(n, pa.float64())
-                      for name, value in columns.items()})
-    table_write(target, table)
+    table_write(target, pa.table({name: value if value is not None else pa.nulls(n, pa.float64())
+                                  for name, value in columns.items()}))
+
+
+def window_end_cycles(window_end: pa.Array) -> pa.Array:
+    """Step times of a cycle-indexed model (1970-01-01 + cycle seconds, stretched to one model
+    "hour" per cycle) as cycle numbers."""
+    seconds = np.asarray(pc.cast(window_end, pa.int64()).to_numpy(zero_copy_only=False)) // 1_000_000
+    return pa.array([cycle_of(s) for s in seconds.tolist()], pa.int64())
+
+
+def table_write(target: Path, table: pa.Table) -> None:
+    """CSV or Parquet by the target's extension, written whole or not at all."""
+    temporary = target.with_name(f".{target.name}.partial")
+    if target.suffix.lower() == ".parquet":
+        pq.write_table(table, temporary)
+    else:
+        pa_csv.write_csv(table, temporary)
+    temporary.replace(target)  # a reader never sees half a file

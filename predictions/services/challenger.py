@@ -61,6 +61,7 @@ from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError
 from predictions.bundles import FAILURE, RUL, Bundle, bundle_load
+from predictions.frames import CYCLE_DATA_BEFORE
 from predictions.models import (
     Dataset,
     FailureEvent,
@@ -348,7 +349,8 @@ def _outcomes(which: str, *, version_id: int, machines: list[int], start: dateti
     table, column, extra = _TABLES[which]
     with connection.cursor() as cursor:
         cursor.execute(_COMPARE_SQL.format(table=table, column=column, extra=extra),
-                       {"version": version_id, "machines": machines, "start": start, "now": now})
+                       {"version": version_id, "machines": machines, "start": start, "now": now,
+                        "cycle_before": CYCLE_DATA_BEFORE})
         tp, fp, tn, fn, pending, mae, rul_count = cursor.fetchone()
     return Outcomes(tp=tp, fp=fp, tn=tn, fn=fn, pending=pending,
                     rul_mae_h=None if mae is None else round(float(mae), 3), rul_count=rul_count)

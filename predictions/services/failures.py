@@ -9,19 +9,30 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from machines.models import Machine
+from machines.metadata import failure_mode_for_label, failure_modes_listed
+from machines.models import Machine, MachineType
 from machines.textfiles import table_columns_check, table_problems_refuse, table_rows
 from pdm_saas.errors import InvalidInput
 from predictions.models import FailureEvent
 
 
+def failure_mode_resolve(*, machine_type: MachineType, label: str, field: str = "failure_mode") -> str:
+    """The failure mode a label names, by name or by an alias of the type's metadata (`TWF`);
+    "" for none. A label naming no mode is refused with the modes the type knows."""
+    if not label.strip():
+        return ""
+    mode = failure_mode_for_label(machine_type.metadata, label.strip())
+    if mode is None:
+        raise InvalidInput(f"Unknown failure mode {label[:40]!r} for {machine_type.name}; its failure modes: "
+                           f"{failure_modes_listed(machine_type.metadata)}.", code="unknown_failure_mode",
+                           details={field: [f"one of {failure_modes_listed(machine_type.metadata)}"]})
+    return mode
+
+
 def failure_event_create(*, machine: Machine, occurred_at: datetime, failure_mode: str = "",
                          notes: str = "") -> FailureEvent:
-    modes = {mode["name"] for mode in machine.machine_type.metadata.get("failure_modes", [])}
-    if failure_mode and failure_mode not in modes:
-        raise InvalidInput(f"Unknown failure mode {failure_mode!r} for {machine.machine_type.name}.",
-                           details={"failure_mode": [f"one of {sorted(modes)}"]})
-    return FailureEvent.objects.create(machine=machine, occurred_at=occurred_at, failure_mode=failure_mode,
+    mode = failure_mode_resolve(machine_type=machine.machine_type, label=failure_mode)
+    return FailureEvent.objects.create(machine=machine, occurred_at=occurred_at, failure_mode=mode,
                                        notes=notes, source=FailureEvent.Source.MANUAL)
 
 
@@ -56,8 +67,10 @@ def _failure_row(line: int, row: dict[str, str], machines: dict[str, Machine]) -
         return None, f"line {line}: occurred_at {row['occurred_at']!r} is not an ISO 8601 time"
     if timezone.is_naive(occurred):
         occurred = timezone.make_aware(occurred, UTC)
-    mode = row.get("failure_mode", "")
-    modes = {m["name"] for m in machine.machine_type.metadata.get("failure_modes", [])}
-    if mode and mode not in modes:
-        return None, f"line {line}: unknown failure mode {mode!r} (known: {', '.join(sorted(modes))})"
+    try:
+        mode = failure_mode_resolve(machine_type=machine.machine_type, label=row.get("failure_mode", ""))
+    except InvalidInput:
+        document = machine.machine_type.metadata
+        return None, (f"line {line}: unknown failure mode {row['failure_mode'][:40]!r} "
+                      f"(known: {failure_modes_listed(document)})")
     return (machine, occurred, mode, row.get("notes", "")), None

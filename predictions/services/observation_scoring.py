@@ -32,7 +32,7 @@ from machines.observations import array_column
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions.bundles import OBSERVATION, bundle_load
 from predictions.models import ModelVersion
-from predictions.output_files import table_write
+from predictions.services.batch_files import table_write
 from predictions.services.registry import artifact_read
 from predictions.training.observations import ObservationModel, observation_features
 from tenants.db import connection

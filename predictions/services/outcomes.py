@@ -12,11 +12,19 @@ the first of these after `t`:
 - neither, and `t + h` is in the past: no failure; false positive or true negative;
 - neither, and `t + h` is still ahead: **pending**, not counted.
 
-RUL error: |predicted RUL - hours from `t` to the machine's next failure|, over predictions with a
-RUL that a failure followed. The RUL regressor is capped (docs/models.md), so predictions far
-before a failure carry their distance beyond the cap as error: read the MAE with the cap in mind.
+RUL error: |predicted RUL - time from `t` to the machine's next failure|, over predictions with a
+RUL that a failure followed, in the data's unit (hours, or cycles).
 
-The join runs in one Postgres query (two lateral look-ups per prediction, then an aggregate), so
+Cycle-indexed predictions (`window_end` before 1980, see predictions/frames.py) are compared in
+cycles: `t` is their cycle, the horizon and RUL count cycles, failures are read at their cycle,
+and "`t + h` is in the past" means the machine has been scored at or beyond cycle `t + h` (a
+cycle machine's clock is its own, not today's date). A work order's wall-clock time has no
+place on a cycle axis, so work orders resolve no cycle prediction.
+
+The RUL regressor is capped (docs/models.md), so predictions far before a failure carry their
+distance beyond the cap as error: read the MAE with the cap in mind.
+
+The join runs in one Postgres query (lateral look-ups per prediction, then an aggregate), so
 a version's hundred thousand predictions never cross the wire. One `OutcomeSnapshot` row per
 computation, so the model page can show the metrics over time.
 """
@@ -30,35 +38,48 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from predictions.frames import CYCLE_DATA_BEFORE
 from predictions.models import ModelVersion, OutcomeSnapshot
 from tenants.db import connection
 
 _OUTCOMES_SQL = """
-WITH resolved AS (
-    SELECT p.predicted_failure AS said, p.rul_h,
-           extract(epoch FROM nf.at - p.window_end) / 3600.0 AS to_failure_h,
+WITH placed AS (
+    -- A cycle-indexed prediction stands at cycle x 1 h (one model step per cycle) while its
+    -- machine's readings and failures are stored at cycle x 1 s: put it on the stored axis, its
+    -- horizon and RUL in seconds, before comparing.
+    SELECT p.machine_id, p.predicted_failure AS said, p.rul_h, c.cycles,
+           CASE WHEN c.cycles THEN to_timestamp(extract(epoch FROM p.window_end) / 3600.0) ELSE p.window_end END AS t,
+           p.horizon_h * CASE WHEN c.cycles THEN interval '1 second' ELSE interval '1 hour' END AS h,
+           CASE WHEN c.cycles THEN 1.0 ELSE 3600.0 END AS unit_s
+    FROM predictions_prediction p, LATERAL (SELECT p.window_end < %(cycle_before)s AS cycles) c
+    WHERE p.model_version_id = %(version)s AND p.created_at >= %(start)s AND p.created_at <= %(now)s
+), resolved AS (
+    SELECT p.said, p.rul_h,
+           extract(epoch FROM nf.at - p.t) / p.unit_s AS to_failure,
            CASE
-               WHEN nf.at IS NOT NULL AND nf.at <= p.window_end + p.horizon_h * interval '1 hour'
-                    AND (nc.at IS NULL OR nf.at <= nc.at) THEN 'failure'
-               WHEN nc.at IS NOT NULL AND nc.at <= p.window_end + p.horizon_h * interval '1 hour' THEN 'fine'
-               WHEN p.window_end + p.horizon_h * interval '1 hour' <= %(now)s THEN 'fine'
+               WHEN nf.at IS NOT NULL AND nf.at <= p.t + p.h AND (nc.at IS NULL OR nf.at <= nc.at) THEN 'failure'
+               WHEN nc.at IS NOT NULL AND nc.at <= p.t + p.h THEN 'fine'
+               WHEN p.t + p.h <= CASE WHEN p.cycles THEN seen.at ELSE %(now)s END THEN 'fine'
                ELSE 'pending'
            END AS actual
-    FROM predictions_prediction p
+    FROM placed p
     LEFT JOIN LATERAL (SELECT min(f.occurred_at) AS at FROM predictions_failureevent f
-                       WHERE f.machine_id = p.machine_id AND f.occurred_at > p.window_end) nf ON true
+                       WHERE f.machine_id = p.machine_id AND f.occurred_at > p.t) nf ON true
     LEFT JOIN LATERAL (SELECT min(w.closed_at) AS at FROM predictions_workorder w
                        WHERE w.machine_id = p.machine_id AND w.status = 'done' AND w.failure_found IS FALSE
-                         AND w.closed_at > p.window_end) nc ON true
-    WHERE p.model_version_id = %(version)s AND p.created_at >= %(start)s AND p.created_at <= %(now)s
+                         AND w.closed_at > p.t) nc ON true
+    -- A cycle machine's clock is its own: how far it has been scored, not today's date.
+    LEFT JOIN LATERAL (SELECT to_timestamp(extract(epoch FROM max(q.window_end)) / 3600.0) AS at
+                       FROM predictions_prediction q
+                       WHERE p.cycles AND q.machine_id = p.machine_id AND q.window_end < %(cycle_before)s) seen ON true
 )
 SELECT count(*) FILTER (WHERE actual = 'failure' AND said),
        count(*) FILTER (WHERE actual = 'fine' AND said),
        count(*) FILTER (WHERE actual = 'fine' AND NOT said),
        count(*) FILTER (WHERE actual = 'failure' AND NOT said),
        count(*) FILTER (WHERE actual = 'pending'),
-       avg(abs(rul_h - to_failure_h)) FILTER (WHERE rul_h IS NOT NULL AND to_failure_h IS NOT NULL),
-       count(*) FILTER (WHERE rul_h IS NOT NULL AND to_failure_h IS NOT NULL)
+       avg(abs(rul_h - to_failure)) FILTER (WHERE rul_h IS NOT NULL AND to_failure IS NOT NULL),
+       count(*) FILTER (WHERE rul_h IS NOT NULL AND to_failure IS NOT NULL)
 FROM resolved
 """
 
@@ -93,7 +114,8 @@ def _ratio(part: int, whole: int) -> float | None:
 def version_outcomes(*, version_id: int, start: datetime, now: datetime) -> Outcomes:
     """The version's predictions made from `start` to `now`, resolved as the module docstring says."""
     with connection.cursor() as cursor:
-        cursor.execute(_OUTCOMES_SQL, {"version": version_id, "start": start, "now": now})
+        cursor.execute(_OUTCOMES_SQL, {"version": version_id, "start": start, "now": now,
+                                       "cycle_before": CYCLE_DATA_BEFORE})
         tp, fp, tn, fn, pending, mae, rul_count = cursor.fetchone()
     return Outcomes(tp=tp, fp=fp, tn=tn, fn=fn, pending=pending,
                     rul_mae_h=None if mae is None else round(float(mae), 3), rul_count=rul_count)

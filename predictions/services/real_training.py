@@ -14,10 +14,15 @@ The job (`real_training_start` -> `real_training_run`, queue `train`):
    10%) on F1 (classifier) or RMSE (RUL); otherwise it stays a candidate and the report says why.
    Anomaly detector and forecaster trained on real data replace champions that never saw real
    data: their normal is this fleet's normal.
+
+With fewer than MIN_FAILED_RUNS failures inside the readings, only the anomaly detector and the
+forecaster are trained (`normal_training.train_on_normal_operation`) and the report says what the
+failure models need. The model step follows the readings' pace (`stored_readings.data_step_hours`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -26,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from django.conf import settings
 
 from jobs.models import Job
 from jobs.services import ProgressFn, no_progress
@@ -33,8 +39,10 @@ from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import FAILURE, KINDS, RUL, Bundle
+from predictions.features import data_spec
 from predictions.frames import DEFAULT_STEP_HOURS, time_scale_for
 from predictions.models import Dataset, FailureEvent, ModelVersion
+from predictions.services.normal_training import train_on_normal_operation
 from predictions.services.observation_training import observation_training_run
 from predictions.services.registry import (
     artifact_read,
@@ -44,10 +52,12 @@ from predictions.services.registry import (
     model_version_promote,
     model_version_register,
 )
-from predictions.services.stored_readings import bucketed_frame
+from predictions.services.stored_readings import bucketed_frame, data_step_hours
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
-from predictions.training.classifier import default_horizon_h
+from predictions.splits import split_train_validation_test
+from predictions.training.classifier import column_numpy, default_horizon_h
 from predictions.training.real import better_by, evaluate_bundle, label_runs, summary_row
+from predictions.training.search import SearchSettings
 from predictions.training.suite import Suite, train_suite
 from tenants.db import connection
 
@@ -57,42 +67,55 @@ MIN_FAILED_RUNS = 3
 
 
 def real_training_start(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
-                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0,
+                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, budget_s: float | None = None,
+                        max_trials: int | None = None, rul_cap: float | None = None,
                         created_by_id: int | None = None) -> Job:
     from predictions.tasks import real_training_task  # tasks import services, not the reverse
 
     if not 0 <= margin <= 10:
         raise InvalidInput("margin must be between 0 and 10 (0.1 = 10%).", details={"margin": ["out of range"]})
+    search = search_settings(budget_s=budget_s, max_trials=max_trials, rul_cap=rul_cap)
     return training_job_start(kind=REAL_KIND, machine_type=machine_type, task=real_training_task,
-                              params={"margin": margin, "horizon_h": horizon_h, "seed": seed},
+                              params={"margin": margin, "horizon_h": horizon_h, "seed": seed,
+                                      "search": dataclasses.asdict(search)},
                               created_by_id=created_by_id)
 
 
 def real_training_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     return train_on_real_data(machine_type=job_machine_type(job), margin=job.params["margin"],
                               horizon_h=job.params["horizon_h"], seed=job.params["seed"], job_id=job.id,
-                              progress=progress)
+                              search=SearchSettings(**job.params.get("search", {})), progress=progress)
 
 
 def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
-                       progress: ProgressFn | None = None) -> dict[str, Any]:
+                       search: SearchSettings | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
     if is_observation_type(machine_type.metadata):  # independent labelled rows: no runs, no windows
         return observation_training_run(machine_type=machine_type, seed=seed, job_id=job_id, progress=progress)
     report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the fleet's readings and failure events")
-    table, time_scale = real_table(machine_type=machine_type)
+    step_hours = data_step_hours(list(Machine.objects.filter(machine_type=machine_type).values_list("id", flat=True)))
+    table, time_scale = real_table(machine_type=machine_type, step_hours=step_hours, min_failures=0)
+    failures = _failed_runs(table)
+    if failures < MIN_FAILED_RUNS:
+        return train_on_normal_operation(machine_type=machine_type, table=table, time_scale=time_scale,
+                                         step_hours=step_hours, failures=failures, needed=MIN_FAILED_RUNS, seed=seed,
+                                         job_id=job_id, progress=report)
     horizon_h = default_horizon_h(table) if horizon_h is None else horizon_h
     dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.REAL, table=table, job_id=job_id,
-                            params={"step_hours": DEFAULT_STEP_HOURS, "time_scale": time_scale,
+                            params={"step_hours": step_hours, "time_scale": time_scale,
                                     "runs": _count_units(table)})
     champions = champion_versions(machine_type_id=machine_type.id)
     champion_bundles = {kind: _bundle(v) for kind, v in champions.items() if kind in (FAILURE, RUL)}
+    report(8, "Finding operating regimes and fitting features to the runs")
+    train_rows = split_train_validation_test(column_numpy(table, "machine").astype(str), seed=seed)[0]
+    spec = data_spec(table, machine_type.metadata, rows=train_rows, seed=seed)
     report(10, "Training on real data")
     real = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, time_scale=time_scale,
+                       spec=spec, search=search or search_settings(), step_hours=step_hours,
                        progress=lambda p, m: report(10 + int(p * 0.4), m))
-    tuned = _fine_tune(table, machine_type, champion_bundles, horizon_h, seed, time_scale, report)
+    tuned = _fine_tune(table, machine_type, champion_bundles, horizon_h, seed, time_scale, step_hours, report)
     report(85, "Comparing against the champions on held-out real runs")
     decisions = [_decide(kind, machine_type, dataset, real, tuned, champions, champion_bundles, table,
                          margin, seed, job_id) for kind in KINDS if kind in real.bundles]
@@ -102,9 +125,22 @@ def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MAR
             "skipped": real.skipped, "seconds": round(time.perf_counter() - started, 2)}
 
 
-def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HOURS) -> tuple[pa.Table, float]:
+def search_settings(*, budget_s: float | None = None, max_trials: int | None = None,
+                    rul_cap: float | None = None) -> SearchSettings:
+    """The model search's settings: the caller's, else the deployment's (settings.MODEL_SEARCH_*)."""
+    try:
+        return SearchSettings(budget_s=settings.MODEL_SEARCH_BUDGET_S if budget_s is None else budget_s,
+                              max_trials=settings.MODEL_SEARCH_MAX_TRIALS if max_trials is None else max_trials,
+                              cap=rul_cap)
+    except ValueError as exc:
+        raise InvalidInput(f"{exc}.") from exc
+
+
+def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HOURS,
+               min_failures: int = MIN_FAILED_RUNS) -> tuple[pa.Table, float]:
     """The type's readings bucketed to steps, cut into runs and labelled by failure events, and
-    the time scale they were read with (3600 for cycle-indexed data; predictions.frames)."""
+    the time scale they were read with (3600 for cycle-indexed data; predictions.frames).
+    InvalidInput when fewer than `min_failures` failures fall inside the readings."""
     machines = dict(Machine.objects.filter(machine_type=machine_type).values_list("id", "name"))
     time_scale = _time_scale(machines)
     frame = bucketed_frame(machine_type=machine_type, machines=machines, step_hours=step_hours,
@@ -116,13 +152,17 @@ def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HO
             "machine_id", "occurred_at", "failure_mode"):
         events[machines[machine_id]].append((datetime.fromtimestamp(at.timestamp() * time_scale, UTC), mode))
     table = label_runs(frame, events)
-    failed_runs = int(np.sum(table.column("failed").to_numpy(zero_copy_only=False)))
-    if failed_runs < MIN_FAILED_RUNS:
+    failed_runs = _failed_runs(table)
+    if failed_runs < min_failures:
         raise InvalidInput(
             f"{failed_runs} failure(s) fall inside the readings of {machine_type.name}; at least {MIN_FAILED_RUNS} "
             "are needed to train and test on real data. Record failures (POST /api/v1/failure-events/) or upload "
             "files with a label column.", details={"failures": failed_runs, "needed": MIN_FAILED_RUNS})
     return table, time_scale
+
+
+def _failed_runs(table: pa.Table) -> int:
+    return int(np.sum(table.column("failed").to_numpy(zero_copy_only=False)))
 
 
 def _time_scale(machines: Mapping[int, str]) -> float:
@@ -140,12 +180,13 @@ def _bundle(version: ModelVersion) -> Bundle:
 
 
 def _fine_tune(table: pa.Table, machine_type: MachineType, champions: Mapping[str, Bundle], horizon_h: float,
-               seed: int, time_scale: float, report: ProgressFn) -> Suite | None:
+               seed: int, time_scale: float, step_hours: float, report: ProgressFn) -> Suite | None:
     if not champions:
         return None
     report(50, "Fine-tuning the synthetic champions on real data")
     return train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, kinds=list(champions),
-                       init=champions, time_scale=time_scale, progress=lambda p, m: report(50 + int(p * 0.35), m))
+                       init=champions, time_scale=time_scale, step_hours=step_hours,
+                       progress=lambda p, m: report(50 + int(p * 0.35), m))
 
 
 def _decide(kind: str, machine_type: MachineType, dataset: Dataset, real: Suite, tuned: Suite | None,

@@ -139,7 +139,7 @@ def json_safe(value: Any) -> Any:
 def _metrics_of(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any]]:
     model = bundle.model
     metrics = dict(getattr(model, "metrics", {}) or {})
-    for name in ("validation", "mode_metrics", "sizes"):
+    for name in ("validation", "mode_metrics", "sizes", "search"):
         if getattr(model, name, None):
             metrics[name] = getattr(model, name)
     # The model's settings beside its measurements; the RUL interval's *target* coverage must not

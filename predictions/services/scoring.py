@@ -59,24 +59,48 @@ def _models_or_conflict(machine_type: MachineType, machine_id: int | None = None
 def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], models: ModelSet,
                  names: dict[int, str] | None = None) -> pa.Table:
     """Each machine's readings over the last `history_steps` steps before its own latest reading.
-    `names` (id -> name) spares the query when the caller holds the machines already."""
+    Models with run features (run age, change from the run's baseline) also get the first
+    `baseline_steps` steps of the current run, which starts after the machine's latest failure
+    event (or at its first reading): windows count back from the latest row only, so the gap
+    between the two stretches never enters a window. `names` (id -> name) spares the query when
+    the caller holds the machines already."""
     span = timedelta(hours=models.step_hours * (models.history_steps + HISTORY_SLACK_STEPS) / models.time_scale)
     slots = list(machine_type.sensor_slots or [])
+    early = timedelta(hours=models.step_hours * models.baseline_steps / models.time_scale)
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT r.machine_id, extract(epoch FROM r.ts), r.vals
-            FROM (SELECT machine_id, max(ts) AS last FROM machines_reading
-                  WHERE machine_id = ANY(%s) GROUP BY machine_id) latest
-            JOIN machines_reading r ON r.machine_id = latest.machine_id AND r.ts > latest.last - %s
-            ORDER BY r.machine_id, r.ts
-            """,
-            [list(machine_ids), span],
-        )
+        cursor.execute(_STORED_SQL if models.baseline_steps else _RECENT_SQL,
+                       [list(machine_ids), span, early] if models.baseline_steps else [list(machine_ids), span])
         rows = cursor.fetchall()
     if names is None:
         names = dict(Machine.objects.filter(id__in=machine_ids).values_list("id", "name"))
     return _frame_from_rows(rows, slots, names, machine_type.metadata, models)
+
+
+_RECENT_SQL = """
+    SELECT r.machine_id, extract(epoch FROM r.ts), r.vals
+    FROM (SELECT machine_id, max(ts) AS last FROM machines_reading
+          WHERE machine_id = ANY(%s) GROUP BY machine_id) latest
+    JOIN machines_reading r ON r.machine_id = latest.machine_id AND r.ts > latest.last - %s
+    ORDER BY r.machine_id, r.ts
+"""
+# The recent stretch, plus the start of the current run: readings after the latest failure event
+# at or before the latest reading, within `early` of the first of them. UNION drops the overlap.
+_STORED_SQL = """
+    WITH latest AS (
+        SELECT machine_id, max(ts) AS last FROM machines_reading WHERE machine_id = ANY(%s) GROUP BY machine_id
+    ), runs AS (
+        SELECT l.machine_id, l.last,
+               (SELECT min(r.ts) FROM machines_reading r WHERE r.machine_id = l.machine_id
+                  AND r.ts > coalesce((SELECT max(f.occurred_at) FROM predictions_failureevent f
+                                       WHERE f.machine_id = l.machine_id AND f.occurred_at <= l.last),
+                                      '-infinity'::timestamptz)) AS first
+        FROM latest l
+    )
+    SELECT r.machine_id, extract(epoch FROM r.ts), r.vals
+    FROM runs JOIN machines_reading r ON r.machine_id = runs.machine_id
+     AND (r.ts > runs.last - %s OR (r.ts >= runs.first AND r.ts < runs.first + %s))
+    ORDER BY r.machine_id, r.ts
+"""
 
 
 def _frame_from_rows(rows: list[tuple[Any, ...]], slots: list[str], names: dict[int, str], document: dict[str, Any],
@@ -244,6 +268,7 @@ def _publish(predictions: list[Prediction]) -> None:
     for p in predictions:
         event_publish(schema_name=schema, event={"type": MACHINE_HEALTH, "machine": {
             "id": p.machine_id, "health": p.health_score, "failure_probability": p.probability, "rul": p.rul_h,
+            "time_unit": p.time_unit,
             "anomaly": p.anomaly_score, "failure_mode": p.failure_mode, "predicted_failure": p.predicted_failure,
             "prediction_id": p.id,
             "scored_at": p.created_at.isoformat() if p.created_at else timezone.now().isoformat(),

@@ -9,6 +9,9 @@ index). Two reads:
   real-data training read this way.
 - `slot_columns`: raw `vals` rows (scoring's latest window) into the per-sensor columns
   `frame_from_columns` takes.
+
+`data_step_hours` turns how often the machines report into the model step
+(`predictions.frames.step_hours_for`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from machines.models import MachineType
-from predictions.frames import frame_from_columns
+from predictions.frames import frame_from_columns, step_hours_for, time_scale_for
 from tenants.db import connection
 
 Array = np.ndarray
@@ -61,17 +64,38 @@ def bucketed_frame(*, machine_type: MachineType, machines: Mapping[int, str], st
         if name in categories else f"avg(r.vals[{i + 1}]) FILTER (WHERE {finite.format(i + 1)})"
         for i, name in enumerate(slots)) or "NULL"
     source, params = _source(list(machines), start, end, span)
-    step = step_hours * 3600.0 / time_scale  # in stored seconds
+    # In whole stored microseconds, exact in numeric arithmetic as frame_from_columns cuts them.
+    step_us = max(1, round(step_hours * 3.6e9 / time_scale))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT r.machine_id, floor(extract(epoch FROM r.ts) / %s) * %s, {aggregates} FROM {source} "
-                       "GROUP BY 1, 2 ORDER BY 1, 2", [step, step, *params])
+        cursor.execute(f"SELECT r.machine_id, floor(extract(epoch FROM r.ts) * 1000000 / %s), {aggregates} "
+                       f"FROM {source} GROUP BY 1, 2 ORDER BY 1, 2", [step_us, *params])
         rows = cursor.fetchall()
     values = np.array([[np.nan if v is None else float(v) for v in row[2:2 + len(slots)]] for row in rows],
                       dtype=np.float64).reshape(len(rows), len(slots))
     numeric, categorical = slot_columns(values, slots, categories)
-    return frame_from_columns(np.array([machines[r[0]] for r in rows], dtype=object),
-                              np.array([float(r[1]) for r in rows]), numeric, categorical, machine_type.metadata,
-                              step_hours=step_hours, time_scale=time_scale)
+    starts = np.array([int(r[1]) * step_us / 1e6 for r in rows])  # bucket starts, stored seconds
+    return frame_from_columns(np.array([machines[r[0]] for r in rows], dtype=object), starts, numeric, categorical,
+                              machine_type.metadata, step_hours=step_hours, time_scale=time_scale)
+
+
+INTERVAL_SAMPLE = 10_000  # latest readings per machine the step is measured on
+
+
+def data_step_hours(machine_ids: Sequence[int]) -> float:
+    """The model step the machines' readings call for (`predictions.frames.step_hours_for`): the
+    median gap between consecutive readings of the same machine, over each machine's latest
+    INTERVAL_SAMPLE readings (an index scan, however long the history), in model time (cycles
+    count as hours, `time_scale_for`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE gap > 0), max(last) FROM ("
+            " SELECT extract(epoch FROM latest.ts - lead(latest.ts) OVER (PARTITION BY m.id ORDER BY latest.ts DESC))"
+            " AS gap, extract(epoch FROM latest.ts) AS last FROM unnest(%s::bigint[]) AS m(id) CROSS JOIN LATERAL ("
+            "  SELECT ts FROM machines_reading WHERE machine_id = m.id ORDER BY ts DESC LIMIT %s) latest) gaps",
+            [list(machine_ids), INTERVAL_SAMPLE])
+        gap, last = cursor.fetchone()
+    scale = time_scale_for(np.array([np.nan if last is None else float(last)]))
+    return step_hours_for(None if gap is None else float(gap) * scale)
 
 
 def _source(ids: list[int], start: datetime | None, end: datetime | None,

@@ -13,6 +13,7 @@ from django.utils import timezone
 from machines.models import Machine
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.models import Alert, FailureEvent, WorkOrder, WorkOrderEvent
+from predictions.services.failures import failure_mode_resolve
 
 S = WorkOrder.Status
 TRANSITIONS: dict[str, set[str]] = {
@@ -113,10 +114,9 @@ def work_order_close(
     _check_transition(order, S.DONE)
     if not action_taken.strip():
         raise InvalidInput("Say what action was taken.", details={"action_taken": ["required"]})
-    modes = {m["name"] for m in order.machine.machine_type.metadata.get("failure_modes", [])}
-    if failure_found and failure_mode_found and failure_mode_found not in modes:
-        raise InvalidInput(f"Unknown failure mode {failure_mode_found!r} for this machine type.",
-                           details={"failure_mode_found": [f"one of {sorted(modes)}"]})
+    if failure_found:
+        failure_mode_found = failure_mode_resolve(machine_type=order.machine.machine_type, label=failure_mode_found,
+                                                  field="failure_mode_found")
     from_status = order.status
     order.status, order.closed_at = S.DONE, timezone.now()
     order.failure_found, order.failure_mode_found, order.action_taken = failure_found, failure_mode_found, action_taken

@@ -1,4 +1,5 @@
-"""Template filters for model output: `{{ p.health_score|health_class }}`, `{{ h|hours }}`..."""
+"""Template filters for model output: `{{ p.health_score|health_class }}`, `{{ h|hours }}`,
+`{{ p.rul_h|duration:p.time_unit }}` (hours or cycles, the data's own unit)..."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ register = template.Library()
 register.filter("health_class", web_format.health_class)
 register.filter("anomaly_state", web_format.anomaly_state)
 register.filter("hours", web_format.hours_text)
+register.filter("duration", web_format.duration_text)
 register.filter("headline_metrics", web_format.headline_metrics)
 
 

@@ -52,7 +52,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "nthread": 2,
 }
 DEFAULT_ROUNDS = 250
-_UNSAFE = re.compile(r"[\[\]<]")
+_UNSAFE = re.compile(r"[\[\]<>{}:,\"]")  # XGBoost refuses [ ] <; LightGBM JSON characters
 
 
 @dataclass

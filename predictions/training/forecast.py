@@ -74,6 +74,7 @@ from predictions.training.classifier import column_numpy, load_booster, row_hour
 
 Array = np.ndarray
 HORIZONS_H: tuple[float, ...] = (1.0, 3.0, 6.0, 12.0, 24.0, 48.0)
+MAX_AHEAD_STEPS = 20_000  # steps to the longest horizon; beyond, training is refused (ValueError)
 HISTORY_ROWS = 48
 TREND_WINDOWS = (6, 24, 48)  # LOCAL_WINDOW among them: its fit is shared
 LOCAL_WINDOW = 24
@@ -243,6 +244,10 @@ def _windows(
     values = np.stack([column_numpy(table, s).astype(np.float64) for s in signals], axis=1)
     step = float(np.median(np.diff(np.sort(hours[machines == machines[0]])))) if table.num_rows > 1 else 1.0
     offsets = np.maximum(np.round(np.asarray(horizons) / step).astype(int), 1)
+    if offsets[-1] > MAX_AHEAD_STEPS:  # the (origins, steps ahead) arrays would not fit in memory
+        raise ValueError(f"a {horizons[-1]:g} h forecast is {offsets[-1]:,} steps of {step * 3600:g} s ahead (at "
+                         f"most {MAX_AHEAD_STEPS:,}): the forecaster's hour-scale horizons do not fit data sampled "
+                         "this fast")
     parts: list[tuple[Array, ...]] = []
     for machine in np.unique(machines[mask]):
         rows = np.flatnonzero(machines == machine)

@@ -32,19 +32,21 @@ from predictions.splits import split_train_validation_test
 from predictions.training.classifier import (
     DEFAULT_PARAMS,
     column_numpy,
-    load_booster,
     sanitise_feature_names,
     training_features,
 )
+from predictions.training.learners import XGBOOST, TreeModel, fit
+from predictions.training.search import DEFAULTS, Model, SearchOutcome, SearchSettings, search_regressor
 
 Array = np.ndarray
 DEFAULT_ROUNDS = 250
 DEFAULT_CAP_QUANTILE = 0.2
+PLAIN_ROUNDS = 100  # XGBoost's own default number of trees
 
 
 @dataclass
 class RulResult:
-    booster: xgb.Booster
+    booster: Model  # one booster of either library, or a blend (predictions.training.search)
     feature_names: list[str]
     signals: list[str]
     spec: FeatureSpec
@@ -54,21 +56,15 @@ class RulResult:
     metrics: dict[str, float]  # test machines
     baseline: dict[str, float]  # predicting the training mean on the test machines
     sizes: dict[str, int] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)  # the search's leaderboard and choices, when searched
 
     def predict(self, features: Array) -> Array:
-        raw = np.asarray(self.booster.inplace_predict(np.asarray(features, dtype=np.float32)), dtype=np.float64)
-        return np.clip(raw, 0.0, self.cap_h)
+        return np.clip(self.booster.predict(features), 0.0, self.cap_h)
 
     def predict_interval(self, features: Array) -> tuple[Array, Array, Array]:
         """(prediction, lower, upper) in hours."""
         prediction = self.predict(features)
         return prediction, np.maximum(prediction - self.q, 0.0), prediction + self.q
-
-    def save_booster(self) -> bytes:
-        return bytes(self.booster.save_raw("ubj"))
-
-    def with_booster(self, raw: bytes | bytearray) -> RulResult:
-        return dataclasses.replace(self, booster=load_booster(raw))
 
 
 def regression_metrics(truth: Array, prediction: Array) -> dict[str, float]:
@@ -95,11 +91,14 @@ def train_rul_regressor(
     table: pa.Table, document: Mapping[str, Any], *, seed: int = 0, spec: FeatureSpec | None = None,
     coverage: float = 0.9, cap_h: float | None = None, rounds: int = DEFAULT_ROUNDS,
     params: Mapping[str, Any] | None = None, validation_fraction: float = 0.2, test_fraction: float = 0.2,
-    init: xgb.Booster | None = None, features: Array | None = None,
+    init: xgb.Booster | None = None, features: Array | None = None, search: SearchSettings | None = None,
+    progress: Any = None,
 ) -> RulResult:
     """`init`: fine-tune by continued boosting on top of a trained booster with the same features;
     pass its `cap_h` too, so the target keeps the scale the booster learned. `features`: the
-    table's `training_features(table, document, spec)` when the caller already has them."""
+    table's `training_features(table, document, spec)` when the caller already has them.
+    `search`: choose the learner, its hyperparameters and (unless `cap_h` is given) the cap by a
+    model search on the validation runs (predictions.training.search) instead of the fixed XGBoost."""
     if not 0 < coverage < 1:
         raise ValueError(f"coverage must be in (0, 1), got {coverage}")
     spec = spec or FeatureSpec.for_document(document)
@@ -115,20 +114,33 @@ def train_rul_regressor(
     train, validation, test = train & known, validation & known, test & known
     if not train.any() or not validation.any():
         raise ValueError("no failing runs among the training or validation machines; simulate more machines")
+    outcome: SearchOutcome | None = None
+    if search is not None:
+        outcome = search_regressor(features, target, train, validation, names, seed=seed,
+                                   settings=dataclasses.replace(search, cap=cap_h if cap_h is not None else search.cap),
+                                   run_lengths=failing_run_lengths(table, train), progress=progress)
+        cap_h = outcome.cap
     if cap_h is None:
         cap_h = float(np.quantile(target[train], DEFAULT_CAP_QUANTILE))
     if not cap_h > 0:
         raise ValueError(f"cap_h must be > 0, got {cap_h}")
     capped = np.minimum(target, cap_h)
-    booster_params = {**DEFAULT_PARAMS, **(params or {}), "objective": "reg:squarederror", "seed": seed}
-    booster = xgb.train(booster_params, xgb.DMatrix(features[train], capped[train], feature_names=names), rounds,
-                        xgb_model=init)
+    if outcome is not None:
+        model, search_model = outcome.model, outcome.search_model
+    else:
+        booster_params = {**DEFAULT_PARAMS, **(params or {}), "objective": "reg:squarederror", "seed": seed}
+        booster = xgb.train(booster_params, xgb.DMatrix(features[train], capped[train], feature_names=names), rounds,
+                            xgb_model=init)
+        model = search_model = TreeModel(XGBOOST, booster, names)
     result = RulResult(
-        booster=booster, feature_names=names, signals=signals, spec=spec, cap_h=float(cap_h), coverage=coverage,
+        booster=model, feature_names=names, signals=signals, spec=spec, cap_h=float(cap_h), coverage=coverage,
         q=0.0, metrics={}, baseline={},
         sizes={"train_rows": int(train.sum()), "validation_rows": int(validation.sum()), "test_rows": int(test.sum())},
+        search=_search_summary(outcome) if outcome is not None else {},
     )
-    result.q = conformal_quantile(capped[validation] - result.predict(features[validation]), coverage)
+    # Residuals of the model that never saw the validation runs (the refitted one has).
+    validation_prediction = np.clip(search_model.predict(features[validation]), 0.0, cap_h)
+    result.q = conformal_quantile(capped[validation] - validation_prediction, coverage)
     prediction, lower, upper = result.predict_interval(features[test])
     truth = capped[test]
     result.metrics = {
@@ -137,4 +149,32 @@ def train_rul_regressor(
         "interval_width_h": float(np.mean(upper - lower)) if len(truth) else float("nan"),
     }
     result.baseline = regression_metrics(truth, np.full(len(truth), float(capped[train].mean())))
+    if outcome is not None:
+        # What a user gets from XGBoost with its defaults on the same features and split.
+        plain, _ = fit(XGBOOST, "regression", DEFAULTS[XGBOOST], features[train], capped[train], names,
+                       rounds=PLAIN_ROUNDS, seed=seed)
+        result.search["plain_baseline"] = regression_metrics(truth, np.clip(plain.predict(features[test]), 0, cap_h))
     return result
+
+
+def failing_run_lengths(table: pa.Table, rows: Array) -> Array:
+    """The length (time units) of each failing run among `rows`: its largest time to failure."""
+    target = column_numpy(table, "time_to_failure_h").astype(np.float64)
+    machines = column_numpy(table, "machine").astype(str)
+    failing = rows & ~np.isnan(target)
+    if not failing.any():
+        return np.zeros(0)
+    _, codes = np.unique(machines[failing], return_inverse=True)
+    longest = np.zeros(codes.max() + 1)
+    np.maximum.at(longest, codes, target[failing])
+    return longest
+
+
+def _search_summary(outcome: SearchOutcome) -> dict[str, Any]:
+    return {
+        "winner": outcome.winner, "learner": outcome.model.learner, "cap": outcome.cap,
+        "cap_scores": outcome.cap_scores,
+        "leaderboard": outcome.leaderboard, "trials": len(outcome.trials), "seconds": outcome.seconds,
+        "stopped_by": outcome.stopped_by, "budget_s": outcome.settings.budget_s,
+        "max_trials": outcome.settings.max_trials,
+    }

@@ -31,7 +31,9 @@ from predictions.training.classifier import (
     train_failure_classifier,
     training_features,
 )
+from predictions.training.learners import XGBOOST
 from predictions.training.rul import train_rul_regressor
+from predictions.training.search import SearchSettings
 
 Progress = Callable[[int, str], None]
 SURROGATE_ROWS = 50_000
@@ -67,7 +69,7 @@ def train_suite(
     table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0,
     step_hours: float = DEFAULT_STEP_HOURS, kinds: Sequence[str] = KINDS, progress: Progress | None = None,
     spec: FeatureSpec | None = None, init: Mapping[str, Bundle] | None = None, init_rounds: int = 100,
-    time_scale: float = 1.0,
+    time_scale: float = 1.0, search: SearchSettings | None = None,
 ) -> Suite:
     """`init` fine-tunes: the failure classifier and RUL regressor continue boosting from these
     bundles' boosters (`init_rounds` more trees, the RUL cap kept); their feature spec is used."""
@@ -89,7 +91,9 @@ def train_suite(
         started = time.perf_counter()
         try:
             start_from = (init or {}).get(kind)
-            options = {"init": start_from, "rounds": init_rounds} if start_from is not None else {}
+            options: dict[str, Any] = {"init": start_from, "rounds": init_rounds} if start_from is not None else {}
+            if kind == RUL and search is not None and start_from is None:
+                options.update(search=search, progress=_scaled(report, index, len(steps)))
             suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec,
                                                   features=features, **options)
         except _NotTrainable as exc:
@@ -99,6 +103,11 @@ def train_suite(
         suite.seconds[kind] = round(time.perf_counter() - started, 3)
     report(100, "Models trained")
     return suite
+
+
+def _scaled(report: Progress, index: int, steps: int) -> Progress:
+    """A step's own 0-100 progress as its share of the suite's."""
+    return lambda percent, message: report(int(100 * (index + percent / 100) / steps), message)
 
 
 class _NotTrainable(Exception):
@@ -162,11 +171,14 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int, feat
 
 
 def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
-         features: _Features, init: Bundle | None = None, rounds: int | None = None) -> Bundle:
-    extra: dict[str, Any] = {"spec": spec}
+         features: _Features, init: Bundle | None = None, rounds: int | None = None,
+         search: SearchSettings | None = None, progress: Progress | None = None) -> Bundle:
+    extra: dict[str, Any] = {"spec": spec, "search": search, "progress": progress}
     if init is not None:
-        extra = {"init": init.model.booster, "rounds": rounds, "spec": init.model.spec, "cap_h": init.model.cap_h,
-                 "params": FINE_TUNE_PARAMS}
+        if getattr(init.model.booster, "learner", None) != XGBOOST:
+            raise _NotTrainable("only an XGBoost champion can be fine-tuned by continued boosting")
+        extra = {"init": init.model.booster.raw, "rounds": rounds, "spec": init.model.spec,
+                 "cap_h": init.model.cap_h, "params": FINE_TUNE_PARAMS}
     try:
         result = train_rul_regressor(table, document, seed=seed, features=features.matrix(extra["spec"]), **extra)
     except ValueError as exc:

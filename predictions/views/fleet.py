@@ -19,7 +19,7 @@ from machines.models import Machine
 from machines.selectors import readings_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
-from predictions.frames import time_scale_for
+from predictions.frames import time_scale_for, time_unit_of
 from predictions.models import Alert, WorkOrder
 from predictions.selectors import (
     fleet_filter_options,
@@ -81,6 +81,7 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "machine": machine,
         "latest": latest,
         "explanation": explanation,
+        "unit": latest.time_unit if latest else "h",  # hours or cycles: every duration on the page
         "factors": factor_bars(explanation.get("top_factors") or []),
         "forecast": forecast_summary(machine_latest_forecast(machine_id=machine.id)),
         "signals": signal_bands(machine.machine_type.metadata),
@@ -94,21 +95,25 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @member_view()
 def machine_chart_data(request: HttpRequest, pk: int) -> JsonResponse:
     """Readings per signal, the prediction history and the forecast paths, as columns for uPlot
-    (times in epoch seconds; None where a signal has no value at that time)."""
+    (times in epoch seconds, or cycles for cycle-indexed data; None where a signal has no value
+    at that time)."""
     machine = _machine(pk)
     readings = readings_recent(machine=machine, limit=CHART_READINGS)
     names = [s["name"] for s in signal_bands(machine.machine_type.metadata)]
     history = prediction_history(machine_id=machine.id)
     times = [ts.timestamp() for ts, _ in readings]
+    scale = time_scale_for(np.asarray(times))
     return JsonResponse({
         # Seconds of stored time per model hour: cycle-indexed data stores one cycle per second.
-        "seconds_per_hour": 3600.0 / time_scale_for(np.asarray(times)),
+        "seconds_per_hour": 3600.0 / scale,
+        "time_unit": time_unit_of(scale),  # of rul_h, the forecast's steps and, for cycles, the time axis
         "readings": {
             "t": times,
             "signals": {name: [values.get(name) for _, values in readings] for name in names},
         },
         "predictions": {
-            "t": [row["window_end"].timestamp() for row in history],
+            # On the readings' axis: a cycle model's step (cycle x 1 h) back to its stored cycle.
+            "t": [row["window_end"].timestamp() / scale for row in history],
             **{key: [finite_or_none(row[key]) for row in history]
                for key in ("probability", "health_score", "rul_h", "rul_lower_h", "rul_upper_h", "anomaly_score")},
         },

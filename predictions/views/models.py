@@ -24,6 +24,7 @@ from machines.models import Machine, MachineType
 from pdm_saas.errors import ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
+from predictions.frames import time_unit_of
 from predictions.models import DriftReport, ModelVersion
 from predictions.services import challenger, drift, registry
 from predictions.services.outcomes import outcome_series
@@ -78,22 +79,35 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def version_time_unit(version: ModelVersion) -> str:
+    """"cycles" for a version trained on cycle-indexed data (its dataset's `time_scale`), else
+    "h": the unit of its horizon, cap and RUL errors."""
+    params = (version.dataset.params or {}) if version.dataset_id and version.dataset else {}
+    return time_unit_of(float(params.get("time_scale", 1.0)))
+
+
+def in_unit(label: str, unit: str) -> str:
+    """A metric label in the version's unit: "Cap h" reads "Cap cycles" for cycle-indexed data."""
+    return label.removesuffix(" h") + " cycles" if unit == "cycles" and label.endswith(" h") else label
+
+
 def key_metrics(version: ModelVersion) -> list[tuple[str, str]]:
     metrics = version.metrics or {}
+    unit = version_time_unit(version)
     if version.kind == K.SENSOR_FORECASTER:
-        return _forecaster_metrics(metrics)
+        return _forecaster_metrics(metrics, unit)
     if version.kind == K.OBSERVATION_CLASSIFIER:  # one classifier per label: its out-of-fold macro-F1
         return [(f"{label} macro-F1", number(found["macro_f1"])) for label, found in metrics.items()
                 if isinstance(found, Mapping) and "macro_f1" in found]
-    return [(label, number(metrics.get(name))) for name, label in KEY_METRICS.get(version.kind, [])
+    return [(in_unit(label, unit), number(metrics.get(name))) for name, label in KEY_METRICS.get(version.kind, [])
             if name in metrics]
 
 
-def _forecaster_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _forecaster_metrics(metrics: Mapping[str, Any], unit: str) -> list[tuple[str, str]]:
     """The learned forecaster's MAE (in normal-range widths) at each horizon."""
     horizons = metrics.get("horizons_h") or []
     errors = (metrics.get("learned") or {}).get("mae_all") or []
-    return [(f"MAE {number(h)} h", number(e)) for h, e in zip(horizons, errors, strict=False)]
+    return [(in_unit(f"MAE {number(h)} h", unit), number(e)) for h, e in zip(horizons, errors, strict=False)]
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -112,8 +126,9 @@ def metric_rows(version: ModelVersion) -> list[tuple[str, str, str]]:
     first = [name for name, _ in KEY_METRICS.get(version.kind, [])]
     ordered = sorted(flatten(version.metrics or {}),
                      key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
-    return [(METRIC_LABELS.get(name, name), number(value), number(baseline[name]) if name in baseline else "")
-            for name, value in ordered]
+    unit = version_time_unit(version)
+    return [(in_unit(METRIC_LABELS.get(name, name), unit), number(value),
+             number(baseline[name]) if name in baseline else "") for name, value in ordered]
 
 
 def confusion_of(metrics: Mapping[str, Any]) -> Confusion | None:
@@ -158,7 +173,7 @@ class TypeModels:
 
 
 def _versions(machine_type: MachineType | None, status: str) -> list[ModelVersion]:
-    versions = (ModelVersion.objects.select_related("machine_type", "machine")
+    versions = (ModelVersion.objects.select_related("machine_type", "machine", "dataset")
                 .defer("feature_importance", "baseline", "params")
                 .order_by("machine_type__name", "machine_type_id", "machine_id", "kind", "-number"))
     if machine_type is not None:
@@ -207,6 +222,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _annotate([version])
     return render(request, "predictions/model_detail.html", {
         "version": version,
+        "unit": version_time_unit(version),  # hours or cycles: the horizon, cap and RUL errors
         "metrics": metric_rows(version),
         "confusion": confusion_of(version.metrics or {}) if version.kind == K.FAILURE_CLASSIFIER else None,
         "importance": importance_bars(version),

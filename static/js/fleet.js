@@ -5,6 +5,14 @@
   const healthClass = (h) => (h >= 70 ? "ok" : h >= 40 ? "warn" : "bad");
   const anomalyState = (a) => (a == null ? "none" : a >= 0.99 ? "anomalous" : a >= 0.95 ? "warning" : "normal");
   const hours = (h) => (h == null ? "—" : h <= 0 ? "now" : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
+  // Cycle-indexed machines count their remaining life in cycles (the event's time_unit), as the
+  // server-rendered table does (predictions.web_format.duration_text).
+  const cycles = (c) => {
+    if (c == null) return "—";
+    if (c <= 0) return "now";
+    const shown = c >= 10 ? c.toFixed(0) : String(Number(c.toFixed(1)));
+    return shown === "1" ? "1 cycle" : `${shown} cycles`;
+  };
   function resort() {
     const rows = [...body.querySelectorAll("tr[data-machine]")];
     rows.sort((a, b) => parseFloat(b.dataset.risk) - parseFloat(a.dataset.risk));
@@ -17,7 +25,7 @@
     const set = (field, html) => { const td = tr.querySelector(`[data-field=${field}]`); if (td) td.innerHTML = html; };
     set("health", `<span class="health ${healthClass(m.health)}">${Math.round(m.health)}</span>`);
     set("probability", `${Math.round(100 * m.failure_probability)}%`);
-    set("rul", hours(m.rul));
+    set("rul", m.time_unit === "cycles" ? cycles(m.rul) : hours(m.rul));
     const state = anomalyState(m.anomaly);
     set("anomaly", `<span class="badge ${state}">${state}</span>`);
     const mode = tr.querySelector("[data-field=failure_mode]");

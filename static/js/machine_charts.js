@@ -47,11 +47,15 @@
   }
 
   // The x scale of a series of times; a single instant (one scoring so far) gets a day around
-  // it, otherwise uPlot spans years around it.
+  // it, otherwise uPlot spans years around it. Cycle-indexed data is drawn in cycles, not as
+  // 1970 dates (data.time_unit).
+  let cycles = false;
   const timeScale = (ts) => {
-    const lo = Math.min(...ts), hi = Math.max(...ts);
-    return lo === hi ? { time: true, auto: false, range: [lo - 43200, hi + 43200] } : { time: true };
+    const lo = Math.min(...ts), hi = Math.max(...ts), pad = cycles ? 1 : 43200;
+    return lo === hi ? { time: !cycles, auto: false, range: [lo - pad, hi + pad] } : { time: !cycles };
   };
+  const xAxis = () => (cycles ? { label: "cycle" } : {});
+  const xSeries = () => (cycles ? { label: "cycle" } : {});  // the legend's first column
   const dots = { show: true, size: 6 };  // visible even when there is one prediction
 
   function card(band) {
@@ -86,7 +90,8 @@
       width: width(card), height: 180, plugins: [zonePlugin(band, anomalies)],
       scales: { x: timeScale(xs), y: { range: [lo - pad, hi + pad] } },
       legend: { show: false },
-      series: [{}, { label: band.name, stroke: "#0b6bcb", width: 1.4, spanGaps: false },
+      axes: [xAxis(), {}],
+      series: [xSeries(), { label: band.name, stroke: "#0b6bcb", width: 1.4, spanGaps: false },
                { label: "forecast", stroke: "#7a4fd1", dash: [6, 4], width: 1.6, spanGaps: true }],
     }, [xs, ys, fs], card);
   }
@@ -98,8 +103,8 @@
     new uPlot({
       width: width(el), height: 200,
       scales: { x: timeScale(p.t), pct: { range: [0, 100] } },
-      axes: [{}, { scale: "pct", label: "%" }],
-      series: [{}, { label: "failure risk %", scale: "pct", stroke: "#c5221f", width: 1.5, points: dots },
+      axes: [xAxis(), { scale: "pct", label: "%" }],
+      series: [xSeries(), { label: "failure risk %", scale: "pct", stroke: "#c5221f", width: 1.5, points: dots },
                { label: "health", scale: "pct", stroke: "#1e8e3e", width: 1.5, points: dots }],
     }, [p.t, p.probability.map((v) => 100 * v), p.health_score], el);
     const rul = document.getElementById("rul-chart");
@@ -107,8 +112,8 @@
     new uPlot({
       width: width(rul), height: 180,
       scales: { x: timeScale(p.t) },
-      axes: [{}, { label: "hours" }],
-      series: [{}, { label: "RUL h", stroke: "#0b6bcb", width: 1.5, points: dots },
+      axes: [xAxis(), { label: cycles ? "cycles" : "hours" }],
+      series: [xSeries(), { label: cycles ? "RUL cycles" : "RUL h", stroke: "#0b6bcb", width: 1.5, points: dots },
                { label: "lower", stroke: "#8aa9cf", dash: [4, 4] }, { label: "upper", stroke: "#8aa9cf", dash: [4, 4] }],
       bands: [{ series: [3, 2], fill: "rgba(11,107,203,0.10)" }],
     }, [p.t, p.rul_h, p.rul_lower_h, p.rul_upper_h], rul);
@@ -116,6 +121,7 @@
 
   fetch(box.dataset.url, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
     const p = data.predictions;
+    cycles = data.time_unit === "cycles";
     const anomalies = p.t.filter((_, i) => (p.anomaly_score[i] ?? 0) >= 0.99);
     const forecasts = Object.fromEntries((data.forecast || []).map((f) => [f.signal, f]));
     if (!data.readings.t.length) box.innerHTML = "<p class='muted'>No readings yet: upload a file or stream readings.</p>";

@@ -16,7 +16,7 @@ from predictions.selectors import rul_labels
 PUMP = "centrifugal-pump"
 
 
-def _dataset(tmp_path, pump_doc):
+def _dataset(tmp_path, pump_doc, mode: str = "Cavitation"):
     numeric = [s for s in pump_doc["sensors"] if s["kind"] == "numeric"]
     a, b = numeric[0]["name"], numeric[1]["name"]
     (tmp_path / "ds" / "motor").mkdir(parents=True)
@@ -26,7 +26,7 @@ def _dataset(tmp_path, pump_doc):
     (tmp_path / "ds" / "hydraulics" / "part1.csv").write_text(
         "timestamp," + b + "\n" + "".join(f"2019-01-01T00:{m:02d}:00,{2 + m / 10}\n" for m in range(5, 25)))
     labels = tmp_path / "labels.csv"
-    labels.write_text("2019-01-01T00:08:00,2019-01-01T00:12:00\n2019-01-01 00:15:00,2019-01-01 00:18:00,nonsense\n")
+    labels.write_text(f"2019-01-01T00:08:00,2019-01-01T00:12:00\n2019-01-01 00:15:00,2019-01-01 00:18:00,{mode}\n")
     return a, b, labels
 
 
@@ -46,9 +46,21 @@ def test_component_folders_and_label_ranges(world, db, tmp_path, capsys):
         assert set(values[0]) == {a} and set(values[10]) == {a, b} and set(values[-1]) == {b}  # outer join
         events = FailureEvent.objects.filter(machine=machine).order_by("occurred_at")
         assert [e.occurred_at.minute for e in events] == [12, 18]
-        assert "00:08:00" in events[0].notes and events[1].failure_mode == ""
+        assert "00:08:00" in events[0].notes
+        assert [e.failure_mode for e in events] == ["", "cavitation"]  # "Cavitation" names it
         ruls = rul_labels(machine_id=machine.id)
         assert ruls[0]["rul_seconds"] == 12 * 60 and ruls[-1]["censored"]
+
+
+def test_a_label_naming_no_failure_mode_is_refused_and_nothing_is_stored(world, db, tmp_path):
+    with tenant_context(world.acme):
+        pump = machine_type_adopt(key=PUMP)
+    _, _, labels = _dataset(tmp_path, pump.metadata, mode="nonsense")
+    with pytest.raises(CommandError, match=r"line 2: 'nonsense' is neither a failure mode .*cavitation"):
+        call_command("import_lookout", "--tenant", "acme", "--type", PUMP, "--machine", "Pump-7",
+                     "--labels", str(labels), str(tmp_path / "ds"))
+    with tenant_context(world.acme):
+        assert not Machine.objects.filter(name="Pump-7").exists() and not FailureEvent.objects.exists()
 
 
 def test_a_folder_without_component_files_or_timestamps_is_refused(world, db, tmp_path):

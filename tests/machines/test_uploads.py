@@ -80,6 +80,8 @@ def test_single_machine_file_with_labels(client_for, world, motor_type, eager):
     assert [f["failure_mode"] for f in labels["failures"]] == ["bearing_wear"]
     ruls = [row["rul_seconds"] for row in labels["readings"]]
     assert ruls[0] == 30 * 60 and 0 in ruls and labels["readings"][-1]["censored"] is True
+    first = labels["readings"][0]
+    assert (first["rul"], first["time_unit"], first["cycle"]) == (0.5, "h", None)  # 30 minutes, in hours
     assert engineer.get("/api/v1/mapping-presets/").json()["results"][0]["name"] == "scada-export"
 
 
@@ -101,6 +103,9 @@ def test_fleet_file_with_cycles_and_run_to_failure(client_for, world, motor_type
         assert FailureEvent.objects.filter(source="label").count() == 3
     readings = engineer.get(f"/api/v1/machines/{machine.id}/labels/").json()["readings"]
     assert [row["rul_seconds"] for row in readings] == list(range(22, -1, -1))[1:]  # cycles 1..22: RUL 21..0
+    # In the data's own unit too: cycles, with each reading's cycle (not only a 1970 date).
+    assert [(row["cycle"], row["rul"], row["time_unit"]) for row in readings[:2]] == [(1, 21, "cycles"),
+                                                                                    (2, 20, "cycles")]
 
 
 def test_the_same_file_twice_is_refused_and_stores_nothing_twice(client_for, world, motor_type, eager):
@@ -315,17 +320,21 @@ def _raw_database_words(text: str) -> bool:
 @pytest.mark.parametrize("refused", ["reading", "label"])
 def test_a_database_refusal_fails_the_upload_in_words_and_keeps_nothing(client_for, world, motor_type, eager,
                                                                          refused):
-    """Whatever the database refuses, a reading (a rule of the store) or a label (a failure mode
-    longer than its column), after rows were stored: nothing stays, and the upload and its job
-    say so in words, not in the database's."""
+    """Whatever the database refuses, a reading (a rule of the store) or a label (a rule the test
+    adds to the failure events), after rows were stored: nothing stays, and the upload and its
+    job say so in words, not in the database's."""
     content = _single_machine_file(bad_lines=False)
     if refused == "reading":
         with tenant_context(world.acme):
             machine_type_slots(MachineType.objects.get(key=MOTOR))
         _refusing_store(world)
         content = content.replace(b"T00:39:00Z,12.39,", b"T00:39:00Z,5000,")  # the last row
-    else:
-        content = content.replace(b"bearing_wear", b"bearing_wear_" + b"x" * 80, 1)
+    else:  # a mode name fits its column (names are at most 63 characters): a rule refuses it instead
+        from django.db import connection
+
+        with tenant_context(world.acme), connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE predictions_failureevent ADD CONSTRAINT no_bearing_wear "
+                           "CHECK (failure_mode <> 'bearing_wear')")
     engineer = client_for("engineer")
     with eager():
         response = _post(engineer, content)

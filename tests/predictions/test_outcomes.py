@@ -4,7 +4,7 @@ exactly the expected confusion counts and RUL error; snapshots over the API and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -116,3 +116,37 @@ def test_snapshots_over_the_api(scene, world, client_for):
     assert client_for(None).get(url).status_code == 401
     page = client_for("viewer").get(f"/models/{scene.version.id}/").content.decode()
     assert "Live outcomes" in page and "0.250" in page and "1 / 3 / 1" in page
+
+
+def _cycle(cycle: float, *, model_step: bool) -> datetime:
+    """A cycle as a prediction stores it (one model hour per cycle) or as readings and failures are
+    stored (one second per cycle: docs/ingest.md)."""
+    return datetime.fromtimestamp(cycle * (3600 if model_step else 1), UTC)
+
+
+def test_cycle_predictions_are_resolved_on_their_machine_s_cycles(db, world, motor):
+    """Engine-1 fails at cycle 200 and was scored up to cycle 190; Engine-2 was scored to cycle 60.
+
+    | prediction | cycle | horizon 30, says | what follows | outcome | RUL error |
+    | Engine-1 | 180 | failure, RUL 25 | the failure at 200 | TP | 5 |
+    | Engine-1 | 100 | failure | nothing up to 130, scored past it | FP | |
+    | Engine-1 | 190 | fine | the failure at 200 | FN | |
+    | Engine-2 | 20 | fine | nothing up to 50, scored past it | TN | |
+    | Engine-2 | 50, 60 | fine | nothing yet: scored only to 60 | pending | |
+
+    Read against the clock instead, the failure at 1970 + 200 s comes before every prediction
+    (1970 + cycles x 1 h) and every horizon is long past: no TP, no FN, nothing pending."""
+    with tenant_context(world.acme):
+        engines = [machine_create(machine_type_id=motor.machine_type_id, name=f"Engine-{n}") for n in (1, 2)]
+        version = _version(motor, 1)
+        FailureEvent.objects.create(machine=engines[0], occurred_at=_cycle(200, model_step=False))
+        for engine, cycle, said, rul in ((0, 180, True, 25.0), (0, 100, True, None), (0, 190, False, None),
+                                         (1, 20, False, None), (1, 50, False, None), (1, 60, False, None)):
+            Prediction.objects.create(
+                machine=engines[engine], model_version=version, versions={}, source="batch",
+                window_end=_cycle(cycle, model_step=True), horizon_h=30.0, probability=0.9 if said else 0.1,
+                predicted_failure=said, rul_h=rul, health_score=50.0, confidence=0.5)
+        now = timezone.now()
+        found = version_outcomes(version_id=version.id, start=now - timedelta(days=1), now=now + timedelta(seconds=1))
+    assert (found.tp, found.fp, found.tn, found.fn, found.pending) == (1, 1, 1, 1, 2)
+    assert found.rul_mae_h == pytest.approx(5.0) and found.rul_count == 1

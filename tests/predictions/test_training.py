@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from machines.library import library_get
+from predictions.bundles import RUL, Bundle, bundle_dump, bundle_load
 from predictions.features import FeatureSpec, window_features
 from predictions.synthetic.simulator import simulate_fleet
 from predictions.training.classifier import (
@@ -88,7 +89,8 @@ def test_boosters_round_trip_through_bytes() -> None:
     assert loaded.booster is not result.booster
     np.testing.assert_array_equal(loaded.predict_proba(features), result.predict_proba(features))
     np.testing.assert_array_equal(loaded.predict_mode_proba(features), result.predict_mode_proba(features))
-    reloaded = rul.with_booster(rul.save_booster())
+    reloaded = bundle_load(bundle_dump(Bundle(RUL, rul))).model
+    assert reloaded.booster is not rul.booster
     np.testing.assert_array_equal(reloaded.predict(features), rul.predict(features))
 
 

@@ -243,3 +243,36 @@ def test_dashboard_fits_a_phone(browser: Any, page: Any, stack: int, shots: Path
         tab.screenshot(path=str(shots / "fleet-phone.png"), full_page=True)
     finally:
         phone.close()
+
+
+def test_a_cycle_machine_s_page_and_charts_count_cycles(page: Any, stack: int, django_db_blocker: Any) -> None:
+    """Cycle-indexed data (stored at 1970 + cycle seconds) is shown in cycles: the RUL, the chart
+    axes (cycles, not 1970 dates), with no script error on the way."""
+    from datetime import UTC, datetime, timedelta
+
+    from machines.live import readings_push
+    from machines.services import machine_create, machine_type_adopt
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        engine_type = machine_type_adopt(key="turbofan-engine-cmapss")
+        engine = machine_create(machine_type_id=engine_type.id, name="Engine-1")
+        sensor = next(s["name"] for s in engine_type.metadata["sensors"] if s["name"].startswith("t"))
+        readings_push(items=[{"machine": "Engine-1", "ts": (epoch + timedelta(seconds=c)).isoformat(),
+                              "values": {sensor: 640.0 + c / 100}} for c in range(1, 151)])
+        for cycle, rul in ((140, 47.0), (150, 37.0)):  # one model hour per cycle
+            Prediction.objects.create(machine=engine, versions={}, source="api",
+                                      window_end=epoch + timedelta(hours=cycle), horizon_h=20.0, probability=0.2,
+                                      predicted_failure=False, rul_h=rul, rul_lower_h=rul - 7, rul_upper_h=rul + 7,
+                                      health_score=70.0, confidence=0.5)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(tenant_url(stack, f"/machines/{engine.id}/"))
+    page.wait_for_selector("#rul-chart .uplot")
+    page.wait_for_selector("#signal-charts .uplot")
+    assert page.locator("[data-field=rul]").inner_text() == "37 cycles"
+    # The legends name the x axis "cycle" (a time axis would read "Time" and print 1970 dates).
+    legend = [label.lower() for label in page.locator("#rul-chart .u-label").all_inner_texts()]
+    history = [label.lower() for label in page.locator("#history-chart .u-label").all_inner_texts()]
+    assert legend[:2] == ["cycle", "rul cycles"] and history[0] == "cycle", (legend, history)
+    assert not errors, errors

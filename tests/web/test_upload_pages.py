@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from django_tenants.utils import tenant_context
 from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.selectors import readings_count
 from machines.services import machine_type_adopt
-from pdm_saas.celery import app as celery_app
 
 MOTOR = "induction-motor-siemens-1la7"
 HEADER = ["timestamp", "Current (A)", "Winding temp", "Vibration", "operator"]
@@ -33,15 +31,6 @@ def media(settings: Any, tmp_path: Path) -> Path:
 def motor(db: None, world: Any) -> MachineType:
     with tenant_context(world.acme):
         return machine_type_adopt(key=MOTOR)
-
-
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks: Any) -> Iterator[Any]:
-    celery_app.conf.task_always_eager = True
-    try:
-        yield lambda: django_capture_on_commit_callbacks(execute=True)
-    finally:
-        celery_app.conf.task_always_eager = False
 
 
 def _csv(bad_rows: bool = False) -> bytes:

@@ -3,8 +3,9 @@
     manage.py ingest_file --tenant acme --type turbofan-engine-cmapss --mapping mapping.json train_FD001.csv
 
 The mapping is a JSON file (docs/ingest.md) or the name of a saved mapping (--preset). Without
-either, or for what the JSON file leaves out (its sensors, time or machine column), the columns are
-guessed from the headers as the upload form guesses them, and the guess is printed.
+either, or for what the JSON file leaves out (its sensors, time, machine, failure or failure-mode
+column, failure-mode flags), the columns are guessed from the headers as the upload form guesses
+them, and the guess is printed.
 --encoding, --delimiter and --decimal-mark override what is detected in the file. Runs
 inline, as the upload job would, with the same checks and all-or-nothing storage. Exits non-zero
 when the upload fails or a plan limit refused some of its rows.
@@ -98,6 +99,11 @@ class Command(BaseCommand):
         source = "given" if given.get("sensors") else "matched by name"
         for header, sensor in mapping["sensors"].items():
             self.stdout.write(f"  {header} -> {sensor} ({source})")
+        flags = mapping.get("failure_mode_flags") or {}
+        source = "given" if "failure_mode_flags" in given else "matched by failure mode"
+        for header, mode in (flags.items() if isinstance(flags, dict) else zip(flags, flags, strict=True)):
+            used.add(header)
+            self.stdout.write(f"  {header} -> failure mode {mode} ({source})")
         ignored = [column for column in columns if column not in used]
         self.stdout.write(f"ignored columns: {', '.join(ignored) if ignored else 'none'}")
 

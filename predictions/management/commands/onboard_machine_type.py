@@ -32,7 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("machine_type", help="key of the tenant's type or of a built-in one")
         parser.add_argument("--machines", type=int, default=DEFAULT_MACHINES, help="simulated machines")
         parser.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H,
-                            help="failure within this many hours (default: 10%% of the median run)")
+                            help="failure within this many hours of the simulation (default: 10%% of the "
+                                 "median run)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--synthesizer", default=DEFAULT_SYNTHESIZER, choices=[*SYNTHESIZERS, "none"],
                             help="SDV synthesizer fitted on the simulated fleet for its quality report")

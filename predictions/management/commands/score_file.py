@@ -6,7 +6,9 @@ prediction per machine and step to a CSV or Parquet file (by its extension).
 --mapping takes the JSON `ingest_file` takes (docs/ingest.md); without it, or for what it leaves
 out, the columns are guessed as the upload form and `ingest_file` guess them (sensors by name,
 alias or identifier; the time and machine columns by their usual names). --machine NAME scores a
-single-machine file without a machine column; --explain adds each prediction's top factors."""
+single-machine file without a machine column; --explain adds each prediction's top factors.
+--anomaly-only writes the anomaly detector's score per step alone, at the detector's own step
+(what a type trained on normal operation only has; it is also the default for such a type)."""
 
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--machine", help="the machine of a single-machine file (no machine column)")
         parser.add_argument("--mapping", type=Path, help="column mapping JSON file, as ingest_file takes")
         parser.add_argument("--explain", action="store_true", help="add each prediction's top factors")
+        parser.add_argument("--anomaly-only", action="store_true",
+                            help="score with the anomaly detector alone, at its own step")
 
     def handle(self, *args: Any, tenant: str, machine_type: str, source: Path, target: Path, **options: Any) -> None:
         if not source.is_file():
@@ -45,7 +49,8 @@ class Command(BaseCommand):
             found = machine_type_or_error(machine_type)
             try:
                 result = score_file(machine_type=found, source=source, target=target, progress=command_progress,
-                                    mapping=_mapping(options), explain=options["explain"])
+                                    mapping=_mapping(options), explain=options["explain"],
+                                    anomaly_only=options["anomaly_only"])
             except ServiceError as exc:
                 raise command_error(exc) from exc
         self.stdout.write(f"{result.predictions:,} predictions for {result.machines} machines written to {target} "

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import tenant_context
 
 from pdm_saas.errors import ServiceError
-from predictions.services.real_training import DEFAULT_MARGIN, train_on_real_data
+from predictions.services.real_training import DEFAULT_MARGIN, search_settings, train_on_real_data
 from predictions.services.training import DEFAULT_HORIZON_H
 from tenants.command_line import command_error, command_progress, machine_type_or_error, tenant_or_error
 
@@ -24,17 +24,26 @@ class Command(BaseCommand):
         parser.add_argument("machine_type", help="key of one of the tenant's machine types")
         parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="0.1 = better by 10%%")
         parser.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H,
-                            help="failure within this many hours (default: 10%% of the median run)")
+                            help="failure within this long, in the data's own unit: hours, or cycles for "
+                                 "cycle-indexed data (default: 10%% of the median run)")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--budget-s", type=float, default=None,
+                            help="time for the model search, seconds (default 300, PDM_MODEL_SEARCH_BUDGET_S)")
+        parser.add_argument("--max-trials", type=int, default=None,
+                            help="at most this many candidate models (default 60, PDM_MODEL_SEARCH_MAX_TRIALS)")
+        parser.add_argument("--rul-cap", type=float, default=None,
+                            help="cap on remaining life, in the data's time unit (default: chosen by validation)")
         parser.add_argument("--json", dest="as_json", action="store_true")
 
     def handle(self, *args: Any, tenant: str, machine_type: str, margin: float, horizon_h: float | None, seed: int,
-               as_json: bool, **options: Any) -> None:
+               budget_s: float | None, max_trials: int | None, rul_cap: float | None, as_json: bool,
+               **options: Any) -> None:
         with tenant_context(tenant_or_error(tenant)):
             found = machine_type_or_error(machine_type)
             try:
+                search = search_settings(budget_s=budget_s, max_trials=max_trials, rul_cap=rul_cap)
                 summary = train_on_real_data(machine_type=found, margin=margin, horizon_h=horizon_h, seed=seed,
-                                             progress=command_progress)
+                                             search=search, progress=command_progress)
             except ServiceError as exc:
                 raise command_error(exc) from exc
         self.stdout.write(json.dumps(summary, indent=2, default=str) if as_json else _text(summary))
