@@ -237,6 +237,7 @@ def _semantic_problems(document: dict[str, Any]) -> list[MetadataProblem]:
         *_derived_problems(document),
         *_failure_mode_problems(document),
         *_regime_problems(document),
+        *_observation_problems(document),
     ])
 
 
@@ -404,6 +405,34 @@ def _regime_problems(document: Mapping[str, Any]) -> Iterator[MetadataProblem]:
                 yield MetadataProblem(path, message)
 
 
+def _observation_problems(document: Mapping[str, Any]) -> Iterator[MetadataProblem]:
+    """Labels and array sensors belong to observation types; their names must not collide with
+    signals, and their aliases must stay unambiguous beside the sensors' (header matching)."""
+    observations = is_observation_type(document)
+    labels = document.get("observation_labels", [])
+    if observations and not labels:
+        yield MetadataProblem("$.observation_labels", "an observations type declares at least one label "
+                                                      "(the per-row target its models learn)")
+    if labels and not observations:
+        yield MetadataProblem("$.observation_labels", 'labels per row need "data_kind": "observations"')
+    for index, sensor in enumerate(document["sensors"]):
+        if sensor.get("values") == "array" and (not observations or sensor["kind"] != "numeric"):
+            yield MetadataProblem(json_path(["sensors", index, "values"]),
+                                  'array values need a numeric sensor of an "observations" type')
+    yield from _unique_names(labels, "observation_labels", "label")
+    signals = set(signal_names(document))
+    headers = {_normalize_header(alias): sensor["name"] for sensor in document["sensors"]
+               for alias in [sensor["name"], *sensor.get("aliases", [])]}
+    for index, item in enumerate(labels):
+        if item["name"] in signals:
+            yield MetadataProblem(json_path(["observation_labels", index, "name"]),
+                                  f"'{item['name']}' is already a signal name")
+        for position, alias in enumerate(item.get("aliases", [])):
+            if _normalize_header(alias) in headers:
+                yield MetadataProblem(json_path(["observation_labels", index, "aliases", position]),
+                                      f"alias {alias!r} already refers to sensor '{headers[_normalize_header(alias)]}'")
+
+
 def _unknown_signal(name: str, known: Sequence[str], noun: str = "signal") -> str:
     listed = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "")
     return f"unknown {noun} '{name}'; known: {listed}"
@@ -415,6 +444,29 @@ def _unknown_signal(name: str, known: Sequence[str], noun: str = "signal") -> st
 def signal_names(document: Mapping[str, Any]) -> list[str]:
     """Sensors first, then derived signals, each in document order."""
     return [signal["name"] for signal, _ in _signals_with_paths(document)]
+
+
+def is_observation_type(document: Mapping[str, Any]) -> bool:
+    """Independent labelled rows (process runs, inspections, test cycles), not a time series."""
+    return document.get("data_kind") == "observations"
+
+
+def array_sensors(document: Mapping[str, Any]) -> list[str]:
+    """Sensors whose file cells hold many numbers each, stored as per-row summaries."""
+    return [sensor["name"] for sensor in document.get("sensors", []) if sensor.get("values") == "array"]
+
+
+def observation_labels(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(item) for item in document.get("observation_labels", [])]
+
+
+def label_for_header(document: Mapping[str, Any], header: str) -> str | None:
+    """The observation label a file column holds: by name, then by alias, ignoring case and spaces."""
+    key = _normalize_header(header)
+    for item in document.get("observation_labels", []):
+        if key in {_normalize_header(name) for name in [item["name"], *item.get("aliases", [])]}:
+            return str(item["name"])
+    return None
 
 
 def numeric_sensors(document: Mapping[str, Any]) -> list[dict[str, Any]]:

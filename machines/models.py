@@ -126,3 +126,21 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.status})"
+
+
+class ObservationLabel(models.Model):
+    """The class of one label of one observation (docs/metadata.md, observation types). An
+    observation is a stored reading row, keyed like it by (machine, time); the reading store is
+    partitioned and written by COPY, so the key is repeated here rather than a foreign key."""
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="observation_labels")
+    ts = models.DateTimeField()
+    label = models.CharField(max_length=63)  # a name of the type's `observation_labels`
+    value = models.CharField(max_length=64)  # one of that label's classes
+    upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["machine", "ts", "label"], name="observation_label_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} {self.ts:%Y-%m-%d %H:%M:%S} {self.label}={self.value}"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from machines.models import Machine
+import numpy as np
+
+from machines.metadata import observation_labels
+from machines.models import Machine, MachineType, ObservationLabel
 from tenants.db import connection
 
 
@@ -69,3 +73,43 @@ def readings_recent(*, machine: Machine, limit: int = 2_000) -> list[tuple[datet
     if start is None:
         return []
     return readings_for_machine(machine=machine, start=start, limit=limit)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """A type's stored observations: one row per reading row, its slot values, and its labels.
+
+    `values` is (rows, slots) float64, NaN for a missing value; `labels[name]` holds each row's
+    class, or None where the row has no such label."""
+
+    machine_ids: np.ndarray
+    ts: list[datetime]
+    slots: list[str]
+    values: np.ndarray
+    labels: dict[str, np.ndarray]
+
+
+def observations_of_type(*, machine_type: MachineType) -> Observations:
+    """Every observation of the type's machines, ordered by machine and time, with its labels."""
+    slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
+    machine_ids = list(Machine.objects.filter(machine_type=machine_type).values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT machine_id, ts, vals FROM machines_reading WHERE machine_id = ANY(%s) "
+                       "ORDER BY machine_id, ts", [machine_ids])
+        rows = cursor.fetchall()
+    values = np.full((len(rows), len(slots)), np.nan)
+    for index, (_, _, vals) in enumerate(rows):
+        packed = [np.nan if v is None else v for v in (vals or [])][:len(slots)]
+        values[index, :len(packed)] = packed
+    values[~np.isfinite(values)] = np.nan
+    place = {(row[0], row[1]): index for index, row in enumerate(rows)}
+    labels: dict[str, np.ndarray] = {item["name"]: np.full(len(rows), None, dtype=object)
+                                     for item in observation_labels(machine_type.metadata)}
+    stored = ObservationLabel.objects.filter(machine_id__in=machine_ids).values_list("machine_id", "ts", "label",
+                                                                                     "value")
+    for machine_id, ts, label, value in stored.iterator(chunk_size=10_000):
+        found = place.get((machine_id, ts))
+        if found is not None and label in labels:
+            labels[label][found] = value
+    return Observations(machine_ids=np.array([row[0] for row in rows], dtype=np.int64), ts=[row[1] for row in rows],
+                        slots=slots, values=values, labels=labels)

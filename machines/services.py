@@ -12,8 +12,9 @@ from django.db import IntegrityError, transaction
 
 from billing.quotas import machine_quota_guard
 from machines.library import library_get, metadata_import
-from machines.metadata import MetadataInvalid, metadata_check
+from machines.metadata import MetadataInvalid, array_sensors, metadata_check
 from machines.models import Machine, MachineType
+from machines.observations import summary_slots
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from tenants.db import connection
 
@@ -213,12 +214,17 @@ def machines_import_file(*, data: bytes) -> list[Machine]:
 def machine_type_slots(machine_type: MachineType) -> list[str]:
     """The type's sensors in reading-store order (`vals[i]` is `slots[i]`): existing slots
     first, never reordered or removed, then sensors the metadata gained since. A categorical
-    sensor's value is stored as the index of its category."""
+    sensor's value is stored as the index of its category; an array sensor's as its per-row
+    summaries, one slot each (machines/observations.py)."""
     locked = MachineType.objects.select_for_update().get(id=machine_type.id)
     slots = list(locked.sensor_slots or [])
-    added = [sensor["name"] for sensor in locked.metadata.get("sensors", []) if sensor["name"] not in slots]
+    arrays = set(array_sensors(locked.metadata))
+    wanted = [slot for sensor in locked.metadata.get("sensors", [])
+              for slot in (summary_slots(sensor["name"]) if sensor["name"] in arrays else [sensor["name"]])]
+    added = [slot for slot in wanted if slot not in slots]
     if added:
         slots += added
         MachineType.objects.filter(id=locked.id).update(sensor_slots=slots)
     machine_type.sensor_slots = slots
     return slots
+

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +29,9 @@ from machines.ingest.parse import ParsedBatch
 from machines.ingest.reader import table_open
 from machines.ingest.store import DATABASE_ERRORS, IngestProgress, IngestResult, readings_ingest, store_refusal
 from machines.labels import LabelCollector
-from machines.models import MachineType, MappingPreset, Upload
+from machines.metadata import observation_labels
+from machines.models import MachineType, MappingPreset, ObservationLabel, Upload
+from machines.observations import ObservationLabelCollector
 from machines.quality import QualityReport
 from pdm_saas.errors import Conflict, InvalidInput, NotFound, ServiceError, message_short
 from tenants.db import connection
@@ -346,11 +349,14 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
     table = table_open(upload_path(upload), **mapping.reading())
     quality = QualityReport(document=upload.machine_type.metadata, mapping=mapping, columns=table.columns)
     labels = LabelCollector(mapping, upload.machine_type.metadata)
+    classes = ObservationLabelCollector(columns=mapping.labels,
+                                        labels=observation_labels(upload.machine_type.metadata))
     rejected = RejectedRowsFile(upload_path(upload).with_name("rejected.csv"))
 
     def on_batch(batch: Any, parsed: ParsedBatch) -> None:
         quality.add(batch, parsed)
         labels.add(batch, parsed)
+        _observation_labels_add(classes, batch, parsed)
         rejected.add(parsed)
 
     def on_progress(state: IngestProgress) -> None:
@@ -371,6 +377,7 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
                         f"{over_plan['message']} {message}")
                 raise InvalidInput(message, code="nothing_stored")
             failures = _labels_store(labels.events())
+            _observation_labels_store(classes, upload_id=upload.id)
             report = {
                 "rows": {"read": result.rows_read, "stored": result.rows_stored, "duplicates": result.duplicates,
                          "rejected": result.rows_rejected, "rejected_by_reason": dict(result.rejected_by_reason)},
@@ -435,3 +442,25 @@ def _labels_store(events: list[dict[str, Any]]) -> int:
                       "source": FailureEvent.Source.LABEL})
         created += int(new)  # a re-upload finds its labels already there
     return created
+
+
+def _observation_labels_add(collector: ObservationLabelCollector, batch: pa.RecordBatch, parsed: ParsedBatch) -> None:
+    """The labels of a batch's stored rows (an ingest's `on_batch` step)."""
+    if not collector.columns:
+        return
+    assert parsed.machine_ids is not None
+    ok = parsed.ok()
+    machines = np.asarray(pc.fill_null(parsed.machine_ids, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    times = np.asarray(pc.fill_null(parsed.ts_us, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    collector.add(batch, ok, machines, times, parsed.line)
+
+
+def _observation_labels_store(collector: ObservationLabelCollector, *, upload_id: int | None) -> int:
+    """Store the collected labels; a label already stored for an observation stays (as its
+    reading does: a file sent twice changes nothing). Inside the upload's transaction."""
+    rows = [ObservationLabel(machine_id=machine_id, ts=datetime.fromtimestamp(ts_us / 1e6, tz=UTC), label=name,
+                             value=value, upload_id=upload_id)
+            for name, found in collector.rows.items()
+            for machine_id, ts_us, value in zip(found.machine_ids, found.ts_us, found.values, strict=True)]
+    created = ObservationLabel.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)
+    return len(created)

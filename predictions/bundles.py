@@ -18,6 +18,7 @@ from predictions.features import FeatureSpec
 from predictions.regimes import Regimes
 from predictions.training.classifier import ClassifierResult, load_booster
 from predictions.training.learners import XGBOOST, TreeModel
+from predictions.training.observations import ObservationModel, TargetModel
 from predictions.training.rul import RulResult
 from predictions.training.search import Blend
 
@@ -25,7 +26,8 @@ FAILURE = "failure_classifier"
 RUL = "rul_regressor"
 ANOMALY = "anomaly_detector"
 FORECAST = "sensor_forecaster"
-KINDS = (FAILURE, RUL, ANOMALY, FORECAST)
+KINDS = (FAILURE, RUL, ANOMALY, FORECAST)  # the time-series suite
+OBSERVATION = "observation_classifier"  # observation types (predictions/training/observations.py)
 FORMAT = 1
 
 
@@ -68,7 +70,7 @@ def bundle_dump(bundle: Bundle) -> bytes:
 def bundle_load(raw: bytes) -> Bundle:
     with zipfile.ZipFile(io.BytesIO(raw)) as archive:
         meta = json.loads(archive.read("meta.json"))
-        if meta.get("format") != FORMAT or meta.get("kind") not in KINDS:
+        if meta.get("format") != FORMAT or meta.get("kind") not in _LOADERS:
             raise ValueError(f"not a model bundle this version can read (format {meta.get('format')!r})")
         blobs = {name: archive.read(name) for name in archive.namelist() if name != "meta.json"}
     return Bundle(meta["kind"], _LOADERS[meta["kind"]](meta["model"], blobs), meta.get("extra", {}))
@@ -136,8 +138,23 @@ def _opaque_loader(kind: str) -> Any:
     return load
 
 
+def _observation_dump(result: ObservationModel) -> tuple[dict[str, Any], dict[str, bytes]]:
+    meta = {"feature_names": result.feature_names, "metrics": result.metrics, "baseline": result.baseline,
+            "validation": result.validation, "skipped": result.skipped,
+            "targets": [{"name": t.name, "classes": t.classes, "learner": t.learner} for t in result.targets]}
+    return meta, {f"label-{t.name}.ubj": bytes(t.booster.save_raw("ubj")) for t in result.targets}
+
+
+def _observation_load(meta: Mapping[str, Any], blobs: Mapping[str, bytes]) -> ObservationModel:
+    targets = [TargetModel(name=t["name"], classes=t["classes"], learner=t["learner"],
+                           booster=load_booster(blobs[f"label-{t['name']}.ubj"])) for t in meta["targets"]]
+    return ObservationModel(feature_names=meta["feature_names"], targets=targets, metrics=meta["metrics"],
+                            baseline=meta["baseline"], validation=meta["validation"], skipped=meta["skipped"])
+
+
 Dump = Callable[[Any], tuple[dict[str, Any], dict[str, bytes]]]
 Load = Callable[[Mapping[str, Any], Mapping[str, bytes]], Any]
-_DUMPERS: dict[str, Dump] = {FAILURE: _classifier_dump, RUL: _rul_dump, ANOMALY: _opaque_dump, FORECAST: _opaque_dump}
+_DUMPERS: dict[str, Dump] = {FAILURE: _classifier_dump, RUL: _rul_dump, ANOMALY: _opaque_dump, FORECAST: _opaque_dump,
+                             OBSERVATION: _observation_dump}
 _LOADERS: dict[str, Load] = {FAILURE: _classifier_load, RUL: _rul_load, ANOMALY: _opaque_loader(ANOMALY),
-                             FORECAST: _opaque_loader(FORECAST)}
+                             FORECAST: _opaque_loader(FORECAST), OBSERVATION: _observation_load}

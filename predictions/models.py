@@ -274,6 +274,7 @@ class ModelVersion(models.Model):
         RUL_REGRESSOR = "rul_regressor"
         ANOMALY_DETECTOR = "anomaly_detector"
         SENSOR_FORECASTER = "sensor_forecaster"
+        OBSERVATION_CLASSIFIER = "observation_classifier"  # observation types: every label of a row
 
     class Status(models.TextChoices):
         CANDIDATE = "candidate"

@@ -10,7 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict, get_args
 
-from machines.metadata import failure_mode_for_label, failure_modes_listed, sensor_for_header
+from machines.metadata import (
+    failure_mode_for_label,
+    failure_modes_listed,
+    is_observation_type,
+    label_for_header,
+    observation_labels,
+    sensor_for_header,
+)
 from machines.models import MachineType
 from machines.textfiles import DELIMITERS, ENCODINGS, names_listed
 from pdm_saas.errors import InvalidInput
@@ -51,17 +58,22 @@ class ColumnMapping:
     encoding: str | None = None
     delimiter: str | None = None
     decimal_mark: str | None = None
+    # Observation types (docs/metadata.md): file header -> observation label, one class per row.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["sensors"] = dict(self.sensors)
         data["extra"] = dict(self.extra)
+        data["labels"] = dict(self.labels)
         data["failure_mode_flags"] = dict(self.failure_mode_flags)
         if not data["failure_mode_flags"]:  # left out when unused: mappings saved before it compare equal
             del data["failure_mode_flags"]
         for name in READING_FIELDS:  # left out when detected: mappings saved before them compare equal
             if data[name] is None:
                 del data[name]
+        if not data["labels"]:  # likewise
+            del data["labels"]
         return data
 
     def reading(self) -> ReadingOptions:
@@ -92,7 +104,7 @@ class ColumnMapping:
     def file_columns(self) -> list[str]:
         """Every column of the file the mapping reads, time first."""
         named = [self.time_column, self.machine_column, *self.sensors, self.failure_column,
-                 self.failure_mode_column, *self.failure_mode_flags]
+                 self.failure_mode_column, *self.failure_mode_flags, *self.labels]
         return list(dict.fromkeys(name for name in named if name))
 
 
@@ -105,6 +117,7 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
              ("failure column", mapping.failure_column), ("failure-mode column", mapping.failure_mode_column)]
     named = [(f"the {role} '{header}'", header) for role, header in roles if header]
     named += [(f"the column '{header}' (sensor '{sensor}')", header) for header, sensor in mapping.sensors.items()]
+    named += [(f"the column '{header}' (label '{label}')", header) for header, label in mapping.labels.items()]
     named += [(f"the failure-mode flag '{header}'", header) for header in mapping.failure_mode_flags]
     for what, header in named:
         if header not in present:
@@ -118,6 +131,30 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
         problems.append("map at least one sensor column")
     problems += _sensor_problems(mapping, machine_type)
     problems += _mode_flag_problems(mapping, machine_type)
+    problems += _label_problems(mapping, machine_type)
+    return problems
+
+
+def _label_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[str]:
+    known = [item["name"] for item in observation_labels(machine_type.metadata)]
+    if mapping.labels and not known:
+        return [f"machine type '{machine_type.key}' declares no observation labels; label columns need an "
+                '"observations" type (docs/metadata.md)']
+    both = [f"column '{header}' is mapped both to a sensor and to a label"
+            for header in mapping.labels if header in mapping.sensors]
+    return _mapped_problems(mapping.labels, known, noun="label", type_key=machine_type.key) + both
+
+
+def _mapped_problems(columns: Mapping[str, str], known: Sequence[str], *, noun: str, type_key: str) -> list[str]:
+    """Columns mapped to names the type does not have, or a name fed by two columns."""
+    problems, seen = [], set()
+    for header, name in columns.items():
+        if name not in known:
+            problems.append(f"column '{header}': '{name}' is not a {noun} of machine type '{type_key}' "
+                            f"(its {noun}s: {', '.join(known)})")
+        elif name in seen:
+            problems.append(f"{noun} '{name}' is mapped from more than one column")
+        seen.add(name)
     return problems
 
 
@@ -133,16 +170,8 @@ def _reading_problems(mapping: ColumnMapping) -> list[str]:
 
 
 def _sensor_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[str]:
-    kinds = {sensor["name"]: sensor["kind"] for sensor in machine_type.sensors}
-    problems, seen = [], set()
-    for header, sensor in mapping.sensors.items():
-        if sensor not in kinds:
-            problems.append(f"column '{header}': '{sensor}' is not a sensor of machine type '{machine_type.key}' "
-                            f"(its sensors: {', '.join(kinds)})")
-        elif sensor in seen:
-            problems.append(f"sensor '{sensor}' is mapped from more than one column")
-        seen.add(sensor)
-    return problems
+    known = [sensor["name"] for sensor in machine_type.sensors]
+    return _mapped_problems(mapping.sensors, known, noun="sensor", type_key=machine_type.key)
 
 
 def _mode_flag_problems(mapping: ColumnMapping, machine_type: MachineType) -> list[str]:
@@ -217,12 +246,19 @@ def mapping_complete(given: Mapping[str, Any], *, columns: Sequence[str], machin
     and the failure column, failure-mode column and failure-mode flags when it leaves their keys
     out (a key given as null or empty asks for none). What it gives is kept as given."""
     mapping = dict(given)
+    observations = is_observation_type(machine_type.metadata)
+    if observations and not mapping.get("labels"):
+        labels = {column: label for column in columns if (label := label_for_header(machine_type.metadata, column))}
+        if labels:
+            mapping["labels"] = labels
     taken = [mapping[role] for role in GUESSED_ROLES if mapping.get(role)]
-    taken += [*(mapping.get("sensors") or {}), *(mapping.get("failure_mode_flags") or [])]
+    taken += [*(mapping.get("sensors") or {}), *(mapping.get("failure_mode_flags") or []),
+              *(mapping.get("labels") or {})]
     guess = mapping_guess(columns=columns, machine_type=machine_type, taken=taken)
+    # An observation type's failure flags are labels of their rows, not failure events in time.
     wanted = {"sensors": not mapping.get("sensors"), "time_column": not mapping.get("time_column"),
               "machine_column": not mapping.get("machine_column") and not mapping.get("machine_name"),
-              **{name: name not in mapping for name in LABEL_ROLES}}
+              **{name: name not in mapping and not observations for name in LABEL_ROLES}}
     for name, open_role in wanted.items():
         if open_role and getattr(guess, name):
             mapping[name] = getattr(guess, name)

@@ -6,7 +6,7 @@ boolean mask per problem. Only the (bounded) rejected-row details touch single v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from machines.ingest.mapping import ColumnMapping, TimeFormat
+from machines.observations import array_column, summary_slots
 
 NUMBER_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|infinity|nan)\s*$"
 ISO_RE = (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
@@ -186,9 +187,11 @@ def decimal_point(array: pa.Array, decimal_mark: str) -> pa.Array:
 
 
 def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int,
-                categories: Mapping[str, Sequence[str]] | None = None, decimal_mark: str = ".") -> ParsedBatch:
+                categories: Mapping[str, Sequence[str]] | None = None, decimal_mark: str = ".",
+                arrays: Collection[str] = ()) -> ParsedBatch:
     """Times and sensor values of one batch, with the rows refused for a bad time or value.
-    Categorical sensors (named in `categories`) become category indexes; numbers are read with
+    Categorical sensors (named in `categories`) become category indexes; array sensors (named in
+    `arrays`) their per-row summaries (machines/observations.py); numbers are read with
     `decimal_mark`. Machines are resolved separately (they need the database)."""
     raw_time = batch.column(mapping.time_column)
     numeric_time = decimal_point(raw_time, decimal_mark) if mapping.time_format != "iso" else raw_time
@@ -203,6 +206,9 @@ def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int,
                                        _time_problem(raw_time, mapping.time_column, mapping.time_format)))
     for header, sensor in mapping.sensors.items():
         raw = batch.column(header)
+        if sensor in arrays:
+            _array_parse(parsed, raw, sensor=sensor, header=header, decimal_mark=decimal_mark)
+            continue
         if categories and sensor in categories:
             values, bad = category_codes(raw, categories[sensor])
             if bad.any():
@@ -214,6 +220,16 @@ def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int,
                 parsed.rejections.append(Rejection("non_numeric", bad, _value_problem(raw, header)))
         parsed.values[sensor] = values
     return parsed
+
+
+def _array_parse(parsed: ParsedBatch, raw: pa.Array, *, sensor: str, header: str, decimal_mark: str) -> None:
+    """An array sensor's summaries, one slot each; under the sensor's own name, its mean (what the
+    quality report describes)."""
+    column = array_column(raw, sensor=sensor, header=header, decimal_mark=decimal_mark)
+    if column.bad.any():
+        parsed.rejections.append(Rejection("non_numeric", column.bad, column.describe))
+    parsed.values.update(column.summaries)
+    parsed.values[sensor] = column.summaries[summary_slots(sensor)[0]]
 
 
 def _time_problem(raw: pa.Array, column: str, time_format: str) -> Callable[[int], str]:

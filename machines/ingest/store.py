@@ -43,6 +43,7 @@ from machines.ingest.fleet import MachineResolver
 from machines.ingest.mapping import ColumnMapping, mapping_validate
 from machines.ingest.parse import ParsedBatch, batch_parse
 from machines.ingest.reader import TableSource, table_open
+from machines.metadata import array_sensors
 from machines.models import MachineType
 from machines.services import machine_type_slots
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError
@@ -363,7 +364,8 @@ def _ingest(
         resolver = MachineResolver(machine_type=machine_type, create_unknown=mapping.create_unknown_machines)
         categories = {sensor["name"]: list(sensor["categories"]) for sensor in machine_type.sensors
                       if sensor["kind"] == "categorical"}
-        with _Prefetch(lambda: _batches_parsed(table, mapping, categories)) as batches:
+        arrays = array_sensors(machine_type.metadata)
+        with _Prefetch(lambda: _batches_parsed(table, mapping, categories, arrays)) as batches:
             for batch, parsed, bytes_read in batches:
                 _machines_resolve(batch, parsed, mapping, resolver)
                 result.rows_read += batch.num_rows + len(parsed.dropped)
@@ -388,14 +390,14 @@ def _int64s(array: pa.Array) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _batches_parsed(table: TableSource, mapping: ColumnMapping,
-                    categories: dict[str, list[str]]) -> Iterator[tuple[pa.RecordBatch, ParsedBatch, int]]:
+def _batches_parsed(table: TableSource, mapping: ColumnMapping, categories: dict[str, list[str]],
+                    arrays: list[str]) -> Iterator[tuple[pa.RecordBatch, ParsedBatch, int]]:
     """Each batch with its parse (no database: runs on the reading thread) and how far into
     the file the reader was."""
     start = 0
     for batch in table.batches(mapping.file_columns()):
         parsed = batch_parse(batch, mapping=mapping, start=start, categories=categories,
-                             decimal_mark=table.decimal_mark)
+                             decimal_mark=table.decimal_mark, arrays=arrays)
         non_finite_reject(parsed, batch, mapping=mapping, categorical=categories)
         table.lines_attach(parsed)
         yield batch, parsed, table.bytes_read()

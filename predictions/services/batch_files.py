@@ -39,6 +39,7 @@ from jobs.services import ProgressFn, no_progress
 from machines.ingest.mapping import ColumnMapping, mapping_complete, mapping_validate
 from machines.ingest.parse import decimal_point, numbers, times_us
 from machines.ingest.reader import table_open
+from machines.metadata import is_observation_type
 from machines.models import MachineType
 from pdm_saas.errors import InvalidInput
 from predictions.explain import shap_contributions, top_factors
@@ -67,6 +68,12 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, mapping
     only), the file is scored by the detector alone (`anomaly_files.anomaly_score_file`)."""
     report: ProgressFn = progress or no_progress
     target_check(target)
+    if is_observation_type(machine_type.metadata):  # independent rows: each scored from its own values
+        from predictions.services.observation_scoring import observation_file_score  # it imports this module
+
+        scored = observation_file_score(machine_type=machine_type, source=source, target=target, mapping=mapping,
+                                        progress=progress)
+        return FileScored(scored.rows_read, scored.rows_refused, scored.predictions, 0, scored.sensors)
     models = None if anomaly_only else model_set_for(machine_type=machine_type)
     if models is None:
         from predictions.services.anomaly_files import anomaly_score_file  # it imports this module

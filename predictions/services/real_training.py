@@ -35,6 +35,7 @@ from django.conf import settings
 
 from jobs.models import Job
 from jobs.services import ProgressFn, no_progress
+from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import FAILURE, KINDS, RUL, Bundle
@@ -42,6 +43,7 @@ from predictions.features import data_spec
 from predictions.frames import DEFAULT_STEP_HOURS, time_scale_for
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.normal_training import train_on_normal_operation
+from predictions.services.observation_training import observation_training_run
 from predictions.services.registry import (
     artifact_read,
     champion_versions,
@@ -88,6 +90,8 @@ def real_training_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
 def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
                        search: SearchSettings | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
+    if is_observation_type(machine_type.metadata):  # independent labelled rows: no runs, no windows
+        return observation_training_run(machine_type=machine_type, seed=seed, job_id=job_id, progress=progress)
     report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the fleet's readings and failure events")

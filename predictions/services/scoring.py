@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.quotas import PredictionQuota, prediction_quota_check, prediction_quota_reserve
+from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, PaymentRequired
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish
@@ -46,6 +47,9 @@ HISTORY_SLACK_STEPS = 2  # a bucket at each end may be partial
 
 def _models_or_conflict(machine_type: MachineType, machine_id: int | None = None) -> ModelSet:
     models = model_set_for(machine_type=machine_type, machine_id=machine_id)
+    if models is None and is_observation_type(machine_type.metadata):
+        raise Conflict(f"{machine_type.name} is an observations type: its rows are scored one by one from their own "
+                       "values with score_file, not as a machine's time series.", code="observation_type")
     if models is None:
         raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first "
                        f"(POST /api/v1/machine-types/{machine_type.key}/onboard/).")

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from jobs.models import Job
 from jobs.services import JobBusy, ProgressFn, job_create, job_enqueue, no_progress
+from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput, NotFound
 from predictions.bundles import KINDS
@@ -62,9 +63,18 @@ def onboarding_params(*, machines: int = DEFAULT_MACHINES, horizon_h: float | No
 def onboarding_start(*, machine_type: MachineType, created_by_id: int | None = None, **params: Any) -> Job:
     from predictions.tasks import onboarding_task  # tasks import services; not the other way at import time
 
+    _refuse_observation_type(machine_type)
     checked = onboarding_params(**params)
     return training_job_start(kind=ONBOARD_KIND, machine_type=machine_type, params=checked, task=onboarding_task,
                               created_by_id=created_by_id)
+
+
+def _refuse_observation_type(machine_type: MachineType) -> None:
+    """Onboarding simulates machines degrading over time; independent labelled rows have no such
+    life to simulate, and learn from their own labels (docs/models.md, "Observation types")."""
+    if is_observation_type(machine_type.metadata):
+        raise InvalidInput(f"{machine_type.name} is an observations type: it learns from its own labelled rows. "
+                           "Upload them and train on real data (train_real_data).", code="observation_type")
 
 
 def training_job_start(*, kind: str, machine_type: MachineType, params: Mapping[str, Any], task: Any,
@@ -105,6 +115,7 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
                          progress: ProgressFn | None = None, kinds: Sequence[str] = KINDS,
                          synthesizer: str | None = DEFAULT_SYNTHESIZER) -> dict[str, Any]:
     """The whole pipeline in the calling process (the job runs it; so can a command or a test)."""
+    _refuse_observation_type(machine_type)
     report: ProgressFn = progress or no_progress
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -40,7 +40,8 @@ KEY_METRICS: dict[str, list[tuple[str, str]]] = {
 TOP_FEATURES = 15
 # Django derives "Rul Regressor" from the enum name; people read these.
 KIND_LABELS: dict[str, str] = {K.FAILURE_CLASSIFIER: "Failure classifier", K.RUL_REGRESSOR: "RUL regressor",
-               K.ANOMALY_DETECTOR: "Anomaly detector", K.SENSOR_FORECASTER: "Sensor forecaster"}
+               K.ANOMALY_DETECTOR: "Anomaly detector", K.SENSOR_FORECASTER: "Sensor forecaster",
+               K.OBSERVATION_CLASSIFIER: "Observation classifier"}
 # Names of the metrics people know by another spelling; the rest show as stored.
 METRIC_LABELS = {name: label for metrics in KEY_METRICS.values() for name, label in metrics} | {
     "pr_auc": "PR-AUC", "rows": "Held-out rows", "positive_rate": "Positive rate", "threshold": "Threshold",
@@ -95,6 +96,9 @@ def key_metrics(version: ModelVersion) -> list[tuple[str, str]]:
     unit = version_time_unit(version)
     if version.kind == K.SENSOR_FORECASTER:
         return _forecaster_metrics(metrics, unit)
+    if version.kind == K.OBSERVATION_CLASSIFIER:  # one classifier per label: its out-of-fold macro-F1
+        return [(f"{label} macro-F1", number(found["macro_f1"])) for label, found in metrics.items()
+                if isinstance(found, Mapping) and "macro_f1" in found]
     return [(in_unit(label, unit), number(metrics.get(name))) for name, label in KEY_METRICS.get(version.kind, [])
             if name in metrics]
 

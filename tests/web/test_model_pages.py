@@ -192,3 +192,19 @@ def test_acme_model_ids_on_globex_host_are_404(client_for, world, registry):
 def test_anonymous_goes_to_login(client_for, registry):
     for response in (client_for(None).get(LIST), client_for(None).get(f"/models/{registry.champion.id}/")):
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_an_observation_classifier_shows_each_label_beside_the_baseline(client_for, world, db):
+    from machines.services import machine_type_import
+    from tests.observation_rig import rig_document
+
+    valve = {"accuracy": 0.98, "macro_f1": 0.975, "rows": 90, "learner": "xgboost_learner"}
+    with tenant_context(world.acme):
+        rig = machine_type_import(document=rig_document())
+        version = _version(rig, ModelVersion.Kind.OBSERVATION_CLASSIFIER, 1, "champion",
+                           metrics={"valve": valve, "validation": {"split": "stratified k-fold", "folds": 5}},
+                           baseline={"valve": {"accuracy": 0.95, "macro_f1": 0.941}})
+    listed = client_for("viewer").get(LIST).content.decode()
+    assert "Observation classifier" in listed and "valve macro-F1" in listed and "0.975" in listed
+    html = client_for("viewer").get(f"/models/{version.id}/").content.decode()
+    assert "valve.macro_f1" in html and "0.941" in html and 'class="matrix"' not in html
