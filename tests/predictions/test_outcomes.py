@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -118,6 +119,9 @@ def test_snapshots_over_the_api(scene, world, client_for):
     assert "Live outcomes" in page and "0.250" in page and "1 / 3 / 1" in page
 
 
+PINNED = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)  # when the predictions are made (a leap day)
+
+
 def _cycle(cycle: float, *, model_step: bool) -> datetime:
     """A cycle as a prediction stores it (one model hour per cycle) or as readings and failures are
     stored (one second per cycle: docs/ingest.md)."""
@@ -136,7 +140,7 @@ def test_cycle_predictions_are_resolved_on_their_machine_s_cycles(db, world, mot
 
     Read against the clock instead, the failure at 1970 + 200 s comes before every prediction
     (1970 + cycles x 1 h) and every horizon is long past: no TP, no FN, nothing pending."""
-    with tenant_context(world.acme):
+    with tenant_context(world.acme), time_machine.travel(PINNED, tick=False):
         engines = [machine_create(machine_type_id=motor.machine_type_id, name=f"Engine-{n}") for n in (1, 2)]
         version = _version(motor, 1)
         FailureEvent.objects.create(machine=engines[0], occurred_at=_cycle(200, model_step=False))
@@ -146,7 +150,7 @@ def test_cycle_predictions_are_resolved_on_their_machine_s_cycles(db, world, mot
                 machine=engines[engine], model_version=version, versions={}, source="batch",
                 window_end=_cycle(cycle, model_step=True), horizon_h=30.0, probability=0.9 if said else 0.1,
                 predicted_failure=said, rul_h=rul, health_score=50.0, confidence=0.5)
-        now = timezone.now()
-        found = version_outcomes(version_id=version.id, start=now - timedelta(days=1), now=now + timedelta(seconds=1))
+        found = version_outcomes(version_id=version.id, start=PINNED - timedelta(days=1),
+                                 now=PINNED + timedelta(seconds=1))
     assert (found.tp, found.fp, found.tn, found.fn, found.pending) == (1, 1, 1, 1, 2)
     assert found.rul_mae_h == pytest.approx(5.0) and found.rul_count == 1
