@@ -15,7 +15,8 @@ into a test module is a separate definition there and would onboard once more pe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,9 @@ from machines.models import Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
 from tenants.db import connection
 from tenants.models import Tenant
-from tenants.provisioning import template_schema_sync
+from tenants.provisioning import schema_drop, template_schema_sync
 from tenants.services import tenant_public_ensure, tenant_signup
+from tenants.storage import tenant_path
 
 PASSWORD = "Correct-Horse-42"
 MOTOR = "induction-motor-siemens-1la7"
@@ -124,6 +126,17 @@ def _no_lockout_counters() -> None:
     from accounts.lockout import lockout_reset_all
 
     lockout_reset_all()
+
+
+def committed_tenant_drop(tenant: Tenant, *, emails: Iterable[str]) -> None:
+    """Remove a tenant that a module committed for itself (its row, schema and files) and the
+    users it made, so that no later test of the session sees them."""
+    connection.set_schema_to_public()
+    schema_name = tenant.schema_name
+    Tenant.objects.filter(id=tenant.id).delete()
+    schema_drop(schema_name=schema_name)
+    shutil.rmtree(tenant_path(schema_name), ignore_errors=True)
+    User.objects.filter(email__in=list(emails)).delete()
 
 
 def host_of(tenant: Tenant) -> str:

@@ -9,7 +9,6 @@ the fuzzer writes (machines, windows, work orders...), and those writes must not
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,19 +26,16 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from accounts.models import User
 from accounts.roles import Scope
 from accounts.services import api_key_create
 from billing.models import Plan
 from machines.services import machine_create, machine_type_adopt
 from tenants.db import connection
 from tenants.models import Tenant
-from tenants.provisioning import schema_drop
 from tenants.services import tenant_signup
-from tenants.storage import tenant_path
 from tests import stripe_double
 from tests.billing.conftest import PRICES
-from tests.conftest import MOTOR, PASSWORD
+from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
 
 SLUG = "fuzzworks"
 SEED = 1313
@@ -93,12 +89,7 @@ def fuzz_target(django_db_setup: None, django_db_blocker: Any) -> Iterator[FuzzT
     # live worker of this session may pick them up.
     redis.Redis.from_url(django_settings.CELERY_BROKER_URL).flushdb()
     with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        schema_name = signup.tenant.schema_name
-        Tenant.objects.filter(id=signup.tenant.id).delete()
-        schema_drop(schema_name=schema_name)
-        shutil.rmtree(tenant_path(schema_name), ignore_errors=True)
-        User.objects.filter(email="owner@fuzz.test").delete()
+        committed_tenant_drop(signup.tenant, emails=["owner@fuzz.test"])
 
 
 @pytest.fixture(scope="module")

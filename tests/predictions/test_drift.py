@@ -1,7 +1,8 @@
 """Drift: PSI and KS on samples (pure), drift checks of the trained ABB motor's four champions
 against streams the tests generate (same simulator, another seed: ok; signals scaled: drifted and
-an event), moved stored outputs, cycle-indexed data (each machine's latest steps), the scheduled
-run and the on-demand job, and who may read and start them (API and model page)."""
+an event), moved stored outputs, the scheduled run and the on-demand job, and who may read and
+start them (API and model page). Cycle-indexed data (each machine's latest steps) is checked in
+test_cycle_indexed.py, on the fleet trained there once."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from predictions import drift
 from predictions.models import (
     DriftReference,
     DriftReport,
-    FailureEvent,
     ModelEvent,
     ModelVersion,
     OutcomeSnapshot,
@@ -37,7 +37,6 @@ from predictions.services.drift import (
     models_monitor,
 )
 from predictions.tasks import drift_check_task
-from tests.predictions.conftest import EPOCH, push_cycle_fleet
 
 FLEET = 24  # machines in a generated stream: fewer differ from the training fleet by themselves
 WINDOW_DAYS = 30  # covers whole simulated runs (100-600 hourly steps)
@@ -233,33 +232,6 @@ def test_moved_outputs_of_a_regressor_warn_when_its_inputs_did_not(db, trained_m
     assert report.status == "warning", report.drift_share
     classifier = drift_check(version=_champion(trained_motor), days=WINDOW_DAYS)
     assert classifier.predictions == stored - drift_service.MIN_PREDICTIONS  # ours name no classifier version
-
-
-# --- cycle-indexed data ---------------------------------------------------------------------------
-
-CYCLE_TYPE = "turbofan-engine-cmapss"
-
-
-def test_cycle_indexed_data_is_checked_on_each_machines_latest_steps(db, in_acme, client_for, world):
-    from machines.services import machine_type_adopt
-    from predictions.services.real_training import train_on_real_data
-
-    machine_type = machine_type_adopt(key=CYCLE_TYPE)
-    for name, cycles in push_cycle_fleet(machine_type, seed=4, prefix="Unit").items():
-        FailureEvent.objects.create(machine=machine_type.machines.get(name=name),
-                                    occurred_at=EPOCH + timedelta(seconds=cycles), failure_mode="hpc_degradation")
-    train_on_real_data(machine_type=machine_type)
-    version = ModelVersion.objects.select_related("machine_type", "dataset").get(
-        machine_type=machine_type, kind="failure_classifier", status="champion")
-    calm = drift_check(version=version, days=7)
-    assert calm.basis == "latest_steps" and calm.window_steps == 7 * 24
-    assert calm.machines == 12 and 0 < calm.rows <= 12 * 7 * 24  # each unit's last 168 cycles at most
-    assert calm.status != "no_data" and calm.drift_share < 0.3, calm.drift_share
-    push_cycle_fleet(machine_type, seed=5, prefix="Moved", scale=1.3)
-    moved = drift_check(version=version, days=7)
-    assert moved.machines == 24 and moved.status == "drifted" and moved.drift_share > calm.drift_share
-    page = client_for("engineer").get(f"/models/{version.id}/").content.decode()
-    assert "latest 168 steps" in page
 
 
 def test_on_demand_job_reports_drift_and_outcomes(db, trained_motor, in_acme, world):

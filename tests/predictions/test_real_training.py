@@ -1,5 +1,6 @@
 """Training on real readings and failure events: labels, fine-tuning, the comparison against the
-synthetic champion and the promotion margin."""
+synthetic champion and the promotion margin. Training on cycle-indexed data (C-MAPSS-like) is in
+test_cycle_indexed.py, which trains its fleet once for all its tests."""
 
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ import pytest
 from machines.live import readings_push
 from machines.models import MachineType
 from machines.services import machine_create
-from predictions.engine_serializers import PredictionSerializer
-from predictions.features import window_features
 from predictions.models import Dataset, FailureEvent, ModelVersion
-from predictions.services.real_training import _bundle, real_table, train_on_real_data
+from predictions.services.real_training import train_on_real_data
 from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
 from predictions.training.real import better_by, label_runs
-from tests.predictions.conftest import EPOCH, push_cycle_fleet
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -100,80 +98,3 @@ def test_real_training_compares_on_held_out_runs_and_promotes_by_the_margin(trai
     # This fleet's lives are three times longer than the simulator's: its own failures teach the
     # remaining life better than the synthetic champion can, so the new RUL model takes over.
     assert measured["rul_regressor"]["promoted"]
-
-
-def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_acme, client_for):
-    """C-MAPSS-like data: stored at 1970-01-01 + cycle seconds. Each cycle must stay one step."""
-    from machines.services import machine_type_adopt
-    from predictions.services.scoring import machine_predict
-
-    machine_type = machine_type_adopt(key="turbofan-engine-cmapss")
-    last = push_cycle_fleet(machine_type, seed=4, prefix="Unit")
-    for name, cycles in last.items():
-        FailureEvent.objects.create(machine=machine_type.machines.get(name=name),
-                                    occurred_at=EPOCH + timedelta(seconds=cycles), failure_mode="hpc_degradation")
-    summary = train_on_real_data(machine_type=machine_type)
-    assert summary["dataset"]["runs"] == 12 and summary["dataset"]["failures"] == 12
-    dataset = Dataset.objects.get(id=summary["dataset"]["id"])
-    assert dataset.params["time_scale"] == 3600 and dataset.rows == sum(last.values())  # one step per cycle
-    rul = ModelVersion.objects.get(machine_type=machine_type, kind="rul_regressor", status="champion")
-    assert rul.data_source == "real" and 5 < rul.metrics["cap_h"] < 600  # cycles, not fractions of an hour
-    prediction = machine_predict(machine=machine_type.machines.get(name="Unit-00"))
-    # Scoring reads the stored cycles the way training did: its last step is its last cycle.
-    assert prediction.window_end == EPOCH + timedelta(hours=last["Unit-00"])
-    assert 0 <= prediction.rul_h <= rul.metrics["cap_h"]
-    # Issue 14: cycle-indexed results speak in cycles, not 1970 dates and hours.
-    shown = PredictionSerializer(prediction).data
-    assert shown["window_end_cycle"] == last["Unit-00"] and shown["time_unit"] == "cycles"
-    rule = prediction.explanation["rule"]["text"]
-    assert " cycles" in rule and not rule.endswith(" h") and " h likely" not in rule
-    # The model was searched, and its run features (age, change from the run's first cycles)
-    # serve as they trained: scoring reads the run's start and its recent cycles, not all of it.
-    assert rul.metrics["search"]["trials"] >= 2 and rul.metrics["search"]["plain_baseline"]["rmse"] > 0
-    model = _bundle(rul).model
-    assert model.spec.baseline_steps > 0 and last["Unit-00"] > model.spec.baseline_steps + max(model.spec.windows)
-    table, _ = real_table(machine_type=machine_type)
-    features, _ = window_features(table, signals=model.signals, spec=model.spec)
-    last_row = int(np.flatnonzero(table.column("machine").to_numpy(zero_copy_only=False) == "Unit-00#0")[-1])
-    assert prediction.rul_h == pytest.approx(float(model.predict(features[last_row:last_row + 1])[0]), abs=0.01)
-    # The model page says how the model was chosen, in cycles, with every candidate behind Advanced.
-    page = client_for("viewer").get(f"/models/{rul.id}/").content.decode()
-    assert "How this model was chosen" in page and "XGBoost with its default settings" in page
-    assert "Advanced: every candidate" in page and "lightgbm" in page and " cycles" in page
-
-
-def test_score_file_writes_cycles_for_cycle_indexed_models(in_acme, tmp_path, capsys):
-    """A C-MAPSS-style file (cycle column, `setting_1`... and `s_1`... headers, one engine without a
-    machine column) scored with a model trained on cycles: cycle numbers and RUL in cycles."""
-    import pyarrow.csv as pa_csv
-    from django.core.management import call_command
-
-    from machines.services import machine_type_adopt
-    from predictions.synthetic.simulator import simulate_fleet
-
-    machine_type = machine_type_adopt(key="turbofan-engine-cmapss")
-    last = push_cycle_fleet(machine_type, seed=4, prefix="Unit")
-    for name, cycles in last.items():
-        FailureEvent.objects.create(machine=machine_type.machines.get(name=name),
-                                    occurred_at=EPOCH + timedelta(seconds=cycles), failure_mode="hpc_degradation")
-    train_on_real_data(machine_type=machine_type)
-    sensors = machine_type.metadata["sensors"]
-    table = simulate_fleet(machine_type.metadata, machines=12, seed=4, healthy_fraction=0.0)
-    engine = [row for row in table.to_pylist() if row["machine"].endswith("00")]
-    lines = ["cycle," + ",".join(s["aliases"][0] for s in sensors)]  # setting_1, setting_2, setting_3, s_1, ...
-    for cycle, row in enumerate(engine, start=1):
-        lines.append(",".join([str(cycle), *["" if row[s["name"]] is None or row[s["name"]] != row[s["name"]]
-                                             else str(row[s["name"]]) for s in sensors]]))
-    source = tmp_path / "test_FD001_unit_00.csv"
-    source.write_text("\n".join(lines) + "\n")
-    call_command("score_file", str(source), str(tmp_path / "out.csv"), tenant="acme",
-                 machine_type="turbofan-engine-cmapss", machine="Unit-00", time_column="cycle",
-                 time_format="cycle", explain=True)
-    out = capsys.readouterr().out
-    assert "setting_1 -> op_setting_1" in out and "Ignored columns" not in out  # operating settings kept
-    written = pa_csv.read_csv(tmp_path / "out.csv")
-    assert written.column("window_end_cycle").to_pylist() == list(range(1, len(engine) + 1))
-    assert {"rul_cycles", "rul_lower_cycles", "rul_upper_cycles"} <= set(written.column_names)
-    assert "window_end" not in written.column_names and "rul_h" not in written.column_names
-    rul = written.column("rul_cycles").to_pylist()
-    assert rul[-1] < rul[0]  # the engine ran to failure: its remaining cycles shrink

@@ -1,20 +1,19 @@
 """Remaining life, horizons, forecasts, similar cases, metrics and charts speak the data's own
 unit (issue 14): cycles for cycle-indexed data (stored at 1970 + cycle seconds), hours for
-time-stamped data, in the API, the live event and every page."""
+time-stamped data, in the API and every page. A trained cycle model's scores, explanation,
+forecast and live event are in test_cycle_indexed.py."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from django_tenants.utils import tenant_context
 
 from machines.services import machine_create, machine_type_adopt
-from pdm_saas.live.replay import stream_position, stream_since
-from predictions.models import Dataset, FailureEvent, ModelVersion, Prediction
+from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.web_format import duration_text
-from tests.predictions.conftest import EPOCH, push_cycle_fleet
+from tests.predictions.conftest import EPOCH
 
 CMAPSS = "turbofan-engine-cmapss"
 
@@ -98,26 +97,3 @@ def test_the_model_page_names_a_cycle_version_s_cap_and_errors_in_cycles(client_
     page = viewer.get(f"/models/{classifier.id}/").content.decode()
     assert "a failure within the horizon of 20.0 cycles" in page and "RUL MAE cycles" in page
     assert "Horizon cycles" in page
-
-
-def test_a_cycle_model_s_scores_explanation_forecast_and_live_event_count_cycles(
-        db, in_acme, world, django_capture_on_commit_callbacks):
-    from predictions.services.real_training import train_on_real_data
-    from predictions.services.scoring import machine_predict
-
-    engine_type = machine_type_adopt(key=CMAPSS)
-    last = push_cycle_fleet(engine_type, seed=4, prefix="Unit")
-    for name, cycles in last.items():
-        FailureEvent.objects.create(machine=engine_type.machines.get(name=name),
-                                    occurred_at=EPOCH + timedelta(seconds=cycles), failure_mode="hpc_degradation")
-    train_on_real_data(machine_type=engine_type)
-    since = stream_position(schema_name=world.acme.schema_name)
-    with django_capture_on_commit_callbacks(execute=True):
-        prediction = machine_predict(machine=engine_type.machines.get(name="Unit-00"), forecast=True)
-    explanation = prediction.explanation
-    assert prediction.time_unit == "cycles" and explanation["time_unit"] == "cycles"
-    assert explanation["forecast"] and {f["time_unit"] for f in explanation["forecast"]} == {"cycles"}
-    events = [e for e in stream_since(schema_name=world.acme.schema_name, since=since) or []
-              if e.get("type") == "machine.health"]
-    assert events and events[-1]["machine"]["time_unit"] == "cycles"
-    assert events[-1]["machine"]["rul"] == pytest.approx(prediction.rul_h)
