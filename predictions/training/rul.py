@@ -136,7 +136,7 @@ def train_rul_regressor(
         booster=model, feature_names=names, signals=signals, spec=spec, cap_h=float(cap_h), coverage=coverage,
         q=0.0, metrics={}, baseline={},
         sizes={"train_rows": int(train.sum()), "validation_rows": int(validation.sum()), "test_rows": int(test.sum())},
-        search=_search_summary(outcome) if outcome is not None else {},
+        search=outcome.summary() if outcome is not None else {},
     )
     # Residuals of the model that never saw the validation runs (the refitted one has).
     validation_prediction = np.clip(search_model.predict(features[validation]), 0.0, cap_h)
@@ -169,12 +169,3 @@ def failing_run_lengths(table: pa.Table, rows: Array) -> Array:
     np.maximum.at(longest, codes, target[failing])
     return longest
 
-
-def _search_summary(outcome: SearchOutcome) -> dict[str, Any]:
-    return {
-        "winner": outcome.winner, "learner": outcome.model.learner, "cap": outcome.cap,
-        "cap_scores": outcome.cap_scores,
-        "leaderboard": outcome.leaderboard, "trials": len(outcome.trials), "seconds": outcome.seconds,
-        "stopped_by": outcome.stopped_by, "budget_s": outcome.settings.budget_s,
-        "max_trials": outcome.settings.max_trials,
-    }
