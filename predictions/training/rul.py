@@ -35,13 +35,19 @@ from predictions.training.classifier import (
     sanitise_feature_names,
     training_features,
 )
-from predictions.training.learners import XGBOOST, TreeModel, fit
-from predictions.training.search import DEFAULTS, Model, SearchOutcome, SearchSettings, search_regressor
+from predictions.training.learners import XGBOOST, TreeModel
+from predictions.training.search import (
+    REGRESSION,
+    Model,
+    SearchOutcome,
+    SearchSettings,
+    plain_model,
+    search_regressor,
+)
 
 Array = np.ndarray
 DEFAULT_ROUNDS = 250
 DEFAULT_CAP_QUANTILE = 0.2
-PLAIN_ROUNDS = 100  # XGBoost's own default number of trees
 
 
 @dataclass
@@ -151,8 +157,7 @@ def train_rul_regressor(
     result.baseline = regression_metrics(truth, np.full(len(truth), float(capped[train].mean())))
     if outcome is not None:
         # What a user gets from XGBoost with its defaults on the same features and split.
-        plain, _ = fit(XGBOOST, "regression", DEFAULTS[XGBOOST], features[train], capped[train], names,
-                       rounds=PLAIN_ROUNDS, seed=seed)
+        plain = plain_model(REGRESSION, features[train], capped[train], names, seed=seed)
         result.search["plain_baseline"] = regression_metrics(truth, np.clip(plain.predict(features[test]), 0, cap_h))
     return result
 

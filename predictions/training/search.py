@@ -56,6 +56,7 @@ DEFAULT_BUDGET_S = 300.0
 DEFAULT_MAX_TRIALS = 60
 MAX_ROUNDS = 2_000
 EARLY_STOPPING = 50
+PLAIN_ROUNDS = 100  # XGBoost's own default number of trees
 CAP_FRACTIONS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 CAP_RELATIVE_ERROR = 0.1
 # Each library's defaults, the first two trials (and the "plain" model a user would fit).
@@ -418,6 +419,12 @@ def model_from_blobs(blobs: Mapping[str, bytes], prefix: str, names: Sequence[st
     if not members:
         raise ValueError(f"no {prefix!r} model among the blobs {sorted(blobs)}")
     return members[0] if len(members) == 1 else Blend(members)
+
+
+def plain_model(kind: str, features: Array, target: Array, names: Sequence[str], *, seed: int) -> TreeModel:
+    """XGBoost with its default settings, as a data scientist's first notebook cell has it: the
+    baseline a searched model is shown beside (`kind`: "regression" or "binary")."""
+    return fit(XGBOOST, kind, DEFAULTS[XGBOOST], features, target, names, rounds=PLAIN_ROUNDS, seed=seed)[0]
 
 
 def _rmse(truth: Array, prediction: Array) -> float:

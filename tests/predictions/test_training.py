@@ -150,4 +150,4 @@ def test_conformal_quantile_is_the_finite_sample_rank() -> None:
 def test_spec_from_document_is_used_by_default() -> None:
     result = classifier(TYPES[2])
     assert result.spec == FeatureSpec.for_document(library_get(TYPES[2]))
-    assert len(result.feature_names) == result.booster.num_features()
+    assert len(result.feature_names) == result.booster.raw.num_features()
