@@ -208,7 +208,7 @@ def train_failure_classifier(
     table's `training_features(table, document, spec)` when the caller already has them.
     `search`: choose the learner and its hyperparameters by a model search scored at the
     FPR-constrained threshold on the validation runs (predictions.training.search) instead of
-    the fixed XGBoost; the threshold is then chosen on the search model's validation scores."""
+    the fixed XGBoost; the threshold is then chosen on that model's validation scores."""
     spec = spec or FeatureSpec.for_document(document)
     signals = document_signals(document)
     label, keep = failure_labels(table, horizon_h)
@@ -231,11 +231,11 @@ def train_failure_classifier(
     if search is not None:
         outcome = search_classifier(features, label, train, validation, names, seed=seed, settings=search,
                                     max_fpr=max_fpr, progress=progress)
-        model, search_model = outcome.model, outcome.search_model
+        model = outcome.model  # trained on the training runs only, as the threshold needs
     else:
         booster = xgb.train(booster_params, xgb.DMatrix(features[train], label[train], feature_names=names), rounds,
                             xgb_model=init)
-        model = search_model = TreeModel(XGBOOST, booster, names)
+        model = TreeModel(XGBOOST, booster, names)
     result = ClassifierResult(
         booster=model, feature_names=names, signals=signals, spec=spec, horizon_h=float(horizon_h),
         threshold=0.5, threshold_note="", metrics={}, baseline={}, validation={},
@@ -245,8 +245,7 @@ def train_failure_classifier(
         },
         search=outcome.summary() if outcome is not None else {},
     )
-    # Scores of the model that never saw the validation runs (the refitted one has).
-    validation_scores = search_model.predict(features[validation])
+    validation_scores = result.predict_proba(features[validation])
     result.threshold, result.threshold_note = choose_threshold(label[validation], validation_scores, max_fpr=max_fpr)
     result.validation = binary_metrics(
         label[validation], validation_scores, validation_scores >= result.threshold,
