@@ -7,8 +7,9 @@ The job (`real_training_start` -> `real_training_run`, queue `train`):
    query, so ten million readings never cross the wire row by row) and cut the machines into
    runs at their failure events (`predictions.training.real.label_runs`).
 2. Store the table as a `real` dataset, with its fingerprint.
-3. Train the four models on it from scratch, and fine-tune the current champion classifier and
-   RUL regressor on it by continued boosting (`train_suite(init=...)`).
+3. Train the four models on it from scratch (the classifier and the RUL regressor each chosen by
+   a model search, `search_settings`: the budget is per search), and fine-tune the current
+   champion classifier and RUL regressor on it by continued boosting (`train_suite(init=...)`).
 4. Measure the champion, the real-only model and the fine-tuned one on the same held-out runs.
    The better of the two new ones is promoted when it beats the champion by `margin` (default
    10%) on F1 (classifier) or RMSE (RUL); otherwise it stays a candidate and the report says why.
