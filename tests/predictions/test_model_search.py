@@ -126,12 +126,10 @@ def test_same_seed_same_search_same_model() -> None:
     assert loaded.search["winner"] == first.search["winner"]
 
 
-def test_held_out_runs_never_shape_the_model_or_its_cap() -> None:
-    """Scramble the test runs' signals and remaining life: the cap, the leaderboard and the model
-    stay exactly the same, so nothing of a test run reached training or selection."""
-    table = fleet()
-    machines = column_numpy(table, "machine").astype(str)
-    test = split_train_validation_test(machines, seed=0)[2]
+def scrambled_test_runs(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """The table with its test runs' signals and remaining life shuffled and rescaled, and the
+    test rows."""
+    test = split_train_validation_test(column_numpy(table, "machine").astype(str), seed=0)[2]
     assert test.any()
     rng = np.random.default_rng(9)
     scrambled = table
@@ -139,6 +137,14 @@ def test_held_out_runs_never_shape_the_model_or_its_cap() -> None:
         values = column_numpy(table, name).astype(np.float64).copy()
         values[test] = rng.permutation(values[test]) * 3.0 + 1.0
         scrambled = scrambled.set_column(scrambled.column_names.index(name), name, pa.array(values))
+    return scrambled, test
+
+
+def test_held_out_runs_never_shape_the_model_or_its_cap() -> None:
+    """Scramble the test runs' signals and remaining life: the cap, the leaderboard and the model
+    stay exactly the same, so nothing of a test run reached training or selection."""
+    table = fleet()
+    scrambled, test = scrambled_test_runs(table)
     original, other = searched_once(), searched(scrambled)
     assert original.cap_h == other.cap_h and original.spec == other.spec
     assert _without_times(original.search, keep_plain=False) == _without_times(other.search, keep_plain=False)
@@ -216,14 +222,7 @@ def test_classifier_search_same_seed_same_model_and_it_keeps_its_best() -> None:
 def test_classifier_search_never_reads_a_test_run() -> None:
     """Scramble the test runs' signals and failures: the leaderboard, the threshold and the model
     stay exactly the same."""
-    table = fleet()
-    test = split_train_validation_test(column_numpy(table, "machine").astype(str), seed=0)[2]
-    rng = np.random.default_rng(5)
-    scrambled = table
-    for name in ("time_to_failure_h", *[s["name"] for s in library_get(TYPE)["sensors"] if s["kind"] == "numeric"]):
-        values = column_numpy(table, name).astype(np.float64).copy()
-        values[test] = rng.permutation(values[test]) * 2.0 + 3.0
-        scrambled = scrambled.set_column(scrambled.column_names.index(name), name, pa.array(values))
+    scrambled, _ = scrambled_test_runs(fleet())
     original, other = classifier_once(), classifier_searched(scrambled)
     assert _without_times(original.search, keep_plain=False) == _without_times(other.search, keep_plain=False)
     assert original.threshold == other.threshold and original.save_boosters() == other.save_boosters()
