@@ -56,13 +56,12 @@ from predictions.services.stored_readings import bucketed_frame, data_step_hours
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
 from predictions.splits import split_train_validation_test
 from predictions.training.classifier import column_numpy, default_horizon_h
-from predictions.training.real import better_by, evaluate_bundle, label_runs, summary_row
+from predictions.training.real import DEFAULT_MARGIN, better_by, evaluate_bundle, label_runs, summary_row
 from predictions.training.search import SearchSettings
 from predictions.training.suite import Suite, train_suite
 from tenants.db import connection
 
 REAL_KIND = "models.train_real"
-DEFAULT_MARGIN = 0.10
 MIN_FAILED_RUNS = 3
 
 
@@ -91,7 +90,8 @@ def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MAR
                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
                        search: SearchSettings | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
     if is_observation_type(machine_type.metadata):  # independent labelled rows: no runs, no windows
-        return observation_training_run(machine_type=machine_type, seed=seed, job_id=job_id, progress=progress)
+        return observation_training_run(machine_type=machine_type, seed=seed, margin=margin, job_id=job_id,
+                                        progress=progress)
     report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the fleet's readings and failure events")
