@@ -56,12 +56,17 @@ class TypeEditForm(forms.Form):
 
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    hours_per_cycle = forms.FloatField(
+        required=False, label="Hours per cycle",
+        help_text="For readings counted in cycles: how long one cycle takes, so maintenance planning can turn "
+                  "remaining life in cycles into days. Leave empty for readings with timestamps.")
 
     def __init__(self, *args: Any, document: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.original = document
         self.initial.setdefault("name", document.get("name", ""))
         self.initial.setdefault("description", document.get("description", ""))
+        self.initial.setdefault("hours_per_cycle", document.get("hours_per_cycle"))
         for index, sensor in enumerate(document.get("sensors", [])):
             self._sensor_fields(index, sensor)
         for index, mode in enumerate(document.get("failure_modes", [])):
@@ -99,6 +104,9 @@ class TypeEditForm(forms.Form):
         document["name"] = data["name"]
         if data.get("description") or "description" in document:
             document["description"] = data.get("description", "")
+        document.pop("hours_per_cycle", None)
+        if data.get("hours_per_cycle") is not None:
+            document["hours_per_cycle"] = data["hours_per_cycle"]
         for index, sensor in enumerate(document.get("sensors", [])):
             prefix = f"sensor_{index}"
             sensor["unit"] = data.get(f"{prefix}_unit", "")
@@ -111,7 +119,7 @@ class TypeEditForm(forms.Form):
 
 
 _PATH_FIELDS = [
-    (re.compile(r"^\$\.(name|description)$"), "{0}"),
+    (re.compile(r"^\$\.(name|description|hours_per_cycle)$"), "{0}"),
     (re.compile(r"^\$\.sensors\[(\d+)\]\.unit$"), "sensor_{0}_unit"),
     (re.compile(r"^\$\.sensors\[(\d+)\]\.ranges\.(normal|warning|critical)(\[\d\])?$"), "sensor_{0}_{1}_low"),
     (re.compile(r"^\$\.failure_modes\[(\d+)\]\.recommended_action$"), "mode_{0}_recommended_action"),
