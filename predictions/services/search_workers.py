@@ -172,6 +172,21 @@ class SharedTrials:
         return [results[number] for number in sorted(pending)]
 
 
+def search_leftovers_remove(job: Job) -> None:
+    """`on_failed` of real-data training (jobs/kinds.py): a lead that died leaves its studies and
+    problem files; remove them so no helper waits on them. Idempotent."""
+    import optuna
+
+    storage = search_storage()
+    prefix = study_name(connection.schema_name, job.id, 0)[: -len("0")]
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        if summary.study_name.startswith(prefix):
+            with suppress(KeyError):
+                optuna.delete_study(study_name=summary.study_name, storage=storage)
+    for path in tenant_path(connection.schema_name, "search").glob(f"job{job.id}-*.npz"):
+        path.unlink(missing_ok=True)
+
+
 def search_trials_help(*, job_id: int, search: int, idle_s: float = HELPER_IDLE_S) -> int:
     """A helper task's work: train the candidates it can claim in the job's search until the
     search ends or nothing has come for `idle_s`. Returns how many it trained."""

@@ -21,6 +21,7 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 from optuna.trial import TrialState
 
+from jobs.kinds import kind_get
 from jobs.models import Job
 from predictions.services.search_workers import (
     SharedTrials,
@@ -191,3 +192,20 @@ def test_a_finished_job_sends_its_helpers_home(committed):
 def test_no_helpers_means_the_search_trains_alone(committed):
     with tenant_context(committed), shared_trials(job_id=running_job(committed).id) as pool:
         assert pool is None
+
+
+def test_a_failed_training_job_leaves_no_study_and_no_file_behind(committed):
+    """A lead that died between batches: the job's failure cleanup removes what helpers wait on."""
+    job = running_job(committed)
+    with tenant_context(committed):
+        pool = SharedTrials(job_id=job.id, helpers=0)
+        pool._open(problem())
+        file = tenant_path(committed.schema_name, *problem_path(job.id, 1).split("/"))
+        assert file.exists()
+        cleanup = kind_get("models.train_real").failed_cleanup()
+        assert cleanup is not None
+        cleanup(job)
+        cleanup(job)  # idempotent: the sweeper may run it again
+        assert not file.exists()
+        with pytest.raises(KeyError):
+            search_storage().get_study_id_from_name(study_name(committed.schema_name, job.id, 1))
