@@ -22,7 +22,6 @@ failure models need. The model step follows the readings' pace (`stored_readings
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -52,6 +51,7 @@ from predictions.services.registry import (
     model_version_promote,
     model_version_register,
 )
+from predictions.services.search_workers import shared_trials
 from predictions.services.stored_readings import bucketed_frame, data_step_hours
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
 from predictions.splits import split_train_validation_test
@@ -76,14 +76,17 @@ def real_training_start(*, machine_type: MachineType, margin: float = DEFAULT_MA
     search = search_settings(budget_s=budget_s, max_trials=max_trials, rul_cap=rul_cap)
     return training_job_start(kind=REAL_KIND, machine_type=machine_type, task=real_training_task,
                               params={"margin": margin, "horizon_h": horizon_h, "seed": seed,
-                                      "search": dataclasses.asdict(search)},
+                                      "search": search.to_params()},
                               created_by_id=created_by_id)
 
 
 def real_training_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
-    return train_on_real_data(machine_type=job_machine_type(job), margin=job.params["margin"],
-                              horizon_h=job.params["horizon_h"], seed=job.params["seed"], job_id=job.id,
-                              search=SearchSettings(**job.params.get("search", {})), progress=progress)
+    # Other train workers help with the model search when there are any (search_workers).
+    with shared_trials(job_id=job.id) as pool:
+        search = SearchSettings(**job.params.get("search", {}), pool=pool)
+        return train_on_real_data(machine_type=job_machine_type(job), margin=job.params["margin"],
+                                  horizon_h=job.params["horizon_h"], seed=job.params["seed"], job_id=job.id,
+                                  search=search, progress=progress)
 
 
 def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,

@@ -15,27 +15,35 @@ How a search runs (`search_regressor`):
    proposes a learner (XGBoost or LightGBM) and its learning rate, tree size, minimum leaf size,
    row and column sampling and L2 penalty; each trial trains on the training runs with early
    stopping on the validation runs and is scored by validation RMSE. The first two trials are
-   each library's defaults, so the leaderboard always shows them. Trials stop at the time budget
-   (default 300 s) or at `max_trials`, whichever comes first.
+   each library's defaults, so the leaderboard always shows them. Candidates are proposed in
+   batches of `BATCH`, each batch from the results of the batches before it, and a batch's
+   candidates can be trained side by side: by this process alone (`run_locally`) or by every
+   `train` worker through Optuna's database storage (`predictions.services.search_workers`). The
+   batch size is fixed, not the number of workers, so more workers shorten the wall time and
+   never change the result. New batches stop at the time budget (default 300 s; a batch begun is
+   finished) or at `max_trials`, whichever comes first.
 3. **Blend.** The mean of the best XGBoost and the best LightGBM model is scored on the same
    validation runs and kept only when it beats the best single model.
 4. **Refit.** The winner is trained again on training plus validation runs with the rounds early
    stopping chose (scaled up for the larger set), so no labelled run is wasted; the validation
    residuals of the search model remain for the conformal interval.
 
-Same seed, same data and the same number of trials give the same model (the libraries run
-deterministically on one thread). A time budget can end a search after a different number of
-trials on a busier machine, so the job records the number of trials it ran: rerunning with
-`max_trials` set to it reproduces the model exactly.
+Same seed, same data and the same number of trials give the same model, whichever process
+trained each candidate (the libraries run deterministically on one thread). A time budget can end
+a search after a different number of trials on a busier machine, so the job records the number
+of trials it ran: rerunning with `max_trials` set to it reproduces the model exactly.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,6 +58,10 @@ MAX_ROUNDS = 2_000
 EARLY_STOPPING = 50
 CAP_FRACTIONS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 CAP_RELATIVE_ERROR = 0.1
+# Candidates proposed together from the results so far; part of what the seed reproduces, so a
+# constant and not the number of workers. Four keeps up to four workers busy and still lets the
+# sampler learn from most results (60 candidates: 15 rounds of proposals).
+BATCH = 4
 # Each library's defaults, the first two trials (and the "plain" model a user would fit).
 DEFAULTS: dict[str, dict[str, Any]] = {
     XGBOOST: {"learning_rate": 0.3, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0,
@@ -60,10 +72,62 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One learner and its hyperparameters, as the sampler proposed them."""
+
+    number: int
+    learner: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Problem:
+    """What every candidate is trained and scored on; the same arrays in whichever process
+    trains it (`to_bytes` / `from_bytes` carry it to the workers)."""
+
+    features: Array
+    target: Array
+    train: Array  # boolean masks over the rows
+    validation: Array
+    names: list[str]
+    seed: int
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        # float32 is what both libraries train on, so the copy trains exactly the same trees.
+        np.savez(buffer, features=np.asarray(self.features, np.float32), target=self.target, train=self.train,
+                 validation=self.validation, names=np.array(self.names, dtype=str), seed=np.int64(self.seed))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Problem:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            return cls(features=data["features"], target=data["target"], train=data["train"],
+                       validation=data["validation"], names=[str(n) for n in data["names"]], seed=int(data["seed"]))
+
+
+class TrialPool(Protocol):
+    """Trains a batch of candidates and returns their trials in the candidates' order."""
+
+    def __call__(self, problem: Problem, candidates: Sequence[Candidate]) -> list[Trial]: ...
+
+
+def run_locally(problem: Problem, candidates: Sequence[Candidate]) -> list[Trial]:
+    return [evaluate(problem, candidate) for candidate in candidates]
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     budget_s: float = DEFAULT_BUDGET_S
     max_trials: int = DEFAULT_MAX_TRIALS
     cap: float | None = None  # remaining-life target cap set by the user (time units); None: chosen
+    # Who trains the candidates (`run_locally` when None). Not a setting of the model: any pool
+    # gives the same result, so it is left out of comparisons.
+    pool: TrialPool | None = field(default=None, compare=False, repr=False)
+
+    def to_params(self) -> dict[str, Any]:
+        """The settings a job stores and rebuilds them from (the pool is the process's own)."""
+        return {"budget_s": self.budget_s, "max_trials": self.max_trials, "cap": self.cap}
 
     def __post_init__(self) -> None:
         if not self.budget_s > 0 or self.max_trials < 2:
@@ -114,10 +178,20 @@ class Trial:
     rounds: int
     validation_rmse: float
     seconds: float
+    worker: str = ""  # host:pid of the process that trained it
 
     def row(self) -> dict[str, Any]:
         return {"trial": self.number, "learner": self.learner, "params": self.params, "rounds": self.rounds,
-                "validation_rmse": round(self.validation_rmse, 4), "seconds": round(self.seconds, 2)}
+                "validation_rmse": round(self.validation_rmse, 4), "seconds": round(self.seconds, 2),
+                "worker": self.worker}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "learner": self.learner, "params": self.params, "rounds": self.rounds,
+                "validation_rmse": self.validation_rmse, "seconds": self.seconds, "worker": self.worker}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Trial:
+        return cls(**data)
 
 
 @dataclass
@@ -204,31 +278,35 @@ def _run_trials(features: Array, target: Array, train: Array, validation: Array,
     for learner, params in DEFAULTS.items():
         study.enqueue_trial({"learner": learner, **{f"{learner}.{k}": v for k, v in params.items()
                                                     if k in _SPACE_KEYS[learner]}})
-    trials: list[Trial] = []
-    x_train, y_train = features[train], target[train]
-    x_valid, y_valid = features[validation], target[validation]
+    problem = Problem(features, target, train, validation, list(names), seed)
+    pool = settings.pool or run_locally
     budget = max(1e-9, deadline - time.perf_counter())
-
-    def objective(trial: Any) -> float:
-        learner, params = _suggest(trial)
-        begun = time.perf_counter()
-        model, rounds = fit(learner, "regression", params, x_train, y_train, names, rounds=MAX_ROUNDS, seed=seed,
-                            valid=(x_valid, y_valid), early_stopping=EARLY_STOPPING)
-        rmse = _rmse(y_valid, model.predict(x_valid))
-        trials.append(Trial(trial.number, learner, params, rounds, rmse, time.perf_counter() - begun))
+    trials: list[Trial] = []
+    # The first batch always runs, whatever the budget: a search always has its baselines.
+    while len(trials) < settings.max_trials and (not trials or time.perf_counter() < deadline):
+        asked = [study.ask() for _ in range(min(BATCH, settings.max_trials - len(trials)))]
+        batch = pool(problem, [Candidate(trial.number, *_suggest(trial)) for trial in asked])
+        for trial, result in zip(asked, batch, strict=True):
+            study.tell(trial, result.validation_rmse)
+        trials.extend(batch)
         spent = 1 - max(0.0, deadline - time.perf_counter()) / budget
-        report(5 + int(85 * max(spent, len(trials) / settings.max_trials)),
+        report(5 + int(85 * min(1.0, max(spent, len(trials) / settings.max_trials))),
                f"Model search: {len(trials)} candidates tried, best validation RMSE "
                f"{min(t.validation_rmse for t in trials):.2f}")
-        return rmse
-
-    # At least the two defaults run, whatever the budget: a search always has its baselines.
-    study.optimize(objective, n_trials=2)
-    remaining = settings.max_trials - 2
-    left = deadline - time.perf_counter()
-    if remaining > 0 and left > 0:
-        study.optimize(objective, n_trials=remaining, timeout=left)
     return trials
+
+
+def evaluate(problem: Problem, candidate: Candidate) -> Trial:
+    """Train one candidate on the training rows, with early stopping on the validation rows, and
+    score it there. Called by the search's own process or by a worker helping it."""
+    begun = time.perf_counter()
+    x_valid, y_valid = problem.features[problem.validation], problem.target[problem.validation]
+    model, rounds = fit(candidate.learner, "regression", candidate.params, problem.features[problem.train],
+                        problem.target[problem.train], problem.names, rounds=MAX_ROUNDS, seed=problem.seed,
+                        valid=(x_valid, y_valid), early_stopping=EARLY_STOPPING)
+    return Trial(candidate.number, candidate.learner, candidate.params, rounds,
+                 _rmse(y_valid, model.predict(x_valid)), time.perf_counter() - begun,
+                 worker=f"{socket.gethostname()}:{os.getpid()}")
 
 
 _SPACE_KEYS = {
