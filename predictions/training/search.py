@@ -18,8 +18,13 @@ classifier; one trial loop serves both, each scoring candidates by its own `Obje
    stopping on the validation runs and is scored by validation RMSE (a classifier: by validation F1
    at the threshold chosen under the false-positive limit, ties broken by PR-AUC; positives
    weighted by negatives / positives, early stopping on PR-AUC). The first two trials are
-   each library's defaults, so the leaderboard always shows them. Trials stop at the time budget
-   (default 300 s) or at `max_trials`, whichever comes first.
+   each library's defaults, so the leaderboard always shows them. Candidates are proposed in
+   batches of `BATCH`, each batch from the results of the batches before it, and a batch's
+   candidates can be trained side by side: by this process alone (`run_locally`) or by every
+   `train` worker through Optuna's database storage (`predictions.services.search_workers`). The
+   batch size is fixed, not the number of workers, so more workers shorten the wall time and
+   never change the result. New batches stop at the time budget (default 300 s; a batch begun is
+   finished) or at `max_trials`, whichever comes first.
 3. **Blend.** The mean of the best XGBoost and the best LightGBM model (of their probabilities,
    for a classifier) is scored on the same validation runs and kept only when it beats the best
    single model on the same score.
@@ -29,19 +34,22 @@ classifier; one trial loop serves both, each scoring candidates by its own `Obje
    the search model: its threshold is chosen on that model's validation scores
    (`search_classifier` says why).
 
-Same seed, same data and the same number of trials give the same model (the libraries run
-deterministically on one thread). A time budget can end a search after a different number of
-trials on a busier machine, so the job records the number of trials it ran: rerunning with
-`max_trials` set to it reproduces the model exactly.
+Same seed, same data and the same number of trials give the same model, whichever process
+trained each candidate (the libraries run deterministically on one thread). A time budget can end
+a search after a different number of trials on a busier machine, so the job records the number
+of trials it ran: rerunning with `max_trials` set to it reproduces the model exactly.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -60,6 +68,10 @@ EARLY_STOPPING = 50
 PLAIN_ROUNDS = 100  # XGBoost's own default number of trees
 CAP_FRACTIONS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 CAP_RELATIVE_ERROR = 0.1
+# Candidates proposed together from the results so far; part of what the seed reproduces, so a
+# constant and not the number of workers. Four keeps up to four workers busy and still lets the
+# sampler learn from most results (60 candidates: 15 rounds of proposals).
+BATCH = 4
 # Each library's defaults, the first two trials (and the "plain" model a user would fit).
 DEFAULTS: dict[str, dict[str, Any]] = {
     XGBOOST: {"learning_rate": 0.3, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0,
@@ -74,6 +86,13 @@ class SearchSettings:
     budget_s: float = DEFAULT_BUDGET_S
     max_trials: int = DEFAULT_MAX_TRIALS
     cap: float | None = None  # remaining-life target cap set by the user (time units); None: chosen
+    # Who trains the candidates (`run_locally` when None). Not a setting of the model: any pool
+    # gives the same result, so it is left out of comparisons.
+    pool: TrialPool | None = field(default=None, compare=False, repr=False)
+
+    def to_params(self) -> dict[str, Any]:
+        """The settings a job stores and rebuilds them from (the pool is the process's own)."""
+        return {"budget_s": self.budget_s, "max_trials": self.max_trials, "cap": self.cap}
 
     def __post_init__(self) -> None:
         if not self.budget_s > 0 or self.max_trials < 2:
@@ -179,10 +198,19 @@ class Trial:
     rounds: int
     scores: dict[str, float]  # the objective's validation scores
     seconds: float
+    worker: str = ""  # host:pid of the process that trained it
 
     def row(self) -> dict[str, Any]:
         return {"trial": self.number, "learner": self.learner, "params": self.params, "rounds": self.rounds,
-                **_rounded(self.scores), "seconds": round(self.seconds, 2)}
+                **_rounded(self.scores), "seconds": round(self.seconds, 2), "worker": self.worker}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "learner": self.learner, "params": self.params, "rounds": self.rounds,
+                "scores": self.scores, "seconds": self.seconds, "worker": self.worker}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Trial:
+        return cls(**data)
 
 
 @dataclass
@@ -209,15 +237,52 @@ class SearchOutcome:
         }
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One learner and its hyperparameters, as the sampler proposed them."""
+
+    number: int
+    learner: str
+    params: dict[str, Any]
+
+
 @dataclass
-class _Data:
-    """The rows a search learns from and chooses on."""
+class Problem:
+    """What every candidate is trained and scored on; the same arrays in whichever process
+    trains it (`to_bytes` / `from_bytes` carry it to the workers)."""
 
     features: Array
     target: Array
-    train: Array
+    train: Array  # boolean masks over the rows
     validation: Array
-    names: Sequence[str]
+    names: list[str]
+    seed: int
+    objective: Objective = field(default_factory=lambda: Objective(REGRESSION))
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        # float32 is what both libraries train on, so the copy trains exactly the same trees.
+        np.savez(buffer, features=np.asarray(self.features, np.float32), target=self.target, train=self.train,
+                 validation=self.validation, names=np.array(self.names, dtype=str), seed=np.int64(self.seed),
+                 objective=np.array(self.objective.kind), max_fpr=np.float64(self.objective.max_fpr))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Problem:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            return cls(features=data["features"], target=data["target"], train=data["train"],
+                       validation=data["validation"], names=[str(n) for n in data["names"]], seed=int(data["seed"]),
+                       objective=Objective(str(data["objective"]), max_fpr=float(data["max_fpr"])))
+
+
+class TrialPool(Protocol):
+    """Trains a batch of candidates and returns their trials in the candidates' order."""
+
+    def __call__(self, problem: Problem, candidates: Sequence[Candidate]) -> list[Trial]: ...
+
+
+def run_locally(problem: Problem, candidates: Sequence[Candidate]) -> list[Trial]:
+    return [evaluate(problem, candidate) for candidate in candidates]
 
 
 def search_regressor(features: Array, target: Array, train: Array, validation: Array, names: Sequence[str], *,
@@ -233,8 +298,8 @@ def search_regressor(features: Array, target: Array, train: Array, validation: A
         report(0, "Choosing how far ahead remaining life can be told")
         cap, cap_scores = choose_cap(features, target, train, validation, names, run_lengths, seed=seed)
     capped = np.minimum(target, cap) if cap is not None else target
-    outcome = _search(_Data(features, capped, train, validation, names), Objective(REGRESSION), seed=seed,
-                      settings=settings, started=started, report=report, refit=True)
+    outcome = _search(Problem(features, capped, train, validation, list(names), seed), settings=settings,
+                      started=started, report=report, refit=True)
     outcome.cap, outcome.cap_scores = cap, cap_scores
     return outcome
 
@@ -249,24 +314,25 @@ def search_classifier(features: Array, label: Array, train: Array, validation: A
     the validation runs' scores and holds only for the model that produced them. A refit (more
     rows, more trees) moves the scores; measured on a simulated 40-motor fleet, the same threshold
     then let the test false-positive rate climb from 0.058 to 0.121 against a limit of 0.05."""
-    data = _Data(features, np.asarray(label, dtype=np.float64), train, validation, names)
-    return _search(data, Objective(BINARY, max_fpr=max_fpr), seed=seed, settings=settings,
-                   started=time.perf_counter(), report=progress or (lambda percent, message: None), refit=False)
+    problem = Problem(features, np.asarray(label, dtype=np.float64), train, validation, list(names), seed,
+                      Objective(BINARY, max_fpr=max_fpr))
+    return _search(problem, settings=settings, started=time.perf_counter(),
+                   report=progress or (lambda percent, message: None), refit=False)
 
 
-def _search(data: _Data, objective: Objective, *, seed: int, settings: SearchSettings, started: float,
-            report: Progress, refit: bool) -> SearchOutcome:
-    trials = _run_trials(data, objective, seed=seed, settings=settings, deadline=started + settings.budget_s,
-                         report=report)
+def _search(problem: Problem, *, settings: SearchSettings, started: float, report: Progress,
+            refit: bool) -> SearchOutcome:
+    objective = problem.objective
+    trials = _run_trials(problem, settings=settings, deadline=started + settings.budget_s, report=report)
     best = min(trials, key=lambda t: (objective.rank(t.scores), t.number))
-    blend_scores, use_blend, members = _blend(trials, data, objective, seed)
+    blend_scores, use_blend, members = _blend(trials, problem)
     chosen = members if use_blend else [best]
-    search_model = _refit(chosen, data, objective, data.train, seed, scale=1.0)
+    search_model = _refit(chosen, problem, problem.train, scale=1.0)
     model = search_model
     if refit:
         report(92, "Refitting the winner on training and validation runs")
-        both = data.train | data.validation
-        model = _refit(chosen, data, objective, both, seed, scale=float(both.sum()) / max(1, int(data.train.sum())))
+        both = problem.train | problem.validation
+        model = _refit(chosen, problem, both, scale=float(both.sum()) / max(1, int(problem.train.sum())))
     outcome = SearchOutcome(
         model=model, search_model=search_model,
         winner="blend" if use_blend else f"trial {best.number} ({best.learner})",
@@ -308,52 +374,50 @@ def leaderboard(outcome: SearchOutcome) -> list[dict[str, Any]]:
 # --- the trial loop: suggest settings, fit and score one candidate, repeat --------------------------
 
 
-def _run_trials(data: _Data, objective: Objective, *, seed: int, settings: SearchSettings, deadline: float,
-                report: Progress) -> list[Trial]:
+def _run_trials(problem: Problem, *, settings: SearchSettings, deadline: float, report: Progress) -> list[Trial]:
     import optuna
 
+    objective = problem.objective
     optuna.logging.set_verbosity(logging.WARNING)
-    study = optuna.create_study(direction=objective.direction, sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(direction=objective.direction, sampler=optuna.samplers.TPESampler(seed=problem.seed))
     for learner, params in DEFAULTS.items():
         study.enqueue_trial({"learner": learner, **{f"{learner}.{k}": v for k, v in params.items()
                                                     if k in _SPACE_KEYS[learner]}})
-    trials: list[Trial] = []
+    pool = settings.pool or run_locally
     budget = max(1e-9, deadline - time.perf_counter())
-
-    def run(trial: Any) -> float:
-        learner, params = _suggest(trial)
-        trials.append(_evaluate(trial.number, learner, params, data, objective, seed=seed))
+    trials: list[Trial] = []
+    # The first batch always runs, whatever the budget: a search always has its baselines.
+    while len(trials) < settings.max_trials and (not trials or time.perf_counter() < deadline):
+        asked = [study.ask() for _ in range(min(BATCH, settings.max_trials - len(trials)))]
+        batch = pool(problem, [Candidate(trial.number, *_suggest(trial)) for trial in asked])
+        for trial, result in zip(asked, batch, strict=True):
+            study.tell(trial, objective.value(result.scores))
+        trials.extend(batch)
         spent = 1 - max(0.0, deadline - time.perf_counter()) / budget
         best = min(trials, key=lambda t: (objective.rank(t.scores), t.number))
-        report(5 + int(85 * max(spent, len(trials) / settings.max_trials)),
+        report(5 + int(85 * min(1.0, max(spent, len(trials) / settings.max_trials))),
                f"Model search: {len(trials)} candidates tried, {objective.headline(best.scores)}")
-        return objective.value(trials[-1].scores)
-
-    # At least the two defaults run, whatever the budget: a search always has its baselines.
-    study.optimize(run, n_trials=2)
-    remaining = settings.max_trials - 2
-    left = deadline - time.perf_counter()
-    if remaining > 0 and left > 0:
-        study.optimize(run, n_trials=remaining, timeout=left)
     return trials
 
 
-def _evaluate(number: int, learner: str, params: dict[str, Any], data: _Data, objective: Objective, *,
-              seed: int) -> Trial:
-    """Fit one candidate on the training rows, early stopping on the validation rows, and score it there."""
+def evaluate(problem: Problem, candidate: Candidate) -> Trial:
+    """Train one candidate on the training rows, with early stopping on the validation rows, and
+    score it there by the problem's objective. Called by the search's own process or by a worker
+    helping it."""
     begun = time.perf_counter()
-    x_valid, y_valid = data.features[data.validation], data.target[data.validation]
-    model, rounds = _fit(objective, learner, params, data, data.train, seed=seed, rounds=MAX_ROUNDS,
+    x_valid, y_valid = problem.features[problem.validation], problem.target[problem.validation]
+    model, rounds = _fit(problem, candidate.learner, candidate.params, problem.train, rounds=MAX_ROUNDS,
                          valid=(x_valid, y_valid))
-    scores = objective.score(y_valid, model.predict(x_valid))
-    return Trial(number, learner, params, rounds, scores, time.perf_counter() - begun)
+    return Trial(candidate.number, candidate.learner, candidate.params, rounds,
+                 problem.objective.score(y_valid, model.predict(x_valid)), time.perf_counter() - begun,
+                 worker=f"{socket.gethostname()}:{os.getpid()}")
 
 
-def _fit(objective: Objective, learner: str, params: Mapping[str, Any], data: _Data, rows: Array, *, seed: int,
-         rounds: int, valid: tuple[Array, Array] | None = None) -> tuple[TreeModel, int]:
-    target = data.target[rows]
-    return fit(learner, objective.kind, {**params, **objective.fixed_params(learner, target)}, data.features[rows],
-               target, data.names, rounds=rounds, seed=seed, valid=valid,
+def _fit(problem: Problem, learner: str, params: Mapping[str, Any], rows: Array, *, rounds: int,
+         valid: tuple[Array, Array] | None = None) -> tuple[TreeModel, int]:
+    objective, target = problem.objective, problem.target[rows]
+    return fit(learner, objective.kind, {**params, **objective.fixed_params(learner, target)}, problem.features[rows],
+               target, problem.names, rounds=rounds, seed=problem.seed, valid=valid,
                early_stopping=EARLY_STOPPING if valid is not None else 0)
 
 
@@ -387,10 +451,11 @@ def _suggest(trial: Any) -> tuple[str, dict[str, Any]]:
     }
 
 
-def _blend(trials: list[Trial], data: _Data, objective: Objective,
-           seed: int) -> tuple[dict[str, float] | None, bool, list[Trial]]:
+def _blend(trials: list[Trial], problem: Problem) -> tuple[dict[str, float] | None, bool, list[Trial]]:
     """The mean of the best XGBoost and the best LightGBM (of their probabilities, for a
     classifier), and whether it beats the best single candidate on validation."""
+    objective = problem.objective
+
     def key(t: Trial) -> tuple[tuple[float, ...], int]:
         return objective.rank(t.scores), t.number
 
@@ -400,14 +465,14 @@ def _blend(trials: list[Trial], data: _Data, objective: Objective,
     members = [t for t in per_learner if t is not None]
     if len(members) < 2:
         return None, False, [best]
-    models = [_fit(objective, t.learner, t.params, data, data.train, seed=seed, rounds=t.rounds)[0] for t in members]
-    scores = objective.score(data.target[data.validation], Blend(models).predict(data.features[data.validation]))
+    models = [_fit(problem, t.learner, t.params, problem.train, rounds=t.rounds)[0] for t in members]
+    scores = objective.score(problem.target[problem.validation],
+                             Blend(models).predict(problem.features[problem.validation]))
     return scores, objective.rank(scores) < objective.rank(best.scores), members
 
 
-def _refit(chosen: list[Trial], data: _Data, objective: Objective, rows: Array, seed: int, *, scale: float) -> Model:
-    models = [_fit(objective, t.learner, t.params, data, rows, seed=seed, rounds=max(1, round(t.rounds * scale)))[0]
-              for t in chosen]
+def _refit(chosen: list[Trial], problem: Problem, rows: Array, *, scale: float) -> Model:
+    models = [_fit(problem, t.learner, t.params, rows, rounds=max(1, round(t.rounds * scale)))[0] for t in chosen]
     return models[0] if len(models) == 1 else Blend(models)
 
 
