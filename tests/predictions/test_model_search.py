@@ -40,7 +40,16 @@ from predictions.training.classifier import (
 )
 from predictions.training.learners import LIGHTGBM, XGBOOST, fit
 from predictions.training.rul import RulResult, train_rul_regressor
-from predictions.training.search import BINARY, DEFAULTS, Blend, Objective, SearchSettings
+from predictions.training.search import (
+    BINARY,
+    DEFAULTS,
+    Blend,
+    Candidate,
+    Objective,
+    Problem,
+    SearchSettings,
+    evaluate,
+)
 from predictions.training.suite import train_suite
 
 TYPE = "centrifugal-pump"
@@ -251,6 +260,21 @@ def test_lightgbm_and_blend_classifiers_save_load_score_and_explain() -> None:
                              forecast_horizon_h=None)
         assert len(scored) == len(set(column_numpy(table, "machine").astype(str)))
         assert all(0 <= row["probability"] <= 1 and row["explanation"]["top_factors"] for row in scored)
+
+
+def test_a_classifier_problem_reaches_a_worker_with_its_objective() -> None:
+    """A helper worker reads the problem from bytes: it must score a candidate as the lead would."""
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(400, 4))
+    label = (features[:, 0] + rng.normal(0, 0.5, 400) > 1.2).astype(np.float64)
+    rows = np.arange(400)
+    problem = Problem(features, label, rows % 4 != 0, rows % 4 == 0, ["a", "b", "c", "d"], 0,
+                      Objective(BINARY, max_fpr=0.02))
+    copy = Problem.from_bytes(problem.to_bytes())
+    assert copy.objective == problem.objective
+    candidate = Candidate(0, LIGHTGBM, DEFAULTS[LIGHTGBM])
+    here, there = evaluate(problem, candidate), evaluate(copy, candidate)
+    assert here.scores == there.scores and "validation_f1" in here.scores and here.rounds == there.rounds
 
 
 def test_a_bundle_from_before_the_search_still_loads() -> None:
