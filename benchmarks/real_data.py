@@ -156,23 +156,27 @@ def product_run(subset: str, train: np.ndarray, test: np.ndarray, budget_s: floa
             "trials": search.get("trials"), "version": rul.number, "source": rul.data_source}
 
 
+def rolling_features(rows: np.ndarray) -> Any:
+    """The notebook's features: raw columns, cycle count, rolling means and spreads over 5, 10
+    and 20 cycles of each unit (a pandas DataFrame with the unit, sorted by unit and cycle)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=COLUMNS).sort_values(["unit", "cycle"]).reset_index(drop=True)
+    grouped = frame.groupby("unit")[COLUMNS[2:]]
+    parts = [frame[["unit", "cycle", *COLUMNS[2:]]]]
+    for window in (5, 10, 20):
+        rolling = grouped.rolling(window, min_periods=1)
+        parts.append(rolling.mean().reset_index(drop=True).add_suffix(f"_mean{window}"))
+        parts.append(rolling.std().reset_index(drop=True).add_suffix(f"_std{window}"))
+    return pd.concat(parts, axis=1)
+
+
 def notebook_run(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, float]:
     """Plain XGBoost with defaults on rolling features: the short notebook."""
-    import pandas as pd
     import xgboost as xgb
 
     started = time.perf_counter()
-
-    def features(rows: np.ndarray) -> pd.DataFrame:
-        frame = pd.DataFrame(rows, columns=COLUMNS).sort_values(["unit", "cycle"]).reset_index(drop=True)
-        grouped = frame.groupby("unit")[COLUMNS[2:]]
-        parts = [frame[["unit", "cycle", *COLUMNS[2:]]]]
-        for window in (5, 10, 20):
-            rolling = grouped.rolling(window, min_periods=1)
-            parts.append(rolling.mean().reset_index(drop=True).add_suffix(f"_mean{window}"))
-            parts.append(rolling.std().reset_index(drop=True).add_suffix(f"_std{window}"))
-        return pd.concat(parts, axis=1)
-
+    features = rolling_features
     train_x = features(train)
     target = np.minimum(train_x.groupby("unit")["cycle"].transform("max") - train_x["cycle"], TRUTH_CAP)
     model = xgb.XGBRegressor(n_jobs=1).fit(train_x.drop(columns="unit"), target)

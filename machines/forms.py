@@ -14,7 +14,8 @@ from typing import Any
 
 from django import forms
 
-from machines.ingest.mapping import TIME_FORMATS, mapping_guess
+from machines.ingest.mapping import TIME_FORMATS, mapping_complete
+from machines.metadata import observation_labels
 from machines.models import MachineType
 
 ZONES = ("normal", "warning", "critical")
@@ -55,12 +56,17 @@ class TypeEditForm(forms.Form):
 
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    hours_per_cycle = forms.FloatField(
+        required=False, label="Hours per cycle",
+        help_text="For readings counted in cycles: how long one cycle takes, so maintenance planning can turn "
+                  "remaining life in cycles into days. Leave empty for readings with timestamps.")
 
     def __init__(self, *args: Any, document: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.original = document
         self.initial.setdefault("name", document.get("name", ""))
         self.initial.setdefault("description", document.get("description", ""))
+        self.initial.setdefault("hours_per_cycle", document.get("hours_per_cycle"))
         for index, sensor in enumerate(document.get("sensors", [])):
             self._sensor_fields(index, sensor)
         for index, mode in enumerate(document.get("failure_modes", [])):
@@ -98,6 +104,9 @@ class TypeEditForm(forms.Form):
         document["name"] = data["name"]
         if data.get("description") or "description" in document:
             document["description"] = data.get("description", "")
+        document.pop("hours_per_cycle", None)
+        if data.get("hours_per_cycle") is not None:
+            document["hours_per_cycle"] = data["hours_per_cycle"]
         for index, sensor in enumerate(document.get("sensors", [])):
             prefix = f"sensor_{index}"
             sensor["unit"] = data.get(f"{prefix}_unit", "")
@@ -110,7 +119,7 @@ class TypeEditForm(forms.Form):
 
 
 _PATH_FIELDS = [
-    (re.compile(r"^\$\.(name|description)$"), "{0}"),
+    (re.compile(r"^\$\.(name|description|hours_per_cycle)$"), "{0}"),
     (re.compile(r"^\$\.sensors\[(\d+)\]\.unit$"), "sensor_{0}_unit"),
     (re.compile(r"^\$\.sensors\[(\d+)\]\.ranges\.(normal|warning|critical)(\[\d\])?$"), "sensor_{0}_{1}_low"),
     (re.compile(r"^\$\.failure_modes\[(\d+)\]\.recommended_action$"), "mode_{0}_recommended_action"),
@@ -153,8 +162,8 @@ class UploadStartForm(forms.Form):
                            widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.parquet"}))
 
 
-# A column's role in the mapping: the special roles, "sensor:<name>", or "mode:<name>" (a 0/1
-# flag column of one failure mode).
+# A column's role in the mapping: the special roles, "sensor:<name>", "mode:<name>" (a 0/1
+# flag column of one failure mode), or "label:<name>" (an observation type's per-row label).
 ROLE_TIME, ROLE_MACHINE, ROLE_FAILURE, ROLE_FAILURE_MODE = "time", "machine", "failure", "failure_mode"
 SPECIAL_ROLES = {ROLE_TIME: "time_column", ROLE_MACHINE: "machine_column", ROLE_FAILURE: "failure_column",
                  ROLE_FAILURE_MODE: "failure_mode_column"}
@@ -162,7 +171,8 @@ SPECIAL_ROLES = {ROLE_TIME: "time_column", ROLE_MACHINE: "machine_column", ROLE_
 
 class MappingForm(forms.Form):
     """One select per file column (ignore / timestamp / machine id / failure flag / failure mode /
-    a 0/1 flag of one failure mode / a sensor of the type), plus the options of a `ColumnMapping`."""
+    a 0/1 flag of one failure mode / a label of an observation type's rows / a sensor of the type),
+    plus the options of a `ColumnMapping`."""
 
     time_format = forms.ChoiceField(choices=[(f, f) for f in TIME_FORMATS], initial="iso",
                                     help_text="iso: 2026-03-01T12:00:00Z; epoch_s / epoch_ms; cycle: 1, 2, 3…")
@@ -181,6 +191,8 @@ class MappingForm(forms.Form):
                    (ROLE_FAILURE, "Failure flag (0/1)"), (ROLE_FAILURE_MODE, "Failure mode")]
         choices += [(f"mode:{mode['name']}", f"Failure flag (0/1) of {mode.get('label') or mode['name']}")
                     for mode in machine_type.metadata.get("failure_modes") or []]
+        choices += [(f"label:{item['name']}", f"Label: {item.get('label') or item['name']} ({item['name']})")
+                    for item in observation_labels(machine_type.metadata)]
         choices += [(f"sensor:{sensor['name']}", _sensor_choice(sensor)) for sensor in machine_type.sensors]
         roles = _roles_of(mapping) if mapping else _roles_guessed(self.columns, machine_type)
         for index, column in enumerate(self.columns):
@@ -218,6 +230,8 @@ class MappingForm(forms.Form):
                 mapping["sensors"][column] = role.removeprefix("sensor:")
             elif role.startswith("mode:"):
                 mapping.setdefault("failure_mode_flags", {})[column] = role.removeprefix("mode:")
+            elif role.startswith("label:"):
+                mapping.setdefault("labels", {})[column] = role.removeprefix("label:")
             elif role in SPECIAL_ROLES:
                 mapping[SPECIAL_ROLES[role]] = column
         if self.extra:
@@ -235,17 +249,12 @@ def _roles_of(mapping: dict[str, Any]) -> dict[str, str]:
     flags = mapping.get("failure_mode_flags") or {}
     roles.update({column: f"mode:{mode}" for column, mode in (flags.items() if isinstance(flags, dict)
                                                               else zip(flags, flags, strict=True))})
+    roles.update({column: f"label:{label}" for column, label in (mapping.get("labels") or {}).items()})
     roles.update({mapping[field]: role for role, field in SPECIAL_ROLES.items() if mapping.get(field)})
     return roles
 
 
 def _roles_guessed(columns: Sequence[str], machine_type: MachineType) -> dict[str, str]:
-    """A first guess for a file with no saved mapping (`ingest_file` makes the same one)."""
-    guess = mapping_guess(columns=columns, machine_type=machine_type)
-    roles = {column: f"sensor:{sensor}" for column, sensor in guess.sensors.items()}
-    roles.update({column: f"mode:{mode}" for column, mode in guess.failure_mode_flags.items()})
-    for role, found in ((ROLE_TIME, guess.time_column), (ROLE_MACHINE, guess.machine_column),
-                        (ROLE_FAILURE, guess.failure_column), (ROLE_FAILURE_MODE, guess.failure_mode_column)):
-        if found is not None:
-            roles[found] = role
-    return roles
+    """A first guess for a file with no saved mapping: the one `ingest_file` and the API make
+    (`mapping_complete`), so an observation type's label columns are labels, not failure flags."""
+    return _roles_of(mapping_complete({}, columns=columns, machine_type=machine_type))

@@ -451,6 +451,13 @@ def is_observation_type(document: Mapping[str, Any]) -> bool:
     return document.get("data_kind") == "observations"
 
 
+def hours_per_cycle(document: Mapping[str, Any]) -> float | None:
+    """How long one cycle of the type takes, in hours, when the type says (`hours_per_cycle`):
+    what turns remaining life in cycles (cycle-indexed data) into time, e.g. for the planner."""
+    value = document.get("hours_per_cycle")
+    return None if value is None else float(value)
+
+
 def array_sensors(document: Mapping[str, Any]) -> list[str]:
     """Sensors whose file cells hold many numbers each, stored as per-row summaries."""
     return [sensor["name"] for sensor in document.get("sensors", []) if sensor.get("values") == "array"]

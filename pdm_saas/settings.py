@@ -172,6 +172,9 @@ CELERY_TASK_QUEUES = [Queue(name) for name in JOB_QUEUES]
 # The model search of real-data training (docs/models.md): its time budget and most trials.
 MODEL_SEARCH_BUDGET_S = float(env_int("PDM_MODEL_SEARCH_BUDGET_S", 300))
 MODEL_SEARCH_MAX_TRIALS = env_int("PDM_MODEL_SEARCH_MAX_TRIALS", 60)
+# Helper tasks a search sends to other `train` processes ("auto": one per process the workers
+# report, at most 3; 0: the job trains every candidate itself). Never changes the result.
+MODEL_SEARCH_HELPERS = env_str("PDM_MODEL_SEARCH_HELPERS", "auto")
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 30 * 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 35 * 60)
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker

@@ -8,6 +8,10 @@ Costs come from each machine type's metadata (docs/metadata.md, `costs` and `fai
 
 where the downtime cost per hour is the machine's own `downtime_cost_per_hour` when set, else the
 type's `costs.downtime_per_hour`.
+
+Remaining life and horizons are read in hours. A cycle-indexed machine's prediction counts them in
+cycles (`Prediction.time_unit`): its type's `hours_per_cycle` turns them into hours, and without it
+the machine is left out of the plan with the reason (`NotPlanned`, the snapshot's `not_planned`).
 """
 
 from __future__ import annotations
@@ -16,12 +20,20 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from machines.metadata import failure_mode_or_costliest
+from machines.metadata import failure_mode_or_costliest, hours_per_cycle
 from machines.models import Machine
 from planning.models import MaintenancePlan, PartNeed, SparePart, Technician
 from planning.optimizer import MachineInput, PartInput, Problem, TechnicianInput
 from planning.risk import day_probabilities
+from predictions.models import Prediction
 from predictions.selectors import machine_latest_prediction
+
+CYCLES_UNPLANNED = ("remaining life is counted in cycles; set how long a cycle takes on the machine type "
+                    "(hours_per_cycle) to plan it")
+
+
+class NotPlanned(Exception):
+    """A machine with a prediction that the plan cannot read; the message says why."""
 
 
 def _days(start: date, horizon: int, weekdays: list[int], dates: list[str] | None = None) -> frozenset[int]:
@@ -47,12 +59,14 @@ def _part_needs() -> dict[tuple[int, str], tuple[tuple[str, int], ...]]:
 
 def machine_input(*, machine: Machine, start: date, horizon: int, now: datetime, longest_shift: float,
                   needs: dict[tuple[int, str], tuple[tuple[str, int], ...]]) -> MachineInput | None:
-    """None when the machine has no prediction yet or its type names no failure mode."""
+    """None when the machine has no prediction yet or its type names no failure mode; NotPlanned
+    when its remaining life is in cycles and its type does not say how long a cycle takes."""
     prediction = machine_latest_prediction(machine_id=machine.id)
     document = machine.machine_type.metadata
     mode = failure_mode_or_costliest(document, prediction.failure_mode if prediction else "")
     if prediction is None or mode is None:
         return None
+    hours = _hours_per_unit(prediction, document)
     costs = document.get("costs") or {}
     per_hour = float(machine.downtime_cost_per_hour if machine.downtime_cost_per_hour is not None
                      else costs.get("downtime_per_hour", 0))
@@ -70,13 +84,27 @@ def machine_input(*, machine: Machine, start: date, horizon: int, now: datetime,
         # A repair longer than a shift takes the technician's whole planned day (docs/planning.md, limits).
         hours=min(downtime, longest_shift) if longest_shift > 0 else downtime,
         day_probabilities=day_probabilities(
-            probability=prediction.probability, horizon_h=prediction.horizon_h, rul_h=prediction.rul_h,
-            rul_lower_h=prediction.rul_lower_h, rul_upper_h=prediction.rul_upper_h, elapsed_h=elapsed_h,
-            days=horizon),
+            probability=prediction.probability, horizon_h=prediction.horizon_h * hours,
+            rul_h=_scaled(prediction.rul_h, hours), rul_lower_h=_scaled(prediction.rul_lower_h, hours),
+            rul_upper_h=_scaled(prediction.rul_upper_h, hours), elapsed_h=elapsed_h, days=horizon),
         allowed_days=_days(start, horizon, list(window.weekdays), list(window.dates)) if window else None,
         parts=needs.get((machine.machine_type_id, str(mode["name"])), ()),
         action=str(mode.get("recommended_action") or mode.get("label") or mode["name"]),
     )
+
+
+def _hours_per_unit(prediction: Prediction, document: dict[str, Any]) -> float:
+    """Hours per unit of the prediction's horizon and remaining life: 1, or the type's hours per cycle."""
+    if prediction.time_unit != "cycles":
+        return 1.0
+    hours = hours_per_cycle(document)
+    if hours is None:
+        raise NotPlanned(CYCLES_UNPLANNED)
+    return hours
+
+
+def _scaled(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
 
 
 def plan_problem(*, plan: MaintenancePlan, now: datetime) -> tuple[Problem, dict[str, Any]]:
@@ -84,12 +112,16 @@ def plan_problem(*, plan: MaintenancePlan, now: datetime) -> tuple[Problem, dict
     technicians = technicians_input(start=start, horizon=horizon)
     longest = max((t.hours_per_day for t in technicians), default=0.0)
     needs = _part_needs()
-    machines, unscored = [], []
+    machines, unscored, not_planned = [], [], []
     queryset = Machine.objects.filter(status=Machine.Status.ACTIVE).select_related("machine_type",
                                                                                    "production_window")
     for machine in queryset:
-        item = machine_input(machine=machine, start=start, horizon=horizon, now=now, longest_shift=longest,
-                             needs=needs)
+        try:
+            item = machine_input(machine=machine, start=start, horizon=horizon, now=now, longest_shift=longest,
+                                 needs=needs)
+        except NotPlanned as exc:
+            not_planned.append({"machine_id": machine.id, "machine": machine.name, "reason": str(exc)})
+            continue
         if item is None:
             unscored.append(machine.name)
         else:
@@ -97,7 +129,7 @@ def plan_problem(*, plan: MaintenancePlan, now: datetime) -> tuple[Problem, dict
     parts = tuple(PartInput(p.name, p.in_stock, p.lead_time_days) for p in SparePart.objects.all())
     problem = Problem(horizon_days=horizon, machines=tuple(machines), technicians=technicians, parts=parts,
                       budget=float(plan.budget) if plan.budget is not None else None)
-    return problem, _snapshot(problem, unscored)
+    return problem, {**_snapshot(problem, unscored), "not_planned": not_planned}
 
 
 def _snapshot(problem: Problem, unscored: list[str]) -> dict[str, Any]:

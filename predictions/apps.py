@@ -16,3 +16,7 @@ class PredictionsConfig(AppConfig):
         cleanup = "predictions.services.registry.failed_job_artifacts_remove"
         for name in ("models.onboard", "datasets.synthesize"):
             kind_register(JobKind(name=name, max_attempts=1, on_failed=cleanup))
+        # Real-data training: the versions it registered stay (candidates, or champions it already
+        # promoted); what goes is the model search's study and files, on which helpers may wait.
+        kind_register(JobKind(name="models.train_real", max_attempts=1,
+                               on_failed="predictions.services.search_workers.search_leftovers_remove"))

@@ -16,11 +16,11 @@ from typing import Any
 
 from predictions.features import FeatureSpec
 from predictions.regimes import Regimes
-from predictions.training.classifier import ClassifierResult, load_booster
+from predictions.training.classifier import ClassifierResult, load_booster, load_boosters
 from predictions.training.learners import XGBOOST, TreeModel
 from predictions.training.observations import ObservationModel, TargetModel
 from predictions.training.rul import RulResult
-from predictions.training.search import Blend
+from predictions.training.search import Blend, Model, model_blobs, model_from_blobs
 
 FAILURE = "failure_classifier"
 RUL = "rul_regressor"
@@ -82,18 +82,19 @@ def _classifier_dump(result: ClassifierResult) -> tuple[dict[str, Any], dict[str
         "horizon_h": result.horizon_h, "threshold": result.threshold, "threshold_note": result.threshold_note,
         "metrics": result.metrics, "baseline": result.baseline, "validation": result.validation,
         "mode_names": result.mode_names, "mode_metrics": result.mode_metrics, "sizes": result.sizes,
+        "search": result.search, "learners": _learners(result.booster),
     }
-    return meta, {f"{name}.ubj": raw for name, raw in result.save_boosters().items()}
+    return meta, result.save_boosters()
 
 
 def _classifier_load(meta: Mapping[str, Any], blobs: Mapping[str, bytes]) -> ClassifierResult:
-    mode = load_booster(blobs["mode.ubj"]) if "mode.ubj" in blobs else None
+    booster, mode = load_boosters(blobs, meta["feature_names"])
     return ClassifierResult(
-        booster=load_booster(blobs["failure.ubj"]), feature_names=meta["feature_names"], signals=meta["signals"],
+        booster=booster, feature_names=meta["feature_names"], signals=meta["signals"],
         spec=spec_from_json(meta["spec"]), horizon_h=meta["horizon_h"], threshold=meta["threshold"],
         threshold_note=meta["threshold_note"], metrics=meta["metrics"], baseline=meta["baseline"],
         validation=meta["validation"], mode_booster=mode, mode_names=meta["mode_names"],
-        mode_metrics=meta["mode_metrics"], sizes=meta["sizes"],
+        mode_metrics=meta["mode_metrics"], sizes=meta["sizes"], search=meta.get("search", {}),
     )
 
 
@@ -103,23 +104,24 @@ def _rul_dump(result: RulResult) -> tuple[dict[str, Any], dict[str, bytes]]:
         "cap_h": result.cap_h, "coverage": result.coverage, "q": result.q, "metrics": result.metrics,
         "baseline": result.baseline, "sizes": result.sizes, "search": result.search,
     }
-    members = result.booster.members if isinstance(result.booster, Blend) else [result.booster]
-    meta["learners"] = [m.learner for m in members]
-    return meta, {f"rul-{i}.{m.blob_name}": m.to_bytes() for i, m in enumerate(members)}
+    meta["learners"] = _learners(result.booster)  # for a reader of meta.json; the blob names say it too
+    return meta, model_blobs(result.booster, "rul")
 
 
 def _rul_load(meta: Mapping[str, Any], blobs: Mapping[str, bytes]) -> RulResult:
     names = meta["feature_names"]
-    if "learners" not in meta:  # bundles from before the model search: one XGBoost booster
-        members = [TreeModel.from_bytes(XGBOOST, blobs["rul.ubj"], names)]
-    else:
-        members = [TreeModel.from_bytes(learner, blobs[f"rul-{i}.{TreeModel(learner, None, []).blob_name}"], names)
-                   for i, learner in enumerate(meta["learners"])]
+    # Bundles from before the model search hold one XGBoost booster, `rul.ubj`.
+    booster = (TreeModel.from_bytes(XGBOOST, blobs["rul.ubj"], names) if "rul.ubj" in blobs
+               else model_from_blobs(blobs, "rul", names))
     return RulResult(
-        booster=members[0] if len(members) == 1 else Blend(members), feature_names=names, signals=meta["signals"],
+        booster=booster, feature_names=names, signals=meta["signals"],
         spec=spec_from_json(meta["spec"]), cap_h=meta["cap_h"], coverage=meta["coverage"], q=meta["q"],
         metrics=meta["metrics"], baseline=meta["baseline"], sizes=meta["sizes"], search=meta.get("search", {}),
     )
+
+
+def _learners(model: Model) -> list[str]:
+    return [m.learner for m in (model.members if isinstance(model, Blend) else [model])]
 
 
 def _opaque_dump(result: Any) -> tuple[dict[str, Any], dict[str, bytes]]:

@@ -90,9 +90,10 @@ class TrainRealSerializer(serializers.Serializer[Any]):
                                                  "cycles for cycle-indexed data; null: 10% of the median run")
     seed = serializers.IntegerField(default=0, min_value=0)
     budget_s = serializers.FloatField(required=False, min_value=10, max_value=3600,
-                                      help_text="seconds for the model search (default 300)")
+                                      help_text="seconds for each model search, the classifier's and "
+                                                "the RUL model's (default 300)")
     max_trials = serializers.IntegerField(required=False, min_value=2, max_value=500,
-                                          help_text="at most this many candidate models (default 60)")
+                                          help_text="at most this many candidate models per search (default 60)")
     rul_cap = serializers.FloatField(required=False, allow_null=True, min_value=1,
                                      help_text="cap on remaining life in the data's own unit; null: chosen on "
                                                "validation runs")

@@ -91,7 +91,11 @@ def _factor(
     }
 
 
-def shap_contributions(booster: xgb.Booster, features: Array, names: Sequence[str]) -> Array:
+def shap_contributions(booster: Any, features: Array, names: Sequence[str]) -> Array:
+    """(rows, features + 1) SHAP values and the bias. `booster`: an XGBoost booster, or a model of
+    predictions.training.learners / search (either library, or a blend; they compute their own)."""
+    if not isinstance(booster, xgb.Booster):
+        return np.asarray(booster.contributions(features))
     matrix = xgb.DMatrix(np.asarray(features, dtype=np.float32), feature_names=list(names))
     return np.asarray(booster.predict(matrix, pred_contribs=True))
 

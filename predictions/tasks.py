@@ -53,6 +53,14 @@ def real_training_task(job_id: int) -> None:
     job_execute(job_id=job_id, handler=real_training_run)
 
 
+@app.task(name="predictions.tasks.search_trials_task")
+def search_trials_task(job_id: int, search: int) -> int:
+    """Help a running job's model search: train the candidates this worker can claim."""
+    from predictions.services.search_workers import search_trials_help
+
+    return search_trials_help(job_id=job_id, search=search)
+
+
 @app.task(name="predictions.tasks.synthesis_task")
 def synthesis_task(job_id: int) -> None:
     from predictions.services.synthesis import synthesis_run

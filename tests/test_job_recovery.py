@@ -61,7 +61,7 @@ def test_default_settings_recover_a_lost_job_within_two_minutes():
 def test_heartbeat_and_progress_are_visible_while_the_job_sits_in_one_transaction(committed, settings):
     settings.JOB_HEARTBEAT_SECONDS = 0.2
     job = job_create(kind="probe")
-    seen: list[tuple[int, datetime]] = []
+    seen: list[tuple[int, datetime | None]] = []
     done = threading.Event()
 
     def watch() -> None:  # another connection, as the sweeper and the UI have
@@ -260,7 +260,7 @@ def _concurrent_onboardings(tenant) -> None:
 
 def test_system_checks_flag_recovery_settings_that_do_not_fit(settings):
     def ids() -> set[str]:
-        return {message.id for message in run_checks() if message.id.startswith("jobs.")}
+        return {message.id for message in run_checks() if message.id and message.id.startswith("jobs.")}
 
     assert ids() == set()  # the defaults fit
     settings.JOB_STALE_AFTER_SECONDS = 30  # two beats

@@ -205,7 +205,11 @@ def _training_data(machine_type: MachineType, champion: ModelVersion, champions:
         return table, Dataset.Source.SIMULATED, 1.0, {
             "generator": "physics simulator", "machines": machines, "seed": seed,
             "training": "simulated, new seed", "why_not_real": exc.message}, {}
-    init = {kind: _bundle(v) for kind, v in champions.items() if kind in KINDS}
+    from predictions.training.suite import continues_boosting
+
+    # A searched champion (LightGBM, a blend) cannot continue boosting: its kind trains afresh.
+    init = {kind: bundle for kind, bundle in ((kind, _bundle(v)) for kind, v in champions.items() if kind in KINDS)
+            if continues_boosting(bundle)}
     return table, Dataset.Source.REAL, time_scale, {
         "seed": seed, "time_scale": time_scale, "training": "real, fine-tuned from the champions"}, init
 

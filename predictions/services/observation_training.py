@@ -5,9 +5,10 @@ type here: its stored rows and labels are read (`machines.selectors.observations
 into features (each row's own values; no windows), and one classifier per label is trained and
 validated out of fold beside a plain XGBoost baseline on the same folds
 (`predictions.training.observations`). The rows are stored as a `real` dataset and the model as
-one `observation_classifier` version holding every label's classifier, promoted to champion: it
-learned from every labelled row the type has, and its report shows how it compares with the
-baseline. The summary has the shape `train_real_data` prints (dataset, decisions).
+one `observation_classifier` version holding every label's classifier, promoted to champion only
+when it earns it against the current champion (`observation_promotion`: no champion, a champion
+that never saw real data, or a label better by the margin on the same rows and folds). The
+summary has the shape `train_real_data` prints (dataset, decisions, one per label).
 """
 
 from __future__ import annotations
@@ -25,18 +26,25 @@ from machines.selectors import Observations, observations_of_type
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import OBSERVATION, Bundle
 from predictions.models import Dataset
-from predictions.services.registry import dataset_store, json_safe, model_version_promote, model_version_register
+from predictions.services.observation_promotion import TrainingData, observation_decisions, observation_verdicts
+from predictions.services.registry import (
+    champion_versions,
+    dataset_store,
+    model_version_promote,
+    model_version_register,
+)
 from predictions.training.observations import (
     DEFAULT_FOLDS,
-    ObservationModel,
     feature_names_for,
     observation_features,
     train_observations,
 )
+from predictions.training.real import DEFAULT_MARGIN
 
 
 def observation_training_run(*, machine_type: MachineType, seed: int = 0, folds: int = DEFAULT_FOLDS,
-                             job_id: int | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
+                             margin: float = DEFAULT_MARGIN, job_id: int | None = None,
+                             progress: ProgressFn | None = None) -> dict[str, Any]:
     report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the stored observations and their labels")
@@ -47,11 +55,15 @@ def observation_training_run(*, machine_type: MachineType, seed: int = 0, folds:
     matrix = observation_features(columns, names, machine_type.metadata, len(data.ts))
     classes = {item["name"]: item["classes"] for item in observation_labels(machine_type.metadata)}
     model = train_observations(matrix, names, data.labels, classes, seed=seed, folds=folds,
-                               progress=lambda p, m: report(5 + int(p * 0.9), m))
+                               progress=lambda p, m: report(5 + int(p * 0.8), m))
     if not model.targets:
         reasons = "; ".join(f"{name}: {why}" for name, why in model.skipped.items())
         raise InvalidInput(f"No label of {machine_type.name} can be trained: {reasons}.",
                            details={"skipped": model.skipped})
+    report(86, "Comparing with the champion on the same rows and folds")
+    champion = champion_versions(machine_type_id=machine_type.id).get(OBSERVATION)
+    promote, verdicts = observation_verdicts(model, champion, TrainingData(matrix, names, data.labels, classes,
+                                                                           folds=folds, seed=seed), margin=margin)
     report(96, "Storing the dataset and the model")
     dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.REAL, job_id=job_id,
                             table=_dataset_table(data, names, matrix),
@@ -59,12 +71,13 @@ def observation_training_run(*, machine_type: MachineType, seed: int = 0, folds:
     version = model_version_register(machine_type=machine_type, dataset=dataset, job_id=job_id,
                                      bundle=Bundle(OBSERVATION, model), training_seconds=time.perf_counter() - started,
                                      params={"training": "observations", "seed": seed, "folds": folds})
-    model_version_promote(version_id=version.id, note="trained on every labelled observation of the type")
+    if promote:
+        model_version_promote(version_id=version.id, note="; ".join(f"{v.label}: {v.reason}" for v in verdicts))
     report(100, "Done")
     return {"data_kind": "observations", "seconds": round(time.perf_counter() - started, 2),
             "dataset": {"id": dataset.id, "rows": dataset.rows, "runs": dataset.machines, "failures": 0},
-            "validation": model.validation, "version": version.id, "skipped": model.skipped,
-            "decisions": _decisions(model, version.id)}
+            "validation": model.validation, "version": version.id, "skipped": model.skipped, "margin": margin,
+            "decisions": observation_decisions(model, verdicts, version=version, promoted=promote)}
 
 
 def _refuse_unlabelled(data: Observations, machine_type: MachineType) -> None:
@@ -83,13 +96,3 @@ def _dataset_table(data: Observations, names: list[str], matrix: np.ndarray) -> 
     columns.update({f"feature:{name}": pa.array(matrix[:, index]) for index, name in enumerate(names)})
     columns.update({f"label:{name}": pa.array(values.tolist(), pa.string()) for name, values in data.labels.items()})
     return pa.table(columns)
-
-
-def _decisions(model: ObservationModel, version_id: int) -> list[dict[str, Any]]:
-    """Per label: the kept learner beside the plain baseline, both out of fold on the same folds."""
-    keys = ("accuracy", "macro_f1")
-    return [json_safe({
-        "kind": f"{OBSERVATION}: {target.name}", "best": version_id, "promoted": True, "reason": "",
-        "comparison": [{"model": f"kept ({target.learner})", **{k: model.metrics[target.name][k] for k in keys}},
-                       {"model": "plain XGBoost baseline", **{k: model.baseline[target.name][k] for k in keys}}],
-    }) for target in model.targets]

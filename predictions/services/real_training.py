@@ -7,8 +7,9 @@ The job (`real_training_start` -> `real_training_run`, queue `train`):
    query, so ten million readings never cross the wire row by row) and cut the machines into
    runs at their failure events (`predictions.training.real.label_runs`).
 2. Store the table as a `real` dataset, with its fingerprint.
-3. Train the four models on it from scratch, and fine-tune the current champion classifier and
-   RUL regressor on it by continued boosting (`train_suite(init=...)`).
+3. Train the four models on it from scratch (the classifier and the RUL regressor each chosen by
+   a model search, `search_settings`: the budget is per search), and fine-tune the current
+   champion classifier and RUL regressor on it by continued boosting (`train_suite(init=...)`).
 4. Measure the champion, the real-only model and the fine-tuned one on the same held-out runs.
    The better of the two new ones is promoted when it beats the champion by `margin` (default
    10%) on F1 (classifier) or RMSE (RUL); otherwise it stays a candidate and the report says why.
@@ -22,7 +23,6 @@ failure models need. The model step follows the readings' pace (`stored_readings
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -52,17 +52,17 @@ from predictions.services.registry import (
     model_version_promote,
     model_version_register,
 )
+from predictions.services.search_workers import shared_trials
 from predictions.services.stored_readings import bucketed_frame, data_step_hours
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
 from predictions.splits import split_train_validation_test
 from predictions.training.classifier import column_numpy, default_horizon_h
-from predictions.training.real import better_by, evaluate_bundle, label_runs, summary_row
+from predictions.training.real import DEFAULT_MARGIN, better_by, evaluate_bundle, label_runs, summary_row
 from predictions.training.search import SearchSettings
 from predictions.training.suite import Suite, train_suite
 from tenants.db import connection
 
 REAL_KIND = "models.train_real"
-DEFAULT_MARGIN = 0.10
 MIN_FAILED_RUNS = 3
 
 
@@ -77,21 +77,25 @@ def real_training_start(*, machine_type: MachineType, margin: float = DEFAULT_MA
     search = search_settings(budget_s=budget_s, max_trials=max_trials, rul_cap=rul_cap)
     return training_job_start(kind=REAL_KIND, machine_type=machine_type, task=real_training_task,
                               params={"margin": margin, "horizon_h": horizon_h, "seed": seed,
-                                      "search": dataclasses.asdict(search)},
+                                      "search": search.to_params()},
                               created_by_id=created_by_id)
 
 
 def real_training_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
-    return train_on_real_data(machine_type=job_machine_type(job), margin=job.params["margin"],
-                              horizon_h=job.params["horizon_h"], seed=job.params["seed"], job_id=job.id,
-                              search=SearchSettings(**job.params.get("search", {})), progress=progress)
+    # Other train workers help with the model search when there are any (search_workers).
+    with shared_trials(job_id=job.id) as pool:
+        search = SearchSettings(**job.params.get("search", {}), pool=pool)
+        return train_on_real_data(machine_type=job_machine_type(job), margin=job.params["margin"],
+                                  horizon_h=job.params["horizon_h"], seed=job.params["seed"], job_id=job.id,
+                                  search=search, progress=progress)
 
 
 def train_on_real_data(*, machine_type: MachineType, margin: float = DEFAULT_MARGIN,
                        horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
                        search: SearchSettings | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
     if is_observation_type(machine_type.metadata):  # independent labelled rows: no runs, no windows
-        return observation_training_run(machine_type=machine_type, seed=seed, job_id=job_id, progress=progress)
+        return observation_training_run(machine_type=machine_type, seed=seed, margin=margin, job_id=job_id,
+                                        progress=progress)
     report: ProgressFn = progress or no_progress
     started = time.perf_counter()
     report(2, "Reading the fleet's readings and failure events")

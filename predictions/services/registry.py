@@ -63,7 +63,7 @@ def artifact_name(stem: str, *, job_id: int | None) -> str:
     return f"{prefix}{stem}-{uuid.uuid4().hex}"
 
 
-ARTIFACT_FOLDERS = ("datasets", "models", "synthesizers")
+ARTIFACT_FOLDERS = ("datasets", "models", "synthesizers", "search")
 
 
 def job_artifacts_remove(*, job_id: int) -> dict[str, int]:

@@ -35,10 +35,22 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import xgboost as xgb
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from predictions.features import FeatureSpec, document_signals, feature_names, window_features
 from predictions.splits import split_train_validation_test
+from predictions.training.learners import XGBOOST, TreeModel
+from predictions.training.search import (
+    BINARY,
+    Model,
+    Progress,
+    SearchOutcome,
+    SearchSettings,
+    model_blobs,
+    model_from_blobs,
+    plain_model,
+    search_classifier,
+)
+from predictions.training.thresholds import binary_metrics, choose_threshold
 
 Array = np.ndarray
 
@@ -57,7 +69,7 @@ _UNSAFE = re.compile(r"[\[\]<>{}:,\"]")  # XGBoost refuses [ ] <; LightGBM JSON 
 
 @dataclass
 class ClassifierResult:
-    booster: xgb.Booster
+    booster: Model  # one booster of either library, or a blend (predictions.training.search)
     feature_names: list[str]  # sanitised, in the column order predict_proba expects
     signals: list[str]
     spec: FeatureSpec
@@ -71,10 +83,11 @@ class ClassifierResult:
     mode_names: list[str] = field(default_factory=list)
     mode_metrics: dict[str, float] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)  # the search's leaderboard and choices, when searched
 
     def predict_proba(self, features: Array) -> Array:
         """Probability of failure within the horizon for each row of a (rows, features) matrix."""
-        return np.asarray(self.booster.inplace_predict(np.asarray(features, dtype=np.float32)), dtype=np.float64)
+        return self.booster.predict(features)
 
     def predict(self, features: Array) -> Array:
         return self.predict_proba(features) >= self.threshold
@@ -92,15 +105,25 @@ class ClassifierResult:
         return [self.mode_names[i] for i in self.predict_mode_proba(features).argmax(axis=1)]
 
     def save_boosters(self) -> dict[str, bytes]:
-        blobs = {"failure": bytes(self.booster.save_raw("ubj"))}
+        """The boosters as named blobs, each in its library's own format (a bundle's members)."""
+        blobs = model_blobs(self.booster, "failure")
         if self.mode_booster is not None:
-            blobs["mode"] = bytes(self.mode_booster.save_raw("ubj"))
+            blobs["mode.ubj"] = bytes(self.mode_booster.save_raw("ubj"))
         return blobs
 
     def with_boosters(self, blobs: Mapping[str, bytes]) -> ClassifierResult:
         """A copy whose boosters are loaded from `save_boosters()` output."""
-        mode = load_booster(blobs["mode"]) if "mode" in blobs else None
-        return dataclasses.replace(self, booster=load_booster(blobs["failure"]), mode_booster=mode)
+        booster, mode = load_boosters(blobs, self.feature_names)
+        return dataclasses.replace(self, booster=booster, mode_booster=mode)
+
+
+def load_boosters(blobs: Mapping[str, bytes], names: Sequence[str]) -> tuple[Model, xgb.Booster | None]:
+    """The failure model and the mode booster from `save_boosters()` output, or from a bundle of
+    before the model search, whose one XGBoost booster is `failure.ubj`."""
+    mode = load_booster(blobs["mode.ubj"]) if "mode.ubj" in blobs else None
+    if "failure.ubj" in blobs:
+        return TreeModel.from_bytes(XGBOOST, blobs["failure.ubj"], names), mode
+    return model_from_blobs(blobs, "failure", names), mode
 
 
 def load_booster(raw: bytes | bytearray) -> xgb.Booster:
@@ -174,63 +197,18 @@ def failure_labels(table: pa.Table, horizon_h: float) -> tuple[Array, Array]:
     return label, keep
 
 
-def binary_metrics(y: Array, scores: Array, predicted: Array) -> dict[str, float]:
-    y, predicted = np.asarray(y, bool), np.asarray(predicted, bool)
-    tp = float(np.sum(y & predicted))
-    fp = float(np.sum(~y & predicted))
-    fn = float(np.sum(y & ~predicted))
-    tn = float(np.sum(~y & ~predicted))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    both = len(np.unique(y)) == 2
-    return {
-        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "precision": precision,
-        "recall": recall,
-        "fpr": fp / (fp + tn) if fp + tn else 0.0,
-        "roc_auc": float(roc_auc_score(y, scores)) if both else float("nan"),
-        "pr_auc": float(average_precision_score(y, scores)) if both else float("nan"),
-        "positive_rate": float(y.mean()) if len(y) else float("nan"),
-        "rows": float(len(y)),
-    }
-
-
-def choose_threshold(y: Array, scores: Array, *, max_fpr: float = 0.05) -> tuple[float, str]:
-    """The validation threshold with the best F1 among those with FPR <= max_fpr (predict positive
-    when score >= threshold); falls back to the lowest-FPR threshold, with a note."""
-    y = np.asarray(y, bool)
-    if not y.any() or y.all():
-        return 0.5, "validation rows hold a single class; threshold left at 0.5"
-    order = np.argsort(-scores, kind="stable")
-    s, t = scores[order], y[order]
-    tp, fp = np.cumsum(t), np.cumsum(~t)
-    last = np.r_[s[1:] != s[:-1], True]  # the last row of each group of equal scores
-    tp, fp, candidates = tp[last], fp[last], s[last]
-    fpr = fp / (~y).sum()
-    precision = tp / (tp + fp)
-    recall = tp / y.sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
-    ok = fpr <= max_fpr
-    if ok.any():
-        best = int(np.argmax(np.where(ok, f1, -1.0)))
-        note = "" if f1[best] > 0 else f"no threshold with validation FPR <= {max_fpr:g} catches a positive"
-        return float(candidates[best]), note
-    lowest = int(np.argmin(fpr))
-    return float(candidates[lowest]), (
-        f"no threshold kept the validation FPR <= {max_fpr:g}; used the lowest-FPR one ({fpr[lowest]:.3f})"
-    )
-
-
 def train_failure_classifier(
     table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0, spec: FeatureSpec | None = None,
     rounds: int = DEFAULT_ROUNDS, params: Mapping[str, Any] | None = None, max_fpr: float = 0.05,
     validation_fraction: float = 0.2, test_fraction: float = 0.2, init: xgb.Booster | None = None,
-    features: Array | None = None,
+    features: Array | None = None, search: SearchSettings | None = None, progress: Progress | None = None,
 ) -> ClassifierResult:
     """`init`: fine-tune by continued boosting: `rounds` more trees on top of a trained booster
     with the same features (a synthetic-data model refined on real data, say). `features`: the
-    table's `training_features(table, document, spec)` when the caller already has them."""
+    table's `training_features(table, document, spec)` when the caller already has them.
+    `search`: choose the learner and its hyperparameters by a model search scored at the
+    FPR-constrained threshold on the validation runs (predictions.training.search) instead of
+    the fixed XGBoost; the threshold is then chosen on that model's validation scores."""
     spec = spec or FeatureSpec.for_document(document)
     signals = document_signals(document)
     label, keep = failure_labels(table, horizon_h)
@@ -249,15 +227,23 @@ def train_failure_classifier(
         **DEFAULT_PARAMS, **(params or {}), "objective": "binary:logistic", "eval_metric": "aucpr", "seed": seed,
         "scale_pos_weight": (float(train.sum()) - positives) / positives,
     }
-    booster = xgb.train(booster_params, xgb.DMatrix(features[train], label[train], feature_names=names), rounds,
-                        xgb_model=init)
+    outcome: SearchOutcome | None = None
+    if search is not None:
+        outcome = search_classifier(features, label, train, validation, names, seed=seed, settings=search,
+                                    max_fpr=max_fpr, progress=progress)
+        model = outcome.model  # trained on the training runs only, as the threshold needs
+    else:
+        booster = xgb.train(booster_params, xgb.DMatrix(features[train], label[train], feature_names=names), rounds,
+                            xgb_model=init)
+        model = TreeModel(XGBOOST, booster, names)
     result = ClassifierResult(
-        booster=booster, feature_names=names, signals=signals, spec=spec, horizon_h=float(horizon_h),
+        booster=model, feature_names=names, signals=signals, spec=spec, horizon_h=float(horizon_h),
         threshold=0.5, threshold_note="", metrics={}, baseline={}, validation={},
         sizes={
             "train_rows": int(train.sum()), "validation_rows": int(validation.sum()), "test_rows": int(test.sum()),
             "train_machines": len(np.unique(machines[train])), "test_machines": len(np.unique(machines[test])),
         },
+        search=outcome.summary() if outcome is not None else {},
     )
     validation_scores = result.predict_proba(features[validation])
     result.threshold, result.threshold_note = choose_threshold(label[validation], validation_scores, max_fpr=max_fpr)
@@ -269,8 +255,21 @@ def train_failure_classifier(
     majority = bool(label[train].mean() > 0.5)
     constant = np.full(int(test.sum()), majority)
     result.baseline = binary_metrics(label[test], constant.astype(np.float64), constant)
+    if outcome is not None:
+        result.search.update(max_fpr=max_fpr, plain_baseline=_plain_baseline(features, label, train, validation, test,
+                                                                             names, seed=seed, max_fpr=max_fpr))
     _train_mode_model(result, features, label, modes, train, test, booster_params, rounds)
     return result
+
+
+def _plain_baseline(features: Array, label: Array, train: Array, validation: Array, test: Array, names: list[str], *,
+                    seed: int, max_fpr: float) -> dict[str, float]:
+    """What a user gets from XGBoost with its defaults on the same features and split: its test
+    metrics at its own threshold, chosen on the validation runs as ours is."""
+    plain = plain_model(BINARY, features[train], label[train], names, seed=seed)
+    threshold, _ = choose_threshold(label[validation], plain.predict(features[validation]), max_fpr=max_fpr)
+    scores = plain.predict(features[test])
+    return binary_metrics(label[test], scores, scores >= threshold)
 
 
 def _train_mode_model(

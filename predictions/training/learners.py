@@ -19,6 +19,7 @@ Array = np.ndarray
 XGBOOST = "xgboost"
 LIGHTGBM = "lightgbm"
 LEARNERS = (XGBOOST, LIGHTGBM)
+BLOB_NAMES = {XGBOOST: "model.ubj", LIGHTGBM: "model.lgb.txt"}  # each library's own format
 # One thread per fit: trials run side by side, and on a busy 2-core machine one thread per model
 # was many times faster than two (docs/STACK.md).
 THREADS = 1
@@ -71,7 +72,7 @@ class TreeModel:
 
     @property
     def blob_name(self) -> str:
-        return "model.ubj" if self.learner == XGBOOST else "model.lgb.txt"
+        return BLOB_NAMES[self.learner]
 
 
 def fit(learner: str, objective: str, params: Mapping[str, Any], features: Array, target: Array, names: Sequence[str],

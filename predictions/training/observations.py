@@ -60,6 +60,10 @@ def plain_xgboost(classes: int, seed: int) -> xgb.XGBClassifier:
     return xgb.XGBClassifier(random_state=seed, n_jobs=2, verbosity=0)
 
 
+# The learners a stored model names (`TargetModel.learner`), so its way of learning can be re-run.
+LEARNERS: dict[str, Learner] = {"xgboost_learner": xgboost_learner, "plain_xgboost": plain_xgboost}
+
+
 # --- features ---------------------------------------------------------------------------------
 
 
@@ -178,22 +182,42 @@ def _trainable(column: Array, folds: int) -> tuple[Array, str]:
 def _train_one(matrix: Array, column: Array, declared: Sequence[str], learner: Learner, baseline: Learner, *,
                folds: int, seed: int, groups: Array | None) -> tuple[dict[str, Any], tuple[dict[str, Any],
                                                                                           dict[str, Any]]]:
-    present = [value for value in declared if value in set(column.tolist())]
-    target = np.array([present.index(value) for value in column], dtype=np.int64)
+    present, target = _encoded(column, declared)
     splits = _folds(target, folds, seed, groups)
-    measured = {}
-    for role, make in (("learner", learner), ("baseline", baseline)):
-        started = time.perf_counter()
-        predicted = np.empty(len(target), dtype=np.int64)
-        for train, test in splits:
-            predicted[test] = _fit_predict(make, matrix[train], target[train], matrix[test], len(present), seed)
-        measured[role] = {**_metrics(target, predicted, present), "seconds": round(time.perf_counter() - started, 2)}
+    measured = {role: _out_of_fold(make, matrix, target, splits, present, seed)
+                for role, make in (("learner", learner), ("baseline", baseline))}
     keep = "baseline" if measured["baseline"]["macro_f1"] > measured["learner"]["macro_f1"] else "learner"
     final = (learner if keep == "learner" else baseline)(len(present), seed).fit(matrix, target)
     name = getattr(learner if keep == "learner" else baseline, "__name__", keep)
     chosen = {"classes": present, "booster": booster_of(final), "learner": name}
     return chosen, ({**measured[keep], "learner": name, "kept_over_baseline": keep == "learner"},
                     measured["baseline"])
+
+
+def out_of_fold_metrics(matrix: Array, column: Array, declared: Sequence[str], learner: Learner, *,
+                        folds: int = DEFAULT_FOLDS, seed: int = 0, groups: Array | None = None) -> dict[str, Any]:
+    """A learner's out-of-fold metrics on one label's labelled rows, on the very folds
+    `train_observations` cuts for that label from the same rows, seed and fold count (how a
+    champion's way of learning is re-measured beside a new model)."""
+    rows = np.array([value is not None for value in column], dtype=bool)
+    present, target = _encoded(column[rows], declared)
+    splits = _folds(target, folds, seed, None if groups is None else groups[rows])
+    return _out_of_fold(learner, matrix[rows], target, splits, present, seed)
+
+
+def _encoded(column: Array, declared: Sequence[str]) -> tuple[list[str], Array]:
+    """The declared classes present in the column, in declared order, and each row's index."""
+    present = [value for value in declared if value in set(column.tolist())]
+    return present, np.array([present.index(value) for value in column], dtype=np.int64)
+
+
+def _out_of_fold(make: Learner, matrix: Array, target: Array, splits: list[tuple[Array, Array]],
+                 present: Sequence[str], seed: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    predicted = np.empty(len(target), dtype=np.int64)
+    for train, test in splits:
+        predicted[test] = _fit_predict(make, matrix[train], target[train], matrix[test], len(present), seed)
+    return {**_metrics(target, predicted, present), "seconds": round(time.perf_counter() - started, 2)}
 
 
 def _folds(target: Array, folds: int, seed: int, groups: Array | None) -> list[tuple[Array, Array]]:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from predictions.bundles import FAILURE, RUL, Bundle
+from predictions.bundles import FAILURE, OBSERVATION, RUL, Bundle
 from predictions.features import window_features
 from predictions.splits import split_train_validation_test
 from predictions.training.classifier import binary_metrics, column_numpy, failure_labels, row_hours
@@ -98,7 +98,9 @@ def evaluate_bundle(bundle: Bundle, table: pa.Table, *, seed: int = 0, horizon_h
     raise ValueError(f"no held-out evaluation for {bundle.kind}")
 
 
-PRIMARY = {FAILURE: ("f1", True), RUL: ("rmse", False)}  # metric, higher is better
+DEFAULT_MARGIN = 0.10  # a new model replaces a champion when better by this much (better_by)
+# metric, higher is better; an observation label by its out-of-fold macro-F1
+PRIMARY = {FAILURE: ("f1", True), RUL: ("rmse", False), OBSERVATION: ("macro_f1", True)}
 
 
 def better_by(candidate: Mapping[str, Any], champion: Mapping[str, Any], *, kind: str, margin: float) -> bool:

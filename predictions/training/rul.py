@@ -35,13 +35,19 @@ from predictions.training.classifier import (
     sanitise_feature_names,
     training_features,
 )
-from predictions.training.learners import XGBOOST, TreeModel, fit
-from predictions.training.search import DEFAULTS, Model, SearchOutcome, SearchSettings, search_regressor
+from predictions.training.learners import XGBOOST, TreeModel
+from predictions.training.search import (
+    REGRESSION,
+    Model,
+    SearchOutcome,
+    SearchSettings,
+    plain_model,
+    search_regressor,
+)
 
 Array = np.ndarray
 DEFAULT_ROUNDS = 250
 DEFAULT_CAP_QUANTILE = 0.2
-PLAIN_ROUNDS = 100  # XGBoost's own default number of trees
 
 
 @dataclass
@@ -136,7 +142,7 @@ def train_rul_regressor(
         booster=model, feature_names=names, signals=signals, spec=spec, cap_h=float(cap_h), coverage=coverage,
         q=0.0, metrics={}, baseline={},
         sizes={"train_rows": int(train.sum()), "validation_rows": int(validation.sum()), "test_rows": int(test.sum())},
-        search=_search_summary(outcome) if outcome is not None else {},
+        search=outcome.summary() if outcome is not None else {},
     )
     # Residuals of the model that never saw the validation runs (the refitted one has).
     validation_prediction = np.clip(search_model.predict(features[validation]), 0.0, cap_h)
@@ -151,8 +157,7 @@ def train_rul_regressor(
     result.baseline = regression_metrics(truth, np.full(len(truth), float(capped[train].mean())))
     if outcome is not None:
         # What a user gets from XGBoost with its defaults on the same features and split.
-        plain, _ = fit(XGBOOST, "regression", DEFAULTS[XGBOOST], features[train], capped[train], names,
-                       rounds=PLAIN_ROUNDS, seed=seed)
+        plain = plain_model(REGRESSION, features[train], capped[train], names, seed=seed)
         result.search["plain_baseline"] = regression_metrics(truth, np.clip(plain.predict(features[test]), 0, cap_h))
     return result
 
@@ -169,12 +174,3 @@ def failing_run_lengths(table: pa.Table, rows: Array) -> Array:
     np.maximum.at(longest, codes, target[failing])
     return longest
 
-
-def _search_summary(outcome: SearchOutcome) -> dict[str, Any]:
-    return {
-        "winner": outcome.winner, "learner": outcome.model.learner, "cap": outcome.cap,
-        "cap_scores": outcome.cap_scores,
-        "leaderboard": outcome.leaderboard, "trials": len(outcome.trials), "seconds": outcome.seconds,
-        "stopped_by": outcome.stopped_by, "budget_s": outcome.settings.budget_s,
-        "max_trials": outcome.settings.max_trials,
-    }

@@ -31,7 +31,7 @@ from predictions.training.classifier import (
     train_failure_classifier,
     training_features,
 )
-from predictions.training.learners import XGBOOST
+from predictions.training.learners import XGBOOST, TreeModel
 from predictions.training.rul import train_rul_regressor
 from predictions.training.search import SearchSettings
 
@@ -72,7 +72,9 @@ def train_suite(
     time_scale: float = 1.0, search: SearchSettings | None = None,
 ) -> Suite:
     """`init` fine-tunes: the failure classifier and RUL regressor continue boosting from these
-    bundles' boosters (`init_rounds` more trees, the RUL cap kept); their feature spec is used."""
+    bundles' boosters (`init_rounds` more trees, the RUL cap kept); their feature spec is used.
+    `search` (without `init`): the classifier and the RUL regressor are each chosen by a model
+    search, each with the whole of its budget (predictions.training.search)."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown model kinds {unknown}; known: {', '.join(KINDS)}")
@@ -92,7 +94,7 @@ def train_suite(
         try:
             start_from = (init or {}).get(kind)
             options: dict[str, Any] = {"init": start_from, "rounds": init_rounds} if start_from is not None else {}
-            if kind == RUL and search is not None and start_from is None:
+            if kind in (FAILURE, RUL) and search is not None and start_from is None:
                 options.update(search=search, progress=_scaled(report, index, len(steps)))
             suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec,
                                                   features=features, **options)
@@ -135,11 +137,25 @@ class _Features:
         return next((matrix for known, matrix in self.computed if known == spec), None)
 
 
+def continues_boosting(bundle: Bundle) -> bool:
+    """Can this classifier or RUL bundle be fine-tuned by continued boosting? Only a single
+    XGBoost booster can (a searched model may be LightGBM or a blend)."""
+    booster = getattr(bundle.model, "booster", None)
+    return isinstance(booster, TreeModel) and booster.learner == XGBOOST
+
+
+def _continued(init: Bundle) -> Any:
+    if not continues_boosting(init):
+        raise _NotTrainable("only an XGBoost champion can be fine-tuned by continued boosting")
+    return init.model.booster.raw
+
+
 def _failure(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
-             features: _Features, init: Bundle | None = None, rounds: int | None = None) -> Bundle:
-    extra: dict[str, Any] = {"spec": spec}
+             features: _Features, init: Bundle | None = None, rounds: int | None = None,
+             search: SearchSettings | None = None, progress: Progress | None = None) -> Bundle:
+    extra: dict[str, Any] = {"spec": spec, "search": search, "progress": progress}
     if init is not None:
-        extra = {"init": init.model.booster, "rounds": rounds, "spec": init.model.spec, "params": FINE_TUNE_PARAMS}
+        extra = {"init": _continued(init), "rounds": rounds, "spec": init.model.spec, "params": FINE_TUNE_PARAMS}
         horizon_h = init.model.horizon_h
     matrix = features.matrix(extra["spec"])
     result = train_failure_classifier(table, document, horizon_h=horizon_h, seed=seed, features=matrix, **extra)
@@ -175,9 +191,7 @@ def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed
          search: SearchSettings | None = None, progress: Progress | None = None) -> Bundle:
     extra: dict[str, Any] = {"spec": spec, "search": search, "progress": progress}
     if init is not None:
-        if getattr(init.model.booster, "learner", None) != XGBOOST:
-            raise _NotTrainable("only an XGBoost champion can be fine-tuned by continued boosting")
-        extra = {"init": init.model.booster.raw, "rounds": rounds, "spec": init.model.spec,
+        extra = {"init": _continued(init), "rounds": rounds, "spec": init.model.spec,
                  "cap_h": init.model.cap_h, "params": FINE_TUNE_PARAMS}
     try:
         result = train_rul_regressor(table, document, seed=seed, features=features.matrix(extra["spec"]), **extra)

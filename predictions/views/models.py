@@ -144,7 +144,20 @@ def search_context(version: ModelVersion) -> dict[str, Any] | None:
     return {"winner": search.get("winner", ""), "learner": search.get("learner", ""),
             "trials": search.get("trials"), "seconds": search.get("seconds"), "stopped_by": search.get("stopped_by"),
             "budget_s": search.get("budget_s"), "cap": search.get("cap"), "cap_scores": search.get("cap_scores", []),
-            "rmse": (version.metrics or {}).get("rmse"), "plain_rmse": plain.get("rmse"), "leaderboard": leaderboard}
+            "rmse": (version.metrics or {}).get("rmse"), "plain_rmse": plain.get("rmse"), "leaderboard": leaderboard,
+            "classifier": version.kind == K.FAILURE_CLASSIFIER, "max_fpr": search.get("max_fpr"),
+            "ours": _catches(version.metrics or {}), "plain": _catches(plain)}
+
+
+def _catches(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A classifier's held-out figures in words' numbers: positive rows caught of all, and false
+    alarms per 100 healthy rows."""
+    confusion = confusion_of(metrics)
+    if confusion is None:
+        return None
+    healthy = confusion.fp + confusion.tn
+    return {"caught": confusion.tp, "positives": confusion.tp + confusion.fn,
+            "false_alarms": 100 * confusion.fp / healthy if healthy else 0.0}
 
 
 def confusion_of(metrics: Mapping[str, Any]) -> Confusion | None:

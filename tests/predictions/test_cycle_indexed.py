@@ -127,6 +127,17 @@ def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_cycle_works: Cy
     page = fleet.client(Role.VIEWER).get(f"/models/{rul.id}/").content.decode()
     assert "How this model was chosen" in page and "XGBoost with its default settings" in page
     assert "Advanced: every candidate" in page and "lightgbm" in page and " cycles" in page
+    # The failure classifier was searched too, chosen at its false-positive limit; the scoring
+    # service scores and explains with it, and its page says what it catches beside the baseline.
+    classifier = ModelVersion.objects.get(machine_type=machine_type, kind="failure_classifier", status="champion")
+    search = classifier.metrics["search"]
+    assert search["trials"] >= 2 and search["max_fpr"] == 0.05 and "f1" in search["plain_baseline"]
+    assert {"validation_f1", "validation_pr_auc"} <= set(search["leaderboard"][0])
+    assert prediction.versions["failure_classifier"] == classifier.id
+    assert 0 <= prediction.probability <= 1 and prediction.explanation["top_factors"]
+    page = fleet.client(Role.VIEWER).get(f"/models/{classifier.id}/").content.decode()
+    assert "How this model was chosen" in page and "false alarms per 100 healthy rows" in page
+    assert "XGBoost with its default settings on the same data catches" in page and "Validation F1" in page
 
 
 def test_a_cycle_model_s_scores_explanation_forecast_and_live_event_count_cycles(

@@ -53,7 +53,8 @@ row with a value, inf, NaN and -inf."""
         assert not readings_push(items=readings).rejected
         last = datetime.fromisoformat(readings[-1]["ts"])
         width = len(machine_type.sensor_slots)
-        _poison(machine, last, [[value] * width for value in POISON_ROWS] + [["1.5", *POISON, *[None] * (width - 4)]])
+        rows: list[list[str | None]] = [[value] * width for value in POISON_ROWS]
+        _poison(machine, last, [*rows, ["1.5", *POISON, *[None] * (width - 4)]])
         return machine
 
 

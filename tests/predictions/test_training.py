@@ -21,6 +21,7 @@ from predictions.training.classifier import (
     sanitise_feature_names,
     train_failure_classifier,
 )
+from predictions.training.learners import TreeModel
 from predictions.training.rul import RulResult, conformal_quantile, train_rul_regressor
 
 TYPES = ["induction-motor-siemens-1la7", "centrifugal-pump", "ai4i-milling-machine"]
@@ -150,4 +151,5 @@ def test_conformal_quantile_is_the_finite_sample_rank() -> None:
 def test_spec_from_document_is_used_by_default() -> None:
     result = classifier(TYPES[2])
     assert result.spec == FeatureSpec.for_document(library_get(TYPES[2]))
-    assert len(result.feature_names) == result.booster.num_features()
+    assert isinstance(result.booster, TreeModel)  # no search: the fixed XGBoost
+    assert len(result.feature_names) == result.booster.raw.num_features()

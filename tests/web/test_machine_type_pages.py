@@ -199,6 +199,21 @@ def test_edit_fields_shows_range_errors_next_to_the_field(client_for, world, mot
     assert _type(world).version == 1
 
 
+def test_edit_fields_sets_and_clears_how_long_a_cycle_takes(client_for, world, motor):
+    """The planner turns remaining life in cycles into hours with it (docs/planning.md)."""
+    engineer = client_for("engineer")
+    page = engineer.get(f"/machine-types/{motor.pk}/edit/").content.decode()
+    assert "Hours per cycle" in page
+    zero = engineer.post(f"/machine-types/{motor.pk}/edit/", _edit_data(engineer, motor) | {"hours_per_cycle": "0"})
+    assert zero.status_code == 400
+    assert zero.context["form"].errors["hours_per_cycle"] == ["expected a number > 0, got 0"]
+    saved = engineer.post(f"/machine-types/{motor.pk}/edit/", _edit_data(engineer, motor) | {"hours_per_cycle": "2.5"})
+    assert saved.status_code == 302 and _type(world).metadata["hours_per_cycle"] == 2.5
+    assert _edit_data(engineer, motor)["hours_per_cycle"] == 2.5
+    cleared = engineer.post(f"/machine-types/{motor.pk}/edit/", _edit_data(engineer, motor) | {"hours_per_cycle": ""})
+    assert cleared.status_code == 302 and "hours_per_cycle" not in _type(world).metadata
+
+
 def test_edit_as_json(client_for, world, motor):
     engineer = client_for("engineer")
     document = dict(motor.metadata, name="Renamed motor")

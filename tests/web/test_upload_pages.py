@@ -312,3 +312,47 @@ def test_a_binary_file_is_refused_in_a_few_words(client_for, motor, media):
     assert response.status_code == 400 and "binary file" in response.content.decode()
     assert b"\x01" not in response.content and len(response.content) < 30000
     assert _stored_files(media) == []
+
+
+# --- label columns of an observation type ---------------------------------------------------------
+
+
+def test_an_observation_types_label_columns_are_guessed_offered_and_stored(client_for, world, eager):
+    """The form guesses label columns as the API and `ingest_file` do (`Machine failure` is the
+    rig's `failed` label by alias, not a failure flag in time) and the import stores them per row."""
+    from machines.models import ObservationLabel
+    from machines.services import machine_type_import
+    from tests.observation_rig import HEADER as RIG_HEADER
+    from tests.observation_rig import RIG_KEY, rig_csv, rig_document, rig_rows
+
+    with tenant_context(world.acme):
+        machine_type_import(document=rig_document())
+    engineer = client_for("engineer")
+    start = _start(engineer, rig_csv(rig_rows(12, seed=2)), name="cycles.csv", machine_type=RIG_KEY)
+    page = engineer.get(start["Location"])
+    assert "Label: Valve condition (valve)" in page.content.decode()
+    form = page.context["form"]
+    guessed = {field.label: field.value() for field in form.column_fields()}
+    assert guessed == {"cycle": "time", "Temperature": "", "Flow": "sensor:flow", "mode": "sensor:mode",
+                       "valve": "label:valve", "Machine failure": "label:failed"}  # a sensor's label is no alias
+    post = {f"col_{index}": guessed[column] for index, column in enumerate(RIG_HEADER)} | {"col_1": "sensor:temp_c"}
+    with eager():
+        response = engineer.post(start["Location"], post | {"time_format": "cycle", "machine_name": "Rig-1",
+                                                            "create_unknown_machines": "on"})
+    assert response.status_code == 302, response.content
+    with tenant_context(world.acme):
+        upload = Upload.objects.get()
+        assert upload.status == Upload.Status.SUCCEEDED, upload.error
+        assert upload.mapping["labels"] == {"valve": "valve", "Machine failure": "failed"}
+        assert "failure_column" not in upload.mapping or upload.mapping["failure_column"] is None
+        stored = ObservationLabel.objects.filter(label="valve").order_by("ts").values_list("value", flat=True)
+        assert list(stored) == [row[4] for row in rig_rows(12, seed=2)]
+
+
+def test_a_time_series_type_offers_no_label_role_and_a_label_the_type_lacks_is_refused(client_for, motor):
+    engineer = client_for("engineer")
+    location = _start(engineer, _csv())["Location"]
+    page = engineer.get(location)
+    assert not any(value.startswith("label:") for value, _ in page.context["form"]["col_4"].field.choices)
+    refused = engineer.post(location, _mapping_post(col_4="label:valve"))  # not a choice of this form
+    assert refused.status_code == 400 and "valve is not one of the available choices" in refused.content.decode()

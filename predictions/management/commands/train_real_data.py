@@ -28,9 +28,11 @@ class Command(BaseCommand):
                                  "cycle-indexed data (default: 10%% of the median run)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--budget-s", type=float, default=None,
-                            help="time for the model search, seconds (default 300, PDM_MODEL_SEARCH_BUDGET_S)")
+                            help="time for each model search (classifier, RUL), seconds "
+                                 "(default 300, PDM_MODEL_SEARCH_BUDGET_S)")
         parser.add_argument("--max-trials", type=int, default=None,
-                            help="at most this many candidate models (default 60, PDM_MODEL_SEARCH_MAX_TRIALS)")
+                            help="at most this many candidate models per search "
+                                 "(default 60, PDM_MODEL_SEARCH_MAX_TRIALS)")
         parser.add_argument("--rul-cap", type=float, default=None,
                             help="cap on remaining life, in the data's time unit (default: chosen by validation)")
         parser.add_argument("--json", dest="as_json", action="store_true")
