@@ -108,7 +108,7 @@ def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_cycle_works: Cy
     prediction = machine_predict(machine=machine_type.machines.get(name="Unit-00"))
     # Scoring reads the stored cycles the way training did: its last step is its last cycle.
     assert prediction.window_end == EPOCH + timedelta(hours=last["Unit-00"])
-    assert 0 <= prediction.rul_h <= rul.metrics["cap_h"]
+    assert prediction.rul_h is not None and 0 <= prediction.rul_h <= rul.metrics["cap_h"]
     # Issue 14: cycle-indexed results speak in cycles, not 1970 dates and hours.
     shown = PredictionSerializer(prediction).data
     assert shown["window_end_cycle"] == last["Unit-00"] and shown["time_unit"] == "cycles"
@@ -190,9 +190,10 @@ def test_cycle_indexed_data_is_checked_for_drift_on_each_machines_latest_steps(i
     calm = drift_check(version=version, days=7)
     assert calm.basis == "latest_steps" and calm.window_steps == 7 * 24
     assert calm.machines == 12 and 0 < calm.rows <= 12 * 7 * 24  # each unit's last 168 cycles at most
-    assert calm.status != "no_data" and calm.drift_share < 0.3, calm.drift_share
+    assert calm.status != "no_data" and calm.drift_share is not None and calm.drift_share < 0.3, calm.drift_share
     push_cycle_fleet(machine_type, seed=5, prefix="Moved", scale=1.3)
     moved = drift_check(version=version, days=7)
-    assert moved.machines == 24 and moved.status == "drifted" and moved.drift_share > calm.drift_share
+    assert moved.machines == 24 and moved.status == "drifted"
+    assert moved.drift_share is not None and moved.drift_share > calm.drift_share
     page = in_cycle_works.client(Role.ENGINEER).get(f"/models/{version.id}/").content.decode()
     assert "latest 168 steps" in page
