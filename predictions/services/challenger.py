@@ -156,10 +156,15 @@ def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     horizon_h = float(champion.metrics.get("horizon_h") or default_horizon_h(table))
     dataset = dataset_store(machine_type=machine_type, source=source, table=table, params=params, job_id=job.id)
     progress(15, f"Training on {source} data")
+    # On real data, a kind whose champion cannot continue boosting (a searched LightGBM or blend)
+    # is chosen by the model search again, as real-data training chose its champion.
+    from predictions.services.real_training import search_settings  # imports this module's neighbours
+
+    search = search_settings() if source == Dataset.Source.REAL else None
     suite = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=int(params["seed"]),
-                        kinds=list(KINDS), init=init or None,
+                        kinds=list(KINDS), init=init or None, search=search,
                         time_scale=time_scale, progress=lambda p, m: progress(15 + int(p * 0.8), m))
-    base = {"horizon_h": horizon_h, "seed": params["seed"], "training": params["training"]}
+    base = {"horizon_h": horizon_h, "seed": params["seed"]}
     traffic = min(max(float(settings.CHALLENGER_TRAFFIC), 0.0), 1.0)
     tag = {"reason": job.params.get("reason", "manual"), "champion_id": champion.id, "job": job.id,
            **job.params.get("details", {}), "traffic": traffic}
@@ -168,7 +173,8 @@ def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
         versions = {kind: model_version_register(
             machine_type=machine_type, bundle=suite.bundles[kind], dataset=dataset, job_id=job.id,
             training_seconds=suite.seconds[kind], parent=champions.get(kind) if kind in init else None,
-            params={**base, "challenger": {**tag, "champion_id": champions[kind].id if kind in champions else None}})
+            params={**base, "training": _training_label(params["training"], kind, init, source),
+                    "challenger": {**tag, "champion_id": champions[kind].id if kind in champions else None}})
             for kind in KINDS if kind in suite.bundles}
         classifier = versions[FAILURE]
         rul = versions.get(RUL)
@@ -212,6 +218,16 @@ def _training_data(machine_type: MachineType, champion: ModelVersion, champions:
             if continues_boosting(bundle)}
     return table, Dataset.Source.REAL, time_scale, {
         "seed": seed, "time_scale": time_scale, "training": "real, fine-tuned from the champions"}, init
+
+
+def _training_label(training: str, kind: str, init: dict[str, Bundle], source: str) -> str:
+    """What the version's own training was: real data trains a kind afresh, by the model search,
+    when its champion could not continue boosting."""
+    if source == Dataset.Source.REAL and kind not in init:
+        if kind in (FAILURE, RUL):
+            return "real, trained afresh by the model search (the champion cannot continue boosting)"
+        return "real, trained afresh"  # the anomaly detector and forecaster never continue training
+    return training
 
 
 def _bundle(version: ModelVersion) -> Bundle:

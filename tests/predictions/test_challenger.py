@@ -18,7 +18,7 @@ from jobs.models import Job
 from machines.live import readings_push
 from machines.models import Machine
 from machines.services import machine_create
-from predictions.bundles import bundle_load
+from predictions.bundles import ANOMALY, FAILURE, RUL, bundle_load
 from predictions.models import FailureEvent, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction, ShadowPrediction
 from predictions.services.challenger import (
     CHALLENGER_KIND,
@@ -309,6 +309,8 @@ def test_a_type_with_real_failures_gets_a_challenger_fine_tuned_on_real_data(db,
         assert challenger.dataset is not None and challenger.dataset.source == "real"
         assert challenger.dataset.failures >= 3 and challenger.data_source == "real"
         assert challenger.params["training"] == "real, fine-tuned from the champions"
+        trained = dict(ModelVersion.objects.filter(job_id=job.id).values_list("kind", "params__training"))
+        assert trained == {FAILURE: "real, fine-tuned from the champions", RUL: "real, fine-tuned from the champions"}
         assert "why_not_real" not in challenger.params
         assert challenger.parent_id == champion.id  # fine-tuned from the champion
         rul = ModelVersion.objects.get(id=challenger.params["challenger"]["rul_id"])
@@ -419,3 +421,16 @@ def test_a_champion_below_the_previous_champions_live_f1_is_rolled_back(db, trai
         assert event.details["live_f1"] == 0.6 and event.details["previous_snapshot"] == before.id
         assert "previous champion" in event.note
         assert champion_health_check(version=new) is None  # once
+
+
+def test_a_kind_that_cannot_continue_boosting_says_it_was_trained_afresh() -> None:
+    """A searched champion (LightGBM, a blend) has no boosting to continue: its challenger is
+    searched again, and the version says so rather than "fine-tuned"."""
+    from predictions.services.challenger import _training_label
+
+    fine_tuned = "real, fine-tuned from the champions"
+    init = {FAILURE: object()}
+    assert _training_label(fine_tuned, FAILURE, init, "real") == fine_tuned  # type: ignore[arg-type]
+    assert "by the model search" in _training_label(fine_tuned, RUL, init, "real")  # type: ignore[arg-type]
+    assert _training_label(fine_tuned, ANOMALY, init, "real") == "real, trained afresh"  # type: ignore[arg-type]
+    assert _training_label("simulated, new seed", RUL, {}, "simulated") == "simulated, new seed"
