@@ -37,6 +37,7 @@ from predictions.services.search_workers import (
 from predictions.training.search import Candidate, Problem, SearchOutcome, SearchSettings, search_regressor
 from tenants.services import tenant_signup
 from tenants.storage import tenant_path
+from tests.conftest import committed_tenant_drop
 
 from ..live import process, python_bin
 
@@ -46,18 +47,23 @@ TRIALS = 6  # two batches: the second proposed from the first's results
 
 
 @pytest.fixture(scope="module")
-def vandelay(world, django_db_blocker):
-    """A tenant of its own (committed): a worker process reads what the test writes."""
+def kramerica(world, django_db_blocker):
+    """A tenant of its own (committed): a worker process reads what the test writes. Dropped after
+    this module, so that no later test meets it (tests/web/test_browser_insights.py signs up a
+    `vandelay` of its own)."""
     with django_db_blocker.unblock():
-        return tenant_signup(organization_name="Vandelay Industries", slug="vandelay",
-                             owner_email="owner@vandelay.test", owner_password="Correct-Horse-42").tenant
+        tenant = tenant_signup(organization_name="Kramerica Industries", slug="kramerica",
+                               owner_email="owner@kramerica.test", owner_password="Correct-Horse-42").tenant
+    yield tenant
+    with django_db_blocker.unblock():
+        committed_tenant_drop(tenant, emails=["owner@kramerica.test"])
 
 
 @pytest.fixture
-def committed(vandelay, world, django_db_blocker) -> Iterator[Any]:
+def committed(kramerica, world, django_db_blocker) -> Iterator[Any]:
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     with django_db_blocker.unblock():
-        yield vandelay
+        yield kramerica
 
 
 def problem() -> Problem:
