@@ -148,6 +148,8 @@ class SharedTrials:
         from optuna.trial import TrialState
 
         storage, study_id = search_storage(self.grace_s), self._open_study_id()
+        # Loaded once: fail_stale_trials only reads its storage and id, and polls run 20 times a second.
+        study = optuna.load_study(study_name=storage.get_study_name_from_id(study_id), storage=storage)
         results: dict[int, Trial] = {}
         waited_since = time.monotonic()
         while pending - results.keys():
@@ -156,8 +158,7 @@ class SharedTrials:
                 claimed = _claim(storage, study_id)
             if claimed is not None:
                 _train_and_record(storage, claimed, problem)
-            optuna.storages.fail_stale_trials(optuna.load_study(study_name=storage.get_study_name_from_id(study_id),
-                                                                storage=storage))
+            optuna.storages.fail_stale_trials(study)
             for trial in storage.get_all_trials(study_id, deepcopy=False):
                 number = trial.user_attrs["candidate"]["number"]
                 if number not in pending or number in results:
