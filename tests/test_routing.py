@@ -121,6 +121,7 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys, settings):
     from machines.models import Machine
     from machines.selectors import readings_count
     from predictions.models import Alert, WorkOrder
+    from tenants.demo import DEMO_STEPS
     from tenants.selectors import tenant_by_slug
 
     settings.BILLING_QUOTAS_ENABLED = True  # as in production: the demo must fit its plan
@@ -128,7 +129,7 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys, settings):
     call_command("demo_seed")  # idempotent
     assert "demo@example.com" in capsys.readouterr().out
     with tenant_context(tenant_by_slug(slug="demo")):
-        assert Machine.objects.count() == 5 and readings_count() == 5 * 144
+        assert Machine.objects.count() == 5 and readings_count() == 5 * DEMO_STEPS
     subscription = Subscription.objects.get(tenant__slug="demo")
     assert (subscription.plan.code, subscription.status) == ("growth", "active")
     with tenant_context(tenant_by_slug(slug="demo")):
