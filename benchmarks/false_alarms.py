@@ -130,7 +130,7 @@ class Judged:
 
     machine: np.ndarray  # str per window
     step: np.ndarray  # the window's index in its machine's run
-    alarm: np.ndarray  # bool: an alert is open at this window
+    alarm: np.ndarray  # bool: an alert is open at this window (never during the baseline)
     judged: np.ndarray  # bool: after the machine's baseline
 
     def opened(self) -> np.ndarray:
@@ -157,7 +157,8 @@ def _checked_scores(models: ModelSet, frame: pa.Table) -> Scores:
 def judge_today(models: ModelSet, frame: pa.Table, baseline_steps: int) -> Judged:
     machine, step = run_steps(frame)
     scores = _checked_scores(models, frame)
-    return Judged(machine, step, scores.probability >= scores.threshold, step >= baseline_steps)
+    judged = step >= baseline_steps
+    return Judged(machine, step, (scores.probability >= scores.threshold) & judged, judged)
 
 
 def judge_new(models: ModelSet, frame: pa.Table, baseline_steps: int) -> Judged | None:
@@ -239,7 +240,7 @@ def simulated_failing(key: str, models: ModelSet, *, machines: int, seed: int) -
     modes = np.asarray(table.column("failure_mode").to_numpy(zero_copy_only=False)).astype(str)
     intervals = {m["name"]: m.get("pf_interval_hours") for m in document["failure_modes"]}
     out: dict[str, Any] = {"type": key, "runs": machines}
-    for rule, judged in judged_all(models, table, 0).items():
+    for rule, judged in judged_all(models, table, baseline_steps_for(models, cycles=False)).items():
         if judged is None:
             continue
         detected, leads, shares = 0, [], []
