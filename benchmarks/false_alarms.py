@@ -102,22 +102,35 @@ def say(message: str = "") -> None:
 # --- cold-start models ------------------------------------------------------------------------
 
 
-def cold_start(document: Mapping[str, Any], *, seed: int) -> ModelSet:
-    """The models onboarding trains from the metadata alone (predictions.services.training)."""
-    table = simulate_fleet(document, machines=ONBOARDING_MACHINES, seed=seed)
-    suite = train_suite(table, document, horizon_h=default_horizon_h(table), seed=seed, kinds=(FAILURE, RUL, ANOMALY))
-    return ModelSet(document=document, bundles=suite.bundles)
-
-
-# --- the two ways of judging windows ----------------------------------------------------------
-
-
 def _optional(module: str) -> Any | None:
     """A module of issue 15's parts, None while it is not on main."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError:
         return None
+
+
+def cold_start(document: Mapping[str, Any], *, seed: int) -> ModelSet:
+    """The models onboarding trains from the metadata alone (`onboard_machine_type` in
+    predictions.services.training, which imports Django): at the type's own time scale once
+    issue 15's part A is there, else at the simulator's hourly steps."""
+    scales = _optional("predictions.synthetic.scales")
+    simulation_scale = getattr(_optional("predictions.synthetic.simulator"), "simulation_scale", None)
+    if scales is None or simulation_scale is None:  # before part A: the simulator's hourly steps
+        table = simulate_fleet(document, machines=ONBOARDING_MACHINES, seed=seed)
+        suite = train_suite(table, document, horizon_h=default_horizon_h(table), seed=seed,
+                            kinds=(FAILURE, RUL, ANOMALY))
+        return ModelSet(document=document, bundles=suite.bundles)
+    scale = simulation_scale(document)
+    table = simulate_fleet(document, machines=ONBOARDING_MACHINES, seed=seed, step_hours=scale.step_hours)
+    at_scale: dict[str, Any] = {"step_hours": scale.step_hours, "time_scale": scale.time_scale,
+                                "rul_cap_h": scales.typical_pf_interval(document, scale)}
+    suite = train_suite(table, document, horizon_h=scales.default_horizon(document, scale), seed=seed,
+                        kinds=(FAILURE, RUL, ANOMALY), **at_scale)
+    return ModelSet(document=document, bundles=suite.bundles)
+
+
+# --- the two ways of judging windows ----------------------------------------------------------
 
 
 DECISION = _optional("predictions.decision")
@@ -188,9 +201,9 @@ def judge_new(models: ModelSet, frame: pa.Table, baseline_steps: int) -> Judged 
 
 
 def persistence() -> tuple[int, int, int]:
-    """(k, n, clear) of the default cold-start alert rule."""
-    found = getattr(DECISION, "DEFAULT_PERSISTENCE", None)
-    return tuple(found) if found else (3, 5, 3)  # type: ignore[return-value]
+    """(k, n, clear) of the default alert rule (predictions.models.AlertRule: 4 of the last 6
+    windows open an alert, 6 quiet windows in a row close it)."""
+    return 4, 6, 6
 
 
 Judge = Callable[[ModelSet, pa.Table, int], Judged | None]
@@ -202,9 +215,17 @@ def judged_all(models: ModelSet, frame: pa.Table, baseline_steps: int) -> dict[s
 
 
 def baseline_steps_for(models: ModelSet, *, cycles: bool) -> int:
-    if cycles:
+    """Windows of a machine's baseline: 20 cycles for cycle data (or a cycle model), else 7 days."""
+    if cycles or models.time_unit == "cycles":
         return BASELINE_CYCLES
     return max(1, round(BASELINE_DAYS * 24 / models.step_hours))
+
+
+def hours_per_step(models: ModelSet) -> float:
+    """Clock hours of one model step: a cycle model's step is one cycle of `hours_per_cycle`."""
+    if models.time_unit == "cycles":
+        return models.step_hours * float(models.document.get("hours_per_cycle") or 1.0)
+    return models.step_hours
 
 
 # --- 1. simulated healthy fleets ----------------------------------------------------------------
@@ -212,7 +233,7 @@ def baseline_steps_for(models: ModelSet, *, cycles: bool) -> int:
 
 def simulated_healthy(key: str, models: ModelSet, *, machines: int, days: float, seed: int) -> dict[str, Any]:
     baseline = baseline_steps_for(models, cycles=False)
-    steps = baseline + max(2, round(days * 24 / models.step_hours))
+    steps = baseline + max(2, round(days * 24 / hours_per_step(models)))
     fleet = healthy_fleet(models.document, machines=machines, steps=steps, seed=seed + 1, step_hours=models.step_hours)
     if fleet.num_rows != machines * steps:
         raise SystemExit(f"{PREFIX} {key}: {fleet.num_rows} simulated rows, expected {machines * steps}")
@@ -220,7 +241,7 @@ def simulated_healthy(key: str, models: ModelSet, *, machines: int, days: float,
     for rule, judged in judged_all(models, fleet, baseline).items():
         if judged is None:
             continue
-        machine_days = float(judged.judged.sum()) * models.step_hours / 24
+        machine_days = float(judged.judged.sum()) * hours_per_step(models) / 24
         if machine_days <= 0:
             raise SystemExit(f"{PREFIX} {key}: no window after the baselines")
         out[rule] = {"alerts": int(judged.opened().sum()), "machine_days": machine_days,
