@@ -8,6 +8,7 @@ had the same failure 40 days ago (a past failure for the history pages)."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,14 +23,14 @@ from predictions.services.alerts import alert_raise
 from predictions.services.work_orders import work_order_create
 from tenants.models import Tenant
 
-# Three weeks of hourly readings: a machine's own normal is learned from its first days, and the
-# models' windows and baselines need history before they give a verdict.
-DEMO_DAYS = 21
-DEMO_STEPS = DEMO_DAYS * 24
 SEED = 7
 AT_RISK = "Motor-003"
 AT_RISK_MODE = "bearing_wear"
-AT_RISK_HOURS_LEFT = 6  # the failing run ends this long after the last reading: at risk, not failed yet
+# Before the bearing's P-F interval, Motor-003 runs healthy this long: a week to learn its own
+# normal, a week judged healthy. Every demo machine's readings span the same period.
+HEALTHY_DAYS = 14
+PUSH_BATCH = 5_000
+AT_RISK_LEFT = 0.03  # of the P-F interval still to go at the last reading: at risk, not failed yet
 FLEET = [("induction-motor-siemens-1la7", "Motor-00{}", 3, "Plant North", "Line 1"),
          ("centrifugal-pump", "Pump-00{}", 2, "Plant North", "Line 2")]
 
@@ -79,49 +80,78 @@ def demo_models_queue(*, tenant: Tenant) -> int:
 
 
 def _readings() -> None:
-    """`DEMO_DAYS` of hourly readings per machine, ending now. The healthy machines are simulated
-    healthy machines, each at its own operating point inside the normal ranges (a plant's machines
-    do not all run at the middle of every range); Motor-003 is a simulated run to failure that
-    is hours from its end, its first days still healthy (the stretch a machine's own normal is
-    learned from)."""
+    """Readings at each type's simulation step over the same period, ending now: the healthy
+    machines are simulated healthy machines, each at its own operating point inside the normal
+    ranges (a plant's machines do not all run at the middle of every range); Motor-003 is a
+    simulated run to a bearing failure near its end, whose first `HEALTHY_DAYS` are healthy (the
+    stretch a machine's own normal is learned from)."""
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    items = _failing_readings(AT_RISK, end)
+    at_risk = Machine.objects.select_related("machine_type").get(name=AT_RISK)
+    span_h, left_h = demo_span_hours(at_risk.machine_type.metadata)
+    items = failing_readings(at_risk.machine_type.metadata, AT_RISK, end, span_h, left_h)
     machines = Machine.objects.select_related("machine_type").exclude(name=AT_RISK).order_by("name")
     by_type: dict[int, list[Machine]] = {}
     for machine in machines:
         by_type.setdefault(machine.machine_type_id, []).append(machine)
     for group in by_type.values():
-        items += _healthy_readings(group, end)
-    readings_push(items=items)
+        items += healthy_readings(group[0].machine_type.metadata, [m.name for m in group], end, span_h)
+    for start in range(0, len(items), PUSH_BATCH):  # the live path's limit per request
+        readings_push(items=items[start:start + PUSH_BATCH])
 
 
-def _healthy_readings(machines: list[Machine], end: datetime) -> list[dict[str, Any]]:
+def simulation_step_hours(document: dict[str, Any]) -> float:
+    """The step a type is simulated at (and its models read): chosen from its P-F intervals once
+    the simulator has `simulation_scale` (docs/synthetic.md), one hour before."""
+    from predictions.synthetic import simulator
+
+    scale = getattr(simulator, "simulation_scale", None)
+    return float(scale(document).step_hours) if scale is not None else 1.0
+
+
+def demo_span_hours(document: dict[str, Any]) -> tuple[float, float]:
+    """(hours of readings per machine, hours left to Motor-003's failure after the last one)."""
+    step = simulation_step_hours(document)
+    pf = next(m["pf_interval_hours"] for m in document["failure_modes"] if m["name"] == AT_RISK_MODE)
+    pf_steps = math.ceil(pf / step)
+    left = max(1, round(AT_RISK_LEFT * pf_steps))
+    return (math.ceil(HEALTHY_DAYS * 24 / step) + pf_steps - left) * step, left * step
+
+
+def demo_steps(document: dict[str, Any], span_h: float) -> int:
+    return max(2, math.ceil(span_h / simulation_step_hours(document)))
+
+
+def healthy_readings(document: dict[str, Any], names: list[str], end: datetime,
+                     span_h: float) -> list[dict[str, Any]]:
+    """Live-reading items of healthy machines `names` of one type, each at its own operating point."""
     from predictions.synthetic.operating_points import healthy_fleet
 
-    document = machines[0].machine_type.metadata
-    fleet = healthy_fleet(document, machines=len(machines), steps=DEMO_STEPS, seed=SEED)
+    step = simulation_step_hours(document)
+    steps = demo_steps(document, span_h)
+    fleet = healthy_fleet(document, machines=len(names), steps=steps, seed=SEED, step_hours=step)
     simulated = fleet.column("machine").to_pylist()
-    names = dict(zip(sorted(set(simulated)), [m.name for m in machines], strict=True))
-    sensors = [s["name"] for s in machines[0].machine_type.sensors]
+    named = dict(zip(sorted(set(simulated)), names, strict=True))
+    sensors = [s["name"] for s in document["sensors"]]
     rows = fleet.select(sensors).to_pylist()
     cycles = fleet.column("cycle").to_pylist()
-    return [_item(names[machine], end - timedelta(hours=DEMO_STEPS - 1 - cycle), row)
+    return [_item(named[machine], end - timedelta(hours=step * (steps - 1 - cycle)), row)
             for machine, cycle, row in zip(simulated, cycles, rows, strict=True)]
 
 
-def _failing_readings(name: str, end: datetime) -> list[dict[str, Any]]:
-    """A run that fails by `AT_RISK_MODE`, `AT_RISK_HOURS_LEFT` hours after its last reading."""
+def failing_readings(document: dict[str, Any], name: str, end: datetime, span_h: float,
+                     left_h: float) -> list[dict[str, Any]]:
+    """Live-reading items of a run that fails by `AT_RISK_MODE` `left_h` hours after its last one."""
     from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
 
-    machine = Machine.objects.select_related("machine_type").get(name=name)
-    document = machine.machine_type.metadata
+    sensors = [s["name"] for s in document["sensors"]]
     document = {**document, "failure_modes": [m for m in document["failure_modes"] if m["name"] == AT_RISK_MODE]}
-    steps = DEMO_STEPS + AT_RISK_HOURS_LEFT
-    run = simulate_fleet(document, machines=1, seed=SEED, healthy_fraction=0.0,
+    step = simulation_step_hours(document)
+    shown = demo_steps(document, span_h)
+    steps = shown + max(1, round(left_h / step))
+    run = simulate_fleet(document, machines=1, seed=SEED, healthy_fraction=0.0, step_hours=step,
                          options=SimulationOptions(min_run_steps=steps, max_run_steps=steps))
-    sensors = [s["name"] for s in machine.machine_type.sensors]
-    rows = run.select(sensors).slice(0, DEMO_STEPS).to_pylist()
-    return [_item(name, end - timedelta(hours=len(rows) - 1 - i), row) for i, row in enumerate(rows)]
+    rows = run.select(sensors).slice(0, shown).to_pylist()
+    return [_item(name, end - timedelta(hours=step * (shown - 1 - i)), row) for i, row in enumerate(rows)]
 
 
 def _item(machine: str, ts: datetime, row: dict[str, Any]) -> dict[str, Any]:
