@@ -55,9 +55,13 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def verdict(row: Any) -> str:
-    """What a person reads off a fleet row: "at risk" for a machine predicted to fail (a failure
-    mode named, or health in the red), "healthy" for health in the green, no failure predicted and
-    a normal anomaly state, "unclear" for anything between."""
+    """What a person reads off a fleet row. With issue 15's decision rules the row states its
+    verdict (`data-state`: healthy, watch, at_risk, learning). Before them: "at risk" for a machine
+    predicted to fail (a failure mode named, or health in the red), "healthy" for health in the
+    green, no failure predicted and a normal anomaly state, "unclear" for anything between."""
+    state = row.get_attribute("data-state")
+    if state:
+        return {"at_risk": "at risk"}.get(state, state)
     health = row.locator("[data-field=health] .health").get_attribute("class") or ""
     mode = row.locator("[data-field=failure_mode]").inner_text().strip()
     anomaly = row.locator("[data-field=anomaly]").inner_text().strip()
