@@ -254,32 +254,47 @@ def simulated_healthy(key: str, models: ModelSet, *, machines: int, days: float,
 
 
 def simulated_failing(key: str, models: ModelSet, *, machines: int, seed: int) -> dict[str, Any]:
+    """Detection inside each run's P-F interval and the lead time, overall and per failure mode.
+    Times in the table are model hours (cycles for a cycle model); figures are in clock hours."""
     document = models.document
     table = simulate_fleet(document, machines=machines, seed=seed + 2, healthy_fraction=0.0,
                            step_hours=models.step_hours)
-    ttf = np.asarray(table.column("time_to_failure_h").to_numpy(zero_copy_only=False), np.float64)
+    per_unit = hours_per_step(models) / models.step_hours  # clock hours in one model hour
+    ttf = np.asarray(table.column("time_to_failure_h").to_numpy(zero_copy_only=False), np.float64) * per_unit
     modes = np.asarray(table.column("failure_mode").to_numpy(zero_copy_only=False)).astype(str)
     intervals = {m["name"]: m.get("pf_interval_hours") for m in document["failure_modes"]}
     out: dict[str, Any] = {"type": key, "runs": machines}
     for rule, judged in judged_all(models, table, baseline_steps_for(models, cycles=False)).items():
         if judged is None:
             continue
-        detected, leads, shares = 0, [], []
         names = np.unique(judged.machine)
         if len(names) != machines:
             raise SystemExit(f"{PREFIX} {key}: {len(names)} of {machines} failing runs scored")
+        by_mode: dict[str, list[float | None]] = {}
+        shares = []
         for name in names:
             rows = np.flatnonzero(judged.machine == name)
-            life = ttf[rows[0]]
-            pf = float(intervals.get(modes[rows[0]]) or 0.3 * life)  # the simulator's default P-F share
+            life, mode = ttf[rows[0]], str(modes[rows[0]])
+            pf = float(intervals.get(mode) or 0.3 * life)  # the simulator's default P-F share
             inside = rows[(ttf[rows] <= min(pf, life)) & judged.alarm[rows]]
-            if len(inside):
-                detected += 1
-                leads.append(float(ttf[inside].max()))
-                shares.append(leads[-1] / pf if pf > 0 else 1.0)
-        out[rule] = {"detected": detected / machines, "lead_h": float(np.median(leads)) if leads else None,
-                     "lead_share": float(np.median(shares)) if shares else None}
+            lead = float(ttf[inside].max()) if len(inside) else None
+            by_mode.setdefault(mode, []).append(lead)
+            if lead is not None:
+                shares.append(lead / pf if pf > 0 else 1.0)
+        leads = [lead for found in by_mode.values() for lead in found if lead is not None]
+        out[rule] = {"detected": len(leads) / machines, "lead_h": float(np.median(leads)) if leads else None,
+                     "lead_share": float(np.median(shares)) if shares else None,
+                     "modes": {mode: (sum(v is not None for v in found), len(found),
+                                      float(np.median([v for v in found if v is not None]))
+                                      if any(v is not None for v in found) else None, intervals.get(mode))
+                               for mode, found in sorted(by_mode.items())}}
     return out
+
+
+def modes_text(result: Mapping[str, Any], rule: str) -> str:
+    """Per failure mode: runs detected, median lead and the mode's P-F interval (hours)."""
+    return "; ".join(f"{mode} {hit}/{runs}, lead {_num(lead, 0)} h of P-F {_num(pf, 0)} h"
+                     for mode, (hit, runs, lead, pf) in result[rule]["modes"].items())
 
 
 # --- 2 and 3. C-MAPSS ---------------------------------------------------------------------------
@@ -480,6 +495,9 @@ def main(argv: list[str] | None = None) -> None:
         if "sim-failing" not in args.skip:
             results["sim_failing"].append(simulated_failing(key, models, machines=failing, seed=args.seed))
             say(f"{key}: failing runs detected {_brief(results['sim_failing'][-1], 'detected')}")
+            for rule in (TODAY, NEW):
+                if rule in results["sim_failing"][-1]:
+                    say(f"{key}: {rule}: {modes_text(results['sim_failing'][-1], rule)}")
     if "cmapss" not in args.skip:
         if turbofan is None:
             turbofan = cold_start(library_get(TURBOFAN), seed=args.seed)
