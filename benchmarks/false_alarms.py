@@ -36,7 +36,8 @@ Measurements (targets from issue 15):
    open there (target >= 60%) and the lead time, cycles from the opening of that alert to failure;
 4. simulated failing runs (the onboarding simulator, every run failing): share of runs with an
    alert open inside the failure mode's P-F interval (from the metadata, at most the run), and the
-   median lead time, hours and as a share of the P-F interval.
+   median lead time, hours and as a share of the P-F interval, overall and per mode. Runs that
+   fail before their baseline is complete are left out (the table gives how many are judged).
 
 A machine's baseline is its first `baseline_steps` windows (the issue's default: 7 days, or 10%
 of a typical life of 200 cycles for cycle data); those windows are not judged by either rule.
@@ -263,8 +264,9 @@ def simulated_failing(key: str, models: ModelSet, *, machines: int, seed: int) -
     ttf = np.asarray(table.column("time_to_failure_h").to_numpy(zero_copy_only=False), np.float64) * per_unit
     modes = np.asarray(table.column("failure_mode").to_numpy(zero_copy_only=False)).astype(str)
     intervals = {m["name"]: m.get("pf_interval_hours") for m in document["failure_modes"]}
+    baseline = baseline_steps_for(models, cycles=False)
     out: dict[str, Any] = {"type": key, "runs": machines}
-    for rule, judged in judged_all(models, table, baseline_steps_for(models, cycles=False)).items():
+    for rule, judged in judged_all(models, table, baseline).items():
         if judged is None:
             continue
         names = np.unique(judged.machine)
@@ -272,7 +274,10 @@ def simulated_failing(key: str, models: ModelSet, *, machines: int, seed: int) -
             raise SystemExit(f"{PREFIX} {key}: {len(names)} of {machines} failing runs scored")
         by_mode: dict[str, list[float | None]] = {}
         shares = []
-        for name in names:
+        # A run that fails while its machine is still learning its normal has no verdict to judge.
+        judged_runs = [name for name in names if judged.judged[judged.machine == name].any()]
+        out["runs"] = len(judged_runs)
+        for name in judged_runs:
             rows = np.flatnonzero(judged.machine == name)
             life, mode = ttf[rows[0]], str(modes[rows[0]])
             pf = float(intervals.get(mode) or 0.3 * life)  # the simulator's default P-F share
@@ -282,7 +287,8 @@ def simulated_failing(key: str, models: ModelSet, *, machines: int, seed: int) -
             if lead is not None:
                 shares.append(lead / pf if pf > 0 else 1.0)
         leads = [lead for found in by_mode.values() for lead in found if lead is not None]
-        out[rule] = {"detected": len(leads) / machines, "lead_h": float(np.median(leads)) if leads else None,
+        out[rule] = {"detected": len(leads) / max(len(judged_runs), 1),
+                     "lead_h": float(np.median(leads)) if leads else None,
                      "lead_share": float(np.median(shares)) if shares else None,
                      "modes": {mode: (sum(v is not None for v in found), len(found),
                                       float(np.median([v for v in found if v is not None]))
@@ -461,7 +467,7 @@ def table(results: Mapping[str, Any]) -> str:
         row(f"Genesis normal recordings ({g[TODAY]['judged']:,} windows): share flagged", "<= 5%",
             "genesis_healthy", {k: g[k]["flagged"] for k in (TODAY, NEW) if k in g}, _pct)
     for r in results.get("sim_failing") or []:
-        row(f"simulated failing runs, {r['type']} ({r['runs']}): detected in P-F", "", None,
+        row(f"simulated failing runs, {r['type']} ({r['runs']} runs judged): detected in P-F", "", None,
             {k: r[k]["detected"] for k in (TODAY, NEW) if k in r}, _pct)
         row("&nbsp;&nbsp;median lead, h", "", None,
             {k: r[k]["lead_h"] for k in (TODAY, NEW) if k in r}, lambda v: _num(v, 0))
