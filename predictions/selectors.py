@@ -50,7 +50,8 @@ def _rul_row(ts: datetime, failure: datetime | None, mode: str | None) -> dict[s
 
 # Columns of a prediction the fleet table shows; the explanation (kilobytes per row) stays behind.
 FLEET_FIELDS = ("id", "machine_id", "probability", "predicted_failure", "failure_mode", "rul_h", "rul_lower_h",
-                "rul_upper_h", "anomaly_score", "health_score", "created_at", "window_end")
+                "rul_upper_h", "anomaly_score", "health_score", "created_at", "window_end", "horizon_h",
+                "state", "risk", "threshold", "rul_beyond_h", "learning", "alarm")  # the verdict
 
 
 @dataclass
@@ -61,10 +62,13 @@ class FleetRow:
 
     @property
     def risk(self) -> float:
-        """Sort key: most likely to fail first, then least healthy; unscored machines last."""
-        if self.prediction is None:
+        """Sort key: the highest risk shown first, then least healthy; machines learning their
+        normal after the scored ones of the same risk, unscored machines last."""
+        p = self.prediction
+        if p is None:
             return -1.0
-        return self.prediction.probability + (100.0 - self.prediction.health_score) / 1000.0
+        health = p.health_score if p.health_score is not None else 100.0
+        return (p.risk if p.risk is not None else p.probability) + (100.0 - health) / 1000.0
 
 
 def fleet_overview(*, site: str = "", line: str = "", machine_type_id: int | None = None) -> list[FleetRow]:
@@ -95,6 +99,34 @@ def fleet_filter_options() -> dict[str, list[Any]]:
         "lines": sorted(s for s in active.values_list("line", flat=True).distinct() if s),
         "types": list(MachineType.objects.filter(machines__in=active).distinct().values("id", "name")),
     }
+
+
+# Each machine's newest windows, one row per window (a window scored twice counts once: its newest
+# prediction), newest first; served by the (machine, -window_end) index.
+RECENT_VERDICTS_SQL = """
+SELECT m.id, p.window_end, p.state, p.failure_mode
+FROM unnest(%s::bigint[]) AS m(id)
+CROSS JOIN LATERAL (
+    SELECT DISTINCT ON (window_end) window_end, state, failure_mode
+    FROM (SELECT window_end, state, failure_mode, id FROM predictions_prediction
+          WHERE machine_id = m.id ORDER BY window_end DESC, id DESC LIMIT %s) newest
+    ORDER BY window_end DESC, id DESC
+    LIMIT %s
+) p
+"""
+DUPLICATE_SLACK = 4  # rows read per window wanted: re-scored windows repeat a window_end
+
+
+def recent_verdicts(*, machine_ids: list[int], windows: int) -> dict[int, list[dict[str, Any]]]:
+    """Per machine, the verdicts of its last `windows` scored windows, oldest first (what the
+    alert rules' k of n and hysteresis read)."""
+    with connection.cursor() as cursor:
+        cursor.execute(RECENT_VERDICTS_SQL, [machine_ids, windows * DUPLICATE_SLACK, windows])
+        rows = cursor.fetchall()
+    out: dict[int, list[dict[str, Any]]] = {}
+    for machine_id, window_end, state, mode in rows:
+        out.setdefault(machine_id, []).append({"window_end": window_end, "state": state, "failure_mode": mode})
+    return {mid: sorted(found, key=lambda w: w["window_end"]) for mid, found in out.items()}
 
 
 def machine_latest_prediction(*, machine_id: int) -> Prediction | None:

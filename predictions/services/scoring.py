@@ -2,7 +2,8 @@
 
 Each call reads the machines' recent readings (enough steps for full windows), buckets them into
 model frames (`predictions.frames`), scores them (`predictions.scoring`), stores one Prediction
-per scored step, counts them for billing, raises alerts through the alert rules and pushes a
+per scored step with its verdict (`predictions.decision`), counts them for billing, opens or
+clears alerts from the verdicts through the alert rules (k of n windows) and pushes a
 `machine.health` event per machine to the tenant's live channel.
 
 What counts as a billable prediction: every Prediction row stored, whichever path made it: one
@@ -32,10 +33,11 @@ from pdm_saas.monitoring.metrics import predictions_record
 from predictions.frames import Reading, frame_from_columns, frame_from_readings
 from predictions.models import Prediction
 from predictions.scoring import ModelSet, score_frame
-from predictions.services.alerts import alert_raise
+from predictions.services.alerts import alerts_from_verdicts
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
 from predictions.services.registry import json_safe, model_set_for
 from predictions.services.stored_readings import categories_of, slot_columns
+from predictions.web_format import verdict
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -228,8 +230,9 @@ def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota
     predictions_record(schema_name=connection.schema_name, machine_type=str(models.document.get("key", "unknown")),
                        scores=[(p.probability, p.health_score) for p in created])
     latest = _latest_per_machine(created)
-    for prediction in latest:
-        _alert(prediction)
+    outcomes = alerts_from_verdicts(predictions=latest, machines={m.id: m for m in machines.values()})
+    for prediction in latest:  # as alerts_from_verdicts stored it
+        prediction.alarm = outcomes[prediction.machine_id].action in ("opened", "updated", "quiet")
     transaction.on_commit(lambda: _publish(latest))
     return created
 
@@ -243,6 +246,8 @@ def _prediction(item: dict[str, Any], machine: Machine, models: ModelSet, source
         failure_mode=item["failure_mode"] or "", rul_h=item["rul_h"], rul_lower_h=item["rul_lower_h"],
         rul_upper_h=item["rul_upper_h"], anomaly_score=item["anomaly_score"], health_score=item["health_score"],
         confidence=item["confidence"], explanation=json_safe(item.get("explanation", {})),
+        state=item["state"], risk=item["risk"], threshold=item["threshold"], rul_beyond_h=item["rul_beyond_h"],
+        learning=item["learning"],
     )
 
 
@@ -255,14 +260,9 @@ def _latest_per_machine(predictions: Iterable[Prediction]) -> list[Prediction]:
     return list(latest.values())
 
 
-def _alert(prediction: Prediction) -> None:
-    """Only predicted failures reach the alert rules; below the model's threshold is no alert."""
-    if not prediction.predicted_failure:
-        return
-    explanation = prediction.explanation or {}
-    alert_raise(machine_id=prediction.machine_id, machine=prediction.machine, failure_mode=prediction.failure_mode,
-                probability=prediction.probability,
-                explanation={k: explanation[k] for k in ("top_factors", "rule", "confidence") if k in explanation})
+def _shown(prediction: Prediction) -> dict[str, Any]:
+    shown = verdict(prediction)
+    return {key: shown[key] for key in ("label", "css", "health", "risk", "rul", "confirming")}
 
 
 def _publish(predictions: list[Prediction]) -> None:
@@ -270,7 +270,9 @@ def _publish(predictions: list[Prediction]) -> None:
     for p in predictions:
         event_publish(schema_name=schema, event={"type": MACHINE_HEALTH, "machine": {
             "id": p.machine_id, "health": p.health_score, "failure_probability": p.probability, "rul": p.rul_h,
-            "time_unit": p.time_unit,
+            "time_unit": p.time_unit, "state": p.state, "risk": p.risk, "threshold": p.threshold,
+            "rul_beyond": p.rul_beyond_h, "learning": p.learning, "alarm": p.alarm,
+            "verdict": _shown(p),  # worded as the server-rendered pages word it
             "anomaly": p.anomaly_score, "failure_mode": p.failure_mode, "predicted_failure": p.predicted_failure,
             "prediction_id": p.id,
             "scored_at": p.created_at.isoformat() if p.created_at else timezone.now().isoformat(),
