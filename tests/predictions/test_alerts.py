@@ -1,4 +1,6 @@
-"""Alerts: thresholds, one active alert per machine and mode, cooldown, ack/resolve, escalation."""
+"""Alerts raised from a bare probability (`alert_raise`, `POST /alerts/raise/`): thresholds, one active
+alert per machine and mode, cooldown, ack/resolve, escalation. Scoring opens alerts on persistent
+verdicts instead: tests/predictions/test_alert_persistence.py."""
 
 from __future__ import annotations
 
