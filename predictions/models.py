@@ -43,12 +43,12 @@ class AlertRule(models.Model):
     """When a machine's verdicts become an alert. The most specific rule wins: a machine's, else
     its type's, else the tenant default (both empty).
 
-    Scoring opens an alert when `windows_k` of the machine's last `windows_n` scored windows are
-    at risk (predictions.decision) and closes it after `windows_clear` windows in a row that are
-    not. 4 of 6, clear after 6: with the classifier's validation false-positive rate of at most
-    5% and windows flagged independently, a healthy machine scored hourly raises about 0.13
-    false alerts per 100 machine-days (3 of 5 would raise 1.5), at the cost of three more windows
-    before the first alert. The probabilities apply to alerts raised from a bare probability
+    Scoring opens an alert when `windows_k` of the machine's last `windows_n` steps (windows of
+    its readings, one a model step) are at risk (predictions.decision) and closes it after
+    `windows_clear` steps in a row that are not. 4 of 6, clear after 6: with the classifier's
+    validation false-positive rate of at most 5% and steps flagged independently, a healthy
+    machine on hourly steps raises about 0.13 false alerts per 100 machine-days (3 of 5 would
+    raise 1.5), at the cost of three more steps before the first alert. The probabilities apply to alerts raised from a bare probability
     (`POST /alerts/raise/`); `critical_probability` also makes a scored alert critical.
     """
 
@@ -391,7 +391,7 @@ class Prediction(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["machine", "-created_at"], name="prediction_machine_recent"),
-                   # The alert rules' last n windows and the history charts read by window.
+                   # The history charts read a machine's predictions by window.
                    models.Index(fields=["machine", "-window_end"], name="prediction_machine_window")]
 
     def __str__(self) -> str:

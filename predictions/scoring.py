@@ -145,12 +145,13 @@ class Scores:
         } for i in range(len(self))]
 
 
-def score_columns(models: ModelSet, frame: pa.Table, *, rows: str = "latest",
+def score_columns(models: ModelSet, frame: pa.Table, *, rows: str | Array = "latest",
                   learning: Mapping[str, float] | None = None) -> Scores:
-    """The vectorised core: every score of every scored row, no explanations. `learning`: each
+    """The vectorised core: every score of every scored row, no explanations. `rows`: "latest",
+    "all", or the frame positions to score (each with its history in the frame). `learning`: each
     machine's baseline progress (0-1) where it is still learning its normal (no verdict then)."""
-    if rows not in ("latest", "all"):
-        raise ValueError("rows must be 'latest' or 'all'")
+    if isinstance(rows, str) and rows not in ("latest", "all"):
+        raise ValueError("rows must be 'latest', 'all' or frame positions")
     clf = models.classifier
     machines, times, matrix, positions = _features(frame, clf.signals, clf.spec, rows)
     probability = clf.predict_proba(matrix)
@@ -182,11 +183,45 @@ def score_frame(models: ModelSet, frame: pa.Table, *, rows: str = "latest", expl
     return out
 
 
+def recent_states(models: ModelSet, frame: pa.Table, *, steps: int,
+                  learning: Mapping[str, float] | None = None) -> dict[str, list[str]]:
+    """Each machine's verdict state at each of its last `steps` steps in the frame, oldest first:
+    the windows an alert rule's k of n and its hysteresis read (the evidence in the readings,
+    however often the machine is scored)."""
+    if not frame.num_rows or steps < 1:
+        return {}
+    machines = column_numpy(frame, "machine").astype(str)
+    order = np.lexsort((_epoch_us(frame), machines))
+    ends = np.r_[machines[order][1:] != machines[order][:-1], True]
+    rank = _rank_from_end(ends)
+    scores = score_columns(models, frame, rows=np.sort(order[rank < steps]), learning=learning)
+    states: dict[str, list[str]] = {}
+    for position in np.argsort(_epoch_us(frame)[scores.positions], kind="stable"):
+        states.setdefault(str(scores.machine[position]), []).append(str(scores.verdicts.state[position]))
+    return states
+
+
+def _rank_from_end(ends: Array) -> Array:
+    """For rows sorted by (machine, time) with `ends` marking each machine's last row: how many
+    rows of the same machine come after each."""
+    index = np.arange(len(ends))
+    next_end = np.minimum.accumulate(np.where(ends, index, len(ends))[::-1])[::-1]
+    return next_end - index
+
+
+def _epoch_us(frame: pa.Table) -> Array:
+    return np.asarray(frame.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(
+        zero_copy_only=False))
+
+
 def _features(frame: pa.Table, signals: list[str], spec: FeatureSpec,
-              rows: str) -> tuple[Array, pa.Array, Array, Array]:
+              rows: str | Array) -> tuple[Array, pa.Array, Array, Array]:
     """(machine per row, time per row, feature matrix, frame row index per scored row)."""
     machine_column = column_numpy(frame, "machine")
     times = frame.column("ts").combine_chunks()
+    if not isinstance(rows, str):  # chosen positions: every row's windows, then the chosen ones
+        matrix, _ = window_features(frame, signals=signals, spec=spec)
+        return machine_column[rows], times.take(pa.array(rows)), matrix[rows], np.asarray(rows)
     if rows == "all":
         matrix, _ = window_features(frame, signals=signals, spec=spec)
         return machine_column, times, matrix, np.arange(frame.num_rows)
@@ -209,7 +244,7 @@ def _same_spec(a: FeatureSpec, b: FeatureSpec) -> bool:
     return a == b
 
 
-def _matrix_for(model: Any, models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array:
+def _matrix_for(model: Any, models: ModelSet, frame: pa.Table, rows: str | Array, matrix: Array) -> Array:
     """The classifier's matrix when the model was trained on the same features, else its own."""
     clf = models.classifier
     if _same_spec(model.spec, clf.spec) and list(model.signals) == list(clf.signals):
@@ -235,7 +270,7 @@ def _modes(clf: Any, matrix: Array, predicted: Array) -> tuple[Array, Array]:
     return names, probability
 
 
-def _rul(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> tuple[Array, Array, Array] | None:
+def _rul(models: ModelSet, frame: pa.Table, rows: str | Array, matrix: Array) -> tuple[Array, Array, Array] | None:
     bundle = models.bundles.get(RUL)
     if bundle is None:
         return None
@@ -244,7 +279,7 @@ def _rul(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> tuple[A
     return prediction, lower, upper
 
 
-def _anomaly(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array | None:
+def _anomaly(models: ModelSet, frame: pa.Table, rows: str | Array, matrix: Array) -> Array | None:
     detector = models.detector()
     if detector is None:
         return None

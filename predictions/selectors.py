@@ -101,34 +101,6 @@ def fleet_filter_options() -> dict[str, list[Any]]:
     }
 
 
-# Each machine's newest windows, one row per window (a window scored twice counts once: its newest
-# prediction), newest first; served by the (machine, -window_end) index.
-RECENT_VERDICTS_SQL = """
-SELECT m.id, p.window_end, p.state, p.failure_mode
-FROM unnest(%s::bigint[]) AS m(id)
-CROSS JOIN LATERAL (
-    SELECT DISTINCT ON (window_end) window_end, state, failure_mode
-    FROM (SELECT window_end, state, failure_mode, id FROM predictions_prediction
-          WHERE machine_id = m.id ORDER BY window_end DESC, id DESC LIMIT %s) newest
-    ORDER BY window_end DESC, id DESC
-    LIMIT %s
-) p
-"""
-DUPLICATE_SLACK = 4  # rows read per window wanted: re-scored windows repeat a window_end
-
-
-def recent_verdicts(*, machine_ids: list[int], windows: int) -> dict[int, list[dict[str, Any]]]:
-    """Per machine, the verdicts of its last `windows` scored windows, oldest first (what the
-    alert rules' k of n and hysteresis read)."""
-    with connection.cursor() as cursor:
-        cursor.execute(RECENT_VERDICTS_SQL, [machine_ids, windows * DUPLICATE_SLACK, windows])
-        rows = cursor.fetchall()
-    out: dict[int, list[dict[str, Any]]] = {}
-    for machine_id, window_end, state, mode in rows:
-        out.setdefault(machine_id, []).append({"window_end": window_end, "state": state, "failure_mode": mode})
-    return {mid: sorted(found, key=lambda w: w["window_end"]) for mid, found in out.items()}
-
-
 def machine_latest_prediction(*, machine_id: int) -> Prediction | None:
     return Prediction.objects.filter(machine_id=machine_id).order_by("-created_at", "-id").first()
 

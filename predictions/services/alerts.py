@@ -14,8 +14,7 @@ alerts, and a resolved alert keeps the same problem quiet for the rule's cooldow
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,7 +27,6 @@ from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, NotFound
 from predictions.decision import AT_RISK, CRITICAL, alarm_next, critical_level, expected_false_alarms, risk_text
 from predictions.models import Alert, AlertRule, ModelVersion, Prediction
-from predictions.selectors import recent_verdicts
 from predictions.services.registry import model_set_for
 
 FALSE_ALARM_DAYS = 100  # the rate is given per 100 machine-days
@@ -54,6 +52,11 @@ def alert_rule_for(machine: Machine, rules: dict[tuple[int | None, int | None], 
         if key in rules:
             return rules[key]
     return AlertRule()
+
+
+def alert_rule_for_default() -> AlertRule:
+    """The tenant's default rule (no machine, no type), else the built-in defaults, unsaved."""
+    return AlertRule.objects.filter(machine__isnull=True, machine_type__isnull=True).first() or AlertRule()
 
 
 def _failure_mode_info(machine: Machine, failure_mode: str) -> dict[str, Any]:
@@ -140,20 +143,27 @@ def _repeat(machine: Machine, failure_mode: str, severity: str, probability: flo
 # --- alerts from verdicts (scoring) ---------------------------------------------------------------
 
 
-def alerts_from_verdicts(*, predictions: Sequence[Prediction], machines: dict[int, Machine]) -> dict[int, RaiseOutcome]:
+def alarm_memory() -> int:
+    """The most steps any of the tenant's rules looks back (its n or its clear)."""
+    rules = [*alert_rules().values(), AlertRule()]
+    return max(max(rule.windows_n, rule.windows_clear) for rule in rules)
+
+
+def alerts_from_verdicts(*, predictions: Sequence[Prediction], machines: dict[int, Machine],
+                         recent: Mapping[int, Sequence[str]]) -> dict[int, RaiseOutcome]:
     """Open, repeat or clear each machine's alerts from its latest stored prediction (one per
-    machine, already saved: it is the newest of the windows read back) and its rule's k of n;
-    mark the predictions whose machine's alarm is open after them (`Prediction.alarm`).
-    `machines`: by id, with their types."""
+    machine) and `recent`: its verdict states over its last steps, oldest first, ending with that
+    prediction's (the steps in its readings, so a machine scored every 15 minutes on hourly steps
+    is judged per step, and a freshly uploaded run on its last steps at once). Marks the
+    predictions whose machine's alarm is open after them (`Prediction.alarm`). `machines`: by
+    id, with their types."""
     rules = alert_rules()
     by_machine = {p.machine_id: p for p in predictions}
-    chosen = {mid: alert_rule_for(machines[mid], rules) for mid in by_machine}
-    memory = max((max(r.windows_n, r.windows_clear) for r in chosen.values()), default=1)
-    history = recent_verdicts(machine_ids=list(by_machine), windows=memory)
     active: dict[int, list[Alert]] = {}
     for alert in Alert.objects.filter(machine_id__in=list(by_machine), status__in=Alert.ACTIVE):
         active.setdefault(alert.machine_id, []).append(alert)
-    outcomes = {mid: _alarm_step(p, machines[mid], chosen[mid], history.get(mid, []), active.get(mid, []))
+    outcomes = {mid: _alarm_step(p, machines[mid], alert_rule_for(machines[mid], rules),
+                                 list(recent.get(mid) or [p.state]), active.get(mid, []))
                 for mid, p in by_machine.items()}
     alarmed = [by_machine[mid].id for mid, o in outcomes.items() if o.action in ("opened", "updated", "quiet")]
     if alarmed:
@@ -161,10 +171,10 @@ def alerts_from_verdicts(*, predictions: Sequence[Prediction], machines: dict[in
     return outcomes
 
 
-def _alarm_step(prediction: Prediction, machine: Machine, rule: AlertRule, windows: list[dict[str, Any]],
+def _alarm_step(prediction: Prediction, machine: Machine, rule: AlertRule, states: list[str],
                 active: list[Alert]) -> RaiseOutcome:
-    """One machine: the alarm before this window is open iff it has an active alert."""
-    flags = [w["state"] == AT_RISK for w in windows]
+    """One machine: the alarm before this step is open iff it has an active alert."""
+    flags = [state == AT_RISK for state in states]
     was_open = bool(active)
     now_open = alarm_next(was_open, flags, k=rule.windows_k, n=rule.windows_n, clear=rule.windows_clear)
     if was_open and not now_open:
@@ -173,7 +183,7 @@ def _alarm_step(prediction: Prediction, machine: Machine, rule: AlertRule, windo
         return RaiseOutcome("pending" if flags and flags[-1] else "below_threshold", None)
     if prediction.state != AT_RISK:
         return RaiseOutcome("quiet", active[0] if active else None)
-    mode = prediction.failure_mode if was_open else _alarm_mode(windows, rule.windows_n)
+    mode = prediction.failure_mode  # "" when the remaining life alone makes it at risk
     same = next((a for a in active if a.failure_mode == mode), None)
     if same is None and _cooling_down(machine, mode, rule):
         return RaiseOutcome("cooling_down", None)
@@ -184,16 +194,6 @@ def _alarm_step(prediction: Prediction, machine: Machine, rule: AlertRule, windo
         if opened is not None:
             return RaiseOutcome("opened", opened)
     return RaiseOutcome("updated", _repeat(machine, mode, severity, _risk(prediction), evidence))
-
-
-def _alarm_mode(windows: list[dict[str, Any]], n: int) -> str:
-    """The failure mode most of the opening windows named (the newest on a tie); "" when none
-    did (at risk by remaining life alone)."""
-    named = [w["failure_mode"] for w in windows[-n:] if w["state"] == AT_RISK and w["failure_mode"]]
-    if not named:
-        return ""
-    counts = Counter(named)
-    return max(reversed(named), key=lambda name: counts[name])
 
 
 def _risk(prediction: Prediction) -> float:
@@ -215,13 +215,13 @@ def _evidence(prediction: Prediction, flags: list[bool], rule: AlertRule) -> dic
     return {**kept, "verdict": {
         "prediction": prediction.id, "state": prediction.state, "risk": prediction.risk,
         "threshold": prediction.threshold, "rul_h": prediction.rul_h, "time_unit": prediction.time_unit,
-        "windows": f"{at_risk} of the last {min(len(flags), rule.windows_n)} windows at risk",
+        "windows": f"{at_risk} of the last {min(len(flags), rule.windows_n)} steps at risk",
     }}
 
 
 def _clear(active: list[Alert], rule: AlertRule) -> RaiseOutcome:
     """The alarm closed: resolve the machine's active alerts, saying why (the cooldown follows)."""
-    note = f"Cleared automatically: {rule.windows_clear} scored windows in a row without risk."
+    note = f"Cleared automatically: {rule.windows_clear} steps in a row without risk."
     Alert.objects.filter(id__in=[a.id for a in active], status__in=Alert.ACTIVE).update(
         status=Alert.Status.RESOLVED, resolved_at=timezone.now(), resolution_note=note)
     return RaiseOutcome("cleared", active[0])

@@ -12,11 +12,13 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create
 from predictions.decision import expected_false_alarms
 from predictions.models import Alert, AlertRule, ModelVersion, Prediction
-from predictions.services.alerts import alerts_from_verdicts
+from predictions.services.alerts import alarm_memory, alerts_from_verdicts
+from predictions.services.scoring import machine_predict
 from tests.conftest import TRAINED_TYPE, failing_run_readings
 
 JSON = "application/json"
@@ -25,27 +27,33 @@ THRESHOLD = 0.05
 
 
 class Windows:
-    """A machine's scored windows, one an hour, each handed to the alert service as scoring does."""
+    """A machine's steps, one an hour, each scored and handed to the alert service as scoring
+    does: the stored prediction of the newest step and the states of the steps before it."""
 
     def __init__(self, machine: Machine) -> None:
-        self.machine, self.hour = Machine.objects.select_related("machine_type").get(id=machine.id), 0
+        self.machine = Machine.objects.select_related("machine_type").get(id=machine.id)
+        self.states: list[str] = []
 
-    def score(self, states: str, *, mode: str = "bearing_wear", risk: float = 0.12, same_window: bool = False) -> str:
-        """`states`: one letter a window, R at risk, Q quiet (healthy), L learning; the last
-        window's alert action is returned."""
+    def score(self, states: str, *, mode: str = "bearing_wear", risk: float = 0.12) -> str:
+        """`states`: one letter a step, R at risk, Q quiet (healthy), L learning; the last step's
+        alert action is returned."""
         action = ""
         for letter in states:
-            self.hour += 0 if same_window else 1
-            at_risk = letter == "R"
-            prediction = Prediction.objects.create(
-                machine=self.machine, source="scheduled", window_end=START + timedelta(hours=self.hour), horizon_h=48,
-                probability=risk if at_risk else 0.01, predicted_failure=at_risk, failure_mode=mode if at_risk else "",
-                health_score=None if letter == "L" else (30.0 if at_risk else 90.0), confidence=0.5,
-                state={"R": "at_risk", "Q": "healthy", "L": "learning"}[letter], risk=risk if at_risk else 0.01,
-                threshold=THRESHOLD)
-            outcome = alerts_from_verdicts(predictions=[prediction], machines={self.machine.id: self.machine})
-            action = outcome[self.machine.id].action
+            self.states.append({"R": "at_risk", "Q": "healthy", "L": "learning"}[letter])
+            action = self.again(mode=mode, risk=risk)
         return action
+
+    def again(self, *, mode: str = "bearing_wear", risk: float = 0.12) -> str:
+        """Score the newest step once more (the fleet is scored every 15 minutes, steps are hours)."""
+        at_risk = self.states[-1] == "at_risk"
+        prediction = Prediction.objects.create(
+            machine=self.machine, source="scheduled", window_end=START + timedelta(hours=len(self.states)),
+            horizon_h=48, probability=risk if at_risk else 0.01, predicted_failure=at_risk,
+            failure_mode=mode if at_risk else "", health_score=None if self.states[-1] == "learning" else 50.0,
+            confidence=0.5, state=self.states[-1], risk=risk if at_risk else 0.01, threshold=THRESHOLD)
+        outcome = alerts_from_verdicts(predictions=[prediction], machines={self.machine.id: self.machine},
+                                       recent={self.machine.id: self.states[-alarm_memory():]})
+        return outcome[self.machine.id].action
 
     def latest(self) -> Prediction:
         return Prediction.objects.filter(machine=self.machine).order_by("-window_end", "-id").first()  # type: ignore[return-value]
@@ -65,7 +73,7 @@ def test_an_alert_opens_on_k_of_the_last_n_windows_not_on_one(motor: Machine, in
     (alert,) = _active(motor)
     assert alert.failure_mode == "bearing_wear" and alert.severity == "warning"
     assert "high (12%, alert level 5%)" in alert.title
-    assert alert.explanation["verdict"]["windows"] == "4 of the last 6 windows at risk"
+    assert alert.explanation["verdict"]["windows"] == "4 of the last 6 steps at risk"
     assert windows.latest().alarm
 
 
@@ -75,10 +83,10 @@ def test_scattered_single_windows_never_open_an_alert(motor: Machine, in_acme: A
     assert not Alert.objects.filter(machine=motor).exists()
 
 
-def test_a_window_scored_again_counts_once_and_learning_windows_never_count(motor: Machine, in_acme: Any) -> None:
+def test_a_step_scored_again_adds_no_evidence_and_learning_steps_never_count(motor: Machine, in_acme: Any) -> None:
     windows = Windows(motor)
     windows.score("R")
-    assert windows.score("RRRRR", same_window=True) == "pending"  # one window, scored six times
+    assert {windows.again() for _ in range(5)} == {"pending"}  # one step, scored six times
     assert windows.score("LLLL") == "below_threshold"
     assert not Alert.objects.filter(machine=motor).exists()
 
@@ -96,7 +104,7 @@ def test_hysteresis_keeps_the_alert_through_quiet_windows_and_clears_it_after_cl
     assert windows.score("QQQQQ") == "quiet"
     assert windows.score("Q") == "cleared"  # 6 in a row
     alert.refresh_from_db()
-    assert alert.status == "resolved" and "6 scored windows in a row without risk" in alert.resolution_note
+    assert alert.status == "resolved" and "6 steps in a row without risk" in alert.resolution_note
     assert not windows.latest().alarm
     assert windows.score("RRRR") == "cooling_down"  # the rule's cooldown after a resolve still holds
 
@@ -148,6 +156,21 @@ def test_a_failing_run_scored_in_a_batch_is_in_the_inbox_and_at_risk_on_the_page
     assert 'data-state="at_risk"' in page and "alert open" in page
     inbox = client_for("viewer").get("/alerts/").content.decode()
     assert "ABB-201" in inbox and f'id="alert-{alert.id}"' in inbox
+
+
+def test_one_scoring_of_a_failing_runs_readings_judges_its_last_steps(trained_motor: Any, world: Any,
+                                                                     db: None) -> None:
+    with tenant_context(world.acme):
+        machine_type = MachineType.objects.get(key=TRAINED_TYPE)
+        machine = machine_create(machine_type_id=machine_type.id, name="ABB-202")
+        readings_push(items=failing_run_readings(machine_type.metadata, "ABB-202", seed=7))
+        prediction = machine_predict(machine=machine)  # once: the evidence is in the readings
+        assert prediction.state == "at_risk" and prediction.alarm
+        (alert,) = _active(machine)
+        assert alert.explanation["verdict"]["windows"].endswith("of the last 6 steps at risk")
+        assert machine_predict(machine=machine).alarm and _active(machine) == [alert]  # scored again: a repeat
+        alert.refresh_from_db()
+        assert alert.occurrences == 2
 
 
 # --- the rules' API -----------------------------------------------------------------------------
