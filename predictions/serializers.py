@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from machines.models import Machine, MachineType
@@ -110,6 +111,7 @@ class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
         read_only_fields = ["id", "expected_false_alarms"]
         validators: list[Any] = []  # the database constraints answer, as 409s
 
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_expected_false_alarms(self, rule: AlertRule) -> list[dict[str, Any]]:
         from predictions.services.alerts import alert_rule_false_alarms  # a read; imports the model registry
 
