@@ -48,8 +48,9 @@ class AlertRule(models.Model):
     `windows_clear` steps in a row that are not. 4 of 6, clear after 6: with the classifier's
     validation false-positive rate of at most 5% and steps flagged independently, a healthy
     machine on hourly steps raises about 0.13 false alerts per 100 machine-days (3 of 5 would
-    raise 1.5), at the cost of three more steps before the first alert. The probabilities apply to alerts raised from a bare probability
-    (`POST /alerts/raise/`); `critical_probability` also makes a scored alert critical.
+    raise 1.5), at the cost of three more steps before the first alert. The probabilities apply
+    to alerts raised from a bare probability (`POST /alerts/raise/`); `critical_probability`
+    also makes a scored alert critical.
     """
 
     machine_type = models.ForeignKey("machines.MachineType", null=True, blank=True, on_delete=models.CASCADE)

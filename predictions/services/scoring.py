@@ -239,8 +239,8 @@ def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota
                        scores=[(p.probability, p.health_score) for p in created])
     latest = _latest_per_machine(created)
     steps = recent if recent is not None else _states_by_machine(scored)
-    outcomes = alerts_from_verdicts(predictions=latest, machines={m.id: m for m in machines.values()},
-                                    recent={machines[name].id: states for name, states in steps.items() if name in machines})
+    by_id = {machines[name].id: states for name, states in steps.items() if name in machines}
+    outcomes = alerts_from_verdicts(predictions=latest, machines={m.id: m for m in machines.values()}, recent=by_id)
     for prediction in latest:  # as alerts_from_verdicts stored it
         prediction.alarm = outcomes[prediction.machine_id].action in ("opened", "updated", "quiet")
     transaction.on_commit(lambda: _publish(latest))
