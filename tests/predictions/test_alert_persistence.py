@@ -156,6 +156,12 @@ def test_a_failing_run_scored_in_a_batch_is_in_the_inbox_and_at_risk_on_the_page
     assert 'data-state="at_risk"' in page and "alert open" in page
     inbox = client_for("viewer").get("/alerts/").content.decode()
     assert "ABB-201" in inbox and f'id="alert-{alert.id}"' in inbox
+    url = f"/api/v1/predictions/{latest['id']}/"
+    api = client_for("viewer").get(url).json()
+    assert api["state"] == "at_risk" and api["alarm"] is True  # a viewer reads the verdict
+    assert client_for("globex_owner", tenant=world.globex).get(url).status_code == 404
+    assert client_for("viewer").post("/api/v1/predictions/batch/", {"readings": rows},
+                                     content_type=JSON).status_code == 403  # scoring needs the predict role
 
 
 def test_one_scoring_of_a_failing_runs_readings_judges_its_last_steps(trained_motor: Any, world: Any,
