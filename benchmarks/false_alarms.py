@@ -186,13 +186,8 @@ def judge_new(models: ModelSet, frame: pa.Table, baseline_steps: int) -> Judged 
         signals = document_signals(models.document)
         baselines = BASELINES.baseline_from_frame(frame, signals=signals, steps=baseline_steps)
         scored = BASELINES.relative_frame(frame, baselines, BASELINES.reference_levels(models.document))
-    scores = _checked_scores(models, scored)
-    rul_model = models.bundles[RUL].model if RUL in models.bundles else None
-    verdicts = DECISION.decide(probability=scores.probability, threshold=scores.threshold,
-                               rul=scores.rul[0] if scores.rul else None,
-                               rul_cap=rul_model.cap_h if rul_model is not None else None,
-                               horizon=scores.horizon_h, anomaly=scores.anomaly, learning=None)
-    at_risk = np.asarray(verdicts.state) == DECISION.AT_RISK
+    scores = _checked_scores(models, scored)  # the verdicts of `decide`, as scoring stores them
+    at_risk = np.asarray(scores.verdicts.state) == DECISION.AT_RISK
     k, n, clear = persistence()
     alarm = np.zeros(len(at_risk), bool)
     for name in np.unique(machine):
