@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
+from machines.baselines import BaselineStatus, baseline_statuses
 from machines.models import Machine, MachineType
 from predictions.frames import CYCLE_DATA_BEFORE
 from predictions.models import Alert, Prediction
@@ -58,6 +59,9 @@ class FleetRow:
     machine: Machine
     prediction: Prediction | None
     open_alerts: int
+    # Set when the latest prediction was made while the machine was learning its own normal
+    # (cold-start models): the page shows its progress instead of a verdict.
+    learning: BaselineStatus | None = None
 
     @property
     def risk(self) -> float:
@@ -81,10 +85,25 @@ def fleet_overview(*, site: str = "", line: str = "", machine_type_id: int | Non
         machines = machines.filter(machine_type_id=machine_type_id)
     machine_list = list(machines)
     ids = [m.latest_id for m in machine_list if m.latest_id]  # type: ignore[attr-defined]
-    predictions = {p.id: p for p in Prediction.objects.filter(id__in=ids).only(*FLEET_FIELDS)}
+    predictions = {p.id: p for p in Prediction.objects.filter(id__in=ids).only(*FLEET_FIELDS)
+                   .annotate(baseline_note=F("explanation__baseline"))}
     rows = [FleetRow(m, predictions.get(m.latest_id), m.open_alerts)  # type: ignore[attr-defined]
             for m in machine_list]
+    _mark_learning(rows)
     return sorted(rows, key=lambda row: (-row.risk, row.machine.name))
+
+
+def _mark_learning(rows: list[FleetRow]) -> None:
+    learning = [r for r in rows if r.prediction is not None and getattr(r.prediction, "baseline_note", None)]
+    statuses = baseline_statuses(machines=[r.machine for r in learning])
+    for row in learning:
+        row.learning = learning_shown(statuses[row.machine.id])
+
+
+def learning_shown(status: BaselineStatus) -> BaselineStatus:
+    """The status shown beside a prediction made while learning: its live progress, or 99% when
+    the stretch completed since (the next scoring reads the machine against its normal)."""
+    return status if status.learning else BaselineStatus("learning", 99, status.since, status.reason)
 
 
 def fleet_filter_options() -> dict[str, list[Any]]:

@@ -34,6 +34,7 @@ from predictions.models import Prediction
 from predictions.scoring import ModelSet, score_frame
 from predictions.services.alerts import alert_raise
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
+from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.registry import json_safe, model_set_for
 from predictions.services.stored_readings import categories_of, slot_columns
 from tenants.db import connection
@@ -145,7 +146,8 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) 
     frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models)
     route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
     served, frame = route.split(frame) if route is not None else (None, frame)
-    scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
+    relative, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
+    scored = _learning(score_frame(models, relative, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H), learning)
     stored = _store(scored, models, source=source, quota=quota)
     if route is not None and served is not None and served.num_rows:  # the challenger's share, served
         stored += _store(score_frame(route.models, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
@@ -171,7 +173,9 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
                              names={machine.id: machine.name})
     if not frame.num_rows:
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
-    scored = score_frame(models, frame, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None)
+    relative, learning = frame_relative_to_baselines(machine_type=machine.machine_type, frame=frame, models=models)
+    scored = _learning(score_frame(models, relative, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None),
+                       learning)
     stored = _store(scored, models, source=source, quota=quota, known={machine.name: machine})[0]
     if route is None and challenged:  # served by the champion: the challenger shadows it
         shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
@@ -201,8 +205,18 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
     frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours,
                                 time_scale=models.time_scale)
-    return _store(score_frame(models, frame, rows="all", explain=explain), models, source=Prediction.Source.BATCH,
-                  quota=quota)
+    relative, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
+    return _store(_learning(score_frame(models, relative, rows="all", explain=explain), learning), models,
+                  source=Prediction.Source.BATCH, quota=quota)
+
+
+def _learning(scored: list[dict[str, Any]], learning: dict[str, int]) -> list[dict[str, Any]]:
+    """Machines still learning their normal carry its progress (0-99) as `baseline_progress`:
+    scored like the others, but the verdict says "learning its normal" (predictions.decision)."""
+    for item in scored:
+        if item["machine"] in learning:
+            item["baseline_progress"] = learning[item["machine"]]
+    return scored
 
 
 def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota: PredictionQuota | None = None,
@@ -242,8 +256,15 @@ def _prediction(item: dict[str, Any], machine: Machine, models: ModelSet, source
         horizon_h=item["horizon_h"], probability=item["probability"], predicted_failure=item["prediction"],
         failure_mode=item["failure_mode"] or "", rul_h=item["rul_h"], rul_lower_h=item["rul_lower_h"],
         rul_upper_h=item["rul_upper_h"], anomaly_score=item["anomaly_score"], health_score=item["health_score"],
-        confidence=item["confidence"], explanation=json_safe(item.get("explanation", {})),
+        confidence=item["confidence"], explanation=json_safe({**item.get("explanation", {}), **_baseline_note(item)}),
     )
+
+
+def _baseline_note(item: dict[str, Any]) -> dict[str, Any]:
+    # Kept with the prediction (no column of its own): the pages show progress instead of a verdict.
+    if "baseline_progress" not in item:
+        return {}
+    return {"baseline": {"state": "learning", "progress": item["baseline_progress"]}}
 
 
 def _latest_per_machine(predictions: Iterable[Prediction]) -> list[Prediction]:

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from accounts.roles import Scope
+from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
 from machines.models import Machine
 from machines.selectors import readings_recent
 from pdm_saas.page_actions import run_action
@@ -24,6 +25,7 @@ from predictions.models import Alert, WorkOrder
 from predictions.selectors import (
     fleet_filter_options,
     fleet_overview,
+    learning_shown,
     machine_latest_forecast,
     machine_latest_prediction,
     prediction_history,
@@ -88,8 +90,27 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "alerts": Alert.objects.filter(machine=machine).order_by("-opened_at")[:20],
         "work_orders": (WorkOrder.objects.filter(machine=machine).select_related("assignee")
                         .order_by("-created_at")[:20]),
+        **_baseline_context(machine, explanation),
     }
     return render(request, "predictions/machine_detail.html", context)
+
+
+def _baseline_context(machine: Machine, explanation: dict[str, Any]) -> dict[str, Any]:
+    """The machine's own normal, and `learning` (shown instead of the verdict) when its latest
+    prediction was made while it was still learning it."""
+    status = baseline_status(machine=machine)
+    return {"baseline": status, "learning": learning_shown(status) if explanation.get("baseline") else None}
+
+
+@member_view()
+def machine_relearn_normal(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Relearn normal" button: a new baseline from the readings after the latest one."""
+    machine = _machine(pk)
+    actor_id = request.user.id
+    return run_action(request, lambda: machine_baseline_reset(
+        machine_id=machine.id, actor_id=actor_id, reason=reset_reason(actor_id=actor_id)),
+        success=f"{machine.name} is relearning its normal from its next readings.",
+        redirect_to=reverse("predictions:machine-detail", kwargs={"pk": machine.id}))
 
 
 @member_view()

@@ -22,7 +22,9 @@ LIBRARY = Path(__file__).resolve().parents[2] / "machines" / "library"
 
 
 def _frame(machines: dict[str, dict[str, np.ndarray]]) -> pa.Table:
-    names, ts, columns = [], [], {}
+    names: list[str] = []
+    ts: list[int] = []
+    columns: dict[str, list[float]] = {}
     for name, signals in machines.items():
         rows = len(next(iter(signals.values())))
         names += [name] * rows
