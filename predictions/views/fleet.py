@@ -45,7 +45,8 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
 def _fleet_context(request: HttpRequest) -> dict[str, Any]:
     filters = _filters(request)
     rows = fleet_overview(**filters)
-    scored = [r.prediction for r in rows if r.prediction is not None]
+    # A machine learning its normal has no verdict yet: it counts in neither figure.
+    scored = [r.prediction for r in rows if r.prediction is not None and r.learning is None]
     return {
         "rows": rows,
         "filters": filters,

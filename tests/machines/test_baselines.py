@@ -209,3 +209,28 @@ def test_progress_is_each_machines_own(drive, world):
         other = machine_create(machine_type_id=drive.machine_type_id, name="Drive-2")
         _push(drive, hours=10)
         assert baseline_status(machine=other).progress == 0
+
+
+def test_api_reset_by_key_needs_write_and_anonymous_is_refused(client_for, key_client, drive, world):
+    with tenant_context(world.acme):
+        _push(drive, hours=5)
+    url = f"/api/v1/machines/{drive.id}/baseline/reset/"
+    assert client_for(None).post(url, content_type=JSON).status_code == 401
+    assert key_client(["read"]).post(url, content_type=JSON).status_code == 403
+    done = key_client(["read", "predict", "write"]).post(url, content_type=JSON)
+    assert done.status_code == 201 and done.json()["baseline"]["state"] == "learning"
+
+
+def test_fleet_page_shows_learning_instead_of_a_verdict(client_for, drive, world):
+    from predictions.models import Prediction
+
+    with tenant_context(world.acme):
+        _push(drive, hours=42)
+        Prediction.objects.create(machine=drive, source="api", window_end=START, horizon_h=24, probability=0.9,
+                                  predicted_failure=True, failure_mode="bearing_wear", health_score=12,
+                                  confidence=0.5, explanation={"baseline": {"state": "learning", "progress": 25}})
+    page = client_for("viewer").get("/")
+    assert page.status_code == 200 and b"learning its normal (25%)" in page.content
+    assert b"bearing_wear" not in page.content  # no verdict while learning
+    detail = client_for("viewer").get(f"/machines/{drive.id}/")
+    assert b"learning its normal (25%)" in detail.content and b"health score (0-100)" not in detail.content

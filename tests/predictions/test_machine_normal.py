@@ -64,7 +64,7 @@ def test_a_ready_baseline_puts_the_machine_on_the_models_normal(db: None, traine
     assert MachineBaseline.objects.get(machine=machine).ready_at is not None
 
 
-def test_models_trained_on_real_data_read_the_readings_as_they_are(db: None, trained_motor: Trained, in_acme: Any) -> None:
+def test_models_trained_on_real_data_read_readings_as_they_are(db: None, trained_motor: Trained, in_acme: Any) -> None:
     machine_type = MachineType.objects.get(id=trained_motor.machine_type_id)
     machine = _own_operating_point(machine_type, "ABB-303", hours=200)
     models = model_set_for(machine_type=machine_type)
