@@ -8,6 +8,10 @@ and mean times to failure) or 20 cycles; the type's optional `baseline` field (`
 "Relearn normal" action start a new one from the readings after it. Until the stretch is
 complete the machine is "learning its normal" and shows its progress instead of a verdict.
 
+A machine with operating regimes learns them with its peers: the stretches of up to `PEERS`
+other machines of the type whose normal is learned join its own, so one day of a machine that
+switches between six set points still has regime levels (fleet means plus its own offset).
+
 Reads of the reading store stay in machines/ (the app that owns it); the statistics themselves
 are `predictions.baselines` (pure).
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -36,6 +40,7 @@ DEFAULT_CYCLES = 20
 LIFE_SHARE = 0.1  # of the typical life, for cycle-indexed machines
 FIRST_READINGS = "first readings"
 LEARNING, READY = "learning", "ready"
+PEERS = 50  # other machines' stretches a new baseline's regimes are learned with
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,7 @@ def machine_baselines_refresh(*, machine_type: MachineType, machines: Mapping[in
     learning: dict[str, int] = {}
     for machine_id, row in current.items():
         if row.ready_at is None and _steps_covered(row, coverage[machine_id], (0, 1.0)) >= 1:
-            _complete(row, machine_type, coverage[machine_id], machines[machine_id], step_hours, time_scale)
+            _complete(row, machine_type, machines[machine_id], step_hours, time_scale)
         if row.ready_at is not None and row.stats:
             ready[machines[machine_id]] = Baseline.from_json(row.stats)
         else:
@@ -211,11 +216,16 @@ def machine_baselines_refresh(*, machine_type: MachineType, machines: Mapping[in
     return ready, learning
 
 
-def _complete(row: MachineBaseline, machine_type: MachineType, coverage: _Coverage, name: str, step_hours: float,
+def _complete(row: MachineBaseline, machine_type: MachineType, name: str, step_hours: float,
               time_scale: float) -> None:
-    assert coverage.first is not None
-    end = coverage.first + timedelta(seconds=row.steps_needed * row.step_seconds)
-    frame = _window_frame(row.machine_id, name, machine_type, coverage.first, end, step_hours, time_scale)
+    """The machine's statistics from its stretch, with the stretches of up to `PEERS` other
+    machines of the type whose normal is learned: regimes and their levels come from all of
+    them (a short stretch holds few rows of each regime), the machine's own offset from its own."""
+    peers = list(MachineBaseline.objects.filter(machine__machine_type=machine_type, ready_at__isnull=False)
+                 .exclude(machine_id=row.machine_id).order_by("machine_id", "-created_at", "-id")
+                 .distinct("machine_id").select_related("machine")[:PEERS])
+    names = {row.machine_id: name, **{peer.machine_id: peer.machine.name for peer in peers}}
+    frame = _windows_frame([row, *peers], names, machine_type, step_hours, time_scale)
     signals = document_signals(machine_type.metadata)
     baseline = baseline_from_frame(frame, signals=signals, steps=max(frame.num_rows, 1)).get(name)
     if baseline is None:
@@ -225,18 +235,31 @@ def _complete(row: MachineBaseline, machine_type: MachineType, coverage: _Covera
     row.save(update_fields=["stats", "ready_at"])
 
 
-def _window_frame(machine_id: int, name: str, machine_type: MachineType, start: datetime, end: datetime,
-                  step_hours: float, time_scale: float) -> Any:
+# Each machine's stretch: from its first reading after the period start, for steps x step seconds.
+_WINDOWS_SQL = """
+    SELECT w.machine_id, extract(epoch FROM r.ts), r.vals
+    FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS w(machine_id, after, seconds)
+    CROSS JOIN LATERAL (SELECT min(ts) AS first FROM machines_reading
+                        WHERE machine_id = w.machine_id AND ts > coalesce(w.after, '-infinity'::timestamptz)) f
+    JOIN machines_reading r ON r.machine_id = w.machine_id AND r.ts >= f.first
+     AND r.ts < f.first + w.seconds * interval '1 second'
+    ORDER BY 1, 2
+"""
+
+
+def _windows_frame(rows: Sequence[MachineBaseline], names: Mapping[int, str], machine_type: MachineType,
+                   step_hours: float, time_scale: float) -> Any:
     slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
     categorical = {s["name"] for s in machine_type.metadata.get("sensors", []) if s["kind"] == "categorical"}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT extract(epoch FROM ts), vals FROM machines_reading WHERE machine_id = %s "
-                       "AND ts >= %s AND ts < %s ORDER BY ts", [machine_id, start, end])
-        rows = cursor.fetchall()
-    values = np.full((len(rows), len(slots)), np.nan)
-    for i, (_, vals) in enumerate(rows):
+        cursor.execute(_WINDOWS_SQL, [[r.machine_id for r in rows], [r.period_start for r in rows],
+                                      [r.steps_needed * r.step_seconds for r in rows]])
+        fetched = cursor.fetchall()
+    values = np.full((len(fetched), len(slots)), np.nan)
+    for i, (_, _, vals) in enumerate(fetched):
         packed = [np.nan if v is None else v for v in (vals or [])][:len(slots)]
         values[i, :len(packed)] = packed
     numeric = {slot: values[:, i] for i, slot in enumerate(slots) if slot not in categorical}
-    return frame_from_columns(np.full(len(rows), name, dtype=object), np.array([float(r[0]) for r in rows]),
-                              numeric, {}, machine_type.metadata, step_hours=step_hours, time_scale=time_scale)
+    machines = np.array([names[r[0]] for r in fetched], dtype=object)
+    return frame_from_columns(machines, np.array([float(r[1]) for r in fetched]), numeric, {},
+                              machine_type.metadata, step_hours=step_hours, time_scale=time_scale)

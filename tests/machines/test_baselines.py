@@ -234,3 +234,28 @@ def test_fleet_page_shows_learning_instead_of_a_verdict(client_for, drive, world
     assert b"bearing_wear" not in page.content  # no verdict while learning
     detail = client_for("viewer").get(f"/machines/{drive.id}/")
     assert b"learning its normal (25%)" in detail.content and b"health score (0-100)" not in detail.content
+
+
+def test_a_short_baseline_learns_its_regimes_with_the_fleets(drive, in_acme):
+    """Drive-2's one day holds too few rows to find set points; Drive-1's week beside it does."""
+    setting, load = [s["name"] for s in drive.machine_type.sensors if s["kind"] != "categorical"][:2]
+
+    def push(machine: Machine, hours: int, offset: float) -> None:
+        points = [10.0, 20.0, 30.0]
+        items = [{"machine": machine.name, "ts": (START + timedelta(hours=i)).isoformat(),
+                  "values": {setting: points[i % 3], load: 100 + 3 * points[i % 3] + offset + _noise(i) / 10}}
+                 for i in range(hours)]
+        assert not readings_push(items=items).rejected
+
+    push(drive, 168, 0.0)
+    machine_baselines_refresh(machine_type=drive.machine_type, machines={drive.id: drive.name}, step_hours=1.0,
+                              time_scale=1.0)
+    document = {**drive.machine_type.metadata, "baseline": {"days": 1}}
+    machine_type = machine_type_update(type_id=drive.machine_type_id, document=document)
+    other = machine_create(machine_type_id=machine_type.id, name="Drive-2")
+    push(other, 30, 5.0)
+    ready, _ = machine_baselines_refresh(machine_type=machine_type, machines={other.id: other.name}, step_hours=1.0,
+                                         time_scale=1.0)
+    baseline = ready["Drive-2"]
+    assert baseline.steps == 24 and baseline.regimes is not None and baseline.regimes.count == 3
+    assert sorted(baseline.regime_levels()[load]) == pytest.approx([135, 165, 195], abs=0.5)  # its own +5
