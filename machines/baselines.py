@@ -117,10 +117,10 @@ def _current(machine_ids: Iterable[int]) -> dict[int, MachineBaseline]:
     return {row.machine_id: row for row in rows}
 
 
-def _steps_covered(row: MachineBaseline | None, coverage: _Coverage, needed: tuple[int, float]) -> float:
+def _share_covered(coverage: _Coverage, steps: int, step_seconds: float) -> float:
+    """How much of a stretch of `steps` steps the readings since its start cover (1 = complete)."""
     if coverage.first is None or coverage.last is None:
         return 0.0
-    steps, step_seconds = (row.steps_needed, row.step_seconds) if row is not None else needed
     return ((coverage.last - coverage.first).total_seconds() / step_seconds + 1) / max(steps, 1)
 
 
@@ -128,7 +128,9 @@ def _status(row: MachineBaseline | None, coverage: _Coverage, document: Mapping[
     if row is not None and row.ready_at is not None:
         return BaselineStatus(READY, 100, coverage.first, row.reason)
     cycles = coverage.first is not None and coverage.first < CYCLE_DATA_BEFORE
-    share = _steps_covered(row, coverage, baseline_length(document, cycle_indexed=cycles))
+    steps, step_seconds = ((row.steps_needed, row.step_seconds) if row is not None
+                           else baseline_length(document, cycle_indexed=cycles))
+    share = _share_covered(coverage, steps, step_seconds)
     # 99 at most until the statistics are in: "100%" and still learning would read as stuck.
     return BaselineStatus(LEARNING, min(99, int(100 * share)), coverage.first,
                           row.reason if row is not None else FIRST_READINGS)
@@ -204,11 +206,13 @@ def machine_baselines_refresh(*, machine_type: MachineType, machines: Mapping[in
         current[machine_id] = _start(Machine.objects.select_related("machine_type").get(id=machine_id), after=None,
                                      reason=FIRST_READINGS, actor_id=None)
     coverage = _coverage({i: row.period_start for i, row in current.items()})
+    complete = [row for i, row in current.items()
+                if row.ready_at is None and _share_covered(coverage[i], row.steps_needed, row.step_seconds) >= 1]
+    if complete:
+        _complete(complete, machine_type, machines, step_hours, time_scale)
     ready: dict[str, Baseline] = {}
     learning: dict[str, int] = {}
     for machine_id, row in current.items():
-        if row.ready_at is None and _steps_covered(row, coverage[machine_id], (0, 1.0)) >= 1:
-            _complete(row, machine_type, machines[machine_id], step_hours, time_scale)
         if row.ready_at is not None and row.stats:
             ready[machines[machine_id]] = Baseline.from_json(row.stats)
         else:
@@ -216,23 +220,27 @@ def machine_baselines_refresh(*, machine_type: MachineType, machines: Mapping[in
     return ready, learning
 
 
-def _complete(row: MachineBaseline, machine_type: MachineType, name: str, step_hours: float,
+def _complete(rows: list[MachineBaseline], machine_type: MachineType, names: Mapping[int, str], step_hours: float,
               time_scale: float) -> None:
-    """The machine's statistics from its stretch, with the stretches of up to `PEERS` other
-    machines of the type whose normal is learned: regimes and their levels come from all of
-    them (a short stretch holds few rows of each regime), the machine's own offset from its own."""
+    """Statistics for the machines whose stretch is complete, all at once (regime detection is the
+    costly part, so one pass per scoring run), with the stretches of up to `PEERS` other machines
+    of the type whose normal is learned: regimes and their levels come from all of them (a short
+    stretch holds few rows of each regime), each machine's own offset from its own rows."""
     peers = list(MachineBaseline.objects.filter(machine__machine_type=machine_type, ready_at__isnull=False)
-                 .exclude(machine_id=row.machine_id).order_by("machine_id", "-created_at", "-id")
+                 .exclude(machine_id__in=[row.machine_id for row in rows]).order_by("machine_id", "-created_at", "-id")
                  .distinct("machine_id").select_related("machine")[:PEERS])
-    names = {row.machine_id: name, **{peer.machine_id: peer.machine.name for peer in peers}}
-    frame = _windows_frame([row, *peers], names, machine_type, step_hours, time_scale)
-    signals = document_signals(machine_type.metadata)
-    baseline = baseline_from_frame(frame, signals=signals, steps=max(frame.num_rows, 1)).get(name)
-    if baseline is None:
-        return
-    row.stats = {**baseline.to_json(), "step_hours": step_hours, "time_scale": time_scale}
-    row.ready_at = timezone.now()
-    row.save(update_fields=["stats", "ready_at"])
+    named = {**{peer.machine_id: peer.machine.name for peer in peers}, **{row.machine_id: names[row.machine_id]
+                                                                          for row in rows}}
+    frame = _windows_frame([*rows, *peers], named, machine_type, step_hours, time_scale)
+    baselines = baseline_from_frame(frame, signals=document_signals(machine_type.metadata),
+                                    steps=max(frame.num_rows, 1))
+    now = timezone.now()
+    for row in rows:
+        baseline = baselines.get(names[row.machine_id])
+        if baseline is not None:
+            row.stats = {**baseline.to_json(), "step_hours": step_hours, "time_scale": time_scale}
+            row.ready_at = now
+            row.save(update_fields=["stats", "ready_at"])
 
 
 # Each machine's stretch: from its first reading after the period start, for steps x step seconds.

@@ -89,10 +89,9 @@ def baseline_from_frame(frame: pa.Table, *, signals: list[str], steps: int) -> d
     regime = regimes.assign(columns) if regimes is not None else np.zeros(len(owners), np.int64)
     residual = {s: columns[s] - _fleet_means(regimes, s, regime) for s in signals}
     out: dict[str, Baseline] = {}
-    for name in np.unique(owners):
-        rows = owners == name
-        out[str(name)] = Baseline(
-            steps=int(rows.sum()), regimes=regimes,
+    for name, rows in _rows_by_machine(owners):
+        out[name] = Baseline(
+            steps=len(rows), regimes=regimes,
             levels={s: _mean(residual[s][rows]) for s in signals},
             spreads={s: _spread(residual[s][rows]) for s in signals},
         )
@@ -136,27 +135,29 @@ def relative_frame(frame: pa.Table, baselines: Mapping[str, Baseline], reference
     a baseline, and signals without a reference or a baseline level, are left as they are."""
     if not frame.num_rows or not baselines:
         return frame
-    machines = _column_str(frame, "machine")
-    out = frame
-    for signal, target in reference.items():
-        if signal not in frame.column_names or not np.isfinite(target):
+    targets = {s: float(t) for s, t in reference.items() if s in frame.column_names and np.isfinite(t)}
+    values = {s: _column(frame, s) for s in targets}
+    moved = {s: v.copy() for s, v in values.items()}
+    for name, rows in _rows_by_machine(_column_str(frame, "machine")):
+        baseline = baselines.get(name)
+        if baseline is None:
             continue
-        values = _column(frame, signal)
-        moved = values.copy()
-        for name, baseline in baselines.items():
-            rows = machines == name
-            if rows.any() and np.isfinite(baseline.levels.get(signal, np.nan)):
-                moved[rows] = _moved(values, rows, frame, signal, baseline, target, reference_spread)
-        index = out.column_names.index(signal)
-        out = out.set_column(index, signal, pa.array(moved, pa.float64()))
+        regime = _regime_of(frame, rows, baseline)
+        for signal, target in targets.items():
+            if np.isfinite(baseline.levels.get(signal, np.nan)):
+                gain = _gain(baseline.spreads.get(signal, np.nan), (reference_spread or {}).get(signal))
+                moved[signal][rows] = target + (values[signal][rows] - baseline.level_at(signal, regime)) * gain
+    out = frame
+    for signal, column in moved.items():
+        out = out.set_column(out.column_names.index(signal), signal, pa.array(column, pa.float64()))
     return out
 
 
-def _moved(values: Array, rows: Array, frame: pa.Table, signal: str, baseline: Baseline, target: float,
-           reference_spread: Mapping[str, float] | None) -> Array:
-    regime = _regime_of(frame, rows, baseline)
-    deviation = values[rows] - baseline.level_at(signal, regime)
-    return target + deviation * _gain(baseline.spreads.get(signal, np.nan), (reference_spread or {}).get(signal))
+def _rows_by_machine(machines: Array) -> list[tuple[str, Array]]:
+    """(machine, its row indexes) once per machine: one pass over the rows, not one per machine."""
+    order = np.argsort(machines, kind="stable")
+    names, starts = np.unique(machines[order], return_index=True)
+    return [(str(name), rows) for name, rows in zip(names, np.split(order, starts[1:]), strict=True)]
 
 
 def _gain(own: float, reference: float | None) -> float:
@@ -166,11 +167,10 @@ def _gain(own: float, reference: float | None) -> float:
 
 
 def _regime_of(frame: pa.Table, rows: Array, baseline: Baseline) -> Array:
-    if baseline.regimes is None:
-        return np.zeros(int(rows.sum()), np.int64)
-    needed = set(baseline.regimes.settings)
-    if not needed <= set(frame.column_names):  # settings not sent: the nearest on what there is
-        return np.zeros(int(rows.sum()), np.int64)
+    if baseline.regimes is None or not set(baseline.regimes.settings) <= set(frame.column_names):
+        # One regime, or its settings not in the frame: the first regime's level (a frame of
+        # sensors without the settings cannot say which set point it ran at).
+        return np.zeros(len(rows), np.int64)
     return baseline.regimes.assign({s: _column(frame, s)[rows] for s in baseline.regimes.settings})
 
 
