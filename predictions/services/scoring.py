@@ -293,6 +293,7 @@ def _publish(predictions: list[Prediction]) -> None:
             "id": p.machine_id, "health": p.health_score, "failure_probability": p.probability, "rul": p.rul_h,
             "time_unit": p.time_unit,
             "anomaly": p.anomaly_score, "failure_mode": p.failure_mode, "predicted_failure": p.predicted_failure,
+            "learning": ((p.explanation or {}).get("baseline") or {}).get("progress"),  # None: has a verdict
             "prediction_id": p.id,
             "scored_at": p.created_at.isoformat() if p.created_at else timezone.now().isoformat(),
         }})

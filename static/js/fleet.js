@@ -23,6 +23,13 @@
     const tr = body.querySelector(`tr[data-machine="${m.id}"]`);
     if (!tr) return; // filtered out, or a machine added since the page loaded
     const set = (field, html) => { const td = tr.querySelector(`[data-field=${field}]`); if (td) td.innerHTML = html; };
+    if (m.learning != null) { // learning its own normal: progress instead of a verdict
+      set("health", `<span class="badge learning">learning its normal (${Math.round(m.learning)}%)</span>`);
+      ["probability", "rul", "failure_mode"].forEach((field) => set(field, "—"));
+      set("anomaly", "");
+      set("scored", "just now");
+      return;
+    }
     set("health", `<span class="health ${healthClass(m.health)}">${Math.round(m.health)}</span>`);
     set("probability", `${Math.round(100 * m.failure_probability)}%`);
     set("rul", m.time_unit === "cycles" ? cycles(m.rul) : hours(m.rul));
