@@ -33,13 +33,17 @@ def is_cold_start(models: ModelSet) -> bool:
 def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table,
                                 models: ModelSet) -> tuple[pa.Table, dict[str, int]]:
     """The frame a cold-start model should score, and the baseline progress (0-99) of each
-    machine in it that is still learning its normal. Unchanged for models trained on real data."""
-    if not frame.num_rows or not is_cold_start(models):
+    machine in it that is still learning its normal. Unchanged for models trained on real data;
+    their machines' baselines are still learned, so the pages say where each machine stands and
+    cold-start models coming back need no new learning."""
+    if not frame.num_rows:
         return frame, {}
     names = sorted(set(np.asarray(frame.column("machine").to_numpy(zero_copy_only=False)).astype(str)))
     machines = dict(Machine.objects.filter(name__in=names).values_list("id", "name"))
     ready, learning = machine_baselines_refresh(machine_type=machine_type, machines=machines,
                                                 step_hours=models.step_hours, time_scale=models.time_scale)
+    if not is_cold_start(models):
+        return frame, {}
     document = models.document
     moved = relative_frame(frame, ready, reference_levels(document), reference_spread=reference_spreads(document))
     return moved, learning
