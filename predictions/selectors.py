@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 
-from machines.baselines import BaselineStatus, baseline_statuses
 from machines.models import Machine, MachineType
 from predictions.frames import CYCLE_DATA_BEFORE
 from predictions.models import Alert, Prediction
@@ -51,7 +50,8 @@ def _rul_row(ts: datetime, failure: datetime | None, mode: str | None) -> dict[s
 
 # Columns of a prediction the fleet table shows; the explanation (kilobytes per row) stays behind.
 FLEET_FIELDS = ("id", "machine_id", "probability", "predicted_failure", "failure_mode", "rul_h", "rul_lower_h",
-                "rul_upper_h", "anomaly_score", "health_score", "created_at", "window_end")
+                "rul_upper_h", "anomaly_score", "health_score", "created_at", "window_end", "horizon_h",
+                "state", "risk", "threshold", "rul_beyond_h", "learning", "alarm")  # the verdict
 
 
 @dataclass
@@ -59,16 +59,16 @@ class FleetRow:
     machine: Machine
     prediction: Prediction | None
     open_alerts: int
-    # Set when the latest prediction was made while the machine was learning its own normal
-    # (cold-start models): the page shows its progress instead of a verdict.
-    learning: BaselineStatus | None = None
 
     @property
     def risk(self) -> float:
-        """Sort key: most likely to fail first, then least healthy; unscored machines last."""
-        if self.prediction is None:
+        """Sort key: the highest risk shown first, then least healthy; machines learning their
+        normal after the scored ones of the same risk, unscored machines last."""
+        p = self.prediction
+        if p is None:
             return -1.0
-        return self.prediction.probability + (100.0 - self.prediction.health_score) / 1000.0
+        health = p.health_score if p.health_score is not None else 100.0
+        return (p.risk if p.risk is not None else p.probability) + (100.0 - health) / 1000.0
 
 
 def fleet_overview(*, site: str = "", line: str = "", machine_type_id: int | None = None) -> list[FleetRow]:
@@ -85,25 +85,10 @@ def fleet_overview(*, site: str = "", line: str = "", machine_type_id: int | Non
         machines = machines.filter(machine_type_id=machine_type_id)
     machine_list = list(machines)
     ids = [m.latest_id for m in machine_list if m.latest_id]  # type: ignore[attr-defined]
-    predictions = {p.id: p for p in Prediction.objects.filter(id__in=ids).only(*FLEET_FIELDS)
-                   .annotate(baseline_note=F("explanation__baseline"))}
+    predictions = {p.id: p for p in Prediction.objects.filter(id__in=ids).only(*FLEET_FIELDS)}
     rows = [FleetRow(m, predictions.get(m.latest_id), m.open_alerts)  # type: ignore[attr-defined]
             for m in machine_list]
-    _mark_learning(rows)
     return sorted(rows, key=lambda row: (-row.risk, row.machine.name))
-
-
-def _mark_learning(rows: list[FleetRow]) -> None:
-    learning = [r for r in rows if r.prediction is not None and getattr(r.prediction, "baseline_note", None)]
-    statuses = baseline_statuses(machines=[r.machine for r in learning])
-    for row in learning:
-        row.learning = learning_shown(statuses[row.machine.id])
-
-
-def learning_shown(status: BaselineStatus) -> BaselineStatus:
-    """The status shown beside a prediction made while learning: its live progress, or 99% when
-    the stretch completed since (the next scoring reads the machine against its normal)."""
-    return status if status.learning else BaselineStatus("learning", 99, status.since, status.reason)
 
 
 def fleet_filter_options() -> dict[str, list[Any]]:

@@ -31,8 +31,8 @@ def is_cold_start(models: ModelSet) -> bool:
 
 
 def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table,
-                                models: ModelSet) -> tuple[pa.Table, dict[str, int]]:
-    """The frame a cold-start model should score, and the baseline progress (0-99) of each
+                                models: ModelSet) -> tuple[pa.Table, dict[str, float]]:
+    """The frame a cold-start model should score, and the baseline progress (0-0.99) of each
     machine in it that is still learning its normal. Unchanged for models trained on real data;
     their machines' baselines are still learned, so the pages say where each machine stands and
     cold-start models coming back need no new learning."""
@@ -46,4 +46,4 @@ def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table,
         return frame, {}
     document = models.document
     moved = relative_frame(frame, ready, reference_levels(document), reference_spread=reference_spreads(document))
-    return moved, learning
+    return moved, {name: percent / 100 for name, percent in learning.items()}

@@ -20,18 +20,18 @@ from machines.models import Machine
 from machines.selectors import readings_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
+from predictions.decision import AT_RISK
 from predictions.frames import time_scale_for, time_unit_of
 from predictions.models import Alert, WorkOrder
 from predictions.selectors import (
     fleet_filter_options,
     fleet_overview,
-    learning_shown,
     machine_latest_forecast,
     machine_latest_prediction,
     prediction_history,
 )
 from predictions.services.scoring import machine_predict
-from predictions.web_format import factor_bars, finite_or_none, forecast_summary, signal_bands
+from predictions.web_format import factor_bars, finite_or_none, forecast_summary, signal_bands, verdict
 
 CHART_READINGS = 2_000
 
@@ -45,17 +45,17 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
 def _fleet_context(request: HttpRequest) -> dict[str, Any]:
     filters = _filters(request)
     rows = fleet_overview(**filters)
-    # A machine learning its normal has no verdict yet: it counts in neither figure.
-    scored = [r.prediction for r in rows if r.prediction is not None and r.learning is None]
+    scored = [r.prediction for r in rows if r.prediction is not None]
+    health = [h for h in (verdict(p)["health"] for p in scored) if h is not None]  # none while learning
     return {
         "rows": rows,
         "filters": filters,
         "options": fleet_filter_options(),
         "summary": {
             "machines": len(rows),
-            "at_risk": sum(1 for p in scored if p.predicted_failure),
+            "at_risk": sum(1 for p in scored if verdict(p)["state"] == AT_RISK),
             "open_alerts": sum(r.open_alerts for r in rows),
-            "mean_health": round(sum(p.health_score for p in scored) / len(scored)) if scored else None,
+            "mean_health": round(sum(health) / len(health)) if health else None,
         },
     }
 
@@ -83,6 +83,7 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "machine": machine,
         "latest": latest,
+        "verdict": verdict(latest),
         "explanation": explanation,
         "unit": latest.time_unit if latest else "h",  # hours or cycles: every duration on the page
         "factors": factor_bars(explanation.get("top_factors") or []),
@@ -91,16 +92,9 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "alerts": Alert.objects.filter(machine=machine).order_by("-opened_at")[:20],
         "work_orders": (WorkOrder.objects.filter(machine=machine).select_related("assignee")
                         .order_by("-created_at")[:20]),
-        **_baseline_context(machine, explanation),
+        "baseline": baseline_status(machine=machine),  # its own normal: learning or learned, and why
     }
     return render(request, "predictions/machine_detail.html", context)
-
-
-def _baseline_context(machine: Machine, explanation: dict[str, Any]) -> dict[str, Any]:
-    """The machine's own normal, and `learning` (shown instead of the verdict) when its latest
-    prediction was made while it was still learning it."""
-    status = baseline_status(machine=machine)
-    return {"baseline": status, "learning": learning_shown(status) if explanation.get("baseline") else None}
 
 
 @member_view()

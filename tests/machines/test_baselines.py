@@ -221,19 +221,18 @@ def test_api_reset_by_key_needs_write_and_anonymous_is_refused(client_for, key_c
     assert done.status_code == 201 and done.json()["baseline"]["state"] == "learning"
 
 
-def test_fleet_page_shows_learning_instead_of_a_verdict(client_for, drive, world):
+def test_pages_show_learning_instead_of_a_verdict(client_for, drive, world):
     from predictions.models import Prediction
 
     with tenant_context(world.acme):
         _push(drive, hours=42)
         Prediction.objects.create(machine=drive, source="api", window_end=START, horizon_h=24, probability=0.9,
-                                  predicted_failure=True, failure_mode="bearing_wear", health_score=12,
-                                  confidence=0.5, explanation={"baseline": {"state": "learning", "progress": 25}})
+                                  predicted_failure=True, failure_mode="bearing_wear", health_score=None,
+                                  confidence=0.5, state="learning", learning=0.25)
     page = client_for("viewer").get("/")
     assert page.status_code == 200 and b"learning its normal (25%)" in page.content
-    assert b"bearing_wear" not in page.content  # no verdict while learning
     detail = client_for("viewer").get(f"/machines/{drive.id}/")
-    assert b"learning its normal (25%)" in detail.content and b"health score (0-100)" not in detail.content
+    assert b"learning its normal (25%)" in detail.content and b"Learning its normal (25%)" in detail.content
 
 
 def test_a_short_baseline_learns_its_regimes_with_the_fleets(drive, in_acme):

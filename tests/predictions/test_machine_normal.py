@@ -40,7 +40,7 @@ def test_a_new_machine_is_scored_while_learning_and_says_so(db: None, trained_mo
     machine_type = MachineType.objects.get(id=trained_motor.machine_type_id)
     machine = _own_operating_point(machine_type, "ABB-301", hours=84)
     prediction = machine_predict(machine=machine)
-    assert prediction.explanation["baseline"] == {"state": "learning", "progress": 50}
+    assert (prediction.state, prediction.learning, prediction.health_score) == ("learning", 0.5, None)
     assert MachineBaseline.objects.get(machine=machine).reason == "first readings"
 
 
@@ -60,7 +60,7 @@ def test_a_ready_baseline_puts_the_machine_on_the_models_normal(db: None, traine
         assert abs(raw - reference[sensor]) == pytest.approx(0.1 * width, rel=0.2)  # its own operating point
         assert abs(relative - reference[sensor]) < 0.03 * width  # read against its own normal
     prediction = machine_predict(machine=machine)
-    assert "baseline" not in prediction.explanation
+    assert prediction.state != "learning" and prediction.learning is None
     assert MachineBaseline.objects.get(machine=machine).ready_at is not None
 
 
@@ -74,5 +74,5 @@ def test_models_trained_on_real_data_read_readings_as_they_are(db: None, trained
     moved, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
     assert moved is frame and learning == {}
     prediction = machine_predict(machine=machine)
-    assert "baseline" not in prediction.explanation
+    assert prediction.state != "learning" and prediction.learning is None
     assert MachineBaseline.objects.get(machine=machine).ready_at is not None  # learned all the same
