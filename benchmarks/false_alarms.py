@@ -39,8 +39,9 @@ Measurements (targets from issue 15):
    median lead time, hours and as a share of the P-F interval, overall and per mode. Runs that
    fail before their baseline is complete are left out (the table gives how many are judged).
 
-A machine's baseline is its first `baseline_steps` windows (the issue's default: 7 days, or 10%
-of a typical life of 200 cycles for cycle data); those windows are not judged by either rule.
+A machine's baseline is its first windows, as long as the product makes it (`machines.baselines.
+baseline_length`: 7 days, or 10% of the type's typical life for cycle data); those windows are not
+judged by either rule.
 The script checks the work was done (every window scored, every unit and run present, windows
 left to judge) before it prints a figure. PDM_SHARED_DATA points at the data elsewhere. No
 database, no Redis.
@@ -185,7 +186,8 @@ def judge_new(models: ModelSet, frame: pa.Table, baseline_steps: int) -> Judged 
     if BASELINES is not None:
         signals = document_signals(models.document)
         baselines = BASELINES.baseline_from_frame(frame, signals=signals, steps=baseline_steps)
-        scored = BASELINES.relative_frame(frame, baselines, BASELINES.reference_levels(models.document))
+        scored = BASELINES.relative_frame(frame, baselines, BASELINES.reference_levels(models.document),
+                                          reference_spread=BASELINES.reference_spreads(models.document))
     scores = _checked_scores(models, scored)  # the verdicts of `decide`, as scoring stores them
     at_risk = np.asarray(scores.verdicts.state) == DECISION.AT_RISK
     k, n, clear = persistence()
@@ -211,10 +213,30 @@ def judged_all(models: ModelSet, frame: pa.Table, baseline_steps: int) -> dict[s
 
 
 def baseline_steps_for(models: ModelSet, *, cycles: bool) -> int:
-    """Windows of a machine's baseline: 20 cycles for cycle data (or a cycle model), else 7 days."""
-    if cycles or models.time_unit == "cycles":
-        return BASELINE_CYCLES
-    return max(1, round(BASELINE_DAYS * 24 / models.step_hours))
+    """Windows of a machine's baseline, as the product sets them (`machines.baselines.
+    baseline_length`: 7 days, or for cycle data 10% of the type's typical life); before part C,
+    20 cycles for cycle data (or a cycle model), else 7 days."""
+    cycles = cycles or models.time_unit == "cycles"
+    length = _product_baseline_length(models.document, cycles)
+    if length is None:
+        return BASELINE_CYCLES if cycles else max(1, round(BASELINE_DAYS * 24 / models.step_hours))
+    steps, stored_seconds = length
+    return steps if cycles else max(1, round(steps * stored_seconds / 3600 / models.step_hours))
+
+
+def _product_baseline_length(document: Mapping[str, Any], cycles: bool) -> tuple[int, float] | None:
+    """The product's own rule, which lives beside the baseline model (it needs Django loaded, not
+    a database)."""
+    if BASELINES is None:
+        return None
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdm_saas.settings")
+    django.setup()
+    from machines.baselines import baseline_length
+
+    steps, seconds = baseline_length(document, cycle_indexed=cycles)
+    return int(steps), float(seconds)
 
 
 def hours_per_step(models: ModelSet) -> float:
