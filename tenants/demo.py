@@ -144,9 +144,9 @@ def failing_readings(document: dict[str, Any], name: str, end: datetime, span_h:
     from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
 
     sensors = [s["name"] for s in document["sensors"]]
-    document = {**document, "failure_modes": [m for m in document["failure_modes"] if m["name"] == AT_RISK_MODE]}
-    step = simulation_step_hours(document)
+    step = simulation_step_hours(document)  # the type's step, from all its modes
     shown = demo_steps(document, span_h)
+    document = {**document, "failure_modes": [m for m in document["failure_modes"] if m["name"] == AT_RISK_MODE]}
     steps = shown + max(1, round(left_h / step))
     run = simulate_fleet(document, machines=1, seed=SEED, healthy_fraction=0.0, step_hours=step,
                          options=SimulationOptions(min_run_steps=steps, max_run_steps=steps))
