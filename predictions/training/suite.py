@@ -107,6 +107,8 @@ def train_suite(
                 options.update(search=search, progress=_scaled(report, index, len(steps)))
             if kind == RUL and rul_cap_h is not None and start_from is None:
                 options["cap_h"] = rul_cap_h
+            if kind == FORECAST:
+                options["horizons"] = forecast_horizons(step_hours)
             suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec,
                                                   features=features, **options)
         except _NotTrainable as exc:
@@ -116,6 +118,14 @@ def train_suite(
         suite.seconds[kind] = round(time.perf_counter() - started, 3)
     report(100, "Models trained")
     return suite
+
+
+def forecast_horizons(step_hours: float) -> list[float]:
+    """The forecaster's horizons at this step: its hour-scale defaults (1-48 h), stretched for
+    steps longer than an hour, so a daily-step model forecasts 1-48 days ahead, not 1-2 steps."""
+    from predictions.training.forecast import HORIZONS_H
+
+    return [h * max(step_hours, 1.0) for h in HORIZONS_H]
 
 
 def _scaled(report: Progress, index: int, steps: int) -> Progress:
@@ -226,11 +236,11 @@ def _anomaly(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, 
 
 
 def _forecast(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
-              spec: FeatureSpec, features: _Features) -> Bundle:  # the forecaster reads raw signals
+              spec: FeatureSpec, features: _Features, horizons: Sequence[float]) -> Bundle:  # reads raw signals
     from predictions.training.forecast import train_sensor_forecaster
 
     try:
-        result = train_sensor_forecaster(table, document, seed=seed)
+        result = train_sensor_forecaster(table, document, seed=seed, horizons=horizons)
     except ValueError as exc:
         raise _NotTrainable(str(exc)) from exc
     return Bundle(FORECAST, result)
