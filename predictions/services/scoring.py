@@ -108,6 +108,20 @@ def other_scale_refusal(machine_type: MachineType, models: ModelSet, machines: S
                                                           "model_time_unit": models.time_unit})
 
 
+def machine_scale_refusal(*, machine: Machine) -> str | None:
+    """Why the type's champions cannot score this machine's readings (the machine page says so
+    before anyone presses "Score now"), None when they can or there is nothing to judge yet."""
+    from machines.selectors import readings_recent
+
+    latest = readings_recent(machine=machine, limit=1)
+    models = model_set_for(machine_type=machine.machine_type, machine_id=machine.id) if latest else None
+    if models is None:
+        return None
+    names, seconds = np.array([machine.name], dtype=object), np.array([latest[0][0].timestamp()])
+    other = other_scale_machines(names, seconds, time_scale=models.time_scale)
+    return other_scale_refusal(machine.machine_type, models, other).message if other else None
+
+
 def _step_words(step_hours: float) -> str:
     from predictions.synthetic.scales import describe_hours  # pure and small; kept out of module start-up
 

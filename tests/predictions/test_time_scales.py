@@ -206,6 +206,9 @@ def test_cycle_readings_are_refused_by_clock_models_with_a_message(in_acme, clie
     assert answer.status_code == 409 and "counted in cycles" in answer.json()["error"]["message"]
     page = client_for("engineer").post(f"/machines/{engine.id}/score/", follow=True).content.decode()
     assert "counted in cycles" in page
+    # The page says so before anyone presses "Score now"; the machine it can read shows nothing.
+    assert 'id="scale-refusal"' in client_for("viewer").get(f"/machines/{engine.id}/").content.decode()
+    assert 'id="scale-refusal"' not in client_for("viewer").get(f"/machines/{motor.id}/").content.decode()
     with pytest.raises(Conflict, match="counted in cycles"):
         batch_predict(machine_type=machine_type, readings=[
             ("Motor-cycles", EPOCH + timedelta(seconds=c), {"vibration_de_mm_s": 1.0}) for c in range(1, 30)])
