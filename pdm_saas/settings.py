@@ -149,14 +149,18 @@ CACHES = {
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }
 }
-# channels_redis waits for a socket's next message with BZPOPMIN for up to 5 s; redis-py 8 gives
-# every connection a 5 s read timeout by default, so an idle socket's wait timed out and daphne
-# closed it with 1011 every 5-10 s. The read timeout must outlast that wait (a dead Redis is
-# still noticed within it, and by TCP keepalive).
+# The pub/sub layer, not channels_redis' default list layer: there, every socket of a process
+# shares one BZPOPMIN, and when a closing socket's receive is cancelled mid-wait, a message
+# Redis already popped for another socket is lost (django/channels_redis#366; our test of a
+# revoked key's socket beside a kept one lost the kept socket's event about one run in ten).
+# Pub/sub delivers through one reader task per process that no socket's close cancels. Live
+# events are best effort either way: a client that reconnects replays or resyncs (live/replay.py).
+# redis-py 8 gives every connection a 5 s read timeout by default; 30 s outlasts any wait of
+# ours, and a dead Redis is still noticed within it and by TCP keepalive.
 CHANNELS_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [{"address": CHANNELS_REDIS_URL, "socket_timeout": CHANNELS_SOCKET_TIMEOUT,
                               "socket_keepalive": True}]},
     }

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from rest_framework import serializers
 
 from machines.models import Machine, MachineType
+from predictions.decision import risk_levels
 from predictions.frames import window_end_cycle
 from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction
 from predictions.serializers import MachineRef
@@ -55,8 +57,16 @@ class PredictionSerializer(serializers.ModelSerializer[Prediction]):
         fields = ["id", "machine", "source", "window_end", "window_end_cycle", "time_unit", "horizon_h",
                   "probability", "predicted_failure", "failure_mode", "rul_h", "rul_lower_h", "rul_upper_h",
                   "anomaly_score", "health_score", "confidence", "explanation", "model_version", "versions",
-                  "created_at"]
+                  "created_at", "state", "risk", "risk_level", "threshold", "rul_beyond_h", "learning", "alarm"]
         read_only_fields = fields
+
+    risk_level = serializers.SerializerMethodField(
+        help_text="the risk in words against the alert level (the threshold): low, raised, high, very high")
+
+    def get_risk_level(self, prediction: Prediction) -> str | None:
+        if prediction.risk is None or prediction.threshold is None:
+            return None  # stored before verdicts were
+        return str(risk_levels(np.array([prediction.risk]), prediction.threshold)[0])
 
     def get_window_end_cycle(self, prediction: Prediction) -> int | None:
         return window_end_cycle(prediction.window_end)

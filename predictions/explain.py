@@ -13,9 +13,8 @@ confidence and the health score. No Django imports; fitted once at training, app
   the nearest by Euclidean distance are the failures this machine looks most like.
 - **Confidence** is how far the probability sits from the decision threshold, on each side's own
   scale: 0 at the threshold, 1 at probability 0 or 1.
-- **Health score** 0-100: 100 x (1 - risk), where risk is the largest of the failure probability,
-  the RUL's share of the cap used up, and half of the anomaly score above 0.5. A machine can
-  only be healthy when all three agree.
+
+The health score and the verdict it belongs to are made in `predictions.decision`.
 """
 
 from __future__ import annotations
@@ -251,16 +250,6 @@ def confidence(probability: Array, threshold: float) -> Array:
 
 def confidence_level(value: float) -> str:
     return "high" if value >= 0.6 else "medium" if value >= 0.25 else "low"
-
-
-def health_score(probability: Array, rul_h: Array | None, cap_h: float | None, anomaly: Array | None) -> Array:
-    """0-100, see the module docstring."""
-    risk = np.asarray(probability, np.float64).copy()
-    if rul_h is not None and cap_h:
-        risk = np.maximum(risk, 1.0 - np.clip(np.asarray(rul_h, np.float64) / cap_h, 0.0, 1.0))
-    if anomaly is not None:
-        risk = np.maximum(risk, np.clip(np.asarray(anomaly, np.float64) - 0.5, 0.0, 0.5))
-    return np.round(100.0 * (1.0 - np.clip(risk, 0.0, 1.0)), 1)
 
 
 def _finite(value: float) -> float | None:

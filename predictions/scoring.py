@@ -1,5 +1,6 @@
 """Score model frames with a machine type's models: probability, failure mode, RUL with its
-interval, anomaly score, health score and, on request, the explanation. No Django imports.
+interval, anomaly score, the verdict (state, health, risk shown: `predictions.decision`) and, on
+request, the explanation. No Django imports.
 
 `score_frame(models, frame, rows="latest")` scores each machine's latest step given its recent
 history (the fleet and on-demand paths); `rows="all"` scores every step of the frame (batch
@@ -19,12 +20,12 @@ import pyarrow.compute as pc
 
 from machines.metadata import range_zone, signal_ranges
 from predictions.bundles import ANOMALY, FAILURE, FORECAST, RUL, Bundle
+from predictions.decision import Verdicts, decide
 from predictions.explain import (
     CaseBase,
     Surrogate,
     confidence,
     confidence_level,
-    health_score,
     shap_contributions,
     top_factors,
 )
@@ -115,11 +116,16 @@ class Scores:
     failure_mode_probability: Array  # NaN where no failure is predicted
     rul: tuple[Array, Array, Array] | None
     anomaly: Array | None
-    health: Array
+    verdicts: Verdicts
     confidence: Array
 
     def __len__(self) -> int:
         return len(self.machine)
+
+    @property
+    def health(self) -> Array:
+        """0-100 by the decision rules, NaN while a machine learns its normal."""
+        return self.verdicts.health
 
     def rows(self) -> list[dict[str, Any]]:
         times = self.window_end.to_pylist()
@@ -128,21 +134,24 @@ class Scores:
         mode_p = [None if p != p else round(p, 4) for p in self.failure_mode_probability.tolist()]
         rul = [np.round(a, 2).tolist() for a in self.rul] if self.rul else None
         anomaly = np.round(self.anomaly, 4).tolist() if self.anomaly is not None else None
-        health, trust = self.health.tolist(), np.round(self.confidence, 3).tolist()
+        trust = np.round(self.confidence, 3).tolist()
         return [{
             "machine": str(self.machine[i]), "window_end": times[i], "horizon_h": self.horizon_h,
             "probability": probability[i], "prediction": predicted[i], "threshold": self.threshold,
             "failure_mode": str(self.failure_mode[i]), "failure_mode_probability": mode_p[i],
             "rul_h": rul[0][i] if rul else None, "rul_lower_h": rul[1][i] if rul else None,
             "rul_upper_h": rul[2][i] if rul else None, "anomaly_score": anomaly[i] if anomaly else None,
-            "health_score": health[i], "confidence": trust[i],
+            "confidence": trust[i], **self.verdicts.row(i),
         } for i in range(len(self))]
 
 
-def score_columns(models: ModelSet, frame: pa.Table, *, rows: str = "latest") -> Scores:
-    """The vectorised core: every score of every scored row, no explanations."""
-    if rows not in ("latest", "all"):
-        raise ValueError("rows must be 'latest' or 'all'")
+def score_columns(models: ModelSet, frame: pa.Table, *, rows: str | Array = "latest",
+                  learning: Mapping[str, float] | None = None) -> Scores:
+    """The vectorised core: every score of every scored row, no explanations. `rows`: "latest",
+    "all", or the frame positions to score (each with its history in the frame). `learning`: each
+    machine's baseline progress (0-1) where it is still learning its normal (no verdict then)."""
+    if isinstance(rows, str) and rows not in ("latest", "all"):
+        raise ValueError("rows must be 'latest', 'all' or frame positions")
     clf = models.classifier
     machines, times, matrix, positions = _features(frame, clf.signals, clf.spec, rows)
     probability = clf.predict_proba(matrix)
@@ -150,19 +159,22 @@ def score_columns(models: ModelSet, frame: pa.Table, *, rows: str = "latest") ->
     rul = _rul(models, frame, rows, matrix)
     anomaly = _anomaly(models, frame, rows, matrix)
     cap = models.bundles[RUL].model.cap_h if RUL in models.bundles else None
+    progress = None if learning is None else [learning.get(str(m)) for m in machines]
+    verdicts = decide(probability=probability, threshold=clf.threshold, rul=rul[0] if rul else None, rul_cap=cap,
+                      horizon=clf.horizon_h, anomaly=anomaly, learning=progress)
     return Scores(machines, times, positions, matrix, clf.horizon_h, clf.threshold, probability, mode, mode_p, rul,
-                  anomaly, health_score(probability, rul[0] if rul else None, cap, anomaly),
-                  confidence(probability, clf.threshold))
+                  anomaly, verdicts, confidence(probability, clf.threshold))
 
 
 def score_frame(models: ModelSet, frame: pa.Table, *, rows: str = "latest", explain: bool = True,
-                forecast_horizon_h: float | None = 168.0) -> list[dict[str, Any]]:
+                forecast_horizon_h: float | None = 168.0,
+                learning: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
     """Scores as dicts; with `explain`, the explanation too, and for `rows="latest"` the sensor
     forecast over `forecast_horizon_h` hours (None leaves it out: it is the costliest part of an
-    explanation, ~5 ms a machine)."""
+    explanation, ~5 ms a machine). `learning` as in `score_columns`."""
     if not frame.num_rows:
         return []
-    scores = score_columns(models, frame, rows=rows)
+    scores = score_columns(models, frame, rows=rows, learning=learning)
     out = scores.rows()
     if explain:
         _explain(models, frame, out, scores.matrix, scores.positions, rows)
@@ -171,11 +183,45 @@ def score_frame(models: ModelSet, frame: pa.Table, *, rows: str = "latest", expl
     return out
 
 
+def recent_states(models: ModelSet, frame: pa.Table, *, steps: int,
+                  learning: Mapping[str, float] | None = None) -> dict[str, list[str]]:
+    """Each machine's verdict state at each of its last `steps` steps in the frame, oldest first:
+    the windows an alert rule's k of n and its hysteresis read (the evidence in the readings,
+    however often the machine is scored)."""
+    if not frame.num_rows or steps < 1:
+        return {}
+    machines = column_numpy(frame, "machine").astype(str)
+    order = np.lexsort((_epoch_us(frame), machines))
+    ends = np.r_[machines[order][1:] != machines[order][:-1], True]
+    rank = _rank_from_end(ends)
+    scores = score_columns(models, frame, rows=np.sort(order[rank < steps]), learning=learning)
+    states: dict[str, list[str]] = {}
+    for position in np.argsort(_epoch_us(frame)[scores.positions], kind="stable"):
+        states.setdefault(str(scores.machine[position]), []).append(str(scores.verdicts.state[position]))
+    return states
+
+
+def _rank_from_end(ends: Array) -> Array:
+    """For rows sorted by (machine, time) with `ends` marking each machine's last row: how many
+    rows of the same machine come after each."""
+    index = np.arange(len(ends))
+    next_end = np.minimum.accumulate(np.where(ends, index, len(ends))[::-1])[::-1]
+    return next_end - index
+
+
+def _epoch_us(frame: pa.Table) -> Array:
+    return np.asarray(frame.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(
+        zero_copy_only=False))
+
+
 def _features(frame: pa.Table, signals: list[str], spec: FeatureSpec,
-              rows: str) -> tuple[Array, pa.Array, Array, Array]:
+              rows: str | Array) -> tuple[Array, pa.Array, Array, Array]:
     """(machine per row, time per row, feature matrix, frame row index per scored row)."""
     machine_column = column_numpy(frame, "machine")
     times = frame.column("ts").combine_chunks()
+    if not isinstance(rows, str):  # chosen positions: every row's windows, then the chosen ones
+        matrix, _ = window_features(frame, signals=signals, spec=spec)
+        return machine_column[rows], times.take(pa.array(rows)), matrix[rows], np.asarray(rows)
     if rows == "all":
         matrix, _ = window_features(frame, signals=signals, spec=spec)
         return machine_column, times, matrix, np.arange(frame.num_rows)
@@ -198,7 +244,7 @@ def _same_spec(a: FeatureSpec, b: FeatureSpec) -> bool:
     return a == b
 
 
-def _matrix_for(model: Any, models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array:
+def _matrix_for(model: Any, models: ModelSet, frame: pa.Table, rows: str | Array, matrix: Array) -> Array:
     """The classifier's matrix when the model was trained on the same features, else its own."""
     clf = models.classifier
     if _same_spec(model.spec, clf.spec) and list(model.signals) == list(clf.signals):
@@ -224,7 +270,7 @@ def _modes(clf: Any, matrix: Array, predicted: Array) -> tuple[Array, Array]:
     return names, probability
 
 
-def _rul(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> tuple[Array, Array, Array] | None:
+def _rul(models: ModelSet, frame: pa.Table, rows: str | Array, matrix: Array) -> tuple[Array, Array, Array] | None:
     bundle = models.bundles.get(RUL)
     if bundle is None:
         return None
@@ -233,7 +279,7 @@ def _rul(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> tuple[A
     return prediction, lower, upper
 
 
-def _anomaly(models: ModelSet, frame: pa.Table, rows: str, matrix: Array) -> Array | None:
+def _anomaly(models: ModelSet, frame: pa.Table, rows: str | Array, matrix: Array) -> Array | None:
     detector = models.detector()
     if detector is None:
         return None

@@ -50,7 +50,8 @@ def _rul_row(ts: datetime, failure: datetime | None, mode: str | None) -> dict[s
 
 # Columns of a prediction the fleet table shows; the explanation (kilobytes per row) stays behind.
 FLEET_FIELDS = ("id", "machine_id", "probability", "predicted_failure", "failure_mode", "rul_h", "rul_lower_h",
-                "rul_upper_h", "anomaly_score", "health_score", "created_at", "window_end")
+                "rul_upper_h", "anomaly_score", "health_score", "created_at", "window_end", "horizon_h",
+                "state", "risk", "threshold", "rul_beyond_h", "learning", "alarm")  # the verdict
 
 
 @dataclass
@@ -61,10 +62,13 @@ class FleetRow:
 
     @property
     def risk(self) -> float:
-        """Sort key: most likely to fail first, then least healthy; unscored machines last."""
-        if self.prediction is None:
+        """Sort key: the highest risk shown first, then least healthy; machines learning their
+        normal after the scored ones of the same risk, unscored machines last."""
+        p = self.prediction
+        if p is None:
             return -1.0
-        return self.prediction.probability + (100.0 - self.prediction.health_score) / 1000.0
+        health = p.health_score if p.health_score is not None else 100.0
+        return (p.risk if p.risk is not None else p.probability) + (100.0 - health) / 1000.0
 
 
 def fleet_overview(*, site: str = "", line: str = "", machine_type_id: int | None = None) -> list[FleetRow]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from machines.models import Machine, MachineType
@@ -98,13 +99,23 @@ class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
     machine = MachineRef(required=False, allow_null=True)
     machine_type = serializers.SlugRelatedField(slug_field="key", required=False, allow_null=True,
                                                 queryset=MachineType.objects.all())
+    expected_false_alarms = serializers.SerializerMethodField(
+        help_text="per machine type the rule covers (with a champion failure classifier): expected false alerts "
+                  "per 100 machine-days and per 1,000 scored windows of a healthy machine, from the classifier's "
+                  "validation false-positive rate and the rule's windows (a floor: see docs/models.md)")
 
     class Meta:
         model = AlertRule
         fields = ["id", "machine_type", "machine", "warning_probability", "critical_probability", "cooldown_minutes",
-                  "escalate_after_minutes"]
-        read_only_fields = ["id"]
+                  "escalate_after_minutes", "windows_k", "windows_n", "windows_clear", "expected_false_alarms"]
+        read_only_fields = ["id", "expected_false_alarms"]
         validators: list[Any] = []  # the database constraints answer, as 409s
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_expected_false_alarms(self, rule: AlertRule) -> list[dict[str, Any]]:
+        from predictions.services.alerts import alert_rule_false_alarms  # a read; imports the model registry
+
+        return alert_rule_false_alarms(rule=rule)
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):

@@ -7,7 +7,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from predictions.models import metrics_headline
+from predictions.decision import AT_RISK, HEALTHY, LEARNING, WATCH, risk_text
+from predictions.models import Prediction, metrics_headline
 
 ANOMALOUS = 0.99  # "more unusual than 99% of normal windows" (see docs/models.md)
 UNUSUAL = 0.95
@@ -22,6 +23,51 @@ def health_class(health: float | None) -> str:
     if health is None:
         return ""
     return "ok" if health >= 70 else "warn" if health >= 40 else "bad"
+
+
+STATE_WORDS = {HEALTHY: "healthy", WATCH: "watch", AT_RISK: "at risk", LEARNING: "learning its normal"}
+STATE_CLASS = {HEALTHY: "ok", WATCH: "warn", AT_RISK: "bad", LEARNING: ""}
+ANOMALY_WORDS = {"normal": "usual readings", "warning": "unusual readings", "anomalous": "very unusual readings",
+                 "none": "—"}
+
+
+def verdict(prediction: Prediction | None) -> dict[str, Any]:
+    """What the fleet row, the machine page and the live event show for a prediction, all read
+    from the verdict stored with it (predictions.decision). A prediction stored before verdicts
+    were has none: its classifier's answer stands in."""
+    if prediction is None:
+        return {"state": "", "label": "not scored", "css": "", "health": None}
+    state = prediction.state or (AT_RISK if prediction.predicted_failure else HEALTHY)
+    label = STATE_WORDS.get(state, state)
+    if state == LEARNING and prediction.learning is not None:
+        label = f"{label} ({prediction.learning:.0%})"
+    risk = prediction.risk if prediction.risk is not None else prediction.probability
+    threshold = getattr(prediction, "threshold", None)
+    return {
+        "state": state, "label": label, "css": STATE_CLASS.get(state, ""),
+        "health": None if state == LEARNING else prediction.health_score,
+        "risk": risk_text(risk, threshold) if threshold else f"{100.0 * risk:.0f}%",
+        "rul": rul_text(prediction.rul_h, getattr(prediction, "rul_beyond_h", None), prediction.time_unit),
+        "confirming": state == AT_RISK and bool(prediction.state) and not prediction.alarm,
+    }
+
+
+def rul_text(rul: float | None, beyond: float | None, unit: str = "h") -> str:
+    """The RUL shown: "beyond 30 days, no sign of wear" at the model's cap (decision rule 5)."""
+    if beyond is not None:
+        return f"beyond {whole_duration(beyond, unit)}, no sign of wear"
+    return duration_text(rul, unit)
+
+
+def whole_duration(value: float, unit: str = "h") -> str:
+    """A round bound: "30 days", "36 h", "250 cycles"."""
+    if unit == "cycles":
+        return f"{value:.0f} cycles"
+    return f"{value:.0f} h" if value < 48 else f"{value / 24:.0f} days"
+
+
+def anomaly_words(score: float | None) -> str:
+    return ANOMALY_WORDS[anomaly_state(score)]
 
 
 def anomaly_state(score: float | None) -> str:
@@ -87,3 +133,10 @@ def duration_text(value: float | None, unit: str = "h") -> str:
         return "now"
     shown = f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
     return f"{shown} cycle" if shown == "1" else f"{shown} cycles"
+
+
+def alert_risk(alert: Any) -> str:
+    """An alert's risk as the pages word it: against the alert level when it was opened from a
+    verdict (its explanation keeps the threshold), else the bare probability."""
+    threshold = ((getattr(alert, "explanation", None) or {}).get("verdict") or {}).get("threshold")
+    return risk_text(alert.probability, threshold) if threshold else f"{100.0 * alert.probability:.0f}%"

@@ -143,9 +143,9 @@ def test_everyone_else_is_refused(asgi_server, committed, world):
 
 
 def test_an_idle_socket_stays_open_and_receives(asgi_server, committed, world):
-    # redis-py 8 gives every connection a 5 s read timeout by default, while channels_redis
-    # blocks up to 5 s in BZPOPMIN waiting for a message: an idle socket's receive loop hit the
-    # timeout and daphne closed it with 1011 every 5-10 s. 20 s idle is well past that.
+    # redis-py 8 gives every connection a 5 s read timeout by default, while channels_redis' list
+    # layer blocked up to 5 s in BZPOPMIN waiting for a message: an idle socket's receive loop hit
+    # the timeout and daphne closed it with 1011 every 5-10 s. 20 s idle is well past that.
     port = asgi_server
     key = api_key_create(tenant=world.acme, name="idle", scopes=["read"], created_by_id=None).raw
     publish = sync_to_async(event_publish)

@@ -71,15 +71,17 @@ def tenant_label(schema_name: str) -> str:
     return schema_name[2:] if schema_name.startswith("t_") else schema_name
 
 
-def predictions_record(*, schema_name: str, machine_type: str, scores: Iterable[tuple[float, float]]) -> None:
-    """Count stored predictions for a tenant and observe their (probability, health) scores."""
+def predictions_record(*, schema_name: str, machine_type: str, scores: Iterable[tuple[float, float | None]]) -> None:
+    """Count stored predictions for a tenant and observe their (probability, health) scores (no
+    health while a machine learns its normal)."""
     try:
         count = 0
         probability, health = FAILURE_PROBABILITY.labels(machine_type), HEALTH_SCORE.labels(machine_type)
         for failure_probability, health_score in scores:
             count += 1
             probability.observe(float(failure_probability))
-            health.observe(float(health_score))
+            if health_score is not None:
+                health.observe(float(health_score))
         PREDICTIONS_STORED.labels(tenant_label(schema_name)).inc(count)
     except Exception:  # never let monitoring break scoring
         logger.exception("could not record prediction metrics")

@@ -1,14 +1,20 @@
-"""Alerts: raised from failure probabilities, deduplicated, cooled down, acknowledged, resolved.
+"""Alerts: opened on persistent verdicts, deduplicated, cooled down, acknowledged, resolved.
 
-Alert fatigue is the top complaint about maintenance tools, so an alert is only opened when the
-probability crosses the machine's rule, a machine and failure mode have at most one active alert
-(enforced by a partial unique index: concurrent scoring workers cannot both open one), repeats
-bump a counter instead of opening new alerts, and a resolved alert keeps the same problem quiet
-for the rule's cooldown.
+Alert fatigue is the top complaint about maintenance tools, so scoring opens an alert only on
+evidence: when `windows_k` of a machine's last `windows_n` scored windows are at risk by the
+decision rules (`predictions.decision`, the same verdict the fleet and machine pages show), and
+the alert clears itself after `windows_clear` windows in a row that are not (hysteresis). A
+machine and failure mode have at most one active alert (enforced by a partial unique index:
+concurrent scoring workers cannot both open one), repeats bump a counter instead of opening new
+alerts, and a resolved alert keeps the same problem quiet for the rule's cooldown.
+
+`alert_raise` is the older door: an alert from a bare probability against the rule's
+`warning_probability` (integrations, `POST /alerts/raise/`), with no persistence.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,14 +23,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from machines.models import Machine
+from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, NotFound
-from predictions.models import Alert, AlertRule
+from predictions.decision import AT_RISK, CRITICAL, alarm_next, critical_level, expected_false_alarms, risk_text
+from predictions.models import Alert, AlertRule, ModelVersion, Prediction
+from predictions.services.registry import model_set_for
+
+FALSE_ALARM_DAYS = 100  # the rate is given per 100 machine-days
 
 
 @dataclass(frozen=True)
 class RaiseOutcome:
-    action: str  # "opened", "updated", "below_threshold", "cooling_down"
+    # "opened", "updated", "below_threshold", "cooling_down"; from verdicts also "pending" (at
+    # risk, not yet k of n), "quiet" (alarm open, this window not at risk) and "cleared".
+    action: str
     alert: Alert | None
 
 
@@ -40,6 +52,11 @@ def alert_rule_for(machine: Machine, rules: dict[tuple[int | None, int | None], 
         if key in rules:
             return rules[key]
     return AlertRule()
+
+
+def alert_rule_for_default() -> AlertRule:
+    """The tenant's default rule (no machine, no type), else the built-in defaults, unsaved."""
+    return AlertRule.objects.filter(machine__isnull=True, machine_type__isnull=True).first() or AlertRule()
 
 
 def _failure_mode_info(machine: Machine, failure_mode: str) -> dict[str, Any]:
@@ -88,14 +105,15 @@ def alert_raise(
 
 
 def _open(machine: Machine, failure_mode: str, severity: str, probability: float,
-          explanation: dict[str, Any]) -> Alert | None:
+          explanation: dict[str, Any], threshold: float | None = None) -> Alert | None:
     mode = _failure_mode_info(machine, failure_mode)
     label = mode.get("label") or failure_mode.replace("_", " ") or "failure"
+    risk = f"{probability:.0%}" if threshold is None else risk_text(probability, threshold)
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
                 machine=machine, failure_mode=failure_mode, severity=severity, probability=probability,
-                title=f"{machine.name}: {label} risk {probability:.0%}", explanation=explanation,
+                title=f"{machine.name}: {label} risk {risk}"[:200], explanation=explanation,
                 recommendation=mode.get("recommended_action", ""),
             )
     except IntegrityError:
@@ -120,6 +138,128 @@ def _repeat(machine: Machine, failure_mode: str, severity: str, probability: flo
     active = Alert.objects.filter(machine=machine, failure_mode=failure_mode, status__in=Alert.ACTIVE)
     active.update(**changes)
     return active.get()
+
+
+# --- alerts from verdicts (scoring) ---------------------------------------------------------------
+
+
+def alarm_memory() -> int:
+    """The most steps any of the tenant's rules looks back (its n or its clear)."""
+    rules = [*alert_rules().values(), AlertRule()]
+    return max(max(rule.windows_n, rule.windows_clear) for rule in rules)
+
+
+def alerts_from_verdicts(*, predictions: Sequence[Prediction], machines: dict[int, Machine],
+                         recent: Mapping[int, Sequence[str]]) -> dict[int, RaiseOutcome]:
+    """Open, repeat or clear each machine's alerts from its latest stored prediction (one per
+    machine) and `recent`: its verdict states over its last steps, oldest first, ending with that
+    prediction's (the steps in its readings, so a machine scored every 15 minutes on hourly steps
+    is judged per step, and a freshly uploaded run on its last steps at once). Marks the
+    predictions whose machine's alarm is open after them (`Prediction.alarm`). `machines`: by
+    id, with their types."""
+    rules = alert_rules()
+    by_machine = {p.machine_id: p for p in predictions}
+    active: dict[int, list[Alert]] = {}
+    for alert in Alert.objects.filter(machine_id__in=list(by_machine), status__in=Alert.ACTIVE):
+        active.setdefault(alert.machine_id, []).append(alert)
+    outcomes = {mid: _alarm_step(p, machines[mid], alert_rule_for(machines[mid], rules),
+                                 list(recent.get(mid) or [p.state]), active.get(mid, []))
+                for mid, p in by_machine.items()}
+    alarmed = [by_machine[mid].id for mid, o in outcomes.items() if o.action in ("opened", "updated", "quiet")]
+    if alarmed:
+        Prediction.objects.filter(id__in=alarmed).update(alarm=True)
+    return outcomes
+
+
+def _alarm_step(prediction: Prediction, machine: Machine, rule: AlertRule, states: list[str],
+                active: list[Alert]) -> RaiseOutcome:
+    """One machine: the alarm before this step is open iff it has an active alert."""
+    flags = [state == AT_RISK for state in states]
+    was_open = bool(active)
+    now_open = alarm_next(was_open, flags, k=rule.windows_k, n=rule.windows_n, clear=rule.windows_clear)
+    if was_open and not now_open:
+        return _clear(active, rule)
+    if not now_open:
+        return RaiseOutcome("pending" if flags and flags[-1] else "below_threshold", None)
+    if prediction.state != AT_RISK:
+        return RaiseOutcome("quiet", active[0] if active else None)
+    mode = prediction.failure_mode  # "" when the remaining life alone makes it at risk
+    same = next((a for a in active if a.failure_mode == mode), None)
+    if same is None and _cooling_down(machine, mode, rule):
+        return RaiseOutcome("cooling_down", None)
+    severity = _verdict_severity(prediction, rule)
+    evidence = _evidence(prediction, flags, rule)
+    if same is None:
+        opened = _open(machine, mode, severity, _risk(prediction), evidence, prediction.threshold)
+        if opened is not None:
+            return RaiseOutcome("opened", opened)
+    return RaiseOutcome("updated", _repeat(machine, mode, severity, _risk(prediction), evidence))
+
+
+def _risk(prediction: Prediction) -> float:
+    return prediction.risk if prediction.risk is not None else prediction.probability
+
+
+def _verdict_severity(prediction: Prediction, rule: AlertRule) -> str:
+    """Critical when the risk shown is very high (decision rule 7) or crosses the rule's own
+    critical probability; else warning."""
+    risk = _risk(prediction)
+    very_high = prediction.threshold is not None and risk >= critical_level(prediction.threshold)
+    return CRITICAL if very_high or risk >= rule.critical_probability else Alert.Severity.WARNING
+
+
+def _evidence(prediction: Prediction, flags: list[bool], rule: AlertRule) -> dict[str, Any]:
+    explanation = prediction.explanation or {}
+    kept = {k: explanation[k] for k in ("top_factors", "rule", "confidence") if k in explanation}
+    at_risk = sum(flags[-rule.windows_n:])
+    return {**kept, "verdict": {
+        "prediction": prediction.id, "state": prediction.state, "risk": prediction.risk,
+        "threshold": prediction.threshold, "rul_h": prediction.rul_h, "time_unit": prediction.time_unit,
+        "windows": f"{at_risk} of the last {min(len(flags), rule.windows_n)} steps at risk",
+    }}
+
+
+def _clear(active: list[Alert], rule: AlertRule) -> RaiseOutcome:
+    """The alarm closed: resolve the machine's active alerts, saying why (the cooldown follows)."""
+    note = f"Cleared automatically: {rule.windows_clear} steps in a row without risk."
+    Alert.objects.filter(id__in=[a.id for a in active], status__in=Alert.ACTIVE).update(
+        status=Alert.Status.RESOLVED, resolved_at=timezone.now(), resolution_note=note)
+    return RaiseOutcome("cleared", active[0])
+
+
+def alert_rule_false_alarms(*, rule: AlertRule) -> list[dict[str, Any]]:
+    """The rule's expected false alerts per 100 machine-days, for each machine type it covers
+    that has a champion failure classifier: a healthy machine whose scored windows are flagged
+    independently at the classifier's validation false-positive rate, one window a model step
+    (a window scored twice counts once). Cycle-indexed types have no days: per 1,000 windows
+    only. Neighbouring windows share readings, so real runs of false flags are likelier: a floor."""
+    if rule.machine is not None:
+        types = MachineType.objects.filter(id=rule.machine.machine_type_id)
+    elif rule.machine_type_id is not None:
+        types = MachineType.objects.filter(id=rule.machine_type_id)
+    else:  # the tenant default covers every type in use
+        types = MachineType.objects.filter(machines__isnull=False).distinct()
+    return [rate for machine_type in types.order_by("key") if (rate := _false_alarm_rate(rule, machine_type))]
+
+
+def _false_alarm_rate(rule: AlertRule, machine_type: MachineType) -> dict[str, Any] | None:
+    champion = ModelVersion.objects.filter(machine_type=machine_type, machine__isnull=True,
+                                           kind=ModelVersion.Kind.FAILURE_CLASSIFIER,
+                                           status=ModelVersion.Status.CHAMPION).only("id", "metrics").first()
+    models = model_set_for(machine_type=machine_type) if champion is not None else None
+    if champion is None or models is None:
+        return None
+    metrics = champion.metrics or {}
+    fpr = (metrics.get("validation") or {}).get("fpr", metrics.get("fpr"))
+    if not isinstance(fpr, int | float):
+        return None
+    windows = {"k": rule.windows_k, "n": rule.windows_n, "clear": rule.windows_clear}
+    per_1000 = expected_false_alarms(float(fpr), windows=1000, **windows)
+    daily = None if models.time_unit == "cycles" else 24.0 / models.step_hours
+    per_days = expected_false_alarms(float(fpr), windows=round(FALSE_ALARM_DAYS * daily), **windows) if daily else None
+    return {"machine_type": machine_type.key, "model_version": champion.id, "validation_fpr": round(float(fpr), 4),
+            "windows_per_day": daily, "per_100_machine_days": None if per_days is None else round(per_days, 3),
+            "per_1000_windows": round(per_1000, 3)}
 
 
 def alert_acknowledge(*, alert_id: int, user_id: int | None) -> Alert:

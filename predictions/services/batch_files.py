@@ -194,6 +194,9 @@ def _write(target: Path, scores: Scores, *, cycles: bool, factors: list[str] | N
         "failure_mode_probability": scores.failure_mode_probability,
         f"rul_{unit}": rul[0], f"rul_lower_{unit}": rul[1], f"rul_upper_{unit}": rul[2],
         "anomaly_score": scores.anomaly, "health_score": scores.health, "confidence": scores.confidence,
+        # The verdict the pages and alerts read (predictions.decision); RUL at its cap reads "beyond".
+        "state": pa.array(scores.verdicts.state.astype(str)), "risk": scores.verdicts.risk,
+        f"rul_beyond_{unit}": scores.verdicts.rul_beyond,
     }
     if factors is not None:
         columns["top_factors"] = pa.array(factors, pa.string())

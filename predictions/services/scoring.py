@@ -2,7 +2,8 @@
 
 Each call reads the machines' recent readings (enough steps for full windows), buckets them into
 model frames (`predictions.frames`), scores them (`predictions.scoring`), stores one Prediction
-per scored step, counts them for billing, raises alerts through the alert rules and pushes a
+per scored step with its verdict (`predictions.decision`), counts them for billing, opens or
+clears alerts from the verdicts through the alert rules (k of n windows) and pushes a
 `machine.health` event per machine to the tenant's live channel.
 
 What counts as a billable prediction: every Prediction row stored, whichever path made it: one
@@ -31,11 +32,12 @@ from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from pdm_saas.monitoring.metrics import predictions_record
 from predictions.frames import Reading, frame_from_columns, frame_from_readings, other_scale_machines
 from predictions.models import Prediction
-from predictions.scoring import ModelSet, score_frame
-from predictions.services.alerts import alert_raise
+from predictions.scoring import ModelSet, recent_states, score_frame
+from predictions.services.alerts import alarm_memory, alerts_from_verdicts
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
 from predictions.services.registry import json_safe, model_set_for
 from predictions.services.stored_readings import categories_of, slot_columns
+from predictions.web_format import verdict
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -57,15 +59,19 @@ def _models_or_conflict(machine_type: MachineType, machine_id: int | None = None
 
 
 def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], models: ModelSet,
-                 names: dict[int, str] | None = None, skip_other_scale: bool = False) -> pa.Table:
+                 names: dict[int, str] | None = None, extra_steps: int = 0,
+                 skip_other_scale: bool = False) -> pa.Table:
     """Each machine's readings over the last `history_steps` steps before its own latest reading.
     Models with run features (run age, change from the run's baseline) also get the first
     `baseline_steps` steps of the current run, which starts after the machine's latest failure
     event (or at its first reading): windows count back from the latest row only, so the gap
     between the two stretches never enters a window. `names` (id -> name) spares the query when
-    the caller holds the machines already. A machine whose readings the models cannot read at
-    their scale (`other_scale_refusal`) is refused, or left out with `skip_other_scale`."""
-    span = timedelta(hours=models.step_hours * (models.history_steps + HISTORY_SLACK_STEPS) / models.time_scale)
+    the caller holds the machines already. `extra_steps` more steps give the last steps before the
+    latest full windows too (the alert rules' k of n read them). A machine whose readings the
+    models cannot read at their scale (`other_scale_refusal`) is refused, or left out with
+    `skip_other_scale`."""
+    steps = models.history_steps + HISTORY_SLACK_STEPS + extra_steps
+    span = timedelta(hours=models.step_hours * steps / models.time_scale)
     # Re-read: ingest appends slots on the row, and the caller's instance may predate that.
     slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
     early = timedelta(hours=models.step_hours * models.baseline_steps / models.time_scale)
@@ -193,14 +199,17 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) 
         return []
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
     ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
-    frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models, skip_other_scale=True)
+    memory = alarm_memory()
+    frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models, extra_steps=memory,
+                         skip_other_scale=True)
     route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
     served, frame = route.split(frame) if route is not None else (None, frame)
     scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
-    stored = _store(scored, models, source=source, quota=quota)
+    stored = _store(scored, models, source=source, quota=quota, recent=recent_states(models, frame, steps=memory))
     if route is not None and served is not None and served.num_rows:  # the challenger's share, served
         stored += _store(score_frame(route.models, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
-                         route.models, source=source, quota=quota)
+                         route.models, source=source, quota=quota,
+                         recent=recent_states(route.models, served, steps=memory))
     shadow_score(machine_type=machine_type, frame=frame)  # a challenger's silent scores; never raises
     return stored
 
@@ -214,17 +223,19 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     route = challenger_route(machine_type=machine.machine_type, machine_ids=[machine.id]) if challenged else None
     models = route.models if route is not None else models
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
+    memory = alarm_memory()
     if readings:
         _refuse_other_scale(readings, machine.machine_type, models)
         frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours,
                                     time_scale=models.time_scale)
     else:
         frame = stored_frame(machine_type=machine.machine_type, machine_ids=[machine.id], models=models,
-                             names={machine.id: machine.name})
+                             names={machine.id: machine.name}, extra_steps=memory)
     if not frame.num_rows:
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
     scored = score_frame(models, frame, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None)
-    stored = _store(scored, models, source=source, quota=quota, known={machine.name: machine})[0]
+    stored = _store(scored, models, source=source, quota=quota, known={machine.name: machine},
+                    recent=recent_states(models, frame, steps=memory))[0]
     if route is None and challenged:  # served by the champion: the challenger shadows it
         shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
     return stored
@@ -267,9 +278,11 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
 
 
 def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota: PredictionQuota | None = None,
-           known: dict[str, Machine] | None = None) -> list[Prediction]:
+           known: dict[str, Machine] | None = None, recent: dict[str, list[str]] | None = None) -> list[Prediction]:
     """`quota`: what the call's pre-check read; `known`: the machines by name, when the caller
-    holds every one it scored (with their types: the alert rules read them)."""
+    holds every one it scored (with their types: the alert rules read them); `recent`: each
+    machine's verdict states over its last steps, oldest first, ending with the scored one (else
+    the scored rows themselves are the steps: a batch)."""
     if not scored:
         return []
     names = {s["machine"] for s in scored}
@@ -289,8 +302,11 @@ def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota
     predictions_record(schema_name=connection.schema_name, machine_type=str(models.document.get("key", "unknown")),
                        scores=[(p.probability, p.health_score) for p in created])
     latest = _latest_per_machine(created)
-    for prediction in latest:
-        _alert(prediction)
+    steps = recent if recent is not None else _states_by_machine(scored)
+    by_id = {machines[name].id: states for name, states in steps.items() if name in machines}
+    outcomes = alerts_from_verdicts(predictions=latest, machines={m.id: m for m in machines.values()}, recent=by_id)
+    for prediction in latest:  # as alerts_from_verdicts stored it
+        prediction.alarm = outcomes[prediction.machine_id].action in ("opened", "updated", "quiet")
     transaction.on_commit(lambda: _publish(latest))
     return created
 
@@ -304,7 +320,17 @@ def _prediction(item: dict[str, Any], machine: Machine, models: ModelSet, source
         failure_mode=item["failure_mode"] or "", rul_h=item["rul_h"], rul_lower_h=item["rul_lower_h"],
         rul_upper_h=item["rul_upper_h"], anomaly_score=item["anomaly_score"], health_score=item["health_score"],
         confidence=item["confidence"], explanation=json_safe(item.get("explanation", {})),
+        state=item["state"], risk=item["risk"], threshold=item["threshold"], rul_beyond_h=item["rul_beyond_h"],
+        learning=item["learning"],
     )
+
+
+def _states_by_machine(scored: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each machine's scored rows' states in time order (a batch's rows are its steps)."""
+    states: dict[str, list[str]] = {}
+    for item in sorted(scored, key=lambda s: s["window_end"]):
+        states.setdefault(item["machine"], []).append(item["state"])
+    return states
 
 
 def _latest_per_machine(predictions: Iterable[Prediction]) -> list[Prediction]:
@@ -316,14 +342,9 @@ def _latest_per_machine(predictions: Iterable[Prediction]) -> list[Prediction]:
     return list(latest.values())
 
 
-def _alert(prediction: Prediction) -> None:
-    """Only predicted failures reach the alert rules; below the model's threshold is no alert."""
-    if not prediction.predicted_failure:
-        return
-    explanation = prediction.explanation or {}
-    alert_raise(machine_id=prediction.machine_id, machine=prediction.machine, failure_mode=prediction.failure_mode,
-                probability=prediction.probability,
-                explanation={k: explanation[k] for k in ("top_factors", "rule", "confidence") if k in explanation})
+def _shown(prediction: Prediction) -> dict[str, Any]:
+    shown = verdict(prediction)
+    return {key: shown[key] for key in ("label", "css", "health", "risk", "rul", "confirming")}
 
 
 def _publish(predictions: list[Prediction]) -> None:
@@ -331,7 +352,9 @@ def _publish(predictions: list[Prediction]) -> None:
     for p in predictions:
         event_publish(schema_name=schema, event={"type": MACHINE_HEALTH, "machine": {
             "id": p.machine_id, "health": p.health_score, "failure_probability": p.probability, "rul": p.rul_h,
-            "time_unit": p.time_unit,
+            "time_unit": p.time_unit, "state": p.state, "risk": p.risk, "threshold": p.threshold,
+            "rul_beyond": p.rul_beyond_h, "learning": p.learning, "alarm": p.alarm,
+            "verdict": _shown(p),  # worded as the server-rendered pages word it
             "anomaly": p.anomaly_score, "failure_mode": p.failure_mode, "predicted_failure": p.predicted_failure,
             "prediction_id": p.id,
             "scored_at": p.created_at.isoformat() if p.created_at else timezone.now().isoformat(),

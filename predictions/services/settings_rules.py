@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from pdm_saas import outbound
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
+from predictions.decision import alarm_rule_check
 from predictions.models import AlertRule, WebhookEndpoint
 
 
@@ -24,6 +25,11 @@ def alert_rule_save(*, rule_id: int | None = None, **fields: Any) -> AlertRule:
     if not 0 < rule.warning_probability <= rule.critical_probability <= 1:
         raise InvalidInput("Need 0 < warning_probability <= critical_probability <= 1.",
                            details={"warning_probability": ["out of order"]})
+    try:
+        alarm_rule_check(k=rule.windows_k, n=rule.windows_n, clear=rule.windows_clear)
+    except ValueError as exc:
+        raise InvalidInput(f"windows_k of windows_n, cleared after windows_clear: {exc}.",
+                           details={"windows_clear": [str(exc)]}) from exc
     try:
         with transaction.atomic():
             rule.save()

@@ -88,9 +88,11 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
     page = _labelled(paginator.get_page(request.GET.get("page")))
     query = request.GET.copy()
     query.pop("page", None)
+    default = alert_services.alert_rule_for_default()
     return render(request, "predictions/alerts.html", {
         "filters": filters, "page": page, "alerts": page.object_list, "query": query.urlencode(),
         "open_count": Alert.objects.filter(status=Alert.Status.OPEN).count(),
+        "rule": default, "false_alarms": alert_services.alert_rule_false_alarms(rule=default),
     })
 
 

@@ -19,6 +19,7 @@ from machines.models import Machine
 from machines.selectors import readings_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
+from predictions.decision import AT_RISK
 from predictions.frames import time_scale_for, time_unit_of
 from predictions.models import Alert, WorkOrder
 from predictions.selectors import (
@@ -29,7 +30,7 @@ from predictions.selectors import (
     prediction_history,
 )
 from predictions.services.scoring import machine_predict, machine_scale_refusal
-from predictions.web_format import factor_bars, finite_or_none, forecast_summary, signal_bands
+from predictions.web_format import factor_bars, finite_or_none, forecast_summary, signal_bands, verdict
 
 CHART_READINGS = 2_000
 
@@ -44,15 +45,16 @@ def _fleet_context(request: HttpRequest) -> dict[str, Any]:
     filters = _filters(request)
     rows = fleet_overview(**filters)
     scored = [r.prediction for r in rows if r.prediction is not None]
+    health = [h for h in (verdict(p)["health"] for p in scored) if h is not None]  # none while learning
     return {
         "rows": rows,
         "filters": filters,
         "options": fleet_filter_options(),
         "summary": {
             "machines": len(rows),
-            "at_risk": sum(1 for p in scored if p.predicted_failure),
+            "at_risk": sum(1 for p in scored if verdict(p)["state"] == AT_RISK),
             "open_alerts": sum(r.open_alerts for r in rows),
-            "mean_health": round(sum(p.health_score for p in scored) / len(scored)) if scored else None,
+            "mean_health": round(sum(health) / len(health)) if health else None,
         },
     }
 
@@ -80,6 +82,7 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "machine": machine,
         "latest": latest,
+        "verdict": verdict(latest),
         "explanation": explanation,
         "unit": latest.time_unit if latest else "h",  # hours or cycles: every duration on the page
         "factors": factor_bars(explanation.get("top_factors") or []),

@@ -2,17 +2,7 @@
 (function () {
   const body = document.getElementById("fleet-body");
   if (!body) return;
-  const healthClass = (h) => (h >= 70 ? "ok" : h >= 40 ? "warn" : "bad");
   const anomalyState = (a) => (a == null ? "none" : a >= 0.99 ? "anomalous" : a >= 0.95 ? "warning" : "normal");
-  const hours = (h) => (h == null ? "—" : h <= 0 ? "now" : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
-  // Cycle-indexed machines count their remaining life in cycles (the event's time_unit), as the
-  // server-rendered table does (predictions.web_format.duration_text).
-  const cycles = (c) => {
-    if (c == null) return "—";
-    if (c <= 0) return "now";
-    const shown = c >= 10 ? c.toFixed(0) : String(Number(c.toFixed(1)));
-    return shown === "1" ? "1 cycle" : `${shown} cycles`;
-  };
   function resort() {
     const rows = [...body.querySelectorAll("tr[data-machine]")];
     rows.sort((a, b) => parseFloat(b.dataset.risk) - parseFloat(a.dataset.risk));
@@ -23,18 +13,25 @@
     const tr = body.querySelector(`tr[data-machine="${m.id}"]`);
     if (!tr) return; // filtered out, or a machine added since the page loaded
     const set = (field, html) => { const td = tr.querySelector(`[data-field=${field}]`); if (td) td.innerHTML = html; };
-    set("health", `<span class="health ${healthClass(m.health)}">${Math.round(m.health)}</span>`);
-    set("probability", `${Math.round(100 * m.failure_probability)}%`);
-    set("rul", m.time_unit === "cycles" ? cycles(m.rul) : hours(m.rul));
+    // The verdict comes worded by the server (predictions.web_format.verdict), as the table is.
+    const v = m.verdict || {};
+    const text = (value) => String(value ?? "—").replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    set("state", `<span class="badge ${text(v.css)}">${text(v.label)}</span>` +
+      (v.confirming ? ' <span class="small muted">confirming</span>' : ""));
+    set("health", v.health == null ? '<span class="muted">—</span>'
+      : `<span class="health ${text(v.css)}">${Math.round(v.health)}</span>`);
+    set("probability", text(v.risk));
+    set("rul", text(v.rul));
     const state = anomalyState(m.anomaly);
-    set("anomaly", `<span class="badge ${state}">${state}</span>`);
+    const words = { normal: "usual readings", warning: "unusual readings", anomalous: "very unusual readings", none: "—" };
+    set("anomaly", `<span class="badge ${state}">${words[state]}</span>`);
     const mode = tr.querySelector("[data-field=failure_mode]");
     if (mode) {
       if (m.predicted_failure && m.failure_mode) mode.textContent = m.failure_mode;  // names come from metadata
       else mode.innerHTML = "<span class='muted'>—</span>";
     }
     set("scored", "just now");
-    tr.dataset.risk = m.failure_probability + (100 - m.health) / 1000;
+    tr.dataset.risk = (m.risk ?? m.failure_probability) + (100 - (m.health ?? 100)) / 1000;
     tr.classList.remove("flash"); void tr.offsetWidth; tr.classList.add("flash");
     resort();
   });

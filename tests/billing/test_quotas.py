@@ -193,7 +193,8 @@ def test_overage_and_unlimited_plans_are_never_refused(quotas, world):
 def _scored(machine: str) -> dict[str, Any]:
     return {"machine": machine, "window_end": datetime.now(UTC), "horizon_h": 24.0, "probability": 0.1,
             "prediction": False, "failure_mode": "", "rul_h": 100.0, "rul_lower_h": 80.0, "rul_upper_h": 120.0,
-            "anomaly_score": 0.1, "health_score": 90.0, "confidence": 0.9}
+            "anomaly_score": 0.1, "health_score": 90.0, "confidence": 0.9,
+            "state": "healthy", "risk": 0.1, "threshold": 0.5, "rul_beyond_h": None, "learning": None}
 
 
 @pytest.fixture

@@ -159,3 +159,16 @@ def test_anonymous_goes_to_login(client_for, alert):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     posted = client_for(None).post(f"/alerts/{alert.id}/acknowledge/")
     assert posted.status_code == 302 and "/accounts/login/" in posted["Location"]
+
+
+def test_inbox_says_when_an_alert_opens_and_words_a_verdicts_risk(client_for, world, motor):
+    from predictions.models import AlertRule
+
+    with tenant_context(world.acme):
+        AlertRule.objects.create(windows_k=3, windows_n=5, windows_clear=6)
+        Alert.objects.create(machine=motor, failure_mode="bearing_wear", severity="warning", probability=0.12,
+                             title="Motor-001: bearing", explanation={"verdict": {
+                                 "threshold": 0.053, "windows": "4 of the last 6 windows at risk"}})
+    html = client_for("viewer").get(INBOX).content.decode()
+    assert "at risk in 3 of its last 5 steps of readings" in html and "after 6 steps in a row without risk" in html
+    assert "high (12%, alert level 5%)" in html and "4 of the last 6 windows at risk" in html

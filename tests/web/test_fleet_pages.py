@@ -40,7 +40,7 @@ def mill(acme_schema: None) -> Machine:
     return machine_create(machine_type_id=machine_type.id, name="Mill-7", site="Plant B", line="L2")
 
 
-def _predict(machine: Machine, *, probability: float, health: float, minutes_ago: int = 0,
+def _predict(machine: Machine, *, probability: float, health: float | None, minutes_ago: int = 0,
              **extra: Any) -> Prediction:
     prediction = Prediction.objects.create(
         machine=machine, source="api", window_end=timezone.now() - timedelta(minutes=minutes_ago), horizon_h=12,
@@ -181,3 +181,21 @@ def test_the_sample_file_needs_machines_and_stays_in_its_tenant(client_for: Any,
     assert "Add machines of this type first" in answer.content.decode()
     assert client_for("globex_owner").get(f"/onboard/sample/{machine_type.id}.csv").status_code == 404
     assert client_for("owner", tenant=world.globex).get(f"/onboard/sample/{machine_type.id}.csv").status_code == 404
+
+
+def test_the_pages_word_the_stored_verdict(client_for: Any, mill: Machine) -> None:
+    """The fleet row and the machine page read the verdict stored with the prediction
+    (predictions.decision): state, risk against the alert level, RUL beyond its cap, learning."""
+    learning = machine_create(machine_type_id=mill.machine_type_id, name="Mill-10")
+    _predict(learning, probability=0.01, health=None, state="learning", learning=0.62, risk=0.01, threshold=0.053)
+    _predict(mill, probability=0.12, health=40, state="at_risk", risk=0.12, threshold=0.053, rul_beyond_h=720.0)
+    client = client_for("viewer")
+    fleet = client.get("/").content.decode()
+    assert "learning its normal (62%)" in fleet
+    assert "high (12%, alert level 5%)" in fleet and "beyond 30 days, no sign of wear" in fleet
+    assert "confirming" in fleet  # at risk in this window, no alarm yet: no alert either
+    page = client.get(f"/machines/{mill.id}/").content.decode()
+    assert "high (12%, alert level 5%)" in page and "beyond 30 days, no sign of wear" in page
+    assert "an alert opens when it persists" in page
+    learning_page = client.get(f"/machines/{learning.id}/").content.decode()
+    assert "learning its normal (62%)" in learning_page and 'data-field="health">—' in learning_page
