@@ -13,13 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Scope
-from machines import live, services, uploads
+from machines import baselines, live, services, uploads
+from machines.baselines import baseline_statuses
 from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export
 from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.selectors import readings_for_machine
 from machines.serializers import (
     AdoptSerializer,
+    BaselineResetSerializer,
     MachineSerializer,
     MachineTypeDetailSerializer,
     MachineTypeSerializer,
@@ -109,6 +111,25 @@ class MachineViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     search_fields = ["name", "serial_number"]
     ordering_fields = ["name", "criticality", "created_at"]
     scope_map = {"destroy": Scope.ADMIN}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        machines = list(page if page is not None else queryset)
+        context = {**self.get_serializer_context(), "baselines": baseline_statuses(machines=machines)}
+        data = MachineSerializer(machines, many=True, context=context).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    @extend_schema(request=None, responses={201: BaselineResetSerializer})
+    @action(detail=True, methods=["post"], url_path="baseline/reset")
+    def baseline_reset(self, request: Request, pk: str) -> Response:
+        """Relearn the machine's normal from the readings after its latest one (engineer or above)."""
+        machine = self.get_object()
+        actor_id = request_actor(request).user_id
+        baselines.machine_baseline_reset(machine_id=machine.id, actor_id=actor_id,
+                                         reason=baselines.reset_reason(actor_id=actor_id))
+        return Response({"baseline": baselines.baseline_status(machine=machine).as_dict()},
+                        status=status.HTTP_201_CREATED)
 
     def create(self, request: Request) -> Response:
         body = MachineSerializer(data=request.data)

@@ -144,3 +144,30 @@ class ObservationLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.machine_id} {self.ts:%Y-%m-%d %H:%M:%S} {self.label}={self.value}"
+
+
+class MachineBaseline(models.Model):
+    """A stretch of a machine's readings that is its own normal (docs/models.md, "Each machine's
+    own normal"): from `period_start` (None: its first reading) for `steps_needed` steps of
+    `step_seconds` stored seconds each (3600 for an hour of clock time, 1 for a cycle). The
+    latest row per machine is current; a repair or a user's reset adds a new one. `stats` holds
+    `predictions.baselines.Baseline.to_json()` once the stretch is complete (`ready_at`)."""
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="baselines")
+    # Readings strictly after this time count; None: from the machine's first reading.
+    period_start = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200)  # "first readings", "after work order #12", "reset by ann"
+    steps_needed = models.PositiveIntegerField()
+    step_seconds = models.FloatField()
+    stats = models.JSONField(default=dict, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.DO_NOTHING,
+                                   db_constraint=False, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["machine", "-created_at"], name="baseline_machine_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} baseline ({self.reason})"

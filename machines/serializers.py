@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from machines.baselines import baseline_status
 from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.textfiles import DELIMITERS, ENCODINGS
 
@@ -39,16 +41,37 @@ class AdoptSerializer(serializers.Serializer[Any]):
     key = serializers.CharField(help_text="Key of a built-in type, from /api/v1/machine-types/library/.")
 
 
+class BaselineStatusSerializer(serializers.Serializer[Any]):
+    state = serializers.ChoiceField(choices=["learning", "ready"])
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    since = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+
+
 class MachineSerializer(serializers.ModelSerializer[Machine]):
     machine_type = serializers.SlugRelatedField(slug_field="key", queryset=MachineType.objects.all())
+    baseline = serializers.SerializerMethodField(
+        help_text="The machine's own normal: state (learning or ready), progress (0-100), since, reason.")
 
     class Meta:
         model = Machine
         fields = ["id", "name", "machine_type", "site", "line", "position", "serial_number", "criticality",
-                  "downtime_cost_per_hour", "install_date", "status", "created_at", "updated_at"]
-        read_only_fields = ["id", "created_at", "updated_at"]
+                  "downtime_cost_per_hour", "install_date", "status", "baseline", "created_at", "updated_at"]
+        read_only_fields = ["id", "baseline", "created_at", "updated_at"]
         # Uniqueness is the service's answer (409 with the error shape), not a serializer error.
         extra_kwargs: dict[str, dict[str, object]] = {"name": {"validators": []}}
+
+
+    @extend_schema_field(BaselineStatusSerializer)
+    def get_baseline(self, machine: Machine) -> dict[str, Any]:
+        # A list passes every machine's status in the context (three queries for the page).
+        statuses = self.context.get("baselines") or {}
+        status = statuses.get(machine.id) or baseline_status(machine=machine)
+        return status.as_dict()
+
+
+class BaselineResetSerializer(serializers.Serializer[Any]):
+    baseline = BaselineStatusSerializer()
 
 
 class UploadSerializer(serializers.ModelSerializer[Upload]):

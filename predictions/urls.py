@@ -11,6 +11,7 @@ urlpatterns = [
     path("machines/<int:pk>/", fleet.machine_detail, name="machine-detail"),
     path("machines/<int:pk>/chart-data/", fleet.machine_chart_data, name="machine-chart-data"),
     path("machines/<int:pk>/score/", fleet.machine_score, name="machine-score"),
+    path("machines/<int:pk>/baseline/reset/", fleet.machine_relearn_normal, name="machine-baseline-reset"),
     path("fleet/rows/", fleet.fleet_rows, name="fleet-rows"),
     path("onboard/", onboarding.onboard_start, name="onboard"),
     path("onboard/<int:job_id>/", onboarding.onboard_progress, name="onboard-progress"),

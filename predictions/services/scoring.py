@@ -35,6 +35,7 @@ from predictions.models import Prediction
 from predictions.scoring import ModelSet, recent_states, score_frame
 from predictions.services.alerts import alarm_memory, alerts_from_verdicts
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
+from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.registry import json_safe, model_set_for
 from predictions.services.stored_readings import categories_of, slot_columns
 from predictions.web_format import verdict
@@ -204,8 +205,10 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) 
                          skip_other_scale=True)
     route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
     served, frame = route.split(frame) if route is not None else (None, frame)
-    scored = score_frame(models, frame, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H)
-    stored = _store(scored, models, source=source, quota=quota, recent=recent_states(models, frame, steps=memory))
+    relative, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
+    scored = score_frame(models, relative, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H, learning=learning)
+    stored = _store(scored, models, source=source, quota=quota,
+                    recent=recent_states(models, relative, steps=memory, learning=learning))
     if route is not None and served is not None and served.num_rows:  # the challenger's share, served
         stored += _store(score_frame(route.models, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
                          route.models, source=source, quota=quota,
@@ -233,9 +236,11 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
                              names={machine.id: machine.name}, extra_steps=memory)
     if not frame.num_rows:
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
-    scored = score_frame(models, frame, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None)
+    relative, learning = frame_relative_to_baselines(machine_type=machine.machine_type, frame=frame, models=models)
+    scored = score_frame(models, relative, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None,
+                         learning=learning)
     stored = _store(scored, models, source=source, quota=quota, known={machine.name: machine},
-                    recent=recent_states(models, frame, steps=memory))[0]
+                    recent=recent_states(models, relative, steps=memory, learning=learning))[0]
     if route is None and challenged:  # served by the champion: the challenger shadows it
         shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
     return stored
@@ -273,8 +278,9 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
     frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours,
                                 time_scale=models.time_scale)
-    return _store(score_frame(models, frame, rows="all", explain=explain), models, source=Prediction.Source.BATCH,
-                  quota=quota)
+    relative, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
+    return _store(score_frame(models, relative, rows="all", explain=explain, learning=learning), models,
+                  source=Prediction.Source.BATCH, quota=quota)
 
 
 def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota: PredictionQuota | None = None,

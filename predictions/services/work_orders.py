@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from machines.baselines import machine_baseline_after_repair
 from machines.models import Machine
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.models import Alert, FailureEvent, WorkOrder, WorkOrderEvent
@@ -123,6 +124,8 @@ def work_order_close(
     order.actual_cost, order.actual_downtime_hours = actual_cost, actual_downtime_hours
     order.save()
     if failure_found:
+        # A repair changes the machine's normal: it relearns it from the readings after this.
+        machine_baseline_after_repair(machine_id=order.machine_id, work_order_id=order.id)
         FailureEvent.objects.create(machine=order.machine, occurred_at=occurred_at or order.closed_at,
                                     failure_mode=failure_mode_found, notes=action_taken,
                                     source=FailureEvent.Source.WORK_ORDER, work_order=order)

@@ -175,7 +175,10 @@ def _check_arguments(machines: int, step_hours: float, healthy_fraction: float, 
 # --- the plan: levels, scales and modes from the document ---------------------------------------
 
 
-def _plan(document: Mapping[str, Any], options: SimulationOptions, time: TimeScale) -> _Plan:
+def _plan(document: Mapping[str, Any], options: SimulationOptions, time: TimeScale | None = None) -> _Plan:
+    # `time` only sets the modes' P-F steps; levels and scales (what predictions.baselines reads
+    # through this plan) are the same at every step, so it defaults to the type's own.
+    time = time or type_time_scale(document)
     sensors = numeric_sensors(document)
     names = [sensor["name"] for sensor in sensors]
     regimes = document["operating_regimes"]

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from accounts.roles import Scope
+from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
 from machines.models import Machine
 from machines.selectors import readings_recent
 from pdm_saas.page_actions import run_action
@@ -92,8 +93,20 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "alerts": Alert.objects.filter(machine=machine).order_by("-opened_at")[:20],
         "work_orders": (WorkOrder.objects.filter(machine=machine).select_related("assignee")
                         .order_by("-created_at")[:20]),
+        "baseline": baseline_status(machine=machine),  # its own normal: learning or learned, and why
     }
     return render(request, "predictions/machine_detail.html", context)
+
+
+@member_view()
+def machine_relearn_normal(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Relearn normal" button: a new baseline from the readings after the latest one."""
+    machine = _machine(pk)
+    actor_id = request.user.id
+    return run_action(request, lambda: machine_baseline_reset(
+        machine_id=machine.id, actor_id=actor_id, reason=reset_reason(actor_id=actor_id)),
+        success=f"{machine.name} is relearning its normal from its next readings.",
+        redirect_to=reverse("predictions:machine-detail", kwargs={"pk": machine.id}))
 
 
 @member_view()

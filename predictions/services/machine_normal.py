@@ -1,0 +1,49 @@
+"""Cold-start models read each machine relative to its own normal (docs/models.md, "Each
+machine's own normal").
+
+A model trained on simulated data (the type's metadata, before any of the tenant's own history)
+learned the simulator's healthy levels. Before such a model scores a frame, each machine with a
+ready baseline has its signals moved so that its own baseline level sits on those levels
+(`predictions.baselines.relative_frame`); machines still learning are scored as they are and
+carry their progress, so the verdict can say "learning its normal" instead. Models trained on
+the tenant's real data learned the tenant's machines as they are and are left alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from machines.baselines import machine_baselines_refresh
+from machines.models import Machine, MachineType
+from predictions.baselines import reference_levels, reference_spreads, relative_frame
+from predictions.models import Dataset, ModelVersion
+from predictions.scoring import ModelSet
+
+
+def is_cold_start(models: ModelSet) -> bool:
+    """True when the failure classifier serving was trained on simulated data."""
+    version_id = models.versions.get(ModelVersion.Kind.FAILURE_CLASSIFIER)
+    if version_id is None:
+        return False
+    source = ModelVersion.objects.filter(id=version_id).values_list("data_source", flat=True).first()
+    return source == Dataset.Source.SIMULATED
+
+
+def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table,
+                                models: ModelSet) -> tuple[pa.Table, dict[str, float]]:
+    """The frame a cold-start model should score, and the baseline progress (0-0.99) of each
+    machine in it that is still learning its normal. Unchanged for models trained on real data;
+    their machines' baselines are still learned, so the pages say where each machine stands and
+    cold-start models coming back need no new learning."""
+    if not frame.num_rows:
+        return frame, {}
+    names = sorted(set(np.asarray(frame.column("machine").to_numpy(zero_copy_only=False)).astype(str)))
+    machines = dict(Machine.objects.filter(name__in=names).values_list("id", "name"))
+    ready, learning = machine_baselines_refresh(machine_type=machine_type, machines=machines,
+                                                step_hours=models.step_hours, time_scale=models.time_scale)
+    if not is_cold_start(models):
+        return frame, {}
+    document = models.document
+    moved = relative_frame(frame, ready, reference_levels(document), reference_spread=reference_spreads(document))
+    return moved, {name: percent / 100 for name, percent in learning.items()}

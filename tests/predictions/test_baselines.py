@@ -1,0 +1,140 @@
+"""Each machine's own normal (predictions.baselines): pure, no database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from predictions.baselines import (
+    SPREAD_FLOOR,
+    Baseline,
+    baseline_from_frame,
+    reference_levels,
+    reference_spreads,
+    relative_frame,
+)
+
+LIBRARY = Path(__file__).resolve().parents[2] / "machines" / "library"
+
+
+def _frame(machines: dict[str, dict[str, np.ndarray]]) -> pa.Table:
+    names: list[str] = []
+    ts: list[int] = []
+    columns: dict[str, list[float]] = {}
+    for name, signals in machines.items():
+        rows = len(next(iter(signals.values())))
+        names += [name] * rows
+        ts += list(range(rows))
+        for signal, values in signals.items():
+            columns.setdefault(signal, []).extend(values.tolist())
+    return pa.table({"machine": pa.array(names), "ts": pa.array(np.array(ts, np.int64) * 3_600_000_000,
+                                                                  pa.timestamp("us", "UTC")),
+                     **{k: pa.array(v, pa.float64()) for k, v in columns.items()}})
+
+
+def test_shift_puts_each_machine_baseline_on_the_reference_and_keeps_wear() -> None:
+    rng = np.random.default_rng(0)
+    slow = np.r_[1450 + rng.normal(0, 2, 100), 1450 + rng.normal(0, 2, 20) - 40]  # wear at the end
+    fast = 1000 + rng.normal(0, 2, 120)
+    frame = _frame({"pump-1": {"speed": slow}, "pump-2": {"speed": fast}})
+    baselines = baseline_from_frame(frame, signals=["speed"], steps=50)
+    assert baselines["pump-1"].steps == 50
+    assert baselines["pump-1"].levels["speed"] == pytest.approx(1450, abs=1)
+    moved = relative_frame(frame, baselines, {"speed": 1225.0}).column("speed").to_numpy()
+    one, two = moved[:120], moved[120:]
+    assert np.mean(one[:100]) == pytest.approx(1225, abs=1)
+    assert np.mean(two) == pytest.approx(1225, abs=1)
+    assert np.mean(one[100:]) == pytest.approx(1185, abs=2)  # the 40 rpm drop still shows
+
+
+def test_spread_scaling_uses_the_reference_spread_with_a_floor() -> None:
+    rng = np.random.default_rng(1)
+    noisy = 100 + rng.normal(0, 10, 200)
+    quiet = np.r_[np.full(100, 50.0), np.full(100, 51.0)]  # a quantised sensor: no spread in its baseline
+    frame = _frame({"noisy": {"t": noisy}, "quiet": {"t": quiet}})
+    baselines = baseline_from_frame(frame, signals=["t"], steps=100)
+    moved = relative_frame(frame, baselines, {"t": 0.0}, reference_spread={"t": 1.0})
+    values = moved.column("t").to_numpy()
+    assert np.std(values[:200]) == pytest.approx(1.0, rel=0.2)  # the noisy machine in the models' units
+    # the quiet one's 1-degree step is amplified at most 1 / SPREAD_FLOOR times, not divided by zero
+    assert values[-1] == pytest.approx(1.0 / SPREAD_FLOOR)
+
+
+def test_unscaled_without_reference_spread() -> None:
+    frame = _frame({"m": {"t": np.r_[np.full(10, 5.0), np.full(10, 7.0)]}})
+    moved = relative_frame(frame, baseline_from_frame(frame, signals=["t"], steps=10), {"t": 0.0})
+    assert moved.column("t").to_numpy()[-1] == pytest.approx(2.0)
+
+
+def test_regimes_get_fleet_means_plus_a_machine_offset() -> None:
+    rng = np.random.default_rng(2)
+    machines = {}
+    for index in range(6):
+        setting = rng.choice([0.0, 10.0, 20.0], 60)  # three set points, switching every row
+        level = 100 + 30 * (setting / 10) + index  # each machine 1 unit higher than the last
+        machines[f"e{index}"] = {"setting": setting, "temp": level + rng.normal(0, 0.5, 60)}
+    frame = _frame(machines)
+    baselines = baseline_from_frame(frame, signals=["setting", "temp"], steps=20)  # ~7 rows a regime
+    assert baselines["e0"].regimes is not None and baselines["e0"].regimes.count == 3
+    moved = relative_frame(frame, baselines, {"temp": 0.0, "setting": 0.0}).column("temp").to_numpy()
+    # regime jumps of 30 and the machines' own offsets are both gone: what is left is the noise
+    assert np.std(moved) < 1.0
+    levels = baselines["e3"].regime_levels()["temp"]
+    assert sorted(levels) == pytest.approx([103, 133, 163], abs=1)
+
+
+def test_short_baseline_uses_what_the_machine_has() -> None:
+    frame = _frame({"new": {"t": np.array([1.0, 2.0, 3.0])}, "one": {"t": np.array([4.0])}})
+    baselines = baseline_from_frame(frame, signals=["t", "absent"], steps=20)
+    assert baselines["new"].steps == 3 and baselines["new"].levels["t"] == pytest.approx(2.0)
+    assert baselines["one"].steps == 1 and np.isnan(baselines["one"].spreads["t"])
+    moved = relative_frame(frame, baselines, {"t": 10.0}, reference_spread={"t": 1.0}).column("t").to_numpy()
+    assert moved[-1] == pytest.approx(10.0)  # no spread known: shifted, not scaled
+
+
+def test_machines_without_baseline_and_missing_values_stay_as_they_are() -> None:
+    frame = _frame({"known": {"t": np.array([1.0, np.nan, 3.0])}, "other": {"t": np.array([9.0, 9.0])}})
+    baselines = {"known": baseline_from_frame(frame, signals=["t"], steps=3)["known"]}
+    moved = relative_frame(frame, baselines, {"t": 0.0}).column("t").to_numpy()
+    assert moved[0] == pytest.approx(-1.0) and np.isnan(moved[1])
+    assert moved[3:].tolist() == [9.0, 9.0]
+
+
+def test_baseline_round_trips_through_json() -> None:
+    rng = np.random.default_rng(3)
+    frame = _frame({f"e{i}": {"s": rng.choice([0.0, 5.0], 80), "t": rng.normal(0, 1, 80)} for i in range(3)})
+    baseline = baseline_from_frame(frame, signals=["s", "t"], steps=40)["e1"]
+    again = Baseline.from_json(json.loads(json.dumps(baseline.to_json())))
+    assert again == baseline or again.to_json() == baseline.to_json()
+
+
+def test_steps_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="steps"):
+        baseline_from_frame(_frame({"m": {"t": np.ones(3)}}), signals=["t"], steps=0)
+
+
+def test_reference_levels_follow_the_simulator() -> None:
+    pump = json.loads((LIBRARY / "centrifugal-pump.json").read_text())
+    levels = reference_levels(pump)
+    for sensor in pump["sensors"]:
+        if sensor["kind"] == "categorical":
+            continue
+        set_by = [r for r in pump["operating_regimes"] if sensor["name"] in r["signal_levels"]]
+        low, high = sensor["ranges"]["normal"]
+        if not set_by:  # the middle of its normal range, give or take the small regime offset
+            assert levels[sensor["name"]] == pytest.approx((low + high) / 2, abs=0.05 * (high - low))
+    assert all(np.isfinite(v) for v in levels.values())
+    spreads = reference_spreads(pump)
+    assert set(spreads) <= set(levels) and all(v > 0 for v in spreads.values())
+
+
+def test_reference_levels_weigh_regimes_by_share() -> None:
+    engine = json.loads((LIBRARY / "turbofan-engine-cmapss.json").read_text())
+    shares = {r["name"]: r["share"] for r in engine["operating_regimes"]}
+    expected = sum(shares[r["name"]] * r["signal_levels"]["op_setting_1"] for r in engine["operating_regimes"])
+    assert reference_levels(engine)["op_setting_1"] == pytest.approx(expected / sum(shares.values()))
+    assert "overall_pressure_ratio" in reference_levels(engine)  # derived signals too
