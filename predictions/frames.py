@@ -71,11 +71,15 @@ def other_scale_machines(machines: Array, seconds: Array, *, time_scale: float) 
     readings for cycle models. Bucketing cycles by the hour would merge 3,600 cycles into one
     step (every machine the same score, each window ending 1970-01-01); bucketing clock seconds
     as cycles would make each second an "hour". Any model reads cycle data one cycle a step."""
-    names = np.asarray(machines).astype(str)
+    names, codes = np.unique(np.asarray(machines).astype(str), return_inverse=True)
     stored = np.asarray(seconds, np.float64)
-    cycle_models = time_scale == CYCLE_TIME_SCALE
-    return [str(name) for name in np.unique(names)
-            if (time_scale_for(stored[names == name]) == CYCLE_TIME_SCALE) != cycle_models]
+    latest = np.full(len(names), -np.inf)  # each machine's latest finite time, as time_scale_for reads it
+    finite = np.isfinite(stored)
+    np.maximum.at(latest, codes[finite], stored[finite])
+    cycles = np.isfinite(latest) & (latest < _CYCLE_DATA_BEFORE)
+    clock = np.isfinite(latest) & ~cycles
+    other = clock if time_scale == CYCLE_TIME_SCALE else cycles
+    return [str(name) for name in names[other]]
 
 
 def time_unit_of(time_scale: float) -> str:
