@@ -16,8 +16,9 @@ classifier and the RUL regressor with their default parameters, and prints one l
   two thirds of the fleet's runs of that mode (`zones_at_failure`, last 3 readings), out of the
   modes the fleet failed by; `crit` counts those that reach critical.
 
-The horizon defaults to `default_horizon_h`: 10 % of the median failing run, in hours (the
-simulator's P-F interval is at least 10 % of a run, so positives sit inside the degradation phase).
+The horizon defaults to the onboarding's (`predictions.synthetic.scales.default_horizon`): half the
+type's typical P-F interval; the RUL cap to the typical P-F interval, as onboarding sets it. The
+fleet is simulated at the type's own step (12 h, 1 day ...), so hours are real hours.
 Nothing is written anywhere; no database is needed.
 """
 
@@ -38,8 +39,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from machines.library import library_get, library_list  # noqa: E402
+from predictions.synthetic.scales import default_horizon, typical_pf_interval  # noqa: E402
 from predictions.synthetic.simulator import simulate_fleet, zones_at_failure  # noqa: E402
-from predictions.training.classifier import default_horizon_h, train_failure_classifier  # noqa: E402
+from predictions.training.classifier import train_failure_classifier  # noqa: E402
 from predictions.training.rul import train_rul_regressor  # noqa: E402
 
 DEFAULT_MACHINES = 100
@@ -72,11 +74,11 @@ def timed(work: Callable[[], T]) -> tuple[T, float, float]:
 def measure(key: str, *, machines: int, horizon_h: float | None, seed: int) -> dict[str, Any]:
     document = library_get(key)
     table, sim_wall, sim_cpu = timed(lambda: simulate_fleet(document, machines=machines, seed=seed))
-    horizon = horizon_h if horizon_h is not None else default_horizon_h(table)
+    horizon = horizon_h if horizon_h is not None else default_horizon(document)
 
     def train() -> tuple[Any, Any]:
         classifier = train_failure_classifier(table, document, horizon_h=horizon, seed=seed)
-        return classifier, train_rul_regressor(table, document, seed=seed)
+        return classifier, train_rul_regressor(table, document, seed=seed, cap_h=typical_pf_interval(document))
 
     (classifier, rul), train_wall, train_cpu = timed(train)
     visible, critical, seen = visible_modes(document, table)

@@ -82,8 +82,9 @@ class OnboardSerializer(serializers.Serializer[Any]):
                                         help_text="simulated machines to train on")
     horizon_h = serializers.FloatField(default=DEFAULT_HORIZON_H, min_value=LIMITS["horizon_h"][0], allow_null=True,
                                        max_value=LIMITS["horizon_h"][1],
-                                       help_text="failure within this many hours of the simulation (0: this "
-                                                 "reading is a failure); null: 10% of the median run")
+                                       help_text="failure within this many hours (cycles for a type with "
+                                                 "hours_per_cycle; 0: this reading is a failure); null: half "
+                                                 "the warning time of three quarters of the type's failures")
     seed = serializers.IntegerField(default=0, min_value=0)
     synthesizer = serializers.ChoiceField(choices=["gaussian_copula", "tvae", "ctgan", "hybrid"], allow_null=True,
                                           default="gaussian_copula",

@@ -11,15 +11,19 @@ Cycle-indexed data (C-MAPSS and the like) is stored with `ts = 1970-01-01 + cycl
 (docs/ingest.md). Bucketing it by the hour would merge 3,600 cycles into one step, so such data
 is read with `time_scale = 3600`: one cycle becomes one model step of one "hour", and horizons
 and remaining life come out in cycles. The scale travels with the models (bundle extra
-`time_scale`), so scoring reads stored readings the way training did.
+`time_scale`), so scoring reads stored readings the way training did; cold-start models of a
+type with `hours_per_cycle` are simulated that way too. Readings a model cannot read at its
+scale (cycles for a clock model, clock times for a cycle model) are refused
+(`other_scale_machines`), never bucketed into nonsense.
 
 The step follows the data (`step_hours_for`): the largest round interval (1-2-5 ladder: 20 ms,
 50 ms, 0.1 s ... 30 min) not longer than the typical gap between a machine's readings, and at
 most `DEFAULT_STEP_HOURS`. Readings every 50 ms become 20 ms steps, so each reading keeps its
 own step instead of 16,000 of them collapsing into one hourly mean; hourly or slower data and
-cycle-indexed data keep one-hour steps. The step travels with the models (bundle extra
-`step_hours`) like the time scale. Buckets are cut on whole microseconds, so a 20 ms step puts a
-reading on a boundary in the same bucket in Postgres and in numpy.
+cycle-indexed data keep one-hour steps. Cold-start models keep the step their type was simulated
+at (`predictions.synthetic.scales`: from its P-F intervals, 12 h or a day for most built-in types).
+The step travels with the models (bundle extra `step_hours`) like the time scale. Buckets are cut
+on whole microseconds, so a 20 ms step puts a reading on a boundary in the same bucket in Postgres and in numpy.
 """
 
 from __future__ import annotations
@@ -59,6 +63,23 @@ def time_scale_for(seconds: Array) -> float:
     finite = np.asarray(seconds, np.float64)
     finite = finite[np.isfinite(finite)]
     return CYCLE_TIME_SCALE if len(finite) and float(finite.max()) < _CYCLE_DATA_BEFORE else 1.0
+
+
+def other_scale_machines(machines: Array, seconds: Array, *, time_scale: float) -> list[str]:
+    """The machines whose readings models of this `time_scale` cannot read (sorted names): readings
+    counted in cycles (stored before 1980) for models that read clock time, and clock-time
+    readings for cycle models. Bucketing cycles by the hour would merge 3,600 cycles into one
+    step (every machine the same score, each window ending 1970-01-01); bucketing clock seconds
+    as cycles would make each second an "hour". Any model reads cycle data one cycle a step."""
+    names, codes = np.unique(np.asarray(machines).astype(str), return_inverse=True)
+    stored = np.asarray(seconds, np.float64)
+    latest = np.full(len(names), -np.inf)  # each machine's latest finite time, as time_scale_for reads it
+    finite = np.isfinite(stored)
+    np.maximum.at(latest, codes[finite], stored[finite])
+    cycles = np.isfinite(latest) & (latest < _CYCLE_DATA_BEFORE)
+    clock = np.isfinite(latest) & ~cycles
+    other = clock if time_scale == CYCLE_TIME_SCALE else cycles
+    return [str(name) for name in names[other]]
 
 
 def time_unit_of(time_scale: float) -> str:

@@ -203,7 +203,9 @@ def trained_motor(world: World, django_db_blocker: Any) -> Trained:
         machine = Machine.objects.filter(name="ABB-101").first() or machine_create(
             machine_type_id=machine_type.id, name="ABB-101", site="Plant B")
         readings_push(items=failing_run_readings(machine_type.metadata, "ABB-101"))
-        summary = onboard_machine_type(machine_type=machine_type, machines=24, horizon_h=24, seed=3, kinds=KINDS)
+        # The type's own horizon (6 days at its one-day steps): a fixed 24 h would be one step,
+        # too short for the alert rules' 4 of the last 6 steps.
+        summary = onboard_machine_type(machine_type=machine_type, machines=24, seed=3, kinds=KINDS)
         return Trained(machine_type.id, machine.id, summary)
 
 

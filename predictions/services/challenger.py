@@ -199,7 +199,7 @@ def _training_data(machine_type: MachineType, champion: ModelVersion, champions:
     """Real data fine-tuned from the champions when there is enough, else a new simulated fleet."""
     from predictions.services.real_training import real_table
     from predictions.services.training import LIMITS
-    from predictions.synthetic.simulator import simulate_fleet
+    from predictions.synthetic.simulator import simulate_fleet, simulation_scale
 
     seed = int(champion.params.get("seed") or 0) + 1000 + champion.number
     try:
@@ -208,7 +208,8 @@ def _training_data(machine_type: MachineType, champion: ModelVersion, champions:
         low, high = LIMITS["machines"]
         machines = int(min(max(champion.dataset.machines if champion.dataset else DEFAULT_MACHINES, low), high))
         table = simulate_fleet(machine_type.metadata, machines=machines, seed=seed)
-        return table, Dataset.Source.SIMULATED, 1.0, {
+        # A type simulated in cycles keeps cycle models (the table's step travels to train_suite).
+        return table, Dataset.Source.SIMULATED, simulation_scale(machine_type.metadata).time_scale, {
             "generator": "physics simulator", "machines": machines, "seed": seed,
             "training": "simulated, new seed", "why_not_real": exc.message}, {}
     from predictions.training.suite import continues_boosting

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, PaymentRequired
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from pdm_saas.monitoring.metrics import predictions_record
-from predictions.frames import Reading, frame_from_columns, frame_from_readings
+from predictions.frames import Reading, frame_from_columns, frame_from_readings, other_scale_machines
 from predictions.models import Prediction
 from predictions.scoring import ModelSet, recent_states, score_frame
 from predictions.services.alerts import alarm_memory, alerts_from_verdicts
@@ -60,14 +60,17 @@ def _models_or_conflict(machine_type: MachineType, machine_id: int | None = None
 
 
 def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], models: ModelSet,
-                 names: dict[int, str] | None = None, extra_steps: int = 0) -> pa.Table:
+                 names: dict[int, str] | None = None, extra_steps: int = 0,
+                 skip_other_scale: bool = False) -> pa.Table:
     """Each machine's readings over the last `history_steps` steps before its own latest reading.
     Models with run features (run age, change from the run's baseline) also get the first
     `baseline_steps` steps of the current run, which starts after the machine's latest failure
     event (or at its first reading): windows count back from the latest row only, so the gap
     between the two stretches never enters a window. `names` (id -> name) spares the query when
     the caller holds the machines already. `extra_steps` more steps give the last steps before the
-    latest full windows too (the alert rules' k of n read them)."""
+    latest full windows too (the alert rules' k of n read them). A machine whose readings the
+    models cannot read at their scale (`other_scale_refusal`) is refused, or left out with
+    `skip_other_scale`."""
     steps = models.history_steps + HISTORY_SLACK_STEPS + extra_steps
     span = timedelta(hours=models.step_hours * steps / models.time_scale)
     # Re-read: ingest appends slots on the row, and the caller's instance may predate that.
@@ -79,7 +82,57 @@ def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], model
         rows = cursor.fetchall()
     if names is None:
         names = dict(Machine.objects.filter(id__in=machine_ids).values_list("id", "name"))
+    rows = _rows_at_model_scale(rows, names, machine_type, models, skip=skip_other_scale)
     return _frame_from_rows(rows, slots, names, machine_type.metadata, models)
+
+
+def _rows_at_model_scale(rows: list[tuple[Any, ...]], names: dict[int, str], machine_type: MachineType,
+                         models: ModelSet, *, skip: bool) -> list[tuple[Any, ...]]:
+    machines = np.array([names[r[0]] for r in rows], dtype=object)
+    other = other_scale_machines(machines, np.array([float(r[1]) for r in rows]), time_scale=models.time_scale)
+    if not other:
+        return rows
+    if not skip:
+        raise other_scale_refusal(machine_type, models, other)
+    logger.warning("Scoring of %s in %s left out %s: %s", machine_type.key, connection.schema_name, other,
+                   other_scale_refusal(machine_type, models, other).message)
+    return [r for r, name in zip(rows, machines, strict=True) if name not in set(other)]
+
+
+def other_scale_refusal(machine_type: MachineType, models: ModelSet, machines: Sequence[str]) -> Conflict:
+    """Why these machines' readings cannot be scored by the type's models, and what to do."""
+    listed = ", ".join(machines[:5]) + (f" and {len(machines) - 5} more" if len(machines) > 5 else "")
+    if models.time_unit == "cycles":
+        message = (f"The models of {machine_type.name} count time in cycles, one cycle a step, but the readings of "
+                   f"{listed} carry clock times. Upload them with a cycle column, or train models on clock-time "
+                   "readings.")
+    else:
+        message = (f"The readings of {listed} are counted in cycles, but the models of {machine_type.name} read "
+                   f"clock time in steps of {_step_words(models.step_hours)}, so they cannot read them one cycle "
+                   "a step. Set how long a cycle takes on the machine type (hours_per_cycle) and onboard it again "
+                   "(its models are then simulated in cycles), or train on these machines' real data.")
+    return Conflict(message, code="time_scale", details={"machines": list(machines[:50]),
+                                                          "model_time_unit": models.time_unit})
+
+
+def machine_scale_refusal(*, machine: Machine) -> str | None:
+    """Why the type's champions cannot score this machine's readings (the machine page says so
+    before anyone presses "Score now"), None when they can or there is nothing to judge yet."""
+    from machines.selectors import readings_recent
+
+    latest = readings_recent(machine=machine, limit=1)
+    models = model_set_for(machine_type=machine.machine_type, machine_id=machine.id) if latest else None
+    if models is None:
+        return None
+    names, seconds = np.array([machine.name], dtype=object), np.array([latest[0][0].timestamp()])
+    other = other_scale_machines(names, seconds, time_scale=models.time_scale)
+    return other_scale_refusal(machine.machine_type, models, other).message if other else None
+
+
+def _step_words(step_hours: float) -> str:
+    from predictions.synthetic.scales import describe_hours  # pure and small; kept out of module start-up
+
+    return describe_hours(step_hours)
 
 
 _RECENT_SQL = """
@@ -148,7 +201,8 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) 
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
     ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
     memory = alarm_memory()
-    frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models, extra_steps=memory)
+    frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models, extra_steps=memory,
+                         skip_other_scale=True)
     route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
     served, frame = route.split(frame) if route is not None else (None, frame)
     relative, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
@@ -174,6 +228,7 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
     memory = alarm_memory()
     if readings:
+        _refuse_other_scale(readings, machine.machine_type, models)
         frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours,
                                     time_scale=models.time_scale)
     else:
@@ -189,6 +244,14 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     if route is None and challenged:  # served by the champion: the challenger shadows it
         shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
     return stored
+
+
+def _refuse_other_scale(readings: Sequence[Reading], machine_type: MachineType, models: ModelSet) -> None:
+    machines = np.array([m for m, _, _ in readings], dtype=object)
+    seconds = np.array([(ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp() for _, ts, _ in readings])
+    other = other_scale_machines(machines, seconds, time_scale=models.time_scale)
+    if other:
+        raise other_scale_refusal(machine_type, models, other)
 
 
 def _may_have_challenger(machine_type: MachineType) -> bool:
@@ -211,6 +274,7 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
         raise InvalidInput(f"A batch holds at most {MAX_BATCH_ROWS:,} rows; this one has {len(readings):,}. "
                            "Split it, or use the file-to-file command for large files.")
     models = _models_or_conflict(machine_type)
+    _refuse_other_scale(readings, machine_type, models)
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
     frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours,
                                 time_scale=models.time_scale)

@@ -25,31 +25,34 @@ from predictions.models import Dataset, ModelVersion, Prediction, metrics_headli
 from predictions.services.registry import dataset_store, model_version_promote, model_version_register
 from predictions.services.scoring import fleet_score
 from predictions.services.synthesis import dataset_synthesize, quality_headline
-from predictions.synthetic.simulator import simulate_fleet
-from predictions.training.classifier import default_horizon_h
+from predictions.synthetic.scales import default_horizon, typical_pf_interval
+from predictions.synthetic.simulator import simulate_fleet, simulation_scale
 from predictions.training.suite import Suite, train_suite
 
 ONBOARD_KIND = "models.onboard"
 # 100 simulated machines: at 40, median held-out F1 over the 24 built-in types falls from 0.78 to
 # 0.66 and eight types drop below 0.5 (benchmarks/model_quality.py, docs/synthetic.md).
 DEFAULT_MACHINES = 100
-# None: 10% of the median simulated run (`default_horizon_h`), 13-28 h for the built-in types.
+# None: half the type's typical P-F interval (`predictions.synthetic.scales.default_horizon`): from
+# 9 min (milling tool) and 12 h (AI4I) to 6-62 days for the other built-in types.
 DEFAULT_HORIZON_H: float | None = None
 # The synthesizer fitted on the simulated fleet, for its SDMetrics quality report and a sample to
 # augment or share; the models themselves train on the simulated fleet, which measured better
 # (predictions/synthetic/synthesizers.py). None skips the stage.
 DEFAULT_SYNTHESIZER: str | None = "gaussian_copula"
 SYNTHESIZERS = ("gaussian_copula", "tvae", "ctgan", "hybrid")
-LIMITS = {"machines": (10, 400), "horizon_h": (0.0, 24.0 * 90)}
+LIMITS = {"machines": (10, 400), "horizon_h": (0.0, 24.0 * 90), "step_hours": (1 / 3600, 24.0 * 7)}
 
 
 def onboarding_params(*, machines: int = DEFAULT_MACHINES, horizon_h: float | None = DEFAULT_HORIZON_H,
-                      seed: int = 0, synthesizer: str | None = DEFAULT_SYNTHESIZER) -> dict[str, Any]:
-    """Validated parameters, with a message a person can act on when one is out of range."""
+                      seed: int = 0, synthesizer: str | None = DEFAULT_SYNTHESIZER,
+                      step_hours: float | None = None) -> dict[str, Any]:
+    """Validated parameters, with a message a person can act on when one is out of range.
+    `step_hours` None: the type's own step, from its P-F intervals (docs/synthetic.md)."""
     if synthesizer is not None and synthesizer not in SYNTHESIZERS:
         raise InvalidInput(f"synthesizer must be one of {', '.join(SYNTHESIZERS)} or null.",
                            details={"synthesizer": ["unknown"]})
-    for name, value in (("machines", machines), ("horizon_h", horizon_h)):
+    for name, value in (("machines", machines), ("horizon_h", horizon_h), ("step_hours", step_hours)):
         if value is None:
             continue
         low, high = LIMITS[name]
@@ -57,7 +60,7 @@ def onboarding_params(*, machines: int = DEFAULT_MACHINES, horizon_h: float | No
             raise InvalidInput(f"{name} must be between {low:g} and {high:g}; got {value}.",
                                details={name: [f"between {low:g} and {high:g}"]})
     return {"machines": int(machines), "horizon_h": None if horizon_h is None else float(horizon_h), "seed": int(seed),
-            "synthesizer": synthesizer}
+            "synthesizer": synthesizer, "step_hours": None if step_hours is None else float(step_hours)}
 
 
 def onboarding_start(*, machine_type: MachineType, created_by_id: int | None = None, **params: Any) -> Job:
@@ -107,24 +110,30 @@ def job_machine_type(job: Job) -> MachineType:
 def onboarding_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     """The job: simulate, store the dataset, train, register, promote firsts, score the fleet."""
     return onboard_machine_type(machine_type=job_machine_type(job), job_id=job.id, progress=progress,
-                                **{k: job.params.get(k) for k in ("machines", "horizon_h", "seed", "synthesizer")})
+                                **{k: job.params.get(k) for k in ("machines", "horizon_h", "seed", "synthesizer",
+                                                                  "step_hours")})
 
 
 def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_MACHINES,
                          horizon_h: float | None = DEFAULT_HORIZON_H, seed: int = 0, job_id: int | None = None,
                          progress: ProgressFn | None = None, kinds: Sequence[str] = KINDS,
-                         synthesizer: str | None = DEFAULT_SYNTHESIZER) -> dict[str, Any]:
-    """The whole pipeline in the calling process (the job runs it; so can a command or a test)."""
+                         synthesizer: str | None = DEFAULT_SYNTHESIZER, step_hours: float | None = None,
+                         ) -> dict[str, Any]:
+    """The whole pipeline in the calling process (the job runs it; so can a command or a test).
+    The fleet is simulated at the type's step (or `step_hours`), and the models keep that step and
+    time scale, so the machines' readings are bucketed the same way when they are scored."""
     _refuse_observation_type(machine_type)
     report: ProgressFn = progress or no_progress
     timings: dict[str, float] = {}
     started = time.perf_counter()
     report(2, f"Simulating {machines} machines of {machine_type.name}")
-    table = simulate_fleet(machine_type.metadata, machines=machines, seed=seed)
+    scale = simulation_scale(machine_type.metadata, step_hours)
+    table = simulate_fleet(machine_type.metadata, machines=machines, seed=seed, step_hours=scale.step_hours)
     dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.SIMULATED, table=table, job_id=job_id,
-                            params={"generator": "physics simulator", "machines": machines, "seed": seed})
+                            params={"generator": "physics simulator", "machines": machines, "seed": seed,
+                                    "step_hours": scale.step_hours, "time_scale": scale.time_scale})
     timings["simulate"] = round(time.perf_counter() - started, 3)
-    horizon_h = default_horizon_h(table) if horizon_h is None else horizon_h
+    horizon_h = default_horizon(machine_type.metadata, scale) if horizon_h is None else horizon_h
     synthesized = None
     if synthesizer is not None:
         stage = time.perf_counter()
@@ -132,9 +141,11 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
                                          progress=lambda p, m: report(5 + int(p * 0.2), m))
         timings["synthesize"] = round(time.perf_counter() - stage, 3)
     suite = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, kinds=kinds,
+                        step_hours=scale.step_hours, time_scale=scale.time_scale,
+                        rul_cap_h=typical_pf_interval(machine_type.metadata, scale),
                         progress=lambda p, m: report(25 + int(p * 0.6), m))
     versions = register_suite(machine_type=machine_type, suite=suite, dataset=dataset, job_id=job_id,
-                              params={"horizon_h": horizon_h, "seed": seed})
+                              params={"horizon_h": horizon_h, "seed": seed, "step_hours": scale.step_hours})
     timings["train"] = round(sum(suite.seconds.values()), 3)
     report(88, "Scoring the fleet with the new models")
     scored_at = time.perf_counter()

@@ -22,12 +22,19 @@ How each field is used
 - Correlation: one latent load factor per machine-step (AR(1), correlation `load_correlation`)
   moves all sensors together: by `load_fraction` of their scale for sensors named in any regime's
   `signal_levels`, by half of that for the others.
-- `failure_modes[].mean_time_to_failure_hours`: a failing run picks its mode with weight 1/MTTF;
-  its length is drawn (log-normal, `run_length_spread`) around a mean that maps log(MTTF) across
-  the type's modes onto [`min_run_steps`, `max_run_steps`], then clipped to that range.
-- `failure_modes[].pf_interval_hours`: degradation starts at run end - P-F interval, with the
-  interval scaled by the same factor as the run (pf / MTTF of the run), but at least
-  `min_pf_fraction` of the run and `min_pf_steps` steps; `default_pf_fraction` when absent.
+- Time: one step lasts `step_hours`, by default the type's step (`predictions.synthetic.scales`:
+  chosen from its P-F intervals, e.g. 12 h or 1 day; one cycle for a type with `hours_per_cycle`,
+  whose times are then counted in cycles). Timestamps, `time_to_failure_h` and the P-F intervals
+  are all in those real hours (cycles).
+- `failure_modes[].mean_time_to_failure_hours`: a failing run picks its mode with weight 1/MTTF.
+  A run does not last the MTTF: it is the end of a machine's life, observed from a random age
+  (a healthy stretch of `healthy_steps` steps) up to the failure, so it holds
+  healthy + P-F steps, clipped to [`min_run_steps`, `max_run_steps`] (a P-F interval longer than
+  the run is cut at the start: the machine is already wearing when the record begins).
+- `failure_modes[].pf_interval_hours`: degradation starts the P-F interval before the failure,
+  in real time (a 2,000 h bearing P-F is 83 steps of a day). A mode whose interval is shorter
+  than a step (a sudden failure at this step) shows only in its last step. Without one, the
+  interval is `default_pf_fraction` of the run.
 - `failure_modes[].affected_signals`: from onset to failure a signal moves by
   `direction * magnitude * |healthy| * shape(t)`, t going 0 -> 1 over the P-F interval, with
   shape by `progression`: linear t; exponential (e^{4t}-1)/(e^4-1); step, a jump at a random
@@ -53,6 +60,7 @@ Whether a failure shows in the zones follows from the document alone: a mode's s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +72,7 @@ import pyarrow as pa
 
 from machines.formulas import Formula
 from machines.metadata import derived_formulas, numeric_sensors, range_zone, signal_ranges
+from predictions.synthetic.scales import TimeScale, scale_metadata, type_time_scale
 
 Array = np.ndarray
 
@@ -74,10 +83,8 @@ class SimulationOptions:
 
     min_run_steps: int = 100
     max_run_steps: int = 600
-    run_length_spread: float = 0.2  # sigma of the log-normal run length around its mean
+    healthy_steps: tuple[int, int] = (60, 300)  # the healthy stretch before the P-F interval, drawn uniformly
     default_pf_fraction: float = 0.3  # P-F interval as a share of the run, when the mode has none
-    min_pf_fraction: float = 0.1
-    min_pf_steps: int = 10
     noise_fraction: float = 0.02
     load_fraction: float = 0.05
     load_correlation: float = 0.95
@@ -104,8 +111,7 @@ class _Drift:
 class _Mode:
     name: str
     weight: float
-    mean_steps: float
-    pf_ratio: float | None
+    pf_steps: float | None  # the P-F interval in steps; None: a share of the run
     drifts: tuple[_Drift, ...]
 
 
@@ -127,20 +133,30 @@ class _Plan:
 
 
 def simulate_fleet(
-    document: Mapping[str, Any], *, machines: int = 20, seed: int = 0, step_hours: float = 1.0,
+    document: Mapping[str, Any], *, machines: int = 20, seed: int = 0, step_hours: float | None = None,
     healthy_fraction: float = 0.2, options: SimulationOptions | None = None,
 ) -> pa.Table:
-    """Run-to-failure trajectories of `machines` simulated machines of this type, one row per step."""
+    """Run-to-failure trajectories of `machines` simulated machines of this type, one row per step.
+    `step_hours`: the type's own step when None (`simulation_scale`); tests may pass another.
+    The table's schema metadata carries the step and the time scale the models should keep."""
     options = options or SimulationOptions()
-    _check_arguments(machines, step_hours, healthy_fraction, options)
-    plan = _plan(document, options)
+    scale = simulation_scale(document, step_hours)
+    _check_arguments(machines, scale.step_hours, healthy_fraction, options)
+    plan = _plan(document, options, scale)
     healthy = round(machines * healthy_fraction)
     streams = np.random.SeedSequence(seed).spawn(machines)
     runs = [
         _simulate_machine(plan, options, np.random.default_rng(stream), failing=index >= healthy)
         for index, stream in enumerate(streams)
     ]
-    return _table(plan, runs, step_hours, options)
+    return _table(plan, runs, scale, options)
+
+
+def simulation_scale(document: Mapping[str, Any], step_hours: float | None = None) -> TimeScale:
+    """The type's time scale (`predictions.synthetic.scales`), with `step_hours` in place of its
+    step when given."""
+    scale = type_time_scale(document)
+    return scale if step_hours is None else dataclasses.replace(scale, step_hours=float(step_hours))
 
 
 def _check_arguments(machines: int, step_hours: float, healthy_fraction: float, options: SimulationOptions) -> None:
@@ -152,12 +168,17 @@ def _check_arguments(machines: int, step_hours: float, healthy_fraction: float, 
         raise ValueError(f"healthy_fraction must be within [0, 1], got {healthy_fraction}")
     if not 2 <= options.min_run_steps <= options.max_run_steps:
         raise ValueError("expected 2 <= min_run_steps <= max_run_steps")
+    if not 0 <= options.healthy_steps[0] <= options.healthy_steps[1]:
+        raise ValueError("expected 0 <= healthy_steps[0] <= healthy_steps[1]")
 
 
 # --- the plan: levels, scales and modes from the document ---------------------------------------
 
 
-def _plan(document: Mapping[str, Any], options: SimulationOptions) -> _Plan:
+def _plan(document: Mapping[str, Any], options: SimulationOptions, time: TimeScale | None = None) -> _Plan:
+    # `time` only sets the modes' P-F steps; levels and scales (what predictions.baselines reads
+    # through this plan) are the same at every step, so it defaults to the type's own.
+    time = time or type_time_scale(document)
     sensors = numeric_sensors(document)
     names = [sensor["name"] for sensor in sensors]
     regimes = document["operating_regimes"]
@@ -176,7 +197,7 @@ def _plan(document: Mapping[str, Any], options: SimulationOptions) -> _Plan:
         modes=[], formulas=derived_formulas(document),
         categorical={s["name"]: list(s["categories"]) for s in document["sensors"] if s["kind"] == "categorical"},
     )
-    modes = _modes(document, partial, options)
+    modes = [_mode(mode, partial, time) for mode in document["failure_modes"]]
     return _Plan(**{**partial.__dict__, "modes": modes})
 
 
@@ -202,19 +223,7 @@ def _levels(
     return np.where(np.isnan(given), middle + offsets, given), scale
 
 
-def _modes(document: Mapping[str, Any], plan: _Plan, options: SimulationOptions) -> list[_Mode]:
-    modes = document["failure_modes"]
-    log_mttf = np.log([mode["mean_time_to_failure_hours"] for mode in modes])
-    spread = log_mttf.max() - log_mttf.min()
-    position = (log_mttf - log_mttf.min()) / spread if spread > 0 else np.full(len(modes), 0.5)
-    # Leave room for the log-normal spread so most draws land inside [min, max] unclipped.
-    low, high = options.min_run_steps * 1.25, options.max_run_steps / 1.25
-    low, high = min(low, high), max(low, high)
-    means = low + position * (high - low)
-    return [_mode(mode, plan, float(mean)) for mode, mean in zip(modes, means, strict=True)]
-
-
-def _mode(mode: Mapping[str, Any], plan: _Plan, mean_steps: float) -> _Mode:
+def _mode(mode: Mapping[str, Any], plan: _Plan, scale: TimeScale) -> _Mode:
     interval = mode.get("pf_interval_hours")
     direct = {a["signal"] for a in mode["affected_signals"] if a["signal"] in plan.names}
     drifts = []
@@ -228,8 +237,8 @@ def _mode(mode: Mapping[str, Any], plan: _Plan, mean_steps: float) -> _Mode:
         if driver is not None:
             drifts.append(_Drift(driver, sign, magnitude, progression, derived=signal))
     return _Mode(
-        name=mode["name"], weight=1 / mode["mean_time_to_failure_hours"], mean_steps=mean_steps,
-        pf_ratio=None if interval is None else interval / mode["mean_time_to_failure_hours"], drifts=tuple(drifts),
+        name=mode["name"], weight=1 / mode["mean_time_to_failure_hours"],
+        pf_steps=None if interval is None else interval / scale.hours_per_unit / scale.step_hours, drifts=tuple(drifts),
     )
 
 
@@ -274,13 +283,13 @@ class _Run:
 
 def _simulate_machine(plan: _Plan, options: SimulationOptions, rng: np.random.Generator, *, failing: bool) -> _Run:
     mode = plan.modes[rng.choice(len(plan.modes), p=_normalised([m.weight for m in plan.modes]))]
-    steps = _run_length(mode, options, rng)
+    steps, pf_steps = _run_length(mode, options, rng)
     regimes = _regime_path(plan, options, rng, steps)
     healthy = plan.levels[regimes] + rng.normal(0, options.machine_offset_fraction, len(plan.names)) * plan.scale
     load = _ar1(rng, steps, options.load_correlation)[:, None] * options.load_fraction
     values = healthy + load * plan.load_weight * plan.scale
     if failing:
-        values = _degrade(plan, mode, options, rng, values, healthy)
+        values = _degrade(plan, mode, pf_steps, rng, values, healthy)
     values = values + rng.normal(0, options.noise_fraction, values.shape) * plan.scale
     values = np.clip(values, plan.clip_low, plan.clip_high)
     values = _stuck(values, options, rng)
@@ -289,9 +298,15 @@ def _simulate_machine(plan: _Plan, options: SimulationOptions, rng: np.random.Ge
     return _Run(values, regimes, categories, mode.name if failing else "")
 
 
-def _run_length(mode: _Mode, options: SimulationOptions, rng: np.random.Generator) -> int:
-    drawn = mode.mean_steps * math.exp(rng.normal(0, options.run_length_spread))
-    return int(np.clip(round(drawn), options.min_run_steps, options.max_run_steps))
+def _run_length(mode: _Mode, options: SimulationOptions, rng: np.random.Generator) -> tuple[int, float]:
+    """(steps, P-F interval in steps): a healthy stretch, then the P-F interval, within the bounds."""
+    healthy = int(rng.integers(options.healthy_steps[0], options.healthy_steps[1] + 1))
+    if mode.pf_steps is None:
+        steps = int(np.clip(round(healthy / (1 - options.default_pf_fraction)), options.min_run_steps,
+                            options.max_run_steps))
+        return steps, options.default_pf_fraction * steps
+    steps = int(np.clip(healthy + math.ceil(mode.pf_steps), options.min_run_steps, options.max_run_steps))
+    return steps, mode.pf_steps
 
 
 def _regime_path(plan: _Plan, options: SimulationOptions, rng: np.random.Generator, steps: int) -> Array:
@@ -324,13 +339,13 @@ def _ar1(rng: np.random.Generator, steps: int, rho: float) -> Array:
 
 
 def _degrade(
-    plan: _Plan, mode: _Mode, options: SimulationOptions, rng: np.random.Generator, values: Array, healthy: Array,
+    plan: _Plan, mode: _Mode, pf_steps: float, rng: np.random.Generator, values: Array, healthy: Array,
 ) -> Array:
+    # t goes 0 -> 1 over the P-F interval, reaching 1 at the failure (the last step). An interval
+    # shorter than a step shows in the last step only; one longer than the run starts part-way.
     steps = len(values)
-    ratio = options.default_pf_fraction if mode.pf_ratio is None else mode.pf_ratio
-    window = max(ratio * steps, options.min_pf_fraction * steps, options.min_pf_steps)
-    onset = max(0, steps - 1 - int(round(min(window, steps - 1))))
-    t = np.clip((np.arange(steps) - onset) / max(steps - 1 - onset, 1), 0.0, 1.0)
+    remaining = steps - 1 - np.arange(steps)
+    t = np.clip(1.0 - remaining / max(pf_steps, 1.0), 0.0, 1.0)
     values = values.copy()
     for drift in mode.drifts:
         shape = _shape(drift.progression, t, rng)
@@ -389,7 +404,8 @@ def _stuck(values: Array, options: SimulationOptions, rng: np.random.Generator) 
 # --- the output table -----------------------------------------------------------------------------
 
 
-def _table(plan: _Plan, runs: list[_Run], step_hours: float, options: SimulationOptions) -> pa.Table:
+def _table(plan: _Plan, runs: list[_Run], scale: TimeScale, options: SimulationOptions) -> pa.Table:
+    step_hours = scale.step_hours
     lengths = np.array([len(run.regimes) for run in runs], dtype=np.int64)
     cycle = np.concatenate([np.arange(n) for n in lengths]) if runs else np.zeros(0, np.int64)
     values = np.concatenate([run.values for run in runs]) if runs else np.zeros((0, len(plan.names)))
@@ -409,7 +425,7 @@ def _table(plan: _Plan, runs: list[_Run], step_hours: float, options: Simulation
     regime_names = np.array(plan.regime_names)
     columns["regime"] = pa.array(regime_names[np.concatenate([r.regimes for r in runs])] if runs else [], pa.string())
     columns.update(_labels(runs, lengths, cycle, step_hours))
-    return pa.table(columns)
+    return pa.table(columns).replace_schema_metadata(scale_metadata(scale))
 
 
 def _derived_columns(plan: _Plan, sensors: Array) -> dict[str, Array]:

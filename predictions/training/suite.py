@@ -24,6 +24,7 @@ from predictions.explain import CaseBase, Surrogate, global_importance
 from predictions.features import FeatureSpec
 from predictions.frames import DEFAULT_STEP_HOURS
 from predictions.splits import split_train_validation_test
+from predictions.synthetic.scales import scale_from_metadata
 from predictions.training.classifier import (
     ClassifierResult,
     column_numpy,
@@ -67,14 +68,17 @@ def table_fingerprint(table: pa.Table) -> str:
 
 def train_suite(
     table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0,
-    step_hours: float = DEFAULT_STEP_HOURS, kinds: Sequence[str] = KINDS, progress: Progress | None = None,
+    step_hours: float | None = None, kinds: Sequence[str] = KINDS, progress: Progress | None = None,
     spec: FeatureSpec | None = None, init: Mapping[str, Bundle] | None = None, init_rounds: int = 100,
-    time_scale: float = 1.0, search: SearchSettings | None = None,
+    time_scale: float | None = None, search: SearchSettings | None = None, rul_cap_h: float | None = None,
 ) -> Suite:
     """`init` fine-tunes: the failure classifier and RUL regressor continue boosting from these
     bundles' boosters (`init_rounds` more trees, the RUL cap kept); their feature spec is used.
     `search` (without `init`): the classifier and the RUL regressor are each chosen by a model
-    search, each with the whole of its budget (predictions.training.search)."""
+    search, each with the whole of its budget (predictions.training.search).
+    `step_hours` and `time_scale` (what the bundles carry, so scoring buckets readings the same
+    way): a simulated table's own (its schema metadata) when None, else one hour and clock time.
+    `rul_cap_h`: the RUL regressor's cap, when the caller knows the longest warning time."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown model kinds {unknown}; known: {', '.join(KINDS)}")
@@ -82,6 +86,11 @@ def train_suite(
     spec = spec or FeatureSpec.for_document(document)
     suite = Suite({}, {}, table_fingerprint(table), table.num_rows,
                   len(set(column_numpy(table, "machine").astype(str))))
+    simulated = scale_from_metadata(table.schema.metadata)
+    if step_hours is None:
+        step_hours = simulated.step_hours if simulated is not None else DEFAULT_STEP_HOURS
+    if time_scale is None:
+        time_scale = simulated.time_scale if simulated is not None else 1.0
     common = {"step_hours": step_hours, "time_scale": time_scale, "trained_on_rows": table.num_rows}
     features = _Features(table, document)
     steps = [(FAILURE, "failure classifier"), (RUL, "remaining-life regressor"), (ANOMALY, "anomaly detector"),
@@ -96,6 +105,10 @@ def train_suite(
             options: dict[str, Any] = {"init": start_from, "rounds": init_rounds} if start_from is not None else {}
             if kind in (FAILURE, RUL) and search is not None and start_from is None:
                 options.update(search=search, progress=_scaled(report, index, len(steps)))
+            if kind == RUL and rul_cap_h is not None and start_from is None:
+                options["cap_h"] = rul_cap_h
+            if kind == FORECAST:
+                options["horizons"] = forecast_horizons(step_hours)
             suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec,
                                                   features=features, **options)
         except _NotTrainable as exc:
@@ -105,6 +118,14 @@ def train_suite(
         suite.seconds[kind] = round(time.perf_counter() - started, 3)
     report(100, "Models trained")
     return suite
+
+
+def forecast_horizons(step_hours: float) -> list[float]:
+    """The forecaster's horizons at this step: its hour-scale defaults (1-48 h), stretched for
+    steps longer than an hour, so a daily-step model forecasts 1-48 days ahead, not 1-2 steps."""
+    from predictions.training.forecast import HORIZONS_H
+
+    return [h * max(step_hours, 1.0) for h in HORIZONS_H]
 
 
 def _scaled(report: Progress, index: int, steps: int) -> Progress:
@@ -188,8 +209,9 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int, feat
 
 def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
          features: _Features, init: Bundle | None = None, rounds: int | None = None,
-         search: SearchSettings | None = None, progress: Progress | None = None) -> Bundle:
-    extra: dict[str, Any] = {"spec": spec, "search": search, "progress": progress}
+         search: SearchSettings | None = None, progress: Progress | None = None,
+         cap_h: float | None = None) -> Bundle:
+    extra: dict[str, Any] = {"spec": spec, "search": search, "progress": progress, "cap_h": cap_h}
     if init is not None:
         extra = {"init": _continued(init), "rounds": rounds, "spec": init.model.spec,
                  "cap_h": init.model.cap_h, "params": FINE_TUNE_PARAMS}
@@ -214,11 +236,11 @@ def _anomaly(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, 
 
 
 def _forecast(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
-              spec: FeatureSpec, features: _Features) -> Bundle:  # the forecaster reads raw signals
+              spec: FeatureSpec, features: _Features, horizons: Sequence[float]) -> Bundle:  # reads raw signals
     from predictions.training.forecast import train_sensor_forecaster
 
     try:
-        result = train_sensor_forecaster(table, document, seed=seed)
+        result = train_sensor_forecaster(table, document, seed=seed, horizons=horizons)
     except ValueError as exc:
         raise _NotTrainable(str(exc)) from exc
     return Bundle(FORECAST, result)

@@ -30,7 +30,7 @@ from predictions.selectors import (
     machine_latest_prediction,
     prediction_history,
 )
-from predictions.services.scoring import machine_predict
+from predictions.services.scoring import machine_predict, machine_scale_refusal
 from predictions.web_format import factor_bars, finite_or_none, forecast_summary, signal_bands, verdict
 
 CHART_READINGS = 2_000
@@ -89,6 +89,7 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "factors": factor_bars(explanation.get("top_factors") or []),
         "forecast": forecast_summary(machine_latest_forecast(machine_id=machine.id)),
         "signals": signal_bands(machine.machine_type.metadata),
+        "scale_refusal": machine_scale_refusal(machine=machine),
         "alerts": Alert.objects.filter(machine=machine).order_by("-opened_at")[:20],
         "work_orders": (WorkOrder.objects.filter(machine=machine).select_related("assignee")
                         .order_by("-created_at")[:20]),

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from machines.baselines import DEFAULT_DAYS
 from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create
@@ -139,7 +140,13 @@ def test_a_failing_run_scored_in_a_batch_is_in_the_inbox_and_at_risk_on_the_page
     with tenant_context(world.acme):
         machine_type = MachineType.objects.get(key=TRAINED_TYPE)
         machine = machine_create(machine_type_id=machine_type.id, name="ABB-201")
-        rows = failing_run_readings(machine_type.metadata, "ABB-201", seed=7)[-60:]  # the run's last hours
+        run = failing_run_readings(machine_type.metadata, "ABB-201", seed=7)
+        # The machine's first readings (the healthy start of its run) teach it its normal; a
+        # machine with no known normal is "learning its normal", not judged.
+        start = datetime.fromisoformat(run[0]["ts"])
+        learned_by = start + timedelta(days=DEFAULT_DAYS + 1)
+        readings_push(items=[r for r in run if datetime.fromisoformat(r["ts"]) <= learned_by])
+        rows = run[-60:]  # the run's last steps
     scored = client_for("engineer").post("/api/v1/predictions/batch/", {"readings": rows}, content_type=JSON)
     assert scored.status_code == 201, scored.content
     latest = max(scored.json(), key=lambda p: p["window_end"])

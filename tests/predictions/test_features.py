@@ -27,7 +27,7 @@ SPEC3 = FeatureSpec(windows=(3,))
 
 @functools.cache
 def motor_fleet(machines: int = 10) -> pa.Table:
-    return simulate_fleet(library_get(MOTOR), machines=machines, seed=0)
+    return simulate_fleet(library_get(MOTOR), machines=machines, seed=0, step_hours=1.0)  # one row an hour
 
 
 def motor_features(table: pa.Table) -> tuple[np.ndarray, list[str]]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from machines.library import library_get, library_list
+from predictions.synthetic.scales import default_horizon, typical_pf_interval
 from predictions.synthetic.simulator import simulate_fleet, zones_at_failure
 from predictions.training.classifier import train_failure_classifier
 from predictions.training.rul import train_rul_regressor
@@ -45,8 +46,10 @@ def test_every_failure_mode_leaves_the_normal_range_by_failure_time(key: str) ->
 
 # Types the library had trouble with (C-MAPSS's 1-2 % drifts; a steam turbine and a fan whose modes
 # were curated), machines per fleet: small fleets and few trees, so only "clearly better than the
-# baseline". C-MAPSS needs the larger fleet: with 26 signals, 40 machines give an AUC near 0.7.
-SANITY_FLEETS = {"turbofan-engine-cmapss": 80, "steam-turbine-industrial": 40, "industrial-centrifugal-fan": 40}
+# baseline". C-MAPSS needs the larger fleet: with 26 signals, 40 machines give an AUC near 0.7. So
+# does the steam turbine in real time: its warning times span 1 h to 4,000 h, and 40 machines hold
+# too few runs of each for the RUL (R² 0.18 at 40, 0.60 at 80).
+SANITY_FLEETS = {"turbofan-engine-cmapss": 80, "steam-turbine-industrial": 80, "industrial-centrifugal-fan": 40}
 
 
 @pytest.mark.parametrize("key", SANITY_FLEETS)
@@ -54,10 +57,11 @@ def test_small_models_beat_their_baselines(key: str) -> None:
     document = library_get(key)
     table = simulate_fleet(document, machines=SANITY_FLEETS[key], seed=1)
     kwargs: dict[str, Any] = {"seed": 0, "rounds": 40, "params": {"max_depth": 4}}
-    classifier = train_failure_classifier(table, document, horizon_h=20, **kwargs)
+    # The onboarding's defaults: half the typical P-F interval, and that interval as the RUL cap.
+    classifier = train_failure_classifier(table, document, horizon_h=default_horizon(document), **kwargs)
     assert classifier.metrics["roc_auc"] >= 0.75, classifier.metrics
     assert classifier.metrics["f1"] > classifier.baseline["f1"], classifier.metrics
-    rul = train_rul_regressor(table, document, **kwargs)
+    rul = train_rul_regressor(table, document, cap_h=typical_pf_interval(document), **kwargs)
     assert rul.metrics["r2"] > 0.2, rul.metrics
     assert rul.metrics["mae"] < rul.baseline["mae"], (rul.metrics, rul.baseline)
     assert not np.isnan(rul.metrics["coverage"])

@@ -10,7 +10,7 @@ import pytest
 
 from machines.library import library_get, library_list
 from machines.metadata import derived_evaluate, numeric_sensors, signal_ranges
-from predictions.synthetic.simulator import SimulationOptions, simulate_fleet, zones_at_failure
+from predictions.synthetic.simulator import SimulationOptions, simulate_fleet, simulation_scale, zones_at_failure
 
 KEYS = [summary["key"] for summary in library_list()]
 MOTOR = "induction-motor-siemens-1la7"
@@ -59,17 +59,19 @@ def test_labels_are_consistent(key: str) -> None:
     names = ("failure_mode", "failed", "time_to_failure_h", "cycle")
     mode, failed, ttf, cycle = (column(table, name) for name in names)
     ts = column(table, "ts").astype("datetime64[us]").astype(np.int64)
+    step_hours = simulation_scale(library_get(key)).step_hours  # the type's own step
+    assert float(table.schema.metadata[b"step_hours"]) == step_hours
     censored = 0
     for rows in runs(table):
         assert np.array_equal(cycle[rows], np.arange(len(rows)))
-        assert np.all(np.diff(ts[rows]) == 3_600_000_000)
+        assert np.all(np.diff(ts[rows]) == round(step_hours * 3.6e9))
         assert len(set(mode[rows])) == 1
         if mode[rows][0] == "":
             censored += 1
             assert not failed[rows].any() and np.isnan(ttf[rows]).all()
         else:
             assert failed[rows].sum() == 1 and failed[rows][-1]
-            assert np.all(np.diff(ttf[rows]) < 0) and ttf[rows][-1] == 0
+            assert np.allclose(np.diff(ttf[rows]), -step_hours) and ttf[rows][-1] == 0
     assert censored == 2  # 25 % of 8 machines
 
 
