@@ -72,7 +72,7 @@ def verdict(row: Any) -> str:
     return f"unclear (health {health!r}, anomaly {anomaly!r})"
 
 
-# Known to fail (2026-12-06, parts B and C on main, A not): Motor-003 reads at risk and Motor-001
+# Known to fail (2026-12-06, with parts A, B and C on main): Motor-003 reads at risk and Pump-002
 # healthy, but the other healthy machines read "watch": their anomaly score saturates once their
 # readings are moved to the type's reference by `predictions.baselines.relative_frame`, which uses
 # the level averaged over the regimes rather than the row's own regime (reported to part C).
