@@ -54,6 +54,7 @@ bench: $(STAMP) ## run the benchmarks in benchmarks/, each beside its baseline
 	$(PY) benchmarks/drift.py $(DRIFT_ARGS)
 	$(PY) benchmarks/model_quality.py $(QUALITY_ARGS)
 	$(PY) benchmarks/optimizer.py
+	$(PY) benchmarks/false_alarms.py $(FALSE_ALARMS_ARGS)
 	$(PY) benchmarks/baseline_spread.py
 	$(WITH_SERVICES) $(PY) benchmarks/real_data.py $(REAL_DATA_ARGS)
 	$(WITH_SERVICES) $(PY) benchmarks/search_workers.py $(SEARCH_WORKERS_ARGS)

@@ -1,15 +1,17 @@
 """Demo data for `make run`: a few machines of built-in types, readings, a failure, an open alert
 and a work order, so every screen and endpoint has something to show; and onboarding jobs that
 train each demo type's models on the worker, after which scoring runs on the demo readings.
-Motor-003's readings are the last days of a simulated run that ends in a failure, so the first
-scoring shows a machine in trouble beside healthy ones."""
+The healthy machines are simulated healthy machines at their own operating points; Motor-003's
+readings are a simulated run hours from a bearing failure, so the first scoring shows one machine
+at risk beside four healthy ones; its open alert and work order are about that bearing. Motor-001
+had the same failure 40 days ago (a past failure for the history pages)."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 from django_tenants.utils import tenant_context
 
 from billing.services import subscription_grant
@@ -21,6 +23,14 @@ from predictions.services.alerts import alert_raise
 from predictions.services.work_orders import work_order_create
 from tenants.models import Tenant
 
+SEED = 7
+AT_RISK = "Motor-003"
+AT_RISK_MODE = "bearing_wear"
+# Before the bearing's P-F interval, Motor-003 runs healthy this long: a week to learn its own
+# normal, a week judged healthy. Every demo machine's readings span the same period.
+HEALTHY_DAYS = 14
+PUSH_BATCH = 5_000
+AT_RISK_LEFT = 0.03  # of the P-F interval still to go at the last reading: at risk, not failed yet
 FLEET = [("induction-motor-siemens-1la7", "Motor-00{}", 3, "Plant North", "Line 1"),
          ("centrifugal-pump", "Pump-00{}", 2, "Plant North", "Line 2")]
 
@@ -39,10 +49,11 @@ def demo_fill(*, tenant: Tenant) -> bool:
             for number in range(1, count + 1):
                 machine_create(machine_type_id=machine_type.id, name=pattern.format(number), site=site, line=line)
         _readings()
-        motor = Machine.objects.get(name="Motor-001")
-        FailureEvent.objects.create(machine=motor, occurred_at=datetime.now(UTC) - timedelta(days=40),
-                                    failure_mode="bearing_wear", notes="Demo: DE bearing seized")
-        alert = alert_raise(machine_id=motor.id, failure_mode="bearing_wear", probability=0.87,
+        FailureEvent.objects.create(machine=Machine.objects.get(name="Motor-001"),
+                                    occurred_at=datetime.now(UTC) - timedelta(days=40),
+                                    failure_mode=AT_RISK_MODE, notes="Demo: DE bearing seized")
+        motor = Machine.objects.get(name=AT_RISK)
+        alert = alert_raise(machine_id=motor.id, failure_mode=AT_RISK_MODE, probability=0.87,
                             explanation={"top_factors": [{"signal": "vibration_de_mm_s", "contribution": 0.41},
                                                          {"signal": "bearing_de_temp_c", "contribution": 0.22}]}).alert
         if alert is not None:
@@ -69,28 +80,81 @@ def demo_models_queue(*, tenant: Tenant) -> int:
 
 
 def _readings() -> None:
-    """A day of 10-minute readings per machine, near the middle of each sensor's normal range;
-    for Motor-003, the last 144 hours of a simulated run to failure."""
-    rng = np.random.default_rng(7)
-    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=1)
-    items = _failing_readings("Motor-003")
-    for machine in Machine.objects.select_related("machine_type").exclude(name="Motor-003"):
-        sensors = [s for s in MachineType.objects.get(id=machine.machine_type_id).sensors if s["kind"] == "numeric"]
-        for step in range(144):
-            values = {s["name"]: round(float(np.mean(s["ranges"]["normal"]) * (1 + rng.normal(0, 0.03))), 3)
-                      for s in sensors}
-            items.append({"machine": machine.name, "ts": (start + timedelta(minutes=10 * step)).isoformat(),
-                          "values": values})
-    readings_push(items=items)
-
-
-def _failing_readings(name: str) -> list[dict[str, Any]]:
-    from predictions.synthetic.simulator import simulate_fleet
-
-    machine = Machine.objects.select_related("machine_type").get(name=name)
-    sensors = [s["name"] for s in machine.machine_type.sensors]
-    run = simulate_fleet(machine.machine_type.metadata, machines=1, seed=4, healthy_fraction=0.0)
-    rows = run.select(sensors).slice(max(run.num_rows - 144, 0)).to_pylist()
+    """Readings at each type's simulation step over the same period, ending now: the healthy
+    machines are simulated healthy machines, each at its own operating point inside the normal
+    ranges (a plant's machines do not all run at the middle of every range); Motor-003 is a
+    simulated run to a bearing failure near its end, whose first `HEALTHY_DAYS` are healthy (the
+    stretch a machine's own normal is learned from)."""
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    return [{"machine": name, "ts": (end - timedelta(hours=len(rows) - 1 - i)).isoformat(),
-             "values": {k: v for k, v in row.items() if v is not None and v == v}} for i, row in enumerate(rows)]
+    at_risk = Machine.objects.select_related("machine_type").get(name=AT_RISK)
+    span_h, left_h = demo_span_hours(at_risk.machine_type.metadata)
+    items = failing_readings(at_risk.machine_type.metadata, AT_RISK, end, span_h, left_h)
+    machines = Machine.objects.select_related("machine_type").exclude(name=AT_RISK).order_by("name")
+    by_type: dict[int, list[Machine]] = {}
+    for machine in machines:
+        by_type.setdefault(machine.machine_type_id, []).append(machine)
+    for group in by_type.values():
+        items += healthy_readings(group[0].machine_type.metadata, [m.name for m in group], end, span_h)
+    for start in range(0, len(items), PUSH_BATCH):  # the live path's limit per request
+        readings_push(items=items[start:start + PUSH_BATCH])
+
+
+def simulation_step_hours(document: dict[str, Any]) -> float:
+    """The step a type is simulated at (and its models read): chosen from its P-F intervals once
+    the simulator has `simulation_scale` (docs/synthetic.md), one hour before."""
+    from predictions.synthetic import simulator
+
+    scale = getattr(simulator, "simulation_scale", None)
+    return float(scale(document).step_hours) if scale is not None else 1.0
+
+
+def demo_span_hours(document: dict[str, Any]) -> tuple[float, float]:
+    """(hours of readings per machine, hours left to Motor-003's failure after the last one)."""
+    step = simulation_step_hours(document)
+    pf = next(m["pf_interval_hours"] for m in document["failure_modes"] if m["name"] == AT_RISK_MODE)
+    pf_steps = math.ceil(pf / step)
+    left = max(1, round(AT_RISK_LEFT * pf_steps))
+    return (math.ceil(HEALTHY_DAYS * 24 / step) + pf_steps - left) * step, left * step
+
+
+def demo_steps(document: dict[str, Any], span_h: float) -> int:
+    return max(2, math.ceil(span_h / simulation_step_hours(document)))
+
+
+def healthy_readings(document: dict[str, Any], names: list[str], end: datetime,
+                     span_h: float) -> list[dict[str, Any]]:
+    """Live-reading items of healthy machines `names` of one type, each at its own operating point."""
+    from predictions.synthetic.operating_points import healthy_fleet
+
+    step = simulation_step_hours(document)
+    steps = demo_steps(document, span_h)
+    fleet = healthy_fleet(document, machines=len(names), steps=steps, seed=SEED, step_hours=step)
+    simulated = fleet.column("machine").to_pylist()
+    named = dict(zip(sorted(set(simulated)), names, strict=True))
+    sensors = [s["name"] for s in document["sensors"]]
+    rows = fleet.select(sensors).to_pylist()
+    cycles = fleet.column("cycle").to_pylist()
+    return [_item(named[machine], end - timedelta(hours=step * (steps - 1 - cycle)), row)
+            for machine, cycle, row in zip(simulated, cycles, rows, strict=True)]
+
+
+def failing_readings(document: dict[str, Any], name: str, end: datetime, span_h: float,
+                     left_h: float) -> list[dict[str, Any]]:
+    """Live-reading items of a run that fails by `AT_RISK_MODE` `left_h` hours after its last one."""
+    from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
+
+    sensors = [s["name"] for s in document["sensors"]]
+    step = simulation_step_hours(document)  # the type's step, from all its modes
+    shown = demo_steps(document, span_h)
+    document = {**document, "failure_modes": [m for m in document["failure_modes"] if m["name"] == AT_RISK_MODE]}
+    steps = shown + max(1, round(left_h / step))
+    run = simulate_fleet(document, machines=1, seed=SEED, healthy_fraction=0.0, step_hours=step,
+                         options=SimulationOptions(min_run_steps=steps, max_run_steps=steps))
+    rows = run.select(sensors).slice(0, shown).to_pylist()
+    return [_item(name, end - timedelta(hours=step * (shown - 1 - i)), row) for i, row in enumerate(rows)]
+
+
+def _item(machine: str, ts: datetime, row: dict[str, Any]) -> dict[str, Any]:
+    return {"machine": machine, "ts": ts.isoformat(),
+            "values": {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()
+                       if v is not None and v == v}}

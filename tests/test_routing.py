@@ -118,9 +118,10 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys, settings):
 
     from billing.models import Subscription
     from jobs.models import Job
-    from machines.models import Machine
+    from machines.models import Machine, MachineType
     from machines.selectors import readings_count
     from predictions.models import Alert, WorkOrder
+    from tenants.demo import demo_span_hours, demo_steps
     from tenants.selectors import tenant_by_slug
 
     settings.BILLING_QUOTAS_ENABLED = True  # as in production: the demo must fit its plan
@@ -128,7 +129,10 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys, settings):
     call_command("demo_seed")  # idempotent
     assert "demo@example.com" in capsys.readouterr().out
     with tenant_context(tenant_by_slug(slug="demo")):
-        assert Machine.objects.count() == 5 and readings_count() == 5 * 144
+        motor = MachineType.objects.get(key="induction-motor-siemens-1la7").metadata
+        span_h, _ = demo_span_hours(motor)
+        expected = sum(demo_steps(m.machine_type.metadata, span_h) for m in Machine.objects.all())
+        assert Machine.objects.count() == 5 and readings_count() == expected
     subscription = Subscription.objects.get(tenant__slug="demo")
     assert (subscription.plan.code, subscription.status) == ("growth", "active")
     with tenant_context(tenant_by_slug(slug="demo")):
