@@ -186,8 +186,9 @@ def judge_new(models: ModelSet, frame: pa.Table, baseline_steps: int) -> Judged 
     if BASELINES is not None:
         signals = document_signals(models.document)
         baselines = BASELINES.baseline_from_frame(frame, signals=signals, steps=baseline_steps)
-        scored = BASELINES.relative_frame(frame, baselines, BASELINES.reference_levels(models.document),
-                                          reference_spread=BASELINES.reference_spreads(models.document))
+        # As cold-start scoring does (predictions/services/machine_normal.py): onto the nearest
+        # reference, levels only.
+        scored = BASELINES.relative_frame(frame, baselines, BASELINES.references(models.document))
     scores = _checked_scores(models, scored)  # the verdicts of `decide`, as scoring stores them
     at_risk = np.asarray(scores.verdicts.state) == DECISION.AT_RISK
     k, n, clear = persistence()

@@ -33,10 +33,12 @@ from pdm_saas.errors import InvalidInput, NotFound
 from predictions.baselines import Baseline, baseline_from_frame
 from predictions.features import document_signals
 from predictions.frames import CYCLE_DATA_BEFORE, frame_from_columns
+from predictions.synthetic.scales import type_time_scale
 from tenants.db import connection
 
 DEFAULT_DAYS = 7.0
 DEFAULT_CYCLES = 20
+MAX_DEFAULT_STEPS = 48  # model steps a clock-time baseline takes at most, unless the metadata says
 LIFE_SHARE = 0.1  # of the typical life, for cycle-indexed machines
 FIRST_READINGS = "first readings"
 LEARNING, READY = "learning", "ready"
@@ -71,7 +73,12 @@ def baseline_length(document: Mapping[str, Any], *, cycle_indexed: bool) -> tupl
     override = document.get("baseline") or {}
     if cycle_indexed:
         return int(override.get("cycles") or _life_cycles(document) or DEFAULT_CYCLES), 1.0
-    return max(1, round(float(override.get("days") or DEFAULT_DAYS) * 24)), 3600.0
+    if override.get("days"):
+        return max(1, round(float(override["days"]) * 24)), 3600.0
+    # A week, or MAX_DEFAULT_STEPS of the type's model steps where those are short: a milling
+    # machine stepping every 30 min has its normal after a day, not after 336 steps.
+    step_hours = type_time_scale(dict(document)).step_hours
+    return max(1, round(min(DEFAULT_DAYS * 24, MAX_DEFAULT_STEPS * step_hours))), 3600.0
 
 
 def _life_cycles(document: Mapping[str, Any]) -> int | None:

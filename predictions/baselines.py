@@ -8,7 +8,8 @@ each signal's level and spread, and `relative_frame` moves the machine's reading
 baseline level sits on the reference level: a healthy machine then reads as the models' healthy
 machine, and wear still shows as a change from the machine's own level.
 
-Spread. Besides the shift, each signal's deviation from the baseline level is rescaled from the
+Spread (optional; cold-start scoring does not use it, see docs/models.md for the measurement).
+Besides the shift, each signal's deviation from the baseline level can be rescaled from the
 machine's own noise to the reference noise (the simulator's noise and load swing) when reference
 spreads are given: a real sensor ten times noisier than the simulated one would otherwise sit at
 the anomaly detector's z limit while healthy. The machine's spread is floored at
@@ -28,18 +29,21 @@ for detection (fewer than `predictions.regimes` needs) means one regime.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from machines.metadata import derived_evaluate
+from machines.metadata import derived_evaluate, signal_ranges
 from predictions.regimes import Regimes, fit_regimes
 
 Array = np.ndarray
 
 SPREAD_FLOOR = 0.5  # a machine's spread counts as at least this share of the reference spread
+# A baseline whose set point swings by more than this share of the distance between the regimes'
+# levels alternates between regimes (one regime's noise is a few percent of that distance).
+ALTERNATING = 0.25
 
 
 @dataclass(frozen=True)
@@ -127,26 +131,34 @@ def fit_regimes_on(regimes: Regimes, columns: Mapping[str, Array]) -> Regimes:
     return replace(regimes, means=tuple(map(tuple, means.tolist())), spreads=tuple(map(tuple, spreads.tolist())))
 
 
-def relative_frame(frame: pa.Table, baselines: Mapping[str, Baseline], reference: Mapping[str, float], *,
-                   reference_spread: Mapping[str, float] | None = None) -> pa.Table:
+def relative_frame(frame: pa.Table, baselines: Mapping[str, Baseline], reference: Mapping[str, float] | References,
+                   *, reference_spread: Mapping[str, float] | None = None) -> pa.Table:
     """The frame with each machine's numeric signals moved so that its baseline level sits on the
     reference level: ref + (x - level) * gain, gain = reference spread / max(own spread,
-    SPREAD_FLOOR * reference spread) when `reference_spread` is given, else 1. Machines without
-    a baseline, and signals without a reference or a baseline level, are left as they are."""
+    SPREAD_FLOOR * reference spread) when `reference_spread` is given, else 1. With `References`,
+    each of the machine's regimes is moved onto the nearest reference (`References.nearest`).
+    Machines without a baseline, and signals without a reference or a baseline level, are left as
+    they are."""
     if not frame.num_rows or not baselines:
         return frame
-    targets = {s: float(t) for s, t in reference.items() if s in frame.column_names and np.isfinite(t)}
-    values = {s: _column(frame, s) for s in targets}
+    chooser = reference if isinstance(reference, References) else References(mixed=dict(reference))
+    signals = [s for s in chooser.mixed if s in frame.column_names and np.isfinite(chooser.mixed[s])]
+    values = {s: _column(frame, s) for s in signals}
     moved = {s: v.copy() for s, v in values.items()}
     for name, rows in _rows_by_machine(_column_str(frame, "machine")):
         baseline = baselines.get(name)
         if baseline is None:
             continue
         regime = _regime_of(frame, rows, baseline)
-        for signal, target in targets.items():
-            if np.isfinite(baseline.levels.get(signal, np.nan)):
-                gain = _gain(baseline.spreads.get(signal, np.nan), (reference_spread or {}).get(signal))
-                moved[signal][rows] = target + (values[signal][rows] - baseline.level_at(signal, regime)) * gain
+        for r in np.unique(regime):
+            at = rows[regime == r]
+            level = {s: float(baseline.level_at(s, np.array([r]))[0]) for s in signals}
+            # Regimes of its own: each is one operating point. Else its spreads say whether it alternates.
+            target = chooser.nearest(level, None if baseline.regimes is not None else baseline.spreads)
+            for signal in signals:
+                if np.isfinite(level[signal]) and np.isfinite(target.get(signal, np.nan)):
+                    gain = _gain(baseline.spreads.get(signal, np.nan), (reference_spread or {}).get(signal))
+                    moved[signal][at] = target[signal] + (values[signal][at] - level[signal]) * gain
     out = frame
     for signal, column in moved.items():
         out = out.set_column(out.column_names.index(signal), signal, pa.array(column, pa.float64()))
@@ -179,15 +191,67 @@ def reference_levels(document: Mapping[str, Any]) -> dict[str, float]:
     simulator's healthy level (the regime's level where a regime sets the sensor, else the middle
     of its normal range with a small regime offset) averaged over the regimes by their shares;
     derived signals as their formula over each regime's levels, averaged the same way."""
+    return references(document).mixed
+
+
+@dataclass(frozen=True)
+class References:
+    """The healthy levels the cold-start models learned: the regimes' share-weighted mix, and each
+    simulated regime's own levels.
+
+    Which one a machine is moved onto depends on where its baseline sits. A machine that alternates
+    between regimes its baseline did not tell apart (a motor between full and part load) has a
+    baseline level near the mix, and moving it onto the mix keeps each regime's rows where the
+    models learned them. A machine that runs in one regime (an engine at sea level) has a baseline
+    near that regime: moving it onto the mix would put it at an operating point no simulated
+    machine ran at (throttle settings between the regimes), and every window would look unusual.
+    So each baseline (each of its regimes) takes the nearest of the mix and the regimes, measured
+    over the signals every regime sets, in units of their normal span."""
+
+    mixed: dict[str, float]
+    regimes: list[dict[str, float]] = field(default_factory=list)
+    set_points: list[str] = field(default_factory=list)  # signals every regime sets
+    spans: dict[str, float] = field(default_factory=dict)  # their normal span: the distance's unit
+
+    def nearest(self, levels: Mapping[str, float], spreads: Mapping[str, float] | None = None) -> dict[str, float]:
+        """The mix or the regime whose set points lie nearest the given baseline levels. With
+        `spreads` (a baseline that found no regimes of its own): the mix whenever a set point
+        swings by more than ALTERNATING of the distance between the regimes' levels, since such
+        a machine alternates between regimes its baseline did not tell apart."""
+        known = [s for s in self.set_points if np.isfinite(levels.get(s, np.nan)) and self.spans.get(s, 0) > 0]
+        if not self.regimes or not known:
+            return self.mixed
+        if spreads is not None and any(_alternates(spreads.get(s, np.nan), [r[s] for r in self.regimes])
+                                       for s in known):
+            return self.mixed
+        own = np.array([levels[s] for s in known])
+        spans = np.array([self.spans[s] for s in known])
+        candidates = [self.mixed, *self.regimes]
+        distances = [float(np.sum(((own - np.array([c[s] for s in known])) / spans) ** 2)) for c in candidates]
+        return candidates[int(np.argmin(distances))]
+
+
+def _alternates(spread: float, regime_levels: Sequence[float]) -> bool:
+    between = max(regime_levels) - min(regime_levels)
+    return bool(np.isfinite(spread) and between > 0 and spread > ALTERNATING * between)
+
+
+def references(document: Mapping[str, Any]) -> References:
+    """The type's References (see the class): from the simulator's own plan."""
     plan = _simulator_plan(document)
-    levels = plan.shares @ plan.levels
-    out = {name: float(value) for name, value in zip(plan.names, levels, strict=True)}
     per_regime = {name: plan.levels[:, i] for i, name in enumerate(plan.names)}
     for name, value in derived_evaluate(dict(document), per_regime).items():
         derived = np.broadcast_to(np.asarray(value, np.float64), (len(plan.shares),))
         if np.isfinite(derived).all():
-            out[name] = float(plan.shares @ derived)
-    return out
+            per_regime[name] = derived
+    mixed = {name: float(plan.shares @ values) for name, values in per_regime.items()}
+    regimes = [{name: float(values[r]) for name, values in per_regime.items()} for r in range(len(plan.shares))]
+    declared = [set(r.get("signal_levels", {})) for r in document.get("operating_regimes", [])]
+    set_points = sorted(set.intersection(*declared)) if len(declared) > 1 else []
+    ranges = signal_ranges(dict(document))
+    spans = {s: float(ranges[s]["normal"][1] - ranges[s]["normal"][0]) for s in set_points
+             if s in ranges and ranges[s].get("normal")}
+    return References(mixed=mixed, regimes=regimes if len(regimes) > 1 else [], set_points=set_points, spans=spans)
 
 
 def reference_spreads(document: Mapping[str, Any]) -> dict[str, float]:
@@ -254,5 +318,6 @@ def _floats(values: Mapping[str, float | None]) -> dict[str, float]:
     return {k: (float("nan") if v is None else float(v)) for k, v in values.items()}
 
 
-__all__: Sequence[str] = ("Baseline", "baseline_from_frame", "reference_levels", "reference_spreads",
+__all__: Sequence[str] = ("Baseline", "References", "baseline_from_frame", "reference_levels", "references",
+                          "reference_spreads",
                           "relative_frame", "SPREAD_FLOOR")

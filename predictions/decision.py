@@ -10,8 +10,8 @@ made here, so the fleet page, the machine page and the alert inbox cannot disagr
 2. **The risk shown** is the probability, raised where the RUL lies inside the horizon to at least
    the alert level (and towards 100% as the RUL goes to 0): at risk iff risk >= alert level, so
    "0%" never stands beside an RUL inside the horizon.
-3. **Watch**: not at risk, but the risk is at least half the alert level, the RUL is within two
-   horizons, or the anomaly score is unusual (>= 0.95). The anomaly score alone never makes a
+3. **Watch**: not at risk, but the risk is at least half the alert level, the RUL is within 1.5
+   horizons, or the anomaly score is unusual (>= 0.99). The anomaly score alone never makes a
    machine at risk: one saturated score gives "watch", health >= 50.
 4. **Health bands** by state: at risk 0-49, watch 50-69.9, healthy 70-100; inside a band health
    falls as the evidence grows (monotone), so health and state always read the same.
@@ -43,8 +43,12 @@ STATES = (LEARNING, HEALTHY, WATCH, AT_RISK)
 WARNING, CRITICAL = "warning", "critical"
 
 WATCH_SHARE = 0.5  # of the alert level: a risk this close to it is worth watching
-WATCH_HORIZONS = 2.0  # an RUL within this many horizons is worth watching
-WATCH_ANOMALY = 0.95  # "more unusual than 95% of normal windows" (web_format.UNUSUAL)
+# An RUL within this many horizons is worth watching. Not two: the RUL cap (the typical P-F
+# interval) is about two horizons, so any healthy prediction a little under the cap read "watch".
+WATCH_HORIZONS = 1.5
+# "More unusual than 99% of normal windows" (web_format.ANOMALOUS): at 0.95 one healthy window in
+# twenty would read "watch" by design, and a fleet page of healthy machines would flicker.
+WATCH_ANOMALY = 0.99
 HEALTHY_ANOMALY = 0.5  # anomaly scores below this are ordinary and cost no health
 AT_CAP = 0.98  # an RUL within 2% of its cap is the cap: the model saw no sign of wear
 BANDS = {AT_RISK: (0.0, 49.0), WATCH: (50.0, 69.9), HEALTHY: (70.0, 100.0)}  # (lowest, highest) health

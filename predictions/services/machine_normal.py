@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from machines.baselines import machine_baselines_refresh
 from machines.models import Machine, MachineType
-from predictions.baselines import reference_levels, reference_spreads, relative_frame
+from predictions.baselines import references, relative_frame
 from predictions.models import Dataset, ModelVersion
 from predictions.scoring import ModelSet
 
@@ -45,5 +45,5 @@ def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table,
     if not is_cold_start(models):
         return frame, {}
     document = models.document
-    moved = relative_frame(frame, ready, reference_levels(document), reference_spread=reference_spreads(document))
+    moved = relative_frame(frame, ready, references(document))
     return moved, {name: percent / 100 for name, percent in learning.items()}

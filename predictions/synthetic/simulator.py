@@ -13,8 +13,8 @@ How each field is used
   `clip_margin` of its span (never below zero when the critical range starts at or above zero).
 - `sensors[].categories`: each machine draws one category (a product variant, say) for its run.
 - `operating_regimes[].share`: regimes alternate in sticky runs (dwell ~ geometric with mean
-  `regime_mean_dwell_steps`); each new run draws its regime by share, so shares are the long-run
-  fractions of time.
+  `regime_mean_dwell_hours` of clock time, at least one step); each new run draws its regime by
+  share, so shares are the long-run fractions of time.
 - `operating_regimes[].signal_levels`: the healthy level of a sensor in that regime. A sensor a
   regime does not set gets a small regime-dependent offset: the regime's mean standardised level
   over the sensors it does set (how "loaded" it is against the other regimes) times
@@ -90,7 +90,9 @@ class SimulationOptions:
     load_correlation: float = 0.95
     machine_offset_fraction: float = 0.02
     regime_offset_fraction: float = 0.05
-    regime_mean_dwell_steps: float = 24.0
+    # How long a machine stays in one regime, in clock hours (a shift, a day's duty): at daily
+    # steps a regime rarely lasts a whole step, so every step draws one by share.
+    regime_mean_dwell_hours: float = 24.0
     dropout_rate: float = 0.005
     stuck_rate: float = 0.0005
     stuck_steps: tuple[int, int] = (10, 40)
@@ -130,6 +132,7 @@ class _Plan:
     modes: list[_Mode]
     categorical: dict[str, list[str]]
     formulas: list[tuple[str, Formula]]
+    clock_step_hours: float = 1.0  # real hours a step lasts (a cycle type's cycle in hours)
 
 
 def simulate_fleet(
@@ -194,7 +197,7 @@ def _plan(document: Mapping[str, Any], options: SimulationOptions, time: TimeSca
         clip_low=clip_low, clip_high=critical[:, 1] + margin,
         regime_names=[regime["name"] for regime in regimes],
         shares=_normalised([regime["share"] for regime in regimes]),
-        modes=[], formulas=derived_formulas(document),
+        modes=[], formulas=derived_formulas(document), clock_step_hours=time.step_hours * time.hours_per_unit,
         categorical={s["name"]: list(s["categories"]) for s in document["sensors"] if s["kind"] == "categorical"},
     )
     modes = [_mode(mode, partial, time) for mode in document["failure_modes"]]
@@ -311,8 +314,9 @@ def _run_length(mode: _Mode, options: SimulationOptions, rng: np.random.Generato
 
 def _regime_path(plan: _Plan, options: SimulationOptions, rng: np.random.Generator, steps: int) -> Array:
     # Sticky runs: geometric dwell times, each run's regime drawn by share.
-    p = 1 / max(options.regime_mean_dwell_steps, 1.0)
-    dwell = rng.geometric(p, size=steps // max(1, int(options.regime_mean_dwell_steps // 4)) + 2)
+    mean_dwell = max(options.regime_mean_dwell_hours / plan.clock_step_hours, 1.0)
+    p = 1 / mean_dwell
+    dwell = rng.geometric(p, size=steps // max(1, int(mean_dwell // 4)) + 2)
     while dwell.sum() < steps:  # practically never: a long run of very short dwells
         dwell = np.concatenate([dwell, rng.geometric(p, size=steps)])
     chosen = rng.choice(len(plan.shares), size=len(dwell), p=plan.shares)

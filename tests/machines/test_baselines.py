@@ -10,16 +10,20 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from machines.baselines import (
+    DEFAULT_DAYS,
     FIRST_READINGS,
+    MAX_DEFAULT_STEPS,
     baseline_length,
     baseline_status,
     machine_baseline_reset,
     machine_baselines_refresh,
 )
+from machines.library import library_get
 from machines.live import readings_push
 from machines.models import Machine, MachineBaseline
 from machines.services import machine_create, machine_type_adopt, machine_type_update
 from pdm_saas.errors import InvalidInput
+from predictions.synthetic.scales import type_time_scale
 
 JSON = "application/json"
 
@@ -76,6 +80,15 @@ def test_lengths_from_the_metadata():
     assert baseline_length({**document, "hours_per_cycle": 2}, cycle_indexed=True) == (50, 1.0)  # 10% of 1000 h
     assert baseline_length({**document, "baseline": {"days": 2, "cycles": 8}}, cycle_indexed=False) == (48, 3600.0)
     assert baseline_length({**document, "baseline": {"days": 2, "cycles": 8}}, cycle_indexed=True) == (8, 1.0)
+
+
+def test_a_type_with_short_steps_learns_its_normal_in_48_of_them():
+    mill = library_get("ai4i-milling-machine")  # simulated at 30 min steps (its P-F intervals)
+    assert type_time_scale(mill).step_hours == 0.5
+    assert baseline_length(mill, cycle_indexed=False) == (MAX_DEFAULT_STEPS // 2, 3600.0)  # a day, not a week
+    motor = library_get("induction-motor-abb-m3bp")  # daily steps: a week is the shorter
+    assert baseline_length(motor, cycle_indexed=False) == (DEFAULT_DAYS * 24, 3600.0)
+    assert baseline_length({**mill, "baseline": {"days": 3}}, cycle_indexed=False) == (72, 3600.0)
 
 
 def test_statistics_once_the_stretch_is_complete(drive, in_acme):

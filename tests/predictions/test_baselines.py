@@ -15,6 +15,7 @@ from predictions.baselines import (
     baseline_from_frame,
     reference_levels,
     reference_spreads,
+    references,
     relative_frame,
 )
 
@@ -138,3 +139,29 @@ def test_reference_levels_weigh_regimes_by_share() -> None:
     expected = sum(shares[r["name"]] * r["signal_levels"]["op_setting_1"] for r in engine["operating_regimes"])
     assert reference_levels(engine)["op_setting_1"] == pytest.approx(expected / sum(shares.values()))
     assert "overall_pressure_ratio" in reference_levels(engine)  # derived signals too
+
+
+def test_a_machine_in_one_regime_is_moved_onto_that_regime_and_one_that_alternates_onto_the_mix() -> None:
+    engine = json.loads((LIBRARY / "turbofan-engine-cmapss.json").read_text())
+    refs = references(engine)
+    sea_level = next(r for r in engine["operating_regimes"] if r["name"] == "sea_level")["signal_levels"]
+    assert refs.set_points == ["op_setting_1", "op_setting_2", "op_setting_3"]
+    rng = np.random.default_rng(5)
+    at_sea_level = {s: np.full(40, float(sea_level[s])) + rng.normal(0, 0.001, 40) for s in refs.set_points}
+    at_sea_level["t30_r"] = 1580 + rng.normal(0, 1, 40)  # its own level, 10 degR under the simulated one
+    frame = _frame({"e1": at_sea_level})
+    moved = relative_frame(frame, baseline_from_frame(frame, signals=list(at_sea_level), steps=20), refs)
+    # Onto the sea-level regime: its settings stay where they are, its temperature sits on the
+    # simulated sea-level level. The share-weighted mix would have moved the throttle settings to
+    # an operating point no simulated engine ran at.
+    assert np.mean(moved.column("op_setting_3").to_numpy()) == pytest.approx(sea_level["op_setting_3"], abs=0.01)
+    assert np.mean(moved.column("t30_r").to_numpy()) == pytest.approx(sea_level["t30_r"], abs=0.5)
+    mixed = refs.nearest(refs.mixed)
+    assert mixed is refs.mixed  # a baseline at the mix (a machine alternating unseen) stays on the mix
+
+
+def test_a_type_without_regimes_has_only_the_mix() -> None:
+    document = json.loads((LIBRARY / "centrifugal-pump.json").read_text())
+    document["operating_regimes"] = document["operating_regimes"][:1]
+    refs = references(document)
+    assert refs.regimes == [] and refs.nearest({"flow_m3_h": 1.0}) is refs.mixed

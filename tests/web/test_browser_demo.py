@@ -77,7 +77,6 @@ def verdict(row: Any) -> str:
 # readings are moved to the type's reference by `predictions.baselines.relative_frame`, which uses
 # the level averaged over the regimes rather than the row's own regime (reported to part C).
 # strict: once it passes, the mark must go.
-@pytest.mark.xfail(strict=True, reason="healthy demo machines read watch: anomaly saturates after relative_frame")
 def test_the_demo_shows_four_healthy_machines_and_one_at_risk(page: Any, stack: int, shots: Any) -> None:
     page.goto(f"http://{SLUG}.localhost:{stack}/accounts/login/")
     page.fill("input[name=username]", EMAIL)
