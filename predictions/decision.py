@@ -21,6 +21,10 @@ made here, so the fleet page, the machine page and the alert inbox cannot disagr
    "learning" and no health, severity or alarm.
 7. **Severity** of an at-risk window: critical when the risk is "very high" (halfway from the
    alert level to 100%, which an RUL inside half the horizon reaches by rule 2); else warning.
+8. **An RUL model without skill is no evidence**: when its held-out R-squared (`rul_skill`) is
+   below `RUL_SKILL`, its lives neither put a machine at risk nor on watch, and no RUL is shown.
+   A model that cannot see a failure mode (a mode with no affected signals) predicts about the
+   mean life for every machine, which would put healthy ones inside the horizon.
 
 Alarms (`alarm_states`): an alarm opens when k of the last n windows are at risk and closes after
 `clear` windows in a row that are not (hysteresis). `expected_false_alarms` is the exact expected
@@ -50,6 +54,7 @@ WATCH_HORIZONS = 1.5
 # twenty would read "watch" by design, and a fleet page of healthy machines would flicker.
 WATCH_ANOMALY = 0.99
 HEALTHY_ANOMALY = 0.5  # anomaly scores below this are ordinary and cost no health
+RUL_SKILL = 0.1  # held-out R-squared an RUL model needs before its lives count (rule 8)
 AT_CAP = 0.98  # an RUL within 2% of its cap is the cap: the model saw no sign of wear
 BANDS = {AT_RISK: (0.0, 49.0), WATCH: (50.0, 69.9), HEALTHY: (70.0, 100.0)}  # (lowest, highest) health
 
@@ -86,12 +91,14 @@ class Verdicts:
 
 
 def decide(*, probability: Any, threshold: float, rul: Any = None, rul_cap: float | None = None,
-           horizon: float, anomaly: Any = None, learning: Any = None) -> Verdicts:
+           horizon: float, anomaly: Any = None, learning: Any = None, rul_skill: float | None = None) -> Verdicts:
     """Verdicts for rows of scores (arrays; `rul`, `anomaly`, `learning` may be None: no such
-    model, or no baseline in play). `rul`, `rul_cap` and `horizon` share one unit."""
+    model, or no baseline in play). `rul`, `rul_cap` and `horizon` share one unit. `rul_skill`:
+    the RUL model's held-out R-squared, None when unknown (rule 8)."""
     p = np.clip(np.asarray(probability, np.float64), 0.0, 1.0)
     t = float(np.clip(threshold, 1e-6, 1.0))
-    life = _column(rul, len(p))
+    skilled = rul_skill is None or not np.isfinite(rul_skill) or rul_skill >= RUL_SKILL
+    life = _column(rul if skilled else None, len(p))
     cap = float(rul_cap) if rul_cap else np.nan
     beyond = np.where(np.isfinite(life) & np.isfinite(cap) & (life >= AT_CAP * cap), cap, np.nan)
     life = np.where(np.isnan(beyond), life, np.nan)  # at the cap: not a number the model can know

@@ -160,8 +160,9 @@ def score_columns(models: ModelSet, frame: pa.Table, *, rows: str | Array = "lat
     anomaly = _anomaly(models, frame, rows, matrix)
     cap = models.bundles[RUL].model.cap_h if RUL in models.bundles else None
     progress = None if learning is None else [learning.get(str(m)) for m in machines]
+    skill = models.bundles[RUL].model.metrics.get("r2") if RUL in models.bundles else None
     verdicts = decide(probability=probability, threshold=clf.threshold, rul=rul[0] if rul else None, rul_cap=cap,
-                      horizon=clf.horizon_h, anomaly=anomaly, learning=progress)
+                      horizon=clf.horizon_h, anomaly=anomaly, learning=progress, rul_skill=skill)
     return Scores(machines, times, positions, matrix, clf.horizon_h, clf.threshold, probability, mode, mode_p, rul,
                   anomaly, verdicts, confidence(probability, clf.threshold))
 

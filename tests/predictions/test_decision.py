@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from predictions.decision import (
+    RUL_SKILL,
     alarm_rule_check,
     alarm_states,
     decide,
@@ -23,7 +24,7 @@ HORIZON, CAP = 48.0, 720.0
 def _one(**scores: float | None) -> dict[str, Any]:
     args: dict[str, Any] = {"probability": [0.0], "threshold": T, "rul": [CAP], "rul_cap": CAP,
                                "horizon": HORIZON, "anomaly": [0.2]}
-    args.update({key: [value] for key, value in scores.items()})
+    args.update({key: value if key == "rul_skill" else [value] for key, value in scores.items()})
     verdicts = decide(**args)
     return {**verdicts.row(0), "rul": verdicts.rul[0]}
 
@@ -96,6 +97,16 @@ def test_rule7_severity_critical_far_above_the_alert_level_or_rul_inside_half_th
     assert _one(rul=HORIZON * 0.6)["severity"] == "warning"
     assert _one(rul=HORIZON * 0.4)["severity"] == "critical"  # inside half the horizon
     assert _one(probability=0.0)["severity"] == ""
+
+
+def test_rule8_an_rul_model_without_skill_is_no_evidence() -> None:
+    inside = _one(rul=HORIZON * 0.5)
+    assert inside["state"] == "at_risk"  # a skilled model's (or an unknown one's) life counts
+    blind = _one(rul=HORIZON * 0.5, rul_skill=RUL_SKILL / 2)
+    assert blind["state"] == "healthy" and np.isnan(blind["rul"]) and blind["risk"] == 0.0
+    assert _one(rul=HORIZON * 1.2, rul_skill=0.0)["state"] == "healthy"  # no watch from it either
+    assert _one(rul=HORIZON * 0.5, rul_skill=RUL_SKILL)["state"] == "at_risk"
+    assert _one(probability=0.9, rul_skill=0.0)["state"] == "at_risk"  # the classifier still counts
 
 
 def test_risk_reads_against_the_alert_level() -> None:
