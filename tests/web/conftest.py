@@ -49,6 +49,16 @@ def browser(stack: int) -> Iterator[Any]:
     assert refusals == [], "\n".join(refusals)
 
 
+@pytest.fixture(scope="module")
+def page(browser: Any) -> Iterator[Any]:
+    """One desktop-sized tab for the module's whole story (its steps run in order)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
 def _watch_content_security_policy(chromium: Any, refusals: list[str]) -> None:
     """Every context the tests open reports what the Content-Security-Policy refused: an inline
     script or style it blocks fails silently in the page, so the suite must say it."""

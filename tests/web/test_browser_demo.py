@@ -45,15 +45,6 @@ def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathF
         yield port
 
 
-@pytest.fixture(scope="module")
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
 def verdict(row: Any) -> str:
     """What a person reads off a fleet row. With issue 15's decision rules the row states its
     verdict (`data-state`: healthy, watch, at_risk, learning). Before them: "at risk" for a machine

@@ -55,15 +55,6 @@ def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathF
         yield port
 
 
-@pytest.fixture(scope="module")
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
 def tenant_url(port: int, path: str = "/") -> str:
     return f"http://{SLUG}.localhost:{port}{path}"
 
