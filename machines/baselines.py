@@ -209,9 +209,8 @@ def machine_baselines_refresh(*, machine_type: MachineType, machines: Mapping[in
     still learning. A machine without a baseline row gets its "first readings" one; a learning
     one whose stretch is complete gets its statistics, at the models' step, and becomes ready."""
     current = _current(machines)
-    for machine_id in set(machines) - set(current):
-        current[machine_id] = _start(Machine.objects.select_related("machine_type").get(id=machine_id), after=None,
-                                     reason=FIRST_READINGS, actor_id=None)
+    for machine in Machine.objects.select_related("machine_type").filter(id__in=set(machines) - set(current)):
+        current[machine.id] = _start(machine, after=None, reason=FIRST_READINGS, actor_id=None)
     coverage = _coverage({i: row.period_start for i, row in current.items()})
     complete = [row for i, row in current.items()
                 if row.ready_at is None and _share_covered(coverage[i], row.steps_needed, row.step_seconds) >= 1]

@@ -45,6 +45,7 @@ class ModelSet:
     document: Mapping[str, Any]
     bundles: dict[str, Bundle]
     versions: dict[str, int] = field(default_factory=dict)  # kind -> model version id
+    sources: dict[str, str] = field(default_factory=dict)  # kind -> the data it learned from (Dataset.Source)
     _explainers: tuple[Surrogate | None, CaseBase | None] | None = None
 
     def __post_init__(self) -> None:

@@ -266,7 +266,7 @@ def shadow_models(*, machine_type: MachineType, machine_id: int | None = None) -
             _shadow_cache.move_to_end(key)
             return _shadow_cache[key]
     models = ModelSet(machine_type.metadata, {k: _bundle(v) for k, v in versions.items()},
-                      {k: v.id for k, v in versions.items()})
+                      {k: v.id for k, v in versions.items()}, {k: v.data_source for k, v in versions.items()})
     with _shadow_lock:
         _shadow_cache[key] = models
         while len(_shadow_cache) > _SHADOW_CACHE_SIZE:

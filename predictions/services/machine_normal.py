@@ -23,11 +23,7 @@ from predictions.scoring import ModelSet
 
 def is_cold_start(models: ModelSet) -> bool:
     """True when the failure classifier serving was trained on simulated data."""
-    version_id = models.versions.get(ModelVersion.Kind.FAILURE_CLASSIFIER)
-    if version_id is None:
-        return False
-    source = ModelVersion.objects.filter(id=version_id).values_list("data_source", flat=True).first()
-    return source == Dataset.Source.SIMULATED
+    return models.sources.get(ModelVersion.Kind.FAILURE_CLASSIFIER) == Dataset.Source.SIMULATED
 
 
 def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table,

@@ -259,14 +259,15 @@ def model_set_for(*, machine_type: MachineType, machine_id: int | None = None) -
     if ModelVersion.Kind.FAILURE_CLASSIFIER not in versions:
         return None
     key = (connection.schema_name, machine_type.version,
-           tuple(sorted((kind, v.id, v.artifact_sha256) for kind, v in versions.items())))
+           tuple(sorted((kind, v.id, v.artifact_sha256, v.data_source) for kind, v in versions.items())))
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
     bundles = {kind: bundle_load(artifact_read(v.artifact_path, sha256=v.artifact_sha256))
                for kind, v in versions.items()}
-    models = ModelSet(machine_type.metadata, bundles, {kind: v.id for kind, v in versions.items()})
+    models = ModelSet(machine_type.metadata, bundles, {kind: v.id for kind, v in versions.items()},
+                      {kind: v.data_source for kind, v in versions.items()})
     with _cache_lock:
         _cache[key] = models
         while len(_cache) > MODEL_SET_CACHE_SIZE:

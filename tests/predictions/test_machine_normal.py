@@ -70,6 +70,8 @@ def test_models_trained_on_real_data_read_readings_as_they_are(db: None, trained
     models = model_set_for(machine_type=machine_type)
     assert models is not None
     ModelVersion.objects.filter(id=models.versions["failure_classifier"]).update(data_source=Dataset.Source.REAL)
+    models = model_set_for(machine_type=machine_type)  # the set carries its champions' data sources
+    assert models is not None
     frame = stored_frame(machine_type=machine_type, machine_ids=[machine.id], models=models)
     moved, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
     assert moved is frame and learning == {}
