@@ -7,7 +7,7 @@ import copy
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,10 +16,9 @@ import time_machine
 from billing.models import Plan
 from billing.throttles import rate_hit
 
-
 # 10 s into a minute: a test's few requests all fall in one window. On the real clock they
 # straddled a minute boundary now and then, and the fourth request started a fresh count.
-PINNED = datetime(2028, 2, 29, 23, 59, 10, tzinfo=timezone.utc)
+PINNED = datetime(2028, 2, 29, 23, 59, 10, tzinfo=UTC)
 
 
 @pytest.fixture
