@@ -127,6 +127,8 @@ def cold_start(document: Mapping[str, Any], *, seed: int) -> ModelSet:
     table = simulate_fleet(document, machines=ONBOARDING_MACHINES, seed=seed, step_hours=scale.step_hours)
     at_scale: dict[str, Any] = {"step_hours": scale.step_hours, "time_scale": scale.time_scale,
                                 "rul_cap_h": scales.typical_pf_interval(document, scale)}
+    if BASELINES is not None:  # the noise a baseline scales to, as onboarding keeps it
+        at_scale["baseline_steps"] = _product_baseline_steps(document, scale)
     suite = train_suite(table, document, horizon_h=scales.default_horizon(document, scale), seed=seed,
                         kinds=(FAILURE, RUL, ANOMALY), **at_scale)
     return ModelSet(document=document, bundles=suite.bundles)
@@ -187,8 +189,9 @@ def judge_new(models: ModelSet, frame: pa.Table, baseline_steps: int) -> Judged 
         signals = document_signals(models.document)
         baselines = BASELINES.baseline_from_frame(frame, signals=signals, steps=baseline_steps)
         # As cold-start scoring does (predictions/services/machine_normal.py): onto the nearest
-        # reference, levels only.
-        scored = BASELINES.relative_frame(frame, baselines, BASELINES.references(models.document))
+        # reference, a noisier signal scaled down to the simulated machines' baseline noise.
+        scored = BASELINES.relative_frame(frame, baselines, BASELINES.references(models.document),
+                                          reference_spread=models.baseline_spreads)
     scores = _checked_scores(models, scored)  # the verdicts of `decide`, as scoring stores them
     at_risk = np.asarray(scores.verdicts.state) == DECISION.AT_RISK
     k, n, clear = persistence()
@@ -238,6 +241,13 @@ def _product_baseline_length(document: Mapping[str, Any], cycles: bool) -> tuple
 
     steps, seconds = baseline_length(document, cycle_indexed=cycles)
     return int(steps), float(seconds)
+
+
+def _product_baseline_steps(document: Mapping[str, Any], scale: Any) -> int:
+    _product_baseline_length(document, False)  # sets Django up
+    from machines.baselines import baseline_model_steps
+
+    return baseline_model_steps(document, scale)
 
 
 def hours_per_step(models: ModelSet) -> float:

@@ -33,7 +33,7 @@ from pdm_saas.errors import InvalidInput, NotFound
 from predictions.baselines import Baseline, baseline_from_frame
 from predictions.features import document_signals
 from predictions.frames import CYCLE_DATA_BEFORE, frame_from_columns
-from predictions.synthetic.scales import type_time_scale
+from predictions.synthetic.scales import TimeScale, type_time_scale
 from tenants.db import connection
 
 DEFAULT_DAYS = 7.0
@@ -79,6 +79,15 @@ def baseline_length(document: Mapping[str, Any], *, cycle_indexed: bool) -> tupl
     # machine stepping every 30 min has its normal after a day, not after 336 steps.
     step_hours = type_time_scale(dict(document)).step_hours
     return max(1, round(min(DEFAULT_DAYS * 24, MAX_DEFAULT_STEPS * step_hours))), 3600.0
+
+
+def baseline_model_steps(document: Mapping[str, Any], scale: TimeScale) -> int:
+    """A machine's baseline in model steps at `scale` (cold-start training measures the simulated
+    machines' baseline noise over as many steps as a real machine's baseline holds)."""
+    steps, stored_seconds = baseline_length(document, cycle_indexed=scale.cycles)
+    if scale.cycles:
+        return steps
+    return max(1, round(steps * stored_seconds / 3600 / scale.step_hours))
 
 
 def _life_cycles(document: Mapping[str, Any]) -> int | None:

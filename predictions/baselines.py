@@ -8,14 +8,15 @@ each signal's level and spread, and `relative_frame` moves the machine's reading
 baseline level sits on the reference level: a healthy machine then reads as the models' healthy
 machine, and wear still shows as a change from the machine's own level.
 
-Spread (optional; cold-start scoring does not use it, see docs/models.md for the measurement).
-Besides the shift, each signal's deviation from the baseline level can be rescaled from the
-machine's own noise to the reference noise (the simulator's noise and load swing) when reference
-spreads are given: a real sensor ten times noisier than the simulated one would otherwise sit at
-the anomaly detector's z limit while healthy. The machine's spread is floored at
-`SPREAD_FLOOR` of the reference spread, so a very quiet baseline (a quantised sensor, a machine
-idling through its first days) amplifies its deviations at most 1 / SPREAD_FLOOR times instead of
-turning noise into alarms. Scaling is never above that and never needs labels.
+Spread. A real sensor may be noisier than the simulated one (a worn encoder, a turbine's
+combustion noise): moved by its level alone, its healthy noise would reach where the models
+learned wear. So besides the shift, each signal's deviation from the baseline level is scaled
+down to the models' noise when the machine's own spread is wider: gain = reference spread / own
+spread, never above 1. The reference spread is what the models learned under, measured the same
+way (`typical_spreads`: the median baseline spread of the simulated machines they were trained
+on). A quieter machine is never amplified: a quantised sensor, or a machine idling through its
+first days, would otherwise turn its noise into alarms (measured: amplifying quiet machines up to
+2x doubled false alarms on simulated healthy fleets).
 
 Operating regimes. A machine that switches between set points (metadata `operating_regimes`, or
 data such as an engine's altitude and throttle settings) has one level per regime. A short
@@ -40,7 +41,6 @@ from predictions.regimes import Regimes, fit_regimes
 
 Array = np.ndarray
 
-SPREAD_FLOOR = 0.5  # a machine's spread counts as at least this share of the reference spread
 # A baseline whose set point swings by more than this share of the distance between the regimes'
 # levels alternates between regimes (one regime's noise is a few percent of that distance).
 ALTERNATING = 0.25
@@ -134,8 +134,8 @@ def fit_regimes_on(regimes: Regimes, columns: Mapping[str, Array]) -> Regimes:
 def relative_frame(frame: pa.Table, baselines: Mapping[str, Baseline], reference: Mapping[str, float] | References,
                    *, reference_spread: Mapping[str, float] | None = None) -> pa.Table:
     """The frame with each machine's numeric signals moved so that its baseline level sits on the
-    reference level: ref + (x - level) * gain, gain = reference spread / max(own spread,
-    SPREAD_FLOOR * reference spread) when `reference_spread` is given, else 1. With `References`,
+    reference level: ref + (x - level) * gain, gain = min(1, reference spread / own spread) when
+    `reference_spread` is given (see the module's "Spread"), else 1. With `References`,
     each of the machine's regimes is moved onto the nearest reference (`References.nearest`).
     Machines without a baseline, and signals without a reference or a baseline level, are left as
     they are."""
@@ -173,9 +173,9 @@ def _rows_by_machine(machines: Array) -> list[tuple[str, Array]]:
 
 
 def _gain(own: float, reference: float | None) -> float:
-    if reference is None or not np.isfinite(reference) or reference <= 0 or not np.isfinite(own):
+    if reference is None or not np.isfinite(reference) or reference <= 0 or not np.isfinite(own) or own <= reference:
         return 1.0
-    return float(reference / max(own, SPREAD_FLOOR * reference))
+    return float(reference / own)
 
 
 def _regime_of(frame: pa.Table, rows: Array, baseline: Baseline) -> Array:
@@ -254,15 +254,19 @@ def references(document: Mapping[str, Any]) -> References:
     return References(mixed=mixed, regimes=regimes if len(regimes) > 1 else [], set_points=set_points, spans=spans)
 
 
-def reference_spreads(document: Mapping[str, Any]) -> dict[str, float]:
-    """The spread of a simulated healthy sensor around its level, per numeric sensor: its white
-    noise and its share of the load swing, both as the simulator draws them. Derived signals have
-    none here (their deviations are left unscaled)."""
-    from predictions.synthetic.simulator import SimulationOptions
-
-    options, plan = SimulationOptions(), _simulator_plan(document)
-    spread = plan.scale * np.hypot(options.noise_fraction, options.load_fraction * plan.load_weight)
-    return {name: float(value) for name, value in zip(plan.names, spread, strict=True)}
+def typical_spreads(table: pa.Table, *, signals: list[str], steps: int) -> dict[str, float]:
+    """The spread a healthy machine of `table` (the simulated fleet cold-start models learn from)
+    shows in its baseline: per signal, the median over its machines of their baseline spreads,
+    from `baseline_from_frame` as a real machine's is (same length, same regime handling), so the
+    two compare like for like. Signals no machine gives a spread for are left out."""
+    baselines = baseline_from_frame(table, signals=signals, steps=steps)
+    out: dict[str, float] = {}
+    for signal in signals:
+        spreads = np.array([b.spreads.get(signal, np.nan) for b in baselines.values()], np.float64)
+        finite = spreads[np.isfinite(spreads)]
+        if len(finite):
+            out[signal] = float(np.median(finite))
+    return out
 
 
 def _simulator_plan(document: Mapping[str, Any]) -> Any:
@@ -319,5 +323,4 @@ def _floats(values: Mapping[str, float | None]) -> dict[str, float]:
 
 
 __all__: Sequence[str] = ("Baseline", "References", "baseline_from_frame", "reference_levels", "references",
-                          "reference_spreads",
-                          "relative_frame", "SPREAD_FLOOR")
+                          "relative_frame", "typical_spreads")

@@ -66,6 +66,13 @@ class ModelSet:
         return float(self.bundles[FAILURE].extra.get("time_scale", 1.0))
 
     @property
+    def baseline_spreads(self) -> dict[str, float] | None:
+        """The spread a healthy simulated machine showed in its baseline, per signal (cold-start
+        models trained since it was kept; None for older ones and models of real data)."""
+        spreads = self.bundles[FAILURE].extra.get("baseline_spreads")
+        return dict(spreads) if spreads else None
+
+    @property
     def time_unit(self) -> str:
         """"cycles" or "h": the unit of the horizon and the remaining life."""
         return time_unit_of(self.time_scale)

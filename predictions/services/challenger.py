@@ -58,6 +58,7 @@ from django.utils import timezone
 
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
+from machines.baselines import baseline_model_steps
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError
 from predictions.bundles import FAILURE, RUL, Bundle, bundle_load
@@ -83,6 +84,7 @@ from predictions.services.registry import (
     model_version_register,
     model_version_rollback,
 )
+from predictions.synthetic.simulator import simulation_scale
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -161,9 +163,12 @@ def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     from predictions.services.real_training import search_settings  # imports this module's neighbours
 
     search = search_settings() if source == Dataset.Source.REAL else None
+    # A simulated challenger is a cold-start model: it keeps the noise its baselines scale to.
+    baseline_steps = (baseline_model_steps(machine_type.metadata, simulation_scale(machine_type.metadata))
+                      if source == Dataset.Source.SIMULATED else None)
     suite = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=int(params["seed"]),
-                        kinds=list(KINDS), init=init or None, search=search,
-                        time_scale=time_scale, progress=lambda p, m: progress(15 + int(p * 0.8), m))
+                        kinds=list(KINDS), init=init or None, search=search, time_scale=time_scale,
+                        baseline_steps=baseline_steps, progress=lambda p, m: progress(15 + int(p * 0.8), m))
     base = {"horizon_h": horizon_h, "seed": params["seed"]}
     traffic = min(max(float(settings.CHALLENGER_TRAFFIC), 0.0), 1.0)
     tag = {"reason": job.params.get("reason", "manual"), "champion_id": champion.id, "job": job.id,
@@ -199,7 +204,7 @@ def _training_data(machine_type: MachineType, champion: ModelVersion, champions:
     """Real data fine-tuned from the champions when there is enough, else a new simulated fleet."""
     from predictions.services.real_training import real_table
     from predictions.services.training import LIMITS
-    from predictions.synthetic.simulator import simulate_fleet, simulation_scale
+    from predictions.synthetic.simulator import simulate_fleet
 
     seed = int(champion.params.get("seed") or 0) + 1000 + champion.number
     try:

@@ -2,8 +2,9 @@
 machine's own normal").
 
 A model trained on simulated data (the type's metadata, before any of the tenant's own history)
-learned the simulator's healthy levels. Before such a model scores a frame, each machine with a
-ready baseline has its signals moved so that its own baseline level sits on those levels
+learned the simulator's healthy levels and noise. Before such a model scores a frame, each machine
+with a ready baseline has its signals moved so that its own baseline level sits on those levels,
+and a signal noisier than the simulated machines' is scaled down to their noise
 (`predictions.baselines.relative_frame`); machines still learning are scored as they are and
 carry their progress, so the verdict can say "learning its normal" instead. Models trained on
 the tenant's real data learned the tenant's machines as they are and are left alone.
@@ -41,5 +42,5 @@ def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table,
     if not is_cold_start(models):
         return frame, {}
     document = models.document
-    moved = relative_frame(frame, ready, references(document))
+    moved = relative_frame(frame, ready, references(document), reference_spread=models.baseline_spreads)
     return moved, {name: percent / 100 for name, percent in learning.items()}

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from jobs.models import Job
 from jobs.services import JobBusy, ProgressFn, job_create, job_enqueue, no_progress
+from machines.baselines import baseline_model_steps
 from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput, NotFound
@@ -143,6 +144,7 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
     suite = train_suite(table, machine_type.metadata, horizon_h=horizon_h, seed=seed, kinds=kinds,
                         step_hours=scale.step_hours, time_scale=scale.time_scale,
                         rul_cap_h=typical_pf_interval(machine_type.metadata, scale),
+                        baseline_steps=baseline_model_steps(machine_type.metadata, scale),
                         progress=lambda p, m: report(25 + int(p * 0.6), m))
     versions = register_suite(machine_type=machine_type, suite=suite, dataset=dataset, job_id=job_id,
                               params={"horizon_h": horizon_h, "seed": seed, "step_hours": scale.step_hours})

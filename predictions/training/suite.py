@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from predictions.baselines import typical_spreads
 from predictions.bundles import ANOMALY, FAILURE, FORECAST, KINDS, RUL, Bundle
 from predictions.explain import CaseBase, Surrogate, global_importance
-from predictions.features import FeatureSpec
+from predictions.features import FeatureSpec, document_signals
 from predictions.frames import DEFAULT_STEP_HOURS
 from predictions.splits import split_train_validation_test
 from predictions.synthetic.scales import scale_from_metadata
@@ -71,6 +72,7 @@ def train_suite(
     step_hours: float | None = None, kinds: Sequence[str] = KINDS, progress: Progress | None = None,
     spec: FeatureSpec | None = None, init: Mapping[str, Bundle] | None = None, init_rounds: int = 100,
     time_scale: float | None = None, search: SearchSettings | None = None, rul_cap_h: float | None = None,
+    baseline_steps: int | None = None,
 ) -> Suite:
     """`init` fine-tunes: the failure classifier and RUL regressor continue boosting from these
     bundles' boosters (`init_rounds` more trees, the RUL cap kept); their feature spec is used.
@@ -78,7 +80,11 @@ def train_suite(
     search, each with the whole of its budget (predictions.training.search).
     `step_hours` and `time_scale` (what the bundles carry, so scoring buckets readings the same
     way): a simulated table's own (its schema metadata) when None, else one hour and clock time.
-    `rul_cap_h`: the RUL regressor's cap, when the caller knows the longest warning time."""
+    `rul_cap_h`: the RUL regressor's cap, when the caller knows the longest warning time.
+    `baseline_steps` (cold start: a simulated table): the length of a machine's baseline in model
+    steps; the bundles then carry `baseline_spreads`, the spread a healthy simulated machine shows
+    in its baseline (`predictions.baselines.typical_spreads`), which scoring scales a noisier real
+    machine's deviations to."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown model kinds {unknown}; known: {', '.join(KINDS)}")
@@ -91,7 +97,9 @@ def train_suite(
         step_hours = simulated.step_hours if simulated is not None else DEFAULT_STEP_HOURS
     if time_scale is None:
         time_scale = simulated.time_scale if simulated is not None else 1.0
-    common = {"step_hours": step_hours, "time_scale": time_scale, "trained_on_rows": table.num_rows}
+    common: dict[str, Any] = {"step_hours": step_hours, "time_scale": time_scale, "trained_on_rows": table.num_rows}
+    if baseline_steps is not None:
+        common["baseline_spreads"] = typical_spreads(table, signals=document_signals(document), steps=baseline_steps)
     features = _Features(table, document)
     steps = [(FAILURE, "failure classifier"), (RUL, "remaining-life regressor"), (ANOMALY, "anomaly detector"),
              (FORECAST, "sensor forecaster")]

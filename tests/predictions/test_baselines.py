@@ -10,13 +10,12 @@ import pyarrow as pa
 import pytest
 
 from predictions.baselines import (
-    SPREAD_FLOOR,
     Baseline,
     baseline_from_frame,
     reference_levels,
-    reference_spreads,
     references,
     relative_frame,
+    typical_spreads,
 )
 
 LIBRARY = Path(__file__).resolve().parents[2] / "machines" / "library"
@@ -52,17 +51,17 @@ def test_shift_puts_each_machine_baseline_on_the_reference_and_keeps_wear() -> N
     assert np.mean(one[100:]) == pytest.approx(1185, abs=2)  # the 40 rpm drop still shows
 
 
-def test_spread_scaling_uses_the_reference_spread_with_a_floor() -> None:
+def test_a_noisier_machine_is_scaled_down_to_the_reference_spread_and_a_quieter_one_never_up() -> None:
     rng = np.random.default_rng(1)
-    noisy = 100 + rng.normal(0, 10, 200)
+    noisy = np.r_[100 + rng.normal(0, 10, 200), np.full(20, 150.0)]  # then a 50-unit rise: 5 of its own spreads
     quiet = np.r_[np.full(100, 50.0), np.full(100, 51.0)]  # a quantised sensor: no spread in its baseline
     frame = _frame({"noisy": {"t": noisy}, "quiet": {"t": quiet}})
     baselines = baseline_from_frame(frame, signals=["t"], steps=100)
     moved = relative_frame(frame, baselines, {"t": 0.0}, reference_spread={"t": 1.0})
     values = moved.column("t").to_numpy()
     assert np.std(values[:200]) == pytest.approx(1.0, rel=0.2)  # the noisy machine in the models' units
-    # the quiet one's 1-degree step is amplified at most 1 / SPREAD_FLOOR times, not divided by zero
-    assert values[-1] == pytest.approx(1.0 / SPREAD_FLOOR)
+    assert np.mean(values[200:220]) == pytest.approx(5.0, rel=0.25)  # its rise still stands out, in those units
+    assert values[-1] == pytest.approx(1.0)  # the quiet one's 1-degree step stays 1 degree: not amplified
 
 
 def test_unscaled_without_reference_spread() -> None:
@@ -129,8 +128,15 @@ def test_reference_levels_follow_the_simulator() -> None:
         if not set_by:  # the middle of its normal range, give or take the small regime offset
             assert levels[sensor["name"]] == pytest.approx((low + high) / 2, abs=0.05 * (high - low))
     assert all(np.isfinite(v) for v in levels.values())
-    spreads = reference_spreads(pump)
-    assert set(spreads) <= set(levels) and all(v > 0 for v in spreads.values())
+
+
+def test_typical_spreads_are_the_median_baseline_spread_of_the_fleet() -> None:
+    rng = np.random.default_rng(4)
+    # machine i's noise is i + 1; after the baseline every machine wears (the rise is not noise)
+    fleet = {f"m{i}": {"t": np.r_[rng.normal(0, i + 1.0, 50), np.full(10, 100.0)]} for i in range(5)}
+    spreads = typical_spreads(_frame(fleet), signals=["t", "absent"], steps=50)
+    assert set(spreads) == {"t"}
+    assert spreads["t"] == pytest.approx(3.0, rel=0.25)  # the median machine's, its wear left out
 
 
 def test_reference_levels_weigh_regimes_by_share() -> None:

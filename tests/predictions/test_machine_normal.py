@@ -21,8 +21,9 @@ from tests.predictions.conftest import Trained
 START = datetime(2026, 5, 4, tzinfo=UTC)
 
 
-def _own_operating_point(machine_type: MachineType, name: str, *, hours: int) -> Machine:
-    """A healthy machine a tenth of each normal span away from the simulated level, with noise."""
+def _own_operating_point(machine_type: MachineType, name: str, *, hours: int, noise: float = 0.01) -> Machine:
+    """A healthy machine a tenth of each normal span away from the simulated level, with noise
+    (`noise` of the span, per hourly reading)."""
     machine = Machine.objects.filter(name=name).first() or machine_create(machine_type_id=machine_type.id, name=name)
     reference = reference_levels(machine_type.metadata)
     spans = {s["name"]: s["ranges"]["normal"][1] - s["ranges"]["normal"][0] for s in machine_type.sensors
@@ -30,7 +31,7 @@ def _own_operating_point(machine_type: MachineType, name: str, *, hours: int) ->
     rng = np.random.default_rng(7)
     items: list[dict[str, Any]] = [
         {"machine": name, "ts": (START + timedelta(hours=i)).isoformat(),
-         "values": {s: reference[s] + 0.1 * span + rng.normal(0, 0.01 * span) for s, span in spans.items()}}
+         "values": {s: reference[s] + 0.1 * span + rng.normal(0, noise * span) for s, span in spans.items()}}
         for i in range(hours)]
     assert not readings_push(items=items).rejected
     return machine
@@ -62,6 +63,22 @@ def test_a_ready_baseline_puts_the_machine_on_the_models_normal(db: None, traine
     prediction = machine_predict(machine=machine)
     assert prediction.state != "learning" and prediction.learning is None
     assert MachineBaseline.objects.get(machine=machine).ready_at is not None
+
+
+def test_a_noisier_machine_is_read_in_the_models_noise(db: None, trained_motor: Trained, in_acme: Any) -> None:
+    machine_type = MachineType.objects.get(id=trained_motor.machine_type_id)
+    machine = _own_operating_point(machine_type, "ABB-304", hours=200, noise=0.5)
+    models = model_set_for(machine_type=machine_type)
+    assert models is not None and models.baseline_spreads  # onboarding kept the simulated machines' noise
+    frame = stored_frame(machine_type=machine_type, machine_ids=[machine.id], models=models)
+    moved, _ = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
+    steps = MachineBaseline.objects.get(machine=machine).stats["steps"]
+    noisier = [s for s, spread in models.baseline_spreads.items()
+               if s in frame.column_names and np.nanstd(frame.column(s).to_numpy()[:steps]) > 1.5 * spread]
+    assert len(noisier) >= 3
+    for signal in noisier:  # its baseline's spread is now the simulated machines' spread
+        assert np.nanstd(moved.column(signal).to_numpy()[:steps]) == pytest.approx(models.baseline_spreads[signal],
+                                                                                   rel=0.1)
 
 
 def test_models_trained_on_real_data_read_readings_as_they_are(db: None, trained_motor: Trained, in_acme: Any) -> None:
