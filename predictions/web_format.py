@@ -66,6 +66,17 @@ def whole_duration(value: float, unit: str = "h") -> str:
     return f"{value:.0f} h" if value < 48 else f"{value / 24:.0f} days"
 
 
+def steps_duration(value: float, unit: str = "h") -> str:
+    """A whole number of model steps as time: "30 min", "12 h", "4 days", "1 cycle"."""
+    if unit == "cycles":
+        return f"{value:g} cycle" if value == 1 else f"{value:g} cycles"
+    if value < 1:
+        return f"{value * 60:.0f} min"
+    if value < 48:
+        return f"{value:.3g} h"
+    return f"{value / 24:.3g} days"
+
+
 def anomaly_words(score: float | None) -> str:
     return ANOMALY_WORDS[anomaly_state(score)]
 

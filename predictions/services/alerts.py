@@ -28,6 +28,7 @@ from pdm_saas.errors import Conflict, NotFound
 from predictions.decision import AT_RISK, CRITICAL, alarm_next, critical_level, expected_false_alarms, risk_text
 from predictions.models import Alert, AlertRule, ModelVersion, Prediction
 from predictions.services.registry import model_set_for
+from predictions.web_format import steps_duration
 
 FALSE_ALARM_DAYS = 100  # the rate is given per 100 machine-days
 
@@ -257,8 +258,15 @@ def _false_alarm_rate(rule: AlertRule, machine_type: MachineType) -> dict[str, A
     per_1000 = expected_false_alarms(float(fpr), windows=1000, **windows)
     daily = None if models.time_unit == "cycles" else 24.0 / models.step_hours
     per_days = expected_false_alarms(float(fpr), windows=round(FALSE_ALARM_DAYS * daily), **windows) if daily else None
-    return {"machine_type": machine_type.key, "model_version": champion.id, "validation_fpr": round(float(fpr), 4),
-            "windows_per_day": daily, "per_100_machine_days": None if per_days is None else round(per_days, 3),
+    # The rule counts model steps: "4 of 6" is 4 days at risk for a type stepping daily, 8 cycles
+    # for an engine read per cycle. Saying so turns the counts into the time a planner expects.
+    unit = models.time_unit
+    return {"machine_type": machine_type.key, "name": machine_type.name, "model_version": champion.id,
+            "validation_fpr": round(float(fpr), 4), "windows_per_day": daily,
+            "step": steps_duration(models.step_hours, unit),
+            "opens_after": steps_duration(rule.windows_k * models.step_hours, unit),
+            "clears_after": steps_duration(rule.windows_clear * models.step_hours, unit),
+            "per_100_machine_days": None if per_days is None else round(per_days, 3),
             "per_1000_windows": round(per_1000, 3)}
 
 

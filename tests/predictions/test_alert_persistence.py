@@ -224,6 +224,8 @@ def test_a_rules_expected_false_alarms_come_from_the_champions_validation_fpr(
     fpr = champion.metrics["validation"]["fpr"]
     windows = round(100 * rate["windows_per_day"])
     assert rate["machine_type"] == TRAINED_TYPE and rate["validation_fpr"] == pytest.approx(fpr, abs=1e-4)
+    # the motor steps daily: 4 of 6 steps is 4 days at risk, 6 quiet days clear it
+    assert (rate["step"], rate["opens_after"], rate["clears_after"]) == ("24 h", "4 days", "6 days")
     assert rate["per_100_machine_days"] == pytest.approx(
         expected_false_alarms(fpr, k=4, n=6, clear=6, windows=windows), abs=1e-3)
     looser = owner.patch(f"/api/v1/alert-rules/{created.json()['id']}/",

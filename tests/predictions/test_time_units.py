@@ -12,10 +12,15 @@ from django_tenants.utils import tenant_context
 
 from machines.services import machine_create, machine_type_adopt
 from predictions.models import Dataset, ModelVersion, Prediction
-from predictions.web_format import duration_text
+from predictions.web_format import duration_text, steps_duration
 from tests.predictions.conftest import EPOCH
 
 CMAPSS = "turbofan-engine-cmapss"
+
+
+def test_steps_duration_reads_as_time():
+    assert [steps_duration(v) for v in (0.5, 1, 12, 24, 48, 144)] == ["30 min", "1 h", "12 h", "24 h", "2 days", "6 days"]
+    assert [steps_duration(v, "cycles") for v in (1, 8)] == ["1 cycle", "8 cycles"]
 
 
 def test_duration_text_keeps_cycles_cycles_and_hours_hours():
