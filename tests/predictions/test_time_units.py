@@ -19,7 +19,8 @@ CMAPSS = "turbofan-engine-cmapss"
 
 
 def test_steps_duration_reads_as_time():
-    assert [steps_duration(v) for v in (0.5, 1, 12, 24, 48, 144)] == ["30 min", "1 h", "12 h", "24 h", "2 days", "6 days"]
+    hours = (0.5, 1, 12, 24, 48, 144)
+    assert [steps_duration(v) for v in hours] == ["30 min", "1 h", "12 h", "24 h", "2 days", "6 days"]
     assert [steps_duration(v, "cycles") for v in (1, 8)] == ["1 cycle", "8 cycles"]
 
 
