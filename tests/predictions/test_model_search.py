@@ -101,6 +101,19 @@ def test_regimes_come_from_set_points_not_from_wear_or_noise() -> None:
     assert fit_regimes(noise, list(noise), seed=0).settings == ()
 
 
+def test_only_values_on_separated_levels_reach_the_k_means_search() -> None:
+    from predictions.regimes import _gapped
+
+    rng = np.random.default_rng(1)
+    rows = 2_000
+    assert _gapped(rng.integers(0, 6, rows) * 10.0 + rng.normal(0, 0.01, rows))  # six set points
+    assert _gapped(np.array([0.0, 1.0, 1.0, 2.0]))  # a few distinct values always qualify
+    assert not _gapped(np.linspace(0, 4, rows) + rng.normal(0, 0.05, rows))  # wear drifts continuously
+    assert not _gapped(rng.normal(0, 1, rows))  # noise around one level
+    # two levels, each as wide as the gap between them: no silhouette of 0.99 is possible
+    assert not _gapped(np.r_[rng.uniform(0, 1, rows), rng.uniform(2, 3, rows)])
+
+
 def test_windows_follow_the_runs() -> None:
     assert run_windows(200) == (5, 20, 50)
     assert run_windows(20) == (2, 3, 5)  # never shorter than 2, 3 and 4 steps, always increasing
