@@ -64,6 +64,17 @@ def readings_count(*, machine_id: int | None = None) -> int:
         return int(cursor.fetchone()[0])
 
 
+def readings_latest(*, machine_ids: list[int]) -> dict[int, datetime]:
+    """Each machine's newest reading time (machines without readings are left out); one index
+    probe per machine on (machine_id, ts)."""
+    if not machine_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT m.id, (SELECT ts FROM machines_reading WHERE machine_id = m.id "
+                       "ORDER BY ts DESC LIMIT 1) FROM unnest(%s::bigint[]) AS m(id)", [list(machine_ids)])
+        return {int(machine_id): ts for machine_id, ts in cursor.fetchall() if ts is not None}
+
+
 def readings_recent(*, machine: Machine, limit: int = 2_000) -> list[tuple[datetime, dict[str, Any]]]:
     """The machine's last `limit` readings, oldest first (what a chart of "now" shows)."""
     with connection.cursor() as cursor:

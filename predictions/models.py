@@ -367,6 +367,9 @@ class Prediction(models.Model):
     machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="predictions")
     model_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.SET_NULL, related_name="+")
     versions = models.JSONField(default=dict)  # kind -> model version id, every model that took part
+    # The newest reading of the machine when a fleet run scored it: a scheduled run skips a machine
+    # with nothing newer and the same models, so unchanged data is neither stored again nor billed.
+    readings_until = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices)
     window_end = models.DateTimeField()  # the last step the prediction saw
     horizon_h = models.FloatField()

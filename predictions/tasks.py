@@ -81,7 +81,9 @@ def fleet_score_task(machine_type_id: int | None = None) -> int:
     if standing.read_only:
         logger.info("Scheduled scoring skipped in %s: %s", connection.schema_name, standing.notice)
         return 0
-    return len(fleet_score(machine_type_id=machine_type_id))
+    # Beat's runs score only what is new (nothing is billed twice for the same readings); an
+    # upload's run scores its type's machines whatever the readings' times (a backfill is new too).
+    return len(fleet_score(machine_type_id=machine_type_id, only_new=machine_type_id is None))
 
 
 @app.task(name="predictions.tasks.drift_check_task")

@@ -209,6 +209,19 @@ def trained_motor(world: World, django_db_blocker: Any) -> Trained:
         return Trained(machine_type.id, machine.id, summary)
 
 
+def reading_after_last(name: str) -> None:
+    """Push a copy of machine `name`'s newest reading a minute after it: something new for beat's
+    scheduled run, which scores only machines with readings newer than their latest prediction."""
+    from datetime import timedelta
+
+    from machines.live import readings_push
+    from machines.selectors import readings_recent
+
+    (ts, values), = readings_recent(machine=Machine.objects.get(name=name), limit=1)
+    assert not readings_push(items=[{"machine": name, "ts": (ts + timedelta(minutes=1)).isoformat(),
+                                     "values": values}]).rejected
+
+
 def failing_run_readings(document: dict[str, Any], name: str, *, seed: int = 11) -> list[dict[str, Any]]:
     """The readings of one simulated machine whose run ends in a failure, as a live push."""
     from predictions.synthetic.simulator import simulate_fleet

@@ -224,15 +224,24 @@ def test_scorable_machines_are_active_with_a_champion_and_readings(db: None, wor
     assert _sample("pdm_machines_scorable", tenant="globex") == 0
 
 
+def _new_in_acme(trained_motor: Any, name: str) -> int:
+    """A machine of acme's trained type with a reading no prediction has read: new to score."""
+    machine = machine_create(machine_type_id=trained_motor.machine_type_id, name=name)
+    assert not readings_push(items=[{"machine": name, "ts": "2026-11-27T10:00:00Z",
+                                     "values": {"current_a": 40.0}}]).rejected
+    return machine.id
+
+
 def test_a_tenant_out_of_predictions_has_nothing_to_score(db: None, trained_motor: Any, world: Any, in_acme: Any,
                                                          settings: Any) -> None:
     settings.BILLING_QUOTAS_ENABLED = True
+    _new_in_acme(trained_motor, "ABB-491")
     usage_set(world.acme.id, 1000)  # the trial's included predictions, all used
     scheduled_scoring_observe(read_only=False)
     assert _sample("pdm_machines_scorable", tenant="acme") == 0
     usage_set(world.acme.id, 0)
     scheduled_scoring_observe(read_only=False)
-    assert _sample("pdm_machines_scorable", tenant="acme") == scorable_machines_count() >= 1  # ABB-101
+    assert _sample("pdm_machines_scorable", tenant="acme") == scorable_machines_count() >= 1  # ABB-491
 
 
 # --- Real worker and beat processes ---------------------------------------------------------------
@@ -313,7 +322,7 @@ def test_a_scheduled_scoring_run_reports_what_each_tenant_should_score(
         world: Any, trained_motor: Any, committed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Beat's real message, fanned out by the dispatcher, scored by a prefork worker (two pool
     processes, so the tenants' runs may land in different ones): each tenant's gauge has its own
-    count. Acme scores ABB-101 for real; globex's champion has no artifact, so its run fails after
+    count. Acme scores ABB-492 (new readings) for real; globex's champion has no artifact, so its run fails after
     reporting 2 scorable machines: the very case PdmNoPredictionsStored is for."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     port, folder = free_port(), tmp_path / "multiproc"
@@ -321,6 +330,8 @@ def test_a_scheduled_scoring_run_reports_what_each_tenant_should_score(
     monkeypatch.setenv("PDM_WORKER_METRICS_PORT", str(port))
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
     adopted = _fleet_create(world.globex)
+    with tenant_context(world.acme):
+        new = _new_in_acme(trained_motor, "ABB-492")  # a scheduled run scores what is new
     try:
         tenants = tenant_active_list().count()
         args = [python_bin("celery"), "-A", "pdm_saas", "worker", "-Q", "default,score", "-P", "prefork", "-c", "2",
@@ -341,16 +352,18 @@ def test_a_scheduled_scoring_run_reports_what_each_tenant_should_score(
             text = _scrape(port)
     finally:
         _fleet_remove(world.globex, adopted)
+        with tenant_context(world.acme):
+            left = scorable_machines_count()
+            machine_delete(machine_id=new)
     finished = timezone.now().timestamp()
     assert _value(text, "pdm_machines_scorable", tenant="globex") == 2
     assert _value(text, "pdm_predictions_stored_total", tenant="globex") is None
     assert _value(text, "pdm_celery_tasks_finished_total", task=task, queue="score", state="FAILURE") == 1
     acme = _value(text, "pdm_machines_scorable", tenant="acme")
-    assert acme and acme >= 1  # ABB-101, and whatever else the session trained in acme
+    assert acme and acme >= 1  # ABB-492, and whatever else in acme has readings no prediction read
     # What acme should score is what its run scored: none of globex's machines leaked in.
     assert _value(text, "pdm_predictions_stored_total", tenant="acme") == acme
-    with tenant_context(world.acme):
-        assert scorable_machines_count() == acme
+    assert left == 0  # the run scored everything new: nothing is left to score
     for tenant in ("acme", "globex"):
         ran = _value(text, "pdm_scoring_last_run_timestamp_seconds", tenant=tenant)
         assert ran and started <= ran <= finished, tenant

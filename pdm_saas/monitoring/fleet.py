@@ -5,8 +5,10 @@ alert `PdmNoPredictionsStored` (docker/prometheus/alerts.yml) compares it with
 `pdm_machines_scorable`, which this module sets from `predictions.tasks.fleet_score_task` when
 beat's run over the whole fleet starts (an upload's run covers one type and sets nothing).
 
-Scorable means what `predictions.services.scoring.fleet_score` would score: active machines whose
-type has a type-wide champion failure classifier and that have readings. A tenant that is
+Scorable means what `predictions.services.scoring.fleet_score` would score on a scheduled run:
+active machines whose type has a type-wide champion failure classifier and that have readings
+newer than their latest prediction read (a scheduled run scores only what is new; a machine whose
+models changed is scored too, which only makes stored >= scorable). A tenant that is
 read-only (lapsed subscription) or out of included predictions is skipped on purpose by scoring,
 so it counts 0: the alert is for outages, not for billing states.
 """
@@ -35,10 +37,15 @@ def scorable_machines_count() -> int:
     if not ids:
         return 0
     with connection.cursor() as cursor:
-        # One index probe per machine (machine_id, ts), not a scan of all their readings.
+        # Two index probes per machine: its newest reading (machine_id, ts) and its latest
+        # prediction (machine, -created_at), not a scan of either table.
         cursor.execute(
             "SELECT count(*) FROM unnest(%s::bigint[]) AS m(id) "
-            "WHERE EXISTS (SELECT 1 FROM machines_reading r WHERE r.machine_id = m.id)",
+            "CROSS JOIN LATERAL (SELECT ts FROM machines_reading r WHERE r.machine_id = m.id "
+            "                    ORDER BY ts DESC LIMIT 1) newest "
+            "LEFT JOIN LATERAL (SELECT readings_until FROM predictions_prediction p WHERE p.machine_id = m.id "
+            "                   ORDER BY created_at DESC, id DESC LIMIT 1) latest ON true "
+            "WHERE latest.readings_until IS NULL OR latest.readings_until < newest.ts",
             [ids],
         )
         return int(cursor.fetchone()[0])

@@ -7,7 +7,10 @@ clears alerts from the verdicts through the alert rules (k of n windows) and pus
 `machine.health` event per machine to the tenant's live channel.
 
 What counts as a billable prediction: every Prediction row stored, whichever path made it: one
-per machine in a fleet run or an on-demand call, one per scored row of a batch. On a plan without
+per machine in a fleet run or an on-demand call, one per scored row of a batch. A scheduled run
+(beat's, every few minutes) scores only what is new: a machine with no reading newer than the
+ones its latest prediction read, and the same models, keeps that prediction and is neither
+stored again nor billed (`only_new`). Uploads, onboarding and calls always score. On a plan without
 overage, a call that would take the period past its included predictions is refused whole
 (`billing.quotas`): a cheap look before scoring, the exact reservation with the rows it counts.
 """
@@ -27,6 +30,7 @@ from django.utils import timezone
 from billing.quotas import PredictionQuota, prediction_quota_check, prediction_quota_reserve
 from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
+from machines.selectors import readings_latest
 from pdm_saas.errors import Conflict, InvalidInput, PaymentRequired
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from pdm_saas.monitoring.metrics import predictions_record
@@ -178,15 +182,17 @@ def _frame_from_rows(rows: list[tuple[Any, ...]], slots: list[str], names: dict[
 
 
 def fleet_score(*, machine_type_id: int | None = None, source: str = Prediction.Source.SCHEDULED,
-                explain: bool = True) -> list[Prediction]:
-    """Score the latest window of every active machine with readings, type by type."""
+                explain: bool = True, only_new: bool = False) -> list[Prediction]:
+    """Score the latest window of every active machine with readings, type by type. `only_new`
+    (beat's runs): leave out machines whose latest prediction read their newest reading already,
+    with the models serving now."""
     types = MachineType.objects.filter(machines__status=Machine.Status.ACTIVE).distinct()
     if machine_type_id is not None:
         types = types.filter(id=machine_type_id)
     stored: list[Prediction] = []
     for machine_type in types:
         try:
-            stored += _fleet_score_type(machine_type, source=source, explain=explain)
+            stored += _fleet_score_type(machine_type, source=source, explain=explain, only_new=only_new)
         except PaymentRequired as exc:
             # Background scoring (beat, after an upload, onboarding) has nobody to answer: the
             # type is skipped and its machines keep their last prediction until the plan allows.
@@ -194,27 +200,54 @@ def fleet_score(*, machine_type_id: int | None = None, source: str = Prediction.
     return stored
 
 
-def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool) -> list[Prediction]:
+def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool, only_new: bool) -> list[Prediction]:
     models = model_set_for(machine_type=machine_type)
     if models is None:
         return []
-    quota = prediction_quota_check(tenant_id=connection.tenant.id)
     ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
+    newest = readings_latest(machine_ids=ids)
+    route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
+    if only_new:
+        serving = [models.versions, *([route.models.versions] if route is not None else [])]
+        ids = _with_new_readings(ids, newest, serving)
+        if not ids:
+            return []
+    quota = prediction_quota_check(tenant_id=connection.tenant.id)
     memory = alarm_memory()
     frame = stored_frame(machine_type=machine_type, machine_ids=ids, models=models, extra_steps=memory,
                          skip_other_scale=True)
-    route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
     served, frame = route.split(frame) if route is not None else (None, frame)
     relative, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
     scored = score_frame(models, relative, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H, learning=learning)
     stored = _store(scored, models, source=source, quota=quota,
-                    recent=recent_states(models, relative, steps=memory, learning=learning))
+                    recent=recent_states(models, relative, steps=memory, learning=learning), newest=newest)
     if route is not None and served is not None and served.num_rows:  # the challenger's share, served
         stored += _store(score_frame(route.models, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
                          route.models, source=source, quota=quota,
-                         recent=recent_states(route.models, served, steps=memory))
+                         recent=recent_states(route.models, served, steps=memory), newest=newest)
     shadow_score(machine_type=machine_type, frame=frame)  # a challenger's silent scores; never raises
     return stored
+
+
+def _with_new_readings(ids: list[int], newest: dict[int, datetime], serving: list[dict[str, int]]) -> list[int]:
+    """The machines a scheduled run should score: readings newer than their latest prediction
+    read, or models other than the ones serving now (`serving`: the champions' versions, and a
+    challenger's in traffic mode) made it (a promotion, a rollback). Machines without readings
+    have nothing to score."""
+    latest = {machine_id: (seen, versions) for machine_id, seen, versions in
+              Prediction.objects.filter(machine_id__in=list(newest)).order_by("machine_id", "-created_at", "-id")
+              .distinct("machine_id").values_list("machine_id", "readings_until", "versions")}
+    current = [_version_ids(versions) for versions in serving]
+
+    def stale(machine_id: int) -> bool:
+        seen, versions = latest.get(machine_id, (None, None))
+        return seen is None or seen < newest[machine_id] or _version_ids(versions or {}) not in current
+
+    return [machine_id for machine_id in ids if machine_id in newest and stale(machine_id)]
+
+
+def _version_ids(versions: dict[str, Any]) -> dict[str, int]:
+    return {kind: int(version) for kind, version in versions.items()}
 
 
 def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = None,
@@ -284,11 +317,13 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
 
 
 def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota: PredictionQuota | None = None,
-           known: dict[str, Machine] | None = None, recent: dict[str, list[str]] | None = None) -> list[Prediction]:
+           known: dict[str, Machine] | None = None, recent: dict[str, list[str]] | None = None,
+           newest: dict[int, datetime] | None = None) -> list[Prediction]:
     """`quota`: what the call's pre-check read; `known`: the machines by name, when the caller
     holds every one it scored (with their types: the alert rules read them); `recent`: each
     machine's verdict states over its last steps, oldest first, ending with the scored one (else
-    the scored rows themselves are the steps: a batch)."""
+    the scored rows themselves are the steps: a batch); `newest`: each machine's newest reading
+    (a fleet run), kept on its predictions as what they read."""
     if not scored:
         return []
     names = {s["machine"] for s in scored}
@@ -300,6 +335,8 @@ def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota
     if unknown:
         raise InvalidInput(f"Unknown machines: {', '.join(unknown[:10])}.", details={"machines": unknown[:50]})
     rows = [_prediction(item, machines[item["machine"]], models, source) for item in scored]
+    for row in rows:
+        row.readings_until = (newest or {}).get(row.machine.id)
     with transaction.atomic():
         created = Prediction.objects.bulk_create(rows)
         # After the insert, so the counter's row lock is held only until the commit just below;

@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 
 from billing.access import PAST_DUE_WARNING, lapsed_allows, subscription_standing
 from billing.models import Plan, Subscription
+from tests.conftest import reading_after_last
 
 # Rerun under a shifted clock (faketime) by `make test`: see scripts/shifted_clock_tests.sh.
 pytestmark = pytest.mark.clock
@@ -143,5 +144,6 @@ def test_scheduled_scoring_stops_for_a_read_only_tenant(trained_motor, world):
     assert scheduled() == before
     _past_due(world, 1)  # within the grace period: scoring goes on
     with tenant_context(world.acme):
+        reading_after_last("ABB-101")  # rolled back with the test; beat's run scores what is new
         assert tasks.fleet_score_task.run() >= 1
     assert scheduled() == before + 1

@@ -24,6 +24,7 @@ from pdm_saas.celery import tenant_task_send
 from predictions.models import Prediction
 from predictions.tasks import fleet_score_task
 from tenants.services import tenant_signup
+from tests.conftest import reading_after_last
 from tests.live import free_port, port_listening, process, python_bin, wait_for
 from tests.predictions.conftest import failing_run_readings
 
@@ -110,6 +111,7 @@ def test_scheduled_scoring_pushes_machine_health_to_the_live_channel(initech, se
     assert connected.wait(15), "the WebSocket did not connect"
     with django_db_blocker.unblock(), tenant_context(tenant):
         before = Prediction.objects.filter(source="scheduled").count()
+        reading_after_last("Mill-1")  # beat's run scores what is new
         tenant_task_send(fleet_score_task, args=[], queue="score")  # what beat's dispatcher sends
         wait_for(lambda: Prediction.objects.filter(source="scheduled").count() > before, timeout=60,
                  what="a scheduled prediction")

@@ -29,6 +29,7 @@ from pdm_saas.celery import tenant_task_send
 from predictions.models import Alert, Prediction, WorkOrder
 from predictions.tasks import fleet_score_task
 from tenants.models import Tenant
+from tests.conftest import reading_after_last
 from tests.live import free_port, port_listening, process, python_bin, wait_for
 from tests.predictions.conftest import failing_run_readings
 
@@ -163,6 +164,7 @@ def test_dashboard_updates_live_when_scoring_runs(page: Any, stack: int, shots: 
     page.evaluate("window.__sameDocument = true")
     with django_db_blocker.unblock(), tenant_context(tenant()):
         scored = Prediction.objects.filter(source="scheduled").count()
+        reading_after_last("Mill-1")  # beat's run scores what is new
         tenant_task_send(fleet_score_task, args=[], queue="score")  # what beat's dispatcher sends
     row.locator("[data-field=scored]", has_text="just now").wait_for(timeout=60_000)
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
