@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from machines.baselines import DEFAULT_DAYS
@@ -128,9 +127,10 @@ def test_an_at_risk_window_by_remaining_life_alone_opens_an_alert_without_a_mode
 def test_a_user_resolved_alert_reopens_only_after_the_cooldown(motor: Machine, in_acme: Any) -> None:
     windows = Windows(motor)
     # Resolved late on a leap day; the 4 h cooldown ends on the first of March.
-    with time_machine.travel(datetime(2028, 2, 29, 22, 30, tzinfo=UTC), tick=False) as clock:
+    resolved = datetime(2028, 2, 29, 22, 30, tzinfo=UTC)
+    with time_machine.travel(resolved, tick=False) as clock:
         windows.score("RRRR")
-        Alert.objects.filter(machine=motor).update(status="resolved", resolved_at=timezone.now())
+        Alert.objects.filter(machine=motor).update(status="resolved", resolved_at=resolved)
         clock.shift(timedelta(hours=5))
         assert windows.score("R") == "opened"  # still k of n, cooldown (4 h) over
 
