@@ -228,26 +228,26 @@ def baseline_steps_for(models: ModelSet, *, cycles: bool) -> int:
     return steps if cycles else max(1, round(steps * stored_seconds / 3600 / models.step_hours))
 
 
-def _product_baseline_length(document: Mapping[str, Any], cycles: bool) -> tuple[int, float] | None:
-    """The product's own rule, which lives beside the baseline model (it needs Django loaded, not
-    a database)."""
-    if BASELINES is None:
-        return None
+def _product_baselines() -> Any:
+    """`machines.baselines`, where the product's baseline rules live beside the baseline model
+    (it needs Django loaded, not a database)."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdm_saas.settings")
     django.setup()
-    from machines.baselines import baseline_length
+    return importlib.import_module("machines.baselines")
 
-    steps, seconds = baseline_length(document, cycle_indexed=cycles)
+
+def _product_baseline_length(document: Mapping[str, Any], cycles: bool) -> tuple[int, float] | None:
+    """The product's own rule (`baseline_length`)."""
+    if BASELINES is None:
+        return None
+    steps, seconds = _product_baselines().baseline_length(document, cycle_indexed=cycles)
     return int(steps), float(seconds)
 
 
 def _product_baseline_steps(document: Mapping[str, Any], scale: Any) -> int:
-    _product_baseline_length(document, False)  # sets Django up
-    from machines.baselines import baseline_model_steps
-
-    return baseline_model_steps(document, scale)
+    return int(_product_baselines().baseline_model_steps(document, scale))
 
 
 def hours_per_step(models: ModelSet) -> float:

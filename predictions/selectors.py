@@ -1,4 +1,5 @@
-"""Reads about labels: failure events and the remaining-useful-life of each reading."""
+"""Reads about labels (failure events, the remaining-useful-life of each reading) and about what
+the stored predictions have read."""
 
 from __future__ import annotations
 
@@ -121,3 +122,27 @@ def prediction_history(*, machine_id: int, limit: int = 500) -> list[dict[str, A
             .values("window_end", "probability", "health_score", "rul_h", "rul_lower_h", "rul_upper_h",
                     "anomaly_score", "predicted_failure")[:limit])
     return list(reversed([dict(row) for row in rows]))
+
+
+def machines_with_unread_readings(*, newest: dict[int, datetime],
+                                  serving: list[dict[str, Any]] | None = None) -> list[int]:
+    """Of the machines in `newest` (machine id -> its newest reading), those a scheduled run
+    scores: readings newer than their latest prediction read (`Prediction.readings_until`; none
+    read or no prediction counts as unread), or, with `serving` (the versions of the models
+    serving now), a latest prediction made by other models (a promotion, a rollback)."""
+    latest = {machine_id: (seen, versions) for machine_id, seen, versions in
+              Prediction.objects.filter(machine_id__in=list(newest)).order_by("machine_id", "-created_at", "-id")
+              .distinct("machine_id").values_list("machine_id", "readings_until", "versions")}
+    current = [_version_ids(versions) for versions in serving or []]
+
+    def unread(machine_id: int) -> bool:
+        seen, versions = latest.get(machine_id, (None, None))
+        if seen is None or seen < newest[machine_id]:
+            return True
+        return serving is not None and _version_ids(versions or {}) not in current
+
+    return [machine_id for machine_id in newest if unread(machine_id)]
+
+
+def _version_ids(versions: dict[str, Any]) -> dict[str, int]:
+    return {kind: int(version) for kind, version in versions.items()}

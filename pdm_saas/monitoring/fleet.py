@@ -19,9 +19,11 @@ import logging
 
 from billing.quotas import prediction_quota_check
 from machines.models import Machine
+from machines.selectors import readings_latest
 from pdm_saas.errors import PaymentRequired
 from pdm_saas.monitoring.metrics import scheduled_scoring_record
 from predictions.models import ModelVersion
+from predictions.selectors import machines_with_unread_readings
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -36,19 +38,8 @@ def scorable_machines_count() -> int:
                .values_list("id", flat=True))
     if not ids:
         return 0
-    with connection.cursor() as cursor:
-        # Two index probes per machine: its newest reading (machine_id, ts) and its latest
-        # prediction (machine, -created_at), not a scan of either table.
-        cursor.execute(
-            "SELECT count(*) FROM unnest(%s::bigint[]) AS m(id) "
-            "CROSS JOIN LATERAL (SELECT ts FROM machines_reading r WHERE r.machine_id = m.id "
-            "                    ORDER BY ts DESC LIMIT 1) newest "
-            "LEFT JOIN LATERAL (SELECT readings_until FROM predictions_prediction p WHERE p.machine_id = m.id "
-            "                   ORDER BY created_at DESC, id DESC LIMIT 1) latest ON true "
-            "WHERE latest.readings_until IS NULL OR latest.readings_until < newest.ts",
-            [ids],
-        )
-        return int(cursor.fetchone()[0])
+    # What a scheduled run scores, by the same read (predictions.services.scoring).
+    return len(machines_with_unread_readings(newest=readings_latest(machine_ids=ids)))
 
 
 def _predictions_allowed() -> bool:

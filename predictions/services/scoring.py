@@ -37,6 +37,7 @@ from pdm_saas.monitoring.metrics import predictions_record
 from predictions.frames import Reading, frame_from_columns, frame_from_readings, other_scale_machines
 from predictions.models import Prediction
 from predictions.scoring import ModelSet, recent_states, score_frame
+from predictions.selectors import machines_with_unread_readings
 from predictions.services.alerts import alarm_memory, alerts_from_verdicts
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
 from predictions.services.machine_normal import frame_relative_to_baselines
@@ -209,7 +210,8 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool, 
     route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
     if only_new:
         serving = [models.versions, *([route.models.versions] if route is not None else [])]
-        ids = _with_new_readings(ids, newest, serving)
+        unread = set(machines_with_unread_readings(newest=newest, serving=serving))
+        ids = [machine_id for machine_id in ids if machine_id in unread]
         if not ids:
             return []
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
@@ -227,27 +229,6 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool, 
                          recent=recent_states(route.models, served, steps=memory), newest=newest)
     shadow_score(machine_type=machine_type, frame=frame)  # a challenger's silent scores; never raises
     return stored
-
-
-def _with_new_readings(ids: list[int], newest: dict[int, datetime], serving: list[dict[str, int]]) -> list[int]:
-    """The machines a scheduled run should score: readings newer than their latest prediction
-    read, or models other than the ones serving now (`serving`: the champions' versions, and a
-    challenger's in traffic mode) made it (a promotion, a rollback). Machines without readings
-    have nothing to score."""
-    latest = {machine_id: (seen, versions) for machine_id, seen, versions in
-              Prediction.objects.filter(machine_id__in=list(newest)).order_by("machine_id", "-created_at", "-id")
-              .distinct("machine_id").values_list("machine_id", "readings_until", "versions")}
-    current = [_version_ids(versions) for versions in serving]
-
-    def stale(machine_id: int) -> bool:
-        seen, versions = latest.get(machine_id, (None, None))
-        return seen is None or seen < newest[machine_id] or _version_ids(versions or {}) not in current
-
-    return [machine_id for machine_id in ids if machine_id in newest and stale(machine_id)]
-
-
-def _version_ids(versions: dict[str, Any]) -> dict[str, int]:
-    return {kind: int(version) for kind, version in versions.items()}
 
 
 def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = None,
