@@ -114,8 +114,8 @@ def plain_summary(version: ModelVersion) -> str:
         return (f"On machines it never saw it warned in {caught['caught']} of {caught['positives']} readings "
                 f"before a failure, with {number_text(caught['false_alarms'])} false alarms per 100 healthy readings.")
     if version.kind == K.RUL_REGRESSOR and isinstance(metrics.get("mae"), int | float):
-        unit = version_time_unit(version)
-        return f"On machines it never saw its remaining life was off by {duration_text(metrics['mae'], unit)} on average."
+        off_by = duration_text(metrics["mae"], version_time_unit(version))
+        return f"On machines it never saw its remaining life was off by {off_by} on average."
     if version.kind == K.ANOMALY_DETECTOR and isinstance(metrics.get("fpr"), int | float):
         found = metrics.get("detection_rate")
         share = f"flags {number_text(100 * found)}% of the readings before a failure and " if isinstance(
@@ -377,8 +377,9 @@ def drift_bars(report: DriftReport, version: ModelVersion) -> list[dict[str, Any
     the track (a PSI of 0.2, the drift line, then never looks like nothing)."""
     items = [f for f in report.features if isinstance(f.get("psi"), int | float)][:DRIFT_BARS]
     scale = max([0.5, *(f["psi"] for f in items)])
-    return [{"name": feature_words(version, f["feature"]), "feature": f["feature"], "psi": number(float(f["psi"])), "ks_p": number(f.get("ks_p")),
-             "drifted": f.get("drifted"), "width": round(100 * min(f["psi"], scale) / scale, 1)} for f in items]
+    return [{"name": feature_words(version, f["feature"]), "feature": f["feature"],
+             "psi": number(float(f["psi"])), "ks_p": number(f.get("ks_p")), "drifted": f.get("drifted"),
+             "width": round(100 * min(f["psi"], scale) / scale, 1)} for f in items]
 
 
 def drift_context(version: ModelVersion) -> dict[str, Any]:

@@ -31,7 +31,8 @@ def test_a_feature_reads_as_its_signal_statistic_unit_and_window_in_time() -> No
     assert feature_text("flow_m3_h__std_12", PUMP) == "Flow variability (m³/h, last 12 readings)"
     assert feature_text("flow_m3_h__std_24", PUMP, step_hours=0.5) == "Flow variability (m³/h, last 12 h)"
     assert feature_text("flow_m3_h__slope_96", PUMP, step_hours=1.0) == "Flow trend (last 4 days)"
-    assert feature_text("flow_m3_h__mean_24", PUMP, step_hours=1.0, unit="cycles") == "Flow average (m³/h, last 24 cycles)"
+    cycles = feature_text("flow_m3_h__mean_24", PUMP, step_hours=1.0, unit="cycles")
+    assert cycles == "Flow average (m³/h, last 24 cycles)"
     assert feature_text("efficiency_pct__last_6", PUMP, step_hours=1 / 60) == "Efficiency latest (%, last 6 min)"
     assert feature_text("grade__H", PUMP) == "Grade = H"
     assert feature_text("flow_m3_h__change", PUMP) == "Flow change since the last repair (m³/h)"
