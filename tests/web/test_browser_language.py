@@ -129,6 +129,12 @@ def test_the_pages_speak_maintenance_by_default(page: Any, stack: int, shots: Pa
     assert "Rul Regressor" not in models and "roc_auc" not in models and "ROC-AUC" not in models
     assert "RUL regressor" in models and "Estimates how long a machine has left before it fails." in models
     assert "warned in 15 of 20 readings before a failure, with 5 false alarms per 100 healthy readings" in models
+    with page.expect_navigation(wait_until="load"):  # styles applied before reading what shows
+        page.get_by_role("link", name="v1").first.click()  # the failure classifier's own page
+    version = main_text(page)
+    assert "ROC-AUC" not in version and "flow_m3_h__std_12" not in version and "Parameters" not in version
+    assert "Flow rate variability (m³/h, last 24 h)" in version  # what it looks at most, 12 steps of 2 h
+    page.screenshot(path=str(shots / "model-plain.png"), full_page=True)
 
 
 def test_advanced_shows_the_model_details_and_is_remembered(page: Any, stack: int, shots: Path,
