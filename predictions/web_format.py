@@ -177,16 +177,18 @@ def evidence(explanation: Mapping[str, Any], document: Mapping[str, Any], *, ste
     mode's label; the rule with its features worded. Raw names and scores ride along for Advanced."""
     signals = signals_of(document)
 
+    def signal(name: str) -> tuple[str, str]:  # (label, unit); a signal the type no longer has keeps its name
+        return signals.get(name, (name, ""))
+
     def words(feature: str | None) -> str:
         return feature_text(feature, document, step_hours=step_hours, unit=unit) if feature else ""
 
-    factors = [{**f, "label": signals.get(f.get("signal", ""), (str(f.get("signal", "")), ""))[0],
-                "reading": reading_text(f.get("value"), signals.get(f.get("signal", ""), ("", ""))[1]),
+    factors = [{**f, "label": signal(str(f.get("signal", "")))[0],
+                "reading": reading_text(f.get("value"), signal(str(f.get("signal", "")))[1]),
                 "zone_text": zone_text(f.get("zone")), "feature_text": words(f.get("feature"))}
                for f in factor_bars(explanation.get("top_factors") or [])]
-    unusual = [{**u, "label": signals.get(u.get("signal", ""), (str(u.get("signal", "")), ""))[0],
-                "deviation": deviation_text(u.get("z")), "feature_text": words(u.get("feature"))}
-               for u in explanation.get("unusual_signals") or []]
+    unusual = [{**u, "label": signal(str(u.get("signal", "")))[0], "deviation": deviation_text(u.get("z")),
+                "feature_text": words(u.get("feature"))} for u in explanation.get("unusual_signals") or []]
     cases = [{**c, "mode_label": mode_label(c.get("failure_mode"), document)}
              for c in explanation.get("similar_cases") or []]
     rule = explanation.get("rule")

@@ -60,6 +60,19 @@ def number_text(value: float | int | None, unit: str = "") -> str:
     return f"{shown}{unit}" if unit == "%" else f"{shown} {unit}"
 
 
+def share_text(fraction: float | None) -> str:
+    """A share as a percentage a person compares: 0.906 -> "91%", 0.0174 -> "1.7%", 0.00004 ->
+    "under 0.1%"; "—" when unknown."""
+    if fraction is None or not math.isfinite(fraction):
+        return "—"
+    percent = 100 * fraction
+    if percent == 0 or percent >= 10:
+        return f"{percent:.0f}%"
+    if percent < 0.1:
+        return "under 0.1%"
+    return f"{percent:.1f}".removesuffix(".0") + "%"
+
+
 def window_text(steps: int, step_hours: float | None, unit: str = "h") -> str:
     """A feature window as time: 24 steps of 0.5 h -> "12 h"; of a cycle model -> "24 cycles";
     "24 readings" when the model's step is not known."""

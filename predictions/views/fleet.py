@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from accounts.roles import Scope
 from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
-from machines.models import Machine
+from machines.models import Machine, MachineType
 from machines.selectors import readings_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
@@ -52,10 +52,6 @@ def _fleet_context(request: HttpRequest) -> dict[str, Any]:
         "rows": rows,
         "filters": filters,
         "options": fleet_filter_options(),
-        # Failure mode labels per machine type, for live updates that carry the mode's key.
-        "mode_labels": {str(r.machine.machine_type_id): {m.get("name"): m.get("label") or m.get("name") for m in
-                                                          r.machine.machine_type.metadata.get("failure_modes") or []}
-                        for r in rows},
         "summary": {
             "machines": len(rows),
             "at_risk": sum(1 for p in scored if verdict(p)["state"] == AT_RISK),
@@ -65,9 +61,17 @@ def _fleet_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _mode_labels() -> dict[str, dict[str, str]]:
+    """Failure mode labels per machine type id, for live updates, which carry the mode's key: of
+    every type, as a filter may later bring any type's rows into the table."""
+    return {str(type_id): {str(m.get("name")): str(m.get("label") or m.get("name"))
+                           for m in (document or {}).get("failure_modes") or []}
+            for type_id, document in MachineType.objects.values_list("id", "metadata")}
+
+
 @member_view()
 def fleet(request: HttpRequest) -> HttpResponse:
-    return render(request, "predictions/fleet.html", _fleet_context(request))
+    return render(request, "predictions/fleet.html", {**_fleet_context(request), "mode_labels": _mode_labels()})
 
 
 @member_view()

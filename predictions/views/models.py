@@ -29,7 +29,7 @@ from predictions.models import DriftReport, ModelVersion
 from predictions.services import challenger, drift, registry
 from predictions.services.outcomes import outcome_series
 from predictions.web_format import duration_text
-from predictions.wording import feature_text, number_text, signal_text
+from predictions.wording import feature_text, share_text, signal_text
 
 K = ModelVersion.Kind
 # The few held-out numbers that tell versions of a kind apart, in the order people compare them.
@@ -111,16 +111,17 @@ def plain_summary(version: ModelVersion) -> str:
         caught = _catches(metrics)
         if caught is None or not caught["positives"]:
             return ""
+        false_alarms = f"{caught['false_alarms']:.1f}".removesuffix(".0")
         return (f"On machines it never saw it warned in {caught['caught']} of {caught['positives']} readings "
-                f"before a failure, with {number_text(caught['false_alarms'])} false alarms per 100 healthy readings.")
+                f"before a failure, with {false_alarms} false alarms per 100 healthy readings.")
     if version.kind == K.RUL_REGRESSOR and isinstance(metrics.get("mae"), int | float):
         off_by = duration_text(metrics["mae"], version_time_unit(version))
         return f"On machines it never saw its remaining life was off by {off_by} on average."
     if version.kind == K.ANOMALY_DETECTOR and isinstance(metrics.get("fpr"), int | float):
         found = metrics.get("detection_rate")
-        share = f"flags {number_text(100 * found)}% of the readings before a failure and " if isinstance(
+        share = f"flags {share_text(found)} of the readings before a failure and " if isinstance(
             found, int | float) else ""
-        return f"On machines it never saw it {share}flags {number_text(100 * metrics['fpr'])}% of normal readings."
+        return f"On machines it never saw it {share}flags {share_text(metrics['fpr'])} of normal readings."
     return ""
 
 

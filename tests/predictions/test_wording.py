@@ -8,7 +8,14 @@ import math
 import pytest
 from django.template import Context, Template
 
-from predictions.wording import deviation_text, feature_text, number_text, stored_label_text, window_text
+from predictions.wording import (
+    deviation_text,
+    feature_text,
+    number_text,
+    share_text,
+    stored_label_text,
+    window_text,
+)
 
 PUMP = {
     "sensors": [{"name": "flow_m3_h", "label": "Flow", "unit": "m³/h"},
@@ -25,6 +32,11 @@ PUMP = {
 ])
 def test_numbers_are_rounded_to_what_they_can_mean(value: float | None, unit: str, shown: str) -> None:
     assert number_text(value, unit) == shown
+
+
+def test_shares_are_percentages_with_as_many_digits_as_matter() -> None:
+    assert [share_text(f) for f in (0.906, 0.0174, 0.00174, 0.00004, 0.0, 0.05, None)] == [
+        "91%", "1.7%", "0.2%", "under 0.1%", "0%", "5%", "—"]
 
 
 def test_a_feature_reads_as_its_signal_statistic_unit_and_window_in_time() -> None:

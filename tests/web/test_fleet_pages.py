@@ -217,7 +217,9 @@ def test_the_wizard_s_result_says_what_each_model_does_before_its_metrics(client
                                           metrics={"roc_auc": 0.9321, "rows": 100.0, "positive_rate": 0.2,
                                                    "recall": 0.5, "fpr": 0.1})]
     dataset = Dataset.objects.create(machine_type=mill.machine_type, source="synthesized", fingerprint="1" * 64,
-                                     rows=10, quality_report={"overall": 0.87, "columns": {"torque_nm": 0.612}})
+                                     rows=10, params={"step_hours": 0.5},
+                                     quality_report={"overall": 0.87, "columns": {"torque_nm": 0.612,
+                                                                                  "torque_nm__std_12": 0.7}})
     job = Job.objects.create(kind=ONBOARD_KIND, status=Job.Status.SUCCEEDED, progress=100,
                              params={"machine_type_id": mill.machine_type_id},
                              result={"predictions": 1, "models": [{"id": m.id} for m in models],
@@ -230,3 +232,4 @@ def test_the_wizard_s_result_says_what_each_model_does_before_its_metrics(client
     metrics = page[page.index('<td class="advanced">'):]
     assert "roc_auc 0.93" in metrics and "roc_auc" not in page[:page.index('<td class="advanced">')]
     assert "Torque" in page and "61%" in page and "<code>torque_nm</code>" in page
+    assert "Torque variability (N·m, last 6 h)" in page  # a window column: 12 steps of 0.5 h
