@@ -81,9 +81,9 @@ def login_link_user(*, token: str, tenant: Tenant) -> User | None:
         claim = signing.loads(token, salt=LOGIN_LINK_SALT, max_age=LOGIN_LINK_SECONDS)
     except signing.BadSignature:  # SignatureExpired is a BadSignature too
         return None
-    if not isinstance(claim, dict) or claim.get("t") != tenant.id:
+    if not isinstance(claim, dict) or claim.get("t") != tenant.id or not isinstance(claim.get("u"), int):
         return None
-    user = User.objects.filter(id=claim.get("u"), is_active=True).first()
+    user = User.objects.filter(id=claim["u"], is_active=True).first()
     if user is None or claim.get("l") != _last_login_mark(user):
         return None
     if not Membership.objects.filter(user=user, tenant=tenant).exists():

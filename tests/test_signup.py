@@ -13,9 +13,9 @@ from django_tenants.utils import schema_exists
 
 from accounts.models import Membership, User
 from accounts.sign_in import LOGIN_LINK_SECONDS
-from tenants.services import slug_from_name
 from billing.models import Subscription
 from tenants.models import Domain, Tenant
+from tenants.services import slug_from_name
 
 from .conftest import PASSWORD
 

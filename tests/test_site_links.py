@@ -45,7 +45,8 @@ def test_links_take_scheme_and_port_from_the_site_address(settings):
     assert tenant_url("acme.localhost", "/x/") == "http://acme.localhost:8010/x/"
 
 
-def test_invitation_links_in_the_mail_the_page_and_the_api(db, world, elsewhere, client_for, django_capture_on_commit_callbacks):
+def test_invitation_links_in_the_mail_the_page_and_the_api(db, world, elsewhere, client_for,
+                                                          django_capture_on_commit_callbacks):
     actor = Actor(tenant_id=world.acme.id, role=Role.ADMIN, user_id=world.admin.id)
     with django_capture_on_commit_callbacks(execute=True):
         invitation_create(actor=actor, email="mailed@acme.test", role=Role.VIEWER)

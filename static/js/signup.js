@@ -29,5 +29,7 @@
     if (!edited) slug.value = name.value.trim() ? slugFrom(name.value) : "";
     showPreview();
   });
+  // A refused signup whose slug was left blank comes back with the name only: fill it again.
+  if (!edited && !slug.value && name.value.trim()) slug.value = slugFrom(name.value);
   showPreview();
 })();
