@@ -9,7 +9,7 @@ class SignupForm(forms.Form):
     # Left blank, the server derives a free one from the name (tenants.services.slug_from_name);
     # static/js/signup.js fills it in as the name is typed.
     slug = forms.CharField(
-        max_length=40, required=False,
+        max_length=40, required=False, label="Address",
         help_text="Your address: <slug>.<our domain>. Lower-case letters, digits, hyphens.",
     )
     owner_email = forms.EmailField(label="Your email")
