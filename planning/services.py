@@ -19,6 +19,7 @@ from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from planning.inputs import plan_problem
 from planning.models import MaintenancePlan, Technician
 from planning.optimizer import solve
+from planning.reasons import machine_reasons, status_text, worklist
 from predictions.models import Alert, WorkOrder
 from predictions.services import work_orders
 from tenants.db import connection
@@ -74,6 +75,10 @@ def plan_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     result = solution.as_dict()
     for action in result["actions"]:
         action["date"] = (plan.start_date + td(days=action["day"])).isoformat()
+    result["machines"] = machine_reasons(snapshot, result, start=plan.start_date, horizon=plan.horizon_days)
+    result["worklist"] = worklist(snapshot, result)
+    result["status_text"] = status_text(snapshot, result, horizon=plan.horizon_days)
+    result["costs_default"] = any(m.get("costs_default") for m in snapshot["machines"])
     plan.inputs, plan.result, plan.status = snapshot, result, MaintenancePlan.Status.READY
     plan.expected_cost_without = Decimal(str(result["expected_cost_without"]))
     plan.expected_cost_with = Decimal(str(result["expected_cost_with"]))
