@@ -12,6 +12,7 @@ from machines.library import library_get
 from machines.metadata import failure_mode_label
 from machines.models import Machine, MachineType
 from planning.models import CostsConfirmation, MaintenancePlan, SparePart, Technician
+from planning.reasons import status_text
 
 COST_FIELDS = ("downtime_per_hour", "planned_maintenance", "unplanned_failure_multiplier")
 MODE_COST_FIELDS = ("repair_cost", "downtime_hours")
@@ -35,6 +36,15 @@ def plan_days(plan: MaintenancePlan) -> list[dict[str, Any]]:
     top = max(saving.values(), default=0) or 1
     return [{"day": d, "date": plan.start_date + timedelta(days=d), "actions": count[d],
              "saving": saving[d], "percent": round(100 * saving[d] / top)} for d in range(plan.horizon_days)]
+
+
+def plan_status_text(plan: MaintenancePlan) -> str:
+    """The plan's outcome in words (planning.reasons.status_text); plans made before it was stored
+    get it from their result."""
+    result = plan.result or {}
+    if not result:
+        return ""
+    return str(result.get("status_text") or status_text(plan.inputs or {}, result, horizon=plan.horizon_days))
 
 
 def inputs_summary() -> dict[str, Any]:
