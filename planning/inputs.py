@@ -123,7 +123,7 @@ def machine_input(*, machine: Machine, context: Context) -> tuple[MachineInput, 
             days=context.horizon,
             # A machine the models call healthy fails at its failure mode's base rate once past
             # what the classifier can see, not at the classifier's rate carried on for weeks.
-            after_hazard_per_h=None if at_risk else _base_rate(document, mode, named=bool(prediction.failure_mode))),
+            after_hazard_per_h=None if at_risk else _base_rate(mode)),
         allowed_days=_days(context.start, context.horizon, list(window.weekdays), list(window.dates))
         if window else None,
         parts=context.needs.get((machine.machine_type_id, str(mode["name"])), ()),
@@ -161,13 +161,12 @@ def _raised(prediction: Prediction, alert: Alert | None) -> float:
     return min(max(p, floor, float(alert.probability)), 1.0)
 
 
-def _base_rate(document: dict[str, Any], mode: dict[str, Any], *, named: bool) -> float | None:
-    """Failures per hour when nothing is wrong: 1 / the mode's mean time to failure, or for a
-    prediction naming no mode, the sum over the type's modes (any of them may come first)."""
-    modes = [mode] if named else list(document.get("failure_modes") or [])
-    rates = [1.0 / float(m["mean_time_to_failure_hours"]) for m in modes
-             if float(m.get("mean_time_to_failure_hours") or 0) > 0]
-    return sum(rates) if rates else None
+def _base_rate(mode: dict[str, Any]) -> float | None:
+    """Failures per hour when nothing is wrong: 1 / the failure mode's mean time to failure. The
+    plan prices one failure mode per machine (the costliest when none is named), so its risk is
+    that mode's too."""
+    mttf = float(mode.get("mean_time_to_failure_hours") or 0)
+    return 1.0 / mttf if mttf > 0 else None
 
 
 def _hours_per_unit(prediction: Prediction, document: dict[str, Any]) -> float:
