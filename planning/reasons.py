@@ -23,7 +23,7 @@ def _money(value: float) -> str:
 def _percent(value: float) -> str:
     if 0 < value < 0.01:
         return "under 1%"
-    if 0.99 < value < 1:
+    if value > 0.99:  # a forecast is never certain: 0.9999 is not "100%"
         return "over 99%"
     return f"{100 * value:.0f}%"
 

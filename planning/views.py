@@ -257,7 +257,8 @@ def _index_context(request: HttpRequest) -> dict[str, Any]:
     for technician in summary["technicians"]:
         technician.skill_labels = [selectors.skill_label(s, machine_types) for s in technician.skills]
     return {
-        **summary, **_field_choices(), "costs_default": bool(selectors.costs_default_types()), "form": PlanForm(), "plans": selectors.plan_list()[:10],
+        **summary, **_field_choices(), "costs_default": bool(selectors.costs_default_types()),
+        "form": PlanForm(), "plans": selectors.plan_list()[:10],
         "can_write": can(request, "write"), "windows": list(ProductionWindow.objects.select_related("machine")),
         "needs": list(PartNeed.objects.select_related("machine_type", "part").order_by(
             "machine_type__name", "failure_mode", "part__name")),

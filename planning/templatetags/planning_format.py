@@ -23,6 +23,6 @@ def percent(value: float | None) -> str:
     share = float(value)
     if 0 < share < 0.01:
         return "<1%"
-    if 0.99 < share < 1:
+    if share > 0.99:  # a forecast is never certain
         return ">99%"
     return f"{100 * share:.0f}%"
