@@ -154,7 +154,7 @@ def _version_ids(versions: dict[str, Any]) -> dict[str, int]:
 def machines_active_alerts() -> dict[int, list[Alert]]:
     """Each machine's active alerts (open or acknowledged: not yet resolved), the most severe and
     likeliest first: a plan raises the alerted failure mode's risk and plans such machines first."""
-    rank = {Alert.Severity.CRITICAL: 0, Alert.Severity.WARNING: 1}
+    rank: dict[str, int] = {Alert.Severity.CRITICAL: 0, Alert.Severity.WARNING: 1}
     alerts: dict[int, list[Alert]] = {}
     for alert in Alert.objects.filter(status__in=Alert.ACTIVE):
         alerts.setdefault(alert.machine_id, []).append(alert)

@@ -8,7 +8,7 @@ alerted pump out. Shared by tests/planning/test_plan_reasons.py and the browser 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from machines.models import Machine
 from machines.services import machine_create, machine_type_adopt
@@ -17,7 +17,7 @@ from predictions.models import Alert, Prediction
 
 PUMP = "centrifugal-pump"
 # A Monday morning, named: the plan's start and every prediction's time.
-MONDAY = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 CAP_H = 96.0  # the RUL model's cap: two classifier horizons of 48 h
 
 
