@@ -11,8 +11,8 @@ The model (docs/planning.md has the derivation):
   where it is worth something (an expected saving of at least MIN_SAVING: a job that saves
   nothing, or only a rounding error of a probability, is never scheduled);
 - priority machines (an open critical alert) first: a first solve finds how many of them the
-  resources can take, the second maximises the saving with at least that many of them in the
-  plan, so one is never left out for the sake of a machine without such an alert;
+  resources can take, each as early as they can, the second maximises the saving with those
+  placed, so one is never left out or pushed later for the sake of a machine without such an alert;
 - at most one action per machine in the horizon;
 - a technician's hours on a day; the maintenance budget over the horizon; each part's stock
   before its lead time (from day `lead_time_days` on, more can be ordered);
@@ -254,18 +254,24 @@ def _matrix(rows: list[dict[int, float]], columns: int) -> csr_array:
 
 
 def _priority_row(problem: Problem, variables: list[_Var], constraints: list[LinearConstraint]) -> None:
-    """Lexicographic first step: as many priority machines as the resources allow, found by its
-    own solve (exact: a count), then required of the saving-maximising solve."""
-    marks = np.array([1.0 if problem.machines[v.machine].priority > 0 else 0.0 for v in variables])
-    if not marks.any():
+    """Lexicographic first step for priority machines (an open critical alert): as many of them as
+    the resources allow, each as early as they allow, found by their own exact solve and then
+    required of the saving-maximising one. A priority action on day d weighs 1 - d / (H (K + 1))
+    (K priority machines): one more machine always outweighs any shift of days, and an earlier
+    day outweighs a later one, so they come before machines without such an alert."""
+    flagged = {v.machine for v in variables if problem.machines[v.machine].priority > 0}
+    if not flagged:
         return
-    first = milp(-marks, constraints=constraints, integrality=np.ones(len(variables)), bounds=Bounds(0, 1),
+    scale = problem.horizon_days * (len(flagged) + 1)
+    weights = np.array([1.0 - v.day / scale if v.machine in flagged else 0.0 for v in variables])
+    first = milp(-weights, constraints=constraints, integrality=np.ones(len(variables)), bounds=Bounds(0, 1),
                  options={"mip_rel_gap": 0.0, "time_limit": problem.time_limit_s, "disp": False})
     if first.x is None:
         return
-    most = float(np.round(marks @ np.round(first.x)))
-    if most > 0:
-        constraints.append(LinearConstraint(marks.reshape(1, -1), most - 0.5, np.inf))
+    best = float(weights @ np.round(first.x))
+    if best > 0:
+        # Weights differ by at least 1 / scale; a tenth of that absorbs the solver's tolerances.
+        constraints.append(LinearConstraint(weights.reshape(1, -1), best - 0.1 / scale, np.inf))
 
 
 def _solve_raw(problem: Problem) -> tuple[list[_Var], np.ndarray, str, float, int]:

@@ -5,6 +5,7 @@ a worklist and a sentence per machine, and the solver's status in words."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -130,6 +131,22 @@ def test_a_critical_alert_is_never_left_out_for_a_machine_without_one() -> None:
     greedy_first = solve(Problem(horizon_days=1, machines=(machine(2, "bigger", 90_000, 0),),
                                  technicians=problem.technicians))
     assert [a.machine.name for a in greedy_first.actions] == ["bigger"]  # alone it would be planned
+
+
+def test_a_critical_alert_is_planned_ahead_of_a_machine_without_one() -> None:
+    """Two days, one job a day: by saving alone the unalerted machine would take day 0 (its risk
+    is mostly on day 0) and the alerted one day 1 (its risk is spread); the alert goes first."""
+    sam = TechnicianInput(1, "Sam", frozenset({"pump"}), 8, frozenset({0, 1}))
+
+    def machine(key: int, name: str, days: tuple[float, ...], priority: int) -> MachineInput:
+        return MachineInput(key=key, name=name, failure_mode="seal", skills=frozenset({"pump"}), action_cost=1000,
+                            spend=500, failure_cost=20_000, hours=8, day_probabilities=days, priority=priority)
+
+    alerted, urgent = machine(1, "alerted", (0.3, 0.3), 1), machine(2, "unalerted", (0.8, 0.1), 0)
+    by_saving = solve(Problem(horizon_days=2, machines=(replace(alerted, priority=0), urgent), technicians=(sam,)))
+    assert [(a.machine.name, a.day) for a in by_saving.actions] == [("unalerted", 0), ("alerted", 1)]
+    first = solve(Problem(horizon_days=2, machines=(alerted, urgent), technicians=(sam,)))
+    assert [(a.machine.name, a.day) for a in first.actions] == [("alerted", 0), ("unalerted", 1)]
 
 
 def test_no_job_that_saves_less_than_a_dollar() -> None:
