@@ -191,6 +191,8 @@ def test_costs_nobody_set_are_marked_until_saved_on_the_costs_page(world, pumps:
     client = client_for("engineer")
     detail = client.get(f"/planning/plans/{plan.id}/").content.decode()
     assert "default costs — set your own" in detail and 'href="/planning/costs/"' in detail
+    index = client.get("/planning/").content.decode()
+    assert "(default costs)</a>" in index and "Set your costs</a>" in index
     page = client.get("/planning/costs/").content.decode()
     assert "Centrifugal pump" in page and "default — set your own" in page
     assert 'name="mode-mechanical_seal_failure-repair_cost"' in page
@@ -205,6 +207,7 @@ def test_costs_nobody_set_are_marked_until_saved_on_the_costs_page(world, pumps:
     # Each pump's downtime cost was the type's old 2,500 copied at creation: it follows the new figure.
     assert set(Machine.objects.values_list("downtime_cost_per_hour", flat=True)) == {Decimal("1000.00")}
     assert CostsConfirmation.objects.filter(machine_type=pump_type).exists() and costs_default_types() == set()
+    assert "Set your costs</a>" not in client.get("/planning/").content.decode()
     with time_machine.travel(MONDAY, tick=False):
         plan = _plan(world)
     assert not plan.result["costs_default"]
