@@ -122,6 +122,10 @@ def test_the_pages_speak_maintenance_by_default(page: Any, stack: int, shots: Pa
     assert "sim-17: Mechanical seal failure, 30.0 h before failure" in shown
     assert "What to check" in shown and "Replace the mechanical seal cartridge." in shown
     assert "Red bars push towards a failure" in shown
+    # No readings stored: the page says where to bring them, in the product.
+    page.wait_for_selector("#signal-charts a")
+    assert page.locator("#signal-charts a", has_text="upload a file").get_attribute("href") == (
+        "/uploads/?type=centrifugal-pump")
     assert not page.locator("[data-advanced-toggle]").is_checked()
     page.screenshot(path=str(shots / "machine-plain.png"), full_page=True)
     page.goto(url(stack, "/models/"))
