@@ -52,7 +52,7 @@ def _start(client: Any, content: bytes, name: str = "history.csv", machine_type:
 
 def _mapping_post(**overrides: Any) -> dict[str, Any]:
     data = {"col_0": "time", "col_1": "sensor:current_a", "col_2": "sensor:winding_temp_c",
-            "col_3": "sensor:vibration_de_mm_s", "col_4": "", "time_format": "iso", "machine_name": "Motor-001",
+            "col_3": "sensor:vibration_de_mm_s", "col_4": "", "time_format": "iso", "new_machine_name": "Motor-001",
             "create_unknown_machines": "on", "save_preset_as": ""}
     return data | overrides
 
@@ -171,7 +171,7 @@ def test_a_running_upload_reloads_when_done(client_for, world, motor):
 
 def test_a_saved_mapping_prefills_the_next_file(client_for, world, motor, eager):
     engineer = client_for("engineer")
-    _upload_through(engineer, eager, _csv(), col_4="", machine_name="Motor-009", save_preset_as="daily")
+    _upload_through(engineer, eager, _csv(), col_4="", new_machine_name="Motor-009", save_preset_as="daily")
     page = engineer.get(_start(engineer, _csv(bad_rows=True))["Location"])
     form = page.context["form"]
     assert page.context["preset"].name == "daily"
@@ -183,7 +183,7 @@ def test_a_mapping_the_file_does_not_fit_is_explained_and_the_file_kept(client_f
     location = _start(engineer, _csv())["Location"]
     no_time = engineer.post(location, _mapping_post(col_0=""))
     assert no_time.status_code == 400 and "timestamp" in no_time.content.decode()
-    no_machine = engineer.post(location, _mapping_post(machine_name=""))
+    no_machine = engineer.post(location, _mapping_post(new_machine_name=""))
     assert no_machine.status_code == 400 and "machine column" in no_machine.content.decode()
     twice = engineer.post(location, _mapping_post(col_2="sensor:current_a"))
     assert twice.status_code == 400 and "more than one column" in twice.content.decode()
@@ -337,7 +337,7 @@ def test_an_observation_types_label_columns_are_guessed_offered_and_stored(clien
                        "valve": "label:valve", "Machine failure": "label:failed"}  # a sensor's label is no alias
     post = {f"col_{index}": guessed[column] for index, column in enumerate(RIG_HEADER)} | {"col_1": "sensor:temp_c"}
     with eager():
-        response = engineer.post(start["Location"], post | {"time_format": "cycle", "machine_name": "Rig-1",
+        response = engineer.post(start["Location"], post | {"time_format": "cycle", "new_machine_name": "Rig-1",
                                                             "create_unknown_machines": "on"})
     assert response.status_code == 302, response.content
     with tenant_context(world.acme):
