@@ -16,6 +16,7 @@ from django_tenants.utils import tenant_context
 from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.selectors import readings_count
 from machines.services import machine_type_adopt
+from tenants.models import Tenant
 
 MOTOR = "induction-motor-siemens-1la7"
 HEADER = ["timestamp", "Current (A)", "Winding temp", "Vibration", "operator"]
@@ -356,3 +357,94 @@ def test_a_time_series_type_offers_no_label_role_and_a_label_the_type_lacks_is_r
     assert not any(value.startswith("label:") for value, _ in page.context["form"]["col_4"].field.choices)
     refused = engineer.post(location, _mapping_post(col_4="label:valve"))  # not a choice of this form
     assert refused.status_code == 400 and "valve is not one of the available choices" in refused.content.decode()
+
+
+# --- uploads that cannot misfile readings (issue 16) -----------------------------------------------
+
+
+PUMPS_HEADER = ["timestamp", "machine", "Current (A)", "Winding temp"]
+
+
+def _pumps_csv(naive: bool = False) -> bytes:
+    """Three pumps, one after the other; times with or without an offset."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PUMPS_HEADER)
+    suffix = "" if naive else "Z"
+    writer.writerows([f"2026-03-01T00:{minute:02d}:00{suffix}", name, 12.0, 70.0]
+                     for name in ("P-101", "P-102", "P-103") for minute in range(10))
+    return out.getvalue().encode()
+
+
+@pytest.fixture
+def pumps(world: Any, motor: MachineType) -> MachineType:
+    with tenant_context(world.acme):
+        for name in ("P-101", "P-102", "P-103"):
+            Machine.objects.create(machine_type=motor, name=name)
+    return motor
+
+
+def test_the_machine_is_picked_from_the_organizations_machines_and_creation_is_off(client_for, pumps):
+    engineer = client_for("engineer")
+    page = engineer.get(_start(engineer, _csv())["Location"])
+    form = page.context["form"]
+    assert [value for value, _ in form["machine_name"].field.choices] == ["", "P-101", "P-102", "P-103"]
+    assert '<select name="machine_name"' in page.content.decode()
+    assert not form["create_unknown_machines"].value()
+    new = engineer.post(_start(engineer, _csv())["Location"],
+                        _mapping_post(create_unknown_machines="", new_machine_name="P-999"))
+    assert new.status_code == 400 and "does not exist yet" in new.content.decode()
+
+
+def test_a_saved_mapping_of_another_layout_is_not_applied_and_refused_until_confirmed(client_for, world, pumps,
+                                                                                       eager):
+    engineer = client_for("engineer")
+    with tenant_context(world.acme):
+        MappingPreset.objects.create(name="scada", machine_type=pumps, header=HEADER[:4], mapping={
+            "time_column": "timestamp", "machine_name": "P-101", "create_unknown_machines": False,
+            "sensors": {"Current (A)": "current_a", "Winding temp": "winding_temp_c"}})
+    location = _start(engineer, _pumps_csv())["Location"]
+    guessed = engineer.get(location)
+    assert guessed.context["preset"] is None and guessed.context["unfit_preset"].name == "scada"
+    assert guessed.context["form"]["col_1"].value() == "machine"  # guessed, not the saved "ignore"
+    chosen = engineer.get(location, {"preset": "scada"})
+    post = {field.html_name: field.value() or "" for field in chosen.context["form"].column_fields()}
+    post |= {"time_format": "iso", "machine_name": "P-101"}
+    assert post["col_1"] == ""  # the saved mapping ignores the machine column
+    refused = engineer.post(f"{location}?preset=scada", post)
+    html = refused.content.decode()
+    assert refused.status_code == 400 and 'id="mapping-doubts"' in html
+    assert "The column &#x27;machine&#x27; is ignored" in html and "does not cover" in html
+    with tenant_context(world.acme):
+        assert not Upload.objects.exists()
+    with eager():
+        confirmed = engineer.post(f"{location}?preset=scada", post | {"confirm_mapping": "on"})
+    assert confirmed.status_code == 302
+    with tenant_context(world.acme):
+        assert Upload.objects.get().mapping["machine_name"] == "P-101"
+
+
+def test_naive_times_ask_for_the_time_zone_once(client_for, world, pumps):
+    engineer = client_for("engineer")
+    location = _start(engineer, _pumps_csv(naive=True))["Location"]
+    page = engineer.get(location)
+    assert page.context["form"]["time_zone"].value() == "UTC"  # preselected, visible
+    assert "js/time_zone.js" in page.content.decode()  # which picks the browser's zone when it can
+    post = {"col_0": "time", "col_1": "machine", "col_2": "sensor:current_a", "col_3": "sensor:winding_temp_c",
+            "time_format": "iso"}
+    unanswered = engineer.post(location, post)
+    assert unanswered.status_code == 400 and not Tenant.objects.get(id=world.acme.id).time_zone
+    assert engineer.post(location, post | {"time_zone": "Europe/Berlin"}).status_code == 302
+    assert Tenant.objects.get(id=world.acme.id).time_zone == "Europe/Berlin"
+    with tenant_context(world.acme):
+        assert Upload.objects.get().mapping["time_zone"] == "Europe/Berlin"
+    again = engineer.get(_start(engineer, _pumps_csv(naive=True))["Location"])
+    assert "time_zone" not in again.context["form"].fields  # asked once
+    assert "read as Europe/Berlin time" in again.content.decode()
+    with_offsets = engineer.get(_start(engineer, _pumps_csv())["Location"])
+    assert "read as" not in with_offsets.content.decode()
+
+
+def test_the_upload_page_offers_deletion_to_engineers_only(client_for, finished):
+    assert 'id="upload-delete"' in client_for("engineer").get(f"/uploads/{finished.pk}/").content.decode()
+    assert 'id="upload-delete"' not in client_for("viewer").get(f"/uploads/{finished.pk}/").content.decode()
