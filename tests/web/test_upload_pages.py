@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection as db_connection
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine, MachineType, MappingPreset, Upload
@@ -448,3 +452,114 @@ def test_naive_times_ask_for_the_time_zone_once(client_for, world, pumps):
 def test_the_upload_page_offers_deletion_to_engineers_only(client_for, finished):
     assert 'id="upload-delete"' in client_for("engineer").get(f"/uploads/{finished.pk}/").content.decode()
     assert 'id="upload-delete"' not in client_for("viewer").get(f"/uploads/{finished.pk}/").content.decode()
+
+
+# --- in a real browser: the misfiled upload of issue 16, refused, fixed, imported, deleted -------
+
+
+@pytest.fixture(scope="module")
+def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A Daphne server on acme, storing files where this process reads them (the import job is
+    run here, with `.run()`); acme's pumps and a saved mapping of another layout, committed for
+    the server and removed afterwards."""
+    from tests.live import free_port, port_listening, process, python_bin
+
+    media = tmp_path_factory.mktemp("media")
+    port = free_port()
+    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
+    with pytest.MonkeyPatch.context() as patch, django_db_blocker.unblock():
+        patch.setenv("DJANGO_MEDIA_ROOT", str(media))
+        patch.setattr(django_settings, "MEDIA_ROOT", media)
+        with tenant_context(world.acme):
+            motor = machine_type_adopt(key=MOTOR)
+            for name in ("P-101", "P-102", "P-103"):
+                Machine.objects.create(machine_type=motor, name=name)
+            MappingPreset.objects.create(name="scada", machine_type=motor, header=HEADER[:4], mapping={
+                "time_column": "timestamp", "machine_name": "P-101", "create_unknown_machines": False,
+                "sensors": {"Current (A)": "current_a", "Winding temp": "winding_temp_c"}})
+        try:
+            with process(asgi, log=media / "daphne.log", ready=lambda _: port_listening(port)):
+                yield port
+        finally:
+            _committed_story_drop(world)
+
+
+def _committed_story_drop(world: Any) -> None:
+    from jobs.models import Job
+    from machines.models import UploadDeletion
+
+    Tenant.objects.filter(id=world.acme.id).update(time_zone="")
+    with tenant_context(world.acme):
+        ids = list(Machine.objects.values_list("id", flat=True))
+        with db_connection.cursor() as cursor:
+            cursor.execute("DELETE FROM machines_reading WHERE machine_id = ANY(%s)", [ids])
+        UploadDeletion.objects.all().delete()
+        job_ids = list(Upload.objects.exclude(job_id=None).values_list("job_id", flat=True))
+        Upload.objects.all().delete()
+        Job.objects.filter(id__in=job_ids).delete()
+        MappingPreset.objects.all().delete()
+        Machine.objects.all().delete()
+        MachineType.objects.filter(key=MOTOR).delete()
+
+
+@pytest.mark.live
+def test_a_misfiling_upload_is_refused_then_fixed_imported_and_deleted_in_a_browser(
+        browser: Any, stack: int, world: Any, django_db_blocker: Any, tmp_path: Path, settings: Any) -> None:
+    from machines.tasks import upload_process_task
+
+    settings.MEDIA_ROOT = os.environ["DJANGO_MEDIA_ROOT"]  # the server's folder (see `stack`), not this test's
+    data = tmp_path / "pumps.csv"
+    data.write_bytes(_pumps_csv(naive=True))
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    base = f"http://acme.localhost:{stack}"
+    try:
+        page.goto(f"{base}/accounts/login/")
+        page.fill("input[name=username]", "engineer@acme.test")
+        page.fill("input[name=password]", "Correct-Horse-42")
+        page.locator("form button[type=submit]").click()
+        page.goto(f"{base}/uploads/")
+        page.locator("select[name=machine_type]").select_option(value=MOTOR)
+        page.set_input_files("input[name=file]", str(data))
+        page.get_by_role("button", name="Preview").click()
+        # The saved mapping was made for other columns: not applied; the plant's zone is asked.
+        assert page.locator("[data-field=unfit-preset]").is_visible()
+        page.wait_for_load_state("load")  # the zone script runs at the end of the page
+        assert page.locator("#id_time_zone").input_value() == "Europe/Berlin"  # the browser's zone
+        assert page.locator("select[name=col_1]").input_value() == "machine"
+        # As the new user did: apply the saved mapping anyway, then import.
+        page.locator("select#preset").select_option("scada")
+        page.get_by_role("button", name="Use it").click()
+        page.wait_for_load_state("load")
+        assert page.locator("select[name=col_1]").input_value() == ""
+        assert page.locator("select[name=machine_name]").input_value() == "P-101"
+        assert not page.locator("input[name=create_unknown_machines]").is_checked()
+        page.get_by_role("button", name="Import").click()
+        page.wait_for_load_state("load")
+        doubts = page.locator("#mapping-doubts")
+        assert doubts.is_visible() and "'machine' is ignored" in doubts.inner_text()
+        with django_db_blocker.unblock(), tenant_context(world.acme):
+            assert not Upload.objects.exists()  # blocked: nothing imported
+        # Fixed: the machine column says which pump each row is from.
+        page.locator("select[name=col_1]").select_option("machine")
+        page.locator("select[name=machine_name]").select_option("")
+        page.get_by_role("button", name="Import").click()
+        page.wait_for_url("**/uploads/*/")
+        with django_db_blocker.unblock(), tenant_context(world.acme):
+            upload = Upload.objects.get()
+            assert upload.mapping["time_zone"] == "Europe/Berlin"
+            upload_process_task.run(upload.job_id)
+            assert Upload.objects.get().rows_stored == 30
+        assert Tenant.objects.get(id=world.acme.id).time_zone == "Europe/Berlin"
+        page.reload()
+        page.locator("#upload-delete").click()
+        assert page.locator("#readings-removed tbody").inner_text().split() == [
+            "P-101", "10", "P-102", "10", "P-103", "10"]
+        page.get_by_role("button", name="Delete these readings").click()
+        page.wait_for_url(f"**/uploads/{upload.pk}/")
+        assert "30 readings of P-101 (10), P-102 (10), P-103 (10) removed" in page.locator("#upload-deleted").inner_text()
+        with django_db_blocker.unblock(), tenant_context(world.acme):
+            assert not any(readings_count(machine_id=machine.id) for machine in Machine.objects.all())
+    finally:
+        context.close()
