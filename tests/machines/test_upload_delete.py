@@ -31,7 +31,8 @@ def _file(minutes: range, current: float, machines: tuple[str, ...] = ("P-101", 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["timestamp", "machine", "Current (A)", "Winding temp"])
-    writer.writerows([f"2026-03-01T00:{minute:02d}:00Z", name, current, 70.0] for name in machines for minute in minutes)
+    writer.writerows([f"2026-03-01T00:{minute:02d}:00Z", name, current, 70.0]
+                     for name in machines for minute in minutes)
     return out.getvalue().encode()
 
 

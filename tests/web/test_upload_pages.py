@@ -494,7 +494,7 @@ def _committed_story_drop(world: Any) -> None:
         with db_connection.cursor() as cursor:
             cursor.execute("DELETE FROM machines_reading WHERE machine_id = ANY(%s)", [ids])
         UploadDeletion.objects.all().delete()
-        job_ids = list(Upload.objects.exclude(job_id=None).values_list("job_id", flat=True))
+        job_ids = [job_id for job_id in Upload.objects.values_list("job_id", flat=True) if job_id is not None]
         Upload.objects.all().delete()
         Job.objects.filter(id__in=job_ids).delete()
         MappingPreset.objects.all().delete()
@@ -558,7 +558,8 @@ def test_a_misfiling_upload_is_refused_then_fixed_imported_and_deleted_in_a_brow
             "P-101", "10", "P-102", "10", "P-103", "10"]
         page.get_by_role("button", name="Delete these readings").click()
         page.wait_for_url(f"**/uploads/{upload.pk}/")
-        assert "30 readings of P-101 (10), P-102 (10), P-103 (10) removed" in page.locator("#upload-deleted").inner_text()
+        deleted = page.locator("#upload-deleted").inner_text()
+        assert "30 readings of P-101 (10), P-102 (10), P-103 (10) removed" in deleted
         with django_db_blocker.unblock(), tenant_context(world.acme):
             assert not any(readings_count(machine_id=machine.id) for machine in Machine.objects.all())
     finally:
