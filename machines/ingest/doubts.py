@@ -4,9 +4,9 @@ created, and refused until the person fixes the mapping or confirms it (docs/ing
 
 Two doubts, each naming its column:
 - a file mapped to one machine (`machine_name`) with an ignored column that looks like machine
-  identifiers: its header reads like one (machine, asset, unit, equipment, id...), its values
-  include names of other machines of the organization, or it is a text column with a few
-  repeated values (2 to 20, each on several rows). Ignoring it would put every row, whichever
+  identifiers: its values include names of other machines of the organization, or its header
+  reads like one (machine, asset, unit, equipment, id...), or it is a text column with a few
+  values (2 to 20). Ignoring it would put every row, whichever
   machine it is from, under the one machine. With a machine column mapped, rows are filed by
   that column, so an ignored column cannot misfile them and is not doubted.
 - a saved mapping used on a file whose header is not the one it was saved from: columns it
@@ -30,11 +30,13 @@ from pdm_saas.errors import InvalidInput
 
 SAMPLE_ROWS = 50_000  # rows read for the values of ignored columns: bounds the check on any file
 FEW_VALUES = 20  # a text column with at most this many distinct values is read as identifiers
+DISTINCT_CAP = 1000  # distinct values kept per column; past it, a column is no list of machines
 MACHINE_WORDS = {"machine", "asset", "unit", "equipment", "id", "tag", "device"}
 # What a mapping says about the file's columns; options (machine name, time format, reading) are
 # not: a saved mapping with other options still reads the file's columns the same way.
 ROLE_FIELDS = ("time_column", "machine_column", "sensors", "failure_column", "failure_mode_column",
                "failure_mode_flags", "labels")
+FLAG_VALUES = {"0", "1", "0.0", "1.0", "true", "false"}
 NUMBER_RE = re.compile(r"^\s*[-+]?(\d+[.,]?\d*|[.,]\d+)([eE][-+]?\d+)?\s*$")
 
 
@@ -98,7 +100,7 @@ def machine_like_columns(*, ignored: Sequence[str], values: dict[str, set[str] |
                          machine_name: str) -> list[Doubt]:
     """Ignored columns that look like machine identifiers, in a file mapped to `machine_name`.
     `values`: each column's distinct values in a sample of `rows` rows, None when more than
-    FEW_VALUES."""
+    DISTINCT_CAP."""
     seen = [value for found in values.values() if found for value in found]
     known = set(Machine.objects.filter(name__in=seen).values_list("name", flat=True)) if seen else set()
     doubts = []
@@ -115,14 +117,21 @@ def machine_like_columns(*, ignored: Sequence[str], values: dict[str, set[str] |
 
 
 def _machine_like(column: str, found: set[str] | None, known: set[str], *, rows: int) -> str:
+    """Why the column looks like machine identifiers ("" when it does not). A name or a few
+    values count only when values repeat: a machine has many readings, while a column of one
+    value per row (AI4I's `Product ID`, a serial number) identifies rows, not machines."""
     others = sorted((found or set()) & known)
+    if found is not None and not others and {value.lower() for value in found} <= FLAG_VALUES:
+        return ""  # a 0/1 flag (AI4I's `Machine failure`), whatever its header says
     if others:
         return f"it holds names of your machines: {', '.join(others[:5])}"
-    if MACHINE_WORDS & set(_words(column)):
-        return "its name"
-    texts = sorted(value for value in (found or ()) if not NUMBER_RE.match(value))
     repeated = found is not None and 2 * len(found) <= rows  # each value on two rows or more, on average
-    if repeated and len(texts) >= 2 and len(texts) == len(found or ()):
+    if repeated and MACHINE_WORDS & set(_words(column)):
+        return "its name, and values repeated over the rows"
+    # Names of one character are codes (AI4I's product quality `Type`: L, M, H), not machines;
+    # a machine column named so is caught by its header.
+    texts = sorted(value for value in (found or ()) if not NUMBER_RE.match(value) and len(value) > 1)
+    if repeated and 2 <= len(texts) <= FEW_VALUES and len(texts) == len(found or ()):
         return f"a few repeated text values: {', '.join(texts[:5])}"
     return ""
 
@@ -134,7 +143,7 @@ def _words(header: str) -> list[str]:
 
 def _distinct_values(table: TableSource, columns: Sequence[str]) -> tuple[dict[str, set[str] | None], int]:
     """Each column's distinct non-empty values in the first SAMPLE_ROWS rows, None once a column
-    has more than FEW_VALUES (it is then no list of a few machines); and the rows read."""
+    has more than DISTINCT_CAP; and the rows read."""
     values: dict[str, set[str] | None] = {column: set() for column in columns}
     rows = 0
     if not columns:
@@ -154,7 +163,7 @@ def _distinct_add(values: dict[str, set[str] | None], column: str, array: pa.Arr
         return
     text = array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
     found.update(_present(pc.unique(pc.utf8_trim_whitespace(text)).to_pylist()))
-    if len(found) > FEW_VALUES:
+    if len(found) > DISTINCT_CAP:
         values[column] = None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
+from machines.ingest.doubts import machine_like_columns
 from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.selectors import readings_count
 from machines.services import machine_create
@@ -135,3 +136,13 @@ def test_a_saved_mapping_made_for_other_columns_is_refused_naming_them(client_fo
     assert _post(engineer, other_layout, preset="scada", confirm_mapping="true").status_code == 202
     same_layout = one_pump.replace(b"T01:", b"T03:")
     assert _post(engineer, same_layout, preset="scada").status_code == 202
+
+
+def test_serials_codes_and_flags_are_not_machine_identifiers(db, in_acme):
+    """AI4I's ignored columns: a serial per row, a one-letter quality code, a 0/1 failure flag."""
+    values: dict[str, set[str] | None] = {
+        "Product ID": {f"L{row:05d}" for row in range(40)}, "Type": {"L", "M", "H"},
+        "Machine failure": {"0", "1"}, "asset_no": {"A-1", "A-2"}, "Line": {"north", "south"}}
+    doubts = machine_like_columns(ignored=list(values), values=values, rows=40, machine_name="Mill-1")
+    assert [doubt.column for doubt in doubts] == ["asset_no", "Line"]
+    assert "its name" in doubts[0].message and "north, south" in doubts[1].message
