@@ -35,8 +35,9 @@ def phrase(seconds: float) -> str:
 
 
 @register.filter
-def relative_time(value: datetime | None, empty: str = "") -> str | SafeString:
-    if value is None:
+def relative_time(value: datetime | str | None, empty: str = "") -> str | SafeString:
+    # A missing attribute reaches a filter as "" (`{{ p.created_at|relative_time }}` with no p).
+    if not isinstance(value, datetime):
         return empty
     seconds = (timezone.now() - value).total_seconds()
     return format_html('<time datetime="{}" data-relative title="{}">{}</time>',

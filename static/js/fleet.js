@@ -33,7 +33,8 @@
       if (m.predicted_failure && m.failure_mode) mode.textContent = label;
       else mode.innerHTML = "<span class='muted'>—</span>";
     }
-    set("scored", "just now");
+    // A <time> the relative-time script keeps moving (static/js/relative_time.js).
+    set("scored", `<time datetime="${new Date().toISOString()}" data-relative>just now</time>`);
     tr.dataset.risk = (m.risk ?? m.failure_probability) + (100 - (m.health ?? 100)) / 1000;
     tr.classList.remove("flash"); void tr.offsetWidth; tr.classList.add("flash");
     resort();

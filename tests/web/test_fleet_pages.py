@@ -62,6 +62,8 @@ def test_the_dashboard_lists_machines_riskiest_first(client_for: Any, mill: Mach
     body = page.content.decode()
     assert body.index("Mill-7") < body.index("Mill-8")
     assert "90%" in body and 'class="badge open"' in body
+    # When it was scored, as a <time> the page keeps re-wording (static/js/relative_time.js).
+    assert 'data-field="scored"><time datetime="' in body and "data-relative" in body
     # The failure mode by its label, never its key (the live update finds labels in #mode-labels).
     assert "Tool wear failure (TWF)" in body and "tool_wear_failure<" not in body
     assert json.loads(body.split('id="mode-labels" type="application/json">')[1].split("</script>")[0])[
