@@ -32,9 +32,9 @@ from predictions.services import alerts, failures, settings_rules, work_orders
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    queryset = Alert.objects.select_related("machine")
+    queryset = Alert.objects.select_related("machine").prefetch_related("work_orders")
     serializer_class = AlertSerializer
-    filterset_fields = ["status", "severity", "failure_mode", "machine__name", "machine__site"]
+    filterset_fields = ["status", "kind", "severity", "failure_mode", "machine__name", "machine__site"]
     ordering_fields = ["opened_at", "probability", "severity"]
     scope_map = {"raise_alert": Scope.PREDICT}
 
