@@ -53,10 +53,10 @@ class AlertRule(models.Model):
     also makes a scored alert critical.
 
     The anomaly kind reads the same windows: when `windows_k` of the last `windows_n` steps have
-    an anomaly score at or above `anomaly_threshold` (the share of the machine type's normal
-    windows that are less unusual), an anomaly alert opens, with the same dedupe, cooldown and
-    hysteresis. None switches the kind off. The default, 0.999 (beyond all but one normal window
-    in a thousand), keeps healthy machines quiet: benchmarks/false_alarms.py measures it.
+    an anomaly score at or above `anomaly_threshold` (the share of the normal windows the detector
+    learned that are less unusual), an anomaly alert opens, with the same dedupe, cooldown and
+    hysteresis. None switches the kind off. Only a detector trained on real readings counts
+    (predictions.services.alerts): cold-start scores read healthy machines as unusual too often.
     """
 
     machine_type = models.ForeignKey("machines.MachineType", null=True, blank=True, on_delete=models.CASCADE)

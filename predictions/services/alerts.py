@@ -12,6 +12,8 @@ Anomaly alerts (`alerts_from_anomalies`) read the same steps the same way, with 
 its anomaly score reaches the rule's `anomaly_threshold` instead of when it is at risk: a machine
 whose readings are unlike its normal raises an alert even when no failure mode is at risk. They
 are their own kind (`Alert.kind`), so the two alarms open, repeat, cool down and clear apart.
+Only a detector that learned from real readings raises them (a cold-start one reads healthy
+machines as unusual too often: `_detectors_from_real_readings`).
 
 `alert_raise` is the older door: an alert from a bare probability against the rule's
 `warning_probability` (integrations, `POST /alerts/raise/`), with no persistence.
@@ -30,8 +32,16 @@ from django.utils import timezone
 
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, NotFound
-from predictions.decision import AT_RISK, CRITICAL, LEARNING, alarm_next, critical_level, expected_false_alarms, risk_text
-from predictions.models import Alert, AlertRule, ModelVersion, Prediction, WorkOrder
+from predictions.decision import (
+    AT_RISK,
+    CRITICAL,
+    LEARNING,
+    alarm_next,
+    critical_level,
+    expected_false_alarms,
+    risk_text,
+)
+from predictions.models import Alert, AlertRule, Dataset, ModelVersion, Prediction, WorkOrder
 from predictions.services.registry import model_set_for
 from predictions.web_format import steps_duration
 
@@ -244,11 +254,13 @@ def alerts_from_anomalies(*, predictions: Sequence[Prediction], machines: dict[i
                           anomalies: Mapping[int, Sequence[float | None]]) -> dict[int, RaiseOutcome]:
     """Open, repeat or clear each machine's anomaly alert from its latest stored prediction and
     its last steps (`states` and `anomalies`, aligned, oldest first, as `alerts_from_verdicts`
-    reads them). A step counts when its anomaly score reaches the rule's `anomaly_threshold` and
-    the machine is not learning its normal; a rule without a threshold raises none. Run after
+    reads them). A step counts when its anomaly score, from a detector that learned from real
+    readings, reaches the rule's `anomaly_threshold` and the machine is not learning its normal; a
+    rule without a threshold raises none. Run after
     `alerts_from_verdicts`: a machine with an active failure alert gets no new anomaly alert
     ("covered"), since a failing machine's readings are unusual too and one problem is one alert."""
     rules, ids = alert_rules(), [p.machine_id for p in predictions]
+    learned = _detectors_from_real_readings(predictions)
     active: dict[int, Alert] = {}
     failing: set[int] = set()
     for alert in Alert.objects.filter(machine_id__in=ids, status__in=Alert.ACTIVE):
@@ -262,7 +274,8 @@ def alerts_from_anomalies(*, predictions: Sequence[Prediction], machines: dict[i
         rule = alert_rule_for(machine, rules)
         scores = list(anomalies.get(machine.id) or [prediction.anomaly_score])
         steps = list(states.get(machine.id) or [prediction.state])[-len(scores):]
-        flags = _unusual(scores, steps, rule.anomaly_threshold)
+        trusted = (prediction.versions or {}).get(ModelVersion.Kind.ANOMALY_DETECTOR) in learned
+        flags = _unusual(scores, steps, rule.anomaly_threshold if trusted else None)
         if machine.id in failing and machine.id not in active:
             outcomes[machine.id] = RaiseOutcome("covered", None)
             continue
@@ -270,11 +283,22 @@ def alerts_from_anomalies(*, predictions: Sequence[Prediction], machines: dict[i
     return outcomes
 
 
+def _detectors_from_real_readings(predictions: Sequence[Prediction]) -> set[int]:
+    """The anomaly detectors among the predictions' models that learned from real readings.
+    Only their scores raise anomaly alerts: a cold-start detector learned the simulated machines'
+    normal, and on simulated healthy fleets measured against it (benchmarks/false_alarms.py's
+    models, docs/alerts.md) up to 97% of a type's healthy windows read beyond every normal one."""
+    ids = {(p.versions or {}).get(ModelVersion.Kind.ANOMALY_DETECTOR) for p in predictions} - {None}
+    return set(ModelVersion.objects.filter(id__in=ids, data_source__in=(Dataset.Source.REAL, Dataset.Source.MIXED))
+               .values_list("id", flat=True))
+
+
 def _unusual(scores: list[float | None], states: list[str], threshold: float | None) -> list[bool]:
     if threshold is None:
         return [False] * len(scores)
     states = [""] * (len(scores) - len(states)) + states  # a step without a state is not learning
-    return [score is not None and score >= threshold and state != LEARNING for score, state in zip(scores, states)]
+    return [score is not None and score >= threshold and state != LEARNING
+            for score, state in zip(scores, states, strict=True)]
 
 
 def _anomaly_step(prediction: Prediction, machine: Machine, rule: AlertRule, flags: list[bool],

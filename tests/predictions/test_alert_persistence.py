@@ -142,10 +142,15 @@ class Unusual:
     """A machine's steps with their anomaly scores, each stored and handed to both alert kinds as
     scoring does (the failure verdicts first, then the anomaly scores)."""
 
-    def __init__(self, machine: Machine) -> None:
+    def __init__(self, machine: Machine, *, detector_data: str = "real") -> None:
         self.machine = Machine.objects.select_related("machine_type").get(id=machine.id)
         self.states: list[str] = []
         self.scores: list[float | None] = []
+        detector = ModelVersion.objects.create(
+            machine_type=self.machine.machine_type, kind="anomaly_detector",
+            number=ModelVersion.objects.filter(kind="anomaly_detector").count() + 1, data_source=detector_data,
+            data_fingerprint="f", artifact_path="x", artifact_sha256="0" * 64)
+        self.versions = {"anomaly_detector": detector.id}
 
     def score(self, steps: str, *, at_risk: bool = False) -> str:
         """`steps`: one letter a step, U unusual (score 0.9995), N normal (0.40), L learning (1.0),
@@ -159,7 +164,7 @@ class Unusual:
                 horizon_h=48, probability=0.12 if at_risk else 0.01, predicted_failure=at_risk,
                 failure_mode="bearing_wear" if at_risk else "", health_score=60.0, confidence=0.5,
                 state=self.states[-1], risk=0.12 if at_risk else 0.01, threshold=THRESHOLD,
-                anomaly_score=self.scores[-1],
+                anomaly_score=self.scores[-1], versions=self.versions,
                 explanation={"unusual_signals": [{"signal": "vibration_mm_s", "z": 6.1}]})
             memory = alarm_memory()
             machines = {self.machine.id: self.machine}
@@ -201,6 +206,12 @@ def test_healthy_scores_learning_steps_and_no_detector_raise_no_anomaly_alert(mo
     steps.score("NNNNNN")
     steps.score("LLLLLL")  # a machine learning its normal reads unusual by nature: not counted
     steps.score("------")
+    assert not Alert.objects.filter(machine=motor).exists()
+
+
+def test_a_cold_start_detectors_scores_raise_no_anomaly_alert(motor: Machine, in_acme: Any) -> None:
+    steps = Unusual(motor, detector_data="simulated")  # it learned the simulated machines' normal
+    assert steps.score("UUUUUU") == "below_threshold"
     assert not Alert.objects.filter(machine=motor).exists()
 
 
