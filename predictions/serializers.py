@@ -67,14 +67,18 @@ class WorkOrderSerializer(serializers.ModelSerializer[WorkOrder]):
 
     class Meta:
         model = WorkOrder
-        fields = ["id", "machine", "alert", "title", "description", "explanation", "recommendation", "status",
-                  "priority", "assignee", "due_at", "scheduled_for", "planned_cost", "actual_cost",
+        fields = ["id", "machine", "alert", "failure_mode", "title", "description", "explanation", "recommendation",
+                  "status", "priority", "assignee", "due_at", "scheduled_for", "planned_cost", "actual_cost",
                   "planned_downtime_hours", "actual_downtime_hours", "parts", "failure_found", "failure_mode_found",
                   "action_taken", "created_by", "created_at", "updated_at", "closed_at"]
         read_only_fields = ["id", "explanation", "recommendation", "status", "actual_cost", "actual_downtime_hours",
                             "failure_found", "failure_mode_found", "action_taken", "created_by", "created_at",
                             "updated_at", "closed_at"]
-        extra_kwargs: dict[str, dict[str, Any]] = {"alert": {"required": False}, "title": {"required": False}}
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            "alert": {"required": False}, "title": {"required": False},
+            "failure_mode": {"required": False, "help_text": "a failure mode of the machine's type, by name, label "
+                                                             "or alias (stored as its name); from the alert when "
+                                                             "not given"}}
 
     def validate_parts(self, value: Any) -> list[Any]:
         # A form's `parts=null` reaches here as None (DRF parses form JSON after its null check).

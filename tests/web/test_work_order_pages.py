@@ -70,7 +70,8 @@ def test_board_only_mine(client_for, world, order, motor):
 def test_detail_shows_the_work_order_and_its_history(client_for, world, order):
     html = client_for("viewer").get(_url(order)).content.decode()
     assert "WO-" in html and "Check DE bearing" in html and "vibration_mm_s" in html
-    assert "created" in html and world.engineer.email in html
+    history = html[html.index('class="work-order-history"'):]
+    assert "Created" in history and world.engineer.email in history  # no name set: the email
     assert "Close work order" not in html and 'name="action"' not in html  # viewers see, never act
 
 
@@ -80,7 +81,9 @@ def test_assign_to_a_member_and_set_a_due_date(client_for, world, order):
     assert response.redirect_chain[-1][0] == _url(order) and "Work order updated." in response.content.decode()
     fresh = _fresh(world, order)
     assert fresh.assignee_id == world.viewer.id and fresh.due_at is not None and fresh.due_at.day == 1
-    assert world.viewer.email in response.content.decode()  # in the history, by email
+    history = response.content.decode().split('class="work-order-history"')[1]
+    assert f"Assignee: nobody → {world.viewer.email}" in history  # no name set: the email
+    assert "Due: — → 2026-12-01 08:00" in history and "None" not in history
 
 
 def test_only_members_can_be_assigned(client_for, world, order):
