@@ -140,8 +140,7 @@ def work_order_new(request: HttpRequest) -> HttpResponse:
     """The form (GET), or the work order made from it (POST, then its page)."""
     members = _members(request)
     if request.method != "POST":
-        initial = {"alert": request.GET.get("alert"), "machine": request.GET.get("machine")}
-        return _new_page(request, NewWorkOrderForm(members=members, initial=initial))
+        return _new_page(request, NewWorkOrderForm(members=members, initial=_initial(request)))
     form = NewWorkOrderForm(request.POST, members=members)
     if not form.is_valid():
         return _new_page(request, form, status=400)
@@ -156,6 +155,16 @@ def work_order_new(request: HttpRequest) -> HttpResponse:
         return _new_page(request, form, status=400)
     messages.success(request, f"Work order WO-{order.id} created.")
     return HttpResponseRedirect(reverse("predictions:work-order-detail", args=[order.id]))
+
+
+def _initial(request: HttpRequest) -> dict[str, Any]:
+    """From a link (`?alert=` or `?machine=`): the alert's machine, mode and urgency filled in."""
+    alert_id, machine_id = request.GET.get("alert", ""), request.GET.get("machine", "")
+    alert = Alert.objects.filter(id=int(alert_id)).first() if alert_id.isdigit() else None
+    if alert is None:
+        return {"machine": machine_id if machine_id.isdigit() else None}
+    priority = WorkOrder.Priority.URGENT if alert.severity == Alert.Severity.CRITICAL else WorkOrder.Priority.HIGH
+    return {"alert": alert.id, "machine": alert.machine_id, "failure_mode": alert.failure_mode, "priority": priority}
 
 
 def _new_page(request: HttpRequest, form: NewWorkOrderForm, status: int = 200) -> HttpResponse:
