@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from machines.metadata import failure_mode_label as metadata_mode_label
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
-from predictions.models import Alert
+from predictions.models import Alert, WorkOrder
 from predictions.services import alerts as alert_services
 from predictions.services import work_orders as work_order_services
 
@@ -91,9 +91,17 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
     default = alert_services.alert_rule_for_default()
     return render(request, "predictions/alerts.html", {
         "filters": filters, "page": page, "alerts": page.object_list, "query": query.urlencode(),
-        "open_count": Alert.objects.filter(status=Alert.Status.OPEN).count(),
+        **_counts(),
         "rule": default, "false_alarms": alert_services.alert_rule_false_alarms(rule=default),
     })
+
+
+def _counts() -> dict[str, int]:
+    """Open alerts nobody is on yet, and active alerts a live work order handles."""
+    handled = Exists(WorkOrder.objects.filter(alert_id=OuterRef("pk"), status__in=WorkOrder.LIVE))
+    active = Alert.objects.filter(status__in=Alert.ACTIVE).annotate(handled=handled)
+    return {"open_count": active.filter(status=Alert.Status.OPEN, handled=False).count(),
+            "handled_count": active.filter(handled=True).count()}
 
 
 def _alert_answer(request: HttpRequest, pk: int, change: Callable[[], Alert], done: str) -> HttpResponse:

@@ -186,6 +186,7 @@ def test_an_alert_with_a_live_work_order_links_it_instead_of_offering_another(cl
     html = client_for("engineer").get(INBOX).content.decode()
     row = html[html.index(f'id="alert-{alert.id}"'):].split("</tr>")[0]
     assert 'data-status="handled"' in row and "Being handled" in row
+    assert "0 open · 1 being handled" in html  # nobody needs waking for it
     assert f'href="/work-orders/{order.id}/">View WO-{order.id} (In Progress)</a>' in row
     assert "Open work order" not in row and ">Open</span>" not in row
     # a page opened before the work order existed: its button leads to that work order, not a second one
