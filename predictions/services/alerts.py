@@ -288,7 +288,7 @@ def _detectors_from_real_readings(predictions: Sequence[Prediction]) -> set[int]
     Only their scores raise anomaly alerts: a cold-start detector learned the simulated machines'
     normal, and on simulated healthy fleets measured against it (benchmarks/false_alarms.py's
     models, docs/alerts.md) up to 97% of a type's healthy windows read beyond every normal one."""
-    ids = {(p.versions or {}).get(ModelVersion.Kind.ANOMALY_DETECTOR) for p in predictions} - {None}
+    ids = {int(v) for p in predictions if (v := (p.versions or {}).get(ModelVersion.Kind.ANOMALY_DETECTOR))}
     return set(ModelVersion.objects.filter(id__in=ids, data_source__in=(Dataset.Source.REAL, Dataset.Source.MIXED))
                .values_list("id", flat=True))
 

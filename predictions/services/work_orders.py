@@ -25,8 +25,8 @@ TRANSITIONS: dict[str, set[str]] = {
     S.DONE: set(),
     S.CANCELLED: set(),
 }
-EDITABLE = ("title", "description", "failure_mode", "priority", "assignee_id", "due_at", "scheduled_for", "planned_cost",
-            "planned_downtime_hours", "parts")
+EDITABLE = ("title", "description", "failure_mode", "priority", "assignee_id", "due_at", "scheduled_for",
+            "planned_cost", "planned_downtime_hours", "parts")
 
 
 def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any) -> None:

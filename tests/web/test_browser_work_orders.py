@@ -92,7 +92,8 @@ def test_a_work_order_by_hand_offers_the_chosen_machines_modes_and_members_by_na
     tab = engineer_tab
     tab.get_by_role("link", name="New work order").click()
     tab.wait_for_url(url(stack, "/work-orders/new/"))
-    tab.select_option("#id_machine", label="P-101 · Centrifugal pump, end-suction (ISO 2858 / ANSI B73 class) · Plant A")
+    pump = tab.locator("#id_machine option", has_text="P-101 · Centrifugal pump").get_attribute("value")
+    tab.select_option("#id_machine", value=pump)
     modes = tab.locator("#id_failure_mode optgroup:not([disabled]) option").all_inner_texts()
     assert modes == ["Impeller and wear-ring wear", "Cavitation (insufficient NPSH margin)",
                      "Mechanical seal failure", "Pump bearing failure"]  # the pump's modes only, by label
