@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WITH_SERVICES := $(PY) scripts/devservices.py --
 PORT ?= 8000
+# Links in emails and invitations are built from the site address (pdm_saas/settings.py): the port
+# `make run` serves on, for every process (honcho gives each process a PORT of its own).
+export PDM_SITE_URL ?= http://$(or $(PDM_BASE_DOMAIN),localhost):$(PORT)
 # DEBUG is off unless switched on (pdm_saas/settings.py): every target here is development.
 export DJANGO_DEBUG ?= true
 
@@ -27,7 +30,7 @@ install: $(STAMP) ## create .venv and install the pinned requirements
 run: $(STAMP) ## migrate, seed the demo tenant, serve web + worker + beat (Ctrl-C stops all)
 	mkdir -p .data
 	$(WITH_SERVICES) sh -c '$(PY) manage.py platform_migrate -v0 && \
-	  $(PY) manage.py demo_seed --port $(PORT) && \
+	  $(PY) manage.py demo_seed && \
 	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev'
 
 migrate: $(STAMP) ## migrate the public schema, the tenant template and every tenant

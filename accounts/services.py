@@ -37,8 +37,10 @@ def password_check(password: str, *, email: str) -> None:
     try:
         password_validation.validate_password(password, user=User(email=email))
     except ValidationError as exc:
+        # The reasons are the message: "too weak" alone leaves the person guessing the rules.
         raise InvalidInput(
-            "The password is too weak.", code="weak_password", details={"password": exc.messages}
+            "The password is too weak: " + " ".join(exc.messages), code="weak_password",
+            details={"password": exc.messages},
         ) from exc
 
 

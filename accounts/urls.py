@@ -7,6 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("welcome/<str:token>/", views.login_link_page, name="login-link"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
     path("password-reset/sent/", views.PasswordResetSentView.as_view(), name="password-reset-sent"),
     path("password-reset/done/", views.PasswordResetCompleteView.as_view(), name="password-reset-complete"),

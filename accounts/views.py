@@ -18,7 +18,7 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import selectors, services, sign_in
 from accounts.forms import (
     ApiKeyForm,
     InvitationAcceptForm,
@@ -89,6 +89,20 @@ class PasswordResetView(auth_views.PasswordResetView):
         # Django would take it from the Host header, which whoever asks for the reset controls.
         self.extra_email_context = {"organization": tenant.name, "site_url": tenant_link(tenant=tenant, path="")}
         return super().form_valid(form)
+
+
+@never_cache
+def login_link_page(request: HttpRequest, token: str) -> HttpResponse:
+    """Right after signup: the one-time link from the public host signs the new owner in here
+    (accounts/sign_in.py). A used, expired or foreign link falls back to the sign-in form."""
+    user = sign_in.login_link_user(token=token, tenant=request.tenant)  # type: ignore[attr-defined]
+    if user is None:
+        messages.error(request, "That sign-in link has expired or was already used: sign in with your email "
+                                "and password.")
+        return redirect("accounts:login")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # marks the link used
+    messages.success(request, f"Welcome to {request.tenant.name}: your organization is ready.")  # type: ignore[attr-defined]
+    return redirect("home")
 
 
 class PasswordResetSentView(auth_views.PasswordResetDoneView):

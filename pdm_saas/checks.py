@@ -4,6 +4,7 @@ by every command when DEBUG is off)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -52,3 +53,15 @@ def debug_off_check(app_configs: Any, **kwargs: Any) -> list[Any]:
                       hint="Set DJANGO_SECRET_KEY in production, or DJANGO_DEBUG=true on a development "
                            "machine (the make targets do).", id="pdm.E010")]
     return []
+
+
+@register()
+def site_url_check(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """Every absolute link is PDM_SITE_URL with a tenant's host (tenants/schema_names.py): an address on
+    another host, or with a path, would send invitations and resets somewhere we do not serve."""
+    site = urlsplit(settings.SITE_URL)
+    if site.scheme in ("http", "https") and site.hostname == settings.BASE_DOMAIN.lower() and not site.path:
+        return []
+    return [Error(f"PDM_SITE_URL ({settings.SITE_URL!r}) is not http(s)://{settings.BASE_DOMAIN}[:port].",
+                  hint="Set PDM_SITE_URL to the public site's address, e.g. https://pdm.example.com or "
+                       "http://localhost:8010, with the host of PDM_BASE_DOMAIN and no path.", id="pdm.E011")]

@@ -25,9 +25,13 @@ DEBUG = env_bool("DJANGO_DEBUG", False)  # development commands switch it on (Ma
 # acme.localhost:8000 work in development without touching /etc/hosts.
 BASE_DOMAIN = env_str("PDM_BASE_DOMAIN", "localhost")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1"])
-# How links in emails reach a tenant host: <scheme>://<slug>.<base domain>[:port].
-URL_SCHEME = env_str("PDM_URL_SCHEME", "http" if DEBUG else "https")
-URL_PORT = env_str("PDM_URL_PORT", "8000" if DEBUG else "")
+# The site's public address, scheme and port included (no path): every absolute link we build
+# (invitations, password resets, weekly summaries, Stripe's return pages, signup's answer) is
+# this address with the tenant's host, <scheme>://<slug>.<base domain>[:port] (tenants/schema_names.py),
+# never the Host of a request. Development: http://localhost:8000; `make run PORT=8010` passes
+# its own. A system check (pdm_saas/checks.py) refuses an address whose host is not BASE_DOMAIN.
+# Redirects inside a request (signup to the new tenant's host) keep the browser's own port.
+SITE_URL = env_str("PDM_SITE_URL", f"http://{BASE_DOMAIN}:8000" if DEBUG else f"https://{BASE_DOMAIN}").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
@@ -108,6 +112,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "pdm_saas.web_access.web_context",
             ],
+            # Template tags that belong to no one app: `{% load relative_time %}`.
+            "libraries": {"relative_time": "pdm_saas.relative_time"},
         },
     },
 ]
@@ -400,6 +406,8 @@ LOCKOUT_RULES = {
     "login": {"account": (env_int("PDM_LOGIN_FAILURES_PER_ACCOUNT", 10), 15 * 60),
               "address": (env_int("PDM_LOGIN_FAILURES_PER_ADDRESS", 50), 15 * 60)},
     "password_reset": {"account": (5, 60 * 60), "address": (20, 60 * 60)},
+    # "Email me my sign-in links" on the public sign-in page (accounts/sign_in.py): every request counts.
+    "sign_in_links": {"account": (5, 60 * 60), "address": (20, 60 * 60)},
     "api_key": {"address": (env_int("PDM_KEY_FAILURES_PER_ADDRESS", 20), 10 * 60)},
 }
 # Behind our TLS proxy every request comes from its address: count the client it forwards for.

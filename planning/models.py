@@ -114,3 +114,17 @@ class MaintenancePlan(models.Model):
 
     def __str__(self) -> str:
         return f"Plan {self.pk} ({self.status})"
+
+
+class CostsConfirmation(models.Model):
+    """The tenant has set (or confirmed) the costs of a machine type on the costs page. Until then a
+    type adopted from the built-in library plans with the library's example costs, and every figure
+    they drive is marked as a default (docs/planning.md, "Costs")."""
+
+    machine_type = models.OneToOneField("machines.MachineType", on_delete=models.CASCADE, related_name="+")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                     db_constraint=False, related_name="+")
+    confirmed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"costs of type {self.machine_type_id} confirmed"

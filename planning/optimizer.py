@@ -8,7 +8,11 @@ The model (docs/planning.md has the derivation):
 - one binary x[m, d, t] per machine m, day d of the horizon and technician t, created only where
   the action is allowed at all (the technician has a skill the machine needs and works that day,
   the machine's production window lets it stop, every part it needs can be there by day d) and
-  where it is worth something (expected saving > 0);
+  where it is worth something (an expected saving of at least MIN_SAVING: a job that saves
+  nothing, or only a rounding error of a probability, is never scheduled);
+- priority machines (an open critical alert) first: a first solve finds how many of them the
+  resources can take, each as early as they can, the second maximises the saving with those
+  placed, so one is never left out or pushed later for the sake of a machine without such an alert;
 - at most one action per machine in the horizon;
 - a technician's hours on a day; the maintenance budget over the horizon; each part's stock
   before its lead time (from day `lead_time_days` on, more can be ordered);
@@ -36,6 +40,9 @@ from scipy.sparse import csr_array
 
 EPS = 1e-6
 UNLIMITED = 1e12
+# An action must be expected to save at least a dollar: below that the "saving" is a rounding
+# error of a probability (a machine taken as certain to fail saved $0.0001 a day later: issue 16).
+MIN_SAVING = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class MachineInput:
     allowed_days: frozenset[int] | None = None  # production window; None = any day
     parts: tuple[tuple[str, int], ...] = ()  # (part name, quantity)
     action: str = ""  # what to do, for people
+    priority: int = 0  # 1: an open critical alert: planned before machines without one
 
     def fails_before(self, day: int) -> float:
         return float(sum(self.day_probabilities[:day]))
@@ -192,7 +200,7 @@ def _variables(problem: Problem) -> list[_Var]:
             if m.allowed_days is not None and day not in m.allowed_days:
                 continue
             saving = m.saving(day)
-            if saving <= EPS:
+            if saving < MIN_SAVING:
                 continue
             for ti, t in enumerate(problem.technicians):
                 if day in t.working_days and m.skills & t.skills and m.hours <= t.hours_per_day + EPS:
@@ -234,6 +242,38 @@ def _rows(problem: Problem, variables: list[_Var]) -> tuple[list[dict[int, float
     return rows, ubs, families
 
 
+def _matrix(rows: list[dict[int, float]], columns: int) -> csr_array:
+    data: list[float] = []
+    indices: list[int] = []
+    indptr = [0]
+    for row in rows:
+        indices.extend(row.keys())
+        data.extend(row.values())
+        indptr.append(len(indices))
+    return csr_array((data, indices, indptr), shape=(len(rows), columns))
+
+
+def _priority_row(problem: Problem, variables: list[_Var], constraints: list[LinearConstraint]) -> None:
+    """Lexicographic first step for priority machines (an open critical alert): as many of them as
+    the resources allow, each as early as they allow, found by their own exact solve and then
+    required of the saving-maximising one. A priority action on day d weighs 1 - d / (H (K + 1))
+    (K priority machines): one more machine always outweighs any shift of days, and an earlier
+    day outweighs a later one, so they come before machines without such an alert."""
+    flagged = {v.machine for v in variables if problem.machines[v.machine].priority > 0}
+    if not flagged:
+        return
+    scale = problem.horizon_days * (len(flagged) + 1)
+    weights = np.array([1.0 - v.day / scale if v.machine in flagged else 0.0 for v in variables])
+    first = milp(-weights, constraints=constraints, integrality=np.ones(len(variables)), bounds=Bounds(0, 1),
+                 options={"mip_rel_gap": 0.0, "time_limit": problem.time_limit_s, "disp": False})
+    if first.x is None:
+        return
+    best = float(weights @ np.round(first.x))
+    if best > 0:
+        # Weights differ by at least 1 / scale; a tenth of that absorbs the solver's tolerances.
+        constraints.append(LinearConstraint(weights.reshape(1, -1), best - 0.1 / scale, np.inf))
+
+
 def _solve_raw(problem: Problem) -> tuple[list[_Var], np.ndarray, str, float, int]:
     variables = _variables(problem)
     if not variables:
@@ -242,15 +282,8 @@ def _solve_raw(problem: Problem) -> tuple[list[_Var], np.ndarray, str, float, in
     c = -np.array([v.saving for v in variables])
     constraints = []
     if rows:
-        data: list[float] = []
-        indices: list[int] = []
-        indptr = [0]
-        for row in rows:
-            indices.extend(row.keys())
-            data.extend(row.values())
-            indptr.append(len(indices))
-        matrix = csr_array((data, indices, indptr), shape=(len(rows), len(variables)))
-        constraints.append(LinearConstraint(matrix, -np.inf, np.array(ubs)))
+        constraints.append(LinearConstraint(_matrix(rows, len(variables)), -np.inf, np.array(ubs)))
+    _priority_row(problem, variables, constraints)
     result = milp(c, constraints=constraints, integrality=np.ones(len(variables)), bounds=Bounds(0, 1),
                   options={"mip_rel_gap": problem.mip_rel_gap, "time_limit": problem.time_limit_s, "disp": False})
     if result.x is None:  # no feasible point found in time; x = 0 is always feasible
@@ -263,7 +296,7 @@ def _solve_raw(problem: Problem) -> tuple[list[_Var], np.ndarray, str, float, in
 def _chosen(problem: Problem, variables: list[_Var], x: np.ndarray) -> list[Action]:
     actions = [Action(problem.machines[v.machine], v.day, problem.technicians[v.tech], v.saving)
                for v, value in zip(variables, x, strict=True) if value > 0.5]
-    return sorted(actions, key=lambda a: (a.day, -a.saving, a.machine.name))
+    return sorted(actions, key=lambda a: (a.day, -a.machine.priority, -a.saving, a.machine.name))
 
 
 def _totals(problem: Problem, actions: Sequence[Action]) -> tuple[float, float]:
@@ -302,7 +335,8 @@ def solve_greedy(problem: Problem) -> Solution:
     stock_left = {p.name: p.in_stock for p in problem.parts}
     lead = {p.name: p.lead_time_days for p in problem.parts}
     actions: list[Action] = []
-    order = sorted(by_machine, key=lambda mi: -max(v.saving for v in by_machine[mi]))
+    order = sorted(by_machine, key=lambda mi: (-problem.machines[mi].priority,
+                                               -max(v.saving for v in by_machine[mi])))
     for mi in order:
         m = problem.machines[mi]
         if m.spend > budget_left + EPS:
@@ -348,7 +382,7 @@ def _machine_blocker(problem: Problem, m: MachineInput) -> tuple[str, str] | Non
         return "skill", f"no technician with skill {wanted}"
     if all(m.hours > t.hours_per_day + EPS for t in skilled):
         return "technician_hours", f"needs {m.hours:g} h in one day; no technician with skill {wanted} has that many"
-    worth = {d for d in range(problem.horizon_days) if m.saving(d) > EPS}
+    worth = {d for d in range(problem.horizon_days) if m.saving(d) >= MIN_SAVING}
     window = worth if m.allowed_days is None else worth & m.allowed_days
     if not window:
         return "production_window", "its production window allows no stop while an action is still worth it"
@@ -366,7 +400,7 @@ def _machine_blocker(problem: Problem, m: MachineInput) -> tuple[str, str] | Non
 def _explain(problem: Problem, solution: Solution) -> None:
     scheduled = {a.machine.key for a in solution.actions}
     worthwhile = [m for m in problem.machines if max((m.saving(d) for d in range(problem.horizon_days)),
-                                                     default=0.0) > EPS]
+                                                     default=0.0) >= MIN_SAVING]
     reasons: dict[int, tuple[str, str]] = {}
     for m in worthwhile:
         if m.key not in scheduled:
@@ -390,8 +424,9 @@ def _explain(problem: Problem, solution: Solution) -> None:
         extra = relaxed.saving - solution.saving
         if extra <= max(1.0, 0.005 * abs(solution.saving)):
             continue
+        first = any(a.machine.priority for a in solution.actions)
         for a in gained:
-            reasons.setdefault(a.machine.key, (family, _family_reason(family)))
+            reasons.setdefault(a.machine.key, (family, _family_reason(family, first and not a.machine.priority)))
         solution.binding.append({"constraint": family.split(":")[0], "subject": family.partition(":")[2],
                                  "left_out": len(gained), "extra_saving": round(extra, 2),
                                  "message": _binding_message(family, len(gained), extra, problem)})
@@ -421,12 +456,15 @@ def _slack_tolerance(problem: Problem, family: str) -> float:
     return 1.0
 
 
-def _family_reason(family: str) -> str:
+def _family_reason(family: str, alerts_first: bool = False) -> str:
+    """`alerts_first`: machines with an open critical alert took the resource before any saving counted."""
+    others = "machines with an open critical alert or actions that save more" if alerts_first \
+        else "actions that save more"
     if family == "budget":
-        return "the budget is spent on actions that save more"
+        return f"the budget is spent on {others}"
     if family == "technician_hours":
-        return "the technicians' hours are taken by actions that save more"
-    return f"the stock of part {family.split(':', 1)[1]} is used by actions that save more"
+        return f"the technicians' hours are taken by {others}"
+    return f"the stock of part {family.split(':', 1)[1]} is used by {others}"
 
 
 def _binding_message(family: str, left_out: int, extra: float, problem: Problem) -> str:

@@ -3,6 +3,7 @@ windows), making a plan as a Job, and accepting it into work orders."""
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, time
 from datetime import timedelta as td
 from decimal import Decimal
@@ -14,11 +15,13 @@ from django.utils import timezone
 from accounts.models import Membership
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
-from machines.models import Machine
+from machines.models import Machine, MachineType
+from machines.services import machine_type_update, machine_update
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from planning.inputs import plan_problem
-from planning.models import MaintenancePlan, Technician
+from planning.models import CostsConfirmation, MaintenancePlan, Technician
 from planning.optimizer import solve
+from planning.reasons import machine_reasons, status_text, worklist
 from predictions.models import Alert, WorkOrder
 from predictions.services import work_orders
 from tenants.db import connection
@@ -72,8 +75,14 @@ def plan_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
         MaintenancePlan.objects.filter(id=plan.id).update(status=MaintenancePlan.Status.FAILED, error=str(exc)[:2000])
         raise
     result = solution.as_dict()
+    labels = {m["id"]: m.get("failure_mode_label") for m in snapshot["machines"]}
     for action in result["actions"]:
         action["date"] = (plan.start_date + td(days=action["day"])).isoformat()
+        action["failure_mode_label"] = labels.get(action["machine_id"]) or action["failure_mode"]
+    result["machines"] = machine_reasons(snapshot, result, start=plan.start_date, horizon=plan.horizon_days)
+    result["worklist"] = worklist(snapshot, result)
+    result["status_text"] = status_text(snapshot, result, horizon=plan.horizon_days)
+    result["costs_default"] = any(m.get("costs_default") for m in snapshot["machines"])
     plan.inputs, plan.result, plan.status = snapshot, result, MaintenancePlan.Status.READY
     plan.expected_cost_without = Decimal(str(result["expected_cost_without"]))
     plan.expected_cost_with = Decimal(str(result["expected_cost_with"]))
@@ -156,3 +165,37 @@ def plan_accept(*, plan_id: int, actor_id: int | None) -> MaintenancePlan:
     plan.accepted_by_id, plan.accepted_at = actor_id, timezone.now()
     plan.save(update_fields=["result", "status", "accepted_by_id", "accepted_at"])
     return plan
+
+
+# --- costs ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def type_costs_save(*, type_id: int, costs: dict[str, float], modes: dict[str, dict[str, float]],
+                    machine_costs: dict[int, Decimal | None], actor_id: int | None) -> MachineType:
+    """Set a machine type's costs (its metadata's `costs` and its failure modes' repair cost and
+    downtime, validated as any metadata edit) and its machines' own downtime cost, and record that
+    the tenant set them: from then on no figure they drive is marked as a default.
+
+    A machine's downtime cost was copied from its type when it was created: one still equal to the
+    type's old figure follows the new one, so changing the type's figure changes the plan."""
+    machine_type = MachineType.objects.select_for_update().filter(id=type_id).first()
+    if machine_type is None:
+        raise NotFound("No such machine type.")
+    document = copy.deepcopy(machine_type.metadata)
+    old_per_hour = (document.get("costs") or {}).get("downtime_per_hour")
+    document.setdefault("costs", {}).update(costs)
+    for mode in document.get("failure_modes") or []:
+        mode.update(modes.get(str(mode.get("name")), {}))
+    if document != machine_type.metadata:
+        machine_type = machine_type_update(type_id=type_id, document=document)
+    new_per_hour = document["costs"].get("downtime_per_hour")
+    for machine in Machine.objects.filter(machine_type_id=type_id):
+        wanted = machine_costs.get(machine.id, machine.downtime_cost_per_hour)
+        if wanted is not None and old_per_hour is not None and new_per_hour != old_per_hour \
+                and wanted == Decimal(str(old_per_hour)):
+            wanted = Decimal(str(new_per_hour))
+        if wanted != machine.downtime_cost_per_hour:
+            machine_update(machine_id=machine.id, downtime_cost_per_hour=wanted)
+    CostsConfirmation.objects.update_or_create(machine_type_id=type_id, defaults={"confirmed_by_id": actor_id})
+    return machine_type

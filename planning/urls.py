@@ -22,6 +22,9 @@ urlpatterns = [
     path("planning/plans/", views.plan_create, name="plan-create"),
     path("planning/plans/<int:pk>/", views.plan_detail, name="plan-detail"),
     path("planning/plans/<int:pk>/accept/", views.plan_accept_page, name="plan-accept"),
+    # Every cost a plan prices, in one place (GET), saved a machine type at a time (POST).
+    path("planning/costs/", views.costs_edit, name="costs"),
+    path("planning/costs/<int:type_id>/", views.costs_edit, name="costs-save"),
     # Technicians, spare parts, part needs and production windows: add, edit, delete.
     re_path(rf"^planning/(?P<kind>{KINDS})/$", views.reference_create, name="reference-create"),
     re_path(rf"^planning/(?P<kind>{KINDS})/(?P<pk>[0-9]+)/$", views.reference_edit, name="reference-edit"),

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db import IntegrityError, models
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -58,9 +58,71 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(MaintenancePlan, pk=pk)
     return render(request, "planning/plan_detail.html", {
         "plan": plan, "job": Job.objects.filter(id=plan.job_id).first() if plan.job_id else None,
-        "result": plan.result or {},
+        "result": plan.result or {}, "status_text": selectors.plan_status_text(plan),
         "days": selectors.plan_days(plan), "can_write": can(request, "write"),
     })
+
+
+# --- costs: every figure a plan prices, in one place ----------------------------------------------
+
+
+def _number(post: QueryDict, name: str, errors: list[str], label: str) -> float | None:
+    text = (post.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        errors.append(f"{label}: enter a number.")
+        return None
+    if not value >= 0 or value == float("inf"):
+        errors.append(f"{label}: must be 0 or more.")
+        return None
+    return value
+
+
+def _costs_form(post: QueryDict, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The posted figures of one type as `services.type_costs_save` takes them; blanks keep the figure."""
+    errors: list[str] = []
+    costs = {field: value for field, label in (("downtime_per_hour", "Downtime per hour"),
+                                               ("planned_maintenance", "Planned maintenance"),
+                                               ("unplanned_failure_multiplier", "Unplanned failure multiplier"))
+             if (value := _number(post, field, errors, label)) is not None}
+    modes: dict[str, dict[str, float]] = {}
+    for mode in row["modes"]:
+        for field, label in (("repair_cost", "repair cost"), ("downtime_hours", "downtime hours")):
+            value = _number(post, f"mode-{mode['name']}-{field}", errors, f"{mode['label']}, {label}")
+            if value is not None:
+                modes.setdefault(str(mode["name"]), {})[field] = value
+    machines: dict[int, Decimal | None] = {}
+    for machine in row["machines"]:
+        value = _number(post, f"machine-{machine.id}-downtime", errors, f"{machine.name}, downtime per hour")
+        machines[machine.id] = Decimal(str(value)).quantize(Decimal("0.01")) if value is not None else None
+    return {"costs": costs, "modes": modes, "machine_costs": machines}, errors
+
+
+@member_view()
+def costs_edit(request: HttpRequest, type_id: int | None = None) -> HttpResponse:
+    """GET: every machine type's costs, marked where they are still the library's examples. POST
+    (to one type's address): save that type's figures."""
+    rows = selectors.costs_page()
+    errors: dict[int, list[str]] = {}
+    if request.method == "POST":
+        row = next((r for r in rows if r["type"].id == type_id), None)
+        if row is None:
+            raise Http404("No such machine type")
+        form, problems = _costs_form(request.POST, row)
+        if not problems:
+            try:
+                services.type_costs_save(type_id=row["type"].id, actor_id=page_actor(request).user_id, **form)
+            except ServiceError as exc:
+                problems = [exc.message]
+        if not problems:
+            messages.success(request, f"Saved the costs of {row['type'].name}: plans made from now on use them.")
+            return HttpResponseRedirect(reverse("planning:costs") + f"#type-{row['type'].id}")
+        errors[row["type"].id] = problems
+    return render(request, "planning/costs.html", {"rows": rows, "errors": errors, "can_write": can(request, "write")},
+                  status=400 if errors else 200)
 
 
 @require_POST
@@ -119,7 +181,8 @@ def _ints(values: list[str]) -> list[Any]:
 def _payload(kind: str, post: QueryDict) -> dict[str, Any]:
     """The form's fields as the API's JSON body."""
     if kind == "technicians":
-        return {"name": post.get("name", ""), "skills": _split(post.get("skills", "")),
+        # Chosen from the list (one value each); a comma-separated text, as the form took before, still reads.
+        return {"name": post.get("name", ""), "skills": [s for value in post.getlist("skills") for s in _split(value)],
                 "hours_per_day": post.get("hours_per_day", ""),
                 "working_weekdays": _ints(post.getlist("working_weekdays"))}
     if kind == "parts":
@@ -137,8 +200,8 @@ def _values(kind: str, instance: models.Model | None, payload: dict[str, Any] | 
     if payload is None and instance is not None:
         payload = dict(REFERENCES[kind].serializer(instance).data)
     payload = payload or {}
-    values = {key: ", ".join(map(str, value)) if key in ("skills", "dates") else value
-              for key, value in payload.items()}
+    values = {key: ", ".join(map(str, value)) if key == "dates" else value for key, value in payload.items()}
+    values["skill_set"] = set(payload.get("skills") or [])
     values["checked"] = {str(d) for d in payload.get("working_weekdays" if kind == "technicians" else "weekdays",
                                                       [0, 1, 2, 3, 4] if kind == "technicians" else [])}
     return values
@@ -177,7 +240,9 @@ def _field_choices() -> dict[str, Any]:
     """What the reference forms' selects and checkboxes offer."""
     machine_types = list(MachineType.objects.order_by("name"))
     failure_modes = selectors.failure_mode_choices(machine_types)
+    skill_groups = selectors.skill_choices(machine_types)
     return {
+        "skill_groups": skill_groups, "skill_keys": {key for _, choices in skill_groups for key, _ in choices},
         "weekdays": list(enumerate(WEEKDAY_NAMES)),
         "machine_names": list(Machine.objects.order_by("name").values_list("name", flat=True)),
         "machine_types": machine_types, "failure_modes": failure_modes,
@@ -187,8 +252,13 @@ def _field_choices() -> dict[str, Any]:
 
 
 def _index_context(request: HttpRequest) -> dict[str, Any]:
+    summary = selectors.inputs_summary()
+    machine_types = list(MachineType.objects.all())
+    for technician in summary["technicians"]:
+        technician.skill_labels = [selectors.skill_label(s, machine_types) for s in technician.skills]
     return {
-        **selectors.inputs_summary(), **_field_choices(), "form": PlanForm(), "plans": selectors.plan_list()[:10],
+        **summary, **_field_choices(), "costs_default": bool(selectors.costs_default_types()),
+        "form": PlanForm(), "plans": selectors.plan_list()[:10],
         "can_write": can(request, "write"), "windows": list(ProductionWindow.objects.select_related("machine")),
         "needs": list(PartNeed.objects.select_related("machine_type", "part").order_by(
             "machine_type__name", "failure_mode", "part__name")),

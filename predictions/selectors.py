@@ -148,3 +148,36 @@ def machines_with_unread_readings(*, newest: dict[int, datetime],
 
 def _version_ids(versions: dict[str, Any]) -> dict[str, int]:
     return {kind: int(version) for kind, version in versions.items()}
+
+
+# --- what the maintenance plan reads (planning.inputs) ---------------------------------------------
+
+
+def machines_active_alerts() -> dict[int, list[Alert]]:
+    """Each machine's active alerts (open or acknowledged: not yet resolved), the most severe and
+    likeliest first: a plan raises the alerted failure mode's risk and plans such machines first."""
+    rank: dict[str, int] = {Alert.Severity.CRITICAL: 0, Alert.Severity.WARNING: 1}
+    alerts: dict[int, list[Alert]] = {}
+    for alert in Alert.objects.filter(status__in=Alert.ACTIVE):
+        alerts.setdefault(alert.machine_id, []).append(alert)
+    for items in alerts.values():
+        items.sort(key=lambda a: (rank.get(a.severity, 2), -a.probability, a.id))
+    return alerts
+
+
+def prediction_rul_is_evidence(prediction: Prediction) -> bool:
+    """Whether a prediction's remaining life is a time to failure a plan may count on, by the
+    verdict's own rules (predictions.decision, rules 5 and 8): there is one, it is not at the RUL
+    model's cap ("beyond N days, no sign of wear") and the model that made it has skill."""
+    # Imported here, not at the top: appended beside other work on this module (issue 16).
+    from predictions.decision import RUL_SKILL
+    from predictions.models import ModelVersion
+
+    if prediction.rul_h is None or prediction.rul_beyond_h is not None:
+        return False
+    version_id = (prediction.versions or {}).get(ModelVersion.Kind.RUL_REGRESSOR)
+    if version_id is None:
+        return True  # an API caller's own RUL, or no record of the model: taken as given
+    metrics = ModelVersion.objects.filter(id=version_id).values_list("metrics", flat=True).first() or {}
+    skill = metrics.get("r2")
+    return not isinstance(skill, (int, float)) or skill != skill or skill >= RUL_SKILL

@@ -21,6 +21,7 @@ from pdm_saas.api.principals import request_actor
 from pdm_saas.errors import NotFound
 from tenants import mqtt, services
 from tenants.models import MqttCredential
+from tenants.schema_names import tenant_url
 from tenants.serializers import (
     MqttCredentialSerializer,
     SignupSerializer,
@@ -44,13 +45,11 @@ class SignupView(APIView):
         body = SignupSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         signup = services.tenant_signup(**body.validated_data)
-        port = request.get_port()
-        netloc = signup.host if port in ("80", "443") else f"{signup.host}:{port}"
         return Response(
             {
                 "tenant": {"name": signup.tenant.name, "slug": signup.tenant.slug},
                 "host": signup.host,
-                "login_url": f"{request.scheme}://{netloc}/accounts/login/",
+                "login_url": tenant_url(signup.host, "/accounts/login/"),
             },
             status=status.HTTP_201_CREATED,
         )

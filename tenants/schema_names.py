@@ -1,8 +1,9 @@
-"""How a tenant's slug becomes its schema name and host name."""
+"""How a tenant's slug becomes its schema name, host name and absolute links."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -20,6 +21,14 @@ def host_for_slug(slug: str) -> str:
 
 
 def tenant_url(host: str, path: str) -> str:
-    """An absolute link to a page of a tenant host, for emails (no request to copy it from)."""
-    port = f":{settings.URL_PORT}" if settings.URL_PORT else ""
-    return f"{settings.URL_SCHEME}://{host}{port}{path}"
+    """An absolute link to `path` on `host` (a tenant's host or the public one): the scheme and
+    port of the configured site address (settings.SITE_URL), never those of a request, whose
+    Host header the sender chose. Emails, invitation links and Stripe's return pages use it."""
+    site = urlsplit(settings.SITE_URL)
+    port = f":{site.port}" if site.port else ""
+    return f"{site.scheme}://{host}{port}{path}"
+
+
+def public_url(path: str) -> str:
+    """An absolute link to `path` on the public host (landing, signup, sign-in)."""
+    return tenant_url(settings.BASE_DOMAIN, path)

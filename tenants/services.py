@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -62,6 +64,29 @@ def slug_validate(slug: str) -> str:
     return slug
 
 
+def _slug_base(name: str) -> str:
+    """"Müller & Söhne GmbH" -> "muller-sohne-gmbh": ASCII letters and digits, single hyphens,
+    starting with a letter, short enough for a "-99" suffix (static/js/signup.js does the same)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")
+    if not base[:1].isalpha():
+        base = f"org-{base}".strip("-")
+    base = base[:36].strip("-")
+    return base if len(base) >= 3 else f"{base}-org"
+
+
+def slug_from_name(name: str) -> str:
+    """A valid, free slug for an organization named `name`: its base, else base-2, base-3..."""
+    base = _slug_base(name)
+    for number in range(1, 100):
+        candidate = base if number == 1 else f"{base}-{number}"
+        try:
+            return slug_validate(candidate)
+        except (InvalidInput, Conflict):
+            continue
+    raise Conflict("Choose an address for the organization.", code="slug_taken", details={"slug": ["taken"]})
+
+
 @dataclass(frozen=True)
 class Signup:
     tenant: Tenant
@@ -71,12 +96,13 @@ class Signup:
 
 
 @transaction.atomic
-def tenant_signup(*, organization_name: str, slug: str, owner_email: str, owner_password: str) -> Signup:
-    """Provision a usable tenant: schema (cloned), domain, owner and trial, all or nothing."""
+def tenant_signup(*, organization_name: str, owner_email: str, owner_password: str, slug: str = "") -> Signup:
+    """Provision a usable tenant: schema (cloned), domain, owner and trial, all or nothing. A
+    blank slug is derived from the name."""
     name = (organization_name or "").strip()
     if not name:
         raise InvalidInput("Enter the organization's name.", details={"organization_name": ["required"]})
-    slug = slug_validate(slug)
+    slug = slug_validate(slug) if (slug or "").strip() else slug_from_name(name)
     owner = accounts_services.user_create(email=owner_email, password=owner_password)
     tenant = Tenant.objects.create(name=name[:200], slug=slug, schema_name=schema_name_for_slug(slug))
     host = host_for_slug(slug)

@@ -1,4 +1,4 @@
-"""Browser pages of tenants: landing and signup on the public host; the organization's settings
+"""Browser pages of tenants: landing, signup and sign-in on the public host; the organization's settings
 (rename, export, delete) on a tenant host."""
 
 from __future__ import annotations
@@ -11,13 +11,22 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 
+from accounts import sign_in
+from accounts.lockout import client_address, lockout_check, lockout_fail
 from accounts.roles import Scope
 from billing.models import Plan, Subscription
 from jobs.selectors import job_list
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import can, forbidden, member_view, page_actor
-from tenants.forms import SignupForm, TenantDeleteForm, TenantRenameForm
+from tenants.forms import (
+    OrganizationAddressForm,
+    SignInLinksForm,
+    SignupForm,
+    TenantDeleteForm,
+    TenantRenameForm,
+)
 from tenants.models import Tenant
+from tenants.schema_names import host_for_slug
 from tenants.services import EXPORT_KIND, tenant_delete, tenant_export_start, tenant_rename, tenant_signup
 
 
@@ -37,18 +46,65 @@ def _same_port_url(request: HttpRequest, host: str, path: str) -> str:
     return f"{request.scheme}://{netloc}{path}"
 
 
+# The services' names of fields that the signup form calls otherwise.
+_SIGNUP_FIELDS = {"password": "owner_password", "email": "owner_email"}
+
+
+def _signup_error(form: SignupForm, exc: ServiceError) -> None:
+    fields = [_SIGNUP_FIELDS.get(name, name) for name in (exc.details or {})]
+    fields = [name for name in fields if name in form.fields]
+    form.add_error(fields[0] if fields else None, exc.message)
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             done = tenant_signup(**form.cleaned_data)
         except ServiceError as exc:
-            fields = [name for name in (exc.details or {}) if name in form.fields]
-            form.add_error(fields[0] if fields else None, exc.message)
+            _signup_error(form, exc)
         else:
-            return HttpResponseRedirect(_same_port_url(request, done.host, "/accounts/login/"))
+            # The new organization lives on its own host, whose session cookie this host cannot
+            # set: a one-time link signs the owner in there (accounts/sign_in.py).
+            token = sign_in.login_link_token(user=done.owner, tenant=done.tenant)
+            return HttpResponseRedirect(_same_port_url(request, done.host, f"/accounts/welcome/{token}/"))
     return render(request, "tenants/signup.html", {"form": form, "plans": _public_plans(),
                                                    "base_domain": settings.BASE_DOMAIN})
+
+
+def _sign_in_links(request: HttpRequest, form: SignInLinksForm) -> HttpResponse | None:
+    """Mail the links, or say why not; None when the form is to be shown again."""
+    email, address = form.cleaned_data["email"].lower(), client_address(request)
+    refusal = lockout_check(action="sign_in_links", account=email, address=address)
+    if refusal is not None:
+        form.add_error(None, refusal.message)
+        return None
+    lockout_fail(action="sign_in_links", account=email, address=address)  # every request counts
+    sign_in.sign_in_links_mail(email=email)
+    # The same answer whether or not the address has an account anywhere.
+    messages.success(request, f"If {email} belongs to an organization here, its sign-in links are on their "
+                              "way to that address.")
+    return redirect("sign-in")
+
+
+def public_sign_in(request: HttpRequest) -> HttpResponse:
+    """The public host's sign-in: organizations sign in on their own host, so this page asks
+    which organization and sends the browser there (or mails the links to an email)."""
+    find = OrganizationAddressForm(request.POST if request.POST.get("action") == "find" else None)
+    mail = SignInLinksForm(request.POST if request.POST.get("action") == "mail" else None)
+    if find.is_bound and find.is_valid():
+        tenant = sign_in.organization_at_address(address=find.cleaned_data["address"])
+        if tenant is not None:
+            return HttpResponseRedirect(_same_port_url(request, host_for_slug(tenant.slug), "/accounts/login/"))
+        find.add_error("address", "No organization has this address. Check your sign-in link, or have "
+                                  "your links sent to your email below.")
+    if mail.is_bound and mail.is_valid():
+        done = _sign_in_links(request, mail)
+        if done is not None:
+            return done
+    status = 400 if (find.is_bound or mail.is_bound) else 200
+    return render(request, "tenants/sign_in.html", {"find": find, "mail": mail,
+                                                    "base_domain": settings.BASE_DOMAIN}, status=status)
 
 
 # --- organization settings (tenant host) ----------------------------------------------------

@@ -21,7 +21,7 @@ from .live import ROOT, free_port, port_listening, process, python_bin
 
 pytestmark = pytest.mark.django_db
 SHOWN = ("DEBUG", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SESSION_COOKIE_SECURE",
-         "CSRF_COOKIE_SECURE", "URL_SCHEME", "URL_PORT")
+         "CSRF_COOKIE_SECURE", "SITE_URL")
 
 
 def _settings_in_a_clean_process(**env: str) -> dict[str, Any]:
@@ -37,13 +37,13 @@ def _settings_in_a_clean_process(**env: str) -> dict[str, Any]:
 def test_debug_is_off_and_production_defaults_apply_when_nothing_is_set():
     assert _settings_in_a_clean_process() == {
         "DEBUG": False, "SECURE_HSTS_SECONDS": 31_536_000, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
-        "SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True, "URL_SCHEME": "https", "URL_PORT": ""}
+        "SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True, "SITE_URL": "https://localhost"}
 
 
 def test_development_switches_debug_on_with_its_conveniences():
     shown = _settings_in_a_clean_process(DJANGO_DEBUG="true")
     assert shown["DEBUG"] is True and shown["SECURE_HSTS_SECONDS"] == 0  # no year-long pin on localhost
-    assert (shown["URL_SCHEME"], shown["URL_PORT"], shown["SESSION_COOKIE_SECURE"]) == ("http", "8000", False)
+    assert (shown["SITE_URL"], shown["SESSION_COOKIE_SECURE"]) == ("http://localhost:8000", False)
 
 
 def test_development_commands_switch_debug_on():

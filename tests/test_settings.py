@@ -38,6 +38,7 @@ def test_deploy_checks_pass_a_production_configuration(settings):
     settings.SECRET_KEY = "x" * 64
     settings.DEBUG = False
     settings.BASE_DOMAIN = "pdm.example.com"
+    settings.SITE_URL = "https://pdm.example.com"  # links must follow the base domain (pdm.E011)
     settings.ALLOWED_HOSTS = [".pdm.example.com"]
     settings.SESSION_COOKIE_SECURE = True
     settings.PDM_METRICS_TOKEN = "m" * 40

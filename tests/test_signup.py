@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_exists
 
 from accounts.models import Membership, User
+from accounts.sign_in import LOGIN_LINK_SECONDS
 from billing.models import Subscription
 from tenants.models import Domain, Tenant
+from tenants.services import slug_from_name
 
 from .conftest import PASSWORD
 
@@ -27,7 +33,8 @@ def test_signup_provisions_a_usable_tenant(db, world):
     response = _signup()
     assert response.status_code == 201, response.content
     assert response.json()["host"] == "initech.localhost"
-    assert response.json()["login_url"].endswith("initech.localhost/accounts/login/")
+    # From the configured site address (PDM_SITE_URL; the test run's is the development default).
+    assert response.json()["login_url"] == "http://initech.localhost:8000/accounts/login/"
     tenant = Tenant.objects.get(slug="initech")
     assert schema_exists(tenant.schema_name)
     assert Domain.objects.filter(tenant=tenant, domain="initech.localhost", is_primary=True).exists()
@@ -104,13 +111,18 @@ def test_a_failure_mid_provisioning_leaves_nothing_behind(db, world):
     assert not schema_exists("t_halfway")
 
 
-def test_signup_page_creates_tenant_and_redirects_to_its_login(db, world):
+def test_signup_page_creates_tenant_and_signs_the_owner_in_on_its_host(db, world):
     browser = Client(HTTP_HOST="localhost")
     assert b"Create your organization" in browser.get("/signup/").content
     response = browser.post("/signup/", {"organization_name": "Umbrella", "slug": "umbrella",
                                          "owner_email": "o@umbrella.test", "owner_password": PASSWORD})
     assert response.status_code == 302
-    assert response["Location"] == "http://umbrella.localhost/accounts/login/"
+    link = re.fullmatch(r"http://umbrella\.localhost(/accounts/welcome/[^/]+/)", response["Location"])
+    assert link, response["Location"]
+    tenant_host = Client(HTTP_HOST="umbrella.localhost")
+    welcome = tenant_host.get(link.group(1))
+    assert welcome.status_code == 302 and welcome["Location"] == "/"
+    assert tenant_host.get("/api/v1/me/").json()["role"] == "owner"  # signed in, no second password
     again = browser.post("/signup/", {"organization_name": "Umbrella", "slug": "umbrella",
                                       "owner_email": "x@umbrella.test", "owner_password": PASSWORD})
     assert again.status_code == 200 and b"already taken" in again.content
@@ -168,3 +180,87 @@ def test_signups_are_rate_limited_per_address(db, world, monkeypatch):
         assert int(limited["Retry-After"]) > 0
     finally:
         cache.clear()
+
+
+# --- signup fills the slug, says the password rules and signs the owner in -------------------
+SIGNUP_INSTANT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday morning's signup
+
+
+def _page_signup(**fields: str):
+    data = {"organization_name": "Umbrella", "slug": "umbrella", "owner_email": "o@umbrella.test",
+            "owner_password": PASSWORD, **fields}
+    return Client(HTTP_HOST="localhost").post("/signup/", data)
+
+
+def _welcome_path(response) -> str:
+    assert response.status_code == 302, response.content[:2000]
+    return re.sub(r"^http://[^/]+", "", response["Location"])
+
+
+@pytest.mark.parametrize(("name", "slug"), [
+    ("Müller & Söhne GmbH", "muller-sohne-gmbh"),
+    ("3M Plant", "org-3m-plant"),
+    ("Acme", "acme-2"),  # acme is taken (the shared world)
+    ("WWW", "www-2"),  # reserved
+    ("A", "a-org"),
+    ("A very long organization name that goes on and on", "a-very-long-organization-name-that-g"),
+])
+def test_a_blank_slug_is_derived_from_the_name_valid_and_free(db, world, name, slug):
+    assert slug_from_name(name) == slug
+
+
+def test_signup_page_with_a_blank_slug_uses_the_name(db, world):
+    welcome = _welcome_path(_page_signup(organization_name="Umbrella Plants", slug=""))
+    assert welcome.startswith("/accounts/welcome/")
+    assert Tenant.objects.filter(slug="umbrella-plants", name="Umbrella Plants").exists()
+
+
+def test_signup_page_shows_the_password_rules_before_and_after_a_refusal(db, world):
+    form = Client(HTTP_HOST="localhost").get("/signup/").content.decode()
+    assert 'id="password-rules"' in form and "at least 8 characters" in form
+    refused = _page_signup(owner_password="1234").content.decode()
+    errors = refused[refused.index('id="password-rules"'):]
+    assert "This password is too short" in errors and "entirely numeric" in errors
+    assert not Tenant.objects.filter(slug="umbrella").exists()
+
+
+def test_the_api_says_why_a_password_is_too_weak(db, world):
+    weak = _signup(password="123")
+    assert "too short" in weak.json()["error"]["message"]
+
+
+def test_the_login_link_works_once(db, world):
+    path = _welcome_path(_page_signup())
+    first = Client(HTTP_HOST="umbrella.localhost")
+    assert first.get(path)["Location"] == "/"
+    replay = Client(HTTP_HOST="umbrella.localhost")
+    refused = replay.get(path)
+    assert refused.status_code == 302 and refused["Location"] == "/accounts/login/"
+    assert replay.get("/api/v1/me/").status_code in (401, 403)
+
+
+def test_the_login_link_expires(db, world):
+    with time_machine.travel(SIGNUP_INSTANT, tick=False) as clock:
+        path = _welcome_path(_page_signup())
+        clock.shift(timedelta(seconds=LOGIN_LINK_SECONDS + 1))
+        late = Client(HTTP_HOST="umbrella.localhost")
+        assert late.get(path)["Location"] == "/accounts/login/"
+        assert late.get("/api/v1/me/").status_code in (401, 403)
+
+
+def test_the_login_link_is_refused_on_another_tenant_and_when_tampered(db, world):
+    path = _welcome_path(_page_signup())
+    other = Client(HTTP_HOST="globex.localhost")
+    assert other.get(path)["Location"] == "/accounts/login/"
+    assert other.get("/api/v1/me/").status_code in (401, 403)
+    tampered = Client(HTTP_HOST="umbrella.localhost")
+    assert tampered.get(path.replace("/welcome/", "/welcome/x"))["Location"] == "/accounts/login/"
+    assert tampered.get("/api/v1/me/").status_code in (401, 403)
+    # Refused links used nothing up: the real one still works, once.
+    assert Client(HTTP_HOST="umbrella.localhost").get(path)["Location"] == "/"
+
+
+def test_the_login_link_is_refused_once_the_owner_is_no_longer_a_member(db, world):
+    path = _welcome_path(_page_signup())
+    Membership.objects.filter(tenant__slug="umbrella").delete()
+    assert Client(HTTP_HOST="umbrella.localhost").get(path)["Location"] == "/accounts/login/"

@@ -20,11 +20,11 @@ from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
 
-TECH = {"name": "Ana", "skills": "motor, bearing_wear", "hours_per_day": "7.5", "working_weekdays": ["0", "2"]}
+TECH = {"name": "Ana", "skills": ["motor", "bearing_wear"], "hours_per_day": "7.5", "working_weekdays": ["0", "2"]}
 PART = {"name": "6309 bearing", "in_stock": "3", "lead_time_days": "5", "unit_cost": "42.50"}
 
 
-def test_engineer_adds_edits_and_deletes_a_technician(client_for: Any, world: Any) -> None:
+def test_engineer_adds_edits_and_deletes_a_technician(client_for: Any, world: Any, motor: Machine) -> None:
     client = client_for("engineer")
     response = client.post("/planning/technicians/", TECH)
     assert response.status_code == 302
@@ -34,8 +34,10 @@ def test_engineer_adds_edits_and_deletes_a_technician(client_for: Any, world: An
                                                                              Decimal("7.5"), [0, 2])
     page = client.get("/planning/").content.decode()
     assert "Ana" in page and f"/planning/technicians/{tech.id}/" in page
-    assert 'value="motor, bearing_wear"' not in page  # the add form is empty again
-    assert "bearing_wear, motor" in client.get(f"/planning/technicians/{tech.id}/").content.decode()
+    assert "Drive-end bearing wear, Motor: any repair" in page  # skills by their labels, not keys
+    assert '<option value="motor" selected>' not in page  # the add form is empty again
+    edit = client.get(f"/planning/technicians/{tech.id}/").content.decode()
+    assert '<option value="motor" selected>' in edit and '<option value="bearing_wear" selected>' in edit
     response = client.post(f"/planning/technicians/{tech.id}/", {**TECH, "name": "Ana B", "skills": "pump",
                                                                    "working_weekdays": ["4"]})
     assert response.status_code == 302
@@ -47,12 +49,12 @@ def test_engineer_adds_edits_and_deletes_a_technician(client_for: Any, world: An
         assert not Technician.objects.exists()
 
 
-def test_invalid_technician_shows_the_error_and_keeps_the_input(client_for: Any, world: Any) -> None:
+def test_invalid_technician_shows_the_error_and_keeps_the_input(client_for: Any, world: Any, motor: Machine) -> None:
     response = client_for("engineer").post("/planning/technicians/", {**TECH, "hours_per_day": "30"})
     assert response.status_code == 400
     body = response.content.decode()
     assert "hours per day: Ensure this value is less than or equal to 24." in body
-    assert 'value="motor, bearing_wear"' in body
+    assert '<option value="motor" selected>' in body and '<option value="bearing_wear" selected>' in body
     with tenant_context(world.acme):
         assert not Technician.objects.exists()
 

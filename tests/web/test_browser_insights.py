@@ -154,7 +154,7 @@ def stack(world: Any, sink: MailSink, django_db_blocker: Any,
     asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
     mail_env = {"DJANGO_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
                 "DJANGO_EMAIL_HOST": "127.0.0.1", "DJANGO_EMAIL_PORT": str(sink.server_address[1]),
-                "PDM_URL_PORT": str(port)}
+                "PDM_SITE_URL": f"http://localhost:{port}"}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in mail_env.items():
             patch.setenv(name, value)  # read by the children's settings; this process's are loaded

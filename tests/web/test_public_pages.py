@@ -4,7 +4,10 @@ invitation acceptance on a tenant host."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
+import pytest
+import time_machine
 from django.test import Client, override_settings
 
 from accounts.models import Membership, User
@@ -36,7 +39,7 @@ def test_signup_page_renders_and_creates_an_organization(db, world):
     _no_external_assets(page.content.decode())
     done = browser.post("/signup/", {"organization_name": "Initech", "slug": "initech",
                                      "owner_email": "o@initech.test", "owner_password": PASSWORD})
-    assert done.status_code == 302 and done["Location"] == "http://initech.localhost/accounts/login/"
+    assert done.status_code == 302 and done["Location"].startswith("http://initech.localhost/accounts/welcome/")
     assert Membership.objects.filter(tenant__slug="initech", role=Role.OWNER).exists()
 
 
@@ -77,7 +80,7 @@ def test_password_reset_link_sets_a_new_password(db, world, mailoutbox):
     assert User.objects.get(email="engineer@acme.test").check_password(new)
 
 
-@override_settings(URL_SCHEME="https", URL_PORT="8443")
+@override_settings(SITE_URL="https://localhost:8443")
 def test_password_reset_link_ignores_a_forged_host_header(db, world, mailoutbox):
     # Host names the right tenant (so the request is routed) with the attacker's port; a proxy
     # header names the attacker's host. The mail links to the configured address all the same.
@@ -113,3 +116,74 @@ def test_invitation_of_one_tenant_is_not_valid_on_another_host(db, world):
     posted = Client(HTTP_HOST="globex.localhost").post(f"/accounts/invitations/{issued.token}/",
                                                        {"password": "A-Fine-Passphrase-99"})
     assert posted.status_code == 410 and not User.objects.filter(email="new2@acme.test").exists()
+
+
+# --- the public host's sign-in and the landing page's prices ----------------------------------
+SIGN_IN_MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # when the throttled requests are made
+
+
+def test_landing_offers_sign_in_and_the_overage_price_billing_charges(db, world):
+    from decimal import Decimal
+
+    from billing.models import Plan
+
+    # Changed here, shown there: the page reads the plan, it does not keep a copy of the price.
+    Plan.objects.filter(code="starter").update(overage_cents_per_prediction=Decimal("7.5"))
+    html = Client(HTTP_HOST="localhost").get("/").content.decode()
+    assert 'href="/login/"' in html and ">Sign in<" in html
+    starter = html[html.index("<h3>Starter</h3>"):html.index("<h3>Growth</h3>")]
+    assert "10,000 predictions / month" in starter and "then $0.075 per prediction beyond that" in starter
+    trial = html[html.index("<h3>Free trial</h3>"):html.index("<h3>Starter</h3>")]
+    assert "No overage" in trial
+
+
+@pytest.mark.parametrize("path", ["/login/", "/accounts/login/"])
+def test_the_public_hosts_login_paths_ask_for_the_organization(db, world, path):
+    page = Client(HTTP_HOST="localhost").get(path)
+    assert page.status_code == 200
+    assert b"Your organization&#x27;s address" in page.content or b"Your organization's address" in page.content
+    _no_external_assets(page.content.decode())
+
+
+@pytest.mark.parametrize("address", ["acme", " ACME ", "acme.localhost", "http://acme.localhost:8000/accounts/login/"])
+def test_sign_in_sends_the_browser_to_its_organizations_sign_in_page(db, world, address):
+    # A browser on port 8010 stays on it (the test client's port is an argument of each request).
+    answer = Client(HTTP_HOST="localhost:8010").post("/login/", {"action": "find", "address": address},
+                                                     SERVER_PORT="8010")
+    assert answer.status_code == 302 and answer["Location"] == "http://acme.localhost:8010/accounts/login/"
+
+
+@pytest.mark.parametrize("address", ["nope", "public", "localhost", "evil.test", "", "http://"])
+def test_sign_in_refuses_an_address_that_is_no_organization(db, world, address):
+    answer = Client(HTTP_HOST="localhost").post("/login/", {"action": "find", "address": address})
+    assert answer.status_code == 400 and "Location" not in answer
+
+
+def test_sign_in_does_not_send_anyone_to_a_deactivated_organization(db, world):
+    from tenants.services import tenant_deactivate
+
+    tenant_deactivate(tenant=world.globex)
+    answer = Client(HTTP_HOST="localhost").post("/login/", {"action": "find", "address": "globex"})
+    assert answer.status_code == 400 and b"No organization has this address" in answer.content
+
+
+def test_sign_in_links_go_to_members_only_and_the_answer_never_tells(db, world, mailoutbox):
+    browser = Client(HTTP_HOST="localhost")
+    answers = [browser.post("/login/", {"action": "mail", "email": email})
+               for email in ("nobody@nowhere.test", "outsider@nowhere.test", "Owner@Globex.test")]
+    assert {(a.status_code, a["Location"]) for a in answers} == {(302, "/login/")}
+    assert [m.to for m in mailoutbox] == [["Owner@Globex.test".lower()]]
+    assert re.findall(r"\S+://\S+", mailoutbox[0].body) == ["http://globex.localhost:8000/accounts/login/"]
+    assert "acme" not in mailoutbox[0].body  # only the organizations of that address
+
+
+def test_sign_in_links_are_throttled_per_email(db, world, mailoutbox):
+    from django.core.cache import cache
+
+    cache.clear()
+    with time_machine.travel(SIGN_IN_MONDAY, tick=False):
+        browser = Client(HTTP_HOST="localhost")
+        codes = [browser.post("/login/", {"action": "mail", "email": "owner@acme.test"}).status_code
+                 for _ in range(6)]
+    assert codes == [302] * 5 + [400]
+    assert len(mailoutbox) == 5

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand
 
 from tenants.demo import demo_fill, demo_models_queue
+from tenants.schema_names import host_for_slug, public_url, tenant_url
 from tenants.selectors import tenant_by_slug
 from tenants.services import tenant_signup
 
@@ -19,10 +19,7 @@ DEMO_PASSWORD = "demo-pass-2026"
 class Command(BaseCommand):
     help = __doc__
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", default="8000")
-
-    def handle(self, *args: Any, port: str, **options: Any) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_by_slug(slug=DEMO_SLUG)
         if tenant is None:
             tenant = tenant_signup(organization_name="Demo Plant", slug=DEMO_SLUG,
@@ -33,9 +30,9 @@ class Command(BaseCommand):
         if queued:
             self.stdout.write(f"Training the models of {queued} machine types on the worker (a minute or two); "
                               "follow them at /api/v1/jobs/.")
-        host = f"{DEMO_SLUG}.{settings.BASE_DOMAIN}:{port}"
+        # From the configured site address (PDM_SITE_URL), which `make run PORT=...` sets.
         self.stdout.write(self.style.SUCCESS(
-            f"Demo organization ready: http://{host}/accounts/login/\n"
+            f"Demo organization ready: {tenant_url(host_for_slug(DEMO_SLUG), '/accounts/login/')}\n"
             f"  email:    {DEMO_EMAIL}\n  password: {DEMO_PASSWORD}\n"
-            f"  API docs: http://{settings.BASE_DOMAIN}:{port}/api/v1/docs/"
+            f"  API docs: {public_url('/api/v1/docs/')}"
         ))
