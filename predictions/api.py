@@ -90,7 +90,7 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantV
         fields["assignee_id"] = _member_or_none(request, fields.pop("assignee_id", None))
         order = work_orders.work_order_create(machine_id=machine.id, alert_id=alert.id if alert else None,
                                               title=fields.pop("title", ""), actor_id=request_actor(request).user_id,
-                                              **fields)
+                                              refuse_handled_alert=True, **fields)
         return Response(WorkOrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:

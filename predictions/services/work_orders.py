@@ -35,15 +35,17 @@ def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any
 
 @transaction.atomic
 def work_order_create(*, machine_id: int, title: str, actor_id: int | None, alert_id: int | None = None,
-                      failure_mode: str = "", **fields: Any) -> WorkOrder:
+                      failure_mode: str = "", refuse_handled_alert: bool = False, **fields: Any) -> WorkOrder:
     """A work order on a machine, by hand or from one of its alerts. `failure_mode`: a mode of the
-    machine's type, by name, label or alias ("" for none; from the alert when not given). An
-    alert already handled by a live work order gets no second one: its page links that one."""
+    machine's type, by name, label or alias ("" for none; from the alert when not given).
+    `refuse_handled_alert`: a person asking for a work order for an alert a live work order
+    already handles gets 409 `alert_handled` (the pages and the API); a plan that schedules more
+    work on the machine may still link the alert (planning.services)."""
     machine = Machine.objects.select_related("machine_type").filter(id=machine_id).first()
     if machine is None:
         raise InvalidInput("Unknown machine.", details={"machine": ["does not exist"]})
     mode = _mode(machine, failure_mode)
-    alert = _alert_for(machine, alert_id) if alert_id is not None else None
+    alert = _alert_for(machine, alert_id, refuse_handled_alert) if alert_id is not None else None
     if alert is not None:
         # The explanation is copied, not linked: the work order shows what the technician saw.
         fields.setdefault("explanation", alert.explanation)
@@ -67,10 +69,13 @@ def _mode(machine: Machine, given: str) -> str:
     return failure_mode_resolve(machine_type=machine.machine_type, label=given)
 
 
-def _alert_for(machine: Machine, alert_id: int) -> Alert:
+def _alert_for(machine: Machine, alert_id: int, refuse_handled: bool) -> Alert:
+    # The row lock makes two people asking at once take turns: the second sees the first's order.
     alert = Alert.objects.select_for_update().filter(id=alert_id, machine=machine).first()
     if alert is None:
         raise InvalidInput("Unknown alert for this machine.", details={"alert": ["does not exist"]})
+    if not refuse_handled:
+        return alert
     handling = WorkOrder.objects.filter(alert=alert, status__in=WorkOrder.LIVE).order_by("-id").first()
     if handling is not None:
         raise Conflict(f"WO-{handling.id} already handles this alert ({handling.get_status_display()}).",

@@ -166,7 +166,7 @@ def alert_work_order_page(request: HttpRequest, pk: int) -> HttpResponse:
     title = request.POST.get("title", "").strip()[:200] or f"{label[:1].upper()}{label[1:]} on {alert.machine.name}"
     try:
         order = work_order_services.work_order_create(machine_id=alert.machine_id, alert_id=alert.id, title=title,
-                                                      actor_id=page_actor(request).user_id)
+                                                      actor_id=page_actor(request).user_id, refuse_handled_alert=True)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(_back_to_inbox(request))

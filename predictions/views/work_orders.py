@@ -149,7 +149,8 @@ def work_order_new(request: HttpRequest) -> HttpResponse:
         order = work_order_services.work_order_create(
             machine_id=data["machine"], alert_id=data["alert"], failure_mode=data["failure_mode"],
             title=data["title"].strip(), actor_id=page_actor(request).user_id, priority=data["priority"],
-            due_at=data["due_at"], assignee_id=data["assignee"], description=data["description"])
+            due_at=data["due_at"], assignee_id=data["assignee"], description=data["description"],
+            refuse_handled_alert=True)
     except ServiceError as exc:
         form.add_error(None, exc.message)
         return _new_page(request, form, status=400)

@@ -211,7 +211,7 @@ NEW = "/work-orders/new/"
 
 
 @pytest.fixture
-def pump(world):
+def pump(db, world):
     from machines.models import Machine
     from machines.services import machine_create, machine_type_adopt
 
