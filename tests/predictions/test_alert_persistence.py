@@ -289,6 +289,28 @@ def test_one_scoring_of_a_failing_runs_readings_judges_its_last_steps(trained_mo
         assert alert.occurrences == 2
 
 
+def test_scoring_raises_an_anomaly_alert_once_the_detector_learned_from_real_readings(trained_motor: Any, world: Any,
+                                                                                     db: None) -> None:
+    from django.db.models import F
+
+    with tenant_context(world.acme):
+        machine_type = MachineType.objects.get(key=TRAINED_TYPE)
+        machine = machine_create(machine_type_id=machine_type.id, name="ABB-203")
+        readings_push(items=failing_run_readings(machine_type.metadata, "ABB-203", seed=7))
+        AlertRule.objects.create(machine=machine, windows_k=1, windows_n=1, windows_clear=1, anomaly_threshold=0.9)
+        first = machine_predict(machine=machine)
+        assert first.anomaly_score is not None and first.anomaly_score >= 0.9  # the failing run's end is unusual
+        assert not Alert.objects.filter(machine=machine, kind="anomaly").exists()  # a cold-start detector: none
+        # Someone resolved the failure alert (its cooldown keeps that kind quiet); the detector is
+        # now one trained on the tenant's own readings.
+        Alert.objects.filter(machine=machine).update(status="resolved", resolved_at=F("opened_at"))
+        ModelVersion.objects.filter(id=first.versions["anomaly_detector"]).update(data_source="real")
+        machine_predict(machine=machine)
+        (alert,) = Alert.objects.filter(machine=machine, status="open")
+        assert alert.kind == "anomaly" and alert.title.startswith("ABB-203: readings unlike its normal")
+        assert alert.explanation["anomaly"]["windows"] == "1 of the last 1 steps unusual"
+
+
 # --- the rules' API -----------------------------------------------------------------------------
 
 
