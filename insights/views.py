@@ -3,6 +3,8 @@ member's weekly-summary setting. Read for every member; the email setting needs 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,7 +15,9 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Scope
 from insights import selectors, services
 from insights.models import SummaryPreference
+from machines.models import MachineType
 from pdm_saas.web_access import can, member_view
+from predictions.wording import signals_of
 
 PERIOD_CHOICES = [(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"), (365, "Last 365 days")]
 
@@ -40,6 +44,20 @@ def _chart_data(models: list[dict[str, object]]) -> list[dict[str, object]]:
     return charts
 
 
+def _worded_quality(quality: dict[str, Any]) -> dict[str, Any]:
+    """The data-quality section with signals by their labels ("Stator winding temperature", not
+    `winding_temp_c`): the tenant's types name their signals alike, so one lookup serves all."""
+    labels: dict[str, str] = {}
+    for document in MachineType.objects.values_list("metadata", flat=True):
+        labels.update({name: label for name, (label, _) in signals_of(document or {}).items()})
+    for upload in quality["uploads"]:
+        upload["missing"] = [{**s, "label": labels.get(s["signal"], s["signal"])} for s in upload["missing"]]
+        upload["stuck"] = [labels.get(name, name) for name in upload["stuck"]]
+    for point in quality["drift_trend"]:
+        point["worst_signal"] = labels.get(point["worst_signal"], point["worst_signal"])
+    return quality
+
+
 def _user_id(request: HttpRequest) -> int:
     user_id = request.user.pk  # pages are for signed-in members only
     assert isinstance(user_id, int)
@@ -58,7 +76,7 @@ def insights_index(request: HttpRequest) -> HttpResponse:
         "form": form if form.is_bound else PeriodForm(initial={"days": days}), "period": period,
         "models": models, "charts": _chart_data(models),
         "analytics": selectors.prediction_analytics(period), "kpis": selectors.business_kpis(period),
-        "quality": selectors.data_quality(), "formulas": selectors.FORMULAS,
+        "quality": _worded_quality(selectors.data_quality()), "formulas": selectors.FORMULAS,
         "preceding_days": selectors.PRECEDING_DAYS,
         "can_admin": can(request, Scope.ADMIN), "weekly_email": preference.weekly_email if preference else True,
     })

@@ -28,9 +28,11 @@ from machines.serializers import (
     MappingPresetSerializer,
     MetadataBodySerializer,
     UploadCreateSerializer,
+    UploadDeletionSerializer,
     UploadDetailSerializer,
     UploadSerializer,
 )
+from machines.upload_removal import upload_delete
 from pdm_saas.api.base import TenantAPIView, TenantViewSet
 from pdm_saas.api.principals import request_actor
 from pdm_saas.errors import InvalidInput, NotFound
@@ -161,9 +163,12 @@ class MachineViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 
 
 class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    """Sensor files: upload with a column mapping; a job stores the readings and the report."""
+    """Sensor files: upload with a column mapping; a job stores the readings and the report.
+    DELETE removes the readings the upload stored (not those it found already stored) and
+    scores the machines again; the upload stays, `deleted`, with its audit entry."""
 
     queryset = Upload.objects.select_related("machine_type")
+    scope_map = {"destroy": Scope.WRITE}
     filterset_fields = ["status", "machine_type__key"]
     parser_classes = [MultiPartParser, FormParser]
 
@@ -180,8 +185,15 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
             machine_type_key=data["machine_type"], mapping=data.get("mapping"), preset=data.get("preset"),
             save_preset_as=data.get("save_preset_as"), created_by_id=request_actor(request).user_id,
             reading=ReadingOptions(encoding=data.get("encoding"), delimiter=data.get("delimiter"),
-                                   decimal_mark=data.get("decimal_mark")))
+                                   decimal_mark=data.get("decimal_mark")),
+            confirm_mapping=data["confirm_mapping"])
         return Response(UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: UploadDeletionSerializer})
+    def destroy(self, request: Request, pk: str) -> Response:
+        upload = self.get_object()
+        deletion = upload_delete(upload_id=upload.id, actor_id=request_actor(request).user_id)
+        return Response(UploadDeletionSerializer(deletion).data)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="line,reason per rejected row")})
     @action(detail=True, methods=["get"], url_path="rejected")

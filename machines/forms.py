@@ -10,13 +10,15 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from machines.ingest.mapping import TIME_FORMATS, mapping_complete
 from machines.metadata import observation_labels
-from machines.models import MachineType
+from machines.models import Machine, MachineType
+from tenants.time_zones import DEFAULT as DEFAULT_ZONE
+from tenants.time_zones import time_zone_choices
 
 ZONES = ("normal", "warning", "critical")
 MAX_JSON_FILE_BYTES = 1_000_000
@@ -176,17 +178,33 @@ class MappingForm(forms.Form):
 
     time_format = forms.ChoiceField(choices=[(f, f) for f in TIME_FORMATS], initial="iso",
                                     help_text="iso: 2026-03-01T12:00:00Z; epoch_s / epoch_ms; cycle: 1, 2, 3…")
-    machine_name = forms.CharField(required=False, max_length=120,
-                                   help_text="For a file of one machine (no machine column).")
-    create_unknown_machines = forms.BooleanField(required=False, initial=True,
+    # Picked from the organization's machines, never typed: a typo filed readings under a
+    # machine nobody meant (issue 16). A new machine is named apart, and only with creation on.
+    machine_name = forms.ChoiceField(required=False, label="Machine",
+                                     help_text="For a file of one machine (no machine column).")
+    new_machine_name = forms.CharField(required=False, max_length=120, label="…or a new machine",
+                                       help_text="Its name; needs “Create machines that do not exist yet”.")
+    create_unknown_machines = forms.BooleanField(required=False, initial=False,
                                                  label="Create machines that do not exist yet")
+    confirm_mapping = forms.BooleanField(required=False,
+                                         label="I have checked: import the file as mapped")
+    time_zone = forms.ChoiceField(required=False, label="The plant's time zone",
+                                  help_text="The file's times have no offset: they are read as local times "
+                                            "there. Asked once; change it later in Settings.")
     save_preset_as = forms.CharField(required=False, max_length=100, label="Save this mapping as",
                                      help_text="A name to reuse this mapping for the next file of this layout.")
 
     def __init__(self, *args: Any, columns: Sequence[str], machine_type: MachineType,
-                 mapping: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 mapping: dict[str, Any] | None = None, ask_time_zone: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.columns, self.extra = list(columns), dict((mapping or {}).get("extra") or {})
+        self._machine_fields(machine_type, mapping)
+        if ask_time_zone:
+            cast(forms.ChoiceField, self.fields["time_zone"]).choices = time_zone_choices()
+            self.fields["time_zone"].required = True
+            self.initial.setdefault("time_zone", DEFAULT_ZONE)
+        else:
+            del self.fields["time_zone"]
         choices = [("", "— ignore —"), (ROLE_TIME, "Timestamp"), (ROLE_MACHINE, "Machine id"),
                    (ROLE_FAILURE, "Failure flag (0/1)"), (ROLE_FAILURE_MODE, "Failure mode")]
         choices += [(f"mode:{mode['name']}", f"Failure flag (0/1) of {mode.get('label') or mode['name']}")
@@ -198,9 +216,17 @@ class MappingForm(forms.Form):
         for index, column in enumerate(self.columns):
             self.fields[f"col_{index}"] = forms.ChoiceField(choices=choices, required=False, label=column)
             self.initial.setdefault(f"col_{index}", roles.get(column, ""))
-        for option in ("time_format", "machine_name", "create_unknown_machines"):
+        for option in ("time_format", "create_unknown_machines"):
             if mapping and option in mapping and mapping[option] is not None:
                 self.initial[option] = mapping[option]
+
+    def _machine_fields(self, machine_type: MachineType, mapping: dict[str, Any] | None) -> None:
+        names = list(Machine.objects.filter(machine_type=machine_type).values_list("name", flat=True))
+        cast(forms.ChoiceField, self.fields["machine_name"]).choices = [("", "— none: the file has a machine column —"),
+                                               *((name, name) for name in names)]
+        saved = (mapping or {}).get("machine_name")
+        if saved:  # a saved mapping's machine, or a new one's name when it no longer exists
+            self.initial["machine_name" if saved in names else "new_machine_name"] = saved
 
     def column_fields(self) -> list[forms.BoundField]:
         return [self[f"col_{index}"] for index in range(len(self.columns))]
@@ -216,13 +242,28 @@ class MappingForm(forms.Form):
                 self.add_error(None, f"Choose one {what} column, not {count}.")
         if not any(chosen == ROLE_TIME for _, chosen in picked):
             self.add_error(None, "Choose the column that holds the timestamp.")
+        self._machine_clean(data, has_column=any(chosen == ROLE_MACHINE for _, chosen in picked))
         return data
+
+    def _machine_clean(self, data: dict[str, Any], *, has_column: bool) -> None:
+        picked, new = data.get("machine_name") or "", (data.get("new_machine_name") or "").strip()
+        if picked and new:
+            self.add_error("new_machine_name", "Pick a machine or name a new one, not both.")
+        elif new and not data.get("create_unknown_machines"):
+            self.add_error("new_machine_name", f"{new} does not exist yet: tick “Create machines that do not "
+                                               "exist yet” to create it, or pick one of your machines.")
+        elif not has_column and not (picked or new):
+            self.add_error("machine_name", "Pick the machine this file is from, or map its machine column.")
+        elif has_column and (picked or new):
+            self.add_error("machine_name", "The file has a machine column: leave the machine empty, or set "
+                                           "the column to ignore.")
 
     def mapping(self) -> dict[str, Any]:
         """The `ColumnMapping` as a dict; the service checks it against the file and the type."""
         data = self.cleaned_data
         mapping: dict[str, Any] = {"sensors": {}, "time_format": data["time_format"],
-                                   "machine_name": data.get("machine_name") or None,
+                                   "machine_name": data.get("machine_name") or
+                                   (data.get("new_machine_name") or "").strip() or None,
                                    "create_unknown_machines": bool(data.get("create_unknown_machines"))}
         for index, column in enumerate(self.columns):
             role = data.get(f"col_{index}") or ""

@@ -124,3 +124,14 @@ def observations_of_type(*, machine_type: MachineType) -> Observations:
             labels[label][found] = value
     return Observations(machine_ids=np.array([row[0] for row in rows], dtype=np.int64), ts=[row[1] for row in rows],
                         slots=slots, values=values, labels=labels)
+
+
+def upload_readings_by_machine(*, upload_id: int) -> list[tuple[Machine, int]]:
+    """The readings an upload stored and still holds, per machine (by name): what deleting it
+    removes. Readings it found already stored belong to the upload that stored them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT machine_id, count(*) FROM machines_reading WHERE upload_id = %s GROUP BY machine_id",
+                       [upload_id])
+        counts = dict(cursor.fetchall())
+    machines = Machine.objects.filter(id__in=counts).order_by("name")
+    return [(machine, int(counts[machine.id])) for machine in machines]

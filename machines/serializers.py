@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from machines.baselines import baseline_status
-from machines.models import Machine, MachineType, MappingPreset, Upload
+from machines.models import Machine, MachineType, MappingPreset, Upload, UploadDeletion
 from machines.textfiles import DELIMITERS, ENCODINGS
 
 
@@ -102,6 +102,18 @@ class UploadCreateSerializer(serializers.Serializer[Any]):
                                         help_text="The CSV delimiter; detected when left out.")
     decimal_mark = serializers.ChoiceField(choices=[".", ","], required=False,
                                            help_text="'.' or ',' (60,5); detected when left out.")
+    confirm_mapping = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Import even though the mapping may misfile readings (an ignored column that looks like "
+                  "machine identifiers, a saved mapping made for other columns): refused with 400 "
+                  "mapping_doubtful otherwise.")
+
+
+class UploadDeletionSerializer(serializers.ModelSerializer[UploadDeletion]):
+    class Meta:
+        model = UploadDeletion
+        fields = ["upload", "deleted_by", "deleted_at", "readings_removed", "labels_removed", "machines"]
+        read_only_fields = fields
 
 
 class MappingPresetSerializer(serializers.ModelSerializer[MappingPreset]):
@@ -109,5 +121,5 @@ class MappingPresetSerializer(serializers.ModelSerializer[MappingPreset]):
 
     class Meta:
         model = MappingPreset
-        fields = ["id", "name", "machine_type", "mapping", "created_at", "updated_at"]
+        fields = ["id", "name", "machine_type", "mapping", "header", "created_at", "updated_at"]
         read_only_fields = fields

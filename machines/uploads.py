@@ -24,6 +24,7 @@ from django.utils import timezone
 from billing.quotas import plans_with_more_machines
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
+from machines.ingest.doubts import mapping_doubts_refuse
 from machines.ingest.mapping import ColumnMapping, ReadingOptions, mapping_validate
 from machines.ingest.parse import ParsedBatch
 from machines.ingest.reader import table_open
@@ -35,6 +36,7 @@ from machines.observations import ObservationLabelCollector
 from machines.quality import QualityReport
 from pdm_saas.errors import Conflict, InvalidInput, NotFound, ServiceError, message_short
 from tenants.db import connection
+from tenants.selectors import tenant_time_zone
 from tenants.storage import tenant_path
 
 UPLOAD_KIND = "sensor.upload"
@@ -99,12 +101,18 @@ def upload_path(upload: Upload) -> Path:
     return tenant_path(connection.schema_name, *upload.stored_path.split("/"))
 
 
-def _mapping_for(*, machine_type: MachineType, mapping: dict[str, Any] | None, preset: str | None) -> ColumnMapping:
-    if preset:
-        found = MappingPreset.objects.filter(name=preset, machine_type=machine_type).first()
-        if found is None:
-            raise InvalidInput(f"No saved mapping '{preset}' for {machine_type.name}.", details={"preset": ["unknown"]})
-        mapping = found.mapping
+def _preset_get(*, machine_type: MachineType, name: str | None) -> MappingPreset | None:
+    if not name:
+        return None
+    found = MappingPreset.objects.filter(name=name, machine_type=machine_type).first()
+    if found is None:
+        raise InvalidInput(f"No saved mapping '{name}' for {machine_type.name}.", details={"preset": ["unknown"]})
+    return found
+
+
+def _mapping_for(*, mapping: dict[str, Any] | None, preset: MappingPreset | None) -> ColumnMapping:
+    if preset is not None:
+        mapping = preset.mapping
     if not mapping:
         raise InvalidInput("Give a column mapping or the name of a saved one.", details={"mapping": ["required"]})
     if not isinstance(mapping, dict):
@@ -116,23 +124,27 @@ def _mapping_for(*, machine_type: MachineType, mapping: dict[str, Any] | None, p
 def upload_create(
     *, chunks: Iterable[bytes], original_name: str, machine_type_key: str, mapping: dict[str, Any] | None = None,
     preset: str | None = None, save_preset_as: str | None = None, created_by_id: int | None = None,
-    reading: ReadingOptions | None = None,
+    reading: ReadingOptions | None = None, confirm_mapping: bool = False,
 ) -> Upload:
-    """`reading` (encoding, delimiter, decimal_mark) overrides the mapping's; None: detect."""
+    """`reading` (encoding, delimiter, decimal_mark) overrides the mapping's; None: detect. A
+    mapping that may misfile readings (machines/ingest/doubts.py) is refused unless
+    `confirm_mapping`."""
     machine_type = _machine_type_get(machine_type_key)
-    column_mapping = _mapping_for(machine_type=machine_type, mapping=mapping, preset=preset)
+    saved = _preset_get(machine_type=machine_type, name=preset)
+    column_mapping = _mapping_for(mapping=mapping, preset=saved)
     if reading:
         column_mapping = replace(column_mapping, encoding=reading["encoding"] or column_mapping.encoding,
                                  delimiter=reading["delimiter"] or column_mapping.delimiter,
                                  decimal_mark=reading["decimal_mark"] or column_mapping.decimal_mark)
     relative, size, sha256 = upload_file_store(chunks=chunks, original_name=original_name)
     try:
-        _stored_check(relative=relative, sha256=sha256, machine_type=machine_type, mapping=column_mapping)
+        columns = _stored_check(relative=relative, sha256=sha256, machine_type=machine_type, mapping=column_mapping,
+                                preset=saved, confirmed=confirm_mapping)
     except BaseException:
         _discard(relative)
         raise
     return _upload_record(relative=relative, size=size, sha256=sha256, original_name=original_name,
-                          machine_type=machine_type, column_mapping=column_mapping,
+                          machine_type=machine_type, column_mapping=column_mapping, columns=columns,
                           save_preset_as=save_preset_as, created_by_id=created_by_id)
 
 
@@ -143,23 +155,40 @@ def _machine_type_get(key: str) -> MachineType:
     return machine_type
 
 
-def _stored_check(*, relative: str, sha256: str, machine_type: MachineType, mapping: ColumnMapping) -> None:
+def _stored_check(*, relative: str, sha256: str, machine_type: MachineType, mapping: ColumnMapping,
+                  preset: MappingPreset | None, confirmed: bool) -> list[str]:
+    """Refuse a mapping that does not fit the file, that may misfile its readings (unless
+    `confirmed`), or a file already stored with it; returns the file's columns."""
     table = table_open(tenant_path(connection.schema_name, *relative.split("/")), **mapping.reading())
     mapping_validate(mapping, columns=table.columns, machine_type=machine_type)
-    _refuse_duplicate(sha256=sha256, machine_type=machine_type, mapping=mapping)
+    if not confirmed:
+        mapping_doubts_refuse(mapping=mapping, table=table, preset=preset)
+    _refuse_duplicate(sha256=sha256, machine_type=machine_type, mapping=_zoned(mapping))
+    return table.columns
+
+
+def _zoned(mapping: ColumnMapping) -> ColumnMapping:
+    """The mapping with the organization's time zone for times without an offset, unless it names
+    its own: the upload keeps the zone it was read with, whatever the organization's later is."""
+    if mapping.time_zone is not None:
+        return mapping
+    return replace(mapping, time_zone=tenant_time_zone(tenant_id=connection.tenant.id) or None)
 
 
 def _upload_record(
     *, relative: str, size: int, sha256: str, original_name: str, machine_type: MachineType,
-    column_mapping: ColumnMapping, save_preset_as: str | None, created_by_id: int | None,
+    column_mapping: ColumnMapping, columns: list[str], save_preset_as: str | None, created_by_id: int | None,
 ) -> Upload:
+    """The Upload (its mapping with the time zone it is read with) and its job; a saved mapping
+    keeps the file's header (a later file of another layout does not fit it) and no time zone
+    (the organization's, when the next file comes, applies)."""
     with transaction.atomic():
         upload = Upload.objects.create(
             original_name=original_name[:255], stored_path=relative, size_bytes=size, sha256=sha256,
-            machine_type=machine_type, mapping=column_mapping.as_dict(), created_by_id=created_by_id)
+            machine_type=machine_type, mapping=_zoned(column_mapping).as_dict(), created_by_id=created_by_id)
         if save_preset_as:
             MappingPreset.objects.update_or_create(name=save_preset_as, defaults={
-                "machine_type": machine_type, "mapping": column_mapping.as_dict()})
+                "machine_type": machine_type, "mapping": column_mapping.as_dict(), "header": columns})
         job = job_create(kind=UPLOAD_KIND, params={"upload_id": upload.id}, created_by_id=created_by_id,
                          queue="ingest")
         Upload.objects.filter(id=upload.id).update(job_id=job.id)
@@ -235,6 +264,17 @@ def upload_stage_preview(*, relative: str, rows: int = 10, encoding: str | None 
                        delimiter=table.delimiter, decimal_mark=table.decimal_mark, dropped=dropped[:5])
 
 
+NAIVE_TIME_RE = re.compile(r"^\s*\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?\s*$")  # no Z, no offset
+
+
+def preview_has_naive_times(preview: FilePreview) -> bool:
+    """Whether the first rows hold date-times without an offset (text, or Parquet timestamps
+    without a zone): the mapping page then asks for the plant's time zone, once."""
+    return any(isinstance(cell, str) and NAIVE_TIME_RE.match(cell)
+               or isinstance(cell, datetime) and cell.tzinfo is None
+               for row in preview.rows for cell in row)
+
+
 def upload_stage_discard(*, relative: str) -> None:
     """Drop a staged file the user abandoned (only files never turned into an Upload)."""
     if not Upload.objects.filter(stored_path=relative).exists():
@@ -244,15 +284,18 @@ def upload_stage_discard(*, relative: str) -> None:
 @_short_errors()
 def upload_create_staged(
     *, staged: StagedFile, machine_type_key: str, mapping: dict[str, Any], save_preset_as: str | None = None,
-    created_by_id: int | None = None,
+    created_by_id: int | None = None, preset: str | None = None, confirm_mapping: bool = False,
 ) -> Upload:
-    """`upload_create` for a file `upload_stage` already stored. A refused mapping keeps the
-    file, so the user can correct the mapping and submit again."""
+    """`upload_create` for a file `upload_stage` already stored; `preset` names the saved mapping
+    the page filled the columns from (the mapping may have been changed since). A refused
+    mapping keeps the file, so the user can correct the mapping and submit again."""
     machine_type = _machine_type_get(machine_type_key)
-    column_mapping = _mapping_for(machine_type=machine_type, mapping=mapping, preset=None)
-    _stored_check(relative=staged.relative, sha256=staged.sha256, machine_type=machine_type, mapping=column_mapping)
+    saved = _preset_get(machine_type=machine_type, name=preset)
+    column_mapping = _mapping_for(mapping=mapping, preset=None)
+    columns = _stored_check(relative=staged.relative, sha256=staged.sha256, machine_type=machine_type,
+                            mapping=column_mapping, preset=saved, confirmed=confirm_mapping)
     return _upload_record(relative=staged.relative, size=staged.size, sha256=staged.sha256,
-                          original_name=staged.original_name, machine_type=machine_type,
+                          original_name=staged.original_name, machine_type=machine_type, columns=columns,
                           column_mapping=column_mapping, save_preset_as=save_preset_as, created_by_id=created_by_id)
 
 

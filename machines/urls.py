@@ -18,5 +18,6 @@ urlpatterns = [
     path("uploads/", views.upload_start, name="upload"),
     path("uploads/new/<str:token>/", views.upload_map, name="upload-map"),
     path("uploads/<int:pk>/", views.upload_detail, name="upload-detail"),
+    path("uploads/<int:pk>/delete/", views.upload_delete, name="upload-delete"),
     path("uploads/<int:pk>/rejected.csv", views.upload_rejected, name="upload-rejected"),
 ]

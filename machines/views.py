@@ -18,6 +18,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.models import User
 from accounts.roles import Scope
 from jobs.models import Job
 from machines import services, uploads
@@ -30,14 +31,19 @@ from machines.forms import (
     problems_attach,
     problems_of,
 )
+from machines.ingest.doubts import MappingDoubtful
 from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export, metadata_import
 from machines.metadata import MetadataInvalid
-from machines.models import Machine, MachineType, MappingPreset, Upload
+from machines.models import Machine, MachineType, MappingPreset, Upload, UploadDeletion
+from machines.selectors import upload_readings_by_machine
 from machines.textfiles import ENCODINGS
+from machines.upload_removal import upload_delete as upload_readings_delete
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
 from tenants.db import connection
+from tenants.selectors import tenant_time_zone
+from tenants.services import tenant_time_zone_set
 
 RECENT_UPLOADS = 20
 # How a CSV file can be read: the choices of the mapping page (machines/ingest/reader.py detects).
@@ -228,16 +234,25 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("machines:upload-map", token=token)
         _stage_forget(request, token)
         return redirect("machines:upload")
-    preset = _preset_chosen(request, machine_type)
+    preset, unfit = _preset_chosen(request, machine_type, preview.columns)
+    naive = uploads.preview_has_naive_times(preview)
+    zone = tenant_time_zone(tenant_id=connection.tenant.id)
     form = MappingForm(request.POST or None, columns=preview.columns, machine_type=machine_type,
-                       mapping=preset.mapping if preset else None)
+                       mapping=preset.mapping if preset else None, ask_time_zone=naive and not zone)
+    doubts: list[str] = []
     if request.method == "POST" and form.is_valid():
         try:
+            if form.cleaned_data.get("time_zone"):  # asked once: the organization's from now on
+                tenant_time_zone_set(tenant=connection.tenant, time_zone=form.cleaned_data["time_zone"])
             upload = uploads.upload_create_staged(
                 staged=staged, machine_type_key=machine_type.key,
                 mapping=form.mapping() | {name: value for name, value in chosen.items() if value},
                 save_preset_as=form.cleaned_data.get("save_preset_as") or None,
-                created_by_id=page_actor(request).user_id)
+                created_by_id=page_actor(request).user_id, preset=preset.name if preset else None,
+                confirm_mapping=form.cleaned_data["confirm_mapping"])
+        except MappingDoubtful as exc:
+            doubts = list(exc.details.get("problems", []))
+            form.add_error(None, "The import is stopped: check the columns below.")
         except ServiceError as exc:
             _mapping_refused(form, exc)
         else:
@@ -247,7 +262,8 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "machines/upload_map.html", {
         "form": form, "preview": preview, "staged": staged, "machine_type": machine_type, "preset": preset,
         "presets": MappingPreset.objects.filter(machine_type=machine_type), "token": token,
-        "reading": _reading_choices(preview, chosen),
+        "reading": _reading_choices(preview, chosen), "doubts": doubts, "unfit_preset": unfit,
+        "naive_times": naive, "time_zone": tenant_time_zone(tenant_id=connection.tenant.id),
     }, status=_status(request, form))
 
 
@@ -274,13 +290,20 @@ def _reading_choices(preview: uploads.FilePreview, chosen: ReadingOptions) -> li
              "chosen": chosen.get(name) is not None} for name, choices in READING_CHOICES.items()]
 
 
-def _preset_chosen(request: HttpRequest, machine_type: MachineType) -> MappingPreset | None:
-    """The preset named in `?preset=`, else the one of this type saved last."""
+def _preset_chosen(request: HttpRequest, machine_type: MachineType,
+                   columns: list[str]) -> tuple[MappingPreset | None, MappingPreset | None]:
+    """(the preset that fills the columns, a saved one left out because it does not fit). The
+    preset named in `?preset=` fills them whatever its header (the import then asks to confirm a
+    misfit); without one, the latest saved for this type only if it was saved from a file with
+    these very columns: a mapping made for another layout once filed three pumps under one."""
     presets = MappingPreset.objects.filter(machine_type=machine_type)
     name = request.GET.get("preset")
     if name is not None:
-        return presets.filter(name=name).first()
-    return presets.order_by("-updated_at").first()
+        return presets.filter(name=name).first(), None
+    latest = presets.order_by("-updated_at").first()
+    if latest is None or list(latest.header) == columns:
+        return latest, None
+    return None, latest
 
 
 def _mapping_refused(form: MappingForm, exc: ServiceError) -> None:
@@ -295,9 +318,33 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(Upload.objects.select_related("machine_type"), pk=pk)
     job = Job.objects.filter(id=upload.job_id).first() if upload.job_id else None
     return render(request, "machines/upload_detail.html", {
-        "upload": upload, "job": job, "report": _report_view(upload.report) if upload.report else None,
+        "upload": upload, "job": job, **_deletion_context(upload),
+        "report": _report_view(upload.report) if upload.report else None,
         "has_rejected_file": uploads.upload_path(upload).with_name("rejected.csv").is_file(),
     })
+
+
+@member_view(read=Scope.WRITE)
+def upload_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """A confirmation page listing what goes (readings per machine); POST deletes."""
+    upload = get_object_or_404(Upload.objects.select_related("machine_type"), pk=pk)
+    if request.method == "POST":
+        try:
+            deletion = upload_readings_delete(upload_id=upload.pk, actor_id=page_actor(request).user_id)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{deletion.readings_removed:,} readings of {upload.original_name} removed; "
+                                      "the machines are being scored again.")
+        return redirect("machines:upload-detail", pk=upload.pk)
+    return render(request, "machines/upload_delete.html", {
+        "upload": upload, "machines": upload_readings_by_machine(upload_id=upload.pk)})
+
+
+def _deletion_context(upload: Upload) -> dict[str, Any]:
+    deletion = UploadDeletion.objects.filter(upload=upload).first()
+    user = User.objects.filter(id=deletion.deleted_by_id).first() if deletion and deletion.deleted_by_id else None
+    return {"deletion": deletion, "deletion_by": (user.full_name or user.email) if user else ""}
 
 
 # FileResponse streams (it is no HttpResponse subclass), which member_view's type does not name.

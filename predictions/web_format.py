@@ -7,8 +7,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from machines.metadata import failure_mode_label
 from predictions.decision import AT_RISK, HEALTHY, LEARNING, WATCH, risk_text
 from predictions.models import Prediction, metrics_headline
+from predictions.wording import deviation_text, feature_text, number_text, signals_of, stored_label_text, zone_text
 
 ANOMALOUS = 0.99  # "more unusual than 99% of normal windows" (see docs/models.md)
 UNUSUAL = 0.95
@@ -151,3 +153,44 @@ def alert_risk(alert: Any) -> str:
     verdict (its explanation keeps the threshold), else the bare probability."""
     threshold = ((getattr(alert, "explanation", None) or {}).get("verdict") or {}).get("threshold")
     return risk_text(alert.probability, threshold) if threshold else f"{100.0 * alert.probability:.0f}%"
+
+
+def mode_label(name: str | None, document: Mapping[str, Any] | None) -> str:
+    """A failure mode key as its metadata label: `mechanical_seal_failure` -> "Mechanical seal
+    failure" (or the type's own wording); "—" when none is named."""
+    if not name:
+        return "—"
+    return failure_mode_label(document or {}, name)
+
+
+def reading_text(value: Any, unit: str = "") -> str:
+    """A stored value for display: numbers rounded with their unit, anything else as it is."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(value, unit)
+    return "—" if value is None else str(value)
+
+
+def evidence(explanation: Mapping[str, Any], document: Mapping[str, Any], *, step_hours: float | None,
+             unit: str) -> dict[str, Any]:
+    """The machine page's "Why" in maintenance words: each factor's signal by its label with the
+    reading, its unit and range; unusual signals by how far from normal; similar failures by their
+    mode's label; the rule with its features worded. Raw names and scores ride along for Advanced."""
+    signals = signals_of(document)
+
+    def signal(name: str) -> tuple[str, str]:  # (label, unit); a signal the type no longer has keeps its name
+        return signals.get(name, (name, ""))
+
+    def words(feature: str | None) -> str:
+        return feature_text(feature, document, step_hours=step_hours, unit=unit) if feature else ""
+
+    factors = [{**f, "label": signal(str(f.get("signal", "")))[0],
+                "reading": reading_text(f.get("value"), signal(str(f.get("signal", "")))[1]),
+                "zone_text": zone_text(f.get("zone")), "feature_text": words(f.get("feature"))}
+               for f in factor_bars(explanation.get("top_factors") or [])]
+    unusual = [{**u, "label": signal(str(u.get("signal", "")))[0], "deviation": deviation_text(u.get("z")),
+                "feature_text": words(u.get("feature"))} for u in explanation.get("unusual_signals") or []]
+    cases = [{**c, "mode_label": mode_label(c.get("failure_mode"), document)}
+             for c in explanation.get("similar_cases") or []]
+    rule = explanation.get("rule")
+    rule_text = stored_label_text(rule["text"], document, step_hours=step_hours, unit=unit) if rule else ""
+    return {"factors": factors, "unusual": unusual, "cases": cases, "rule_text": rule_text}

@@ -68,6 +68,8 @@ class TenantView(TenantAPIView):
         tenant = request.tenant
         if "name" in body.validated_data:
             tenant = services.tenant_rename(tenant=tenant, name=body.validated_data["name"])
+        if "time_zone" in body.validated_data:
+            tenant = services.tenant_time_zone_set(tenant=tenant, time_zone=body.validated_data["time_zone"])
         return Response(TenantSerializer(tenant).data)
 
     @extend_schema(request=TenantDeleteSerializer, responses={204: OpenApiResponse(description="Deleted")})

@@ -1,7 +1,9 @@
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html
+
+from tenants.time_zones import time_zone_choices
 
 
 class SignupForm(forms.Form):
@@ -40,3 +42,11 @@ class TenantRenameForm(forms.Form):
 
 class TenantDeleteForm(forms.Form):
     confirm_slug = forms.CharField(max_length=40, label="Type the organization's slug to confirm")
+
+
+class TenantTimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(label="Time zone of your plants", choices=[])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = time_zone_choices()

@@ -14,6 +14,9 @@ class Tenant(TenantMixin):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # The plants' IANA time zone ("Europe/Berlin"): an upload's times written without an offset
+    # are local times there (docs/ingest.md). Empty: not asked yet; such times are read as UTC.
+    time_zone = models.CharField(max_length=64, blank=True)
 
     # Schemas come from tenants.provisioning (a renamed spare or a clone of the template), never
     # from save(): django-tenants' own path runs every migration, slower with each one added.

@@ -20,3 +20,9 @@ def tenant_link(*, tenant: Tenant, path: str) -> str:
     the configured scheme and port, never from the request (whose Host header the sender chose)."""
     domain = tenant.get_primary_domain()
     return tenant_url(domain.domain if domain else settings.BASE_DOMAIN, path)
+
+
+def tenant_time_zone(*, tenant_id: int) -> str:
+    """The organization's stored time zone ("" when never asked), read fresh: an upload's worker
+    or page holds a Tenant loaded before a change."""
+    return Tenant.objects.filter(id=tenant_id).values_list("time_zone", flat=True).first() or ""

@@ -20,7 +20,7 @@ class TenantSerializer(serializers.ModelSerializer[Tenant]):
 
     class Meta:
         model = Tenant
-        fields = ["name", "slug", "is_active", "created_at", "plan", "subscription_status"]
+        fields = ["name", "slug", "is_active", "created_at", "plan", "subscription_status", "time_zone"]
         read_only_fields = ["slug", "is_active", "created_at", "plan", "subscription_status"]
 
 

@@ -30,6 +30,7 @@ from tenants.db import connection
 from tenants.models import Domain, Tenant
 from tenants.schema_names import PUBLIC_SCHEMA, SLUG_RE, host_for_slug, schema_name_for_slug
 from tenants.storage import tenant_path
+from tenants.time_zones import time_zones
 
 EXPORT_KIND = "tenant.export"
 EXPORT_VALID_HOURS = 24
@@ -130,6 +131,17 @@ def tenant_rename(*, tenant: Tenant, name: str) -> Tenant:
     return tenant
 
 
+def tenant_time_zone_set(*, tenant: Tenant, time_zone: str) -> Tenant:
+    """The plants' time zone: uploads created from now on read times without an offset as local
+    times there (uploads already stored keep the zone they were read with)."""
+    if time_zone not in time_zones():
+        raise InvalidInput(f"Unknown time zone '{time_zone[:64]}'; choose one such as Europe/Berlin.",
+                           details={"time_zone": ["unknown"]})
+    tenant.time_zone = time_zone
+    tenant.save(update_fields=["time_zone"])
+    return tenant
+
+
 def tenant_deactivate(*, tenant: Tenant) -> Tenant:
     Tenant.objects.filter(id=tenant.id).update(is_active=False, deactivated_at=timezone.now())
     tenant.refresh_from_db()
@@ -150,7 +162,8 @@ def _tenant_models() -> list[Any]:
 
 def _public_rows(tenant: Tenant) -> dict[str, Any]:
     return {
-        "tenant": {"name": tenant.name, "slug": tenant.slug, "created_at": tenant.created_at.isoformat()},
+        "tenant": {"name": tenant.name, "slug": tenant.slug, "created_at": tenant.created_at.isoformat(),
+                   "time_zone": tenant.time_zone},
         "members": [
             {"email": m.user.email, "full_name": m.user.full_name, "role": m.role}
             for m in Membership.objects.filter(tenant=tenant).select_related("user")

@@ -24,10 +24,18 @@ from tenants.forms import (
     SignupForm,
     TenantDeleteForm,
     TenantRenameForm,
+    TenantTimeZoneForm,
 )
 from tenants.models import Tenant
 from tenants.schema_names import host_for_slug
-from tenants.services import EXPORT_KIND, tenant_delete, tenant_export_start, tenant_rename, tenant_signup
+from tenants.services import (
+    EXPORT_KIND,
+    tenant_delete,
+    tenant_export_start,
+    tenant_rename,
+    tenant_signup,
+    tenant_time_zone_set,
+)
 
 
 def _public_plans() -> list[Plan]:
@@ -115,13 +123,15 @@ def _subscription(tenant: Tenant) -> Subscription | None:
 
 
 def _settings_page(request: HttpRequest, *, rename_form: TenantRenameForm | None = None,
-                   delete_form: TenantDeleteForm | None = None, status: int = 200) -> HttpResponse:
+                   delete_form: TenantDeleteForm | None = None, zone_form: TenantTimeZoneForm | None = None,
+                   status: int = 200) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     context = {
         "tenant": tenant,
         "subscription": _subscription(tenant),
         "rename_form": rename_form or TenantRenameForm(initial={"name": tenant.name}),
         "delete_form": delete_form or TenantDeleteForm(),
+        "zone_form": zone_form or TenantTimeZoneForm(initial={"time_zone": tenant.time_zone or "UTC"}),
         "exports": job_list().filter(kind=EXPORT_KIND)[:5] if can(request, Scope.ADMIN) else [],
         "can_owner": can(request, Scope.OWNER),
     }
@@ -138,6 +148,15 @@ def _rename(request: HttpRequest) -> HttpResponse:
         form.add_error("name", exc.message)
         return _settings_page(request, rename_form=form, status=400)
     messages.success(request, "Organization renamed.")
+    return redirect("tenant-settings")
+
+
+def _time_zone(request: HttpRequest) -> HttpResponse:
+    form = TenantTimeZoneForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, zone_form=form, status=400)
+    tenant_time_zone_set(tenant=request.tenant, time_zone=form.cleaned_data["time_zone"])  # type: ignore[attr-defined]
+    messages.success(request, f"Times without an offset in later uploads are read as {form.cleaned_data['time_zone']}.")
     return redirect("tenant-settings")
 
 
@@ -166,6 +185,7 @@ def _delete(request: HttpRequest) -> HttpResponse:
 # One form per action on the page; the action's own check (owner for delete) runs inside it.
 _SETTINGS_ACTIONS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "rename": _rename,
+    "time_zone": _time_zone,
     "export": _export,
     "delete": _delete,
 }

@@ -21,6 +21,7 @@ from machines.metadata import (
 from machines.models import MachineType
 from machines.textfiles import DELIMITERS, ENCODINGS, names_listed
 from pdm_saas.errors import InvalidInput
+from tenants.time_zones import time_zones
 
 TimeFormat = Literal["iso", "epoch_s", "epoch_ms", "cycle"]
 TIME_FORMATS: tuple[str, ...] = get_args(TimeFormat)
@@ -37,7 +38,8 @@ class ReadingOptions(TypedDict):
 
 @dataclass(frozen=True)
 class ColumnMapping:
-    """`time_format`: "iso" (ISO 8601; without an offset the time is taken as UTC), "epoch_s",
+    """`time_format`: "iso" (ISO 8601; without an offset the time is local to `time_zone`, UTC
+    when None), "epoch_s",
     "epoch_ms", or "cycle" (an integer sequence number, stored as 1970-01-01 + cycle seconds).
     A fleet file names its `machine_column`; a single-machine file gives `machine_name`.
     Failures come from a 0/1 `failure_column`, a `failure_mode_column` naming the mode, and/or
@@ -60,6 +62,9 @@ class ColumnMapping:
     decimal_mark: str | None = None
     # Observation types (docs/metadata.md): file header -> observation label, one class per row.
     labels: Mapping[str, str] = field(default_factory=dict)
+    # The IANA zone of times written without an offset (iso format); None: UTC. Filled from the
+    # organization's time zone when an upload is created (machines/uploads.py).
+    time_zone: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -74,6 +79,8 @@ class ColumnMapping:
                 del data[name]
         if not data["labels"]:  # likewise
             del data["labels"]
+        if data["time_zone"] is None:  # likewise
+            del data["time_zone"]
         return data
 
     def reading(self) -> ReadingOptions:
@@ -123,6 +130,8 @@ def mapping_problems(mapping: ColumnMapping, *, columns: Sequence[str], machine_
         if header not in present:
             problems.append(f"{names_listed([what], longest=80)} is not in the file (its columns: {listed})")
     problems += _reading_problems(mapping)
+    if mapping.time_zone is not None and mapping.time_zone not in time_zones():
+        problems.append(f"unknown time zone '{str(mapping.time_zone)[:64]}'; give an IANA name such as Europe/Berlin")
     if mapping.time_format not in TIME_FORMATS:
         problems.append(f"unknown time format '{mapping.time_format}'; expected one of {', '.join(TIME_FORMATS)}")
     if bool(mapping.machine_column) == bool(mapping.machine_name):

@@ -102,11 +102,11 @@ def numbers(array: pa.Array, target: pa.DataType) -> tuple[pa.Array, np.ndarray]
         return pa.nulls(len(array), target), _mask(pc.is_valid(array))
 
 
-def times_us(array: pa.Array, time_format: TimeFormat) -> pa.Array:
+def times_us(array: pa.Array, time_format: TimeFormat, *, time_zone: str | None = None) -> pa.Array:
     """Microseconds since 1970-01-01 UTC (int64), null where missing, unparseable or outside
-    1900-2200."""
+    1900-2200. ISO times without an offset are local times of `time_zone` (None: UTC)."""
     if time_format == "iso":
-        result = _iso_us(array)
+        result = _iso_us(array, time_zone)
     else:
         seconds, _ = numbers(array, pa.float64())
         scale = 1000 if time_format == "epoch_ms" else US_PER_S
@@ -119,30 +119,45 @@ def times_us(array: pa.Array, time_format: TimeFormat) -> pa.Array:
     return pc.if_else(sane, result, pa.scalar(None, pa.int64()))
 
 
-def _iso_us(array: pa.Array) -> pa.Array:
+def _iso_us(array: pa.Array, time_zone: str | None) -> pa.Array:
     if pa.types.is_timestamp(array.type):
-        return pc.cast(pc.cast(array, pa.timestamp("us", array.type.tz)), pa.int64())
+        stamps = pc.cast(array, pa.timestamp("us", array.type.tz))
+        return pc.cast(_local(stamps, time_zone) if array.type.tz is None else stamps, pa.int64())
     text = _text(array)
     try:
-        return _iso_cast(text)
+        return _iso_cast(text, time_zone)
     except pa.ArrowInvalid:
         pass  # some cell is not ISO 8601: null those the grammar refuses, then cast again
     text = pc.if_else(pc.match_substring_regex(text, ISO_RE), text, pa.scalar(None, pa.string()))
     try:
-        return _iso_cast(text)
+        return _iso_cast(text, time_zone)
     except pa.ArrowInvalid:
-        return _iso_each(text)
+        return _iso_each(text, time_zone)
 
 
-def _iso_cast(text: pa.Array) -> pa.Array:
-    """Times with an offset are converted to UTC; times without one are taken as UTC."""
+def _local(naive: pa.Array, time_zone: str | None) -> pa.Array:
+    """Naive timestamps as the local times of `time_zone` (None: UTC, as they are). At the autumn
+    change a local hour happens twice: its times are read as the first (summer) one, so the
+    repeated hour's readings are duplicates of it. A time the spring change skipped (02:30 in
+    Europe/Berlin on the last Sunday of March) exists nowhere: null, so the row is rejected."""
+    if not time_zone:
+        return naive
+    before = pc.assume_timezone(naive, timezone=time_zone, ambiguous="earliest", nonexistent="earliest")
+    after = pc.assume_timezone(naive, timezone=time_zone, ambiguous="earliest", nonexistent="latest")
+    return pc.if_else(pc.equal(before, after), after, pa.scalar(None, after.type))
+
+
+def _iso_cast(text: pa.Array, time_zone: str | None = None) -> pa.Array:
+    """Times with an offset are converted to UTC; times without one are local times of
+    `time_zone` (None: taken as UTC)."""
     has_offset = pc.match_substring_regex(text, OFFSET_RE)
     offsets = pc.sum(pc.cast(has_offset, pa.int64())).as_py() or 0
     present = len(text) - text.null_count
     if not present:
         return pa.nulls(len(text), pa.int64())
     none = pa.scalar(None, pa.string())
-    naive = None if offsets == present else pc.cast(pc.if_else(has_offset, none, text), pa.timestamp("us"))
+    naive = None if offsets == present else _local(pc.cast(pc.if_else(has_offset, none, text), pa.timestamp("us")),
+                                                   time_zone)
     aware = None if offsets == 0 else pc.cast(pc.if_else(has_offset, text, none), pa.timestamp("us", "UTC"))
     if aware is None:
         return pc.cast(naive, pa.int64())
@@ -151,13 +166,13 @@ def _iso_cast(text: pa.Array) -> pa.Array:
     return pc.if_else(has_offset, pc.cast(aware, pa.int64()), pc.cast(naive, pa.int64()))
 
 
-def _iso_each(text: pa.Array) -> pa.Array:
+def _iso_each(text: pa.Array, time_zone: str | None) -> pa.Array:
     """Last resort for a batch holding a time the grammar accepts but the calendar refuses
     (2024-02-30): one cast per cell. Only such batches pay for it."""
     converted = []
     for value in text.to_pylist():
         try:
-            converted.append(_iso_cast(pa.array([value], pa.string()))[0].as_py())
+            converted.append(_iso_cast(pa.array([value], pa.string()), time_zone)[0].as_py())
         except pa.ArrowInvalid:
             converted.append(None)
     return pa.array(converted, pa.int64())
@@ -195,7 +210,7 @@ def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int,
     `decimal_mark`. Machines are resolved separately (they need the database)."""
     raw_time = batch.column(mapping.time_column)
     numeric_time = decimal_point(raw_time, decimal_mark) if mapping.time_format != "iso" else raw_time
-    ts = times_us(numeric_time, mapping.time_format)
+    ts = times_us(numeric_time, mapping.time_format, time_zone=mapping.time_zone)
     parsed = ParsedBatch(start=start, ts_us=ts, values={})
     if mapping.time_format == "cycle":
         negative = _mask(pc.less(numbers(numeric_time, pa.float64())[0], 0))
@@ -203,7 +218,8 @@ def batch_parse(batch: pa.RecordBatch, *, mapping: ColumnMapping, start: int,
             parsed.rejections.append(Rejection("negative_cycle", negative,
                                                _negative_cycle_problem(raw_time, mapping.time_column)))
     parsed.rejections.append(Rejection("bad_time", _mask(pc.is_null(ts)),
-                                       _time_problem(raw_time, mapping.time_column, mapping.time_format)))
+                                       _time_problem(raw_time, mapping.time_column, mapping.time_format,
+                                                     time_zone=mapping.time_zone)))
     for header, sensor in mapping.sensors.items():
         raw = batch.column(header)
         if sensor in arrays:
@@ -232,14 +248,25 @@ def _array_parse(parsed: ParsedBatch, raw: pa.Array, *, sensor: str, header: str
     parsed.values[sensor] = column.summaries[summary_slots(sensor)[0]]
 
 
-def _time_problem(raw: pa.Array, column: str, time_format: str) -> Callable[[int], str]:
+def _time_problem(raw: pa.Array, column: str, time_format: str, *, time_zone: str | None) -> Callable[[int], str]:
     def describe(index: int) -> str:
         value = raw[index].as_py()
         if value is None:
             return f"missing time in column '{column}'"
+        if time_zone and time_format == "iso" and _skipped(raw[index:index + 1]):
+            return (f"time {_cell(raw, index)!r} in column '{column}' does not exist in {time_zone} "
+                    "(the clocks moved forward over it)")
         return f"unparseable time {_cell(raw, index)!r} in column '{column}' (format {time_format}, years 1900-2199)"
 
     return describe
+
+
+def _skipped(cell: pa.Array) -> bool:
+    """A naive time that is valid read as UTC: null in a local zone only if the clocks skipped it."""
+    try:
+        return _iso_us(cell, None)[0].as_py() is not None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
 
 
 def _negative_cycle_problem(raw: pa.Array, column: str) -> Callable[[int], str]:

@@ -16,13 +16,13 @@ from django.urls import reverse
 
 from accounts.roles import Scope
 from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
-from machines.models import Machine
+from machines.models import Machine, MachineType
 from machines.selectors import readings_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
 from predictions.decision import AT_RISK
 from predictions.frames import time_scale_for, time_unit_of
-from predictions.models import Alert, WorkOrder
+from predictions.models import Alert, Prediction, WorkOrder
 from predictions.selectors import (
     fleet_filter_options,
     fleet_overview,
@@ -31,7 +31,8 @@ from predictions.selectors import (
     prediction_history,
 )
 from predictions.services.scoring import machine_predict, machine_scale_refusal
-from predictions.web_format import factor_bars, finite_or_none, forecast_summary, signal_bands, verdict
+from predictions.web_format import evidence, finite_or_none, forecast_summary, signal_bands, verdict
+from predictions.wording import signal_text
 
 CHART_READINGS = 2_000
 
@@ -60,9 +61,17 @@ def _fleet_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _mode_labels() -> dict[str, dict[str, str]]:
+    """Failure mode labels per machine type id, for live updates, which carry the mode's key: of
+    every type, as a filter may later bring any type's rows into the table."""
+    return {str(type_id): {str(m.get("name")): str(m.get("label") or m.get("name"))
+                           for m in (document or {}).get("failure_modes") or []}
+            for type_id, document in MachineType.objects.values_list("id", "metadata")}
+
+
 @member_view()
 def fleet(request: HttpRequest) -> HttpResponse:
-    return render(request, "predictions/fleet.html", _fleet_context(request))
+    return render(request, "predictions/fleet.html", {**_fleet_context(request), "mode_labels": _mode_labels()})
 
 
 @member_view()
@@ -80,14 +89,17 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
     machine = _machine(pk)
     latest = machine_latest_prediction(machine_id=machine.id)
     explanation = (latest.explanation or {}) if latest else {}
+    document = machine.machine_type.metadata
+    unit = latest.time_unit if latest else "h"  # hours or cycles: every duration on the page
     context = {
         "machine": machine,
         "latest": latest,
         "verdict": verdict(latest),
         "explanation": explanation,
-        "unit": latest.time_unit if latest else "h",  # hours or cycles: every duration on the page
-        "factors": factor_bars(explanation.get("top_factors") or []),
-        "forecast": forecast_summary(machine_latest_forecast(machine_id=machine.id)),
+        "unit": unit,
+        "evidence": evidence(explanation, document, step_hours=_step_hours(latest), unit=unit),
+        "forecast": [{**f, "label": signal_text(f.get("signal", ""), document)}
+                     for f in forecast_summary(machine_latest_forecast(machine_id=machine.id))],
         "signals": signal_bands(machine.machine_type.metadata),
         "scale_refusal": machine_scale_refusal(machine=machine),
         "alerts": Alert.objects.filter(machine=machine).order_by("-opened_at")[:20],
@@ -96,6 +108,14 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "baseline": baseline_status(machine=machine),  # its own normal: learning or learned, and why
     }
     return render(request, "predictions/machine_detail.html", context)
+
+
+def _step_hours(prediction: Prediction | None) -> float | None:
+    """How long one model step lasts, from the scoring model's training record: what turns a
+    feature window of 24 steps into "12 h". None when unknown (the window reads in readings)."""
+    version = prediction.model_version if prediction is not None else None
+    step = (version.params or {}).get("step_hours") if version is not None else None
+    return float(step) if isinstance(step, int | float) and step > 0 else None
 
 
 @member_view()

@@ -28,6 +28,8 @@ from predictions.frames import time_unit_of
 from predictions.models import DriftReport, ModelVersion
 from predictions.services import challenger, drift, registry
 from predictions.services.outcomes import outcome_series
+from predictions.web_format import duration_text
+from predictions.wording import feature_text, share_text, signal_text
 
 K = ModelVersion.Kind
 # The few held-out numbers that tell versions of a kind apart, in the order people compare them.
@@ -89,6 +91,38 @@ def version_time_unit(version: ModelVersion) -> str:
 def in_unit(label: str, unit: str) -> str:
     """A metric label in the version's unit: "Cap h" reads "Cap cycles" for cycle-indexed data."""
     return label.removesuffix(" h") + " cycles" if unit == "cycles" and label.endswith(" h") else label
+
+
+# What each kind of model does for the plant, as the pages say it before any metric.
+KIND_PURPOSE: dict[str, str] = {
+    K.FAILURE_CLASSIFIER: "Warns of a failure within the horizon and names the likely failure mode.",
+    K.RUL_REGRESSOR: "Estimates how long a machine has left before it fails.",
+    K.ANOMALY_DETECTOR: "Flags readings unlike the machine's normal operation.",
+    K.SENSOR_FORECASTER: "Projects each signal ahead to say when it leaves its normal range.",
+    K.OBSERVATION_CLASSIFIER: "Labels each run or inspection from its readings.",
+}
+
+
+def plain_summary(version: ModelVersion) -> str:
+    """How well a version does, in words a maintenance engineer weighs (held-out machines): the
+    failures it warned of and its false alarms, or how far off its remaining life typically is."""
+    metrics = version.metrics or {}
+    if version.kind == K.FAILURE_CLASSIFIER:
+        caught = _catches(metrics)
+        if caught is None or not caught["positives"]:
+            return ""
+        false_alarms = f"{caught['false_alarms']:.1f}".removesuffix(".0")
+        return (f"On machines it never saw it warned in {caught['caught']} of {caught['positives']} readings "
+                f"before a failure, with {false_alarms} false alarms per 100 healthy readings.")
+    if version.kind == K.RUL_REGRESSOR and isinstance(metrics.get("mae"), int | float):
+        off_by = duration_text(metrics["mae"], version_time_unit(version))
+        return f"On machines it never saw its remaining life was off by {off_by} on average."
+    if version.kind == K.ANOMALY_DETECTOR and isinstance(metrics.get("fpr"), int | float):
+        found = metrics.get("detection_rate")
+        share = f"flags {share_text(found)} of the readings before a failure and " if isinstance(
+            found, int | float) else ""
+        return f"On machines it never saw it {share}flags {share_text(metrics['fpr'])} of normal readings."
+    return ""
 
 
 def key_metrics(version: ModelVersion) -> list[tuple[str, str]]:
@@ -176,12 +210,25 @@ def confusion_of(metrics: Mapping[str, Any]) -> Confusion | None:
     return Confusion(tp=tp, fp=fp, tn=negatives - fp, fn=positives - tp, derived=True)
 
 
+def version_step_hours(version: ModelVersion) -> float | None:
+    """How long one model step lasts (its training record), for feature windows as time."""
+    step = (version.params or {}).get("step_hours")
+    return float(step) if isinstance(step, int | float) and step > 0 else None
+
+
+def feature_words(version: ModelVersion, feature: str) -> str:
+    """A feature of this version as `predictions.wording.feature_text` says it, in its type's terms."""
+    return feature_text(feature, version.machine_type.metadata, step_hours=version_step_hours(version),
+                        unit=version_time_unit(version))
+
+
 def importance_bars(version: ModelVersion) -> list[dict[str, Any]]:
     """The top features by share of total gain, scaled so the strongest fills its track."""
     items = [i for i in (version.feature_importance or []) if isinstance(i.get("importance"), int | float)]
     items = sorted(items, key=lambda i: -i["importance"])[:TOP_FEATURES]
     strongest = max((i["importance"] for i in items), default=0) or 1
-    return [{"name": i.get("label") or i.get("feature"), "feature": i.get("feature"),
+    return [{"name": feature_words(version, str(i.get("feature") or "")) if i.get("feature") else i.get("label"),
+             "feature": i.get("feature"),
              "share": f"{i['importance']:.1%}", "width": round(100 * i["importance"] / strongest, 1)}
             for i in items]
 
@@ -219,11 +266,20 @@ def _former_champions() -> set[tuple[int, int | None, str]]:
                .values_list("machine_type_id", "machine_id", "kind").distinct())
 
 
+def versions_describe(versions: list[ModelVersion]) -> None:
+    """Each version's kind as people name it, what it does and how well, in words (the pages'
+    default view; the metrics are for Advanced)."""
+    for version in versions:
+        version.kind_label = KIND_LABELS.get(version.kind, version.kind)  # type: ignore[attr-defined]
+        version.purpose = KIND_PURPOSE.get(version.kind, "")  # type: ignore[attr-defined]
+        version.summary = plain_summary(version)  # type: ignore[attr-defined]
+
+
 def _annotate(versions: list[ModelVersion]) -> None:
     """Each version's kind label and key metrics, and whether to offer "Roll back" on it."""
     earlier = _former_champions()
+    versions_describe(versions)
     for version in versions:
-        version.kind_label = KIND_LABELS.get(version.kind, version.kind)  # type: ignore[attr-defined]
         version.key_metrics = key_metrics(version)  # type: ignore[attr-defined]
         version.can_roll_back = (version.status == ModelVersion.Status.CHAMPION  # type: ignore[attr-defined]
                                  and (version.machine_type_id, version.machine_id, version.kind) in earlier)
@@ -317,13 +373,14 @@ def model_rollback_page(request: HttpRequest) -> HttpResponse:
 DRIFT_BARS = 12
 
 
-def drift_bars(report: DriftReport) -> list[dict[str, Any]]:
+def drift_bars(report: DriftReport, version: ModelVersion) -> list[dict[str, Any]]:
     """The most shifted features by PSI, scaled so that the larger of the strongest and 0.5 fills
     the track (a PSI of 0.2, the drift line, then never looks like nothing)."""
     items = [f for f in report.features if isinstance(f.get("psi"), int | float)][:DRIFT_BARS]
     scale = max([0.5, *(f["psi"] for f in items)])
-    return [{"name": f["feature"], "psi": number(float(f["psi"])), "ks_p": number(f.get("ks_p")),
-             "drifted": f.get("drifted"), "width": round(100 * min(f["psi"], scale) / scale, 1)} for f in items]
+    return [{"name": feature_words(version, f["feature"]), "feature": f["feature"],
+             "psi": number(float(f["psi"])), "ks_p": number(f.get("ks_p")), "drifted": f.get("drifted"),
+             "width": round(100 * min(f["psi"], scale) / scale, 1)} for f in items]
 
 
 def drift_context(version: ModelVersion) -> dict[str, Any]:
@@ -331,8 +388,9 @@ def drift_context(version: ModelVersion) -> dict[str, Any]:
     report = version.drift_reports.first()
     badge = {"ok": "ok", "warning": "warning", "drifted": "bad"}.get(report.status, "none") if report else "none"
     return {"drift_enabled": True, "drift_report": report, "drift_badge": badge,
-            "drift_bars": drift_bars(report) if report else [],
-            "drift_quality": [q for q in (report.data_quality if report else []) if (q.get("change") or 0) > 0.01],
+            "drift_bars": drift_bars(report, version) if report else [],
+            "drift_quality": [{**q, "label": signal_text(str(q.get("signal", "")), version.machine_type.metadata)}
+                              for q in (report.data_quality if report else []) if (q.get("change") or 0) > 0.01],
             "outcomes_enabled": version.kind == K.FAILURE_CLASSIFIER,
             "outcomes": outcome_series(version=version) if version.kind == K.FAILURE_CLASSIFIER else []}
 

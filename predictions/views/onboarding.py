@@ -21,9 +21,12 @@ from machines.models import MachineType
 from machines.services import machine_type_adopt, machines_create_named, machines_import_file
 from pdm_saas.errors import InvalidInput, ServiceError
 from pdm_saas.web_access import member_view, page_actor
+from predictions.frames import time_unit_of
 from predictions.models import Dataset, ModelVersion
 from predictions.services.samples import MAX_SAMPLE_MACHINES, sample_readings_csv
 from predictions.services.training import ONBOARD_KIND, onboarding_start
+from predictions.views.models import versions_describe
+from predictions.wording import feature_text
 
 MACHINE_FILE_LIMIT = 5_000_000  # a machine list, not readings: thousands of rows at most
 
@@ -113,7 +116,9 @@ def onboard_progress(request: HttpRequest, job_id: int) -> HttpResponse:
         dataset = Dataset.objects.filter(id=dataset_id).first() if dataset_id else None
         context["quality"] = _quality_bars(dataset)
         ids = [m["id"] for m in result.get("models", [])]
-        context["models"] = ModelVersion.objects.filter(id__in=ids).order_by("kind")
+        models = list(ModelVersion.objects.filter(id__in=ids).select_related("dataset").order_by("kind"))
+        versions_describe(models)
+        context["models"] = models
     return render(request, "predictions/onboard_progress.html", context)
 
 
@@ -126,9 +131,19 @@ def _quality_bars(dataset: Dataset | None) -> dict[str, Any] | None:
     return {"overall": report.get("overall"), "column_shapes": report.get("column_shapes"),
             "column_pair_trends": report.get("column_pair_trends"), "level": report.get("level"),
             "rows_real": report.get("rows_real"), "rows_synthetic": report.get("rows_synthetic"),
-            "worst": [{"name": name, "score": score, "width": round(100 * (score or 0.0), 1)}
-                      for name, score in columns[:12]],
+            "worst": [{"name": name, "label": _column_words(dataset, name), "score": score,
+                       "width": round(100 * (score or 0.0), 1)} for name, score in columns[:12]],
             "dataset": dataset}
+
+
+def _column_words(dataset: Dataset, name: str) -> str:
+    """A column of the synthetic data (a signal, or a window feature at window level) in the
+    type's words: "Torque average (N·m, last 12 h)"."""
+    params = dataset.params or {}
+    step = params.get("step_hours")
+    return feature_text(name, dataset.machine_type.metadata,
+                        step_hours=float(step) if isinstance(step, int | float) and step > 0 else None,
+                        unit=time_unit_of(float(params.get("time_scale", 1.0))))
 
 
 @member_view()

@@ -2,6 +2,7 @@
 (function () {
   const body = document.getElementById("fleet-body");
   if (!body) return;
+  const modeLabels = JSON.parse(document.getElementById("mode-labels")?.textContent || "{}");
   const anomalyState = (a) => (a == null ? "none" : a >= 0.99 ? "anomalous" : a >= 0.95 ? "warning" : "normal");
   function resort() {
     const rows = [...body.querySelectorAll("tr[data-machine]")];
@@ -27,7 +28,9 @@
     set("anomaly", `<span class="badge ${state}">${words[state]}</span>`);
     const mode = tr.querySelector("[data-field=failure_mode]");
     if (mode) {
-      if (m.predicted_failure && m.failure_mode) mode.textContent = m.failure_mode;  // names come from metadata
+      // The event carries the mode's key; people read its label from the type's metadata.
+      const label = (modeLabels[tr.dataset.type] || {})[m.failure_mode] || String(m.failure_mode || "").replaceAll("_", " ");
+      if (m.predicted_failure && m.failure_mode) mode.textContent = label;
       else mode.innerHTML = "<span class='muted'>—</span>";
     }
     set("scored", "just now");

@@ -124,7 +124,13 @@
     cycles = data.time_unit === "cycles";
     const anomalies = p.t.filter((_, i) => (p.anomaly_score[i] ?? 0) >= 0.99);
     const forecasts = Object.fromEntries((data.forecast || []).map((f) => [f.signal, f]));
-    if (!data.readings.t.length) box.innerHTML = "<p class='muted'>No readings yet: upload a file or stream readings.</p>";
+    if (!data.readings.t.length) {
+      // What to do in the product, not where the API is: the upload page of this machine's type.
+      box.innerHTML = "<p class='muted'>No readings yet: <a></a> with this machine's readings, or send them from the plant's data feed.</p>";
+      const link = box.querySelector("a");
+      link.href = box.dataset.uploadUrl;
+      link.textContent = "upload a file";
+    }
     // Every card first, so the grid has its final columns before uPlot measures a width.
     const cards = bands.map(card);
     bands.forEach((band, i) => signalChart(band, cards[i], data, anomalies, forecasts[band.name],

@@ -17,7 +17,7 @@ def test_every_member_reads_the_page(client_for: Any, actor: str) -> None:
     response = client_for(actor).get("/insights/?days=7")
     assert response.status_code == 200
     body = response.content.decode()
-    for heading in ("Business KPIs", "Model performance over time", "Prediction analytics", "Data quality",
+    for heading in ("Business KPIs", "How well the failure warnings hold up", "Prediction analytics", "Data quality",
                     "How we compute this"):
         assert heading in body
     assert ("Weekly summary email" in body) == (actor in ("admin", "owner"))

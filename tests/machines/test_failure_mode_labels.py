@@ -200,7 +200,7 @@ def test_the_upload_form_maps_mode_flags_and_stores_their_failures(client_for, w
     assert "Failure flag (0/1) of Tool wear failure (TWF)" in page.content.decode()
     post = {name: form[name].value() or "" for name in form.fields if name.startswith("col_")}
     assert post["col_9"] == "mode:tool_wear_failure" and post["col_8"] == "failure"  # preselected by the guess
-    post |= {"col_0": "time", "time_format": "cycle", "machine_name": "Mill-1", "create_unknown_machines": "on"}
+    post |= {"col_0": "time", "time_format": "cycle", "new_machine_name": "Mill-1", "create_unknown_machines": "on"}
     with eager():
         response = engineer.post(start["Location"], post)
     assert response.status_code == 302, response.content

@@ -123,10 +123,10 @@ def test_cycle_indexed_data_trains_in_cycles_not_merged_hours(in_cycle_works: Cy
     features, _ = window_features(table, signals=model.signals, spec=model.spec)
     last_row = int(np.flatnonzero(table.column("machine").to_numpy(zero_copy_only=False) == "Unit-00#0")[-1])
     assert prediction.rul_h == pytest.approx(float(model.predict(features[last_row:last_row + 1])[0]), abs=0.01)
-    # The model page says how the model was chosen, in cycles, with every candidate behind Advanced.
+    # The model page says how the model was chosen, in cycles, with every candidate under the Advanced switch.
     page = fleet.client(Role.VIEWER).get(f"/models/{rul.id}/").content.decode()
     assert "How this model was chosen" in page and "XGBoost with its default settings" in page
-    assert "Advanced: every candidate" in page and "lightgbm" in page and " cycles" in page
+    assert "Every candidate" in page and "lightgbm" in page and " cycles" in page
     # The failure classifier was searched too, chosen at its false-positive limit; the scoring
     # service scores and explains with it, and its page says what it catches beside the baseline.
     classifier = ModelVersion.objects.get(machine_type=machine_type, kind="failure_classifier", status="champion")
@@ -196,4 +196,4 @@ def test_cycle_indexed_data_is_checked_for_drift_on_each_machines_latest_steps(i
     assert moved.machines == 24 and moved.status == "drifted"
     assert moved.drift_share is not None and moved.drift_share > calm.drift_share
     page = in_cycle_works.client(Role.ENGINEER).get(f"/models/{version.id}/").content.decode()
-    assert "latest 168 steps" in page
+    assert "each machine's latest 168 cycles" in page and "168 steps" not in page  # cycles, not model steps

@@ -92,6 +92,8 @@ def test_the_model_page_names_a_cycle_version_s_cap_and_errors_in_cycles(client_
     assert "RMSE h" not in cycles and "Cap h" not in cycles
     hours = viewer.get(f"/models/{pages[1.0]}/").content.decode()
     assert "RMSE h" in hours and "Cap h" in hours
+    # In words first, in the data's own unit: the mean error of 17.2 as time.
+    assert "remaining life was off by 17 cycles on average" in cycles and "off by 17.2 h on average" in hours
     listed = viewer.get(f"/models/?machine_type={engine_type.id}").content.decode()
     assert "RMSE cycles" in listed and "RMSE h" in listed
     with tenant_context(world.acme):
@@ -101,5 +103,5 @@ def test_the_model_page_names_a_cycle_version_s_cap_and_errors_in_cycles(client_
             artifact_path="models/x/clf-1.zip", artifact_sha256="a" * 64,
             metrics={"f1": 0.5, "horizon_h": 20.0, "rows": 100, "positive_rate": 0.1, "recall": 0.5, "fpr": 0.1})
     page = viewer.get(f"/models/{classifier.id}/").content.decode()
-    assert "a failure within the horizon of 20.0 cycles" in page and "RUL MAE cycles" in page
+    assert "a failure within the horizon of 20 cycles" in page and "RUL MAE cycles" in page
     assert "Horizon cycles" in page

@@ -20,7 +20,7 @@ from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
 from pdm_saas.celery import app as celery_app
-from predictions.models import Alert, Prediction
+from predictions.models import Alert, Dataset, ModelVersion, Prediction
 from predictions.services.training import ONBOARD_KIND
 
 pytestmark = pytest.mark.django_db
@@ -44,9 +44,9 @@ def _predict(machine: Machine, *, probability: float, health: float | None, minu
              **extra: Any) -> Prediction:
     prediction = Prediction.objects.create(
         machine=machine, source="api", window_end=timezone.now() - timedelta(minutes=minutes_ago), horizon_h=12,
-        probability=probability, predicted_failure=probability >= 0.5, failure_mode="tool_wear" if probability >= 0.5
-        else "", rul_h=40.0, rul_lower_h=30.0, rul_upper_h=55.0, anomaly_score=0.4, health_score=health,
-        confidence=0.7, **extra)
+        probability=probability, predicted_failure=probability >= 0.5,
+        failure_mode="tool_wear_failure" if probability >= 0.5 else "", rul_h=40.0, rul_lower_h=30.0,
+        rul_upper_h=55.0, anomaly_score=0.4, health_score=health, confidence=0.7, **extra)
     return prediction
 
 
@@ -55,12 +55,17 @@ def test_the_dashboard_lists_machines_riskiest_first(client_for: Any, mill: Mach
     _predict(calm, probability=0.05, health=95)
     _predict(mill, probability=0.2, health=80, minutes_ago=5)
     _predict(mill, probability=0.9, health=10)  # the latest one counts
-    Alert.objects.create(machine=mill, failure_mode="tool_wear", severity="critical", probability=0.9, title="Tool")
+    Alert.objects.create(machine=mill, failure_mode="tool_wear_failure", severity="critical", probability=0.9,
+                         title="Tool")
     page = client_for("viewer").get("/")
     assert page.status_code == 200
     body = page.content.decode()
     assert body.index("Mill-7") < body.index("Mill-8")
     assert "90%" in body and 'class="badge open"' in body
+    # The failure mode by its label, never its key (the live update finds labels in #mode-labels).
+    assert "Tool wear failure (TWF)" in body and "tool_wear_failure<" not in body
+    assert json.loads(body.split('id="mode-labels" type="application/json">')[1].split("</script>")[0])[
+        str(mill.machine_type_id)]["tool_wear_failure"] == "Tool wear failure (TWF)"
 
 
 def test_the_dashboard_filters_by_site_line_and_type(client_for: Any, mill: Machine) -> None:
@@ -199,3 +204,32 @@ def test_the_pages_word_the_stored_verdict(client_for: Any, mill: Machine) -> No
     assert "an alert opens when it persists" in page
     learning_page = client.get(f"/machines/{learning.id}/").content.decode()
     assert "learning its normal (62%)" in learning_page and 'data-field="health">—' in learning_page
+
+
+def test_the_wizard_s_result_says_what_each_model_does_before_its_metrics(client_for: Any, mill: Machine) -> None:
+    """The models by their names and purpose in words; their metric keys (`roc_auc`) and Django's
+    "Rul Regressor" nowhere outside the Advanced switch's elements; signals by their labels."""
+    common = {"machine_type": mill.machine_type, "number": 1, "status": "champion", "data_source": "simulated",
+              "data_fingerprint": "0" * 64, "artifact_sha256": "a" * 64}
+    models = [ModelVersion.objects.create(kind="rul_regressor", artifact_path="m/rul.zip", **common,
+                                          metrics={"rmse": 30.25, "mae": 21.0}),
+              ModelVersion.objects.create(kind="failure_classifier", artifact_path="m/clf.zip", **common,
+                                          metrics={"roc_auc": 0.9321, "rows": 100.0, "positive_rate": 0.2,
+                                                   "recall": 0.5, "fpr": 0.1})]
+    dataset = Dataset.objects.create(machine_type=mill.machine_type, source="synthesized", fingerprint="1" * 64,
+                                     rows=10, params={"step_hours": 0.5},
+                                     quality_report={"overall": 0.87, "columns": {"torque_nm": 0.612,
+                                                                                  "torque_nm__std_12": 0.7}})
+    job = Job.objects.create(kind=ONBOARD_KIND, status=Job.Status.SUCCEEDED, progress=100,
+                             params={"machine_type_id": mill.machine_type_id},
+                             result={"predictions": 1, "models": [{"id": m.id} for m in models],
+                                     "synthetic": {"dataset": dataset.id}})
+    page = client_for("viewer").get(f"/onboard/{job.id}/").content.decode()
+    assert "Rul Regressor" not in page and "RUL regressor" in page
+    assert "Estimates how long a machine has left before it fails." in page
+    assert "remaining life was off by 21.0 h on average" in page
+    assert "warned in 10 of 20 readings before a failure, with 10 false alarms per 100 healthy readings" in page
+    metrics = page[page.index('<td class="advanced">'):]
+    assert "roc_auc 0.93" in metrics and "roc_auc" not in page[:page.index('<td class="advanced">')]
+    assert "Torque" in page and "61%" in page and "<code>torque_nm</code>" in page
+    assert "Torque variability (N·m, last 6 h)" in page  # a window column: 12 steps of 0.5 h

@@ -44,8 +44,9 @@ def _version(machine_type, kind: str, number: int, status: str, **fields) -> Mod
 
 @pytest.fixture
 def registry(db, world) -> Registry:
-    importance = [{"feature": f"f{i}", "label": f"Feature {i}", "signal": "s", "importance": (20 - i) / 210}
-                  for i in range(20)]
+    # Window means of the motor's winding temperature over 1..20 steps of 0.5 h (params below).
+    importance = [{"feature": f"winding_temp_c__mean_{i + 1}", "label": f"winding_temp_c mean over {i + 1} steps",
+                   "signal": "winding_temp_c", "importance": (20 - i) / 210} for i in range(20)]
     with tenant_context(world.acme):
         motor = machine_type_adopt(key=MOTOR)
         clf = ModelVersion.Kind.FAILURE_CLASSIFIER
@@ -53,7 +54,7 @@ def registry(db, world) -> Registry:
             first=_version(motor, clf, 1, "archived", metrics={"f1": 0.5}),
             champion=_version(motor, clf, 2, "champion", metrics=CLASSIFIER_METRICS,
                               baseline={"f1": 0.18, "validation": {"f1": 0.1}}, feature_importance=importance,
-                              params={"horizon_h": 24, "seed": 3, "xgb": {"max_depth": 6}}),
+                              params={"horizon_h": 24, "seed": 3, "step_hours": 0.5, "xgb": {"max_depth": 6}}),
             candidate=_version(motor, clf, 3, "candidate", metrics={**CLASSIFIER_METRICS, "f1": 0.8123}),
             rul=_version(motor, ModelVersion.Kind.RUL_REGRESSOR, 1, "champion",
                          metrics={"rmse": 31.5, "mae": 22.25, "r2": 0.61, "coverage": 0.9}),
@@ -114,7 +115,9 @@ def test_detail_shows_metrics_matrix_importance_params_and_events(client_for, re
     for count in ('"hit">15<', '"miss">5<', '"miss">9<', '"hit">171<'):
         assert count in matrix
     assert "200 held-out rows" in html
-    assert html.count('class="fill"') == 15 and "Feature 0" in html and "Feature 15" not in html
+    # The features in the type's words, the window as time (2 steps of 0.5 h); the raw names for Advanced.
+    assert html.count('class="fill"') == 15 and "Stator winding temperature (PT100) average (°C, last 1 h)" in html
+    assert "<code>winding_temp_c__mean_2</code>" in html and "winding_temp_c__mean_16" not in html
     assert "xgb.max_depth" in html and "trained" in html
     assert f'href="/models/{registry.first.id}/"' in html  # other versions of the kind
 

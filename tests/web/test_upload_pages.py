@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection as db_connection
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.selectors import readings_count
 from machines.services import machine_type_adopt
+from tenants.models import Tenant
 
 MOTOR = "induction-motor-siemens-1la7"
 HEADER = ["timestamp", "Current (A)", "Winding temp", "Vibration", "operator"]
@@ -52,7 +57,7 @@ def _start(client: Any, content: bytes, name: str = "history.csv", machine_type:
 
 def _mapping_post(**overrides: Any) -> dict[str, Any]:
     data = {"col_0": "time", "col_1": "sensor:current_a", "col_2": "sensor:winding_temp_c",
-            "col_3": "sensor:vibration_de_mm_s", "col_4": "", "time_format": "iso", "machine_name": "Motor-001",
+            "col_3": "sensor:vibration_de_mm_s", "col_4": "", "time_format": "iso", "new_machine_name": "Motor-001",
             "create_unknown_machines": "on", "save_preset_as": ""}
     return data | overrides
 
@@ -171,7 +176,7 @@ def test_a_running_upload_reloads_when_done(client_for, world, motor):
 
 def test_a_saved_mapping_prefills_the_next_file(client_for, world, motor, eager):
     engineer = client_for("engineer")
-    _upload_through(engineer, eager, _csv(), col_4="", machine_name="Motor-009", save_preset_as="daily")
+    _upload_through(engineer, eager, _csv(), col_4="", new_machine_name="Motor-009", save_preset_as="daily")
     page = engineer.get(_start(engineer, _csv(bad_rows=True))["Location"])
     form = page.context["form"]
     assert page.context["preset"].name == "daily"
@@ -183,7 +188,7 @@ def test_a_mapping_the_file_does_not_fit_is_explained_and_the_file_kept(client_f
     location = _start(engineer, _csv())["Location"]
     no_time = engineer.post(location, _mapping_post(col_0=""))
     assert no_time.status_code == 400 and "timestamp" in no_time.content.decode()
-    no_machine = engineer.post(location, _mapping_post(machine_name=""))
+    no_machine = engineer.post(location, _mapping_post(new_machine_name=""))
     assert no_machine.status_code == 400 and "machine column" in no_machine.content.decode()
     twice = engineer.post(location, _mapping_post(col_2="sensor:current_a"))
     assert twice.status_code == 400 and "more than one column" in twice.content.decode()
@@ -337,7 +342,7 @@ def test_an_observation_types_label_columns_are_guessed_offered_and_stored(clien
                        "valve": "label:valve", "Machine failure": "label:failed"}  # a sensor's label is no alias
     post = {f"col_{index}": guessed[column] for index, column in enumerate(RIG_HEADER)} | {"col_1": "sensor:temp_c"}
     with eager():
-        response = engineer.post(start["Location"], post | {"time_format": "cycle", "machine_name": "Rig-1",
+        response = engineer.post(start["Location"], post | {"time_format": "cycle", "new_machine_name": "Rig-1",
                                                             "create_unknown_machines": "on"})
     assert response.status_code == 302, response.content
     with tenant_context(world.acme):
@@ -356,3 +361,206 @@ def test_a_time_series_type_offers_no_label_role_and_a_label_the_type_lacks_is_r
     assert not any(value.startswith("label:") for value, _ in page.context["form"]["col_4"].field.choices)
     refused = engineer.post(location, _mapping_post(col_4="label:valve"))  # not a choice of this form
     assert refused.status_code == 400 and "valve is not one of the available choices" in refused.content.decode()
+
+
+# --- uploads that cannot misfile readings (issue 16) -----------------------------------------------
+
+
+PUMPS_HEADER = ["timestamp", "machine", "Current (A)", "Winding temp"]
+
+
+def _pumps_csv(naive: bool = False) -> bytes:
+    """Three pumps, one after the other; times with or without an offset."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PUMPS_HEADER)
+    suffix = "" if naive else "Z"
+    writer.writerows([f"2026-03-01T00:{minute:02d}:00{suffix}", name, 12.0, 70.0]
+                     for name in ("P-101", "P-102", "P-103") for minute in range(10))
+    return out.getvalue().encode()
+
+
+@pytest.fixture
+def pumps(world: Any, motor: MachineType) -> MachineType:
+    with tenant_context(world.acme):
+        for name in ("P-101", "P-102", "P-103"):
+            Machine.objects.create(machine_type=motor, name=name)
+    return motor
+
+
+def test_the_machine_is_picked_from_the_organizations_machines_and_creation_is_off(client_for, pumps):
+    engineer = client_for("engineer")
+    page = engineer.get(_start(engineer, _csv())["Location"])
+    form = page.context["form"]
+    assert [value for value, _ in form["machine_name"].field.choices] == ["", "P-101", "P-102", "P-103"]
+    assert '<select name="machine_name"' in page.content.decode()
+    assert not form["create_unknown_machines"].value()
+    new = engineer.post(_start(engineer, _csv())["Location"],
+                        _mapping_post(create_unknown_machines="", new_machine_name="P-999"))
+    assert new.status_code == 400 and "does not exist yet" in new.content.decode()
+
+
+def test_a_saved_mapping_of_another_layout_is_not_applied_and_refused_until_confirmed(client_for, world, pumps,
+                                                                                       eager):
+    engineer = client_for("engineer")
+    with tenant_context(world.acme):
+        MappingPreset.objects.create(name="scada", machine_type=pumps, header=HEADER[:4], mapping={
+            "time_column": "timestamp", "machine_name": "P-101", "create_unknown_machines": False,
+            "sensors": {"Current (A)": "current_a", "Winding temp": "winding_temp_c"}})
+    location = _start(engineer, _pumps_csv())["Location"]
+    guessed = engineer.get(location)
+    assert guessed.context["preset"] is None and guessed.context["unfit_preset"].name == "scada"
+    assert guessed.context["form"]["col_1"].value() == "machine"  # guessed, not the saved "ignore"
+    chosen = engineer.get(location, {"preset": "scada"})
+    post = {field.html_name: field.value() or "" for field in chosen.context["form"].column_fields()}
+    post |= {"time_format": "iso", "machine_name": "P-101"}
+    assert post["col_1"] == ""  # the saved mapping ignores the machine column
+    refused = engineer.post(f"{location}?preset=scada", post)
+    html = refused.content.decode()
+    assert refused.status_code == 400 and 'id="mapping-doubts"' in html
+    assert "The column &#x27;machine&#x27; is ignored" in html and "does not cover" in html
+    with tenant_context(world.acme):
+        assert not Upload.objects.exists()
+    with eager():
+        confirmed = engineer.post(f"{location}?preset=scada", post | {"confirm_mapping": "on"})
+    assert confirmed.status_code == 302
+    with tenant_context(world.acme):
+        assert Upload.objects.get().mapping["machine_name"] == "P-101"
+
+
+def test_naive_times_ask_for_the_time_zone_once(client_for, world, pumps):
+    engineer = client_for("engineer")
+    location = _start(engineer, _pumps_csv(naive=True))["Location"]
+    page = engineer.get(location)
+    assert page.context["form"]["time_zone"].value() == "UTC"  # preselected, visible
+    assert "js/time_zone.js" in page.content.decode()  # which picks the browser's zone when it can
+    post = {"col_0": "time", "col_1": "machine", "col_2": "sensor:current_a", "col_3": "sensor:winding_temp_c",
+            "time_format": "iso"}
+    unanswered = engineer.post(location, post)
+    assert unanswered.status_code == 400 and not Tenant.objects.get(id=world.acme.id).time_zone
+    assert engineer.post(location, post | {"time_zone": "Europe/Berlin"}).status_code == 302
+    assert Tenant.objects.get(id=world.acme.id).time_zone == "Europe/Berlin"
+    with tenant_context(world.acme):
+        assert Upload.objects.get().mapping["time_zone"] == "Europe/Berlin"
+    again = engineer.get(_start(engineer, _pumps_csv(naive=True))["Location"])
+    assert "time_zone" not in again.context["form"].fields  # asked once
+    assert "read as Europe/Berlin time" in again.content.decode()
+    with_offsets = engineer.get(_start(engineer, _pumps_csv())["Location"])
+    assert "read as" not in with_offsets.content.decode()
+
+
+def test_the_upload_page_offers_deletion_to_engineers_only(client_for, finished):
+    assert 'id="upload-delete"' in client_for("engineer").get(f"/uploads/{finished.pk}/").content.decode()
+    assert 'id="upload-delete"' not in client_for("viewer").get(f"/uploads/{finished.pk}/").content.decode()
+
+
+# --- in a real browser: the misfiled upload of issue 16, refused, fixed, imported, deleted -------
+
+
+@pytest.fixture(scope="module")
+def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A Daphne server on acme, storing files where this process reads them (the import job is
+    run here, with `.run()`); acme's pumps and a saved mapping of another layout, committed for
+    the server and removed afterwards."""
+    from tests.live import free_port, port_listening, process, python_bin
+
+    media = tmp_path_factory.mktemp("media")
+    port = free_port()
+    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
+    with pytest.MonkeyPatch.context() as patch, django_db_blocker.unblock():
+        patch.setenv("DJANGO_MEDIA_ROOT", str(media))
+        patch.setattr(django_settings, "MEDIA_ROOT", media)
+        with tenant_context(world.acme):
+            motor = machine_type_adopt(key=MOTOR)
+            for name in ("P-101", "P-102", "P-103"):
+                Machine.objects.create(machine_type=motor, name=name)
+            MappingPreset.objects.create(name="scada", machine_type=motor, header=HEADER[:4], mapping={
+                "time_column": "timestamp", "machine_name": "P-101", "create_unknown_machines": False,
+                "sensors": {"Current (A)": "current_a", "Winding temp": "winding_temp_c"}})
+        try:
+            with process(asgi, log=media / "daphne.log", ready=lambda _: port_listening(port)):
+                yield port
+        finally:
+            _committed_story_drop(world)
+
+
+def _committed_story_drop(world: Any) -> None:
+    from jobs.models import Job
+    from machines.models import UploadDeletion
+
+    Tenant.objects.filter(id=world.acme.id).update(time_zone="")
+    with tenant_context(world.acme):
+        ids = list(Machine.objects.values_list("id", flat=True))
+        with db_connection.cursor() as cursor:
+            cursor.execute("DELETE FROM machines_reading WHERE machine_id = ANY(%s)", [ids])
+        UploadDeletion.objects.all().delete()
+        job_ids = [job_id for job_id in Upload.objects.values_list("job_id", flat=True) if job_id is not None]
+        Upload.objects.all().delete()
+        Job.objects.filter(id__in=job_ids).delete()
+        MappingPreset.objects.all().delete()
+        Machine.objects.all().delete()
+        MachineType.objects.filter(key=MOTOR).delete()
+
+
+@pytest.mark.live
+def test_a_misfiling_upload_is_refused_then_fixed_imported_and_deleted_in_a_browser(
+        browser: Any, stack: int, world: Any, django_db_blocker: Any, tmp_path: Path, settings: Any) -> None:
+    from machines.tasks import upload_process_task
+
+    settings.MEDIA_ROOT = os.environ["DJANGO_MEDIA_ROOT"]  # the server's folder (see `stack`), not this test's
+    data = tmp_path / "pumps.csv"
+    data.write_bytes(_pumps_csv(naive=True))
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    base = f"http://acme.localhost:{stack}"
+    try:
+        page.goto(f"{base}/accounts/login/")
+        page.fill("input[name=username]", "engineer@acme.test")
+        page.fill("input[name=password]", "Correct-Horse-42")
+        page.locator("form button[type=submit]").click()
+        page.goto(f"{base}/uploads/")
+        page.locator("select[name=machine_type]").select_option(value=MOTOR)
+        page.set_input_files("input[name=file]", str(data))
+        page.get_by_role("button", name="Preview").click()
+        # The saved mapping was made for other columns: not applied; the plant's zone is asked.
+        assert page.locator("[data-field=unfit-preset]").is_visible()
+        page.wait_for_load_state("load")  # the zone script runs at the end of the page
+        assert page.locator("#id_time_zone").input_value() == "Europe/Berlin"  # the browser's zone
+        assert page.locator("select[name=col_1]").input_value() == "machine"
+        # As the new user did: apply the saved mapping anyway, then import.
+        page.locator("select#preset").select_option("scada")
+        page.get_by_role("button", name="Use it").click()
+        page.wait_for_load_state("load")
+        assert page.locator("select[name=col_1]").input_value() == ""
+        assert page.locator("select[name=machine_name]").input_value() == "P-101"
+        assert not page.locator("input[name=create_unknown_machines]").is_checked()
+        page.get_by_role("button", name="Import").click()
+        page.wait_for_load_state("load")
+        doubts = page.locator("#mapping-doubts")
+        assert doubts.is_visible() and "'machine' is ignored" in doubts.inner_text()
+        with django_db_blocker.unblock(), tenant_context(world.acme):
+            assert not Upload.objects.exists()  # blocked: nothing imported
+        # Fixed: the machine column says which pump each row is from.
+        page.locator("select[name=col_1]").select_option("machine")
+        page.locator("select[name=machine_name]").select_option("")
+        page.get_by_role("button", name="Import").click()
+        page.wait_for_url("**/uploads/*/")
+        with django_db_blocker.unblock(), tenant_context(world.acme):
+            upload = Upload.objects.get()
+            assert upload.mapping["time_zone"] == "Europe/Berlin"
+            upload_process_task.run(upload.job_id)
+            assert Upload.objects.get().rows_stored == 30
+        assert Tenant.objects.get(id=world.acme.id).time_zone == "Europe/Berlin"
+        page.reload()
+        page.locator("#upload-delete").click()
+        assert page.locator("#readings-removed tbody").inner_text().split() == [
+            "P-101", "10", "P-102", "10", "P-103", "10"]
+        page.get_by_role("button", name="Delete these readings").click()
+        page.wait_for_url(f"**/uploads/{upload.pk}/")
+        deleted = page.locator("#upload-deleted").inner_text()
+        assert "30 readings of P-101 (10), P-102 (10), P-103 (10) removed" in deleted
+        with django_db_blocker.unblock(), tenant_context(world.acme):
+            assert not any(readings_count(machine_id=machine.id) for machine in Machine.objects.all())
+    finally:
+        context.close()

@@ -48,6 +48,8 @@ class Command(BaseCommand):
         parser.add_argument("--save-preset-as")
         parser.add_argument("--create-machines", action="store_true",
                             help="create machines the file names that do not exist yet")
+        parser.add_argument("--confirm-mapping", action="store_true",
+                            help="import even if the mapping may misfile readings (docs/ingest.md)")
         parser.add_argument("--encoding", choices=ENCODINGS, help="how the CSV text is encoded (default: detected)")
         parser.add_argument("--delimiter", choices=list(DELIMITERS), help="CSV delimiter (default: detected)")
         parser.add_argument("--decimal-mark", choices=[".", ","], help="'.' or ',' (default: detected)")
@@ -69,7 +71,7 @@ class Command(BaseCommand):
                     chunks=_chunks(options["file"]), original_name=options["file"].name,
                     machine_type_key=options["machine_type"], mapping=mapping, preset=options["preset"],
                     save_preset_as=options["save_preset_as"],
-                    reading=reading)
+                    reading=reading, confirm_mapping=options["confirm_mapping"])
             except ServiceError as exc:
                 raise command_error(exc) from exc
             self._run(upload)
