@@ -183,7 +183,9 @@ def test_an_alert_with_a_live_work_order_links_it_instead_of_offering_another(cl
     from predictions.services.work_orders import work_order_create, work_order_transition
 
     def open_count() -> int:
-        return int(re.search(r"(\d+) open", client_for("viewer").get(INBOX).content.decode())[1])
+        found = re.search(r"(\d+) open", client_for("viewer").get(INBOX).content.decode())
+        assert found is not None
+        return int(found[1])
 
     before = open_count()  # the session's trained machine may have an open alert of its own
     with tenant_context(world.acme):
