@@ -32,9 +32,9 @@ from predictions.services import alerts, failures, settings_rules, work_orders
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    queryset = Alert.objects.select_related("machine")
+    queryset = Alert.objects.select_related("machine").prefetch_related("work_orders")
     serializer_class = AlertSerializer
-    filterset_fields = ["status", "severity", "failure_mode", "machine__name", "machine__site"]
+    filterset_fields = ["status", "kind", "severity", "failure_mode", "machine__name", "machine__site"]
     ordering_fields = ["opened_at", "probability", "severity"]
     scope_map = {"raise_alert": Scope.PREDICT}
 
@@ -90,7 +90,7 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantV
         fields["assignee_id"] = _member_or_none(request, fields.pop("assignee_id", None))
         order = work_orders.work_order_create(machine_id=machine.id, alert_id=alert.id if alert else None,
                                               title=fields.pop("title", ""), actor_id=request_actor(request).user_id,
-                                              **fields)
+                                              refuse_handled_alert=True, **fields)
         return Response(WorkOrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:

@@ -51,6 +51,12 @@ class AlertRule(models.Model):
     raise 1.5), at the cost of three more steps before the first alert. The probabilities apply
     to alerts raised from a bare probability (`POST /alerts/raise/`); `critical_probability`
     also makes a scored alert critical.
+
+    The anomaly kind reads the same windows: when `windows_k` of the last `windows_n` steps have
+    an anomaly score at or above `anomaly_threshold` (the share of the normal windows the detector
+    learned that are less unusual), an anomaly alert opens, with the same dedupe, cooldown and
+    hysteresis. None switches the kind off. Only a detector trained on real readings counts
+    (predictions.services.alerts): cold-start scores read healthy machines as unusual too often.
     """
 
     machine_type = models.ForeignKey("machines.MachineType", null=True, blank=True, on_delete=models.CASCADE)
@@ -64,6 +70,7 @@ class AlertRule(models.Model):
     windows_k = models.PositiveSmallIntegerField(default=4)  # at-risk windows ...
     windows_n = models.PositiveSmallIntegerField(default=6)  # ... among the last n open an alert
     windows_clear = models.PositiveSmallIntegerField(default=6)  # quiet windows in a row close it
+    anomaly_threshold = models.FloatField(null=True, blank=True, default=0.999)
 
     class Meta:
         ordering = ["id"]
@@ -83,6 +90,10 @@ class AlertRule(models.Model):
                                                windows_n__lte=12, windows_clear__gte=1, windows_clear__lte=48)
                                    & Q(windows_clear__gte=models.F("windows_n") - models.F("windows_k") + 1),
                                    name="alertrule_windows"),
+            # Below 0.9 one normal window in ten would count as unusual: alert fatigue by design.
+            models.CheckConstraint(condition=Q(anomaly_threshold__isnull=True)
+                                   | Q(anomaly_threshold__gte=0.9, anomaly_threshold__lte=1),
+                                   name="alertrule_anomaly_threshold"),
         ]
 
     def __str__(self) -> str:
@@ -91,6 +102,13 @@ class AlertRule(models.Model):
 
 
 class Alert(models.Model):
+    """A machine's problem that needs someone. `kind`: a failure mode at risk (the classifier and
+    the remaining life), or readings unlike the machine's normal (the anomaly detector)."""
+
+    class Kind(models.TextChoices):
+        FAILURE = "failure"
+        ANOMALY = "anomaly"
+
     class Severity(models.TextChoices):
         WARNING = "warning"
         CRITICAL = "critical"
@@ -101,8 +119,10 @@ class Alert(models.Model):
         RESOLVED = "resolved"
 
     ACTIVE = (Status.OPEN, Status.ACKNOWLEDGED)
+    HANDLED = "handled"  # shown, never stored: an active alert with a live work order
 
     machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FAILURE)
     failure_mode = models.CharField(max_length=64, blank=True)
     severity = models.CharField(max_length=16, choices=Severity.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -124,15 +144,29 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-opened_at", "-id"]
         constraints = [
-            # One active alert per machine and failure mode, enforced by Postgres so that two
-            # scoring workers raising at once cannot both open one.
-            models.UniqueConstraint(fields=["machine", "failure_mode"],
+            # One active alert per machine, kind and failure mode, enforced by Postgres so that
+            # two scoring workers raising at once cannot both open one.
+            models.UniqueConstraint(fields=["machine", "kind", "failure_mode"],
                                     condition=Q(status__in=["open", "acknowledged"]),
-                                    name="alert_one_active_per_machine_mode"),
+                                    name="alert_one_active_per_machine_kind_mode"),
         ]
 
     def __str__(self) -> str:
         return f"{self.severity} {self.title}"
+
+    def handling_order(self) -> WorkOrder | None:
+        """The work order someone is on for this alert (not done or cancelled), newest first;
+        reads `work_orders` prefetched when the caller prefetched them."""
+        if self.status not in self.ACTIVE:
+            return None
+        live = [order for order in self.work_orders.all() if order.status in WorkOrder.LIVE]
+        return max(live, key=lambda order: (order.created_at, order.id), default=None)
+
+    @property
+    def display_status(self) -> str:
+        """The status people read: "handled" while an active alert has a live work order (the
+        alert itself stays open or acknowledged until the work order closes it)."""
+        return self.HANDLED if self.handling_order() is not None else str(self.status)
 
 
 class WorkOrder(models.Model):
@@ -149,8 +183,11 @@ class WorkOrder(models.Model):
         HIGH = "high"
         URGENT = "urgent"
 
+    LIVE = (Status.OPEN, Status.SCHEDULED, Status.IN_PROGRESS)  # someone is on it
+
     machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="work_orders")
     alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="work_orders")
+    failure_mode = models.CharField(max_length=64, blank=True)  # a failure mode name of the machine's type
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     explanation = models.JSONField(default=dict, blank=True)  # copied from the alert: stays as it was

@@ -48,7 +48,8 @@ def alert_payload(alert: Alert, event: str) -> dict[str, Any]:
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
         "pdm": {
             "event": event, "tenant": connection.tenant.slug, "alert_id": alert.id,
-            "machine": alert.machine.name, "failure_mode": alert.failure_mode, "severity": alert.severity,
+            "machine": alert.machine.name, "kind": alert.kind, "failure_mode": alert.failure_mode,
+            "severity": alert.severity,
             "probability": alert.probability, "escalation_level": alert.escalation_level,
             "recommendation": alert.recommendation, "opened_at": alert.opened_at.isoformat(),
         },

@@ -192,22 +192,36 @@ def score_frame(models: ModelSet, frame: pa.Table, *, rows: str = "latest", expl
     return out
 
 
-def recent_states(models: ModelSet, frame: pa.Table, *, steps: int,
-                  learning: Mapping[str, float] | None = None) -> dict[str, list[str]]:
-    """Each machine's verdict state at each of its last `steps` steps in the frame, oldest first:
-    the windows an alert rule's k of n and its hysteresis read (the evidence in the readings,
-    however often the machine is scored)."""
+@dataclass(frozen=True)
+class RecentSteps:
+    """Each machine's last steps, oldest first: its verdict states and its anomaly scores (None
+    where the type has no anomaly detector)."""
+
+    states: dict[str, list[str]]
+    anomalies: dict[str, list[float | None]]
+
+
+def recent_steps(models: ModelSet, frame: pa.Table, *, steps: int,
+                 learning: Mapping[str, float] | None = None) -> RecentSteps:
+    """Each machine's verdict state and anomaly score at each of its last `steps` steps in the
+    frame, oldest first: the windows an alert rule's k of n and its hysteresis read (the evidence
+    in the readings, however often the machine is scored), for both alert kinds."""
     if not frame.num_rows or steps < 1:
-        return {}
+        return RecentSteps({}, {})
     machines = column_numpy(frame, "machine").astype(str)
     order = np.lexsort((_epoch_us(frame), machines))
     ends = np.r_[machines[order][1:] != machines[order][:-1], True]
     rank = _rank_from_end(ends)
     scores = score_columns(models, frame, rows=np.sort(order[rank < steps]), learning=learning)
+    anomaly = scores.anomaly.tolist() if scores.anomaly is not None else [None] * len(scores)
     states: dict[str, list[str]] = {}
+    anomalies: dict[str, list[float | None]] = {}
     for position in np.argsort(_epoch_us(frame)[scores.positions], kind="stable"):
-        states.setdefault(str(scores.machine[position]), []).append(str(scores.verdicts.state[position]))
-    return states
+        machine = str(scores.machine[position])
+        states.setdefault(machine, []).append(str(scores.verdicts.state[position]))
+        value = anomaly[position]
+        anomalies.setdefault(machine, []).append(None if value is None or value != value else float(value))
+    return RecentSteps(states, anomalies)
 
 
 def _rank_from_end(ends: Array) -> Array:

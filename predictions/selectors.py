@@ -96,8 +96,10 @@ def fleet_filter_options() -> dict[str, list[Any]]:
     """The sites, lines and types present in the fleet, for the dashboard's filters."""
     active = Machine.objects.exclude(status=Machine.Status.RETIRED)
     return {
-        "sites": sorted(s for s in active.values_list("site", flat=True).distinct() if s),
-        "lines": sorted(s for s in active.values_list("line", flat=True).distinct() if s),
+        # order_by(): Machine's default ordering (name) would join the DISTINCT and repeat a
+        # value once per machine.
+        "sites": sorted(s for s in active.order_by().values_list("site", flat=True).distinct() if s),
+        "lines": sorted(s for s in active.order_by().values_list("line", flat=True).distinct() if s),
         "types": list(MachineType.objects.filter(machines__in=active).distinct().values("id", "name")),
     }
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from machines.models import Machine, MachineType
@@ -21,13 +21,25 @@ class MachineRef(serializers.SlugRelatedField):  # type: ignore[type-arg]
 
 class AlertSerializer(serializers.ModelSerializer[Alert]):
     machine = MachineRef(read_only=True)
+    display_status = serializers.ChoiceField(
+        choices=[*Alert.Status.values, Alert.HANDLED], read_only=True,
+        help_text="`status`, except `handled` while the alert is open or acknowledged and a work order for it "
+                  "is open, scheduled or in progress (the alert stays active until that work order closes it)")
+    work_order = serializers.SerializerMethodField(help_text="the live work order handling the alert, else null")
 
     class Meta:
         model = Alert
-        fields = ["id", "machine", "failure_mode", "severity", "status", "probability", "title", "explanation",
-                  "recommendation", "occurrences", "escalation_level", "opened_at", "last_seen_at",
-                  "acknowledged_at", "acknowledged_by", "escalated_at", "resolved_at", "resolution_note"]
+        fields = ["id", "machine", "kind", "failure_mode", "severity", "status", "display_status", "work_order",
+                  "probability", "title", "explanation", "recommendation", "occurrences", "escalation_level",
+                  "opened_at", "last_seen_at", "acknowledged_at", "acknowledged_by", "escalated_at", "resolved_at",
+                  "resolution_note"]
         read_only_fields = fields
+
+    @extend_schema_field(inline_serializer("AlertWorkOrder", fields={
+        "id": serializers.IntegerField(), "status": serializers.CharField()}, allow_null=True))
+    def get_work_order(self, alert: Alert) -> dict[str, Any] | None:
+        order = alert.handling_order()
+        return {"id": order.id, "status": order.status} if order is not None else None
 
 
 class AlertRaiseSerializer(serializers.Serializer[Any]):
@@ -55,14 +67,18 @@ class WorkOrderSerializer(serializers.ModelSerializer[WorkOrder]):
 
     class Meta:
         model = WorkOrder
-        fields = ["id", "machine", "alert", "title", "description", "explanation", "recommendation", "status",
-                  "priority", "assignee", "due_at", "scheduled_for", "planned_cost", "actual_cost",
+        fields = ["id", "machine", "alert", "failure_mode", "title", "description", "explanation", "recommendation",
+                  "status", "priority", "assignee", "due_at", "scheduled_for", "planned_cost", "actual_cost",
                   "planned_downtime_hours", "actual_downtime_hours", "parts", "failure_found", "failure_mode_found",
                   "action_taken", "created_by", "created_at", "updated_at", "closed_at"]
         read_only_fields = ["id", "explanation", "recommendation", "status", "actual_cost", "actual_downtime_hours",
                             "failure_found", "failure_mode_found", "action_taken", "created_by", "created_at",
                             "updated_at", "closed_at"]
-        extra_kwargs: dict[str, dict[str, Any]] = {"alert": {"required": False}, "title": {"required": False}}
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            "alert": {"required": False}, "title": {"required": False},
+            "failure_mode": {"required": False, "help_text": "a failure mode of the machine's type, by name, label "
+                                                             "or alias (stored as its name); from the alert when "
+                                                             "not given"}}
 
     def validate_parts(self, value: Any) -> list[Any]:
         # A form's `parts=null` reaches here as None (DRF parses form JSON after its null check).
@@ -107,7 +123,8 @@ class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
     class Meta:
         model = AlertRule
         fields = ["id", "machine_type", "machine", "warning_probability", "critical_probability", "cooldown_minutes",
-                  "escalate_after_minutes", "windows_k", "windows_n", "windows_clear", "expected_false_alarms"]
+                  "escalate_after_minutes", "windows_k", "windows_n", "windows_clear", "anomaly_threshold",
+                  "expected_false_alarms"]
         read_only_fields = ["id", "expected_false_alarms"]
         validators: list[Any] = []  # the database constraints answer, as 409s
 

@@ -3,7 +3,7 @@ work orders and models. Each page module lives in `predictions/views/`."""
 
 from django.urls import path
 
-from predictions.views import alerts, fleet, models, onboarding
+from predictions.views import alerts, fleet, models, onboarding, work_orders
 
 app_name = "predictions"
 
@@ -20,8 +20,9 @@ urlpatterns = [
     path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge_page, name="alert-acknowledge"),
     path("alerts/<int:pk>/resolve/", alerts.alert_resolve_page, name="alert-resolve"),
     path("alerts/<int:pk>/work-order/", alerts.alert_work_order_page, name="alert-work-order"),
-    path("work-orders/", alerts.work_order_board, name="work-orders"),
-    path("work-orders/<int:pk>/", alerts.work_order_detail, name="work-order-detail"),
+    path("work-orders/", work_orders.work_order_board, name="work-orders"),
+    path("work-orders/new/", work_orders.work_order_new, name="work-order-new"),
+    path("work-orders/<int:pk>/", work_orders.work_order_detail, name="work-order-detail"),
     path("models/", models.model_list, name="models"),
     path("models/<int:pk>/", models.model_detail, name="model-detail"),
     path("models/<int:pk>/promote/", models.model_promote_page, name="model-promote"),

@@ -8,6 +8,13 @@ machine and failure mode have at most one active alert (enforced by a partial un
 concurrent scoring workers cannot both open one), repeats bump a counter instead of opening new
 alerts, and a resolved alert keeps the same problem quiet for the rule's cooldown.
 
+Anomaly alerts (`alerts_from_anomalies`) read the same steps the same way, with a step counted when
+its anomaly score reaches the rule's `anomaly_threshold` instead of when it is at risk: a machine
+whose readings are unlike its normal raises an alert even when no failure mode is at risk. They
+are their own kind (`Alert.kind`), so the two alarms open, repeat, cool down and clear apart.
+Only a detector that learned from real readings raises them (a cold-start one reads healthy
+machines as unusual too often: `_detectors_from_real_readings`).
+
 `alert_raise` is the older door: an alert from a bare probability against the rule's
 `warning_probability` (integrations, `POST /alerts/raise/`), with no persistence.
 """
@@ -20,13 +27,21 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, NotFound
-from predictions.decision import AT_RISK, CRITICAL, alarm_next, critical_level, expected_false_alarms, risk_text
-from predictions.models import Alert, AlertRule, ModelVersion, Prediction
+from predictions.decision import (
+    AT_RISK,
+    CRITICAL,
+    LEARNING,
+    alarm_next,
+    critical_level,
+    expected_false_alarms,
+    risk_text,
+)
+from predictions.models import Alert, AlertRule, Dataset, ModelVersion, Prediction, WorkOrder
 from predictions.services.registry import model_set_for
 from predictions.web_format import steps_duration
 
@@ -36,7 +51,8 @@ FALSE_ALARM_DAYS = 100  # the rate is given per 100 machine-days
 @dataclass(frozen=True)
 class RaiseOutcome:
     # "opened", "updated", "below_threshold", "cooling_down"; from verdicts also "pending" (at
-    # risk, not yet k of n), "quiet" (alarm open, this window not at risk) and "cleared".
+    # risk, not yet k of n), "quiet" (alarm open, this window not at risk) and "cleared"; from
+    # anomaly scores also "covered" (a failure alert is active for the machine).
     action: str
     alert: Alert | None
 
@@ -75,9 +91,9 @@ def _severity(rule: AlertRule, probability: float) -> str | None:
     return None
 
 
-def _cooling_down(machine: Machine, failure_mode: str, rule: AlertRule) -> bool:
+def _cooling_down(machine: Machine, failure_mode: str, rule: AlertRule, kind: str = Alert.Kind.FAILURE) -> bool:
     since = timezone.now() - timedelta(minutes=rule.cooldown_minutes)
-    return Alert.objects.filter(machine=machine, failure_mode=failure_mode, status=Alert.Status.RESOLVED,
+    return Alert.objects.filter(machine=machine, kind=kind, failure_mode=failure_mode, status=Alert.Status.RESOLVED,
                                 resolved_at__gte=since).exists()
 
 
@@ -95,7 +111,8 @@ def alert_raise(
     severity = _severity(rule, probability)
     if severity is None:
         return RaiseOutcome("below_threshold", None)
-    active = Alert.objects.filter(machine=machine, failure_mode=failure_mode, status__in=Alert.ACTIVE).first()
+    active = Alert.objects.filter(machine=machine, kind=Alert.Kind.FAILURE, failure_mode=failure_mode,
+                                  status__in=Alert.ACTIVE).first()
     if active is None and _cooling_down(machine, failure_mode, rule):
         return RaiseOutcome("cooling_down", None)
     if active is None:
@@ -126,7 +143,7 @@ def _open(machine: Machine, failure_mode: str, severity: str, probability: float
 
 
 def _repeat(machine: Machine, failure_mode: str, severity: str, probability: float,
-            explanation: dict[str, Any] | None) -> Alert:
+            explanation: dict[str, Any] | None, kind: str = Alert.Kind.FAILURE) -> Alert:
     # One UPDATE of just the fields a repeat changes: its row lock serializes concurrent repeats
     # (the counter goes up by one each) as the former SELECT ... FOR UPDATE did, in one round
     # trip instead of four, and writes back nothing it did not mean to change.
@@ -136,7 +153,7 @@ def _repeat(machine: Machine, failure_mode: str, severity: str, probability: flo
         changes["severity"] = severity  # escalate in place; never downgrade an active alert
     if explanation:
         changes["explanation"] = explanation
-    active = Alert.objects.filter(machine=machine, failure_mode=failure_mode, status__in=Alert.ACTIVE)
+    active = Alert.objects.filter(machine=machine, kind=kind, failure_mode=failure_mode, status__in=Alert.ACTIVE)
     active.update(**changes)
     return active.get()
 
@@ -161,7 +178,8 @@ def alerts_from_verdicts(*, predictions: Sequence[Prediction], machines: dict[in
     rules = alert_rules()
     by_machine = {p.machine_id: p for p in predictions}
     active: dict[int, list[Alert]] = {}
-    for alert in Alert.objects.filter(machine_id__in=list(by_machine), status__in=Alert.ACTIVE):
+    for alert in Alert.objects.filter(machine_id__in=list(by_machine), kind=Alert.Kind.FAILURE,
+                                      status__in=Alert.ACTIVE):
         active.setdefault(alert.machine_id, []).append(alert)
     outcomes = {mid: _alarm_step(p, machines[mid], alert_rule_for(machines[mid], rules),
                                  list(recent.get(mid) or [p.state]), active.get(mid, []))
@@ -220,12 +238,116 @@ def _evidence(prediction: Prediction, flags: list[bool], rule: AlertRule) -> dic
     }}
 
 
-def _clear(active: list[Alert], rule: AlertRule) -> RaiseOutcome:
+def _clear(active: list[Alert], rule: AlertRule, without: str = "risk") -> RaiseOutcome:
     """The alarm closed: resolve the machine's active alerts, saying why (the cooldown follows)."""
-    note = f"Cleared automatically: {rule.windows_clear} steps in a row without risk."
+    note = f"Cleared automatically: {rule.windows_clear} steps in a row without {without}."
     Alert.objects.filter(id__in=[a.id for a in active], status__in=Alert.ACTIVE).update(
         status=Alert.Status.RESOLVED, resolved_at=timezone.now(), resolution_note=note)
     return RaiseOutcome("cleared", active[0])
+
+
+# --- alerts from anomaly scores (scoring) ----------------------------------------------------------
+
+
+def alerts_from_anomalies(*, predictions: Sequence[Prediction], machines: dict[int, Machine],
+                          states: Mapping[int, Sequence[str]],
+                          anomalies: Mapping[int, Sequence[float | None]]) -> dict[int, RaiseOutcome]:
+    """Open, repeat or clear each machine's anomaly alert from its latest stored prediction and
+    its last steps (`states` and `anomalies`, aligned, oldest first, as `alerts_from_verdicts`
+    reads them). A step counts when its anomaly score, from a detector that learned from real
+    readings, reaches the rule's `anomaly_threshold` and the machine is not learning its normal; a
+    rule without a threshold raises none. Run after
+    `alerts_from_verdicts`: a machine with an active failure alert gets no new anomaly alert
+    ("covered"), since a failing machine's readings are unusual too and one problem is one alert."""
+    rules, ids = alert_rules(), [p.machine_id for p in predictions]
+    learned = _detectors_from_real_readings(predictions)
+    active: dict[int, Alert] = {}
+    failing: set[int] = set()
+    for alert in Alert.objects.filter(machine_id__in=ids, status__in=Alert.ACTIVE):
+        if alert.kind == Alert.Kind.ANOMALY:
+            active[alert.machine_id] = alert
+        else:
+            failing.add(alert.machine_id)
+    outcomes = {}
+    for prediction in predictions:
+        machine = machines[prediction.machine_id]
+        rule = alert_rule_for(machine, rules)
+        scores = list(anomalies.get(machine.id) or [prediction.anomaly_score])
+        steps = list(states.get(machine.id) or [prediction.state])[-len(scores):]
+        trusted = (prediction.versions or {}).get(ModelVersion.Kind.ANOMALY_DETECTOR) in learned
+        flags = _unusual(scores, steps, rule.anomaly_threshold if trusted else None)
+        if machine.id in failing and machine.id not in active:
+            outcomes[machine.id] = RaiseOutcome("covered", None)
+            continue
+        outcomes[machine.id] = _anomaly_step(prediction, machine, rule, flags, active.get(machine.id))
+    return outcomes
+
+
+def _detectors_from_real_readings(predictions: Sequence[Prediction]) -> set[int]:
+    """The anomaly detectors among the predictions' models that learned from real readings.
+    Only their scores raise anomaly alerts: a cold-start detector learned the simulated machines'
+    normal, and on simulated healthy fleets measured against it (benchmarks/false_alarms.py's
+    models, docs/alerts.md) up to 97% of a type's healthy windows read beyond every normal one."""
+    ids = {int(v) for p in predictions if (v := (p.versions or {}).get(ModelVersion.Kind.ANOMALY_DETECTOR))}
+    return set(ModelVersion.objects.filter(id__in=ids, data_source__in=(Dataset.Source.REAL, Dataset.Source.MIXED))
+               .values_list("id", flat=True))
+
+
+def _unusual(scores: list[float | None], states: list[str], threshold: float | None) -> list[bool]:
+    if threshold is None:
+        return [False] * len(scores)
+    states = [""] * (len(scores) - len(states)) + states  # a step without a state is not learning
+    return [score is not None and score >= threshold and state != LEARNING
+            for score, state in zip(scores, states, strict=True)]
+
+
+def _anomaly_step(prediction: Prediction, machine: Machine, rule: AlertRule, flags: list[bool],
+                  active: Alert | None) -> RaiseOutcome:
+    now_open = alarm_next(active is not None, flags, k=rule.windows_k, n=rule.windows_n, clear=rule.windows_clear)
+    if active is not None and not now_open:
+        return _clear([active], rule, without="unusual readings")
+    if not now_open:
+        return RaiseOutcome("pending" if flags and flags[-1] else "below_threshold", None)
+    if not flags[-1]:
+        return RaiseOutcome("quiet", active)
+    if active is None and _cooling_down(machine, "", rule, Alert.Kind.ANOMALY):
+        return RaiseOutcome("cooling_down", None)
+    score = float(prediction.anomaly_score or 0.0)
+    evidence = _anomaly_evidence(prediction, flags, rule)
+    if active is None:
+        opened = _open_anomaly(machine, score, evidence)
+        if opened is not None:
+            return RaiseOutcome("opened", opened)
+    return RaiseOutcome("updated", _repeat(machine, "", Alert.Severity.WARNING, score, evidence, Alert.Kind.ANOMALY))
+
+
+def _anomaly_evidence(prediction: Prediction, flags: list[bool], rule: AlertRule) -> dict[str, Any]:
+    unusual = (prediction.explanation or {}).get("unusual_signals") or []
+    return {"unusual_signals": unusual, "anomaly": {
+        "prediction": prediction.id, "score": prediction.anomaly_score, "threshold": rule.anomaly_threshold,
+        "windows": f"{sum(flags[-rule.windows_n:])} of the last {min(len(flags), rule.windows_n)} steps unusual",
+    }}
+
+
+def _open_anomaly(machine: Machine, score: float, evidence: dict[str, Any]) -> Alert | None:
+    """An anomaly alert is a warning: unusual readings are a reason to look, not a failure
+    predicted (decision rule 3: the anomaly score alone never puts a machine at risk)."""
+    signals = [u.get("signal") for u in evidence.get("unusual_signals", []) if u.get("signal")]
+    where = f" ({', '.join(signals[:3])})" if signals else ""
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                machine=machine, kind=Alert.Kind.ANOMALY, failure_mode="", severity=Alert.Severity.WARNING,
+                probability=score, title=f"{machine.name}: readings unlike its normal{where}"[:200],
+                explanation=evidence,
+                recommendation="Inspect the machine: compare the unusual signals with its normal readings "
+                               "and look for a change in load, setup or sensors.")
+    except IntegrityError:
+        return None  # another worker opened it a moment ago
+    from predictions.notifications import alert_notify_later
+
+    alert_notify_later(alert_id=alert.id, event="alert.opened")
+    return alert
 
 
 def alert_rule_false_alarms(*, rule: AlertRule) -> list[dict[str, Any]]:
@@ -292,9 +414,12 @@ def _after_transition(alert_id: int, updated: int, verb: str) -> Alert:
 
 
 def alerts_escalate() -> int:
-    """Escalate open, unacknowledged alerts past their rule's delay (per tenant, from beat)."""
+    """Escalate open, unacknowledged alerts past their rule's delay (per tenant, from beat). An
+    alert with a live work order is being handled: nobody needs waking for it."""
     now, escalated, rules = timezone.now(), 0, alert_rules()
-    for alert in Alert.objects.filter(status=Alert.Status.OPEN).select_related("machine"):
+    handled = WorkOrder.objects.filter(alert_id=OuterRef("pk"), status__in=WorkOrder.LIVE)
+    for alert in (Alert.objects.filter(status=Alert.Status.OPEN).exclude(Exists(handled))
+                  .select_related("machine")):
         delay = timedelta(minutes=alert_rule_for(alert.machine, rules).escalate_after_minutes)
         if (alert.escalated_at or alert.opened_at) + delay > now:
             continue

@@ -36,9 +36,9 @@ from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from pdm_saas.monitoring.metrics import predictions_record
 from predictions.frames import Reading, frame_from_columns, frame_from_readings, other_scale_machines
 from predictions.models import Prediction
-from predictions.scoring import ModelSet, recent_states, score_frame
+from predictions.scoring import ModelSet, RecentSteps, recent_steps, score_frame
 from predictions.selectors import machines_with_unread_readings
-from predictions.services.alerts import alarm_memory, alerts_from_verdicts
+from predictions.services.alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
 from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.registry import json_safe, model_set_for
@@ -222,11 +222,11 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool, 
     relative, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
     scored = score_frame(models, relative, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H, learning=learning)
     stored = _store(scored, models, source=source, quota=quota,
-                    recent=recent_states(models, relative, steps=memory, learning=learning), newest=newest)
+                    recent=recent_steps(models, relative, steps=memory, learning=learning), newest=newest)
     if route is not None and served is not None and served.num_rows:  # the challenger's share, served
         stored += _store(score_frame(route.models, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
                          route.models, source=source, quota=quota,
-                         recent=recent_states(route.models, served, steps=memory), newest=newest)
+                         recent=recent_steps(route.models, served, steps=memory), newest=newest)
     shadow_score(machine_type=machine_type, frame=frame)  # a challenger's silent scores; never raises
     return stored
 
@@ -254,7 +254,7 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     scored = score_frame(models, relative, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None,
                          learning=learning)
     stored = _store(scored, models, source=source, quota=quota, known={machine.name: machine},
-                    recent=recent_states(models, relative, steps=memory, learning=learning))[0]
+                    recent=recent_steps(models, relative, steps=memory, learning=learning))[0]
     if route is None and challenged:  # served by the champion: the challenger shadows it
         shadow_score(machine_type=machine.machine_type, frame=frame, machine_id=machine.id)  # never raises
     return stored
@@ -298,13 +298,13 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
 
 
 def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota: PredictionQuota | None = None,
-           known: dict[str, Machine] | None = None, recent: dict[str, list[str]] | None = None,
+           known: dict[str, Machine] | None = None, recent: RecentSteps | None = None,
            newest: dict[int, datetime] | None = None) -> list[Prediction]:
     """`quota`: what the call's pre-check read; `known`: the machines by name, when the caller
     holds every one it scored (with their types: the alert rules read them); `recent`: each
-    machine's verdict states over its last steps, oldest first, ending with the scored one (else
-    the scored rows themselves are the steps: a batch); `newest`: each machine's newest reading
-    (a fleet run), kept on its predictions as what they read."""
+    machine's verdict states and anomaly scores over its last steps, oldest first, ending with the
+    scored one (else the scored rows themselves are the steps: a batch); `newest`: each machine's
+    newest reading (a fleet run), kept on its predictions as what they read."""
     if not scored:
         return []
     names = {s["machine"] for s in scored}
@@ -326,9 +326,12 @@ def _store(scored: list[dict[str, Any]], models: ModelSet, *, source: str, quota
     predictions_record(schema_name=connection.schema_name, machine_type=str(models.document.get("key", "unknown")),
                        scores=[(p.probability, p.health_score) for p in created])
     latest = _latest_per_machine(created)
-    steps = recent if recent is not None else _states_by_machine(scored)
-    by_id = {machines[name].id: states for name, states in steps.items() if name in machines}
-    outcomes = alerts_from_verdicts(predictions=latest, machines={m.id: m for m in machines.values()}, recent=by_id)
+    steps = recent if recent is not None else _steps_by_machine(scored)
+    by_id = {m.id: m for m in machines.values()}
+    states = {machines[name].id: states for name, states in steps.states.items() if name in machines}
+    anomalies = {machines[name].id: scores for name, scores in steps.anomalies.items() if name in machines}
+    outcomes = alerts_from_verdicts(predictions=latest, machines=by_id, recent=states)
+    alerts_from_anomalies(predictions=latest, machines=by_id, states=states, anomalies=anomalies)
     for prediction in latest:  # as alerts_from_verdicts stored it
         prediction.alarm = outcomes[prediction.machine_id].action in ("opened", "updated", "quiet")
     transaction.on_commit(lambda: _publish(latest))
@@ -349,12 +352,14 @@ def _prediction(item: dict[str, Any], machine: Machine, models: ModelSet, source
     )
 
 
-def _states_by_machine(scored: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Each machine's scored rows' states in time order (a batch's rows are its steps)."""
-    states: dict[str, list[str]] = {}
+def _steps_by_machine(scored: list[dict[str, Any]]) -> RecentSteps:
+    """Each machine's scored rows' states and anomaly scores in time order (a batch's rows are
+    its steps)."""
+    steps = RecentSteps({}, {})
     for item in sorted(scored, key=lambda s: s["window_end"]):
-        states.setdefault(item["machine"], []).append(item["state"])
-    return states
+        steps.states.setdefault(item["machine"], []).append(item["state"])
+        steps.anomalies.setdefault(item["machine"], []).append(item["anomaly_score"])
+    return steps
 
 
 def _latest_per_machine(predictions: Iterable[Prediction]) -> list[Prediction]:

@@ -25,6 +25,9 @@ def alert_rule_save(*, rule_id: int | None = None, **fields: Any) -> AlertRule:
     if not 0 < rule.warning_probability <= rule.critical_probability <= 1:
         raise InvalidInput("Need 0 < warning_probability <= critical_probability <= 1.",
                            details={"warning_probability": ["out of order"]})
+    if rule.anomaly_threshold is not None and not 0.9 <= rule.anomaly_threshold <= 1:
+        raise InvalidInput("anomaly_threshold is the share of normal windows less unusual: between 0.9 and 1, "
+                           "or null to raise no anomaly alerts.", details={"anomaly_threshold": ["out of range"]})
     try:
         alarm_rule_check(k=rule.windows_k, n=rule.windows_n, clear=rule.windows_clear)
     except ValueError as exc:

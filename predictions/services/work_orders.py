@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from machines.baselines import machine_baseline_after_repair
+from machines.metadata import failure_mode_label
 from machines.models import Machine
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.models import Alert, FailureEvent, WorkOrder, WorkOrderEvent
@@ -24,8 +25,8 @@ TRANSITIONS: dict[str, set[str]] = {
     S.DONE: set(),
     S.CANCELLED: set(),
 }
-EDITABLE = ("title", "description", "priority", "assignee_id", "due_at", "scheduled_for", "planned_cost",
-            "planned_downtime_hours", "parts")
+EDITABLE = ("title", "description", "failure_mode", "priority", "assignee_id", "due_at", "scheduled_for",
+            "planned_cost", "planned_downtime_hours", "parts")
 
 
 def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any) -> None:
@@ -34,24 +35,59 @@ def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any
 
 @transaction.atomic
 def work_order_create(*, machine_id: int, title: str, actor_id: int | None, alert_id: int | None = None,
-                      **fields: Any) -> WorkOrder:
-    machine = Machine.objects.filter(id=machine_id).first()
+                      failure_mode: str = "", refuse_handled_alert: bool = False, **fields: Any) -> WorkOrder:
+    """A work order on a machine, by hand or from one of its alerts. `failure_mode`: a mode of the
+    machine's type, by name, label or alias ("" for none; from the alert when not given).
+    `refuse_handled_alert`: a person asking for a work order for an alert a live work order
+    already handles gets 409 `alert_handled` (the pages and the API); a plan that schedules more
+    work on the machine may still link the alert (planning.services)."""
+    machine = Machine.objects.select_related("machine_type").filter(id=machine_id).first()
     if machine is None:
         raise InvalidInput("Unknown machine.", details={"machine": ["does not exist"]})
-    alert = None
-    if alert_id is not None:
-        alert = Alert.objects.filter(id=alert_id, machine=machine).first()
-        if alert is None:
-            raise InvalidInput("Unknown alert for this machine.", details={"alert": ["does not exist"]})
+    mode = _mode(machine, failure_mode)
+    alert = _alert_for(machine, alert_id, refuse_handled_alert) if alert_id is not None else None
+    if alert is not None:
         # The explanation is copied, not linked: the work order shows what the technician saw.
         fields.setdefault("explanation", alert.explanation)
         fields.setdefault("recommendation", alert.recommendation)
         fields.setdefault("priority", WorkOrder.Priority.URGENT if alert.severity == Alert.Severity.CRITICAL
                           else WorkOrder.Priority.HIGH)
-    order = WorkOrder.objects.create(machine=machine, alert=alert, title=title or (alert.title if alert else ""),
-                                     created_by_id=actor_id, **fields)
+        mode = mode or alert.failure_mode
+    order = WorkOrder.objects.create(machine=machine, alert=alert, failure_mode=mode,
+                                     title=title or _default_title(machine, mode, alert), created_by_id=actor_id,
+                                     **fields)
     _event(order, actor_id=actor_id, action="created", to_status=order.status)
     return order
+
+
+def _mode(machine: Machine, given: str) -> str:
+    """The failure mode named by its label as the pages show it ("Drive-end bearing wear"), else
+    by name or alias as everywhere else (`failure_mode_resolve`)."""
+    for mode in machine.machine_type.metadata.get("failure_modes") or []:
+        if given.strip() and str(mode.get("label", "")).casefold() == given.strip().casefold():
+            return str(mode["name"])
+    return failure_mode_resolve(machine_type=machine.machine_type, label=given)
+
+
+def _alert_for(machine: Machine, alert_id: int, refuse_handled: bool) -> Alert:
+    # The row lock makes two people asking at once take turns: the second sees the first's order.
+    alert = Alert.objects.select_for_update().filter(id=alert_id, machine=machine).first()
+    if alert is None:
+        raise InvalidInput("Unknown alert for this machine.", details={"alert": ["does not exist"]})
+    if not refuse_handled:
+        return alert
+    handling = WorkOrder.objects.filter(alert=alert, status__in=WorkOrder.LIVE).order_by("-id").first()
+    if handling is not None:
+        raise Conflict(f"WO-{handling.id} already handles this alert ({handling.get_status_display()}).",
+                       code="alert_handled", details={"work_order": [str(handling.id)]})
+    return alert
+
+
+def _default_title(machine: Machine, mode: str, alert: Alert | None) -> str:
+    if alert is not None:
+        return alert.title
+    label = failure_mode_label(machine.machine_type.metadata, mode) if mode else "Inspection"
+    return f"{label[:1].upper()}{label[1:]} on {machine.name}"[:200]
 
 
 def _locked(order_id: int) -> WorkOrder:
@@ -69,6 +105,8 @@ def work_order_update(*, order_id: int, actor_id: int | None, **fields: Any) -> 
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise InvalidInput(f"These fields cannot be edited here: {sorted(unknown)}.")
+    if "failure_mode" in fields:
+        fields["failure_mode"] = _mode(order.machine, fields["failure_mode"])
     changes = {name: [str(getattr(order, name)), str(value)] for name, value in fields.items()
                if getattr(order, name) != value}
     for name, value in fields.items():

@@ -18,7 +18,7 @@ from machines.models import Machine, MachineType
 from machines.services import machine_create
 from predictions.decision import expected_false_alarms
 from predictions.models import Alert, AlertRule, ModelVersion, Prediction
-from predictions.services.alerts import alarm_memory, alerts_from_verdicts
+from predictions.services.alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from predictions.services.scoring import machine_predict
 from tests.conftest import TRAINED_TYPE, failing_run_readings
 
@@ -135,6 +135,105 @@ def test_a_user_resolved_alert_reopens_only_after_the_cooldown(motor: Machine, i
         assert windows.score("R") == "opened"  # still k of n, cooldown (4 h) over
 
 
+# --- the anomaly kind ---------------------------------------------------------------------------
+
+
+class Unusual:
+    """A machine's steps with their anomaly scores, each stored and handed to both alert kinds as
+    scoring does (the failure verdicts first, then the anomaly scores)."""
+
+    def __init__(self, machine: Machine, *, detector_data: str = "real") -> None:
+        self.machine = Machine.objects.select_related("machine_type").get(id=machine.id)
+        self.states: list[str] = []
+        self.scores: list[float | None] = []
+        detector = ModelVersion.objects.create(
+            machine_type=self.machine.machine_type, kind="anomaly_detector",
+            number=ModelVersion.objects.filter(kind="anomaly_detector").count() + 1, data_source=detector_data,
+            data_fingerprint="f", artifact_path="x", artifact_sha256="0" * 64)
+        self.versions = {"anomaly_detector": detector.id}
+
+    def score(self, steps: str, *, at_risk: bool = False) -> str:
+        """`steps`: one letter a step, U unusual (score 0.9995), N normal (0.40), L learning (1.0),
+        - no detector; the last step's anomaly action is returned."""
+        action = ""
+        for letter in steps:
+            self.scores.append({"U": 0.9995, "N": 0.40, "L": 1.0, "-": None}[letter])
+            self.states.append("learning" if letter == "L" else "at_risk" if at_risk else "healthy")
+            prediction = Prediction.objects.create(
+                machine=self.machine, source="scheduled", window_end=START + timedelta(hours=len(self.states)),
+                horizon_h=48, probability=0.12 if at_risk else 0.01, predicted_failure=at_risk,
+                failure_mode="bearing_wear" if at_risk else "", health_score=60.0, confidence=0.5,
+                state=self.states[-1], risk=0.12 if at_risk else 0.01, threshold=THRESHOLD,
+                anomaly_score=self.scores[-1], versions=self.versions,
+                explanation={"unusual_signals": [{"signal": "vibration_mm_s", "z": 6.1}]})
+            memory = alarm_memory()
+            machines = {self.machine.id: self.machine}
+            alerts_from_verdicts(predictions=[prediction], machines=machines,
+                                 recent={self.machine.id: self.states[-memory:]})
+            action = alerts_from_anomalies(predictions=[prediction], machines=machines,
+                                           states={self.machine.id: self.states[-memory:]},
+                                           anomalies={self.machine.id: self.scores[-memory:]})[self.machine.id].action
+        return action
+
+
+def _anomaly_alerts(machine: Machine) -> list[Alert]:
+    return list(Alert.objects.filter(machine=machine, kind="anomaly", status__in=Alert.ACTIVE))
+
+
+def test_an_unusual_machine_raises_an_anomaly_alert_on_k_of_n_steps_and_clears_after_quiet_ones(
+        motor: Machine, in_acme: Any) -> None:
+    steps = Unusual(motor)  # the default rule: 4 of 6 at 0.999, cleared after 6
+    assert steps.score("UNU") == "pending"
+    assert steps.score("N") == "below_threshold" and not _anomaly_alerts(motor)
+    assert steps.score("UU") == "opened"  # U N U N U U: 4 of 6
+    (alert,) = _anomaly_alerts(motor)
+    assert alert.severity == "warning" and alert.failure_mode == ""
+    assert alert.title == "Motor-001: readings unlike its normal (vibration_mm_s)"
+    assert alert.explanation["anomaly"]["windows"] == "4 of the last 6 steps unusual"
+    assert steps.score("U") == "updated"
+    alert.refresh_from_db()
+    assert alert.occurrences == 2  # a repeat, not a second alert
+    assert steps.score("NNNNN") == "quiet" and _anomaly_alerts(motor) == [alert]
+    assert steps.score("N") == "cleared"
+    alert.refresh_from_db()
+    assert alert.status == "resolved" and "without unusual readings" in alert.resolution_note
+    assert steps.score("UUUU") == "cooling_down"  # the rule's cooldown holds for this kind too
+    assert not Alert.objects.filter(machine=motor, kind="failure").exists()  # the failure alarm never moved
+
+
+def test_healthy_scores_learning_steps_and_no_detector_raise_no_anomaly_alert(motor: Machine, in_acme: Any) -> None:
+    steps = Unusual(motor)
+    steps.score("NNNNNN")
+    steps.score("LLLLLL")  # a machine learning its normal reads unusual by nature: not counted
+    steps.score("------")
+    assert not Alert.objects.filter(machine=motor).exists()
+
+
+def test_a_cold_start_detectors_scores_raise_no_anomaly_alert(motor: Machine, in_acme: Any) -> None:
+    steps = Unusual(motor, detector_data="simulated")  # it learned the simulated machines' normal
+    assert steps.score("UUUUUU") == "below_threshold"
+    assert not Alert.objects.filter(machine=motor).exists()
+
+
+def test_the_rules_anomaly_threshold_decides_and_null_switches_the_kind_off(motor: Machine, in_acme: Any) -> None:
+    rule = AlertRule.objects.create(machine=motor, anomaly_threshold=None)
+    steps = Unusual(motor)
+    assert steps.score("UUUUUU") == "below_threshold"
+    rule.anomaly_threshold = 0.9999  # stricter than the U steps' 0.9995
+    rule.save()
+    assert steps.score("UUUUUU") == "below_threshold"
+    rule.anomaly_threshold = 0.95
+    rule.save()
+    assert steps.score("U") == "opened"
+
+
+def test_a_machine_with_an_active_failure_alert_gets_no_second_alert_for_its_unusual_readings(
+        motor: Machine, in_acme: Any) -> None:
+    steps = Unusual(motor)
+    assert steps.score("UUUU", at_risk=True) == "covered"
+    assert [a.kind for a in Alert.objects.filter(machine=motor)] == ["failure"]
+
+
 # --- through scoring ----------------------------------------------------------------------------
 
 
@@ -190,7 +289,41 @@ def test_one_scoring_of_a_failing_runs_readings_judges_its_last_steps(trained_mo
         assert alert.occurrences == 2
 
 
+def test_scoring_raises_an_anomaly_alert_once_the_detector_learned_from_real_readings(trained_motor: Any, world: Any,
+                                                                                     db: None) -> None:
+    from django.db.models import F
+
+    with tenant_context(world.acme):
+        machine_type = MachineType.objects.get(key=TRAINED_TYPE)
+        machine = machine_create(machine_type_id=machine_type.id, name="ABB-203")
+        readings_push(items=failing_run_readings(machine_type.metadata, "ABB-203", seed=7))
+        AlertRule.objects.create(machine=machine, windows_k=1, windows_n=1, windows_clear=1, anomaly_threshold=0.9)
+        first = machine_predict(machine=machine)
+        assert first.anomaly_score is not None and first.anomaly_score >= 0.9  # the failing run's end is unusual
+        assert not Alert.objects.filter(machine=machine, kind="anomaly").exists()  # a cold-start detector: none
+        # Someone resolved the failure alert (its cooldown keeps that kind quiet); the detector is
+        # now one trained on the tenant's own readings.
+        Alert.objects.filter(machine=machine).update(status="resolved", resolved_at=F("opened_at"))
+        ModelVersion.objects.filter(id=first.versions["anomaly_detector"]).update(data_source="real")
+        machine_predict(machine=machine)
+        (alert,) = Alert.objects.filter(machine=machine, status="open")
+        assert alert.kind == "anomaly" and alert.title.startswith("ABB-203: readings unlike its normal")
+        assert alert.explanation["anomaly"]["windows"] == "1 of the last 1 steps unusual"
+
+
 # --- the rules' API -----------------------------------------------------------------------------
+
+
+def test_alert_rules_carry_an_anomaly_threshold_a_default_and_refuse_a_noisy_one(client_for: Any, world: Any) -> None:
+    owner = client_for("owner")
+    created = owner.post("/api/v1/alert-rules/", {}, content_type=JSON)
+    assert created.status_code == 201 and created.json()["anomaly_threshold"] == 0.999  # on by default
+    url = f"/api/v1/alert-rules/{created.json()['id']}/"
+    noisy = owner.patch(url, {"anomaly_threshold": 0.5}, content_type=JSON)
+    assert noisy.status_code == 400 and "anomaly_threshold" in noisy.content.decode()
+    off = owner.patch(url, {"anomaly_threshold": None}, content_type=JSON)
+    assert off.status_code == 200 and off.json()["anomaly_threshold"] is None
+    assert client_for("engineer").patch(url, {"anomaly_threshold": 0.99}, content_type=JSON).status_code == 403
 
 
 def test_alert_rules_carry_their_windows_and_refuse_a_clear_that_could_reopen(client_for: Any, world: Any) -> None:

@@ -80,6 +80,7 @@ def test_alert_is_mailed_and_posted_signed_in_slack_format(client_for, motor, wo
     payload = json.loads(sent["body"])
     assert payload["text"].startswith("[CRITICAL] Motor-001") and payload["blocks"]
     assert payload["pdm"]["tenant"] == "acme" and payload["pdm"]["failure_mode"] == "bearing_wear"
+    assert payload["pdm"]["kind"] == "failure"  # or "anomaly": readings unlike the machine's normal
     timestamp, signature = (part.split("=", 1)[1] for part in sent["headers"]["X-PDM-Signature"].split(","))
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + sent["body"], hashlib.sha256).hexdigest()
     assert hmac.compare_digest(signature, expected)

@@ -127,3 +127,75 @@ def test_failure_events_from_a_file_all_or_nothing(client_for, motor, world, tmp
     with pytest.raises(CommandError, match="unknown machine"):
         path.write_bytes(bad)
         call_command("failure_events_import", "--tenant", "acme", str(path))
+
+
+# --- by hand, with a failure mode; an alert handled by its work order (issue 16) ----------------
+
+
+def test_a_work_order_by_hand_names_a_failure_mode_by_label_and_gets_a_title_from_it(client_for, motor, world):
+    engineer = client_for("engineer")
+    created = engineer.post("/api/v1/work-orders/", {
+        "machine": "Motor-001", "failure_mode": "Drive-end bearing wear", "priority": "high",
+        "due_at": "2026-12-01T08:00:00Z", "assignee": world.viewer.id}, content_type=JSON)
+    assert created.status_code == 201, created.content
+    order = created.json()
+    assert order["failure_mode"] == "bearing_wear" and order["title"] == "Drive-end bearing wear on Motor-001"
+    assert (order["priority"], order["assignee"], order["alert"]) == ("high", world.viewer.id, None)
+    unknown = engineer.post("/api/v1/work-orders/", {"machine": "Motor-001", "failure_mode": "seal leak"},
+                            content_type=JSON)
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_failure_mode"
+    moved = engineer.patch(f"/api/v1/work-orders/{order['id']}/", {"failure_mode": "misalignment"},
+                           content_type=JSON)
+    assert moved.status_code == 200 and moved.json()["failure_mode"] == "misalignment"
+
+
+def test_a_work_order_from_an_alert_takes_its_mode_and_a_handled_alert_gets_no_second_one(client_for, motor, world):
+    engineer = client_for("engineer")
+    alert, order = _from_alert(engineer, motor, world)
+    assert order["failure_mode"] == "bearing_wear"
+    again = engineer.post("/api/v1/work-orders/", {"machine": "Motor-001", "alert": alert.id}, content_type=JSON)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "alert_handled"
+    assert f"WO-{order['id']} already handles this alert" in again.json()["error"]["message"]
+    with tenant_context(world.acme):  # a plan scheduling more work on the machine may still link it
+        from predictions.services.work_orders import work_order_create
+
+        planned = work_order_create(machine_id=motor.id, alert_id=alert.id, title="Planned", actor_id=None)
+        assert planned.alert_id == alert.id
+        WorkOrder.objects.filter(id=planned.id).update(status="cancelled")
+    engineer.post(f"/api/v1/work-orders/{order['id']}/transition/", {"status": "cancelled"}, content_type=JSON)
+    assert engineer.post("/api/v1/work-orders/", {"machine": "Motor-001", "alert": alert.id},
+                         content_type=JSON).status_code == 201  # the cancelled one handles nothing
+
+
+def test_an_alert_reads_handled_while_its_work_order_runs(client_for, motor, world):
+    engineer = client_for("engineer")
+    alert, order = _from_alert(engineer, motor, world)
+    url = f"/api/v1/alerts/{alert.id}/"
+    shown = client_for("viewer").get(url).json()
+    assert (shown["status"], shown["display_status"]) == ("open", "handled")  # stored status unchanged
+    assert shown["work_order"] == {"id": order["id"], "status": "open"} and shown["kind"] == "failure"
+    wo = f"/api/v1/work-orders/{order['id']}/"
+    engineer.post(wo + "transition/", {"status": "in_progress"}, content_type=JSON)
+    assert client_for("viewer").get(url).json()["work_order"]["status"] == "in_progress"
+    engineer.post(wo + "close/", {"failure_found": False, "action_taken": "Greased"}, content_type=JSON)
+    closed = client_for("viewer").get(url).json()
+    assert (closed["status"], closed["display_status"], closed["work_order"]) == ("resolved", "resolved", None)
+
+
+def test_a_handled_alert_is_not_escalated(motor, world, in_acme):
+    from datetime import timedelta
+
+    import time_machine
+
+    from predictions.services.alerts import alerts_escalate
+    from predictions.services.work_orders import work_order_create
+
+    opened_at = "2026-11-02T08:00:00+00:00"  # a Monday morning; the default rule escalates after 60 min
+    with time_machine.travel(opened_at, tick=False) as clock:
+        handled = alert_raise(machine_id=motor.id, failure_mode="bearing_wear", probability=0.9).alert
+        waiting = alert_raise(machine_id=motor.id, failure_mode="misalignment", probability=0.9).alert
+        work_order_create(machine_id=motor.id, alert_id=handled.id, title="", actor_id=None)
+        clock.shift(timedelta(minutes=90))
+        assert alerts_escalate() == 1
+    assert Alert.objects.get(id=handled.id).escalation_level == 0
+    assert Alert.objects.get(id=waiting.id).escalation_level == 1

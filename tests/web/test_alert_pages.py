@@ -172,3 +172,46 @@ def test_inbox_says_when_an_alert_opens_and_words_a_verdicts_risk(client_for, wo
     html = client_for("viewer").get(INBOX).content.decode()
     assert "at risk in 3 of its last 5 steps of readings" in html and "after 6 steps in a row without risk" in html
     assert "high (12%, alert level 5%)" in html and "4 of the last 6 windows at risk" in html
+
+
+# --- an alert being handled (issue 16) ------------------------------------------------------------
+
+
+def test_an_alert_with_a_live_work_order_links_it_instead_of_offering_another(client_for, world, alert):
+    import re
+
+    from predictions.services.work_orders import work_order_create, work_order_transition
+
+    def open_count() -> int:
+        found = re.search(r"(\d+) open", client_for("viewer").get(INBOX).content.decode())
+        assert found is not None
+        return int(found[1])
+
+    before = open_count()  # the session's trained machine may have an open alert of its own
+    with tenant_context(world.acme):
+        order = work_order_create(machine_id=alert.machine_id, alert_id=alert.id, title="", actor_id=None)
+        work_order_transition(order_id=order.id, to_status="in_progress", actor_id=None)
+    html = client_for("engineer").get(INBOX).content.decode()
+    row = html[html.index(f'id="alert-{alert.id}"'):].split("</tr>")[0]
+    assert 'data-status="handled"' in row and "Being handled" in row
+    assert " open · 1 being handled · " in html and open_count() == before - 1  # counted apart
+    assert f'href="/work-orders/{order.id}/">View WO-{order.id} (In Progress)</a>' in row
+    assert "Open work order" not in row and ">Open</span>" not in row
+    # a page opened before the work order existed: its button leads to that work order, not a second one
+    again = client_for("engineer").post(f"/alerts/{alert.id}/work-order/")
+    assert again.status_code == 302 and again["Location"] == f"/work-orders/{order.id}/"
+    with tenant_context(world.acme):
+        assert WorkOrder.objects.filter(alert_id=alert.id).count() == 1
+        work_order_transition(order_id=order.id, to_status="cancelled", actor_id=None)
+    row = client_for("engineer").get(INBOX).content.decode().split(f'id="alert-{alert.id}"')[1].split("</tr>")[0]
+    assert 'data-status="open"' in row and "Open work order" in row  # cancelled: nobody is on it
+
+
+def test_an_anomaly_alert_reads_as_unusual_readings(client_for, world, motor):
+    with tenant_context(world.acme):
+        Alert.objects.create(machine=motor, kind="anomaly", severity="warning", probability=0.9995,
+                             title="Motor-001: readings unlike its normal (vibration_mm_s)",
+                             explanation={"anomaly": {"windows": "4 of the last 6 steps unusual"}})
+    html = client_for("viewer").get(INBOX).content.decode()
+    assert "Unusual readings" in html and "More unusual than 99.95% of its normal readings" in html
+    assert "4 of the last 6 steps unusual" in html
