@@ -32,7 +32,7 @@ from machines.models import Machine, MachineType
 from planning.models import MaintenancePlan, PartNeed, SparePart, Technician
 from planning.optimizer import MachineInput, PartInput, Problem, TechnicianInput
 from planning.risk import day_probabilities
-from planning.selectors import costs_default_types, skill_keys
+from planning.selectors import costs_default_types, skill_choices, skill_keys, skill_label
 from predictions.decision import critical_level
 from predictions.models import Alert, Prediction
 from predictions.selectors import machine_latest_prediction, machines_active_alerts, prediction_rul_is_evidence
@@ -204,8 +204,10 @@ def plan_problem(*, plan: MaintenancePlan, now: datetime) -> tuple[Problem, dict
             machines.append(found[0])
             about[machine.id] = found[1]
     parts = tuple(PartInput(p.name, p.in_stock, p.lead_time_days) for p in SparePart.objects.all())
+    types = list({machine.machine_type_id: machine.machine_type for machine in queryset}.values())
+    labels = {key: skill_label(key, types) for _, choices in skill_choices(types) for key, _ in choices}
     problem = Problem(horizon_days=horizon, machines=tuple(machines), technicians=technicians, parts=parts,
-                      budget=float(plan.budget) if plan.budget is not None else None)
+                      budget=float(plan.budget) if plan.budget is not None else None, skill_labels=labels)
     return problem, {**_snapshot(problem, unscored, about), "not_planned": not_planned}
 
 

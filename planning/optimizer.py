@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -99,6 +99,9 @@ class Problem:
     technicians: tuple[TechnicianInput, ...]
     parts: tuple[PartInput, ...] = ()
     budget: float | None = None
+    # How people read each skill key in a sentence ("Milling machine: any repair" for `cnc`); a
+    # key without a label is shown as it is.
+    skill_labels: Mapping[str, str] = field(default_factory=dict)
     mip_rel_gap: float = 0.01
     time_limit_s: float = 20.0
 
@@ -377,7 +380,7 @@ def _relaxed(problem: Problem, family: str) -> Problem:
 def _machine_blocker(problem: Problem, m: MachineInput) -> tuple[str, str] | None:
     """Why this machine has no allowed, worthwhile slot at all; None when it has one."""
     skilled = [t for t in problem.technicians if m.skills & t.skills]
-    wanted = " or ".join(sorted(m.skills))
+    wanted = " or ".join(sorted(f"“{problem.skill_labels.get(skill, skill)}”" for skill in m.skills))
     if not skilled:
         return "skill", f"no technician with skill {wanted}"
     if all(m.hours > t.hours_per_day + EPS for t in skilled):

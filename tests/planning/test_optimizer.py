@@ -81,8 +81,8 @@ def test_missing_skill_is_respected_and_explained():
     pump = machine(1, skills=frozenset({"pump", "seal_leak"}))
     solution = solve(problem([pump], [tech(skills=frozenset({"motor"}))]))
     assert solution.actions == []
-    assert solution.left_out[0]["reason"] == "no technician with skill pump or seal_leak"
-    assert "No technician with skill pump or seal_leak: M-1 cannot be maintained." in [
+    assert solution.left_out[0]["reason"] == "no technician with skill “pump” or “seal_leak”"
+    assert "No technician with skill “pump” or “seal_leak”: M-1 cannot be maintained." in [
         b["message"] for b in solution.binding]
 
 

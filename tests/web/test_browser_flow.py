@@ -23,8 +23,10 @@ import redis
 from django.conf import settings
 from django_tenants.utils import tenant_context
 
+from billing.services import usage_predictions
 from jobs.models import Job
 from machines.library import library_get
+from machines.models import Upload
 from pdm_saas.celery import tenant_task_send
 from predictions.models import Alert, Prediction, WorkOrder
 from predictions.tasks import fleet_score_task
@@ -38,6 +40,7 @@ SLUG = "umbrella"
 EMAIL = "ops@umbrella.test"
 PASSWORD = "Correct-Horse-42"
 TYPE = "ai4i-milling-machine"
+SAVED_MAPPING = "Mill export"
 SIMULATED_MACHINES = "24"
 PHONE = {"width": 390, "height": 844}  # the wizard's "advanced" field: fewer than the default, to keep the run short
 
@@ -75,6 +78,21 @@ def readings_csv(machine: str) -> bytes:
     for item in items:
         writer.writerow([item["ts"], machine, *[item["values"].get(name, "") for name in sensors]])
     return out.getvalue().encode()
+
+
+def scored_on_the_fleet(page: Any, stack: int, machine: str) -> None:
+    """Wait until the fleet shows `machine` with a health. The page is read again every few
+    seconds: a live update sent before its socket connected would never reach it."""
+    health = page.locator("#fleet-body tr", has_text=machine).locator("[data-field=health] .health")
+
+    def shown() -> bool:
+        page.goto(tenant_url(stack, "/"))
+        if health.count():
+            return True
+        page.wait_for_timeout(1_000)
+        return False
+
+    wait_for(shown, timeout=90, what=f"a health for {machine} on the fleet")
 
 
 def test_signup_lands_signed_in_on_an_empty_fleet(page: Any, stack: int, shots: Path) -> None:
@@ -143,6 +161,7 @@ def test_upload_a_csv_with_preview_and_mapping(page: Any, stack: int, shots: Pat
     page.get_by_role("button", name="Preview").click()
     assert "Mill-1" in page.inner_text("body")  # the first rows are previewed
     page.screenshot(path=str(shots / "upload-mapping.png"), full_page=True)
+    page.fill("input[name=save_preset_as]", SAVED_MAPPING)  # for the next export of this layout
     page.get_by_role("button", name="Import").click()
     page.wait_for_url("**/uploads/*/")
     page.wait_for_selector("[data-job][data-status=succeeded], [data-job][data-status=failed]", timeout=120_000)
@@ -150,8 +169,53 @@ def test_upload_a_csv_with_preview_and_mapping(page: Any, stack: int, shots: Pat
     page.get_by_role("heading", name="Rows").wait_for()  # the page reloaded itself with the report
     page.screenshot(path=str(shots / "upload-report.png"), full_page=True)
     # Fresh readings are scored at once, not at the next scheduled run.
-    page.goto(tenant_url(stack, "/"))
-    page.locator("#fleet-body tr", has_text="Mill-1").locator("[data-field=health] .health").wait_for(timeout=60_000)
+    scored_on_the_fleet(page, stack, "Mill-1")
+
+
+def test_a_saved_mapping_that_does_not_fit_the_next_file_is_refused(page: Any, stack: int, shots: Path,
+                                                                   tmp_path: Path, django_db_blocker: Any) -> None:
+    """The week's second export has another layout (its machine column under another name, one
+    sensor fewer) and holds two machines. Its saved mapping is not applied by itself. Applied
+    anyway, with the one machine picked that the person thinks the file is from, the import is
+    refused, naming the column that holds the other machine's name, and nothing is stored; mapped
+    by that column, it imports each row under its own machine."""
+    rows = [row for machine in ("Mill-2", "Mill-1")
+            for row in list(csv.reader(io.StringIO(readings_csv(machine).decode())))[1:]]
+    header = next(csv.reader(io.StringIO(readings_csv("Mill-2").decode())))
+    data = tmp_path / "line-export.csv"
+    with data.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "asset", *header[3:]])  # "machine" renamed, the first sensor gone
+        writer.writerows([row[0], row[1], *row[3:]] for row in rows)
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        uploads = Upload.objects.count()
+    page.goto(tenant_url(stack, "/uploads/"))
+    page.locator("select[name=machine_type]").select_option(label=library_get(TYPE)["name"])
+    page.set_input_files("input[name=file]", str(data))
+    page.get_by_role("button", name="Preview").click()
+    assert page.locator("[data-field=unfit-preset]").is_visible()  # not filled in from the saved mapping
+    page.locator("select#preset").select_option(SAVED_MAPPING)  # as the new user did: use it anyway
+    page.get_by_role("button", name="Use it").click()
+    page.wait_for_load_state("load")
+    page.locator("select[name=machine_name]").select_option("Mill-2")
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_load_state("load")
+    doubts = page.locator("#mapping-doubts")
+    assert doubts.is_visible(), page.inner_text("main")
+    assert "'asset' is ignored" in doubts.inner_text() and "Mill-1" in doubts.inner_text()
+    page.screenshot(path=str(shots / "upload-refused.png"), full_page=True)
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        assert Upload.objects.count() == uploads  # refused: nothing imported
+    # Fixed: rows are filed by the file's own machine column; the layout confirmed as checked.
+    page.locator("select[name=col_1]").select_option("machine")
+    page.locator("select[name=machine_name]").select_option("")
+    page.locator("input[name=confirm_mapping]").check()
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_url("**/uploads/*/")
+    page.wait_for_selector("[data-job][data-status=succeeded], [data-job][data-status=failed]", timeout=120_000)
+    assert page.locator("[data-job][data-status=succeeded]").count(), page.inner_text("main")
+    # Its run scores the type's machines; done once Mill-2, new in the file, has a health.
+    scored_on_the_fleet(page, stack, "Mill-2")
 
 
 def test_dashboard_updates_live_when_scoring_runs(page: Any, stack: int, shots: Path, django_db_blocker: Any) -> None:
@@ -160,20 +224,38 @@ def test_dashboard_updates_live_when_scoring_runs(page: Any, stack: int, shots: 
     names = page.locator("#fleet-body tr[data-machine] strong").all_inner_texts()
     assert sorted(names) == ["Mill-1", "Mill-2"]
     row = page.locator("#fleet-body tr", has_text="Mill-1")
-    before = row.locator("[data-field=scored]").inner_text()
+    scored_at = row.locator("[data-field=scored] time")
+    before = scored_at.get_attribute("datetime")  # when the upload's run scored it
     page.evaluate("window.__sameDocument = true")
     with django_db_blocker.unblock(), tenant_context(tenant()):
         scored = Prediction.objects.filter(source="scheduled").count()
         reading_after_last("Mill-1")  # beat's run scores what is new
         tenant_task_send(fleet_score_task, args=[], queue="score")  # what beat's dispatcher sends
-    row.locator("[data-field=scored]", has_text="just now").wait_for(timeout=60_000)
+    wait_for(lambda: scored_at.get_attribute("datetime") != before, timeout=60, what="the live update of Mill-1")
+    assert row.locator("[data-field=scored]").inner_text() == "just now"
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
-    assert row.locator("[data-field=scored]").inner_text() != before
     health = row.locator("[data-field=health] .health").inner_text()
     assert 0 <= int(health) <= 100
     with django_db_blocker.unblock(), tenant_context(tenant()):
         assert Prediction.objects.filter(source="scheduled").count() > scored
     page.screenshot(path=str(shots / "fleet-dashboard.png"), full_page=True)
+
+
+def test_a_day_of_scheduled_scoring_with_nothing_new_bills_nothing(page: Any, stack: int, shots: Path,
+                                                                    django_db_blocker: Any) -> None:
+    """Beat scores every 15 minutes: 96 runs a day. With no new reading, none stores or bills a
+    prediction, and the billing page reads the same count before and after."""
+    page.goto(tenant_url(stack, "/billing/"))
+    before = page.locator("#usage b").first.inner_text()
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        stored = Prediction.objects.count()
+        used = usage_predictions(tenant_id=tenant().id)
+        scored = [fleet_score_task.run() for _ in range(96)]  # what each of the day's runs does
+        assert scored == [0] * 96
+        assert Prediction.objects.count() == stored
+        assert usage_predictions(tenant_id=tenant().id) == used > 0
+    page.reload()
+    assert page.locator("#usage b").first.inner_text() == before
 
 
 def test_machine_detail_explains_the_prediction(page: Any, stack: int, shots: Path) -> None:
@@ -221,6 +303,61 @@ def test_an_alert_becomes_a_work_order_that_is_closed(page: Any, stack: int, sho
     page.screenshot(path=str(shots / "billing.png"), full_page=True)
 
 
+def test_a_plan_takes_in_the_machine_with_the_critical_alert(page: Any, stack: int, shots: Path,
+                                                             django_db_blocker: Any) -> None:
+    """Mill-2's export ended in a failure: its critical alert is open (Mill-1's was closed by its
+    work order). A technician is added with a skill picked by its label, and the plan made in the
+    worker has Mill-2 in it, with a sentence saying why."""
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        alerted = sorted({a.machine.name for a in Alert.objects.filter(
+            status__in=[Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED], severity="critical").select_related("machine")})
+    assert "Mill-2" in alerted, alerted
+    page.goto(tenant_url(stack, "/planning/"))
+    page.locator("section[aria-labelledby=technicians] details summary").first.click()
+    form = page.locator("form[action='/planning/technicians/']")
+    form.locator("input[name=name]").fill("Dana")
+    skills = form.locator("select[name=skills] option").all_inner_texts()
+    mills = f"{library_get(TYPE)['category'].replace('_', ' ').capitalize()}: any repair"
+    assert mills in skills, skills
+    form.locator("select[name=skills]").select_option(label=mills)
+    for day in form.locator("input[name=working_weekdays]").all():  # a failing machine may not wait for Monday
+        day.check()
+    form.get_by_role("button", name="Add technician").click()
+    page.wait_for_url("**/planning/#technicians")
+    page.get_by_role("button", name="Make a plan").click()
+    page.wait_for_url("**/planning/plans/*/")
+    # The page reloads itself when the job ends.
+    page.wait_for_selector(".plan-status, p.message.error, #job[data-status=failed]", timeout=120_000)
+    assert page.locator(".plan-status").count(), page.inner_text("main")
+    planned = page.locator("li.machine-reason.in-plan").all_inner_texts()
+    assert any("Mill-2" in reason for reason in planned), (page.locator(".plan-status").inner_text(), planned,
+                                                            page.locator("li.machine-reason").all_inner_texts())
+    assert "gap" not in page.locator(".plan-status").inner_text()  # the solver's figures sit under Advanced
+    page.screenshot(path=str(shots / "planning-plan.png"), full_page=True)
+
+
+def test_a_work_order_by_hand(page: Any, stack: int, shots: Path, django_db_blocker: Any) -> None:
+    """An operator heard a noise on Mill-1: a work order without an alert, for one of the mill's
+    failure modes by its label, assigned by name."""
+    page.goto(tenant_url(stack, "/work-orders/"))
+    page.get_by_role("link", name="New work order").click()
+    page.wait_for_url("**/work-orders/new/")
+    mill = page.locator("#id_machine option", has_text="Mill-1").get_attribute("value")
+    page.select_option("#id_machine", value=mill)
+    mode = page.locator("#id_failure_mode optgroup:not([disabled]) option").first.inner_text()
+    assert "_" not in mode  # a label, not a key
+    page.select_option("#id_failure_mode", label=mode)
+    page.select_option("#id_priority", label="High")
+    page.fill("#id_due_at", "2031-01-15T07:00")
+    member = page.locator("#id_assignee option").all_inner_texts()[-1]
+    page.select_option("#id_assignee", label=member)
+    page.get_by_role("button", name="Create work order").click()
+    page.wait_for_url("**/work-orders/*/")
+    assert page.get_by_role("heading", name="WO-").inner_text().endswith(f"{mode} on Mill-1")
+    history = page.locator("table.work-order-history tbody").inner_text()
+    assert "Created" in history and "None" not in history
+
+
 def test_dashboard_fits_a_phone(browser: Any, page: Any, stack: int, shots: Path) -> None:
     phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
                                 device_scale_factor=2, storage_state=page.context.storage_state())
@@ -232,8 +369,21 @@ def test_dashboard_fits_a_phone(browser: Any, page: Any, stack: int, shots: Path
         # innerWidth would grow with the overflow and hide it.
         overflow = tab.evaluate(f"document.documentElement.scrollWidth - {PHONE['width']}")
         assert overflow <= 1, f"the page is {overflow}px wider than the phone"
-        assert tab.locator("nav.appnav").is_visible()
+        # The navigation folds behind a menu button, and opens from it.
+        menu = tab.locator("button.menu-toggle")
+        assert menu.is_visible() and menu.get_attribute("aria-expanded") == "false"
+        assert not tab.get_by_role("link", name="Work orders").is_visible()
+        menu.click()
+        assert menu.get_attribute("aria-expanded") == "true"
+        assert tab.get_by_role("link", name="Work orders").is_visible()
         tab.screenshot(path=str(shots / "fleet-phone.png"), full_page=True)
+        # The board opens on a column with work orders in it, not on an empty one.
+        tab.goto(tenant_url(stack, "/work-orders/"))
+        tab.wait_for_load_state("load")
+        columns = tab.locator(".work-order-board > [data-status]")
+        shown = [c for c in columns.all() if (box := c.bounding_box()) and 0 <= box["x"] < PHONE["width"] / 2]
+        assert shown and shown[0].locator(".ticket").count(), "the board opened on an empty column"
+        tab.screenshot(path=str(shots / "work-orders-phone.png"))
     finally:
         phone.close()
 
