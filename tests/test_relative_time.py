@@ -24,7 +24,8 @@ def test_phrase(seconds, words):
 
 
 def test_the_filter_writes_the_timestamp_the_script_reads():
-    template = Template("{% load relative_time %}{{ when|relative_time }}|{{ never|relative_time:'never' }}|{{ row.missing|relative_time:'-' }}")
+    template = Template("{% load relative_time %}{{ when|relative_time }}|{{ never|relative_time:'never' }}"
+                        "|{{ row.missing|relative_time:'-' }}")
     with time_machine.travel(NOW, tick=False):
         html = template.render(Context({"when": NOW - timedelta(minutes=5), "never": None, "row": None}))
     assert html == ('<time datetime="2026-03-02T08:55:00+00:00" data-relative title="2026-03-02 08:55 UTC">'
