@@ -154,11 +154,13 @@ def _version_ids(versions: dict[str, Any]) -> dict[str, int]:
 
 
 def machines_active_alerts() -> dict[int, list[Alert]]:
-    """Each machine's active alerts (open or acknowledged: not yet resolved), the most severe and
-    likeliest first: a plan raises the alerted failure mode's risk and plans such machines first."""
+    """Each machine's active failure alerts (open or acknowledged: not yet resolved), the most
+    severe and likeliest first: a plan raises the alerted failure mode's risk and plans such
+    machines first. Anomaly alerts are left out: their `probability` is an anomaly score, and
+    unusual readings alone never put a machine at risk (decision rule 3)."""
     rank: dict[str, int] = {Alert.Severity.CRITICAL: 0, Alert.Severity.WARNING: 1}
     alerts: dict[int, list[Alert]] = {}
-    for alert in Alert.objects.filter(status__in=Alert.ACTIVE):
+    for alert in Alert.objects.filter(status__in=Alert.ACTIVE, kind=Alert.Kind.FAILURE):
         alerts.setdefault(alert.machine_id, []).append(alert)
     for items in alerts.values():
         items.sort(key=lambda a: (rank.get(a.severity, 2), -a.probability, a.id))

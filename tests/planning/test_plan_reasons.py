@@ -98,6 +98,18 @@ def test_a_critical_alert_raises_its_modes_risk_and_a_warning_to_the_alert_level
         assert _machine(_plan(world, horizon=2), "P-101")["probability"] == 0.2
 
 
+def test_an_anomaly_alert_is_no_failure_risk(world, pumps: Pumps):
+    """An anomaly alert stores the anomaly score as its probability (0.999 here); read as a failure
+    risk it would plan the costliest repair on a pump whose readings are merely unusual."""
+    healthy = pumps.healthy[0]
+    Alert.objects.create(machine=healthy, kind=Alert.Kind.ANOMALY, failure_mode="", severity=Alert.Severity.WARNING,
+                         probability=0.999, title="P-102: readings unlike its normal")
+    with time_machine.travel(MONDAY, tick=False):
+        plan = _plan(world)
+    assert _machine(plan, "P-102")["alert"] is None and _machine(plan, "P-102")["risk_in_horizon"] < 0.05
+    assert [action["machine"] for action in plan.result["actions"]] == ["P-101"]
+
+
 def test_each_machine_gets_a_sentence_and_the_worklist_ranks_the_alert_first(world, pumps: Pumps):
     with time_machine.travel(MONDAY, tick=False):
         plan = _plan(world)
