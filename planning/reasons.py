@@ -35,7 +35,8 @@ def _health(machine: dict[str, Any]) -> str:
 
 def _risk(machine: dict[str, Any], horizon: int) -> str:
     mode = machine.get("failure_mode_label") or machine["failure_mode"].replace("_", " ")
-    what = mode.lower() if machine.get("mode_named") else f"a failure (costliest: {mode.lower()})"
+    mode = mode[:1].lower() + mode[1:]  # mid-sentence; abbreviations such as "(OSF)" keep their case
+    what = mode if machine.get("mode_named") else f"a failure (costliest: {mode})"
     return f"{_percent(machine['risk_in_horizon'])} risk of {what} in {horizon} days"
 
 

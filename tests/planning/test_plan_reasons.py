@@ -178,7 +178,7 @@ def test_an_empty_plan_reads_plainly(world, client_for):
     assert plan.result["status"] == "nothing_to_do"
     assert plan.result["status_text"] == "There is nothing to plan yet: no active machine has a prediction."
     html = client_for("viewer").get(f"/planning/plans/{plan.id}/").content.decode()
-    visible = html[:html.index("<details class=\"card advanced\">")]
+    visible = html[:html.index('<section class="card advanced"')]
     assert "There is nothing to plan yet" in visible
     assert "nothing_to_do" not in visible and "gap" not in visible
     assert "nothing_to_do, relative gap 0.000" in html  # behind Advanced

@@ -351,6 +351,7 @@ def test_a_work_order_by_hand(page: Any, stack: int, shots: Path, django_db_bloc
     page.fill("#id_due_at", "2031-01-15T07:00")
     member = page.locator("#id_assignee option").all_inner_texts()[-1]
     page.select_option("#id_assignee", label=member)
+    page.screenshot(path=str(shots / "work-order-new.png"), full_page=True)
     page.get_by_role("button", name="Create work order").click()
     page.wait_for_url("**/work-orders/*/")
     assert page.get_by_role("heading", name="WO-").inner_text().endswith(f"{mode} on Mill-1")
@@ -373,10 +374,10 @@ def test_dashboard_fits_a_phone(browser: Any, page: Any, stack: int, shots: Path
         menu = tab.locator("button.menu-toggle")
         assert menu.is_visible() and menu.get_attribute("aria-expanded") == "false"
         assert not tab.get_by_role("link", name="Work orders").is_visible()
+        tab.screenshot(path=str(shots / "fleet-phone.png"), full_page=True)
         menu.click()
         assert menu.get_attribute("aria-expanded") == "true"
         assert tab.get_by_role("link", name="Work orders").is_visible()
-        tab.screenshot(path=str(shots / "fleet-phone.png"), full_page=True)
         # The board opens on a column with work orders in it, not on an empty one.
         tab.goto(tenant_url(stack, "/work-orders/"))
         tab.wait_for_load_state("load")
