@@ -78,3 +78,12 @@ def process(
 
 def python_bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
+
+
+@contextmanager
+def asgi_server(*, port: int, log: Path) -> Iterator[None]:
+    """Daphne serving the project on 127.0.0.1:`port` against the test database until the block
+    ends (the browser tests' server)."""
+    args = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
+    with process(args, log=log, ready=lambda _: port_listening(port)):
+        yield

@@ -25,7 +25,7 @@ from machines.services import machine_create, machine_type_adopt
 from predictions.models import Alert, ModelVersion, Prediction
 from tenants.models import Tenant
 from tenants.services import tenant_signup
-from tests.live import free_port, port_listening, process, python_bin
+from tests.live import asgi_server, free_port
 
 pytestmark = pytest.mark.live
 SLUG = "plainwords"
@@ -60,8 +60,7 @@ def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathF
             _seed()
     logs = tmp_path_factory.mktemp("browser-language")
     port = free_port()
-    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
-    with django_db_blocker.unblock(), process(asgi, log=logs / "daphne.log", ready=lambda _: port_listening(port)):
+    with django_db_blocker.unblock(), asgi_server(port=port, log=logs / "daphne.log"):
         yield port
 
 

@@ -25,7 +25,7 @@ from planning.services import plan_run, plan_start
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import committed_tenant_drop
-from tests.live import free_port, port_listening, process, python_bin
+from tests.live import asgi_server, free_port
 from tests.planning.pumps import MONDAY, three_pumps
 
 pytestmark = pytest.mark.live
@@ -54,9 +54,7 @@ def initech(world: Any, django_db_blocker: Any) -> Iterator[tuple[Tenant, int]]:
 def stack(initech: tuple[Tenant, int], django_db_blocker: Any,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
-    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
-    with django_db_blocker.unblock(), process(asgi, log=tmp_path_factory.mktemp("planning") / "daphne.log",
-                                              ready=lambda _: port_listening(port)):
+    with django_db_blocker.unblock(), asgi_server(port=port, log=tmp_path_factory.mktemp("planning") / "daphne.log"):
         yield port
 
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from accounts.models import ApiKey
 from accounts.services import api_key_create
 from tests.conftest import PASSWORD
-from tests.live import free_port, port_listening, process, python_bin
+from tests.live import asgi_server, free_port
 
 pytestmark = pytest.mark.live
 PHONE = {"width": 390, "height": 844}
@@ -33,11 +33,9 @@ NEW_SLUG = "trusty-works"
 def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A Daphne server against the test database; its links say its own port."""
     port = free_port()
-    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PDM_SITE_URL", f"http://{settings.BASE_DOMAIN}:{port}")
-        with django_db_blocker.unblock(), process(asgi, log=tmp_path_factory.mktemp("trust") / "daphne.log",
-                                                  ready=lambda _: port_listening(port)):
+        with django_db_blocker.unblock(), asgi_server(port=port, log=tmp_path_factory.mktemp("trust") / "daphne.log"):
             yield port
 
 

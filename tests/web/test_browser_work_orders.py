@@ -25,29 +25,27 @@ from predictions.models import WorkOrder
 from predictions.services.alerts import alert_raise
 from predictions.services.work_orders import work_order_create, work_order_transition
 from tenants.models import Tenant
-from tenants.services import tenant_deactivate, tenant_signup
-from tests.conftest import MOTOR, PASSWORD
-from tests.live import free_port, port_listening, process, python_bin
+from tenants.services import tenant_signup
+from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
+from tests.live import asgi_server, free_port
 
 pytestmark = pytest.mark.live
-SLUG = "initech"
-OWNER, ENGINEER = "owner@initech.test", "engineer@initech.test"
+SLUG = "initrode"  # not "initech": test_browser_planning.py commits an organization of that name
+OWNER, ENGINEER = "owner@initrode.test", "engineer@initrode.test"
 PUMP = "centrifugal-pump"
 
 
 @pytest.fixture(scope="module")
 def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
-    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
-    with django_db_blocker.unblock(), process(asgi, log=tmp_path_factory.mktemp("work-orders") / "daphne.log",
-                                              ready=lambda _: port_listening(port)):
+    with django_db_blocker.unblock(), asgi_server(port=port, log=tmp_path_factory.mktemp("work-orders") / "daphne.log"):
         yield port
 
 
 @pytest.fixture(scope="module")
-def initech(world: Any, django_db_blocker: Any) -> Iterator[Tenant]:
+def initrode(world: Any, django_db_blocker: Any) -> Iterator[Tenant]:
     with django_db_blocker.unblock():
-        signup = tenant_signup(organization_name="Initech", slug=SLUG, owner_email=OWNER, owner_password=PASSWORD)
+        signup = tenant_signup(organization_name="Initrode", slug=SLUG, owner_email=OWNER, owner_password=PASSWORD)
         engineer = User.objects.create_user(ENGINEER, PASSWORD)
         User.objects.filter(id=engineer.id).update(full_name="Erin Engineer")
         User.objects.filter(id=signup.owner.id).update(full_name="Olga Owner")
@@ -58,7 +56,7 @@ def initech(world: Any, django_db_blocker: Any) -> Iterator[Tenant]:
             machine_create(machine_type_id=motor_type.id, name="M-7", site="Plant A", line="Line 2")
     yield signup.tenant
     with django_db_blocker.unblock():
-        tenant_deactivate(tenant=signup.tenant)
+        committed_tenant_drop(signup.tenant, emails=[OWNER, ENGINEER])
 
 
 def url(port: int, path: str = "/") -> str:
@@ -76,19 +74,19 @@ def signed_in(browser: Any, port: int, email: str, path: str, **context: Any) ->
     return tab
 
 
-def initech_machine(name: str) -> Any:
+def initrode_machine(name: str) -> Any:
     return Machine.objects.get(name=name)
 
 
 @pytest.fixture(scope="module")
-def engineer_tab(browser: Any, stack: int, initech: Tenant) -> Iterator[Any]:
+def engineer_tab(browser: Any, stack: int, initrode: Tenant) -> Iterator[Any]:
     tab = signed_in(browser, stack, ENGINEER, "/work-orders/")
     yield tab
     tab.context.close()
 
 
 def test_a_work_order_by_hand_offers_the_chosen_machines_modes_and_members_by_name(
-        engineer_tab: Any, stack: int, initech: Tenant, shots: Path) -> None:
+        engineer_tab: Any, stack: int, initrode: Tenant, shots: Path) -> None:
     tab = engineer_tab
     tab.get_by_role("link", name="New work order").click()
     tab.wait_for_url(url(stack, "/work-orders/new/"))
@@ -120,10 +118,10 @@ def test_moves_read_as_words_in_the_history(engineer_tab: Any) -> None:
     assert "Open → In Progress" in history and "in_progress" not in history
 
 
-def test_an_alert_being_worked_on_links_its_work_order(engineer_tab: Any, stack: int, initech: Tenant,
+def test_an_alert_being_worked_on_links_its_work_order(engineer_tab: Any, stack: int, initrode: Tenant,
                                                        django_db_blocker: Any, shots: Path) -> None:
-    with django_db_blocker.unblock(), tenant_context(initech):
-        pump = initech_machine("P-101")
+    with django_db_blocker.unblock(), tenant_context(initrode):
+        pump = initrode_machine("P-101")
         alert = alert_raise(machine_id=pump.id, failure_mode="cavitation", probability=0.9).alert
         assert alert is not None
         order = work_order_create(machine_id=pump.id, alert_id=alert.id, title="", actor_id=None)
@@ -138,7 +136,7 @@ def test_an_alert_being_worked_on_links_its_work_order(engineer_tab: Any, stack:
     tab.wait_for_url(url(stack, f"/work-orders/{order.id}/"))
 
 
-def test_on_a_phone_the_board_opens_on_the_column_with_work(browser: Any, stack: int, initech: Tenant,
+def test_on_a_phone_the_board_opens_on_the_column_with_work(browser: Any, stack: int, initrode: Tenant,
                                                             shots: Path) -> None:
     # The work orders so far are in progress: Open and Scheduled are empty.
     phone = signed_in(browser, stack, OWNER, "/work-orders/", viewport={"width": 390, "height": 844},
