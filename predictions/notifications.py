@@ -15,7 +15,9 @@ import time
 from typing import Any
 
 import urllib3
+from django.conf import settings
 from django.core.mail import send_mail
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -24,6 +26,7 @@ from pdm_saas import outbound
 from pdm_saas.celery import tenant_task_send
 from predictions.models import Alert, WebhookDelivery, WebhookEndpoint
 from tenants.db import connection
+from tenants.schema_names import tenant_url
 
 WEBHOOK_TIMEOUT_SECONDS = 10
 
@@ -38,11 +41,22 @@ def alert_notify_later(*, alert_id: int, event: str) -> None:
     tenant_task_send(alert_notify_task, args=[alert_id, event], queue="notify")
 
 
+def alert_url(alert: Alert) -> str:
+    """The alert in the inbox, on the tenant's host at the configured site address: where the
+    person who reads the email or the chat message acts on it."""
+    tenant = connection.tenant
+    domain = tenant.get_primary_domain()
+    host = domain.domain if domain else f"{tenant.slug}.{settings.BASE_DOMAIN}"
+    return tenant_url(host, f"{reverse('predictions:alerts')}#alert-{alert.id}")
+
+
 def alert_payload(alert: Alert, event: str) -> dict[str, Any]:
     verb = "escalated" if event == "alert.escalated" else "opened"
+    link = alert_url(alert)
     text = f"[{alert.severity.upper()}] {alert.title} ({verb})"
     if alert.recommendation:
         text += f"\nRecommended: {alert.recommendation}"
+    text += f"\nOpen the alert: {link}"
     return {
         "text": text,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
@@ -51,7 +65,7 @@ def alert_payload(alert: Alert, event: str) -> dict[str, Any]:
             "machine": alert.machine.name, "kind": alert.kind, "failure_mode": alert.failure_mode,
             "severity": alert.severity,
             "probability": alert.probability, "escalation_level": alert.escalation_level,
-            "recommendation": alert.recommendation, "opened_at": alert.opened_at.isoformat(),
+            "recommendation": alert.recommendation, "opened_at": alert.opened_at.isoformat(), "url": link,
         },
     }
 

@@ -66,6 +66,7 @@ def _endpoint(client_for, url: str) -> str:
 
 
 @allow_loopback
+@override_settings(SITE_URL="http://localhost:8010")  # the server runs on another port than 8000
 def test_alert_is_mailed_and_posted_signed_in_slack_format(client_for, motor, world, receiver):
     state, url = receiver
     secret = _endpoint(client_for, url)
@@ -85,6 +86,9 @@ def test_alert_is_mailed_and_posted_signed_in_slack_format(client_for, motor, wo
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + sent["body"], hashlib.sha256).hexdigest()
     assert hmac.compare_digest(signature, expected)
     assert set(mail.outbox[-1].to) == {"owner@acme.test", "admin@acme.test", "engineer@acme.test"}
+    # Both lead to the alert on the organization's host, at the configured site address.
+    link = f"http://acme.localhost:8010/alerts/#alert-{alert.id}"
+    assert payload["pdm"]["url"] == link and f"Open the alert: {link}" in mail.outbox[-1].body
 
 
 @allow_loopback
