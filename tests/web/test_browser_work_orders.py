@@ -30,7 +30,7 @@ from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
 from tests.live import asgi_server, free_port
 
 pytestmark = pytest.mark.live
-SLUG = "initrode"  # not "initech": test_browser_planning.py commits an organization of that name
+SLUG = "initrode"  # not "initech": tests/predictions/test_engine_live.py keeps one committed
 OWNER, ENGINEER = "owner@initrode.test", "engineer@initrode.test"
 PUMP = "centrifugal-pump"
 

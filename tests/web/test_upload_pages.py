@@ -14,13 +14,17 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection as db_connection
 from django_tenants.utils import tenant_context
 
+from accounts.models import User
+from accounts.roles import Role
+from accounts.services import membership_add
 from machines.models import Machine, MachineType, MappingPreset, Upload
 from machines.selectors import readings_count
 from machines.services import machine_type_adopt
 from tenants.models import Tenant
+from tenants.services import tenant_signup
+from tests.conftest import PASSWORD, committed_tenant_drop
 
 MOTOR = "induction-motor-siemens-1la7"
 HEADER = ["timestamp", "Current (A)", "Winding temp", "Vibration", "operator"]
@@ -457,54 +461,49 @@ def test_the_upload_page_offers_deletion_to_engineers_only(client_for, finished)
 # --- in a real browser: the misfiled upload of issue 16, refused, fixed, imported, deleted -------
 
 
-@pytest.fixture(scope="module")
-def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A Daphne server on acme, storing files where this process reads them (the import job is
-    run here, with `.run()`); acme's pumps and a saved mapping of another layout, committed for
-    the server and removed afterwards."""
-    from tests.live import free_port, port_listening, process, python_bin
+STORY_SLUG, STORY_ENGINEER = "pump-story", "engineer@pump-story.test"
 
-    media = tmp_path_factory.mktemp("media")
-    port = free_port()
-    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
-    with pytest.MonkeyPatch.context() as patch, django_db_blocker.unblock():
-        patch.setenv("DJANGO_MEDIA_ROOT", str(media))
-        patch.setattr(django_settings, "MEDIA_ROOT", media)
-        with tenant_context(world.acme):
+
+@pytest.fixture(scope="module")
+def story(world: Any, django_db_blocker: Any) -> Iterator[Tenant]:
+    """An organization of its own (committed, for the server; dropped afterwards), so the story
+    never meets what other modules commit in acme: its pumps, a saved mapping of another layout
+    and an engineer."""
+    with django_db_blocker.unblock():
+        signup = tenant_signup(organization_name="Pump Story", slug=STORY_SLUG, owner_email="owner@pump-story.test",
+                               owner_password=PASSWORD)
+        membership_add(user=User.objects.create_user(STORY_ENGINEER, PASSWORD), tenant=signup.tenant,
+                       role=Role.ENGINEER)
+        with tenant_context(signup.tenant):
             motor = machine_type_adopt(key=MOTOR)
             for name in ("P-101", "P-102", "P-103"):
                 Machine.objects.create(machine_type=motor, name=name)
             MappingPreset.objects.create(name="scada", machine_type=motor, header=HEADER[:4], mapping={
                 "time_column": "timestamp", "machine_name": "P-101", "create_unknown_machines": False,
                 "sensors": {"Current (A)": "current_a", "Winding temp": "winding_temp_c"}})
-        try:
-            with process(asgi, log=media / "daphne.log", ready=lambda _: port_listening(port)):
-                yield port
-        finally:
-            _committed_story_drop(world)
+    yield signup.tenant
+    with django_db_blocker.unblock():
+        committed_tenant_drop(signup.tenant, emails=["owner@pump-story.test", STORY_ENGINEER])
 
 
-def _committed_story_drop(world: Any) -> None:
-    from jobs.models import Job
-    from machines.models import UploadDeletion
+@pytest.fixture(scope="module")
+def stack(story: Tenant, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A Daphne server storing files where this process reads them (the import job is run here,
+    with `.run()`)."""
+    from tests.live import asgi_server, free_port
 
-    Tenant.objects.filter(id=world.acme.id).update(time_zone="")
-    with tenant_context(world.acme):
-        ids = list(Machine.objects.values_list("id", flat=True))
-        with db_connection.cursor() as cursor:
-            cursor.execute("DELETE FROM machines_reading WHERE machine_id = ANY(%s)", [ids])
-        UploadDeletion.objects.all().delete()
-        job_ids = [job_id for job_id in Upload.objects.values_list("job_id", flat=True) if job_id is not None]
-        Upload.objects.all().delete()
-        Job.objects.filter(id__in=job_ids).delete()
-        MappingPreset.objects.all().delete()
-        Machine.objects.all().delete()
-        MachineType.objects.filter(key=MOTOR).delete()
+    media = tmp_path_factory.mktemp("media")
+    port = free_port()
+    with pytest.MonkeyPatch.context() as patch, django_db_blocker.unblock():
+        patch.setenv("DJANGO_MEDIA_ROOT", str(media))
+        patch.setattr(django_settings, "MEDIA_ROOT", media)
+        with asgi_server(port=port, log=media / "daphne.log"):
+            yield port
 
 
 @pytest.mark.live
 def test_a_misfiling_upload_is_refused_then_fixed_imported_and_deleted_in_a_browser(
-        browser: Any, stack: int, world: Any, django_db_blocker: Any, tmp_path: Path, settings: Any) -> None:
+        browser: Any, stack: int, story: Tenant, django_db_blocker: Any, tmp_path: Path, settings: Any) -> None:
     from machines.tasks import upload_process_task
 
     settings.MEDIA_ROOT = os.environ["DJANGO_MEDIA_ROOT"]  # the server's folder (see `stack`), not this test's
@@ -513,10 +512,10 @@ def test_a_misfiling_upload_is_refused_then_fixed_imported_and_deleted_in_a_brow
     context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
     context.set_default_timeout(20_000)
     page = context.new_page()
-    base = f"http://acme.localhost:{stack}"
+    base = f"http://{STORY_SLUG}.localhost:{stack}"
     try:
         page.goto(f"{base}/accounts/login/")
-        page.fill("input[name=username]", "engineer@acme.test")
+        page.fill("input[name=username]", STORY_ENGINEER)
         page.fill("input[name=password]", "Correct-Horse-42")
         page.locator("form button[type=submit]").click()
         page.goto(f"{base}/uploads/")
@@ -539,19 +538,19 @@ def test_a_misfiling_upload_is_refused_then_fixed_imported_and_deleted_in_a_brow
         page.wait_for_load_state("load")
         doubts = page.locator("#mapping-doubts")
         assert doubts.is_visible() and "'machine' is ignored" in doubts.inner_text()
-        with django_db_blocker.unblock(), tenant_context(world.acme):
+        with django_db_blocker.unblock(), tenant_context(story):
             assert not Upload.objects.exists()  # blocked: nothing imported
         # Fixed: the machine column says which pump each row is from.
         page.locator("select[name=col_1]").select_option("machine")
         page.locator("select[name=machine_name]").select_option("")
         page.get_by_role("button", name="Import").click()
         page.wait_for_url("**/uploads/*/")
-        with django_db_blocker.unblock(), tenant_context(world.acme):
+        with django_db_blocker.unblock(), tenant_context(story):
             upload = Upload.objects.get()
             assert upload.mapping["time_zone"] == "Europe/Berlin"
             upload_process_task.run(upload.job_id)
             assert Upload.objects.get().rows_stored == 30
-        assert Tenant.objects.get(id=world.acme.id).time_zone == "Europe/Berlin"
+        assert Tenant.objects.get(id=story.id).time_zone == "Europe/Berlin"
         page.reload()
         page.locator("#upload-delete").click()
         assert page.locator("#readings-removed tbody").inner_text().split() == [
@@ -560,7 +559,7 @@ def test_a_misfiling_upload_is_refused_then_fixed_imported_and_deleted_in_a_brow
         page.wait_for_url(f"**/uploads/{upload.pk}/")
         deleted = page.locator("#upload-deleted").inner_text()
         assert "30 readings of P-101 (10), P-102 (10), P-103 (10) removed" in deleted
-        with django_db_blocker.unblock(), tenant_context(world.acme):
+        with django_db_blocker.unblock(), tenant_context(story):
             assert not any(readings_count(machine_id=machine.id) for machine in Machine.objects.all())
     finally:
         context.close()
