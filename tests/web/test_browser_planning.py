@@ -29,16 +29,16 @@ from tests.live import asgi_server, free_port
 from tests.planning.pumps import MONDAY, three_pumps
 
 pytestmark = pytest.mark.live
-SLUG = "vandelay"  # not "initech": tests/predictions/test_engine_live.py keeps one committed
-EMAIL = "plant@vandelay.test"
+SLUG = "planning-pumps"  # a name no other module commits (test_engine_live keeps "initech")
+EMAIL = "plant@planning-pumps.test"
 PASSWORD = "Correct-Horse-42"
 
 
 @pytest.fixture(scope="module")
-def vandelay(world: Any, django_db_blocker: Any) -> Iterator[tuple[Tenant, int]]:
+def planning_pumps(world: Any, django_db_blocker: Any) -> Iterator[tuple[Tenant, int]]:
     """The organization with the three pumps and a plan made on MONDAY (committed, for the server)."""
     with django_db_blocker.unblock():
-        signup = tenant_signup(organization_name="Vandelay Pumps", slug=SLUG, owner_email=EMAIL,
+        signup = tenant_signup(organization_name="Planning Pumps", slug=SLUG, owner_email=EMAIL,
                                owner_password=PASSWORD)
         with time_machine.travel(MONDAY, tick=False), tenant_context(signup.tenant):
             three_pumps()
@@ -51,7 +51,7 @@ def vandelay(world: Any, django_db_blocker: Any) -> Iterator[tuple[Tenant, int]]
 
 
 @pytest.fixture(scope="module")
-def stack(vandelay: tuple[Tenant, int], django_db_blocker: Any,
+def stack(planning_pumps: tuple[Tenant, int], django_db_blocker: Any,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
     with django_db_blocker.unblock(), asgi_server(port=port, log=tmp_path_factory.mktemp("planning") / "daphne.log"):
@@ -63,8 +63,8 @@ def url(port: int, path: str) -> str:
 
 
 def test_the_plan_schedules_the_alerted_pump_and_says_why_the_others_are_out(
-        page: Any, stack: int, vandelay: tuple[Tenant, int], shots: Path) -> None:
-    plan_id = vandelay[1]
+        page: Any, stack: int, planning_pumps: tuple[Tenant, int], shots: Path) -> None:
+    plan_id = planning_pumps[1]
     page.goto(url(stack, f"/planning/plans/{plan_id}/"))
     page.fill("input[name=username]", EMAIL)
     page.fill("input[name=password]", PASSWORD)
@@ -90,7 +90,7 @@ def test_the_plan_schedules_the_alerted_pump_and_says_why_the_others_are_out(
     page.screenshot(path=str(shots / "planning-plan.png"), full_page=True)
 
 
-def test_default_costs_are_marked_and_set_on_the_costs_page(page: Any, stack: int, vandelay: tuple[Tenant, int],
+def test_default_costs_are_marked_and_set_on_the_costs_page(page: Any, stack: int, planning_pumps: tuple[Tenant, int],
                                                            django_db_blocker: Any) -> None:
     page.get_by_role("link", name="default costs — set your own").click()
     page.wait_for_url(url(stack, "/planning/costs/"))
@@ -101,14 +101,14 @@ def test_default_costs_are_marked_and_set_on_the_costs_page(page: Any, stack: in
     page.wait_for_url("**/planning/costs/#type-*")
     assert "Saved the costs of" in page.locator(".message.success").inner_text()
     assert page.locator(".costs-default").count() == 0
-    with django_db_blocker.unblock(), tenant_context(vandelay[0]):
+    with django_db_blocker.unblock(), tenant_context(planning_pumps[0]):
         pump = MachineType.objects.get()
         seal = next(m for m in pump.metadata["failure_modes"] if m["name"] == "mechanical_seal_failure")
         assert seal["repair_cost"] == 2400
         assert MaintenancePlan.objects.count() == 1  # a saved cost changes the next plan, not this one
 
 
-def test_skills_are_chosen_from_the_failure_modes_by_label(page: Any, stack: int, vandelay: tuple[Tenant, int],
+def test_skills_are_chosen_from_the_failure_modes_by_label(page: Any, stack: int, planning_pumps: tuple[Tenant, int],
                                                            django_db_blocker: Any) -> None:
     page.goto(url(stack, "/planning/"))
     page.locator("#technicians ~ details summary, section[aria-labelledby=technicians] details summary").first.click()
@@ -119,5 +119,5 @@ def test_skills_are_chosen_from_the_failure_modes_by_label(page: Any, stack: int
     page.wait_for_url("**/planning/#technicians")
     row = page.locator("section[aria-labelledby=technicians] tr", has_text="Lee")
     assert "Pump: any repair" in row.inner_text()
-    with django_db_blocker.unblock(), tenant_context(vandelay[0]):
+    with django_db_blocker.unblock(), tenant_context(planning_pumps[0]):
         assert Technician.objects.get(name="Lee").skills == ["pump"]
