@@ -23,7 +23,8 @@ from django.core.mail import send_mail
 
 from accounts.models import Membership, User
 from tenants.models import Domain, Tenant
-from tenants.schema_names import PUBLIC_SCHEMA, tenant_url
+from tenants.schema_names import PUBLIC_SCHEMA
+from tenants.selectors import tenant_link
 
 LOGIN_LINK_SALT = "accounts.sign_in.login_link"
 LOGIN_LINK_SECONDS = 120  # from the signup answer to the new host: one redirect, seconds at most
@@ -45,8 +46,7 @@ def organization_at_address(*, address: str) -> Tenant | None:
 
 def organization_login_url(*, tenant: Tenant) -> str:
     """The sign-in page of an organization, from the configured site address."""
-    domain = tenant.get_primary_domain()
-    return tenant_url(domain.domain if domain else f"{tenant.slug}.{settings.BASE_DOMAIN}", "/accounts/login/")
+    return tenant_link(tenant=tenant, path="/accounts/login/")
 
 
 def sign_in_links_mail(*, email: str) -> int:

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import urllib3
-from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +25,7 @@ from pdm_saas import outbound
 from pdm_saas.celery import tenant_task_send
 from predictions.models import Alert, WebhookDelivery, WebhookEndpoint
 from tenants.db import connection
-from tenants.schema_names import tenant_url
+from tenants.selectors import tenant_link
 
 WEBHOOK_TIMEOUT_SECONDS = 10
 
@@ -44,10 +43,7 @@ def alert_notify_later(*, alert_id: int, event: str) -> None:
 def alert_url(alert: Alert) -> str:
     """The alert in the inbox, on the tenant's host at the configured site address: where the
     person who reads the email or the chat message acts on it."""
-    tenant = connection.tenant
-    domain = tenant.get_primary_domain()
-    host = domain.domain if domain else f"{tenant.slug}.{settings.BASE_DOMAIN}"
-    return tenant_url(host, f"{reverse('predictions:alerts')}#alert-{alert.id}")
+    return tenant_link(tenant=connection.tenant, path=f"{reverse('predictions:alerts')}#alert-{alert.id}")
 
 
 def alert_payload(alert: Alert, event: str) -> dict[str, Any]:

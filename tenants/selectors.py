@@ -19,7 +19,7 @@ def tenant_link(*, tenant: Tenant, path: str) -> str:
     """An absolute link to a page of the tenant, for emails: built from its primary domain and
     the configured scheme and port, never from the request (whose Host header the sender chose)."""
     domain = tenant.get_primary_domain()
-    return tenant_url(domain.domain if domain else settings.BASE_DOMAIN, path)
+    return tenant_url(domain.domain if domain else f"{tenant.slug}.{settings.BASE_DOMAIN}", path)
 
 
 def tenant_time_zone(*, tenant_id: int) -> str:
