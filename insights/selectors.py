@@ -15,16 +15,9 @@ from django.utils import timezone
 
 from billing.models import Subscription
 from machines.metadata import failure_mode_label, failure_mode_or_costliest
-from machines.models import Machine, Upload
-from predictions.models import (
-    Alert,
-    DriftReport,
-    FailureEvent,
-    ModelVersion,
-    OutcomeSnapshot,
-    Prediction,
-    WorkOrder,
-)
+from machines.models import FailureEvent, Machine, Upload
+from maintenance.models import Alert, WorkOrder
+from predictions.models import DriftReport, ModelVersion, OutcomeSnapshot, Prediction
 from tenants.db import connection
 
 DEFAULT_DAYS = 30

@@ -8,10 +8,10 @@ import numpy as np
 from rest_framework import serializers
 
 from machines.models import Machine, MachineType
+from machines.serializers import MachineRef
 from predictions.decision import risk_levels
 from predictions.frames import window_end_cycle
 from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction
-from predictions.serializers import MachineRef
 from predictions.services.training import DEFAULT_HORIZON_H, DEFAULT_MACHINES, LIMITS
 
 

@@ -1,5 +1,5 @@
-"""Reads about labels (failure events, the remaining-useful-life of each reading) and about what
-the stored predictions have read."""
+"""Reads about labels (failure events, the remaining-useful-life of each reading), about what
+the stored predictions have read, and the false alarms an alert rule can expect of the models."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from machines.models import Machine, MachineType
+from maintenance.models import Alert, AlertRule
 from predictions.frames import CYCLE_DATA_BEFORE
-from predictions.models import Alert, Prediction
+from predictions.models import ModelVersion, Prediction
 from tenants.db import connection
 
 # For each reading: the first failure of its machine at or after it. Readings after the last
@@ -183,3 +184,53 @@ def prediction_rul_is_evidence(prediction: Prediction) -> bool:
     metrics = ModelVersion.objects.filter(id=version_id).values_list("metrics", flat=True).first() or {}
     skill = metrics.get("r2")
     return not isinstance(skill, (int, float)) or skill != skill or skill >= RUL_SKILL
+
+
+FALSE_ALARM_DAYS = 100  # the rate is given per 100 machine-days
+
+
+def alert_rule_false_alarms(*, rule: AlertRule) -> list[dict[str, Any]]:
+    """The rule's expected false alerts per 100 machine-days, for each machine type it covers
+    that has a champion failure classifier: a healthy machine whose scored windows are flagged
+    independently at the classifier's validation false-positive rate, one window a model step
+    (a window scored twice counts once). Cycle-indexed types have no days: per 1,000 windows
+    only. Neighbouring windows share readings, so real runs of false flags are likelier: a floor.
+    A read of the model registry for maintenance's alert rules (their API and the alerts page)."""
+    if rule.machine is not None:
+        types = MachineType.objects.filter(id=rule.machine.machine_type_id)
+    elif rule.machine_type_id is not None:
+        types = MachineType.objects.filter(id=rule.machine_type_id)
+    else:  # the tenant default covers every type in use
+        types = MachineType.objects.filter(machines__isnull=False).distinct()
+    return [rate for machine_type in types.order_by("key") if (rate := _false_alarm_rate(rule, machine_type))]
+
+
+def _false_alarm_rate(rule: AlertRule, machine_type: MachineType) -> dict[str, Any] | None:
+    from predictions.decision import expected_false_alarms
+    from predictions.services.registry import model_set_for  # the model stack: not at web start-up
+    from predictions.web_format import steps_duration
+
+    champion = ModelVersion.objects.filter(machine_type=machine_type, machine__isnull=True,
+                                           kind=ModelVersion.Kind.FAILURE_CLASSIFIER,
+                                           status=ModelVersion.Status.CHAMPION).only("id", "metrics").first()
+    models = model_set_for(machine_type=machine_type) if champion is not None else None
+    if champion is None or models is None:
+        return None
+    metrics = champion.metrics or {}
+    fpr = (metrics.get("validation") or {}).get("fpr", metrics.get("fpr"))
+    if not isinstance(fpr, int | float):
+        return None
+    windows = {"k": rule.windows_k, "n": rule.windows_n, "clear": rule.windows_clear}
+    per_1000 = expected_false_alarms(float(fpr), windows=1000, **windows)
+    daily = None if models.time_unit == "cycles" else 24.0 / models.step_hours
+    per_days = expected_false_alarms(float(fpr), windows=round(FALSE_ALARM_DAYS * daily), **windows) if daily else None
+    # The rule counts model steps: "4 of 6" is 4 days at risk for a type stepping daily, 8 cycles
+    # for an engine read per cycle. Saying so turns the counts into the time a planner expects.
+    unit = models.time_unit
+    return {"machine_type": machine_type.key, "name": machine_type.name, "model_version": champion.id,
+            "validation_fpr": round(float(fpr), 4), "windows_per_day": daily,
+            "step": steps_duration(models.step_hours, unit),
+            "opens_after": steps_duration(rule.windows_k * models.step_hours, unit),
+            "clears_after": steps_duration(rule.windows_clear * models.step_hours, unit),
+            "per_100_machine_days": None if per_days is None else round(per_days, 3),
+            "per_1000_windows": round(per_1000, 3)}

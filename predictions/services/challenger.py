@@ -59,13 +59,12 @@ from django.utils import timezone
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.baselines import baseline_model_steps
-from machines.models import Machine, MachineType
+from machines.models import FailureEvent, Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError
 from predictions.bundles import FAILURE, RUL, Bundle, bundle_load
 from predictions.frames import CYCLE_DATA_BEFORE
 from predictions.models import (
     Dataset,
-    FailureEvent,
     ModelEvent,
     ModelVersion,
     OutcomeSnapshot,

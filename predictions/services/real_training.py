@@ -36,12 +36,12 @@ from django.conf import settings
 from jobs.models import Job
 from jobs.services import ProgressFn, no_progress
 from machines.metadata import is_observation_type
-from machines.models import Machine, MachineType
+from machines.models import FailureEvent, Machine, MachineType
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import FAILURE, KINDS, RUL, Bundle
 from predictions.features import data_spec
 from predictions.frames import DEFAULT_STEP_HOURS, time_scale_for
-from predictions.models import Dataset, FailureEvent, ModelVersion
+from predictions.models import Dataset, ModelVersion
 from predictions.services.normal_training import train_on_normal_operation
 from predictions.services.observation_training import observation_training_run
 from predictions.services.registry import (

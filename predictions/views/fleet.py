@@ -18,11 +18,12 @@ from accounts.roles import Scope
 from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
 from machines.models import Machine, MachineType
 from machines.selectors import readings_recent
+from maintenance.models import Alert, WorkOrder
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
 from predictions.decision import AT_RISK
 from predictions.frames import time_scale_for, time_unit_of
-from predictions.models import Alert, Prediction, WorkOrder
+from predictions.models import Prediction
 from predictions.selectors import (
     fleet_filter_options,
     fleet_overview,

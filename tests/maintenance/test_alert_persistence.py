@@ -16,10 +16,11 @@ from machines.baselines import DEFAULT_DAYS
 from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create
+from maintenance.models import Alert, AlertRule
 from predictions.decision import expected_false_alarms
-from predictions.models import Alert, AlertRule, ModelVersion, Prediction
-from predictions.services.alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
+from predictions.models import ModelVersion, Prediction
 from predictions.services.scoring import machine_predict
+from predictions.services.scoring_alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from tests.conftest import TRAINED_TYPE, failing_run_readings
 
 JSON = "application/json"
