@@ -21,10 +21,15 @@ def _relabel(apps: Any, schema_editor: Any, *, backwards: bool) -> None:
     for app_label, names in MOVED.items():
         old, new = (app_label, "predictions") if backwards else ("predictions", app_label)
         for name in names:
-            # Where the new label exists already (post_migrate created it), the old row is left
-            # stale, as Django's own RenameModel does: `remove_stale_contenttypes` deals with it.
-            if not content_types.filter(app_label=new, model=name).exists():
-                content_types.filter(app_label=old, model=name).update(app_label=new)
+            if not content_types.filter(app_label=old, model=name).exists():
+                continue
+            # A row under the new label as well was made by post_migrate after this migration was
+            # last reversed: nothing refers to it, while the old row's id is the one permissions and
+            # generic references hold. Raw SQL, not the ORM's delete: its cascade would look for
+            # permissions in public's auth_permission, whose ids are public's, not this schema's.
+            schema_editor.execute("DELETE FROM django_content_type WHERE app_label = %s AND model = %s",
+                                  params=[new, name])
+            content_types.filter(app_label=old, model=name).update(app_label=new)
     content_types.clear_cache()
 
 
