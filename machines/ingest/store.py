@@ -38,12 +38,12 @@ from django.db import DatabaseError, IntegrityError, OperationalError, transacti
 from django_tenants.utils import get_public_schema_name
 from psycopg.errors import UniqueViolation
 
+from engine.metadata import array_sensors
 from machines.ingest.finite import non_finite_reject
 from machines.ingest.fleet import MachineResolver
 from machines.ingest.mapping import ColumnMapping, mapping_validate
 from machines.ingest.parse import ParsedBatch, batch_parse
 from machines.ingest.reader import TableSource, table_open
-from machines.metadata import array_sensors
 from machines.models import MachineType
 from machines.services import machine_type_slots
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError

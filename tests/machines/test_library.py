@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engine.metadata import MetadataInvalid, derived_formulas, metadata_validate, range_zone, signal_ranges
 from machines.library import (
     LIBRARY_DIR,
     MAX_IMPORT_BYTES,
@@ -17,7 +18,6 @@ from machines.library import (
     metadata_export,
     metadata_import,
 )
-from machines.metadata import MetadataInvalid, derived_formulas, metadata_validate, range_zone, signal_ranges
 
 FILES = sorted(LIBRARY_DIR.glob("*.json"))
 KEYS = [path.stem for path in FILES]
