@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.roles import Scope
-from engine.metadata import MetadataInvalid
+from engine.metadata_checks import MetadataInvalid
 from jobs.models import Job
 from machines import services, uploads
 from machines.forms import (

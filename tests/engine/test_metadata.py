@@ -17,19 +17,21 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from engine.metadata import (
-    MetadataInvalid,
-    MetadataProblem,
     derived_evaluate,
     header_to_identifier,
-    json_path,
-    metadata_check,
-    metadata_schema,
-    metadata_validate,
     numeric_sensors,
     range_zone,
     sensor_for_header,
     signal_names,
     signal_ranges,
+)
+from engine.metadata_checks import (
+    MetadataInvalid,
+    MetadataProblem,
+    json_path,
+    metadata_check,
+    metadata_schema,
+    metadata_validate,
 )
 from machines.library import library_get
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from engine.metadata import MetadataInvalid, derived_formulas, metadata_validate, range_zone, signal_ranges
+from engine.metadata import derived_formulas, range_zone, signal_ranges
+from engine.metadata_checks import MetadataInvalid, metadata_validate
 from machines.library import (
     LIBRARY_DIR,
     MAX_IMPORT_BYTES,

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
 from engine.array_summaries import STATISTICS, array_summaries, summary_slots
-from engine.metadata import metadata_validate
+from engine.metadata_checks import metadata_validate
 from machines.models import MachineType, ObservationLabel, Upload
 from machines.observations import array_column
 from machines.selectors import observations_of_type, readings_count
