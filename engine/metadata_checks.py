@@ -7,6 +7,9 @@ a document of the right shape, so it can index freely; a tenant fixes the shape 
 meaning. Every problem names a JSON path (`$.sensors[2].ranges.warning`) and what was expected.
 
 A checked document is read through `engine.metadata` (`machine_type_schema`).
+
+Longer than 400 lines because the two passes of one check share their path and message
+helpers, and a reader of a refusal's wording wants every rule of the format in one file.
 """
 
 from __future__ import annotations

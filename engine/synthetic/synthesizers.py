@@ -67,6 +67,9 @@ models), while the classifier serves on window features anyway; GaussianCopula, 
 best or near-best on pair trends and TSTR. TVAE (100 epochs) and the hybrid remain one argument
 away; the hybrid is the best row-level choice. All synthetic data stays far below real data on
 TSTR (0.4-0.5 against 0.75-0.86): train on the simulator's own fleets where possible.
+
+Longer than 400 lines because the training frame, the SDV fit and the finishing of samples
+are one round trip (what the frame encodes, `_finish` decodes) and read best side by side.
 """
 
 from __future__ import annotations

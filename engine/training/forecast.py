@@ -51,6 +51,9 @@ booster call; 0.3-0.4 ms of it is XGBoost).
 History rows are rows, not hours, as in `engine.features`: train and serve at the same
 sampling. Horizons are hours from the time column; the learned model assumes regular sampling
 (the target at h is the row round(h / median step) ahead).
+
+Longer than 400 lines because training and serving share the trend features: one file keeps
+the forecaster trained on exactly what it is later served.
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ Same seed, same data and the same number of trials give the same model, whicheve
 trained each candidate (the libraries run deterministically on one thread). A time budget can end
 a search after a different number of trials on a busier machine, so the job records the number
 of trials it ran: rerunning with `max_trials` set to it reproduces the model exactly.
+
+Longer than 400 lines because the search's settings, its trial loop and its blend share
+private types (`Problem`, `Candidate`, `Trial`) that workers on other machines also use.
 """
 
 from __future__ import annotations

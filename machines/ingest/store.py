@@ -15,6 +15,9 @@ partitions are created in that transaction before the first row of their month i
 Creating a partition briefly takes a strong lock on `machines_reading`, held until commit: a
 long historical upload that creates partitions blocks other writers of this tenant's readings
 until it commits. Live data should find its month's partition made ahead of time.
+
+Longer than 400 lines because the writer's COPY encoding, staging and partition steps run in
+one transaction whose order matters; the reasons are spelled out beside each step.
 """
 
 from __future__ import annotations
