@@ -59,13 +59,26 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class AffectedSignal:
+    """How a failure mode moves a signal on the way to failure (docs/metadata.md)."""
+
+    signal: str
+    direction: Literal["increase", "decrease"]
+    progression: str
+    magnitude: float
+
+
+@dataclass(frozen=True)
 class FailureMode:
     name: str
     label: str
     aliases: tuple[str, ...]
+    affected: tuple[AffectedSignal, ...]
     repair_cost: float
     downtime_hours: float
-    document: Mapping[str, Any] = field(repr=False)  # symptoms, actions, affected signals, as written
+    mean_time_to_failure_hours: float | None
+    pf_interval_hours: float | None
+    document: Mapping[str, Any] = field(repr=False)  # symptoms and actions, as written
 
 
 @dataclass(frozen=True)
@@ -123,9 +136,16 @@ _SCHEMAS_LOCK = Lock()
 _SCHEMAS_KEPT = 256  # machine types a process reads; far more than a tenant has
 
 
-def machine_type_schema(document: Mapping[str, Any]) -> MachineTypeSchema:
+# What the engine's entry points take: the schema, or a checked document they read once at the door.
+MachineTypeLike = MachineTypeSchema | Mapping[str, Any]
+
+
+def machine_type_schema(document: MachineTypeLike) -> MachineTypeSchema:
     """The schema of a checked document, built once per distinct document per process (keyed by
-    its content, so an edited type gets a new one): formulas compile once, not on every call."""
+    its content, so an edited type gets a new one): formulas compile once, not on every call.
+    A schema given is returned as it is."""
+    if isinstance(document, MachineTypeSchema):
+        return document
     key = hashlib.sha1(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
     with _SCHEMAS_LOCK:
         if key in _SCHEMAS:
@@ -145,14 +165,25 @@ def _schema_build(document: Mapping[str, Any]) -> MachineTypeSchema:
     known = {signal.name for signal in signals}
     formulas = tuple((item["name"], formula_compile(item["formula"], known))
                      for item in document.get("derived_signals", []))
-    modes = tuple(FailureMode(name=mode["name"], label=str(mode.get("label") or mode["name"].replace("_", " ")),
-                              aliases=tuple(mode.get("aliases", [])), repair_cost=float(mode.get("repair_cost", 0)),
-                              downtime_hours=float(mode.get("downtime_hours", 0)), document=mode)
-                  for mode in document.get("failure_modes") or [])
-    cycle = document.get("hours_per_cycle")
+    modes = tuple(_failure_mode(mode) for mode in document.get("failure_modes") or [])
     return MachineTypeSchema(document=document, signals=signals, formulas=formulas, failure_modes=modes,
                              observations=document.get("data_kind") == "observations",
-                             hours_per_cycle=None if cycle is None else float(cycle))
+                             hours_per_cycle=_optional_float(document.get("hours_per_cycle")))
+
+
+def _failure_mode(mode: Mapping[str, Any]) -> FailureMode:
+    affected = tuple(AffectedSignal(signal=a["signal"], direction=a["direction"], progression=a["progression"],
+                                    magnitude=float(a["magnitude"])) for a in mode.get("affected_signals", []))
+    return FailureMode(name=mode["name"], label=str(mode.get("label") or mode["name"].replace("_", " ")),
+                       aliases=tuple(mode.get("aliases", [])), affected=affected,
+                       repair_cost=float(mode.get("repair_cost", 0)),
+                       downtime_hours=float(mode.get("downtime_hours", 0)),
+                       mean_time_to_failure_hours=_optional_float(mode.get("mean_time_to_failure_hours")),
+                       pf_interval_hours=_optional_float(mode.get("pf_interval_hours")), document=mode)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _signal(item: Mapping[str, Any], *, derived: bool) -> Signal:
