@@ -17,7 +17,7 @@ class AlertRule(models.Model):
     its type's, else the tenant default (both empty).
 
     Scoring opens an alert when `windows_k` of the machine's last `windows_n` steps (windows of
-    its readings, one a model step) are at risk (predictions.decision) and closes it after
+    its readings, one a model step) are at risk (engine.decision) and closes it after
     `windows_clear` steps in a row that are not. 4 of 6, clear after 6: with the classifier's
     validation false-positive rate of at most 5% and steps flagged independently, a healthy
     machine on hourly steps raises about 0.13 false alerts per 100 machine-days (3 of 5 would
@@ -58,7 +58,7 @@ class AlertRule(models.Model):
                                                critical_probability__lte=1)
                                    & Q(critical_probability__gte=models.F("warning_probability")),
                                    name="alertrule_probabilities"),
-            # predictions.decision.alarm_rule_check: bounds keep the false-alarm chain small, and
+            # engine.decision.alarm_rule_check: bounds keep the false-alarm chain small, and
             # clear >= n - k + 1 keeps a closed alarm from reopening on the windows that opened it.
             models.CheckConstraint(condition=Q(windows_k__gte=1, windows_k__lte=models.F("windows_n"),
                                                windows_n__lte=12, windows_clear__gte=1, windows_clear__lte=48)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from predictions.frames import window_end_cycle
+from engine.frames import window_end_cycle
 
 
 class Dataset(models.Model):
@@ -157,7 +157,7 @@ class Prediction(models.Model):
     confidence = models.FloatField()
     explanation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # The verdict (predictions.decision): what every page and the alerts read.
+    # The verdict (engine.decision): what every page and the alerts read.
     state = models.CharField(max_length=16, blank=True)  # learning / healthy / watch / at_risk
     risk = models.FloatField(null=True)  # the failure risk shown: the probability, raised by an RUL inside the horizon
     threshold = models.FloatField(null=True)  # the classifier's threshold: the alert level the risk reads against
@@ -177,13 +177,13 @@ class Prediction(models.Model):
     @property
     def time_unit(self) -> str:
         """"cycles" for cycle-indexed data, else "h": the unit of `horizon_h`, `rul_h` and the
-        explanation's durations (predictions.frames)."""
+        explanation's durations (engine.frames)."""
         return "h" if window_end_cycle(self.window_end) is None else "cycles"
 
 
 class DriftReference(models.Model):
     """What a model version's inputs and scores looked like in training, kept compactly for drift
-    checks: per feature a quantile sketch (`predictions.drift.sketch`), the model's scores on the
+    checks: per feature a quantile sketch (`engine.drift.sketch`), the model's scores on the
     same rows, and each sensor's missing share. Computed on a version's first drift check from its
     dataset (docs/models.md, "Drift and outcomes")."""
 

@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership
+from engine.metadata import failure_mode_label
 from machines.baselines import machine_baseline_after_repair
 from machines.failures import failure_mode_resolve
-from machines.metadata import failure_mode_label
 from machines.models import FailureEvent, Machine
 from maintenance.models import Alert, WorkOrder, WorkOrderEvent
 from pdm_saas.errors import Conflict, InvalidInput, NotFound

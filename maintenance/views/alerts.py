@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from machines.metadata import failure_mode_label as metadata_mode_label
+from engine.metadata import failure_mode_label as metadata_mode_label
 from maintenance import selectors
 from maintenance.models import Alert
 from maintenance.services import alerts as alert_services

@@ -1,7 +1,7 @@
 """Scoring raises alerts: the alarm rule read over each machine's latest steps.
 
 Scoring opens an alert only on evidence: when `windows_k` of a machine's last `windows_n` scored
-windows are at risk by the decision rules (`predictions.decision`, the same verdict the fleet and
+windows are at risk by the decision rules (`engine.decision`, the same verdict the fleet and
 machine pages show), and the alert clears itself after `windows_clear` windows in a row that are
 not (hysteresis). What an alert is and how it opens, repeats, cools down and clears is
 maintenance's (`maintenance.services.alerts`); this module reads the predictions and decides.
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from engine.decision import AT_RISK, CRITICAL, LEARNING, alarm_next, critical_level, risk_text
 from machines.models import Machine
 from maintenance.models import Alert, AlertRule
 from maintenance.services.alerts import (
@@ -31,7 +32,6 @@ from maintenance.services.alerts import (
     alert_rules,
     alerts_clear,
 )
-from predictions.decision import AT_RISK, CRITICAL, LEARNING, alarm_next, critical_level, risk_text
 from predictions.models import Dataset, ModelVersion, Prediction
 
 

@@ -14,13 +14,13 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from billing.services import usage_predictions
+from engine.bundles import ANOMALY, FAILURE, RUL, bundle_load
 from jobs.models import Job
 from machines.failures import failure_event_create
 from machines.live import readings_push
 from machines.models import FailureEvent, Machine
 from machines.services import machine_create
 from maintenance.services.work_orders import work_order_close, work_order_create, work_order_transition
-from predictions.bundles import ANOMALY, FAILURE, RUL, bundle_load
 from predictions.models import ModelEvent, ModelVersion, OutcomeSnapshot, Prediction, ShadowPrediction
 from predictions.services.challenger import (
     CHALLENGER_KIND,
