@@ -37,6 +37,7 @@ from jobs.models import Job
 from jobs.services import ProgressFn, no_progress
 from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
+from machines.reading_store import readings_latest
 from pdm_saas.errors import InvalidInput
 from predictions.bundles import FAILURE, KINDS, RUL, Bundle
 from predictions.features import data_spec
@@ -60,7 +61,6 @@ from predictions.training.classifier import column_numpy, default_horizon_h
 from predictions.training.real import DEFAULT_MARGIN, better_by, evaluate_bundle, label_runs, summary_row
 from predictions.training.search import SearchSettings
 from predictions.training.suite import Suite, train_suite
-from tenants.db import connection
 
 REAL_KIND = "models.train_real"
 MIN_FAILED_RUNS = 3
@@ -170,11 +170,8 @@ def _failed_runs(table: pa.Table) -> int:
 
 
 def _time_scale(machines: Mapping[int, str]) -> float:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT extract(epoch FROM max(ts)) FROM machines_reading WHERE machine_id = ANY(%s)",
-                       [list(machines)])
-        latest = cursor.fetchone()[0]
-    return time_scale_for(np.array([np.nan if latest is None else float(latest)]))
+    newest = readings_latest(machine_ids=list(machines)).values()
+    return time_scale_for(np.array([max(newest).timestamp() if newest else np.nan]))
 
 
 def _bundle(version: ModelVersion) -> Bundle:
