@@ -111,7 +111,7 @@ def mill(db: None, world: Any) -> Any:
 def _failure(machine: Machine, occurred_at: datetime) -> None:
     """A failure event, whichever app holds its model: the store reads the table by its name."""
     model = next(m for m in apps.get_models() if m._meta.db_table == "predictions_failureevent")
-    model.objects.create(machine_id=machine.id, occurred_at=occurred_at, failure_mode="tool_wear")
+    model._default_manager.create(machine_id=machine.id, occurred_at=occurred_at, failure_mode="tool_wear")
 
 
 @pytest.mark.django_db
