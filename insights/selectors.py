@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from billing.models import Subscription
-from machines.metadata import failure_mode_label, failure_mode_or_costliest
+from engine.metadata import failure_mode_label, failure_mode_or_costliest
 from machines.models import Machine, Upload
 from predictions.models import (
     Alert,

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.frames import CYCLE_DATA_BEFORE
 from machines.models import MachineType
-from predictions.frames import CYCLE_DATA_BEFORE
 from tenants.db import connection
 
 Array = np.ndarray

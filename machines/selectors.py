@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from machines.metadata import observation_labels
+from engine.metadata import observation_labels
 from machines.models import Machine, MachineType, ObservationLabel
 from machines.reading_store import sensor_slots, slot_values
 from tenants.db import connection

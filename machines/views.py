@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.roles import Scope
+from engine.metadata_checks import MetadataInvalid
 from jobs.models import Job
 from machines import services, uploads
 from machines.forms import (
@@ -34,7 +35,6 @@ from machines.forms import (
 from machines.ingest.doubts import MappingDoubtful
 from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export, metadata_import
-from machines.metadata import MetadataInvalid
 from machines.models import Machine, MachineType, MappingPreset, Upload, UploadDeletion
 from machines.selectors import upload_readings_by_machine
 from machines.textfiles import ENCODINGS

@@ -1,4 +1,4 @@
-"""Stored readings as model frames (predictions.frames): the reading store's columns
+"""Stored readings as model frames (engine.frames): the reading store's columns
 (`machines.reading_store`, the one owner of the reading table) bucketed into model steps.
 
 - `bucketed_frame`: bucketed into model steps inside Postgres (numeric slots averaged, categorical
@@ -7,7 +7,7 @@
 - `columns_frame`: any `SlotColumns` (scoring's latest window) as a frame.
 
 `data_step_hours` turns how often the machines report into the model step
-(`predictions.frames.step_hours_for`).
+(`engine.frames.step_hours_for`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from engine.frames import frame_from_columns, step_hours_for, time_scale_for
 from machines.models import MachineType
 from machines.reading_store import SlotColumns, reading_gap_median, readings_bucketed
-from predictions.frames import frame_from_columns, step_hours_for, time_scale_for
 
 
 def columns_frame(columns: SlotColumns, names: Mapping[int, str], document: Mapping[str, Any], *,
@@ -48,7 +48,7 @@ INTERVAL_SAMPLE = 10_000  # latest readings per machine the step is measured on
 
 
 def data_step_hours(machine_ids: Sequence[int]) -> float:
-    """The model step the machines' readings call for (`predictions.frames.step_hours_for`): the
+    """The model step the machines' readings call for (`engine.frames.step_hours_for`): the
     median gap between consecutive readings of the same machine, over each machine's latest
     INTERVAL_SAMPLE readings (an index scan, however long the history), in model time (cycles
     count as hours, `time_scale_for`)."""

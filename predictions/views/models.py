@@ -20,11 +20,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Scope
+from engine.frames import time_unit_of
 from machines.models import Machine, MachineType
 from pdm_saas.errors import ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
-from predictions.frames import time_unit_of
 from predictions.models import DriftReport, ModelVersion
 from predictions.services import challenger, drift, registry
 from predictions.services.outcomes import outcome_series

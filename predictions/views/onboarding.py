@@ -15,13 +15,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from engine.frames import time_unit_of
 from jobs.models import Job
 from machines.library import library_list
 from machines.models import MachineType
 from machines.services import machine_type_adopt, machines_create_named, machines_import_file
 from pdm_saas.errors import InvalidInput, ServiceError
 from pdm_saas.web_access import member_view, page_actor
-from predictions.frames import time_unit_of
 from predictions.models import Dataset, ModelVersion
 from predictions.services.samples import MAX_SAMPLE_MACHINES, sample_readings_csv
 from predictions.services.training import ONBOARD_KIND, onboarding_start
