@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from engine.metadata import derived_evaluate, signal_ranges
+from engine.metadata import MachineTypeLike, machine_type_schema
 from engine.regimes import Regimes, fit_regimes
 
 Array = np.ndarray
@@ -186,7 +186,7 @@ def _regime_of(frame: pa.Table, rows: Array, baseline: Baseline) -> Array:
     return baseline.regimes.assign({s: _column(frame, s)[rows] for s in baseline.regimes.settings})
 
 
-def reference_levels(document: Mapping[str, Any]) -> dict[str, float]:
+def reference_levels(document: MachineTypeLike) -> dict[str, float]:
     """The healthy level the cold-start models learned, per numeric sensor and derived signal: the
     simulator's healthy level (the regime's level where a regime sets the sensor, else the middle
     of its normal range with a small regime offset) averaged over the regimes by their shares;
@@ -236,19 +236,20 @@ def _alternates(spread: float, regime_levels: Sequence[float]) -> bool:
     return bool(np.isfinite(spread) and between > 0 and spread > ALTERNATING * between)
 
 
-def references(document: Mapping[str, Any]) -> References:
+def references(document: MachineTypeLike) -> References:
     """The type's References (see the class): from the simulator's own plan."""
     plan = _simulator_plan(document)
     per_regime = {name: plan.levels[:, i] for i, name in enumerate(plan.names)}
-    for name, value in derived_evaluate(dict(document), per_regime).items():
+    schema = machine_type_schema(document)
+    for name, value in schema.derived_evaluate(per_regime).items():
         derived = np.broadcast_to(np.asarray(value, np.float64), (len(plan.shares),))
         if np.isfinite(derived).all():
             per_regime[name] = derived
     mixed = {name: float(plan.shares @ values) for name, values in per_regime.items()}
     regimes = [{name: float(values[r]) for name, values in per_regime.items()} for r in range(len(plan.shares))]
-    declared = [set(r.get("signal_levels", {})) for r in document.get("operating_regimes", [])]
+    declared = [set(r.get("signal_levels", {})) for r in schema.document.get("operating_regimes", [])]
     set_points = sorted(set.intersection(*declared)) if len(declared) > 1 else []
-    ranges = signal_ranges(dict(document))
+    ranges = schema.ranges
     spans = {s: float(ranges[s]["normal"][1] - ranges[s]["normal"][0]) for s in set_points
              if s in ranges and ranges[s].get("normal")}
     return References(mixed=mixed, regimes=regimes if len(regimes) > 1 else [], set_points=set_points, spans=spans)
@@ -269,7 +270,7 @@ def typical_spreads(table: pa.Table, *, signals: list[str], steps: int) -> dict[
     return out
 
 
-def _simulator_plan(document: Mapping[str, Any]) -> Any:
+def _simulator_plan(document: MachineTypeLike) -> Any:
     # The simulator's own plan, so the reference is what the models were trained on, not a copy
     # of its rules that could drift from them.
     from engine.synthetic.simulator import SimulationOptions, _plan

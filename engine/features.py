@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from engine.metadata import signal_names
+from engine.metadata import MachineTypeLike, machine_type_schema
 from engine.regimes import Regimes, fit_regimes
 
 STATISTICS = ("mean", "std", "min", "max", "last", "slope", "delta")
@@ -56,20 +56,15 @@ class FeatureSpec:
             raise ValueError("windows must be positive row counts")
 
     @classmethod
-    def for_document(cls, document: Mapping[str, Any], **overrides: Any) -> FeatureSpec:
+    def for_document(cls, document: MachineTypeLike, **overrides: Any) -> FeatureSpec:
         """A spec whose categorical columns and category order come from the machine type."""
-        categorical = {
-            sensor["name"]: tuple(sensor["categories"])
-            for sensor in document.get("sensors", [])
-            if sensor["kind"] == "categorical"
-        }
+        categorical = {sensor.name: sensor.categories for sensor in machine_type_schema(document).categorical_sensors}
         return cls(**{"categorical": categorical, **overrides})
 
 
-def document_signals(document: Mapping[str, Any]) -> list[str]:
+def document_signals(document: MachineTypeLike) -> list[str]:
     """The numeric sensors and derived signals of a machine type: the columns to window."""
-    categorical = {s["name"] for s in document.get("sensors", []) if s["kind"] == "categorical"}
-    return [name for name in signal_names(document) if name not in categorical]
+    return [signal.name for signal in machine_type_schema(document).signals if signal.kind == "numeric"]
 
 
 def feature_names(signals: Sequence[str], spec: FeatureSpec) -> list[str]:
@@ -351,7 +346,7 @@ def _hours(column: pa.ChunkedArray | pa.Array) -> Array:
     return _numpy(column).astype(np.float64)
 
 
-def data_spec(table: pa.Table, document: Mapping[str, Any], *, rows: Array | None = None,
+def data_spec(table: pa.Table, document: MachineTypeLike, *, rows: Array | None = None,
               seed: int = 0) -> FeatureSpec:
     """A spec fitted to a labelled table of runs (real data) rather than fixed: window lengths
     from the runs' own lengths, operating regimes detected in the signals (engine.regimes),

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from engine.metadata import derived_evaluate, numeric_sensors
+from engine.metadata import MachineTypeLike, machine_type_schema
 
 Array = np.ndarray
 DEFAULT_STEP_HOURS = 1.0
@@ -104,22 +104,23 @@ def window_end_cycle(window_end: datetime) -> int | None:
 Reading = tuple[str, datetime, Mapping[str, Any]]
 
 
-def frame_from_readings(readings: Sequence[Reading], document: Mapping[str, Any], *,
+def frame_from_readings(readings: Sequence[Reading], document: MachineTypeLike, *,
                         step_hours: float = DEFAULT_STEP_HOURS, time_scale: float = 1.0) -> pa.Table:
     """(machine, time, {sensor: value}) triples -> a bucketed frame, sorted by machine and time."""
-    numeric = [s["name"] for s in numeric_sensors(document)]
-    categorical = [s["name"] for s in document.get("sensors", []) if s["kind"] == "categorical"]
+    schema = machine_type_schema(document)
+    numeric = [sensor.name for sensor in schema.numeric_sensors]
+    categorical = [sensor.name for sensor in schema.categorical_sensors]
     machines = np.array([m for m, _, _ in readings], dtype=object)
     seconds = np.array([_epoch_seconds(ts) for _, ts, _ in readings], dtype=np.float64)
     values = {name: np.array([_float(v.get(name)) for _, _, v in readings]) for name in numeric}
     labels = {name: np.array([v.get(name) for _, _, v in readings], dtype=object) for name in categorical}
-    return frame_from_columns(machines, seconds, values, labels, document, step_hours=step_hours,
+    return frame_from_columns(machines, seconds, values, labels, schema, step_hours=step_hours,
                               time_scale=time_scale)
 
 
 def frame_from_columns(
     machines: Array, seconds: Array, numeric: Mapping[str, Array], categorical: Mapping[str, Array],
-    document: Mapping[str, Any], *, step_hours: float = DEFAULT_STEP_HOURS, time_scale: float = 1.0,
+    document: MachineTypeLike, *, step_hours: float = DEFAULT_STEP_HOURS, time_scale: float = 1.0,
 ) -> pa.Table:
     """The columnar form: epoch seconds, float arrays per numeric sensor (NaN = missing).
     `time_scale` stretches time before bucketing (see the module docstring)."""
@@ -140,12 +141,13 @@ def frame_from_columns(
     }
     sensor_values = {name: _bucket_mean(np.asarray(column, np.float64)[order], starts)
                      for name, column in numeric.items()}
-    for sensor in numeric_sensors(document):  # a sensor never sent is missing, not an error
-        sensor_values.setdefault(sensor["name"], np.full(len(starts), np.nan))
+    schema = machine_type_schema(document)
+    for sensor in schema.numeric_sensors:  # a sensor never sent is missing, not an error
+        sensor_values.setdefault(sensor.name, np.full(len(starts), np.nan))
     columns.update({name: pa.array(v, pa.float64()) for name, v in sensor_values.items()})
     for name, column in categorical.items():
         columns[name] = pa.array(_bucket_last(np.asarray(column, object)[order], starts, len(order)), pa.string())
-    derived = derived_evaluate(document, sensor_values) if len(starts) else {}
+    derived = schema.derived_evaluate(sensor_values) if len(starts) else {}
     for name, value in derived.items():
         value = np.broadcast_to(np.asarray(value, np.float64), (len(starts),))
         # A formula over finite inputs can still overflow or divide by zero: missing, not inf.

@@ -59,13 +59,26 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class AffectedSignal:
+    """How a failure mode moves a signal on the way to failure (docs/metadata.md)."""
+
+    signal: str
+    direction: Literal["increase", "decrease"]
+    progression: str
+    magnitude: float
+
+
+@dataclass(frozen=True)
 class FailureMode:
     name: str
     label: str
     aliases: tuple[str, ...]
+    affected: tuple[AffectedSignal, ...]
     repair_cost: float
     downtime_hours: float
-    document: Mapping[str, Any] = field(repr=False)  # symptoms, actions, affected signals, as written
+    mean_time_to_failure_hours: float | None
+    pf_interval_hours: float | None
+    document: Mapping[str, Any] = field(repr=False)  # symptoms and actions, as written
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,16 @@ class MachineTypeSchema:
         return tuple(signal for signal in self.sensors if signal.kind == "categorical")
 
     @cached_property
+    def categories(self) -> Mapping[str, tuple[str, ...]]:
+        """The values each categorical sensor can take, by sensor name."""
+        return {signal.name: signal.categories for signal in self.categorical_sensors}
+
+    @cached_property
+    def array_sensors(self) -> tuple[str, ...]:
+        """Sensors whose file cells hold many numbers each, stored as per-row summaries."""
+        return tuple(signal.name for signal in self.sensors if signal.array)
+
+    @cached_property
     def ranges(self) -> Mapping[str, Mapping[str, tuple[float, float]]]:
         """Ranges by signal name, for every signal that has them."""
         return {signal.name: signal.ranges for signal in self.signals if signal.ranges is not None}
@@ -123,9 +146,16 @@ _SCHEMAS_LOCK = Lock()
 _SCHEMAS_KEPT = 256  # machine types a process reads; far more than a tenant has
 
 
-def machine_type_schema(document: Mapping[str, Any]) -> MachineTypeSchema:
+# What the engine's entry points take: the schema, or a checked document they read once at the door.
+MachineTypeLike = MachineTypeSchema | Mapping[str, Any]
+
+
+def machine_type_schema(document: MachineTypeLike) -> MachineTypeSchema:
     """The schema of a checked document, built once per distinct document per process (keyed by
-    its content, so an edited type gets a new one): formulas compile once, not on every call."""
+    its content, so an edited type gets a new one): formulas compile once, not on every call.
+    A schema given is returned as it is."""
+    if isinstance(document, MachineTypeSchema):
+        return document
     key = hashlib.sha1(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
     with _SCHEMAS_LOCK:
         if key in _SCHEMAS:
@@ -145,14 +175,27 @@ def _schema_build(document: Mapping[str, Any]) -> MachineTypeSchema:
     known = {signal.name for signal in signals}
     formulas = tuple((item["name"], formula_compile(item["formula"], known))
                      for item in document.get("derived_signals", []))
-    modes = tuple(FailureMode(name=mode["name"], label=str(mode.get("label") or mode["name"].replace("_", " ")),
-                              aliases=tuple(mode.get("aliases", [])), repair_cost=float(mode.get("repair_cost", 0)),
-                              downtime_hours=float(mode.get("downtime_hours", 0)), document=mode)
-                  for mode in document.get("failure_modes") or [])
-    cycle = document.get("hours_per_cycle")
+    modes = tuple(_failure_mode(mode) for mode in document.get("failure_modes") or [])
     return MachineTypeSchema(document=document, signals=signals, formulas=formulas, failure_modes=modes,
                              observations=document.get("data_kind") == "observations",
-                             hours_per_cycle=None if cycle is None else float(cycle))
+                             hours_per_cycle=_optional_float(document.get("hours_per_cycle")))
+
+
+def _failure_mode(mode: Mapping[str, Any]) -> FailureMode:
+    affected = tuple(AffectedSignal(signal=a["signal"], direction=a["direction"], progression=a["progression"],
+                                    magnitude=float(a["magnitude"])) for a in mode.get("affected_signals", []))
+    # Lenient where the engine needs only part of a mode (a time scale reads just its intervals).
+    name = str(mode.get("name", ""))
+    return FailureMode(name=name, label=str(mode.get("label") or name.replace("_", " ")),
+                       aliases=tuple(mode.get("aliases", [])), affected=affected,
+                       repair_cost=float(mode.get("repair_cost", 0)),
+                       downtime_hours=float(mode.get("downtime_hours", 0)),
+                       mean_time_to_failure_hours=_optional_float(mode.get("mean_time_to_failure_hours")),
+                       pf_interval_hours=_optional_float(mode.get("pf_interval_hours")), document=mode)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _signal(item: Mapping[str, Any], *, derived: bool) -> Signal:

@@ -30,7 +30,7 @@ from engine.explain import (
 )
 from engine.features import FeatureSpec, serving_features, window_features
 from engine.frames import time_unit_of
-from engine.metadata import range_zone, signal_ranges
+from engine.metadata import machine_type_schema, range_zone
 from engine.training.classifier import column_numpy
 
 Array = np.ndarray
@@ -313,9 +313,10 @@ def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matri
              rows_mode: str) -> None:
     clf = models.classifier
     surrogate, cases = models.explainers()
-    ranges = signal_ranges(models.document)
+    schema = machine_type_schema(models.document)
+    ranges = schema.ranges
     unit = models.time_unit  # "20 cycles", not "20 h", for cycle-indexed data
-    failure_modes = {m["name"]: m for m in models.document.get("failure_modes", [])}
+    failure_modes = {mode.name: mode.document for mode in schema.failure_modes}
     detector = models.detector()
     anomaly_matrix = _matrix_for(detector, models, frame, rows_mode, matrix) if detector is not None else None
     for start in range(0, len(out), EXPLAIN_CHUNK):

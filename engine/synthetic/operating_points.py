@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from engine.metadata import derived_evaluate, numeric_sensors
+from engine.metadata import MachineTypeLike, MachineTypeSchema, Signal, machine_type_schema
 from engine.synthetic.simulator import SimulationOptions, simulate_fleet
 
 Array = np.ndarray
@@ -32,7 +31,7 @@ _PERCENTILES = (1.0, 99.0)  # the machine's own spread that must stay inside nor
 _DRAWS = 30
 
 
-def healthy_fleet(document: Mapping[str, Any], *, machines: int, steps: int, seed: int = 0,
+def healthy_fleet(document: MachineTypeLike, *, machines: int, steps: int, seed: int = 0,
                   step_hours: float = 1.0, calibration: float = CALIBRATION,
                   options: SimulationOptions | None = None) -> pa.Table:
     """`machines` healthy runs of `steps` steps each, every machine at its own operating point.
@@ -46,32 +45,34 @@ def healthy_fleet(document: Mapping[str, Any], *, machines: int, steps: int, see
     return _shifted(document, table, rng, calibration)
 
 
-def _shifted(document: Mapping[str, Any], table: pa.Table, rng: np.random.Generator, calibration: float) -> pa.Table:
+def _shifted(document: MachineTypeLike, table: pa.Table, rng: np.random.Generator, calibration: float) -> pa.Table:
     machine = np.asarray(table.column("machine").to_numpy(zero_copy_only=False)).astype(str)
     starts = np.flatnonzero(np.r_[True, machine[1:] != machine[:-1]]) if table.num_rows else np.zeros(0, np.int64)
     bounds = np.r_[starts, table.num_rows]
-    sensors = {s["name"]: np.asarray(table.column(s["name"]).to_numpy(zero_copy_only=False), np.float64).copy()
-               for s in numeric_sensors(document)}
-    normal = {s["name"]: _normal(s) for s in numeric_sensors(document)}
-    derived_normal = {d["name"]: _normal(d) for d in document.get("derived_signals", []) if "ranges" in d}
+    schema = machine_type_schema(document)
+    sensors = {s.name: np.asarray(table.column(s.name).to_numpy(zero_copy_only=False), np.float64).copy()
+               for s in schema.numeric_sensors}
+    normal = {s.name: _normal(s) for s in schema.numeric_sensors}
+    derived_normal = {d.name: _normal(d) for d in schema.signals if d.derived and d.ranges is not None}
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         own = {name: values[start:end] for name, values in sensors.items()}
-        for name, shift in _operating_point(own, normal, derived_normal, document, rng, calibration).items():
+        for name, shift in _operating_point(own, normal, derived_normal, schema, rng, calibration).items():
             sensors[name][start:end] += shift
     columns = {name: table.column(name) for name in table.column_names}
-    for name, values in {**sensors, **derived_evaluate(document, sensors)}.items():
+    for name, values in {**sensors, **schema.derived_evaluate(sensors)}.items():
         values = np.broadcast_to(np.asarray(values, np.float64), (table.num_rows,))
         columns[name] = pa.array(values.astype(np.float32), pa.float32())
     return pa.table(columns)
 
 
-def _normal(signal: Mapping[str, Any]) -> tuple[float, float]:
-    low, high = signal["ranges"]["normal"]
-    return float(low), float(high)
+def _normal(signal: Signal) -> tuple[float, float]:
+    if signal.ranges is None:  # numeric sensors always have ranges; derived ones are asked only if they do
+        raise ValueError(f"signal '{signal.name}' has no ranges")
+    return signal.ranges["normal"]
 
 
 def _operating_point(values: Mapping[str, Array], normal: Mapping[str, tuple[float, float]],
-                     derived_normal: Mapping[str, tuple[float, float]], document: Mapping[str, Any],
+                     derived_normal: Mapping[str, tuple[float, float]], schema: MachineTypeSchema,
                      rng: np.random.Generator, calibration: float) -> dict[str, float]:
     """One machine's shift per sensor. Sensors moved one by one can push a derived signal (a
     temperature rise, a pressure ratio) out of its normal range, which no healthy machine does:
@@ -82,7 +83,7 @@ def _operating_point(values: Mapping[str, Array], normal: Mapping[str, tuple[flo
         shifts = {name: _shift(own, *normal[name], rng) + rng.uniform(-1, 1) * calibration * (
             normal[name][1] - normal[name][0]) for name, own in values.items()}
         outside = _derived_outside({name: own + shifts[name] for name, own in values.items()}, derived_normal,
-                                   document)
+                                   schema)
         if outside < best[0]:
             best = (outside, shifts)
         if outside == 0:
@@ -91,13 +92,13 @@ def _operating_point(values: Mapping[str, Array], normal: Mapping[str, tuple[flo
 
 
 def _derived_outside(sensors: Mapping[str, Array], derived_normal: Mapping[str, tuple[float, float]],
-                     document: Mapping[str, Any]) -> float:
+                     schema: MachineTypeSchema) -> float:
     """The share of derived readings outside their normal range, beyond the 1% of each tail a
     healthy machine's own spread may reach."""
     if not derived_normal:
         return 0.0
     worst = 0.0
-    for name, value in derived_evaluate(document, sensors).items():
+    for name, value in schema.derived_evaluate(sensors).items():
         if name not in derived_normal:
             continue
         value = np.asarray(value, np.float64)

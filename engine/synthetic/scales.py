@@ -30,11 +30,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from engine.frames import CYCLE_TIME_SCALE
+from engine.metadata import FailureMode, MachineTypeLike, machine_type_schema
 
 PF_STEPS = 20
 MAX_PF_STEPS = 300
@@ -64,22 +64,25 @@ class TimeScale:
         return self.time_scale == CYCLE_TIME_SCALE
 
 
-def type_time_scale(document: Mapping[str, Any]) -> TimeScale:
+def type_time_scale(document: MachineTypeLike) -> TimeScale:
     """The scale a type is simulated at: one cycle a step for cycle types, else the step from
     its P-F intervals (`step_for_intervals`)."""
-    per_cycle = document.get("hours_per_cycle")
-    if per_cycle is not None:
-        return TimeScale(step_hours=1.0, time_scale=CYCLE_TIME_SCALE, hours_per_unit=float(per_cycle))
-    return TimeScale(step_hours=step_for_intervals(pf_intervals(document)))
+    schema = machine_type_schema(document)
+    if schema.hours_per_cycle is not None:
+        return TimeScale(step_hours=1.0, time_scale=CYCLE_TIME_SCALE, hours_per_unit=schema.hours_per_cycle)
+    return TimeScale(step_hours=step_for_intervals(pf_intervals(schema)))
 
 
-def pf_intervals(document: Mapping[str, Any], *, hours_per_unit: float = 1.0) -> list[float]:
+def pf_intervals(document: MachineTypeLike, *, hours_per_unit: float = 1.0) -> list[float]:
     """The modes' P-F intervals in model hours (cycles for cycle types); modes without one are
     left out. With none at all, 30 % of each MTTF stands in (the simulator's default share)."""
-    modes = document.get("failure_modes", [])
-    given = [float(m["pf_interval_hours"]) for m in modes if m.get("pf_interval_hours")]
+    return _pf_intervals(machine_type_schema(document).failure_modes, hours_per_unit=hours_per_unit)
+
+
+def _pf_intervals(modes: Sequence[FailureMode], *, hours_per_unit: float) -> list[float]:
+    given = [m.pf_interval_hours for m in modes if m.pf_interval_hours]
     if not given:
-        given = [0.3 * float(m["mean_time_to_failure_hours"]) for m in modes]
+        given = [0.3 * (m.mean_time_to_failure_hours or 0.0) for m in modes]
     return [value / hours_per_unit for value in given]
 
 
@@ -102,7 +105,7 @@ def ladder_ceil(hours: float) -> float:
     return fitting[0] if fitting else STEP_LADDER_H[-1]
 
 
-def default_horizon(document: Mapping[str, Any], scale: TimeScale | None = None) -> float:
+def default_horizon(document: MachineTypeLike, scale: TimeScale | None = None) -> float:
     """The default warning horizon in model hours (cycles for cycle types): half the warning time
     at least three quarters of the type's failures give (`HORIZON_QUANTILE`), readable, at least
     one step."""
@@ -113,24 +116,24 @@ def default_horizon(document: Mapping[str, Any], scale: TimeScale | None = None)
     return max(readable_floor(HORIZON_PF_FRACTION * warning, cycles=scale.cycles), scale.step_hours)
 
 
-def typical_pf_interval(document: Mapping[str, Any], scale: TimeScale | None = None) -> float | None:
+def typical_pf_interval(document: MachineTypeLike, scale: TimeScale | None = None) -> float | None:
     """The median P-F interval over the failure modes, each weighted by how often it fails
     (1/MTTF), in model hours; None without failure modes. The RUL regressor's cap for simulated
     fleets: beyond the warning time most failures give, remaining life cannot be read."""
     return weighted_pf_interval(document, scale, quantile=0.5)
 
 
-def weighted_pf_interval(document: Mapping[str, Any], scale: TimeScale | None = None, *,
+def weighted_pf_interval(document: MachineTypeLike, scale: TimeScale | None = None, *,
                          quantile: float) -> float | None:
     """The P-F interval at this quantile of the type's failures (modes weighted by 1/MTTF), in
     model hours; modes without an interval are left out unless none has one."""
-    scale = scale or type_time_scale(document)
-    modes = [m for m in document.get("failure_modes", []) if m.get("pf_interval_hours")]
-    modes = modes or list(document.get("failure_modes", []))
+    schema = machine_type_schema(document)
+    scale = scale or type_time_scale(schema)
+    modes = [m for m in schema.failure_modes if m.pf_interval_hours] or list(schema.failure_modes)
     if not modes:
         return None
-    intervals = np.array(pf_intervals({"failure_modes": modes}, hours_per_unit=scale.hours_per_unit))
-    weights = np.array([1 / float(m["mean_time_to_failure_hours"]) for m in modes])
+    intervals = np.array(_pf_intervals(modes, hours_per_unit=scale.hours_per_unit))
+    weights = np.array([1 / float(m.mean_time_to_failure_hours or np.inf) for m in modes])
     order = np.argsort(intervals)
     cumulative = np.cumsum(weights[order]) / weights.sum()
     return float(intervals[order][min(int(np.searchsorted(cumulative, quantile - 1e-9)), len(order) - 1)])

@@ -74,7 +74,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.formulas import Formula
-from engine.metadata import derived_formulas, numeric_sensors, range_zone, signal_ranges
+from engine.metadata import FailureMode, MachineTypeLike, machine_type_schema, range_zone
 from engine.synthetic.scales import TimeScale, scale_metadata, type_time_scale
 
 Array = np.ndarray
@@ -139,7 +139,7 @@ class _Plan:
 
 
 def simulate_fleet(
-    document: Mapping[str, Any], *, machines: int = 20, seed: int = 0, step_hours: float | None = None,
+    document: MachineTypeLike, *, machines: int = 20, seed: int = 0, step_hours: float | None = None,
     healthy_fraction: float = 0.2, options: SimulationOptions | None = None,
 ) -> pa.Table:
     """Run-to-failure trajectories of `machines` simulated machines of this type, one row per step.
@@ -158,7 +158,7 @@ def simulate_fleet(
     return _table(plan, runs, scale, options)
 
 
-def simulation_scale(document: Mapping[str, Any], step_hours: float | None = None) -> TimeScale:
+def simulation_scale(document: MachineTypeLike, step_hours: float | None = None) -> TimeScale:
     """The type's time scale (`engine.synthetic.scales`), with `step_hours` in place of its
     step when given."""
     scale = type_time_scale(document)
@@ -181,15 +181,16 @@ def _check_arguments(machines: int, step_hours: float, healthy_fraction: float, 
 # --- the plan: levels, scales and modes from the document ---------------------------------------
 
 
-def _plan(document: Mapping[str, Any], options: SimulationOptions, time: TimeScale | None = None) -> _Plan:
+def _plan(document: MachineTypeLike, options: SimulationOptions, time: TimeScale | None = None) -> _Plan:
     # `time` only sets the modes' P-F steps; levels and scales (what engine.baselines reads
     # through this plan) are the same at every step, so it defaults to the type's own.
-    time = time or type_time_scale(document)
-    sensors = numeric_sensors(document)
-    names = [sensor["name"] for sensor in sensors]
-    regimes = document["operating_regimes"]
-    normal = np.array([sensor["ranges"]["normal"] for sensor in sensors], dtype=np.float64).reshape(-1, 2)
-    critical = np.array([sensor["ranges"]["critical"] for sensor in sensors], dtype=np.float64).reshape(-1, 2)
+    schema = machine_type_schema(document)
+    time = time or type_time_scale(schema)
+    sensors = schema.numeric_sensors
+    names = [sensor.name for sensor in sensors]
+    regimes = schema.document["operating_regimes"]
+    normal = np.array([schema.ranges[name]["normal"] for name in names], dtype=np.float64).reshape(-1, 2)
+    critical = np.array([schema.ranges[name]["critical"] for name in names], dtype=np.float64).reshape(-1, 2)
     levels, scale = _levels(names, regimes, normal, options)
     regime_set = {name for regime in regimes for name in regime["signal_levels"]}
     margin = options.clip_margin * (critical[:, 1] - critical[:, 0])
@@ -200,10 +201,10 @@ def _plan(document: Mapping[str, Any], options: SimulationOptions, time: TimeSca
         clip_low=clip_low, clip_high=critical[:, 1] + margin,
         regime_names=[regime["name"] for regime in regimes],
         shares=_normalised([regime["share"] for regime in regimes]),
-        modes=[], formulas=derived_formulas(document), clock_step_hours=time.step_hours * time.hours_per_unit,
-        categorical={s["name"]: list(s["categories"]) for s in document["sensors"] if s["kind"] == "categorical"},
+        modes=[], formulas=list(schema.formulas), clock_step_hours=time.step_hours * time.hours_per_unit,
+        categorical={sensor.name: list(sensor.categories) for sensor in schema.categorical_sensors},
     )
-    modes = [_mode(mode, partial, time) for mode in document["failure_modes"]]
+    modes = [_mode(mode, partial, time) for mode in schema.failure_modes]
     return _Plan(**{**partial.__dict__, "modes": modes})
 
 
@@ -229,13 +230,13 @@ def _levels(
     return np.where(np.isnan(given), middle + offsets, given), scale
 
 
-def _mode(mode: Mapping[str, Any], plan: _Plan, scale: TimeScale) -> _Mode:
-    interval = mode.get("pf_interval_hours")
-    direct = {a["signal"] for a in mode["affected_signals"] if a["signal"] in plan.names}
+def _mode(mode: FailureMode, plan: _Plan, scale: TimeScale) -> _Mode:
+    interval = mode.pf_interval_hours
+    direct = {a.signal for a in mode.affected if a.signal in plan.names}
     drifts = []
-    for affected in mode["affected_signals"]:
-        sign = 1.0 if affected["direction"] == "increase" else -1.0
-        signal, magnitude, progression = affected["signal"], float(affected["magnitude"]), affected["progression"]
+    for affected in mode.affected:
+        sign = 1.0 if affected.direction == "increase" else -1.0
+        signal, magnitude, progression = affected.signal, affected.magnitude, affected.progression
         if signal in plan.names:
             drifts.append(_Drift(plan.names.index(signal), sign, magnitude, progression))
             continue
@@ -243,7 +244,7 @@ def _mode(mode: Mapping[str, Any], plan: _Plan, scale: TimeScale) -> _Mode:
         if driver is not None:
             drifts.append(_Drift(driver, sign, magnitude, progression, derived=signal))
     return _Mode(
-        name=mode["name"], weight=1 / mode["mean_time_to_failure_hours"],
+        name=mode.name, weight=1 / float(mode.mean_time_to_failure_hours or math.inf),
         pf_steps=None if interval is None else interval / scale.hours_per_unit / scale.step_hours, drifts=tuple(drifts),
     )
 
@@ -461,15 +462,13 @@ def _labels(runs: list[_Run], lengths: Array, cycle: Array, step_hours: float) -
 _ZONE_RANK = {"normal": 0, "warning": 1, "critical": 2, "implausible": 2}  # clipped just past critical
 
 
-def zones_at_failure(document: Mapping[str, Any], table: pa.Table, *, last_steps: int = 3) -> list[tuple[str, str]]:
+def zones_at_failure(document: MachineTypeLike, table: pa.Table, *, last_steps: int = 3) -> list[tuple[str, str]]:
     """(mode, zone) per failing run: the worst zone any of the mode's affected signals with ranges
     reads in the run's last `last_steps` rows; "normal" when none leaves its normal range. A value
     clipped past the critical range counts as critical."""
-    ranges = signal_ranges(document)
-    affected = {
-        mode["name"]: [a["signal"] for a in mode["affected_signals"] if a["signal"] in ranges]
-        for mode in document["failure_modes"]
-    }
+    schema = machine_type_schema(document)
+    ranges = schema.ranges
+    affected = {mode.name: [a.signal for a in mode.affected if a.signal in ranges] for mode in schema.failure_modes}
     machines = np.asarray(table.column("machine").to_numpy(zero_copy_only=False))
     modes = np.asarray(table.column("failure_mode").to_numpy(zero_copy_only=False))
     needed = {name for names in affected.values() for name in names}

@@ -81,7 +81,7 @@ import math
 import pickle
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +89,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.features import FeatureSpec, document_signals, window_features
-from engine.metadata import derived_evaluate, numeric_sensors, signal_ranges
+from engine.metadata import MachineTypeLike, machine_type_schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,7 +176,7 @@ class _MovedModules(pickle.Unpickler):
 
 
 def fit_synthesizer(
-    table: pa.Table, document: Mapping[str, Any], *, kind: str = DEFAULT_KIND, level: str = DEFAULT_LEVEL,
+    table: pa.Table, document: MachineTypeLike, *, kind: str = DEFAULT_KIND, level: str = DEFAULT_LEVEL,
     epochs: int | None = None, seed: int = 0, max_rows: int = DEFAULT_MAX_ROWS, failure_share: float | None = None,
     failure_horizon_h: float | None = None, threads: int = DEFAULT_THREADS, progress: Progress | None = None,
 ) -> FittedSynthesizer:
@@ -186,7 +186,7 @@ def fit_synthesizer(
     started = time.perf_counter()
     report(0, "preparing the training table")
     frame = training_frame(table, document, level=level)
-    document = dict(document)
+    document = dict(machine_type_schema(document).document)  # kept in the saved synthesizer, as written
     horizon = _failure_horizon(frame, failure_horizon_h) if kind == "hybrid" else None
     with _runtime(threads, seed):
         if kind == "hybrid":
@@ -226,7 +226,7 @@ def _at_most(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
     return frame if len(frame) <= rows else frame.sample(n=rows, random_state=0)
 
 
-def quality_report(real: pa.Table, synthetic: pa.Table, document: Mapping[str, Any]) -> dict[str, Any]:
+def quality_report(real: pa.Table, synthetic: pa.Table, document: MachineTypeLike) -> dict[str, Any]:
     """SDMetrics' quality report of `synthetic` against `real`, as plain JSON-ready values.
 
     `real` is either in the synthetic table's shape or raw readings (then turned into the same level's
@@ -265,7 +265,7 @@ def quality_report(real: pa.Table, synthetic: pa.Table, document: Mapping[str, A
 # --- the training frame ---------------------------------------------------------------------------
 
 
-def training_frame(table: pa.Table, document: Mapping[str, Any], *, level: str) -> pd.DataFrame:
+def training_frame(table: pa.Table, document: MachineTypeLike, *, level: str) -> pd.DataFrame:
     """The table as the synthesizer models it at `level` (see the module docstring)."""
     import pandas as pd
 
@@ -273,8 +273,8 @@ def training_frame(table: pa.Table, document: Mapping[str, Any], *, level: str) 
     categorical = _categorical_sensors(document)
     columns: dict[str, Any] = {name: _strings(table, name) for name in categorical}
     if level == "row":
-        for sensor in numeric_sensors(document):
-            columns[sensor["name"]] = _floats(table, sensor["name"])
+        for sensor in machine_type_schema(document).numeric_sensors:
+            columns[sensor.name] = _floats(table, sensor.name)
         if "regime" in table.column_names:
             columns["regime"] = _strings(table, "regime")
     else:
@@ -286,10 +286,10 @@ def training_frame(table: pa.Table, document: Mapping[str, Any], *, level: str) 
     return pd.DataFrame(columns)
 
 
-def output_columns(frame: pd.DataFrame, document: Mapping[str, Any], level: str) -> list[str]:
+def output_columns(frame: pd.DataFrame, document: MachineTypeLike, level: str) -> list[str]:
     modelled = [name for name in frame.columns if name not in LABELS]
     if level == "row":
-        extra = [signal["name"] for signal in document.get("derived_signals", [])]
+        extra = [name for name, _ in machine_type_schema(document).formulas]
         return modelled + extra + ["failure_mode", REMAINING, "time_to_failure_h", "failed"]
     one_hot = [f"{name}__{category}" for name, categories in _categorical_sensors(document).items()
                for category in categories]
@@ -300,10 +300,11 @@ def _sorted(table: pa.Table) -> pa.Table:
     return table.sort_by([("machine", "ascending"), ("ts", "ascending")])
 
 
-def _with_derived(table: pa.Table, document: Mapping[str, Any]) -> pa.Table:
+def _with_derived(table: pa.Table, document: MachineTypeLike) -> pa.Table:
     """The table with every derived signal computed from its formula (real uploads may lack them)."""
-    values = {sensor["name"]: _floats(table, sensor["name"]) for sensor in numeric_sensors(document)}
-    for name, value in derived_evaluate(document, values).items():
+    schema = machine_type_schema(document)
+    values = {sensor.name: _floats(table, sensor.name) for sensor in schema.numeric_sensors}
+    for name, value in schema.derived_evaluate(values).items():
         column = pa.array(np.broadcast_to(np.asarray(value, dtype=np.float64), (table.num_rows,)), pa.float64())
         table = table.set_column(table.column_names.index(name), name, column) if name in table.column_names \
             else table.append_column(name, column)
@@ -450,18 +451,19 @@ def _scaled(progress: Progress, low: int, high: int, stage: str) -> Progress:
 # --- after sampling --------------------------------------------------------------------------------
 
 
-def _finish(frame: pd.DataFrame, document: Mapping[str, Any], level: str) -> pa.Table:
+def _finish(frame: pd.DataFrame, document: MachineTypeLike, level: str) -> pa.Table:
     """Clip to the critical ranges, recompute what follows from the sampled columns, and convert."""
     frame = frame.reset_index(drop=True)
-    ranges = signal_ranges(document)
+    schema = machine_type_schema(document)
+    ranges = schema.ranges
     frame[REMAINING] = frame[REMAINING].clip(lower=0.0)
     failing = frame["failure_mode"].astype(str) != ""
     frame["time_to_failure_h"] = frame[REMAINING].where(failing, np.nan)
     if level == "row":
-        for sensor in numeric_sensors(document):
-            frame[sensor["name"]] = frame[sensor["name"]].clip(*sensor["ranges"]["critical"])
-        values = {sensor["name"]: frame[sensor["name"]].to_numpy(np.float64) for sensor in numeric_sensors(document)}
-        for name, value in derived_evaluate(document, values).items():
+        for sensor in schema.numeric_sensors:
+            frame[sensor.name] = frame[sensor.name].clip(*ranges[sensor.name]["critical"])
+        values = {sensor.name: frame[sensor.name].to_numpy(np.float64) for sensor in schema.numeric_sensors}
+        for name, value in schema.derived_evaluate(values).items():
             frame[name] = np.broadcast_to(np.asarray(value, dtype=np.float64), (len(frame),))
         frame["failed"] = failing & (frame[REMAINING] <= 0)
     else:
@@ -478,7 +480,7 @@ def _finish(frame: pd.DataFrame, document: Mapping[str, Any], level: str) -> pa.
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _as_frame(table: pa.Table, document: Mapping[str, Any], level: str) -> pd.DataFrame:
+def _as_frame(table: pa.Table, document: MachineTypeLike, level: str) -> pd.DataFrame:
     if all(name in table.column_names for name in REQUIRED) and "machine" in table.column_names:
         return training_frame(table, document, level=level)
     frame = table.to_pandas()
@@ -499,7 +501,7 @@ def _score(value: Any) -> float | None:
 
 
 def _check_arguments(
-    table: pa.Table, document: Mapping[str, Any], kind: str, level: str, epochs: int | None, max_rows: int,
+    table: pa.Table, document: MachineTypeLike, kind: str, level: str, epochs: int | None, max_rows: int,
     failure_share: float | None,
 ) -> None:
     if kind not in KINDS:
@@ -508,7 +510,7 @@ def _check_arguments(
         raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
     if table.num_rows == 0:
         raise ValueError("the table is empty: there is nothing to learn from")
-    sensors = [sensor["name"] for sensor in document.get("sensors", [])]
+    sensors = [sensor.name for sensor in machine_type_schema(document).sensors]
     missing = [name for name in (*REQUIRED, *sensors) if name not in table.column_names]
     if missing:
         raise ValueError(f"the table lacks columns the machine type needs: {', '.join(missing)}")
@@ -520,8 +522,8 @@ def _check_arguments(
         raise ValueError(f"failure_share must be within [0, 1], got {failure_share}")
 
 
-def _categorical_sensors(document: Mapping[str, Any]) -> dict[str, list[str]]:
-    return {s["name"]: list(s["categories"]) for s in document.get("sensors", []) if s["kind"] == "categorical"}
+def _categorical_sensors(document: MachineTypeLike) -> dict[str, list[str]]:
+    return {sensor.name: list(sensor.categories) for sensor in machine_type_schema(document).categorical_sensors}
 
 
 def _strings(table: pa.Table, name: str) -> np.ndarray:

@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +77,7 @@ import pyarrow as pa
 from sklearn.metrics import roc_auc_score
 
 from engine.features import FeatureSpec, document_signals, feature_names
-from engine.metadata import signal_ranges
+from engine.metadata import MachineTypeLike, machine_type_schema
 from engine.splits import split_train_validation_test
 from engine.training.classifier import column_numpy, remaining_observed_hours, row_hours, training_features
 
@@ -214,7 +213,7 @@ def normal_and_degraded(table: pa.Table, cap_h: float) -> tuple[Array, Array]:
 
 
 def train_anomaly_detector(
-    table: pa.Table, document: Mapping[str, Any], *, seed: int = 0, spec: FeatureSpec | None = None,
+    table: pa.Table, document: MachineTypeLike, *, seed: int = 0, spec: FeatureSpec | None = None,
     cap_h: float | None = None, threshold: float = DEFAULT_THRESHOLD, calibration_fraction: float = 0.2,
     test_fraction: float = 0.2, features: Array | None = None,
 ) -> AnomalyResult:
@@ -334,7 +333,7 @@ def _fit(
 
 
 def _test_metrics(
-    result: AnomalyResult, features: Array, document: Mapping[str, Any], normal: Array, degraded: Array, ttf: Array,
+    result: AnomalyResult, features: Array, document: MachineTypeLike, normal: Array, degraded: Array, ttf: Array,
 ) -> tuple[dict[str, float], dict[str, float]]:
     rows = normal | degraded
     window = normal | (~np.isnan(ttf) & (np.nan_to_num(ttf, nan=np.inf) <= result.cap_h))
@@ -365,11 +364,11 @@ def _auc(positive: Array, scores: Array, rows: Array) -> float:
 
 
 def naive_edge_score(
-    features: Array, names: list[str], signals: list[str], spec: FeatureSpec, document: Mapping[str, Any],
+    features: Array, names: list[str], signals: list[str], spec: FeatureSpec, document: MachineTypeLike,
 ) -> Array:
     """The naive rule as a score: the largest distance of a signal's shortest-window mean outside its
     normal range, in normal spans (negative inside the range; > 0 means some signal is outside)."""
-    ranges = signal_ranges(document)
+    ranges = machine_type_schema(document).ranges
     out = np.full(len(features), -np.inf)
     for signal in signals:
         if signal not in ranges or "mean" not in spec.statistics:

@@ -37,6 +37,7 @@ import pyarrow as pa
 import xgboost as xgb
 
 from engine.features import FeatureSpec, document_signals, feature_names, window_features
+from engine.metadata import MachineTypeLike
 from engine.splits import split_train_validation_test
 from engine.training.learners import XGBOOST, TreeModel
 from engine.training.search import (
@@ -147,7 +148,7 @@ def sanitise_feature_names(names: Sequence[str]) -> list[str]:
     return out
 
 
-def training_features(table: pa.Table, document: Mapping[str, Any], spec: FeatureSpec) -> Array:
+def training_features(table: pa.Table, document: MachineTypeLike, spec: FeatureSpec) -> Array:
     """The window features every trainer of a machine type learns from: its numeric sensors and
     derived signals, all rows, in table order. Compute once and pass to each trainer."""
     return window_features(table, signals=document_signals(document), spec=spec)[0]
@@ -198,7 +199,7 @@ def failure_labels(table: pa.Table, horizon_h: float) -> tuple[Array, Array]:
 
 
 def train_failure_classifier(
-    table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0, spec: FeatureSpec | None = None,
+    table: pa.Table, document: MachineTypeLike, *, horizon_h: float, seed: int = 0, spec: FeatureSpec | None = None,
     rounds: int = DEFAULT_ROUNDS, params: Mapping[str, Any] | None = None, max_fpr: float = 0.05,
     validation_fraction: float = 0.2, test_fraction: float = 0.2, init: xgb.Booster | None = None,
     features: Array | None = None, search: SearchSettings | None = None, progress: Progress | None = None,

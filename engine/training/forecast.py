@@ -70,7 +70,7 @@ import pyarrow as pa
 import xgboost as xgb
 
 from engine.features import document_signals
-from engine.metadata import derived_evaluate, range_zone, signal_ranges
+from engine.metadata import MachineTypeLike, machine_type_schema, range_zone
 from engine.splits import split_train_validation_test
 from engine.training.anomaly import DEFAULT_CAP_QUANTILE, check_table
 from engine.training.classifier import column_numpy, load_booster, row_hours
@@ -198,8 +198,8 @@ def trend_features(
     return np.stack(columns, axis=1), last, fits[LOCAL_WINDOW]
 
 
-def signal_scales(table: pa.Table, document: Mapping[str, Any], signals: Sequence[str]) -> dict[str, float]:
-    ranges = signal_ranges(document)
+def signal_scales(table: pa.Table, document: MachineTypeLike, signals: Sequence[str]) -> dict[str, float]:
+    ranges = machine_type_schema(document).ranges
     out = {}
     for signal in signals:
         if signal in ranges:
@@ -212,8 +212,8 @@ def signal_scales(table: pa.Table, document: Mapping[str, Any], signals: Sequenc
     return out
 
 
-def _normal_bounds(document: Mapping[str, Any], signals: Sequence[str]) -> tuple[Array, Array]:
-    ranges = signal_ranges(document)
+def _normal_bounds(document: MachineTypeLike, signals: Sequence[str]) -> tuple[Array, Array]:
+    ranges = machine_type_schema(document).ranges
     low = np.array([ranges[s]["normal"][0] if s in ranges else np.nan for s in signals], dtype=np.float64)
     high = np.array([ranges[s]["normal"][1] if s in ranges else np.nan for s in signals], dtype=np.float64)
     return low, high
@@ -236,14 +236,14 @@ class _Windows:
 
 
 def _windows(
-    table: pa.Table, document: Mapping[str, Any], signals: list[str], mask: Array, horizons: Sequence[float],
+    table: pa.Table, document: MachineTypeLike, signals: list[str], mask: Array, horizons: Sequence[float],
     stride: int,
 ) -> _Windows:
     machines = column_numpy(table, "machine").astype(str)
     hours = row_hours(table)
     ttf = column_numpy(table, "time_to_failure_h").astype(np.float64)
     modes = column_numpy(table, "failure_mode").astype(str)
-    drives = {m["name"]: {a["signal"] for a in m["affected_signals"]} for m in document["failure_modes"]}
+    drives = {m.name: {a.signal for a in m.affected} for m in machine_type_schema(document).failure_modes}
     values = np.stack([column_numpy(table, s).astype(np.float64) for s in signals], axis=1)
     step = float(np.median(np.diff(np.sort(hours[machines == machines[0]])))) if table.num_rows > 1 else 1.0
     offsets = np.maximum(np.round(np.asarray(horizons) / step).astype(int), 1)
@@ -275,7 +275,7 @@ def _windows(
 
 
 def train_sensor_forecaster(
-    table: pa.Table, document: Mapping[str, Any], *, seed: int = 0, horizons: Sequence[float] = HORIZONS_H,
+    table: pa.Table, document: MachineTypeLike, *, seed: int = 0, horizons: Sequence[float] = HORIZONS_H,
     rounds: int = 100, stride: int = 4, params: Mapping[str, Any] | None = None, test_fraction: float = 0.2,
 ) -> ForecasterResult:
     """The learned global model, with held-out metrics next to the last value and the local trend."""
@@ -383,7 +383,7 @@ def _first_exit(hours: Array, values: Array, low: float, high: float) -> tuple[f
 
 
 def _history_matrix(
-    history: pa.Table, document: Mapping[str, Any], signals: list[str], rows: int,
+    history: pa.Table, document: MachineTypeLike, signals: list[str], rows: int,
 ) -> tuple[Array, Array]:
     """(t, values (signals, rows)): the last `rows` rows by time, t in hours relative to the last."""
     check_table(history, ["ts"])
@@ -396,7 +396,7 @@ def _history_matrix(
     missing_derived = [s for s in signals if s not in columns]
     if missing_derived:
         try:
-            columns.update(derived_evaluate(document, columns))  # type: ignore[arg-type]
+            columns.update(machine_type_schema(document).derived_evaluate(columns))  # type: ignore[arg-type]
         except (KeyError, NameError) as error:
             raise ValueError(f"history lacks signal columns {', '.join(missing_derived)}") from error
     missing = [s for s in signals if s not in columns]
@@ -409,7 +409,7 @@ def _history_matrix(
 
 
 def forecast_crossings(
-    result: ForecasterResult | None, history: pa.Table, document: Mapping[str, Any], *,
+    result: ForecasterResult | None, history: pa.Table, document: MachineTypeLike, *,
     horizon_h: float = DEFAULT_HORIZON_H, points: int = PATH_POINTS,
 ) -> list[dict[str, Any]]:
     """Per signal of one machine, from its recent rows (at least HISTORY_ROWS for the learned model's
@@ -437,7 +437,7 @@ def forecast_crossings(
             path_hours = horizons[:1]
         path = (current[:, None] + span[:, None] * result.predict_change(features))[:, : len(path_hours)]
         start = current
-    ranges = signal_ranges(document)
+    ranges = machine_type_schema(document).ranges
     return [
         _signal_forecast(signal, ranges.get(signal), float(current[i]), float(start[i]), path_hours, path[i],
                          method, float(slope[i]), min(horizon_h, float(path_hours[-1])) if result else horizon_h)

@@ -38,7 +38,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from engine.array_summaries import summary_slots
-from engine.metadata import array_sensors, derived_evaluate, numeric_sensors
+from engine.metadata import MachineTypeLike, MachineTypeSchema, machine_type_schema
 
 Array = np.ndarray
 Learner = Callable[[int, int], Any]  # (classes, seed) -> an unfitted classifier
@@ -67,31 +67,34 @@ LEARNERS: dict[str, Learner] = {"xgboost_learner": xgboost_learner, "plain_xgboo
 # --- features ---------------------------------------------------------------------------------
 
 
-def feature_names_for(slots: Sequence[str], document: Mapping[str, Any]) -> list[str]:
+def feature_names_for(slots: Sequence[str], document: MachineTypeLike) -> list[str]:
     """The stored slots (scalar sensors, categorical ones as their index, array summaries), then
     the derived signals."""
-    return [*slots, *(signal["name"] for signal in document.get("derived_signals", []))]
+    return [*slots, *(name for name, _ in machine_type_schema(document).formulas)]
 
 
-def observation_features(columns: Mapping[str, Array], names: Sequence[str], document: Mapping[str, Any],
+def observation_features(columns: Mapping[str, Array], names: Sequence[str], document: MachineTypeLike,
                          rows: int) -> Array:
     """(rows, features) float64 in the order of `names`; a column missing from `columns` is NaN.
     Formulas read an array sensor as its row mean."""
+    schema = machine_type_schema(document)
     values = {name: np.asarray(columns[name], dtype=np.float64) if name in columns else np.full(rows, np.nan)
-              for name in names if name in columns or not _derived(name, document)}
-    inputs = {sensor["name"]: values.get(sensor["name"], np.full(rows, np.nan)) for sensor in numeric_sensors(document)}
-    for sensor in array_sensors(document):
-        inputs[sensor] = values.get(summary_slots(sensor)[0], np.full(rows, np.nan))
+              for name in names if name in columns or not _derived(name, schema)}
+    inputs = {sensor.name: values.get(sensor.name, np.full(rows, np.nan)) for sensor in schema.numeric_sensors}
+    for sensor in schema.sensors:
+        if sensor.array:
+            inputs[sensor.name] = values.get(summary_slots(sensor.name)[0], np.full(rows, np.nan))
     with np.errstate(all="ignore"):
-        derived = derived_evaluate(document, inputs) if document.get("derived_signals") else {}
+        derived = schema.derived_evaluate(inputs) if schema.formulas else {}
     matrix = np.column_stack([np.broadcast_to(np.asarray(values[name] if name in values else derived[name],
                                                          dtype=np.float64), (rows,)) for name in names])
     matrix[~np.isfinite(matrix)] = np.nan
     return matrix.reshape(rows, len(names))
 
 
-def _derived(name: str, document: Mapping[str, Any]) -> bool:
-    return any(signal["name"] == name for signal in document.get("derived_signals", []))
+def _derived(name: str, schema: MachineTypeSchema) -> bool:
+    signal = schema.by_name.get(name)
+    return signal is not None and signal.derived
 
 
 # --- the model --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import pyarrow as pa
 import xgboost as xgb
 
 from engine.features import FeatureSpec, document_signals, feature_names
+from engine.metadata import MachineTypeLike
 from engine.splits import split_train_validation_test
 from engine.training.classifier import (
     DEFAULT_PARAMS,
@@ -94,7 +95,7 @@ def conformal_quantile(residuals: Array, coverage: float) -> float:
 
 
 def train_rul_regressor(
-    table: pa.Table, document: Mapping[str, Any], *, seed: int = 0, spec: FeatureSpec | None = None,
+    table: pa.Table, document: MachineTypeLike, *, seed: int = 0, spec: FeatureSpec | None = None,
     coverage: float = 0.9, cap_h: float | None = None, rounds: int = DEFAULT_ROUNDS,
     params: Mapping[str, Any] | None = None, validation_fraction: float = 0.2, test_fraction: float = 0.2,
     init: xgb.Booster | None = None, features: Array | None = None, search: SearchSettings | None = None,

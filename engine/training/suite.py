@@ -24,6 +24,7 @@ from engine.bundles import ANOMALY, FAILURE, FORECAST, KINDS, RUL, Bundle
 from engine.explain import CaseBase, Surrogate, global_importance
 from engine.features import FeatureSpec, document_signals
 from engine.frames import DEFAULT_STEP_HOURS
+from engine.metadata import MachineTypeLike
 from engine.splits import split_train_validation_test
 from engine.synthetic.scales import scale_from_metadata
 from engine.training.classifier import (
@@ -68,7 +69,7 @@ def table_fingerprint(table: pa.Table) -> str:
 
 
 def train_suite(
-    table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int = 0,
+    table: pa.Table, document: MachineTypeLike, *, horizon_h: float, seed: int = 0,
     step_hours: float | None = None, kinds: Sequence[str] = KINDS, progress: Progress | None = None,
     spec: FeatureSpec | None = None, init: Mapping[str, Bundle] | None = None, init_rounds: int = 100,
     time_scale: float | None = None, search: SearchSettings | None = None, rul_cap_h: float | None = None,
@@ -152,7 +153,7 @@ class _Features:
     fine-tuned model keeps its own spec, hence more than one)."""
 
     table: pa.Table
-    document: Mapping[str, Any]
+    document: MachineTypeLike
     computed: list[tuple[FeatureSpec, np.ndarray]] = field(default_factory=list)
 
     def matrix(self, spec: FeatureSpec) -> np.ndarray:
@@ -179,7 +180,7 @@ def _continued(init: Bundle) -> Any:
     return init.model.booster.raw
 
 
-def _failure(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
+def _failure(table: pa.Table, document: MachineTypeLike, *, horizon_h: float, seed: int, spec: FeatureSpec,
              features: _Features, init: Bundle | None = None, rounds: int | None = None,
              search: SearchSettings | None = None, progress: Progress | None = None) -> Bundle:
     extra: dict[str, Any] = {"spec": spec, "search": search, "progress": progress}
@@ -215,7 +216,7 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int, feat
     return {"surrogate": surrogate.to_json(), "cases": cases.to_arrays(), "importance": importance}
 
 
-def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int, spec: FeatureSpec,
+def _rul(table: pa.Table, document: MachineTypeLike, *, horizon_h: float, seed: int, spec: FeatureSpec,
          features: _Features, init: Bundle | None = None, rounds: int | None = None,
          search: SearchSettings | None = None, progress: Progress | None = None,
          cap_h: float | None = None) -> Bundle:
@@ -230,7 +231,7 @@ def _rul(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed
     return Bundle(RUL, result, {"importance": global_importance(result.booster, result.feature_names)})
 
 
-def _anomaly(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
+def _anomaly(table: pa.Table, document: MachineTypeLike, *, horizon_h: float, seed: int,
              spec: FeatureSpec, features: _Features) -> Bundle:
     from engine.training.anomaly import train_anomaly_detector
 
@@ -243,7 +244,7 @@ def _anomaly(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, 
     return Bundle(ANOMALY, result)
 
 
-def _forecast(table: pa.Table, document: Mapping[str, Any], *, horizon_h: float, seed: int,
+def _forecast(table: pa.Table, document: MachineTypeLike, *, horizon_h: float, seed: int,
               spec: FeatureSpec, features: _Features, horizons: Sequence[float]) -> Bundle:  # reads raw signals
     from engine.training.forecast import train_sensor_forecaster
 
