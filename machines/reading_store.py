@@ -62,10 +62,6 @@ def sensor_slots(*, machine_type_id: int) -> list[str]:
     return list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type_id) or [])
 
 
-def categories_of(document: Mapping[str, Any]) -> dict[str, list[str]]:
-    return {s["name"]: s["categories"] for s in document.get("sensors", []) if s["kind"] == "categorical"}
-
-
 def slot_values(rows: Sequence[Sequence[float | None] | None], width: int) -> Array:
     """Stored `vals` arrays -> a (rows, width) float64 matrix, NaN for a missing slot. Non-finite
     values stay as stored: each reader decides what they mean."""
@@ -90,8 +86,8 @@ def slot_columns(values: Array, slots: Sequence[str], categories: Mapping[str, S
 
 
 def _columns(machine_ids: Sequence[int], seconds: Array, vals: Sequence[Sequence[float | None] | None],
-             slots: list[str], document: Mapping[str, Any]) -> SlotColumns:
-    numeric, categorical = slot_columns(slot_values(vals, len(slots)), slots, categories_of(document))
+             slots: list[str], categories: Mapping[str, Sequence[str]]) -> SlotColumns:
+    numeric, categorical = slot_columns(slot_values(vals, len(slots)), slots, categories)
     return SlotColumns(np.array(machine_ids, dtype=np.int64), seconds, numeric, categorical)
 
 
@@ -149,7 +145,7 @@ def readings_latest_window(*, machine_type: MachineType, machine_ids: Sequence[i
             cursor.execute(_WINDOW_SQL, [list(machine_ids), span])
         rows = cursor.fetchall()
     return _columns([r[0] for r in rows], np.array([float(r[1]) for r in rows]), [r[2] for r in rows], slots,
-                    machine_type.metadata)
+                    machine_type.schema.categories)
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -162,7 +158,7 @@ def readings_bucketed(*, machine_type: MachineType, machine_ids: Sequence[int], 
     machine and step (numeric slots averaged, categorical ones their last value): all of them;
     or from `start` to `end`; or, with `span`, each machine's within `span` before its newest."""
     slots = sensor_slots(machine_type_id=machine_type.id)
-    categories = categories_of(machine_type.metadata)
+    categories = machine_type.schema.categories
     # Slot indexes are integers we generate, never user text: safe to place in the SQL. Only
     # finite values count (`abs(v) < 'Infinity'` is false for NULL, NaN and +-inf): a NaN or inf
     # stored before the ingest refused them is missing, not a poisoned average.
@@ -177,7 +173,7 @@ def readings_bucketed(*, machine_type: MachineType, machine_ids: Sequence[int], 
                        f"FROM {source} GROUP BY 1, 2 ORDER BY 1, 2", [step_us, *params])
         rows = cursor.fetchall()
     starts = np.array([int(r[1]) * step_us / 1e6 for r in rows])  # bucket starts, stored seconds
-    return _columns([r[0] for r in rows], starts, [r[2:] for r in rows], slots, machine_type.metadata)
+    return _columns([r[0] for r in rows], starts, [r[2:] for r in rows], slots, categories)
 
 
 def _bucket_source(ids: list[int], start: datetime | None, end: datetime | None,
