@@ -18,6 +18,7 @@ from machines.baselines import baseline_statuses
 from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export
 from machines.models import FailureEvent, Machine, MachineType, MappingPreset, Upload
+from machines.reading_store import rul_labels
 from machines.selectors import readings_for_machine
 from machines.serializers import (
     AdoptSerializer,
@@ -37,7 +38,6 @@ from machines.upload_removal import upload_delete
 from pdm_saas.api.base import TenantAPIView, TenantViewSet
 from pdm_saas.api.principals import request_actor
 from pdm_saas.errors import InvalidInput, NotFound
-from predictions.selectors import rul_labels
 
 
 class MachineTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):

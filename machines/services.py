@@ -11,7 +11,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from billing.quotas import machine_quota_guard
-from engine.metadata import array_sensors
 from engine.metadata_checks import MetadataInvalid, metadata_check
 from machines.library import library_get, metadata_import
 from machines.models import Machine, MachineType
@@ -176,6 +175,20 @@ def machine_delete(*, machine_id: int) -> None:
         cursor.execute("DELETE FROM machines_reading WHERE machine_id = %s", [machine_id])
 
 
+def readings_truncate(*, drop_partitions: bool = False) -> None:
+    """Empty the current tenant's reading store at once (benchmarks start from nothing). With
+    `drop_partitions`, the monthly partitions go too, as before a first upload (which creates
+    them); the DEFAULT partition stays: it belongs to the schema."""
+    with connection.cursor() as cursor:
+        if drop_partitions:
+            cursor.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                           "WHERE i.inhparent = 'machines_reading'::regclass "
+                           "AND c.relname <> 'machines_reading_default'")
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP TABLE "{name}"')
+        cursor.execute("TRUNCATE machines_reading")
+
+
 MACHINE_FILE_FIELDS = ("name", "machine_type", "site", "line", "position", "serial_number", "criticality",
                        "downtime_cost_per_hour", "install_date", "status")
 
@@ -219,9 +232,8 @@ def machine_type_slots(machine_type: MachineType) -> list[str]:
     summaries, one slot each (machines/observations.py)."""
     locked = MachineType.objects.select_for_update().get(id=machine_type.id)
     slots = list(locked.sensor_slots or [])
-    arrays = set(array_sensors(locked.metadata))
-    wanted = [slot for sensor in locked.metadata.get("sensors", [])
-              for slot in (summary_slots(sensor["name"]) if sensor["name"] in arrays else [sensor["name"]])]
+    wanted = [slot for sensor in locked.schema.sensors
+              for slot in (summary_slots(sensor.name) if sensor.array else [sensor.name])]
     added = [slot for slot in wanted if slot not in slots]
     if added:
         slots += added
