@@ -135,3 +135,9 @@ def upload_readings_by_machine(*, upload_id: int) -> list[tuple[Machine, int]]:
         counts = dict(cursor.fetchall())
     machines = Machine.objects.filter(id__in=counts).order_by("name")
     return [(machine, int(counts[machine.id])) for machine in machines]
+
+
+def machines_in_use() -> int:
+    """Machines that count against the plan (retired ones do not), in the current tenant's
+    schema: what billing's quota and billing page are given (billing does not read machines)."""
+    return Machine.objects.exclude(status=Machine.Status.RETIRED).count()
