@@ -123,7 +123,7 @@ def _settings_page(request: HttpRequest, *, rename_form: TenantRenameForm | None
         "rename_form": rename_form or TenantRenameForm(initial={"name": tenant.name}),
         "delete_form": delete_form or TenantDeleteForm(),
         "zone_form": zone_form or TenantTimeZoneForm(initial={"time_zone": tenant.time_zone or "UTC"}),
-        "exports": job_list().filter(kind=EXPORT_KIND)[:5] if can(request, Scope.ADMIN) else [],
+        "exports": job_list(kind=EXPORT_KIND)[:5] if can(request, Scope.ADMIN) else [],
         "can_owner": can(request, Scope.OWNER),
     }
     return render(request, "tenants/settings.html", context, status=status)
