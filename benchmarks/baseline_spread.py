@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/baseline_spread.py [--steps 20] [--subsets FD002 FD003 FD004]
 
 For every training unit of each subset: its baseline is its first `--steps` cycles
-(`predictions.baselines.baseline_from_frame`, regimes found on all units' baseline windows);
+(`engine.baselines.baseline_from_frame`, regimes found on all units' baseline windows);
 its healthy windows are the cycles after the baseline and more than 150 cycles before its failure.
 Printed per subset, over the sensors that move (spread above zero):
 
@@ -29,7 +29,7 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from predictions.baselines import baseline_from_frame, relative_frame  # noqa: E402
+from engine.baselines import baseline_from_frame, relative_frame  # noqa: E402
 
 DATA = Path(os.environ.get("PDM_SHARED_DATA", str(REPO.parent.parent / "shared" / "data"))) / "cmapss"
 SETTINGS = ["setting_1", "setting_2", "setting_3"]

@@ -3,7 +3,7 @@
 Synthetic, no database: a reference of `--reference-rows` training rows and a recent window of
 `--machines` machines x `--steps` hourly steps, `--features` features each (a third of them
 shifted). Our path: sketch the reference once (what a DriftReference stores), sample the recent
-window to 5,000 rows, PSI and KS per feature against the sketch (`predictions.drift`). Baseline,
+window to 5,000 rows, PSI and KS per feature against the sketch (`engine.drift`). Baseline,
 same run and data: scipy's `ks_2samp` per feature on every reference and recent row.
 
     .venv/bin/python benchmarks/drift.py --machines 1000 --features 30
@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdm_saas.settings")
 
-from predictions import drift  # noqa: E402
+from engine import drift  # noqa: E402
 
 RECENT_ROWS = 5_000
 

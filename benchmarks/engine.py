@@ -13,7 +13,7 @@ Runs against the benchmark database (`pdm_bench`, see tenant_provision.py) in a 
    Target: under 180 s per type on 2 cores.
 2. **Scoring throughput in process** on `--rows` rows of one type: raw XGBoost `inplace_predict`
    of the failure classifier on a ready feature matrix (the baseline), then our scoring path
-   (`predictions.scoring.score_columns`, every row: window features, classifier, failure mode, RUL
+   (`engine.scoring.score_columns`, every row: window features, classifier, failure mode, RUL
    with interval, anomaly score, health score) without and with explanations. Target: 100,000
    predictions/s.
 3. **HTTP latency** of one prediction with explanation (`POST /api/v1/predictions/`, the
@@ -133,11 +133,11 @@ def stored_models() -> Any:
 
 def trained_models(machines: int | None) -> Any:
     """The scoring type's four models trained in process, as onboarding trains them."""
+    from engine.scoring import ModelSet
+    from engine.synthetic.simulator import simulate_fleet
+    from engine.training.classifier import default_horizon_h
+    from engine.training.suite import train_suite
     from machines.library import library_get
-    from predictions.scoring import ModelSet
-    from predictions.synthetic.simulator import simulate_fleet
-    from predictions.training.classifier import default_horizon_h
-    from predictions.training.suite import train_suite
 
     document = library_get(SCORING_TYPE)
     table = simulate_fleet(document, machines=machines or ONBOARDING_MACHINES, seed=0)
@@ -151,9 +151,9 @@ def trained_models(machines: int | None) -> Any:
 def throughput(rows: int, models: Any) -> dict[str, float]:
     import numpy as np
 
-    from predictions.features import window_features
-    from predictions.scoring import score_columns, score_frame
-    from predictions.synthetic.simulator import simulate_fleet
+    from engine.features import window_features
+    from engine.scoring import score_columns, score_frame
+    from engine.synthetic.simulator import simulate_fleet
 
     document = models.document
     per_machine = simulate_fleet(document, machines=10, seed=99).num_rows / 10
@@ -191,10 +191,10 @@ def _best_of(run: Any, repeat: int = 3) -> float:
 def fleet_prepare(tenant: Any) -> tuple[str, list[str]]:
     """FLEET machines of the scoring type with a simulated history each; an API key to call."""
     from accounts.services import api_key_create
+    from engine.synthetic.simulator import simulate_fleet
     from machines.live import readings_push
     from machines.models import Machine, MachineType
     from machines.services import machine_create
-    from predictions.synthetic.simulator import simulate_fleet
     from tenants.db import connection
 
     machine_type = MachineType.objects.get(key=SCORING_TYPE)

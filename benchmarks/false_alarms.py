@@ -7,21 +7,21 @@ Cold-start models only: for each machine type, the models onboarding trains from
 metadata alone (`simulate_fleet` at the onboarding size, then `train_suite`; the sensor forecaster
 is left out, it does not take part in a verdict). No labels, no real training, nothing fitted to
 the data measured: the benchmark measures, it does not tune. Every window is scored through the
-product's scoring core (`predictions.scoring.score_columns`, `rows="all"`), then judged two ways,
+product's scoring core (`engine.scoring.score_columns`, `rows="all"`), then judged two ways,
 side by side:
 
 - **today's rule**: a window is flagged when the failure probability reaches the classifier's
   threshold, every window on its own; a flagged window after a quiet one opens an alert;
 - **issue 15's path**, once its parts are on main: each machine's readings taken relative to its
-  own baseline (`predictions.baselines`) for the cold-start models, the verdict of
-  `predictions.decision.decide`, and alerts opened and closed by `alarm_states` (k of the last n
+  own baseline (`engine.baselines`) for the cold-start models, the verdict of
+  `engine.decision.decide`, and alerts opened and closed by `alarm_states` (k of the last n
   windows, hysteresis). Until then its column reads "not on main".
 
 Measurements (targets from issue 15):
 
 1. simulated healthy fleets: `--types` (several built-in types), every machine at its own
    operating point inside the normal ranges with calibration offsets up to 2% of the normal span
-   (`predictions.synthetic.operating_points.healthy_fleet`): alerts opened per 100 machine-days
+   (`engine.synthetic.operating_points.healthy_fleet`): alerts opened per 100 machine-days
    after each machine's baseline (target <= 1);
 2. real healthy data, share of windows flagged (target <= 5%):
    - C-MAPSS FD002-FD004 training units (../shared/data/cmapss), scored by the built-in
@@ -68,16 +68,16 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from engine.bundles import ANOMALY, FAILURE, RUL  # noqa: E402
+from engine.features import document_signals  # noqa: E402
+from engine.frames import frame_from_columns  # noqa: E402
+from engine.metadata import numeric_sensors  # noqa: E402
+from engine.scoring import ModelSet, Scores, score_columns  # noqa: E402
+from engine.synthetic.operating_points import healthy_fleet  # noqa: E402
+from engine.synthetic.simulator import simulate_fleet  # noqa: E402
+from engine.training.classifier import default_horizon_h  # noqa: E402
+from engine.training.suite import train_suite  # noqa: E402
 from machines.library import library_get  # noqa: E402
-from machines.metadata import numeric_sensors  # noqa: E402
-from predictions.bundles import ANOMALY, FAILURE, RUL  # noqa: E402
-from predictions.features import document_signals  # noqa: E402
-from predictions.frames import frame_from_columns  # noqa: E402
-from predictions.scoring import ModelSet, Scores, score_columns  # noqa: E402
-from predictions.synthetic.operating_points import healthy_fleet  # noqa: E402
-from predictions.synthetic.simulator import simulate_fleet  # noqa: E402
-from predictions.training.classifier import default_horizon_h  # noqa: E402
-from predictions.training.suite import train_suite  # noqa: E402
 
 SHARED = Path(os.environ.get("PDM_SHARED_DATA", str(REPO.parent / "shared" / "data")))
 PREFIX = "false_alarms:"
@@ -116,8 +116,8 @@ def cold_start(document: Mapping[str, Any], *, seed: int) -> ModelSet:
     """The models onboarding trains from the metadata alone (`onboard_machine_type` in
     predictions.services.training, which imports Django): at the type's own time scale once
     issue 15's part A is there, else at the simulator's hourly steps."""
-    scales = _optional("predictions.synthetic.scales")
-    simulation_scale = getattr(_optional("predictions.synthetic.simulator"), "simulation_scale", None)
+    scales = _optional("engine.synthetic.scales")
+    simulation_scale = getattr(_optional("engine.synthetic.simulator"), "simulation_scale", None)
     if scales is None or simulation_scale is None:  # before part A: the simulator's hourly steps
         table = simulate_fleet(document, machines=ONBOARDING_MACHINES, seed=seed)
         suite = train_suite(table, document, horizon_h=default_horizon_h(table), seed=seed,
@@ -137,8 +137,8 @@ def cold_start(document: Mapping[str, Any], *, seed: int) -> ModelSet:
 # --- the two ways of judging windows ----------------------------------------------------------
 
 
-DECISION = _optional("predictions.decision")
-BASELINES = _optional("predictions.baselines")
+DECISION = _optional("engine.decision")
+BASELINES = _optional("engine.baselines")
 
 
 @dataclass

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/model_quality.py [--types k1,k2] [--machines 100] [--horizon H]
 
 For every library type (or `--types`) it simulates the default onboarding fleet
-(`predictions.synthetic.simulator.simulate_fleet`, `--machines`, 20 % censored), trains the failure
+(`engine.synthetic.simulator.simulate_fleet`, `--machines`, 20 % censored), trains the failure
 classifier and the RUL regressor with their default parameters, and prints one line per type:
 
 - `sim s` / `train s`: wall seconds, with CPU seconds in brackets (CPU time counts both XGBoost
@@ -16,7 +16,7 @@ classifier and the RUL regressor with their default parameters, and prints one l
   two thirds of the fleet's runs of that mode (`zones_at_failure`, last 3 readings), out of the
   modes the fleet failed by; `crit` counts those that reach critical.
 
-The horizon defaults to the onboarding's (`predictions.synthetic.scales.default_horizon`): half the
+The horizon defaults to the onboarding's (`engine.synthetic.scales.default_horizon`): half the
 type's typical P-F interval; the RUL cap to the typical P-F interval, as onboarding sets it. The
 fleet is simulated at the type's own step (12 h, 1 day ...), so hours are real hours.
 Nothing is written anywhere; no database is needed.
@@ -38,11 +38,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from engine.synthetic.scales import default_horizon, typical_pf_interval  # noqa: E402
+from engine.synthetic.simulator import simulate_fleet, zones_at_failure  # noqa: E402
+from engine.training.classifier import train_failure_classifier  # noqa: E402
+from engine.training.rul import train_rul_regressor  # noqa: E402
 from machines.library import library_get, library_list  # noqa: E402
-from predictions.synthetic.scales import default_horizon, typical_pf_interval  # noqa: E402
-from predictions.synthetic.simulator import simulate_fleet, zones_at_failure  # noqa: E402
-from predictions.training.classifier import train_failure_classifier  # noqa: E402
-from predictions.training.rul import train_rul_regressor  # noqa: E402
 
 DEFAULT_MACHINES = 100
 VISIBLE_SHARE = 2 / 3

@@ -280,7 +280,7 @@ def run() -> list[dict[str, Any]]:
             scores = row_scores(run_["scores"], labelled["Timestamp"].to_numpy(float), step_hours)
             from django_tenants.utils import tenant_context
 
-            from predictions.bundles import bundle_load
+            from engine.bundles import bundle_load
             from predictions.services.registry import artifact_read
 
             with tenant_context(tenant):

@@ -5,7 +5,7 @@ real Celery workers on the `train` queue, and a check that both chose the same m
 
 Runs against the benchmark database and broker (PDM_BENCH_DATABASE_URL, PDM_BENCH_REDIS_URL),
 in its own tenant `bench-search`. The search is the remaining-life search of real-data training
-(`predictions.training.search.search_regressor`, cap fixed at 125 cycles) on C-MAPSS FD003's
+(`engine.training.search.search_regressor`, cap fixed at 125 cycles) on C-MAPSS FD003's
 training engines (../shared/data, PDM_SHARED_DATA elsewhere) with the notebook's rolling
 features (`real_data.rolling_features`), engines split 80 / 20 into training and validation.
 
@@ -51,7 +51,7 @@ def say(message: str = "") -> None:
 
 
 def problem() -> Any:
-    from predictions.training.search import Problem
+    from engine.training.search import Problem
 
     train, _, _ = read_subset("FD003")
     frame = rolling_features(train)
@@ -64,7 +64,7 @@ def problem() -> Any:
 
 
 def search(data: Any, trials: int, pool: Any) -> tuple[Any, float]:
-    from predictions.training.search import SearchSettings, search_regressor
+    from engine.training.search import SearchSettings, search_regressor
 
     started = time.perf_counter()
     outcome = search_regressor(data.features, data.target, data.train, data.validation, data.names, seed=0,

@@ -42,11 +42,11 @@ if str(REPO) not in sys.path:
 import pyarrow as pa  # noqa: E402
 import xgboost as xgb  # noqa: E402
 
+from engine.splits import split_train_validation_test  # noqa: E402
+from engine.synthetic import synthesizers  # noqa: E402
+from engine.synthetic.simulator import simulate_fleet  # noqa: E402
+from engine.training.classifier import binary_metrics, choose_threshold  # noqa: E402
 from machines.library import library_get  # noqa: E402
-from predictions.splits import split_train_validation_test  # noqa: E402
-from predictions.synthetic import synthesizers  # noqa: E402
-from predictions.synthetic.simulator import simulate_fleet  # noqa: E402
-from predictions.training.classifier import binary_metrics, choose_threshold  # noqa: E402
 
 TYPES = ["induction-motor-siemens-1la7", "centrifugal-pump", "ai4i-milling-machine"]
 KINDS = ["gaussian_copula", "tvae", "ctgan", "hybrid"]
@@ -160,7 +160,7 @@ def design(
 
 
 def horizon_for(table: pa.Table) -> float:
-    """10 % of the median failing run's length in hours (as tests/predictions/test_training.py)."""
+    """10 % of the median failing run's length in hours (as tests/engine/test_training.py)."""
     ttf = np.asarray(table.column("time_to_failure_h").to_numpy(), dtype=np.float64)
     machines = np.asarray(table.column("machine").to_numpy(zero_copy_only=False)).astype(str)
     lengths = [np.nanmax(ttf[machines == m]) + 1 for m in np.unique(machines[~np.isnan(ttf)])]

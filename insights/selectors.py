@@ -14,8 +14,8 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from billing.models import Subscription
+from engine.metadata import failure_mode_label, failure_mode_or_costliest
 from insights.models import SummaryPreference
-from machines.metadata import failure_mode_label, failure_mode_or_costliest
 from machines.models import Machine, Upload
 from predictions.models import (
     Alert,

@@ -13,7 +13,7 @@ other machines of the type whose normal is learned join its own, so one day of a
 switches between six set points still has regime levels (fleet means plus its own offset).
 
 Reads of the reading store stay in machines/ (the app that owns it); the statistics themselves
-are `predictions.baselines` (pure).
+are `engine.baselines` (pure).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from machines.metadata import hours_per_cycle
+from engine.baselines import Baseline, baseline_from_frame
+from engine.features import document_signals
+from engine.frames import CYCLE_DATA_BEFORE, frame_from_columns
+from engine.metadata import hours_per_cycle
+from engine.synthetic.scales import TimeScale, type_time_scale
 from machines.models import Machine, MachineBaseline, MachineType
 from pdm_saas.errors import InvalidInput, NotFound
-from predictions.baselines import Baseline, baseline_from_frame
-from predictions.features import document_signals
-from predictions.frames import CYCLE_DATA_BEFORE, frame_from_columns
-from predictions.synthetic.scales import TimeScale, type_time_scale
 from tenants.db import connection
 
 DEFAULT_DAYS = 7.0

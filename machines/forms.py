@@ -1,6 +1,6 @@
 """Forms of the machines pages: metadata import and editing, sensor-file upload and mapping.
 
-Forms only shape input; validation of a metadata document stays in `machines.metadata` and of a
+Forms only shape input; validation of a metadata document stays in `engine.metadata` and of a
 column mapping in `machines.ingest.mapping`: the views pass what the forms build to the
 services, and `problems_attach` puts the problems the services report back onto the fields.
 """
@@ -14,8 +14,8 @@ from typing import Any, cast
 
 from django import forms
 
+from engine.metadata import observation_labels
 from machines.ingest.mapping import TIME_FORMATS, mapping_complete
-from machines.metadata import observation_labels
 from machines.models import Machine, MachineType
 from tenants.time_zones import DEFAULT as DEFAULT_ZONE
 from tenants.time_zones import time_zone_choices

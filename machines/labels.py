@@ -24,9 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.metadata import failure_mode_for_label, failure_modes_listed
 from machines.ingest.mapping import ColumnMapping
 from machines.ingest.parse import ParsedBatch
-from machines.metadata import failure_mode_for_label, failure_modes_listed
 from pdm_saas.errors import InvalidInput
 
 TRUE = {"1", "true", "1.0"}

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, NoReturn
 
-from machines.metadata import MetadataInvalid, MetadataProblem, metadata_check
+from engine.metadata_checks import MetadataInvalid, MetadataProblem, metadata_check
 
 LIBRARY_DIR = Path(__file__).with_name("library")
 MAX_IMPORT_BYTES = 1_000_000

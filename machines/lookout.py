@@ -23,11 +23,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.db import transaction
 
+from engine.metadata import failure_mode_for_label, failure_modes_listed, sensor_for_header
 from machines.ingest.mapping import ColumnMapping
 from machines.ingest.memory import MemoryTable
 from machines.ingest.parse import times_us
 from machines.ingest.store import IngestResult, readings_ingest
-from machines.metadata import failure_mode_for_label, failure_modes_listed, sensor_for_header
 from machines.models import Machine, MachineType
 from machines.textfiles import text_decode
 from pdm_saas.errors import InvalidInput

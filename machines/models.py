@@ -174,7 +174,7 @@ class MachineBaseline(models.Model):
     own normal"): from `period_start` (None: its first reading) for `steps_needed` steps of
     `step_seconds` stored seconds each (3600 for an hour of clock time, 1 for a cycle). The
     latest row per machine is current; a repair or a user's reset adds a new one. `stats` holds
-    `predictions.baselines.Baseline.to_json()` once the stretch is complete (`ready_at`)."""
+    `engine.baselines.Baseline.to_json()` once the stretch is complete (`ready_at`)."""
 
     machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="baselines")
     # Readings strictly after this time count; None: from the machine's first reading.

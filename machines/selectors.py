@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from django.db.models import Count, QuerySet
 
-from machines.metadata import observation_labels
+from engine.metadata import observation_labels
 from machines.models import Machine, MachineType, MappingPreset, ObservationLabel, Upload, UploadDeletion
 from tenants.db import connection
 

@@ -11,8 +11,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from billing.quotas import machine_quota_guard
+from engine.metadata import array_sensors
+from engine.metadata_checks import MetadataInvalid, metadata_check
 from machines.library import library_get, metadata_import
-from machines.metadata import MetadataInvalid, array_sensors, metadata_check
 from machines.models import Machine, MachineType
 from machines.observations import summary_slots
 from machines.selectors import machines_in_use

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.quotas import plans_with_more_machines
+from engine.metadata import observation_labels
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.ingest.doubts import mapping_doubts_refuse
@@ -30,7 +31,6 @@ from machines.ingest.parse import ParsedBatch
 from machines.ingest.reader import table_open
 from machines.ingest.store import DATABASE_ERRORS, IngestProgress, IngestResult, readings_ingest, store_refusal
 from machines.labels import LabelCollector
-from machines.metadata import observation_labels
 from machines.models import MachineType, MappingPreset, ObservationLabel, Upload
 from machines.observations import ObservationLabelCollector
 from machines.quality import QualityReport

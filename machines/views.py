@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import Scope
 from accounts.selectors import user_display_name
+from engine.metadata_checks import MetadataInvalid
 from jobs.selectors import job_get
 from machines import services, uploads
 from machines.forms import (
@@ -33,7 +34,6 @@ from machines.forms import (
 from machines.ingest.doubts import MappingDoubtful
 from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export, metadata_import
-from machines.metadata import MetadataInvalid
 from machines.models import MachineType, MappingPreset, Upload
 from machines.selectors import (
     machine_list,

@@ -102,7 +102,7 @@ def _readings() -> None:
 def simulation_step_hours(document: dict[str, Any]) -> float:
     """The step a type is simulated at (and its models read): chosen from its P-F intervals once
     the simulator has `simulation_scale` (docs/synthetic.md), one hour before."""
-    from predictions.synthetic import simulator
+    from engine.synthetic import simulator
 
     scale = getattr(simulator, "simulation_scale", None)
     return float(scale(document).step_hours) if scale is not None else 1.0
@@ -124,7 +124,7 @@ def demo_steps(document: dict[str, Any], span_h: float) -> int:
 def healthy_readings(document: dict[str, Any], names: list[str], end: datetime,
                      span_h: float) -> list[dict[str, Any]]:
     """Live-reading items of healthy machines `names` of one type, each at its own operating point."""
-    from predictions.synthetic.operating_points import healthy_fleet
+    from engine.synthetic.operating_points import healthy_fleet
 
     step = simulation_step_hours(document)
     steps = demo_steps(document, span_h)
@@ -141,7 +141,7 @@ def healthy_readings(document: dict[str, Any], names: list[str], end: datetime,
 def failing_readings(document: dict[str, Any], name: str, end: datetime, span_h: float,
                      left_h: float) -> list[dict[str, Any]]:
     """Live-reading items of a run that fails by `AT_RISK_MODE` `left_h` hours after its last one."""
-    from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
+    from engine.synthetic.simulator import SimulationOptions, simulate_fleet
 
     sensors = [s["name"] for s in document["sensors"]]
     step = simulation_step_hours(document)  # the type's step, from all its modes

@@ -2,6 +2,9 @@
 development machine with nothing configured (local Postgres and Redis on 127.0.0.1).
 
 `docker/.env.example` names every variable read here.
+
+Longer than 400 lines because it is the one settings module (STYLE.md): every setting, with
+the environment variable it reads and why its default is what it is.
 """
 
 from __future__ import annotations

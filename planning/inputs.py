@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from machines.metadata import failure_mode_label, failure_mode_or_costliest, hours_per_cycle
+from engine.decision import critical_level
+from engine.metadata import failure_mode_label, failure_mode_or_costliest, hours_per_cycle
 from machines.models import Machine, MachineType
 from planning.models import MaintenancePlan, PartNeed, SparePart, Technician
 from planning.optimizer import MachineInput, PartInput, Problem, TechnicianInput
 from planning.risk import day_probabilities
 from planning.selectors import costs_default_types, skill_choices, skill_keys, skill_label
-from predictions.decision import critical_level
 from predictions.models import Alert, Prediction
 from predictions.selectors import machine_latest_prediction, machines_active_alerts, prediction_rul_is_evidence
 
@@ -151,7 +151,7 @@ def _alert(alerts: list[Alert], document: dict[str, Any]) -> Alert | None:
 def _raised(prediction: Prediction, alert: Alert | None) -> float:
     """The probability of failing within the classifier's horizon, raised by an active alert: a
     critical one to at least halfway from the alert level to certainty (the decision rules'
-    "very high", predictions.decision.critical_level: 50% or more), a warning to at least the alert
+    "very high", engine.decision.critical_level: 50% or more), a warning to at least the alert
     level, and either to at least the risk the alert was raised at."""
     p = float(prediction.probability)
     if alert is None:

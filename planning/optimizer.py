@@ -24,6 +24,9 @@ The model (docs/planning.md has the derivation):
 What binds is found by re-solving with each tight family of constraints relaxed and by checking
 each left-out machine's own feasibility (skills, windows, parts), so the plan can say "budget binds:
 3 worthwhile actions left out" or "no technician with skill bearing_wear_de".
+
+Longer than 400 lines because the explanations re-solve relaxed copies of the same model: the
+model, the greedy baseline and the reasons share the private `_Var` and row builders.
 """
 
 from __future__ import annotations

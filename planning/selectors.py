@@ -8,8 +8,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from engine.metadata import failure_mode_label
 from machines.library import library_get
-from machines.metadata import failure_mode_label
 from machines.models import Machine, MachineType
 from planning.models import CostsConfirmation, MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
 from planning.reasons import status_text

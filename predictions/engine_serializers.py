@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 from rest_framework import serializers
 
+from engine.decision import risk_levels
+from engine.frames import window_end_cycle
 from machines.models import Machine, MachineType
-from predictions.decision import risk_levels
-from predictions.frames import window_end_cycle
 from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction
 from predictions.serializers import MachineRef
 from predictions.services.training import DEFAULT_HORIZON_H, DEFAULT_MACHINES, LIMITS

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from predictions.frames import window_end_cycle
+from engine.frames import window_end_cycle
 
 
 class FailureEvent(models.Model):
@@ -44,7 +44,7 @@ class AlertRule(models.Model):
     its type's, else the tenant default (both empty).
 
     Scoring opens an alert when `windows_k` of the machine's last `windows_n` steps (windows of
-    its readings, one a model step) are at risk (predictions.decision) and closes it after
+    its readings, one a model step) are at risk (engine.decision) and closes it after
     `windows_clear` steps in a row that are not. 4 of 6, clear after 6: with the classifier's
     validation false-positive rate of at most 5% and steps flagged independently, a healthy
     machine on hourly steps raises about 0.13 false alerts per 100 machine-days (3 of 5 would
@@ -84,7 +84,7 @@ class AlertRule(models.Model):
                                                critical_probability__lte=1)
                                    & Q(critical_probability__gte=models.F("warning_probability")),
                                    name="alertrule_probabilities"),
-            # predictions.decision.alarm_rule_check: bounds keep the false-alarm chain small, and
+            # engine.decision.alarm_rule_check: bounds keep the false-alarm chain small, and
             # clear >= n - k + 1 keeps a closed alarm from reopening on the windows that opened it.
             models.CheckConstraint(condition=Q(windows_k__gte=1, windows_k__lte=models.F("windows_n"),
                                                windows_n__lte=12, windows_clear__gte=1, windows_clear__lte=48)
@@ -421,7 +421,7 @@ class Prediction(models.Model):
     confidence = models.FloatField()
     explanation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # The verdict (predictions.decision): what every page and the alerts read.
+    # The verdict (engine.decision): what every page and the alerts read.
     state = models.CharField(max_length=16, blank=True)  # learning / healthy / watch / at_risk
     risk = models.FloatField(null=True)  # the failure risk shown: the probability, raised by an RUL inside the horizon
     threshold = models.FloatField(null=True)  # the classifier's threshold: the alert level the risk reads against
@@ -441,13 +441,13 @@ class Prediction(models.Model):
     @property
     def time_unit(self) -> str:
         """"cycles" for cycle-indexed data, else "h": the unit of `horizon_h`, `rul_h` and the
-        explanation's durations (predictions.frames)."""
+        explanation's durations (engine.frames)."""
         return "h" if window_end_cycle(self.window_end) is None else "cycles"
 
 
 class DriftReference(models.Model):
     """What a model version's inputs and scores looked like in training, kept compactly for drift
-    checks: per feature a quantile sketch (`predictions.drift.sketch`), the model's scores on the
+    checks: per feature a quantile sketch (`engine.drift.sketch`), the model's scores on the
     same rows, and each sensor's missing share. Computed on a version's first drift check from its
     dataset (docs/models.md, "Drift and outcomes")."""
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
+from engine.frames import CYCLE_DATA_BEFORE
 from machines.models import Machine, MachineType
-from predictions.frames import CYCLE_DATA_BEFORE
 from predictions.models import Alert, Dataset, DriftReport, ModelEvent, ModelVersion, Prediction, WorkOrder
 from tenants.db import connection
 
@@ -169,10 +169,10 @@ def machines_active_alerts() -> dict[int, list[Alert]]:
 
 def prediction_rul_is_evidence(prediction: Prediction) -> bool:
     """Whether a prediction's remaining life is a time to failure a plan may count on, by the
-    verdict's own rules (predictions.decision, rules 5 and 8): there is one, it is not at the RUL
+    verdict's own rules (engine.decision, rules 5 and 8): there is one, it is not at the RUL
     model's cap ("beyond N days, no sign of wear") and the model that made it has skill."""
     # Imported here, not at the top: appended beside other work on this module (issue 16).
-    from predictions.decision import RUL_SKILL
+    from engine.decision import RUL_SKILL
     from predictions.models import ModelVersion
 
     if prediction.rul_h is None or prediction.rul_beyond_h is not None:

@@ -7,8 +7,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from machines.metadata import failure_mode_label
-from predictions.decision import AT_RISK, HEALTHY, LEARNING, WATCH, risk_text
+from engine.decision import AT_RISK, HEALTHY, LEARNING, WATCH, risk_text
+from engine.metadata import failure_mode_label
 from predictions.models import Prediction, metrics_headline
 from predictions.wording import deviation_text, feature_text, number_text, signals_of, stored_label_text, zone_text
 
@@ -35,7 +35,7 @@ ANOMALY_WORDS = {"normal": "usual readings", "warning": "unusual readings", "ano
 
 def verdict(prediction: Prediction | None) -> dict[str, Any]:
     """What the fleet row, the machine page and the live event show for a prediction, all read
-    from the verdict stored with it (predictions.decision). A prediction stored before verdicts
+    from the verdict stored with it (engine.decision). A prediction stored before verdicts
     were has none: its classifier's answer stands in."""
     if prediction is None:
         return {"state": "", "label": "not scored", "css": "", "health": None}

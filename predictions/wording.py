@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from predictions.features import MAINTENANCE_FEATURE, RUN_AGE_FEATURE
+from engine.features import MAINTENANCE_FEATURE, RUN_AGE_FEATURE
 
-# The window statistics of predictions.features.STATISTICS as a person says them.
+# The window statistics of engine.features.STATISTICS as a person says them.
 STAT_WORDS = {"mean": "average", "std": "variability", "min": "lowest", "max": "highest", "last": "latest",
               "slope": "trend", "delta": "change from its average"}
 # Statistics whose value is in the signal's own unit (a trend is per step, a count of nothing).

@@ -194,8 +194,8 @@ def trained_motor(world: World, django_db_blocker: Any) -> Trained:
     """Acme's ABB motor type onboarded once per session (committed): its champions, a dataset,
     and ABB-101 whose stored readings are a simulated run ending in a failure."""
     # Imported here: the training stack would add a second to the start of every test run.
+    from engine.bundles import KINDS
     from machines.live import readings_push
-    from predictions.bundles import KINDS
     from predictions.services.training import onboard_machine_type
 
     with django_db_blocker.unblock(), tenant_context(world.acme):
@@ -224,7 +224,7 @@ def reading_after_last(name: str) -> None:
 
 def failing_run_readings(document: dict[str, Any], name: str, *, seed: int = 11) -> list[dict[str, Any]]:
     """The readings of one simulated machine whose run ends in a failure, as a live push."""
-    from predictions.synthetic.simulator import simulate_fleet
+    from engine.synthetic.simulator import simulate_fleet
 
     table = simulate_fleet(document, machines=1, seed=seed, healthy_fraction=0.0)
     sensors = [s["name"] for s in document["sensors"]]

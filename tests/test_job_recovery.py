@@ -16,6 +16,7 @@ from django.db import connection as thread_connection
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
+from engine.synthetic.simulator import simulate_fleet
 from jobs.models import Job
 from jobs.services import JobBusy, job_claim, job_create, job_execute, job_fail, jobs_sweep_stale
 from machines.models import Upload
@@ -25,7 +26,6 @@ from pdm_saas.celery import app as celery_app
 from pdm_saas.errors import Conflict
 from predictions.services.registry import artifact_name, artifact_write, dataset_store
 from predictions.services.training import onboarding_start
-from predictions.synthetic.simulator import simulate_fleet
 from tenants.services import tenant_deactivate, tenant_signup
 from tenants.storage import tenant_path
 

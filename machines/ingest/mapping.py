@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict, get_args
 
-from machines.metadata import (
+from engine.metadata import (
     failure_mode_for_label,
     failure_modes_listed,
     is_observation_type,

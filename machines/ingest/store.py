@@ -15,6 +15,9 @@ partitions are created in that transaction before the first row of their month i
 Creating a partition briefly takes a strong lock on `machines_reading`, held until commit: a
 long historical upload that creates partitions blocks other writers of this tenant's readings
 until it commits. Live data should find its month's partition made ahead of time.
+
+Longer than 400 lines because the writer's COPY encoding, staging and partition steps run in
+one transaction whose order matters; the reasons are spelled out beside each step.
 """
 
 from __future__ import annotations
@@ -38,12 +41,12 @@ from django.db import DatabaseError, IntegrityError, OperationalError, transacti
 from django_tenants.utils import get_public_schema_name
 from psycopg.errors import UniqueViolation
 
+from engine.metadata import array_sensors
 from machines.ingest.finite import non_finite_reject
 from machines.ingest.fleet import MachineResolver
 from machines.ingest.mapping import ColumnMapping, mapping_validate
 from machines.ingest.parse import ParsedBatch, batch_parse
 from machines.ingest.reader import TableSource, table_open
-from machines.metadata import array_sensors
 from machines.models import MachineType
 from machines.services import machine_type_slots
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError

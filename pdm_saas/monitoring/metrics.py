@@ -17,7 +17,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 logger = logging.getLogger(__name__)
 
-# Probabilities in 0..1; health scores in 0..100 (predictions/explain.py).
+# Probabilities in 0..1; health scores in 0..100 (engine/explain.py).
 PROBABILITY_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 HEALTH_BUCKETS = (5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 100.0)
 # Tasks run from milliseconds (notifications) to half an hour (training; the hard limit is 35 min).

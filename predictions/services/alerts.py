@@ -2,7 +2,7 @@
 
 Alert fatigue is the top complaint about maintenance tools, so scoring opens an alert only on
 evidence: when `windows_k` of a machine's last `windows_n` scored windows are at risk by the
-decision rules (`predictions.decision`, the same verdict the fleet and machine pages show), and
+decision rules (`engine.decision`, the same verdict the fleet and machine pages show), and
 the alert clears itself after `windows_clear` windows in a row that are not (hysteresis). A
 machine and failure mode have at most one active alert (enforced by a partial unique index:
 concurrent scoring workers cannot both open one), repeats bump a counter instead of opening new
@@ -30,9 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from machines.models import Machine, MachineType
-from pdm_saas.errors import Conflict, NotFound
-from predictions.decision import (
+from engine.decision import (
     AT_RISK,
     CRITICAL,
     LEARNING,
@@ -41,6 +39,8 @@ from predictions.decision import (
     expected_false_alarms,
     risk_text,
 )
+from machines.models import Machine, MachineType
+from pdm_saas.errors import Conflict, NotFound
 from predictions.models import Alert, AlertRule, Dataset, ModelVersion, Prediction, WorkOrder
 from predictions.services.registry import model_set_for
 from predictions.web_format import steps_duration

@@ -22,15 +22,15 @@ import pyarrow as pa
 from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
+from engine.bundles import ANOMALY, Bundle, bundle_load
+from engine.features import window_features
+from engine.frames import time_unit_of
+from engine.training.classifier import column_numpy
 from jobs.services import ProgressFn, no_progress
 from machines.models import MachineType
 from pdm_saas.errors import Conflict
-from predictions.bundles import ANOMALY, Bundle, bundle_load
-from predictions.features import window_features
-from predictions.frames import time_unit_of
 from predictions.services.batch_files import FileScored, file_frame, table_write, target_check, window_end_cycles
 from predictions.services.registry import artifact_read, champion_versions
-from predictions.training.classifier import column_numpy
 from tenants.db import connection
 
 

@@ -9,10 +9,10 @@ type and model inputs; the usual names of the time and machine columns). Other c
 ignored and listed in the summary. A single-machine file names its machine (`machine_name`)
 instead of carrying a machine column. Rows whose time cannot be read are refused
 with their count; the rest are bucketed into model steps, scored with the type's champions
-(`predictions.scoring.score_columns`, every step sees its machine's earlier steps) and written.
+(`engine.scoring.score_columns`, every step sees its machine's earlier steps) and written.
 Cycle-indexed models (`time_scale` = `frames.CYCLE_TIME_SCALE`) write `window_end_cycle` and RUL in
 cycles (`rul_cycles`...) instead of a 1970 date and hours. `explain` adds the top factors of
-each prediction (`predictions.explain.top_factors`, as the API's explanation).
+each prediction (`engine.explain.top_factors`, as the API's explanation).
 Every written prediction is counted for billing (on a plan without overage, a file that would take
 the period past its included predictions is refused whole, before its output is written); none is
 stored as a Prediction row: the output
@@ -35,16 +35,16 @@ import pyarrow.parquet as pq
 from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
+from engine.explain import shap_contributions, top_factors
+from engine.frames import cycle_of, frame_from_columns
+from engine.metadata import is_observation_type
+from engine.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns
 from jobs.services import ProgressFn, no_progress
 from machines.ingest.mapping import ColumnMapping, mapping_complete, mapping_validate
 from machines.ingest.parse import decimal_point, numbers, times_us
 from machines.ingest.reader import table_open
-from machines.metadata import is_observation_type
 from machines.models import MachineType
 from pdm_saas.errors import InvalidInput
-from predictions.explain import shap_contributions, top_factors
-from predictions.frames import cycle_of, frame_from_columns
-from predictions.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns
 from predictions.services.registry import model_set_for
 from tenants.db import connection
 
@@ -194,7 +194,7 @@ def _write(target: Path, scores: Scores, *, cycles: bool, factors: list[str] | N
         "failure_mode_probability": scores.failure_mode_probability,
         f"rul_{unit}": rul[0], f"rul_lower_{unit}": rul[1], f"rul_upper_{unit}": rul[2],
         "anomaly_score": scores.anomaly, "health_score": scores.health, "confidence": scores.confidence,
-        # The verdict the pages and alerts read (predictions.decision); RUL at its cap reads "beyond".
+        # The verdict the pages and alerts read (engine.decision); RUL at its cap reads "beyond".
         "state": pa.array(scores.verdicts.state.astype(str)), "risk": scores.verdicts.risk,
         f"rul_beyond_{unit}": scores.verdicts.rul_beyond,
     }

@@ -56,13 +56,15 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from engine.bundles import FAILURE, RUL, Bundle, bundle_load
+from engine.frames import CYCLE_DATA_BEFORE
+from engine.scoring import ModelSet, score_frame
+from engine.synthetic.simulator import simulation_scale
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.baselines import baseline_model_steps
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError
-from predictions.bundles import FAILURE, RUL, Bundle, bundle_load
-from predictions.frames import CYCLE_DATA_BEFORE
 from predictions.models import (
     Dataset,
     FailureEvent,
@@ -73,7 +75,6 @@ from predictions.models import (
     ShadowPrediction,
     metrics_headline,
 )
-from predictions.scoring import ModelSet, score_frame
 from predictions.services.outcomes import _OUTCOMES_SQL, Outcomes
 from predictions.services.registry import (
     artifact_read,
@@ -84,7 +85,6 @@ from predictions.services.registry import (
     model_version_register,
     model_version_rollback,
 )
-from predictions.synthetic.simulator import simulation_scale
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
@@ -139,9 +139,9 @@ def challenger_start(*, machine_type: MachineType, created_by_id: int | None = N
 def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
     """The job: train, register the challenger pair, start the shadow."""
     # Imported here: scoring imports this module, and the training stack stays out of web start-up.
+    from engine.training.classifier import default_horizon_h
+    from engine.training.suite import train_suite
     from predictions.services.training import job_machine_type
-    from predictions.training.classifier import default_horizon_h
-    from predictions.training.suite import train_suite
 
     machine_type = job_machine_type(job)
     existing = ModelVersion.objects.filter(job_id=job.id, kind=FAILURE).first()
@@ -202,9 +202,9 @@ def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
 def _training_data(machine_type: MachineType, champion: ModelVersion, champions: dict[str, ModelVersion],
                    ) -> tuple[pa.Table, str, float, dict[str, Any], dict[str, Bundle]]:
     """Real data fine-tuned from the champions when there is enough, else a new simulated fleet."""
+    from engine.synthetic.simulator import simulate_fleet
     from predictions.services.real_training import real_table
     from predictions.services.training import LIMITS
-    from predictions.synthetic.simulator import simulate_fleet
 
     seed = int(champion.params.get("seed") or 0) + 1000 + champion.number
     try:
@@ -217,7 +217,7 @@ def _training_data(machine_type: MachineType, champion: ModelVersion, champions:
         return table, Dataset.Source.SIMULATED, simulation_scale(machine_type.metadata).time_scale, {
             "generator": "physics simulator", "machines": machines, "seed": seed,
             "training": "simulated, new seed", "why_not_real": exc.message}, {}
-    from predictions.training.suite import continues_boosting
+    from engine.training.suite import continues_boosting
 
     # A searched champion (LightGBM, a blend) cannot continue boosting: its kind trains afresh.
     init = {kind: bundle for kind, bundle in ((kind, _bundle(v)) for kind, v in champions.items() if kind in KINDS)

@@ -7,7 +7,7 @@ the bucketed signals themselves (it reads raw signal windows, not window statist
 - **Reference** (`drift_reference_ensure`): computed on a version's first check, lazily, from the
   dataset it was trained on (registration stays as fast as it was, and versions registered before
   drift checks existed get one too). The model's inputs on up to `REFERENCE_ROWS` seeded rows
-  become per-feature sketches (`predictions.drift.sketch`), with its outputs on those rows
+  become per-feature sketches (`engine.drift.sketch`), with its outputs on those rows
   (probability, remaining life or anomaly score) and each sensor's missing share.
 - **Check** (`drift_check`): the recent readings of the machines the version scores, bucketed into
   model steps in Postgres (plus enough history for full windows), the same features scoring
@@ -32,13 +32,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from engine import drift
+from engine.bundles import ANOMALY, FAILURE, RUL, Bundle, bundle_load
+from engine.features import feature_names
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.models import Machine
 from pdm_saas.errors import Conflict, InvalidInput
-from predictions import drift
-from predictions.bundles import ANOMALY, FAILURE, RUL, Bundle, bundle_load
-from predictions.features import feature_names
 from predictions.models import DriftReference, DriftReport, ModelEvent, ModelVersion, Prediction
 from predictions.services.registry import artifact_read, dataset_table, json_safe
 from predictions.services.stored_readings import bucketed_frame
@@ -96,7 +96,7 @@ class ModelView:
 
     def inputs(self, table: pa.Table) -> tuple[np.ndarray, list[str]]:
         """The model's inputs for every row of a bucketed frame (or a training dataset)."""
-        from predictions.features import window_features
+        from engine.features import window_features
 
         if not table.num_rows:
             return np.zeros((0, len(self.input_names()))), self.input_names()

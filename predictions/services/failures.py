@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from machines.metadata import failure_mode_for_label, failure_modes_listed
+from engine.metadata import failure_mode_for_label, failure_modes_listed
 from machines.models import Machine, MachineType
 from machines.textfiles import table_columns_check, table_problems_refuse, table_rows
 from pdm_saas.errors import InvalidInput

@@ -12,9 +12,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.frames import Reading
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
-from predictions.frames import Reading
 
 MAX_PROBLEMS = 50
 

@@ -5,7 +5,7 @@ A model trained on simulated data (the type's metadata, before any of the tenant
 learned the simulator's healthy levels and noise. Before such a model scores a frame, each machine
 with a ready baseline has its signals moved so that its own baseline level sits on those levels,
 and a signal noisier than the simulated machines' is scaled down to their noise
-(`predictions.baselines.relative_frame`); machines still learning are scored as they are and
+(`engine.baselines.relative_frame`); machines still learning are scored as they are and
 carry their progress, so the verdict can say "learning its normal" instead. Models trained on
 the tenant's real data learned the tenant's machines as they are and are left alone.
 """
@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from engine.baselines import references, relative_frame
+from engine.scoring import ModelSet
 from machines.baselines import machine_baselines_refresh
 from machines.models import Machine, MachineType
-from predictions.baselines import references, relative_frame
 from predictions.models import Dataset, ModelVersion
-from predictions.scoring import ModelSet
 
 
 def is_cold_start(models: ModelSet) -> bool:

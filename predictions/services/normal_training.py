@@ -16,9 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from engine.bundles import ANOMALY, FAILURE, FORECAST, RUL
+from engine.training.suite import train_suite
 from jobs.services import ProgressFn, no_progress
 from machines.models import MachineType
-from predictions.bundles import ANOMALY, FAILURE, FORECAST, RUL
 from predictions.models import Dataset, ModelVersion
 from predictions.services.registry import (
     champion_versions,
@@ -26,7 +27,6 @@ from predictions.services.registry import (
     model_version_promote,
     model_version_register,
 )
-from predictions.training.suite import train_suite
 
 NORMAL_KINDS = (ANOMALY, FORECAST)
 HORIZON_UNUSED_H = 24.0  # train_suite's horizon; neither kind trained here reads it

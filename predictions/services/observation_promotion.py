@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from predictions.bundles import OBSERVATION, bundle_load
+from engine.bundles import OBSERVATION, bundle_load
+from engine.training.observations import LEARNERS, ObservationModel, TargetModel, out_of_fold_metrics
+from engine.training.real import better_by
 from predictions.models import Dataset, ModelVersion
 from predictions.services.registry import artifact_read, json_safe
-from predictions.training.observations import LEARNERS, ObservationModel, TargetModel, out_of_fold_metrics
-from predictions.training.real import better_by
 
 
 @dataclass(frozen=True)

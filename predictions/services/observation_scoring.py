@@ -22,19 +22,19 @@ import pyarrow.compute as pc
 from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
+from engine.bundles import OBSERVATION, bundle_load
+from engine.metadata import array_sensors
+from engine.training.observations import ObservationModel, observation_features
 from jobs.services import ProgressFn, no_progress
 from machines.ingest.mapping import mapping_complete
 from machines.ingest.parse import category_codes, decimal_point, numbers
 from machines.ingest.reader import table_open
-from machines.metadata import array_sensors
 from machines.models import MachineType
 from machines.observations import array_column
 from pdm_saas.errors import Conflict, InvalidInput
-from predictions.bundles import OBSERVATION, bundle_load
 from predictions.models import ModelVersion
 from predictions.services.batch_files import table_write
 from predictions.services.registry import artifact_read
-from predictions.training.observations import ObservationModel, observation_features
 from tenants.db import connection
 
 

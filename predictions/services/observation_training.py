@@ -4,7 +4,7 @@
 type here: its stored rows and labels are read (`machines.selectors.observations_of_type`), turned
 into features (each row's own values; no windows), and one classifier per label is trained and
 validated out of fold beside a plain XGBoost baseline on the same folds
-(`predictions.training.observations`). The rows are stored as a `real` dataset and the model as
+(`engine.training.observations`). The rows are stored as a `real` dataset and the model as
 one `observation_classifier` version holding every label's classifier, promoted to champion only
 when it earns it against the current champion (`observation_promotion`: no champion, a champion
 that never saw real data, or a label better by the margin on the same rows and folds). The
@@ -19,12 +19,19 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from engine.bundles import OBSERVATION, Bundle
+from engine.metadata import observation_labels
+from engine.training.observations import (
+    DEFAULT_FOLDS,
+    feature_names_for,
+    observation_features,
+    train_observations,
+)
+from engine.training.real import DEFAULT_MARGIN
 from jobs.services import ProgressFn, no_progress
-from machines.metadata import observation_labels
 from machines.models import Machine, MachineType
 from machines.selectors import Observations, observations_of_type
 from pdm_saas.errors import InvalidInput
-from predictions.bundles import OBSERVATION, Bundle
 from predictions.models import Dataset
 from predictions.services.observation_promotion import TrainingData, observation_decisions, observation_verdicts
 from predictions.services.registry import (
@@ -33,13 +40,6 @@ from predictions.services.registry import (
     model_version_promote,
     model_version_register,
 )
-from predictions.training.observations import (
-    DEFAULT_FOLDS,
-    feature_names_for,
-    observation_features,
-    train_observations,
-)
-from predictions.training.real import DEFAULT_MARGIN
 
 
 def observation_training_run(*, machine_type: MachineType, seed: int = 0, folds: int = DEFAULT_FOLDS,

@@ -15,7 +15,7 @@ the first of these after `t`:
 RUL error: |predicted RUL - time from `t` to the machine's next failure|, over predictions with a
 RUL that a failure followed, in the data's unit (hours, or cycles).
 
-Cycle-indexed predictions (`window_end` before 1980, see predictions/frames.py) are compared in
+Cycle-indexed predictions (`window_end` before 1980, see engine/frames.py) are compared in
 cycles: `t` is their cycle, the horizon and RUL count cycles, failures are read at their cycle,
 and "`t + h` is in the past" means the machine has been scored at or beyond cycle `t + h` (a
 cycle machine's clock is its own, not today's date). A work order's wall-clock time has no
@@ -38,7 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from predictions.frames import CYCLE_DATA_BEFORE
+from engine.frames import CYCLE_DATA_BEFORE
 from predictions.models import ModelVersion, OutcomeSnapshot
 from tenants.db import connection
 

@@ -5,7 +5,7 @@ The job (`real_training_start` -> `real_training_run`, queue `train`):
 
 1. Bucket every reading of the type's machines into model steps inside Postgres (one aggregate
    query, so ten million readings never cross the wire row by row) and cut the machines into
-   runs at their failure events (`predictions.training.real.label_runs`).
+   runs at their failure events (`engine.training.real.label_runs`).
 2. Store the table as a `real` dataset, with its fingerprint.
 3. Train the four models on it from scratch (the classifier and the RUL regressor each chosen by
    a model search, `search_settings`: the budget is per search), and fine-tune the current
@@ -33,14 +33,19 @@ import numpy as np
 import pyarrow as pa
 from django.conf import settings
 
+from engine.bundles import FAILURE, KINDS, RUL, Bundle
+from engine.features import data_spec
+from engine.frames import DEFAULT_STEP_HOURS, time_scale_for
+from engine.metadata import is_observation_type
+from engine.splits import split_train_validation_test
+from engine.training.classifier import column_numpy, default_horizon_h
+from engine.training.real import DEFAULT_MARGIN, better_by, evaluate_bundle, label_runs, summary_row
+from engine.training.search import SearchSettings
+from engine.training.suite import Suite, train_suite
 from jobs.models import Job
 from jobs.services import ProgressFn, no_progress
-from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput
-from predictions.bundles import FAILURE, KINDS, RUL, Bundle
-from predictions.features import data_spec
-from predictions.frames import DEFAULT_STEP_HOURS, time_scale_for
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.normal_training import train_on_normal_operation
 from predictions.services.observation_training import observation_training_run
@@ -55,11 +60,6 @@ from predictions.services.registry import (
 from predictions.services.search_workers import shared_trials
 from predictions.services.stored_readings import bucketed_frame, data_step_hours
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
-from predictions.splits import split_train_validation_test
-from predictions.training.classifier import column_numpy, default_horizon_h
-from predictions.training.real import DEFAULT_MARGIN, better_by, evaluate_bundle, label_runs, summary_row
-from predictions.training.search import SearchSettings
-from predictions.training.suite import Suite, train_suite
 from tenants.db import connection
 
 REAL_KIND = "models.train_real"
@@ -143,7 +143,7 @@ def search_settings(*, budget_s: float | None = None, max_trials: int | None = N
 def real_table(*, machine_type: MachineType, step_hours: float = DEFAULT_STEP_HOURS,
                min_failures: int = MIN_FAILED_RUNS) -> tuple[pa.Table, float]:
     """The type's readings bucketed to steps, cut into runs and labelled by failure events, and
-    the time scale they were read with (3600 for cycle-indexed data; predictions.frames).
+    the time scale they were read with (3600 for cycle-indexed data; engine.frames).
     InvalidInput when fewer than `min_failures` failures fall inside the readings."""
     machines = dict(Machine.objects.filter(machine_type=machine_type).values_list("id", "name"))
     time_scale = _time_scale(machines)
@@ -178,7 +178,7 @@ def _time_scale(machines: Mapping[int, str]) -> float:
 
 
 def _bundle(version: ModelVersion) -> Bundle:
-    from predictions.bundles import bundle_load
+    from engine.bundles import bundle_load
 
     return bundle_load(artifact_read(version.artifact_path, sha256=version.artifact_sha256))
 

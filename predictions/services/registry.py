@@ -26,13 +26,13 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from engine.bundles import Bundle, bundle_dump, bundle_load
+from engine.scoring import ModelSet
+from engine.training.suite import table_fingerprint
 from jobs.models import Job
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
-from predictions.bundles import Bundle, bundle_dump, bundle_load
 from predictions.models import Dataset, ModelEvent, ModelVersion
-from predictions.scoring import ModelSet
-from predictions.training.suite import table_fingerprint
 from tenants.db import connection
 from tenants.storage import tenant_path
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow.compute as pc
 
+from engine.synthetic.simulator import simulate_fleet
 from machines.models import MachineType
 from pdm_saas.errors import InvalidInput
-from predictions.synthetic.simulator import simulate_fleet
 
 MAX_SAMPLE_MACHINES = 10
 

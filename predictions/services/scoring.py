@@ -1,8 +1,8 @@
 """Scoring machines with their champions: fleet runs, one machine on demand, batches of rows.
 
 Each call reads the machines' recent readings (enough steps for full windows), buckets them into
-model frames (`predictions.frames`), scores them (`predictions.scoring`), stores one Prediction
-per scored step with its verdict (`predictions.decision`), counts them for billing, opens or
+model frames (`engine.frames`), scores them (`engine.scoring`), stores one Prediction
+per scored step with its verdict (`engine.decision`), counts them for billing, opens or
 clears alerts from the verdicts through the alert rules (k of n windows) and pushes a
 `machine.health` event per machine to the tenant's live channel.
 
@@ -28,15 +28,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.quotas import PredictionQuota, prediction_quota_check, prediction_quota_reserve
-from machines.metadata import is_observation_type
+from engine.frames import Reading, frame_from_columns, frame_from_readings, other_scale_machines
+from engine.metadata import is_observation_type
+from engine.scoring import ModelSet, RecentSteps, recent_steps, score_frame
 from machines.models import Machine, MachineType
 from machines.selectors import readings_latest
 from pdm_saas.errors import Conflict, InvalidInput, PaymentRequired
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from pdm_saas.monitoring.metrics import predictions_record
-from predictions.frames import Reading, frame_from_columns, frame_from_readings, other_scale_machines
 from predictions.models import Prediction
-from predictions.scoring import ModelSet, RecentSteps, recent_steps, score_frame
 from predictions.selectors import machines_with_unread_readings
 from predictions.services.alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
@@ -135,7 +135,7 @@ def machine_scale_refusal(*, machine: Machine) -> str | None:
 
 
 def _step_words(step_hours: float) -> str:
-    from predictions.synthetic.scales import describe_hours  # pure and small; kept out of module start-up
+    from engine.synthetic.scales import describe_hours  # pure and small; kept out of module start-up
 
     return describe_hours(step_hours)
 

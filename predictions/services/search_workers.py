@@ -1,6 +1,6 @@
 """A model search's candidates trained by every `train` worker, through Optuna's database storage.
 
-The job running a search (the lead) proposes candidates in batches (`predictions.training.search`,
+The job running a search (the lead) proposes candidates in batches (`engine.training.search`,
 `BATCH`). With `SharedTrials` as the search's pool, each batch goes into an Optuna study kept in
 PostgreSQL (schema `model_search`, beside the tenants' schemas), one waiting trial per candidate,
 and helper tasks on the `train` queue (`search_trials_task`) train whichever candidates they claim,
@@ -33,9 +33,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from engine.training.search import BATCH, Candidate, Problem, Trial, evaluate
 from jobs.models import Job
 from predictions.services.registry import artifact_read, artifact_write
-from predictions.training.search import BATCH, Candidate, Problem, Trial, evaluate
 from tenants.db import connection
 from tenants.storage import tenant_path
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from engine.decision import alarm_rule_check
 from pdm_saas import outbound
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
-from predictions.decision import alarm_rule_check
 from predictions.models import AlertRule, WebhookEndpoint
 
 

@@ -1,4 +1,4 @@
-"""Stored readings as model frames (predictions.frames), read from the reading store.
+"""Stored readings as model frames (engine.frames), read from the reading store.
 
 Readings sit in `machines_reading` as one row per machine and time with a `vals` array, one slot
 per sensor in the order of the type's `sensor_slots` (categorical sensors as their category's
@@ -11,7 +11,7 @@ index). Two reads:
   `frame_from_columns` takes.
 
 `data_step_hours` turns how often the machines report into the model step
-(`predictions.frames.step_hours_for`).
+(`engine.frames.step_hours_for`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from engine.frames import frame_from_columns, step_hours_for, time_scale_for
 from machines.models import MachineType
-from predictions.frames import frame_from_columns, step_hours_for, time_scale_for
 from tenants.db import connection
 
 Array = np.ndarray
@@ -82,7 +82,7 @@ INTERVAL_SAMPLE = 10_000  # latest readings per machine the step is measured on
 
 
 def data_step_hours(machine_ids: Sequence[int]) -> float:
-    """The model step the machines' readings call for (`predictions.frames.step_hours_for`): the
+    """The model step the machines' readings call for (`engine.frames.step_hours_for`): the
     median gap between consecutive readings of the same machine, over each machine's latest
     INTERVAL_SAMPLE readings (an index scan, however long the history), in model time (cycles
     count as hours, `time_scale_for`)."""

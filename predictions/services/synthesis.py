@@ -1,6 +1,6 @@
 """Synthesized datasets: an SDV synthesizer fitted on a stored dataset (simulated or a tenant's
 real one), its sample stored as a new `synthesized` dataset with the SDMetrics quality report,
-and the fitted synthesizer kept as an artifact beside it (`predictions/synthetic/synthesizers.py`
+and the fitted synthesizer kept as an artifact beside it (`engine/synthetic/synthesizers.py`
 explains the kinds, the levels and why GaussianCopula on window features is the default).
 
 A job on the `synth` queue (`synthesis_start`), or inline as a stage of onboarding.
@@ -63,7 +63,7 @@ def dataset_synthesize(*, source: Dataset, kind: str = "gaussian_copula", level:
                        rows: int | None = None, epochs: int | None = None, seed: int = 0, job_id: int | None = None,
                        progress: ProgressFn | None = None) -> Dataset:
     """Fit, save the synthesizer, sample, report, store: the new dataset."""
-    from predictions.synthetic.synthesizers import fit_synthesizer, quality_report  # SDV and torch: workers only
+    from engine.synthetic.synthesizers import fit_synthesizer, quality_report  # SDV and torch: workers only
 
     report: ProgressFn = progress or no_progress
     table = dataset_table(source)

@@ -15,31 +15,31 @@ from typing import Any
 
 from django.db import transaction
 
+from engine.bundles import KINDS
+from engine.metadata import is_observation_type
+from engine.synthetic.scales import default_horizon, typical_pf_interval
+from engine.synthetic.simulator import simulate_fleet, simulation_scale
+from engine.training.suite import Suite, train_suite
 from jobs.models import Job
 from jobs.services import JobBusy, ProgressFn, job_create, job_enqueue, no_progress
 from machines.baselines import baseline_model_steps
-from machines.metadata import is_observation_type
 from machines.models import Machine, MachineType
 from pdm_saas.errors import InvalidInput, NotFound
-from predictions.bundles import KINDS
 from predictions.models import Dataset, ModelVersion, Prediction, metrics_headline
 from predictions.services.registry import dataset_store, model_version_promote, model_version_register
 from predictions.services.scoring import fleet_score
 from predictions.services.synthesis import dataset_synthesize, quality_headline
-from predictions.synthetic.scales import default_horizon, typical_pf_interval
-from predictions.synthetic.simulator import simulate_fleet, simulation_scale
-from predictions.training.suite import Suite, train_suite
 
 ONBOARD_KIND = "models.onboard"
 # 100 simulated machines: at 40, median held-out F1 over the 24 built-in types falls from 0.78 to
 # 0.66 and eight types drop below 0.5 (benchmarks/model_quality.py, docs/synthetic.md).
 DEFAULT_MACHINES = 100
-# None: half the type's typical P-F interval (`predictions.synthetic.scales.default_horizon`): from
+# None: half the type's typical P-F interval (`engine.synthetic.scales.default_horizon`): from
 # 9 min (milling tool) and 12 h (AI4I) to 6-62 days for the other built-in types.
 DEFAULT_HORIZON_H: float | None = None
 # The synthesizer fitted on the simulated fleet, for its SDMetrics quality report and a sample to
 # augment or share; the models themselves train on the simulated fleet, which measured better
-# (predictions/synthetic/synthesizers.py). None skips the stage.
+# (engine/synthetic/synthesizers.py). None skips the stage.
 DEFAULT_SYNTHESIZER: str | None = "gaussian_copula"
 SYNTHESIZERS = ("gaussian_copula", "tvae", "ctgan", "hybrid")
 LIMITS = {"machines": (10, 400), "horizon_h": (0.0, 24.0 * 90), "step_hours": (1 / 3600, 24.0 * 7)}

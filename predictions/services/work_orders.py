@@ -10,8 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from engine.metadata import failure_mode_label
 from machines.baselines import machine_baseline_after_repair
-from machines.metadata import failure_mode_label
 from machines.models import Machine
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.models import Alert, FailureEvent, WorkOrder, WorkOrderEvent

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from machines.metadata import failure_mode_label as metadata_mode_label
+from engine.metadata import failure_mode_label as metadata_mode_label
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
 from predictions.models import Alert, WorkOrder

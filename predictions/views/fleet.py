@@ -15,13 +15,13 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from accounts.roles import Scope
+from engine.decision import AT_RISK
+from engine.frames import time_scale_for, time_unit_of
 from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
 from machines.models import Machine
 from machines.selectors import machine_list, machine_type_documents, readings_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
-from predictions.decision import AT_RISK
-from predictions.frames import time_scale_for, time_unit_of
 from predictions.models import Prediction
 from predictions.selectors import (
     fleet_filter_options,

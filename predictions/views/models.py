@@ -20,12 +20,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Scope
+from engine.frames import time_unit_of
 from machines.models import MachineType
 from machines.selectors import machine_list, machine_type_list
 from pdm_saas.errors import ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
-from predictions.frames import time_unit_of
 from predictions.models import DriftReport, ModelVersion
 from predictions.selectors import (
     drift_report_latest,

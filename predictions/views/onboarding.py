@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from engine.frames import time_unit_of
 from jobs.models import Job
 from jobs.selectors import job_latest, job_list
 from machines.library import library_list
@@ -23,7 +24,6 @@ from machines.selectors import machine_list, machine_names, machine_type_get, ma
 from machines.services import machine_type_adopt, machines_create_named, machines_import_file
 from pdm_saas.errors import InvalidInput, ServiceError
 from pdm_saas.web_access import member_view, page_actor
-from predictions.frames import time_unit_of
 from predictions.models import Dataset
 from predictions.selectors import dataset_get, model_versions_by_id
 from predictions.services.samples import MAX_SAMPLE_MACHINES, sample_readings_csv

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import membership_list
-from machines.metadata import failure_mode_label as metadata_mode_label
+from engine.metadata import failure_mode_label as metadata_mode_label
 from machines.models import Machine, MachineType
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor

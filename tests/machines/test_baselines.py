@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import tenant_context
 
+from engine.synthetic.scales import type_time_scale
 from machines.baselines import (
     DEFAULT_DAYS,
     FIRST_READINGS,
@@ -23,7 +24,6 @@ from machines.live import readings_push
 from machines.models import Machine, MachineBaseline
 from machines.services import machine_create, machine_type_adopt, machine_type_update
 from pdm_saas.errors import InvalidInput
-from predictions.synthetic.scales import type_time_scale
 
 JSON = "application/json"
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from engine.metadata import derived_formulas, range_zone, signal_ranges
+from engine.metadata_checks import MetadataInvalid, metadata_validate
 from machines.library import (
     LIBRARY_DIR,
     MAX_IMPORT_BYTES,
@@ -17,7 +19,6 @@ from machines.library import (
     metadata_export,
     metadata_import,
 )
-from machines.metadata import MetadataInvalid, derived_formulas, metadata_validate, range_zone, signal_ranges
 
 FILES = sorted(LIBRARY_DIR.glob("*.json"))
 KEYS = [path.stem for path in FILES]

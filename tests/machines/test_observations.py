@@ -12,9 +12,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from machines.metadata import metadata_validate
+from engine.array_summaries import STATISTICS, array_summaries, summary_slots
+from engine.metadata_checks import metadata_validate
 from machines.models import MachineType, ObservationLabel, Upload
-from machines.observations import STATISTICS, array_column, array_summaries, summary_slots
+from machines.observations import array_column
 from machines.selectors import observations_of_type, readings_count
 from machines.services import machine_type_import
 from tests.observation_rig import MAPPING, RIG_KEY, rig_csv, rig_document, rig_rows

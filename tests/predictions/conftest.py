@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.bundles import KINDS
 from machines.live import readings_push
 from machines.models import MachineType
 from machines.services import machine_create
-from predictions.bundles import KINDS
 from tests.conftest import TRAINED_TYPE, Trained, failing_run_readings
 
 TRAINED_KINDS = KINDS  # what `trained_motor` trains
@@ -23,7 +23,7 @@ def push_cycle_fleet(machine_type: MachineType, *, seed: int, prefix: str, scale
     """Twelve simulated units run to failure, stored the C-MAPSS way (one reading per cycle at
     EPOCH + cycle seconds, numeric sensors times `scale`) as machines `<prefix>-NN`; returns
     the cycles each unit ran."""
-    from predictions.synthetic.simulator import simulate_fleet
+    from engine.synthetic.simulator import simulate_fleet
 
     table = simulate_fleet(machine_type.metadata, machines=12, seed=seed, healthy_fraction=0.0)
     sensors = [s["name"] for s in machine_type.metadata["sensors"]]

@@ -12,11 +12,11 @@ import pytest
 import time_machine
 from django_tenants.utils import tenant_context
 
+from engine.decision import expected_false_alarms
 from machines.baselines import DEFAULT_DAYS
 from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create
-from predictions.decision import expected_false_alarms
 from predictions.models import Alert, AlertRule, ModelVersion, Prediction
 from predictions.services.alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from predictions.services.scoring import machine_predict

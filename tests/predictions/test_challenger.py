@@ -14,11 +14,11 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from billing.services import usage_predictions
+from engine.bundles import ANOMALY, FAILURE, RUL, bundle_load
 from jobs.models import Job
 from machines.live import readings_push
 from machines.models import Machine
 from machines.services import machine_create
-from predictions.bundles import ANOMALY, FAILURE, RUL, bundle_load
 from predictions.models import FailureEvent, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction, ShadowPrediction
 from predictions.services.challenger import (
     CHALLENGER_KIND,

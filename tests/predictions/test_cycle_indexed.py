@@ -26,16 +26,16 @@ from django_tenants.utils import tenant_context
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import membership_add
+from engine.features import window_features
+from engine.synthetic.simulator import simulate_fleet
 from machines.models import MachineType
 from machines.services import machine_type_adopt
 from pdm_saas.live.replay import stream_position, stream_since
 from predictions.engine_serializers import PredictionSerializer
-from predictions.features import window_features
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.drift import drift_check
 from predictions.services.real_training import _bundle, real_table, train_on_real_data
 from predictions.services.scoring import machine_predict
-from predictions.synthetic.simulator import simulate_fleet
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import PASSWORD, committed_tenant_drop, host_of

@@ -15,11 +15,11 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from scipy.stats import ks_2samp
 
+from engine import drift
 from jobs.models import Job
 from machines.live import readings_push
 from machines.models import MachineType
 from machines.services import machine_create
-from predictions import drift
 from predictions.models import (
     DriftReference,
     DriftReport,
@@ -99,7 +99,7 @@ def test_feature_drift_and_status():
 def _stream(document: dict[str, Any], *, seed: int, scale: float = 1.0) -> list[dict[str, Any]]:
     """A fleet from the simulator, each machine's run moved to end within the last hour, numeric
     sensors multiplied by `scale`."""
-    from predictions.synthetic.simulator import simulate_fleet
+    from engine.synthetic.simulator import simulate_fleet
 
     table = simulate_fleet(document, machines=FLEET, seed=seed)
     numeric = {s["name"] for s in document["sensors"] if s["kind"] != "categorical"}

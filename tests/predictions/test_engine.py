@@ -9,10 +9,10 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from billing.services import usage_predictions
+from engine.features import document_signals
 from jobs.models import Job
 from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput
-from predictions.features import document_signals
 from predictions.models import Dataset, ModelEvent, ModelVersion, Prediction
 from predictions.services import registry, scoring
 from predictions.services.training import ONBOARD_KIND

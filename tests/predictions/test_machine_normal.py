@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.baselines import reference_levels
 from machines.live import readings_push
 from machines.models import Machine, MachineBaseline, MachineType
 from machines.services import machine_create
-from predictions.baselines import reference_levels
 from predictions.models import Dataset, ModelVersion
 from predictions.services.machine_normal import frame_relative_to_baselines, is_cold_start
 from predictions.services.registry import model_set_for

@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from engine.bundles import ANOMALY, FAILURE, FORECAST, RUL, Bundle
+from engine.frames import frame_from_columns, step_hours_for
+from engine.scoring import ModelSet
 from machines.live import readings_push
 from machines.services import machine_create, machine_type_import
-from predictions.bundles import ANOMALY, FAILURE, FORECAST, RUL, Bundle
-from predictions.frames import frame_from_columns, step_hours_for
 from predictions.models import Dataset, ModelVersion
-from predictions.scoring import ModelSet
 from predictions.services.batch_files import score_file
 from predictions.services.real_training import train_on_real_data
 

@@ -11,6 +11,7 @@ import pyarrow.csv as pa_csv
 import pytest
 from django.core.management import call_command
 
+from engine.training.observations import train_observations
 from machines.models import MachineType
 from machines.services import machine_type_import
 from machines.uploads import upload_create
@@ -18,7 +19,6 @@ from pdm_saas.errors import Conflict, InvalidInput
 from predictions.models import ModelVersion
 from predictions.services.observation_scoring import observations_predict
 from predictions.services.real_training import train_on_real_data
-from predictions.training.observations import train_observations
 from tests.observation_rig import HEADER, MAPPING, rig_csv, rig_document, rig_rows
 
 pytestmark = pytest.mark.django_db

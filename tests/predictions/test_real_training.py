@@ -10,13 +10,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from engine.synthetic.simulator import SimulationOptions, simulate_fleet
+from engine.training.real import better_by, label_runs
 from machines.live import readings_push
 from machines.models import MachineType
 from machines.services import machine_create
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.real_training import train_on_real_data
-from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
-from predictions.training.real import better_by, label_runs
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,6 +21,7 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 from optuna.trial import TrialState
 
+from engine.training.search import Candidate, Problem, SearchOutcome, SearchSettings, search_regressor
 from jobs.kinds import kind_get
 from jobs.models import Job
 from predictions.services.search_workers import (
@@ -34,7 +35,6 @@ from predictions.services.search_workers import (
     study_name,
     train_slots,
 )
-from predictions.training.search import Candidate, Problem, SearchOutcome, SearchSettings, search_regressor
 from tenants.services import tenant_signup
 from tenants.storage import tenant_path
 from tests.conftest import committed_tenant_drop

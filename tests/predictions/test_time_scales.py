@@ -12,16 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from machines.library import library_get, library_list
-from machines.live import readings_push
-from machines.services import machine_create, machine_type_adopt
-from pdm_saas.errors import Conflict
-from predictions.bundles import FAILURE
-from predictions.frames import CYCLE_TIME_SCALE, other_scale_machines
-from predictions.models import ModelVersion
-from predictions.services.scoring import batch_predict, fleet_score, machine_predict
-from predictions.services.training import onboard_machine_type
-from predictions.synthetic.scales import (
+from engine.bundles import FAILURE
+from engine.frames import CYCLE_TIME_SCALE, other_scale_machines
+from engine.synthetic.scales import (
     MAX_PF_STEPS,
     PF_STEPS,
     STEP_LADDER_H,
@@ -32,7 +25,14 @@ from predictions.synthetic.scales import (
     type_time_scale,
     typical_pf_interval,
 )
-from predictions.synthetic.simulator import SimulationOptions, simulate_fleet
+from engine.synthetic.simulator import SimulationOptions, simulate_fleet
+from machines.library import library_get, library_list
+from machines.live import readings_push
+from machines.services import machine_create, machine_type_adopt
+from pdm_saas.errors import Conflict
+from predictions.models import ModelVersion
+from predictions.services.scoring import batch_predict, fleet_score, machine_predict
+from predictions.services.training import onboard_machine_type
 from tests.predictions.conftest import EPOCH
 
 DAY = 24.0

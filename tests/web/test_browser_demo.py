@@ -16,8 +16,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from machines.models import MachineType
-from predictions.services.training import onboard_machine_type
 from pdm_saas.demo import AT_RISK, FLEET, demo_fill
+from predictions.services.training import onboard_machine_type
 from tenants.services import tenant_signup
 from tests.live import free_port, port_listening, process, python_bin
 
@@ -65,7 +65,7 @@ def verdict(row: Any) -> str:
 
 # Known to fail (2026-12-06, with parts A, B and C on main): Motor-003 reads at risk and Pump-002
 # healthy, but the other healthy machines read "watch": their anomaly score saturates once their
-# readings are moved to the type's reference by `predictions.baselines.relative_frame`, which uses
+# readings are moved to the type's reference by `engine.baselines.relative_frame`, which uses
 # the level averaged over the regimes rather than the row's own regime (reported to part C).
 # strict: once it passes, the mark must go.
 def test_the_demo_shows_four_healthy_machines_and_one_at_risk(page: Any, stack: int, shots: Any) -> None:

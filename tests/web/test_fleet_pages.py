@@ -192,7 +192,7 @@ def test_the_sample_file_needs_machines_and_stays_in_its_tenant(client_for: Any,
 
 def test_the_pages_word_the_stored_verdict(client_for: Any, mill: Machine) -> None:
     """The fleet row and the machine page read the verdict stored with the prediction
-    (predictions.decision): state, risk against the alert level, RUL beyond its cap, learning."""
+    (engine.decision): state, risk against the alert level, RUL beyond its cap, learning."""
     learning = machine_create(machine_type_id=mill.machine_type_id, name="Mill-10")
     _predict(learning, probability=0.01, health=None, state="learning", learning=0.62, risk=0.01, threshold=0.053)
     _predict(mill, probability=0.12, health=40, state="at_risk", risk=0.12, threshold=0.053, rul_beyond_h=720.0)

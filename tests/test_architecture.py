@@ -1,0 +1,49 @@
+"""The layout's import rules (docs/architecture.md), read from the source with `ast`.
+
+The engine is plain Python the apps call; the apps that others build on (machines, tenants,
+accounts) do not reach up into the apps built on them. A rule broken here is a design change:
+make it in docs/architecture.md first.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ("accounts", "billing", "insights", "jobs", "machines", "maintenance", "planning", "predictions", "tenants",
+        "pdm_saas")
+DJANGO = ("django", "rest_framework", "django_tenants", "channels", "celery", "drf_spectacular")
+
+
+def _sources(package: str) -> Iterator[Path]:
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if "migrations" not in path.parts:
+            yield path
+
+
+def _imported_modules(path: Path) -> Iterator[tuple[int, str]]:
+    """Every module a file imports, at any depth (imports inside functions count too)."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.lineno, node.module
+
+
+def _breaches(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [f"{path.relative_to(ROOT)}:{line} imports {module}"
+            for path in _sources(package) for line, module in _imported_modules(path)
+            if module.split(".")[0] in forbidden]
+
+
+def test_the_rules_see_an_import_inside_a_function(tmp_path: Path) -> None:
+    module = tmp_path / "late.py"
+    module.write_text("def f():\n    from django.db import connection\n    return connection\n")
+    assert [name for _, name in _imported_modules(module)] == ["django.db"]
+
+
+def test_engine_imports_no_django_and_no_app() -> None:
+    assert list(_sources("engine")), "the engine package is missing"
+    assert _breaches("engine", DJANGO + APPS) == []
