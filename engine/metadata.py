@@ -115,6 +115,16 @@ class MachineTypeSchema:
         return tuple(signal for signal in self.sensors if signal.kind == "categorical")
 
     @cached_property
+    def categories(self) -> Mapping[str, tuple[str, ...]]:
+        """The values each categorical sensor can take, by sensor name."""
+        return {signal.name: signal.categories for signal in self.categorical_sensors}
+
+    @cached_property
+    def array_sensors(self) -> tuple[str, ...]:
+        """Sensors whose file cells hold many numbers each, stored as per-row summaries."""
+        return tuple(signal.name for signal in self.sensors if signal.array)
+
+    @cached_property
     def ranges(self) -> Mapping[str, Mapping[str, tuple[float, float]]]:
         """Ranges by signal name, for every signal that has them."""
         return {signal.name: signal.ranges for signal in self.signals if signal.ranges is not None}
@@ -174,7 +184,9 @@ def _schema_build(document: Mapping[str, Any]) -> MachineTypeSchema:
 def _failure_mode(mode: Mapping[str, Any]) -> FailureMode:
     affected = tuple(AffectedSignal(signal=a["signal"], direction=a["direction"], progression=a["progression"],
                                     magnitude=float(a["magnitude"])) for a in mode.get("affected_signals", []))
-    return FailureMode(name=mode["name"], label=str(mode.get("label") or mode["name"].replace("_", " ")),
+    # Lenient where the engine needs only part of a mode (a time scale reads just its intervals).
+    name = str(mode.get("name", ""))
+    return FailureMode(name=name, label=str(mode.get("label") or name.replace("_", " ")),
                        aliases=tuple(mode.get("aliases", [])), affected=affected,
                        repair_cost=float(mode.get("repair_cost", 0)),
                        downtime_hours=float(mode.get("downtime_hours", 0)),

@@ -273,7 +273,7 @@ _WINDOWS_SQL = """
 def _windows_frame(rows: Sequence[MachineBaseline], names: Mapping[int, str], machine_type: MachineType,
                    step_hours: float, time_scale: float) -> Any:
     slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
-    categorical = {s["name"] for s in machine_type.metadata.get("sensors", []) if s["kind"] == "categorical"}
+    categorical = set(machine_type.schema.categories)
     with connection.cursor() as cursor:
         cursor.execute(_WINDOWS_SQL, [[r.machine_id for r in rows], [r.period_start for r in rows],
                                       [r.steps_needed * r.step_seconds for r in rows]])

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db import models
 
+from engine.metadata import MachineTypeSchema, machine_type_schema
+
 
 class MachineType(models.Model):
     class Source(models.TextChoices):
@@ -39,6 +41,12 @@ class MachineType(models.Model):
     @property
     def sensors(self) -> list[dict[str, Any]]:
         return list(self.metadata.get("sensors", []))
+
+    @property
+    def schema(self) -> MachineTypeSchema:
+        """The document read once per process (engine.metadata): typed signals with their ranges,
+        compiled formulas, failure modes. Pass this, not `metadata`, to the engine."""
+        return machine_type_schema(self.metadata)
 
 
 class Machine(models.Model):

@@ -10,12 +10,14 @@ carried, and the (machine, time) pairs seen, up to REPEAT_KEYS_LIMIT.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from engine.metadata import machine_type_schema
 from machines.ingest.mapping import ColumnMapping
 from machines.ingest.parse import ParsedBatch
 
@@ -39,7 +41,7 @@ CONVERSIONS: dict[str, list[tuple[str, Any]]] = {
 @dataclass
 class SensorStats:
     unit: str
-    ranges: dict[str, list[float]] | None
+    ranges: Mapping[str, tuple[float, float]] | None
     count: int = 0
     missing: int = 0
     total: float = 0.0
@@ -169,9 +171,9 @@ class QualityReport:
     """Feed it every batch with `add`; `report()` gives the JSON stored on the upload."""
 
     def __init__(self, *, document: dict[str, Any], mapping: ColumnMapping, columns: list[str]) -> None:
-        sensors = {s["name"]: s for s in document.get("sensors", [])}
-        self.sensors = {name: SensorStats(unit=sensors.get(name, {}).get("unit", ""),
-                                          ranges=sensors.get(name, {}).get("ranges"))
+        signals = machine_type_schema(document).by_name
+        self.sensors = {name: SensorStats(unit=signals[name].unit if name in signals else "",
+                                          ranges=signals[name].ranges if name in signals else None)
                         for name in mapping.sensors.values()}
         self.unknown_columns = [c for c in columns if c not in set(mapping.file_columns())]
         self.last_ts: dict[int, int] = {}

@@ -4,6 +4,7 @@ the API list, and readings from the reading store."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,8 +32,7 @@ def readings_for_machine(
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY ts LIMIT %s", [*params, limit])
         rows = cursor.fetchall()
-    categories = {sensor["name"]: sensor["categories"] for sensor in machine.machine_type.sensors
-                  if sensor["kind"] == "categorical"}
+    categories = machine.machine_type.schema.categories
 
     def named(vals: list[float | None]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -45,7 +45,7 @@ def readings_for_machine(
     return [(ts, named(vals)) for ts, vals in rows]
 
 
-def _slot_value(value: float | None, categories: list[str] | None) -> float | str | None:
+def _slot_value(value: float | None, categories: Sequence[str] | None) -> float | str | None:
     """A stored slot as a reader shows it; None (left out) for a value that is no reading: NaN or
     +-inf written before the ingest refused them, or an index naming no category."""
     if value is None or not math.isfinite(value):

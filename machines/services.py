@@ -11,7 +11,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from billing.quotas import machine_quota_guard
-from engine.metadata import array_sensors
 from engine.metadata_checks import MetadataInvalid, metadata_check
 from machines.library import library_get, metadata_import
 from machines.models import Machine, MachineType
@@ -219,9 +218,8 @@ def machine_type_slots(machine_type: MachineType) -> list[str]:
     summaries, one slot each (machines/observations.py)."""
     locked = MachineType.objects.select_for_update().get(id=machine_type.id)
     slots = list(locked.sensor_slots or [])
-    arrays = set(array_sensors(locked.metadata))
-    wanted = [slot for sensor in locked.metadata.get("sensors", [])
-              for slot in (summary_slots(sensor["name"]) if sensor["name"] in arrays else [sensor["name"]])]
+    wanted = [slot for sensor in locked.schema.sensors
+              for slot in (summary_slots(sensor.name) if sensor.array else [sensor.name])]
     added = [slot for slot in wanted if slot not in slots]
     if added:
         slots += added

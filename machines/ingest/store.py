@@ -41,7 +41,6 @@ from django.db import DatabaseError, IntegrityError, OperationalError, transacti
 from django_tenants.utils import get_public_schema_name
 from psycopg.errors import UniqueViolation
 
-from engine.metadata import array_sensors
 from machines.ingest.finite import non_finite_reject
 from machines.ingest.fleet import MachineResolver
 from machines.ingest.mapping import ColumnMapping, mapping_validate
@@ -365,9 +364,8 @@ def _ingest(
     with transaction.atomic(), connection.cursor() as cursor:
         writer = ReadingWriter(cursor=cursor, slots=machine_type_slots(machine_type), upload_id=upload_id)
         resolver = MachineResolver(machine_type=machine_type, create_unknown=mapping.create_unknown_machines)
-        categories = {sensor["name"]: list(sensor["categories"]) for sensor in machine_type.sensors
-                      if sensor["kind"] == "categorical"}
-        arrays = array_sensors(machine_type.metadata)
+        categories = {name: list(values) for name, values in machine_type.schema.categories.items()}
+        arrays = list(machine_type.schema.array_sensors)
         with _Prefetch(lambda: _batches_parsed(table, mapping, categories, arrays)) as batches:
             for batch, parsed, bytes_read in batches:
                 _machines_resolve(batch, parsed, mapping, resolver)

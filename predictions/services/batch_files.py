@@ -166,7 +166,7 @@ def _frame(data: pa.Table, machine_type: MachineType, mapping: ColumnMapping, *,
                            f"{mapping.time_column!r}.")
     seconds = np.asarray(pc.filter(micros, keep).to_numpy(zero_copy_only=False), dtype=np.float64) / 1e6
     names = np.asarray(pc.cast(pc.filter(machines, keep), pa.string()).to_numpy(zero_copy_only=False), dtype=object)
-    categorical = {s["name"] for s in machine_type.sensors if s["kind"] == "categorical"}
+    categorical = set(machine_type.schema.categories)
     numeric: dict[str, Any] = {}
     labels: dict[str, Any] = {}
     for header, sensor in mapping.sensors.items():

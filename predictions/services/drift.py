@@ -122,10 +122,6 @@ class ModelView:
         return self.time_scale != 1.0
 
 
-def _numeric_sensors(document: dict[str, Any]) -> list[str]:
-    return [s["name"] for s in document.get("sensors", []) if s["kind"] != "categorical"]
-
-
 def drift_reference_ensure(*, version: ModelVersion, view: ModelView | None = None) -> DriftReference:
     """The version's training reference, computed from its dataset on first use."""
     existing = DriftReference.objects.filter(version=version).first()
@@ -138,7 +134,7 @@ def drift_reference_ensure(*, version: ModelVersion, view: ModelView | None = No
     matrix, names = view.inputs(table)
     sample = matrix[np.sort(np.random.default_rng(SEED).permutation(len(matrix))[:REFERENCE_ROWS])]
     outputs = view.outputs(sample)
-    document = version.machine_type.metadata
+    schema = version.machine_type.schema
     try:
         with transaction.atomic():
             return DriftReference.objects.create(
@@ -146,7 +142,7 @@ def drift_reference_ensure(*, version: ModelVersion, view: ModelView | None = No
                 features={name: drift.sketch(sample[:, j], dependence=view.dependence) for j, name in enumerate(names)},
                 scores={} if outputs is None else drift.sketch(outputs, dependence=view.dependence),
                 missing={name: drift.missing_share(table.column(name).to_numpy(zero_copy_only=False))
-                         for name in _numeric_sensors(document) if name in table.column_names},
+                         for name in (s.name for s in schema.numeric_sensors) if name in table.column_names},
             )
     except IntegrityError:  # a concurrent check stored it first
         return DriftReference.objects.get(version=version)

@@ -23,7 +23,6 @@ from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
 from engine.bundles import OBSERVATION, bundle_load
-from engine.metadata import array_sensors
 from engine.training.observations import ObservationModel, observation_features
 from jobs.services import ProgressFn, no_progress
 from machines.ingest.mapping import mapping_complete
@@ -73,8 +72,8 @@ def observations_predict(*, machine_type: MachineType, columns: Mapping[str, pa.
 
 def _slot_values(machine_type: MachineType, columns: Mapping[str, pa.Array], sensors: Mapping[str, str],
                  decimal_mark: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    arrays = set(array_sensors(machine_type.metadata))
-    categories = {s["name"]: s["categories"] for s in machine_type.sensors if s["kind"] == "categorical"}
+    arrays = set(machine_type.schema.array_sensors)
+    categories = machine_type.schema.categories
     values: dict[str, np.ndarray] = {}
     rows = len(next(iter(columns.values()))) if columns else 0
     refused = np.zeros(rows, dtype=bool)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow.compute as pc
 
+from engine.metadata import machine_type_schema
 from engine.synthetic.simulator import simulate_fleet
 from machines.models import MachineType
 from pdm_saas.errors import InvalidInput
@@ -35,7 +36,7 @@ def sample_readings_csv(*, machine_type: MachineType, machine_names: Sequence[st
     simulated = sorted(set(table.column("machine").to_pylist()))
     order = simulated[len(names) - failing:] + simulated[: len(names) - failing]
     rename = dict(zip(order, names, strict=True))
-    sensors = [s["name"] for s in document.get("sensors", [])]
+    sensors = [s.name for s in machine_type_schema(document).sensors]
     end = (now or datetime.now(tz=UTC)).replace(minute=0, second=0, microsecond=0)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
