@@ -194,18 +194,16 @@ def fleet_prepare(tenant: Any) -> tuple[str, list[str]]:
     from engine.synthetic.simulator import simulate_fleet
     from machines.live import readings_push
     from machines.models import Machine, MachineType
+    from machines.reading_store import readings_latest
     from machines.services import machine_create
-    from tenants.db import connection
 
     machine_type = MachineType.objects.get(key=SCORING_TYPE)
     sensors = [s["name"] for s in machine_type.sensors]
     names = [f"HTTP-{i:03d}" for i in range(FLEET)]
     # Machines without readings too: a run stopped between creating a machine and pushing its
     # history (say, by a plan limit) must not leave machines that answer 400 to every prediction.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT DISTINCT m.name FROM machines_machine m JOIN machines_reading r ON r.machine_id = m.id "
-                       "WHERE m.name = ANY(%s)", [names])
-        stocked = {row[0] for row in cursor.fetchall()}
+    known = dict(Machine.objects.filter(name__in=names).values_list("id", "name"))
+    stocked = {known[machine_id] for machine_id in readings_latest(machine_ids=list(known))}
     missing = [n for n in names if n not in stocked]
     if missing:
         table = simulate_fleet(machine_type.metadata, machines=len(missing), seed=5)

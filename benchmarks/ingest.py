@@ -151,18 +151,12 @@ def tenant_prepare() -> None:
 
     from billing.services import subscription_grant
     from machines.models import Machine
+    from machines.services import readings_truncate
 
     tenant = bench_tenant_with_type(slug=TENANT_SLUG, organization="Bench ingest", type_key=TYPE_KEY)
     subscription_grant(tenant=tenant, plan_code="enterprise")  # the fleet is 100 machines
     with tenant_context(tenant):
-        with connection.cursor() as cursor:
-            # Drop the monthly partitions too: creating them is part of a real first upload.
-            cursor.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                           "WHERE i.inhparent = 'machines_reading'::regclass "
-                           "AND c.relname <> 'machines_reading_default'")
-            for (name,) in cursor.fetchall():
-                cursor.execute(f'DROP TABLE "{name}"')
-            cursor.execute("TRUNCATE machines_reading")
+        readings_truncate(drop_partitions=True)  # creating them is part of a real first upload
         Machine.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
@@ -198,24 +192,18 @@ def child_ingest(path: Path) -> dict[str, float]:
             "rss_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-DASHBOARD_SQL = "SELECT ts, vals FROM machines_reading WHERE machine_id = %s ORDER BY ts DESC LIMIT 1440"
-
-
 def dashboard_query_ms() -> tuple[float, float]:
     """p50 and p95 of a machine's dashboard query (its latest 1,440 readings, a day of minutes),
     over 50 machines, in the tenant just filled: it must not slow down as the store grows."""
-    from django.db import connection
-
     from machines.models import Machine
+    from machines.reading_store import readings_tail
 
     ids = list(Machine.objects.values_list("id", flat=True))[:50]
     timings = []
-    with connection.cursor() as cursor:
-        for machine_id in ids * 2:  # the second round is what a dashboard refresh sees
-            started = time.perf_counter()
-            cursor.execute(DASHBOARD_SQL, [machine_id])
-            cursor.fetchall()
-            timings.append((time.perf_counter() - started) * 1000)
+    for machine_id in ids * 2:  # the second round is what a dashboard refresh sees
+        started = time.perf_counter()
+        readings_tail(machine_id=machine_id, limit=1440)
+        timings.append((time.perf_counter() - started) * 1000)
     timings = sorted(timings[len(ids):])
     return timings[len(timings) // 2], timings[int(len(timings) * 0.95)]
 

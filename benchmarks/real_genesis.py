@@ -112,11 +112,11 @@ def csv_ensure(name: str) -> Path:
 
 def tenant_prepare() -> Any:
     """The bench tenant, signed up on the first run, on the enterprise plan, with nothing in it."""
-    from django.db import connection
     from django_tenants.utils import tenant_context
 
     from billing.services import subscription_grant
     from machines.models import Machine, MachineType, Upload
+    from machines.services import readings_truncate
     from predictions.models import Dataset, ModelVersion
     from tenants.models import Tenant
     from tenants.services import tenant_signup
@@ -129,8 +129,7 @@ def tenant_prepare() -> Any:
         schemas_migrate(TENANT_SLUG)
     subscription_grant(tenant=tenant, plan_code="enterprise")
     with tenant_context(tenant):
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE machines_reading")
+        readings_truncate()
         ModelVersion.objects.all().delete()
         Dataset.objects.all().delete()
         Upload.objects.all().delete()

@@ -18,6 +18,7 @@ from machines.baselines import baseline_statuses
 from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export
 from machines.models import Machine, MachineType, MappingPreset, Upload
+from machines.reading_store import rul_labels
 from machines.selectors import readings_for_machine
 from machines.serializers import (
     AdoptSerializer,
@@ -36,7 +37,6 @@ from machines.upload_removal import upload_delete
 from pdm_saas.api.base import TenantAPIView, TenantViewSet
 from pdm_saas.api.principals import request_actor
 from pdm_saas.errors import InvalidInput, NotFound
-from predictions.selectors import rul_labels
 from predictions.serializers import FailureEventSerializer as FailureEventLabelSerializer
 
 

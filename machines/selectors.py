@@ -14,6 +14,7 @@ from django.db.models import Count, QuerySet
 
 from engine.metadata import observation_labels
 from machines.models import Machine, MachineType, MappingPreset, ObservationLabel, Upload, UploadDeletion
+from machines.reading_store import sensor_slots, slot_values
 from tenants.db import connection
 
 
@@ -66,17 +67,6 @@ def readings_count(*, machine_id: int | None = None) -> int:
         return int(cursor.fetchone()[0])
 
 
-def readings_latest(*, machine_ids: list[int]) -> dict[int, datetime]:
-    """Each machine's newest reading time (machines without readings are left out); one index
-    probe per machine on (machine_id, ts)."""
-    if not machine_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT m.id, (SELECT ts FROM machines_reading WHERE machine_id = m.id "
-                       "ORDER BY ts DESC LIMIT 1) FROM unnest(%s::bigint[]) AS m(id)", [list(machine_ids)])
-        return {int(machine_id): ts for machine_id, ts in cursor.fetchall() if ts is not None}
-
-
 def readings_recent(*, machine: Machine, limit: int = 2_000) -> list[tuple[datetime, dict[str, Any]]]:
     """The machine's last `limit` readings, oldest first (what a chart of "now" shows)."""
     with connection.cursor() as cursor:
@@ -104,16 +94,13 @@ class Observations:
 
 def observations_of_type(*, machine_type: MachineType) -> Observations:
     """Every observation of the type's machines, ordered by machine and time, with its labels."""
-    slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
+    slots = sensor_slots(machine_type_id=machine_type.id)
     machine_ids = list(Machine.objects.filter(machine_type=machine_type).values_list("id", flat=True))
     with connection.cursor() as cursor:
         cursor.execute("SELECT machine_id, ts, vals FROM machines_reading WHERE machine_id = ANY(%s) "
                        "ORDER BY machine_id, ts", [machine_ids])
         rows = cursor.fetchall()
-    values = np.full((len(rows), len(slots)), np.nan)
-    for index, (_, _, vals) in enumerate(rows):
-        packed = [np.nan if v is None else v for v in (vals or [])][:len(slots)]
-        values[index, :len(packed)] = packed
+    values = slot_values([row[2] for row in rows], len(slots))
     values[~np.isfinite(values)] = np.nan
     place = {(row[0], row[1]): index for index, row in enumerate(rows)}
     labels: dict[str, np.ndarray] = {item["name"]: np.full(len(rows), None, dtype=object)

@@ -175,6 +175,20 @@ def machine_delete(*, machine_id: int) -> None:
         cursor.execute("DELETE FROM machines_reading WHERE machine_id = %s", [machine_id])
 
 
+def readings_truncate(*, drop_partitions: bool = False) -> None:
+    """Empty the current tenant's reading store at once (benchmarks start from nothing). With
+    `drop_partitions`, the monthly partitions go too, as before a first upload (which creates
+    them); the DEFAULT partition stays: it belongs to the schema."""
+    with connection.cursor() as cursor:
+        if drop_partitions:
+            cursor.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                           "WHERE i.inhparent = 'machines_reading'::regclass "
+                           "AND c.relname <> 'machines_reading_default'")
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP TABLE "{name}"')
+        cursor.execute("TRUNCATE machines_reading")
+
+
 MACHINE_FILE_FIELDS = ("name", "machine_type", "site", "line", "position", "serial_number", "criticality",
                        "downtime_cost_per_hour", "install_date", "status")
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from machines.models import Machine, ObservationLabel, Upload, UploadDeletion
+from machines.signals import readings_changed_send
 from pdm_saas.errors import Conflict, NotFound
 from tenants.db import connection
 
@@ -42,8 +43,8 @@ def upload_delete(*, upload_id: int, actor_id: int | None) -> UploadDeletion:
             machines=[{"id": machine_id, "name": names.get(machine_id, str(machine_id)), "readings": count}
                       for machine_id, count in sorted(counts.items(), key=lambda item: names.get(item[0], ""))])
         Upload.objects.filter(id=upload.id).update(status=Upload.Status.DELETED)
-        if counts:
-            _score_again(upload.machine_type_id)
+        if counts:  # the machines' latest predictions read the removed readings: scored again
+            readings_changed_send(machine_type_id=upload.machine_type_id, machine_ids=counts)
     return deletion
 
 
@@ -51,12 +52,3 @@ def _refusal(upload: Upload) -> str:
     if upload.status == Upload.Status.DELETED:
         return "This upload was already deleted."
     return "This upload is still being imported; delete it once its import has finished."
-
-
-def _score_again(machine_type_id: int) -> None:
-    """The machines' latest predictions read the removed readings: score the type's machines
-    again once the deletion commits (the same task an upload sends, carrying the tenant)."""
-    from pdm_saas.celery import tenant_task_send
-    from predictions.tasks import fleet_score_task
-
-    tenant_task_send(fleet_score_task, args=[machine_type_id], queue="score")

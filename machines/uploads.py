@@ -34,6 +34,7 @@ from machines.labels import LabelCollector
 from machines.models import MachineType, MappingPreset, ObservationLabel, Upload
 from machines.observations import ObservationLabelCollector
 from machines.quality import QualityReport
+from machines.signals import readings_changed_send
 from pdm_saas.errors import Conflict, InvalidInput, NotFound, ServiceError, message_short
 from tenants.db import connection
 from tenants.selectors import tenant_time_zone
@@ -351,8 +352,6 @@ def upload_process(job: Job, progress: ProgressFn) -> dict[str, Any]:
         if isinstance(exc, ServiceError):  # the job's message is the exception's: short too
             exc.message, exc.args = message, (message,)
         raise
-    if summary["stored"]:
-        _score_soon(upload.machine_type_id)
     return summary
 
 
@@ -377,16 +376,6 @@ def upload_job_requeued(job: Job) -> None:
         status=Upload.Status.QUEUED)
 
 
-def _score_soon(machine_type_id: int) -> None:
-    """Fresh readings: score the type's machines now rather than at the next scheduled run, so
-    the dashboard shows them seconds after the upload (a type without models is a no-op). The
-    engine builds on machines, not the reverse: hence the import here."""
-    from pdm_saas.celery import tenant_task_send
-    from predictions.tasks import fleet_score_task
-
-    tenant_task_send(fleet_score_task, args=[machine_type_id], queue="score")
-
-
 def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
     mapping = ColumnMapping.from_dict(upload.mapping)
     table = table_open(upload_path(upload), **mapping.reading())
@@ -395,9 +384,11 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
     classes = ObservationLabelCollector(columns=mapping.labels,
                                         labels=observation_labels(upload.machine_type.metadata))
     rejected = RejectedRowsFile(upload_path(upload).with_name("rejected.csv"))
+    machine_ids: set[int] = set()  # of the rows kept: what is scored again once they commit
 
     def on_batch(batch: Any, parsed: ParsedBatch) -> None:
         quality.add(batch, parsed)
+        machine_ids.update(_kept_machines(parsed))
         labels.add(batch, parsed)
         _observation_labels_add(classes, batch, parsed)
         rejected.add(parsed)
@@ -436,7 +427,16 @@ def _process(upload: Upload, progress: ProgressFn) -> dict[str, Any]:
     summary: dict[str, Any] = {"upload_id": upload.id, **report["rows"]}
     if over_plan:  # the job's message: what a plan refused is not a detail of the report
         summary["message"] = over_plan["message"]
+    if result.rows_stored:  # fresh readings: scored now, not at the next scheduled run
+        readings_changed_send(machine_type_id=upload.machine_type_id, machine_ids=machine_ids)
     return summary
+
+
+def _kept_machines(parsed: ParsedBatch) -> list[int]:
+    if parsed.machine_ids is None:
+        return []
+    machines = np.asarray(pc.fill_null(parsed.machine_ids, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.unique(machines[parsed.ok()]).tolist()
 
 
 def _plan_refusal(result: IngestResult) -> dict[str, Any] | None:

@@ -56,7 +56,13 @@ def tenant_task_send(task: Any, *, args: list[Any], queue: str) -> None:
     from tenants.db import connection
 
     schema_name = connection.schema_name
-    transaction.on_commit(lambda: task.apply_async(args=args, queue=queue, headers={"_schema_name": schema_name}))
+    transaction.on_commit(lambda: tenant_task_apply(task, args=args, queue=queue, schema_name=schema_name))
+
+
+def tenant_task_apply(task: Any, *, args: list[Any], queue: str, schema_name: str) -> None:
+    """Send `task` now for the tenant `schema_name`: for a caller already past the commit that
+    knows its tenant (a `machines.signals.readings_changed` receiver)."""
+    task.apply_async(args=args, queue=queue, headers={"_schema_name": schema_name})
 
 
 app = CeleryApp("pdm_saas", task_cls="pdm_saas.celery:TenantBoundTask")

@@ -1,5 +1,5 @@
-"""Reads about labels (failure events, the remaining-useful-life of each reading) and about what
-the stored predictions have read."""
+"""Reads about what the stored predictions say and have read (the remaining useful life of each
+reading is `machines.reading_store.rul_labels`)."""
 
 from __future__ import annotations
 
@@ -9,43 +9,8 @@ from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from engine.frames import CYCLE_DATA_BEFORE
 from machines.models import Machine, MachineType
 from predictions.models import Alert, Dataset, DriftReport, ModelEvent, ModelVersion, Prediction, WorkOrder
-from tenants.db import connection
-
-# For each reading: the first failure of its machine at or after it. Readings after the last
-# known failure have none: they are censored (their RUL is unknown, not guessed).
-RUL_SQL = """
-SELECT r.ts, f.occurred_at, f.failure_mode
-FROM machines_reading r
-LEFT JOIN LATERAL (
-    SELECT occurred_at, failure_mode FROM predictions_failureevent e
-    WHERE e.machine_id = r.machine_id AND e.occurred_at >= r.ts
-    ORDER BY e.occurred_at LIMIT 1
-) f ON true
-WHERE r.machine_id = %s AND (%s::timestamptz IS NULL OR r.ts > %s::timestamptz)
-ORDER BY r.ts
-LIMIT %s
-"""
-
-
-def rul_labels(*, machine_id: int, after: datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """RUL per reading, None when censored: in seconds (`rul_seconds`) and in the data's own unit
-    (`rul`: hours, or cycles for cycle-indexed data, whose readings also carry their `cycle`)."""
-    with connection.cursor() as cursor:
-        cursor.execute(RUL_SQL, [machine_id, after, after, limit])
-        rows = cursor.fetchall()
-    return [_rul_row(ts, failure, mode) for ts, failure, mode in rows]
-
-
-def _rul_row(ts: datetime, failure: datetime | None, mode: str | None) -> dict[str, Any]:
-    seconds = (failure - ts).total_seconds() if failure else None
-    cycles = ts < CYCLE_DATA_BEFORE  # stored at 1970 + cycle seconds: a second is a cycle
-    return {"ts": ts, "cycle": int(ts.timestamp()) if cycles else None, "rul_seconds": seconds,
-            "rul": seconds if cycles or seconds is None else seconds / 3600.0,
-            "time_unit": "cycles" if cycles else "h", "censored": failure is None, "next_failure_mode": mode}
-
 
 # --- fleet and machine pages -------------------------------------------------------------------
 

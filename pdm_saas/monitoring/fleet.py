@@ -19,7 +19,7 @@ import logging
 
 from billing.quotas import prediction_quota_check
 from machines.models import Machine
-from machines.selectors import readings_latest
+from machines.reading_store import readings_latest
 from pdm_saas.errors import PaymentRequired
 from pdm_saas.monitoring.metrics import scheduled_scoring_record
 from predictions.models import ModelVersion

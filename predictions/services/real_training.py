@@ -45,6 +45,7 @@ from engine.training.suite import Suite, train_suite
 from jobs.models import Job
 from jobs.services import ProgressFn, no_progress
 from machines.models import Machine, MachineType
+from machines.reading_store import readings_latest
 from pdm_saas.errors import InvalidInput
 from predictions.models import Dataset, FailureEvent, ModelVersion
 from predictions.services.normal_training import train_on_normal_operation
@@ -60,7 +61,6 @@ from predictions.services.registry import (
 from predictions.services.search_workers import shared_trials
 from predictions.services.stored_readings import bucketed_frame, data_step_hours
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
-from tenants.db import connection
 
 REAL_KIND = "models.train_real"
 MIN_FAILED_RUNS = 3
@@ -170,11 +170,8 @@ def _failed_runs(table: pa.Table) -> int:
 
 
 def _time_scale(machines: Mapping[int, str]) -> float:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT extract(epoch FROM max(ts)) FROM machines_reading WHERE machine_id = ANY(%s)",
-                       [list(machines)])
-        latest = cursor.fetchone()[0]
-    return time_scale_for(np.array([np.nan if latest is None else float(latest)]))
+    newest = readings_latest(machine_ids=list(machines)).values()
+    return time_scale_for(np.array([max(newest).timestamp() if newest else np.nan]))
 
 
 def _bundle(version: ModelVersion) -> Bundle:

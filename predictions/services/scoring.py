@@ -28,11 +28,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.quotas import PredictionQuota, prediction_quota_check, prediction_quota_reserve
-from engine.frames import Reading, frame_from_columns, frame_from_readings, other_scale_machines
+from engine.frames import Reading, frame_from_readings, other_scale_machines
 from engine.metadata import is_observation_type
 from engine.scoring import ModelSet, RecentSteps, recent_steps, score_frame
 from machines.models import Machine, MachineType
-from machines.selectors import readings_latest
+from machines.reading_store import SlotColumns, readings_latest, readings_latest_window
 from pdm_saas.errors import Conflict, InvalidInput, PaymentRequired
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from pdm_saas.monitoring.metrics import predictions_record
@@ -42,7 +42,7 @@ from predictions.services.alerts import alarm_memory, alerts_from_anomalies, ale
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
 from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.registry import json_safe, model_set_for
-from predictions.services.stored_readings import categories_of, slot_columns
+from predictions.services.stored_readings import columns_frame
 from predictions.web_format import verdict
 from tenants.db import connection
 
@@ -78,30 +78,27 @@ def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], model
     `skip_other_scale`."""
     steps = models.history_steps + HISTORY_SLACK_STEPS + extra_steps
     span = timedelta(hours=models.step_hours * steps / models.time_scale)
-    # Re-read: ingest appends slots on the row, and the caller's instance may predate that.
-    slots = list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type.id) or [])
     early = timedelta(hours=models.step_hours * models.baseline_steps / models.time_scale)
-    with connection.cursor() as cursor:
-        cursor.execute(_STORED_SQL if models.baseline_steps else _RECENT_SQL,
-                       [list(machine_ids), span, early] if models.baseline_steps else [list(machine_ids), span])
-        rows = cursor.fetchall()
+    columns = readings_latest_window(machine_type=machine_type, machine_ids=machine_ids, span=span,
+                                     run_start=early if models.baseline_steps else None)
     if names is None:
         names = dict(Machine.objects.filter(id__in=machine_ids).values_list("id", "name"))
-    rows = _rows_at_model_scale(rows, names, machine_type, models, skip=skip_other_scale)
-    return _frame_from_rows(rows, slots, names, machine_type.metadata, models)
+    columns = _columns_at_model_scale(columns, names, machine_type, models, skip=skip_other_scale)
+    return columns_frame(columns, names, machine_type.metadata, step_hours=models.step_hours,
+                         time_scale=models.time_scale)
 
 
-def _rows_at_model_scale(rows: list[tuple[Any, ...]], names: dict[int, str], machine_type: MachineType,
-                         models: ModelSet, *, skip: bool) -> list[tuple[Any, ...]]:
-    machines = np.array([names[r[0]] for r in rows], dtype=object)
-    other = other_scale_machines(machines, np.array([float(r[1]) for r in rows]), time_scale=models.time_scale)
+def _columns_at_model_scale(columns: SlotColumns, names: dict[int, str], machine_type: MachineType,
+                            models: ModelSet, *, skip: bool) -> SlotColumns:
+    machines = np.array([names[int(m)] for m in columns.machine_ids], dtype=object)
+    other = other_scale_machines(machines, columns.seconds, time_scale=models.time_scale)
     if not other:
-        return rows
+        return columns
     if not skip:
         raise other_scale_refusal(machine_type, models, other)
     logger.warning("Scoring of %s in %s left out %s: %s", machine_type.key, connection.schema_name, other,
                    other_scale_refusal(machine_type, models, other).message)
-    return [r for r, name in zip(rows, machines, strict=True) if name not in set(other)]
+    return columns.take(~np.isin(machines, other))
 
 
 def other_scale_refusal(machine_type: MachineType, models: ModelSet, machines: Sequence[str]) -> Conflict:
@@ -138,48 +135,6 @@ def _step_words(step_hours: float) -> str:
     from engine.synthetic.scales import describe_hours  # pure and small; kept out of module start-up
 
     return describe_hours(step_hours)
-
-
-_RECENT_SQL = """
-    SELECT r.machine_id, extract(epoch FROM r.ts), r.vals
-    FROM (SELECT machine_id, max(ts) AS last FROM machines_reading
-          WHERE machine_id = ANY(%s) GROUP BY machine_id) latest
-    JOIN machines_reading r ON r.machine_id = latest.machine_id AND r.ts > latest.last - %s
-    ORDER BY r.machine_id, r.ts
-"""
-# The recent stretch, plus the start of the current run: readings after the latest failure event
-# before the latest reading (a failure at the latest reading ends the run being scored), within
-# `early` of the first of them. One row read by both conditions is returned once.
-_STORED_SQL = """
-    WITH latest AS (
-        SELECT machine_id, max(ts) AS last FROM machines_reading WHERE machine_id = ANY(%s) GROUP BY machine_id
-    ), runs AS (
-        SELECT l.machine_id, l.last,
-               (SELECT min(r.ts) FROM machines_reading r WHERE r.machine_id = l.machine_id
-                  AND r.ts > coalesce((SELECT max(f.occurred_at) FROM predictions_failureevent f
-                                       WHERE f.machine_id = l.machine_id AND f.occurred_at < l.last),
-                                      '-infinity'::timestamptz)) AS first
-        FROM latest l
-    )
-    SELECT r.machine_id, extract(epoch FROM r.ts), r.vals
-    FROM runs JOIN machines_reading r ON r.machine_id = runs.machine_id
-     AND (r.ts > runs.last - %s OR (r.ts >= runs.first AND r.ts < runs.first + %s))
-    ORDER BY r.machine_id, r.ts
-"""
-
-
-def _frame_from_rows(rows: list[tuple[Any, ...]], slots: list[str], names: dict[int, str], document: dict[str, Any],
-                     models: ModelSet) -> pa.Table:
-    width = len(slots)
-    values = np.full((len(rows), width), np.nan)
-    for i, (_, _, vals) in enumerate(rows):
-        packed = [np.nan if v is None else v for v in (vals or [])][:width]
-        values[i, : len(packed)] = packed
-    numeric, categorical = slot_columns(values, slots, categories_of(document))
-    machines = np.array([names[r[0]] for r in rows], dtype=object)
-    seconds = np.array([float(r[1]) for r in rows])
-    return frame_from_columns(machines, seconds, numeric, categorical, document, step_hours=models.step_hours,
-                              time_scale=models.time_scale)
 
 
 def fleet_score(*, machine_type_id: int | None = None, source: str = Prediction.Source.SCHEDULED,

@@ -8,10 +8,10 @@ from django.core.management import CommandError, call_command
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine
+from machines.reading_store import rul_labels
 from machines.selectors import readings_for_machine
 from machines.services import machine_type_adopt
 from predictions.models import FailureEvent
-from predictions.selectors import rul_labels
 
 PUMP = "centrifugal-pump"
 

@@ -254,7 +254,7 @@ def test_a_100_machine_cycle_fleet_with_run_to_failure_in_one_command(world, mot
     in a failure; RUL labels queryable afterwards."""
     from django.core.management import call_command
 
-    from predictions.selectors import rul_labels
+    from machines.reading_store import rul_labels
 
     data = tmp_path / "fleet100.csv"
     data.write_bytes(_csv([[f"unit-{unit:03d}", cycle, 10.0 + cycle / 50, 1.0 + cycle / 100]
