@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from machines.models import Machine, MachineType
-from predictions.models import Alert, Prediction
+from predictions.models import Alert, Dataset, DriftReport, ModelEvent, ModelVersion, Prediction, WorkOrder
 
 # --- fleet and machine pages -------------------------------------------------------------------
 
@@ -148,3 +148,69 @@ def prediction_rul_is_evidence(prediction: Prediction) -> bool:
     metrics = ModelVersion.objects.filter(id=version_id).values_list("metrics", flat=True).first() or {}
     skill = metrics.get("r2")
     return not isinstance(skill, (int, float)) or skill != skill or skill >= RUL_SKILL
+
+
+# --- a machine's alerts and work orders (the machine page) ---------------------------------------
+# Alerts and work orders are moving to a maintenance app (issue 17): these two go with them.
+
+
+def machine_alerts_recent(*, machine_id: int, limit: int = 20) -> QuerySet[Alert]:
+    """The machine's latest alerts, newest first."""
+    return Alert.objects.filter(machine_id=machine_id).order_by("-opened_at")[:limit]
+
+
+def machine_work_orders_recent(*, machine_id: int, limit: int = 20) -> QuerySet[WorkOrder]:
+    """The machine's latest work orders with their assignee, newest first."""
+    return WorkOrder.objects.filter(machine_id=machine_id).select_related("assignee").order_by("-created_at")[:limit]
+
+
+# --- the model registry's pages ------------------------------------------------------------------
+
+
+def model_version_list(*, machine_type_id: int | None = None, status: str = "") -> QuerySet[ModelVersion]:
+    """Versions with their type, machine and dataset, grouped by type (by name), then machine and
+    kind, newest first; without the large JSON documents a list does not show."""
+    versions = (ModelVersion.objects.select_related("machine_type", "machine", "dataset")
+                .defer("feature_importance", "baseline", "params")
+                .order_by("machine_type__name", "machine_type_id", "machine_id", "kind", "-number"))
+    if machine_type_id is not None:
+        versions = versions.filter(machine_type_id=machine_type_id)
+    return versions.filter(status=status) if status else versions
+
+
+def model_version_records() -> QuerySet[ModelVersion]:
+    """Versions with everything one version's page shows beside it: type, machine, dataset, parent."""
+    return ModelVersion.objects.select_related("machine_type", "machine", "dataset", "parent")
+
+
+def model_version_former_champions() -> set[tuple[int, int | None, str]]:
+    """The (type, machine, kind) groups with an archived former champion: the ones a rollback
+    can return to."""
+    return set(ModelVersion.objects.filter(status=ModelVersion.Status.ARCHIVED, promoted_at__isnull=False)
+               .values_list("machine_type_id", "machine_id", "kind").distinct())
+
+
+def model_version_siblings(*, version: ModelVersion) -> QuerySet[ModelVersion]:
+    """The other versions of the same type, machine and kind (id, number, status and date only)."""
+    return (ModelVersion.objects.filter(machine_type_id=version.machine_type_id, machine=version.machine,
+                                        kind=version.kind)
+            .exclude(id=version.id).only("id", "number", "status", "created_at"))
+
+
+def model_versions_by_id(*, ids: list[int]) -> list[ModelVersion]:
+    """These versions with their datasets, by kind."""
+    return list(ModelVersion.objects.filter(id__in=ids).select_related("dataset").order_by("kind"))
+
+
+def model_events(*, version_id: int) -> QuerySet[ModelEvent]:
+    """A version's registry log with who did each step, newest first."""
+    return ModelEvent.objects.filter(version_id=version_id).select_related("actor")
+
+
+def drift_report_latest(*, version_id: int) -> DriftReport | None:
+    return DriftReport.objects.filter(version_id=version_id).first()
+
+
+def dataset_get(*, dataset_id: int | None) -> Dataset | None:
+    """The dataset with its machine type, or None (no id, or no such dataset)."""
+    return Dataset.objects.select_related("machine_type").filter(id=dataset_id).first() if dataset_id else None
