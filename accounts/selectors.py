@@ -119,3 +119,9 @@ def invitation_pending_list(*, tenant_id: int) -> QuerySet[Invitation]:
 def api_key_list(*, tenant_id: int) -> QuerySet[ApiKey]:
     """Every key of the tenant, revoked ones too: the page shows what was revoked and when."""
     return api_keys_with_creator_role(ApiKey.objects.filter(tenant_id=tenant_id))
+
+
+def user_display_name(*, user_id: int | None) -> str:
+    """The user's name as pages show it: the full name, else the email; "" for no such user."""
+    user = User.objects.filter(id=user_id).only("full_name", "email").first() if user_id else None
+    return (user.full_name or user.email) if user is not None else ""

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing.models import Subscription
 from billing.quotas import UPGRADE_URL
+from billing.selectors import subscription_with_plan
 from pdm_saas.errors import PaymentRequired
 
 # The HTTP Warning header (RFC 7234, code 299: miscellaneous persistent warning) sent with every
@@ -112,7 +113,7 @@ def request_subscription(request: Any) -> Subscription | None:
         tenant = getattr(raw, "tenant", None)
         found = None
         if tenant is not None and not tenant.is_public:
-            found = Subscription.objects.select_related("plan").filter(tenant_id=tenant.id).first()
+            found = subscription_with_plan(tenant_id=tenant.id)
         raw.pdm_subscription = found
     return raw.pdm_subscription  # type: ignore[no-any-return]
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from accounts.roles import Scope
 from billing import subscriptions
 from billing.serializers import BillingSerializer, CheckoutSerializer, SessionUrlSerializer, billing_data
+from machines.selectors import machines_in_use
 from pdm_saas.api.base import TenantAPIView
 
 
@@ -20,7 +21,8 @@ class BillingView(TenantAPIView):
 
     @extend_schema(responses=BillingSerializer)
     def get(self, request: Request) -> Response:
-        summary = subscriptions.billing_summary(tenant=request.tenant)  # type: ignore[attr-defined]
+        summary = subscriptions.billing_summary(tenant=request.tenant,  # type: ignore[attr-defined]
+                                               machines_used=machines_in_use())
         return Response(billing_data(summary))
 
 

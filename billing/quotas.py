@@ -24,7 +24,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F
 
-from billing.models import Plan, Subscription
+from billing.models import Plan
+from billing.selectors import subscription_with_plan
 from billing.services import usage_predictions, usage_reserve_predictions
 from pdm_saas.errors import PaymentRequired
 
@@ -38,7 +39,7 @@ def tenant_plan(*, tenant_id: int) -> Plan | None:
     """The plan whose limits apply to the tenant, or None when no limits apply."""
     if not settings.BILLING_QUOTAS_ENABLED:
         return None
-    subscription = Subscription.objects.select_related("plan").filter(tenant_id=tenant_id).first()
+    subscription = subscription_with_plan(tenant_id=tenant_id)
     return subscription.plan if subscription else None
 
 

@@ -29,6 +29,7 @@ from django.db import transaction
 
 from billing import stripe_gateway
 from billing.models import Plan, Subscription, UsageCounter, UsageReport
+from billing.selectors import subscription_with_plan
 from billing.services import usage_period_start
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def usage_report_tenant(*, tenant_id: int, now: datetime | None = None) -> list[
     """Report the previous and the current period (the previous one's last hour is reported
     after it ends). Safe to run twice, or twice at once."""
     moment = now or datetime.now(UTC)
-    subscription = Subscription.objects.select_related("plan").filter(tenant_id=tenant_id).first()
+    subscription = subscription_with_plan(tenant_id=tenant_id)
     if subscription is None or not subscription.stripe_customer_id:
         return []
     current = usage_period_start(moment)

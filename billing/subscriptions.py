@@ -27,8 +27,8 @@ from django.db import IntegrityError, transaction
 from billing import stripe_gateway
 from billing.models import Invoice, Plan, StripeEvent, Subscription
 from billing.reporting import overage_for, period_predictions
+from billing.selectors import plan_public_list
 from billing.services import subscription_start_trial, usage_period_start
-from machines.models import Machine
 from pdm_saas.errors import Conflict, InvalidInput
 from tenants.models import Tenant
 from tenants.schema_names import host_for_slug, tenant_url
@@ -165,20 +165,10 @@ class BillingSummary:
         return included is not None and self.predictions >= included
 
 
-def public_plans() -> list[Plan]:
-    """Cheapest first, the custom (unlimited, invoiced) plan last."""
-    return sorted(Plan.objects.filter(is_public=True),
-                  key=lambda p: (p.max_machines is None, p.monthly_price_cents))
-
-
-def machines_in_use() -> int:
-    """Machines that count against the plan (retired ones do not). Runs in the tenant's schema,
-    like every request on a tenant host."""
-    return Machine.objects.exclude(status=Machine.Status.RETIRED).count()
-
-
-def billing_summary(*, tenant: Tenant, now: datetime | None = None) -> BillingSummary:
-    """Plan, status, usage this period, overage and invoices (in the tenant's schema)."""
+def billing_summary(*, tenant: Tenant, machines_used: int, now: datetime | None = None) -> BillingSummary:
+    """Plan, status, usage this period, overage and invoices (in the tenant's schema).
+    `machines_used` is the caller's count of machines against the plan
+    (`machines.selectors.machines_in_use`): billing is called by machines, it does not read them."""
     moment = now or datetime.now(UTC)
     subscription = _subscription_of(tenant)
     plan = subscription.plan
@@ -187,9 +177,9 @@ def billing_summary(*, tenant: Tenant, now: datetime | None = None) -> BillingSu
     overage = overage_for(plan=plan, predictions=predictions)
     return BillingSummary(
         subscription=subscription, plan=plan, period_start=period_start, predictions=predictions,
-        machines=machines_in_use(), overage=overage,
+        machines=machines_used, overage=overage,
         overage_cents=overage * (plan.overage_cents_per_prediction or Decimal(0)),
-        plans=public_plans(), invoices=list(Invoice.objects.filter(tenant=tenant)[:24]), now=moment,
+        plans=plan_public_list(), invoices=list(Invoice.objects.filter(tenant=tenant)[:24]), now=moment,
     )
 
 

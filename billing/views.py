@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Scope
 from billing import subscriptions
 from billing.stripe_gateway import InvalidSignature
+from machines.selectors import machines_in_use
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view
 
@@ -26,7 +27,8 @@ _CHECKOUT_MESSAGES = {
 @member_view()
 def billing_overview(request: HttpRequest) -> HttpResponse:
     notice = _CHECKOUT_MESSAGES.get(request.GET.get("checkout", ""))
-    summary = subscriptions.billing_summary(tenant=request.tenant)  # type: ignore[attr-defined]
+    summary = subscriptions.billing_summary(tenant=request.tenant,  # type: ignore[attr-defined]
+                                           machines_used=machines_in_use())
     return render(request, "billing/overview.html", {"summary": summary, "checkout_notice": notice,
                                                      "sales_email": f"sales@{settings.BASE_DOMAIN}"})
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from billing.models import Subscription
 from engine.metadata import failure_mode_label, failure_mode_or_costliest
+from insights.models import SummaryPreference
 from machines.models import FailureEvent, Machine, Upload
 from maintenance.models import Alert, WorkOrder
 from predictions.models import DriftReport, ModelVersion, OutcomeSnapshot, Prediction
@@ -316,3 +317,9 @@ def insights_overview(period: Period) -> dict[str, Any]:
         "data_quality": data_quality(),
         "formulas": [{"name": name, "formula": text} for name, text in FORMULAS],
     }
+
+
+def summary_weekly_email(*, user_id: int) -> bool:
+    """Whether the member gets the weekly summary by email: yes until they turn it off."""
+    preference = SummaryPreference.objects.filter(user_id=user_id).first()
+    return preference.weekly_email if preference is not None else True

@@ -14,8 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import Scope
 from insights import selectors, services
-from insights.models import SummaryPreference
-from machines.models import MachineType
+from machines.selectors import machine_type_documents
 from pdm_saas.web_access import can, member_view
 from predictions.wording import signals_of
 
@@ -48,8 +47,8 @@ def _worded_quality(quality: dict[str, Any]) -> dict[str, Any]:
     """The data-quality section with signals by their labels ("Stator winding temperature", not
     `winding_temp_c`): the tenant's types name their signals alike, so one lookup serves all."""
     labels: dict[str, str] = {}
-    for document in MachineType.objects.values_list("metadata", flat=True):
-        labels.update({name: label for name, (label, _) in signals_of(document or {}).items()})
+    for document in machine_type_documents().values():
+        labels.update({name: label for name, (label, _) in signals_of(document).items()})
     for upload in quality["uploads"]:
         upload["missing"] = [{**s, "label": labels.get(s["signal"], s["signal"])} for s in upload["missing"]]
         upload["stuck"] = [labels.get(name, name) for name in upload["stuck"]]
@@ -71,14 +70,13 @@ def insights_index(request: HttpRequest) -> HttpResponse:
     period = selectors.period_of(days)
     models = selectors.model_performance(period)
     user_id = _user_id(request)
-    preference = SummaryPreference.objects.filter(user_id=user_id).first()
     return render(request, "insights/index.html", {
         "form": form if form.is_bound else PeriodForm(initial={"days": days}), "period": period,
         "models": models, "charts": _chart_data(models),
         "analytics": selectors.prediction_analytics(period), "kpis": selectors.business_kpis(period),
         "quality": _worded_quality(selectors.data_quality()), "formulas": selectors.FORMULAS,
         "preceding_days": selectors.PRECEDING_DAYS,
-        "can_admin": can(request, Scope.ADMIN), "weekly_email": preference.weekly_email if preference else True,
+        "can_admin": can(request, Scope.ADMIN), "weekly_email": selectors.summary_weekly_email(user_id=user_id),
     })
 
 

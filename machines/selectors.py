@@ -1,4 +1,5 @@
-"""Reads about machines: readings from the reading store."""
+"""Reads about machines: the machine types, machines, uploads and mapping presets the pages and
+the API list, and readings from the reading store."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from django.db.models import Count, QuerySet
 
 from engine.metadata import observation_labels
-from machines.models import Machine, MachineType, ObservationLabel
+from machines.models import Machine, MachineType, MappingPreset, ObservationLabel, Upload, UploadDeletion
 from machines.reading_store import sensor_slots, slot_values
 from tenants.db import connection
 
@@ -122,3 +124,81 @@ def upload_readings_by_machine(*, upload_id: int) -> list[tuple[Machine, int]]:
         counts = dict(cursor.fetchall())
     machines = Machine.objects.filter(id__in=counts).order_by("name")
     return [(machine, int(counts[machine.id])) for machine in machines]
+
+
+def machines_in_use() -> int:
+    """Machines that count against the plan (retired ones do not), in the current tenant's
+    schema: what billing's quota and billing page are given (billing does not read machines)."""
+    return Machine.objects.exclude(status=Machine.Status.RETIRED).count()
+
+
+# --- machine types, machines, uploads -----------------------------------------------------------
+
+
+def machine_type_list() -> QuerySet[MachineType]:
+    """The tenant's machine types by name."""
+    return MachineType.objects.order_by("name")
+
+
+def machine_type_list_with_counts() -> QuerySet[MachineType]:
+    """The machine types by name, each with `machine_count`, its machines of any status."""
+    return MachineType.objects.annotate(machine_count=Count("machines"))
+
+
+def machine_type_get(*, type_id: int | None) -> MachineType | None:
+    """The machine type, or None (no id, or no such type in this tenant)."""
+    return MachineType.objects.filter(id=type_id).first() if type_id is not None else None
+
+
+def machine_type_by_key(*, key: str) -> MachineType | None:
+    """The tenant's type adopted or imported under this library key, if any."""
+    return MachineType.objects.filter(key=key).first()
+
+
+def machine_type_keys() -> set[str]:
+    """The keys of the tenant's types: the built-in types it has adopted already."""
+    return set(MachineType.objects.values_list("key", flat=True))
+
+
+def machine_type_documents() -> dict[int, dict[str, Any]]:
+    """Every type's metadata document by type id (one query; for labels of signals and modes)."""
+    return {type_id: document or {} for type_id, document in MachineType.objects.values_list("id", "metadata")}
+
+
+def machine_list(*, machine_type_id: int | None = None) -> QuerySet[Machine]:
+    """The machines by name, with their type; of one type when given."""
+    machines = Machine.objects.select_related("machine_type").order_by("name")
+    return machines.filter(machine_type_id=machine_type_id) if machine_type_id is not None else machines
+
+
+def machine_names(*, machine_type_id: int | None = None, limit: int | None = None) -> list[str]:
+    """The machines' names in order; of one type when given, the first `limit` when given."""
+    machines = Machine.objects.order_by("name")
+    if machine_type_id is not None:
+        machines = machines.filter(machine_type_id=machine_type_id)
+    return list(machines.values_list("name", flat=True)[:limit])
+
+
+def upload_list(*, machine_type_id: int | None = None) -> QuerySet[Upload]:
+    """Uploads newest first, with their type; of one type when given."""
+    uploads = Upload.objects.select_related("machine_type")
+    return uploads.filter(machine_type_id=machine_type_id) if machine_type_id is not None else uploads
+
+
+def upload_deletion_get(*, upload_id: int) -> UploadDeletion | None:
+    """Who removed the upload's readings and when, if they were removed."""
+    return UploadDeletion.objects.filter(upload_id=upload_id).first()
+
+
+def mapping_preset_list(*, machine_type_id: int) -> QuerySet[MappingPreset]:
+    """The type's saved column mappings, by name."""
+    return MappingPreset.objects.filter(machine_type_id=machine_type_id)
+
+
+def mapping_preset_get(*, machine_type_id: int, name: str) -> MappingPreset | None:
+    return mapping_preset_list(machine_type_id=machine_type_id).filter(name=name).first()
+
+
+def mapping_preset_latest(*, machine_type_id: int) -> MappingPreset | None:
+    """The type's most recently saved mapping."""
+    return mapping_preset_list(machine_type_id=machine_type_id).order_by("-updated_at").first()

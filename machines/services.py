@@ -15,6 +15,7 @@ from engine.metadata_checks import MetadataInvalid, metadata_check
 from machines.library import library_get, metadata_import
 from machines.models import Machine, MachineType
 from machines.observations import summary_slots
+from machines.selectors import machines_in_use
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from tenants.db import connection
 
@@ -101,8 +102,7 @@ def _default_downtime_cost(machine_type: MachineType) -> Decimal | None:
 
 def _machine_quota(*, adding: int) -> None:
     """The plan's machine limit; retired machines don't count. Inside the creating transaction."""
-    machine_quota_guard(tenant_id=connection.tenant.id, adding=adding,
-                        used=lambda: Machine.objects.exclude(status=Machine.Status.RETIRED).count())
+    machine_quota_guard(tenant_id=connection.tenant.id, adding=adding, used=machines_in_use)
 
 
 def machine_create(

@@ -13,15 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
 from accounts.roles import Scope
+from accounts.selectors import user_display_name
 from engine.metadata_checks import MetadataInvalid
-from jobs.models import Job
+from jobs.selectors import job_get
 from machines import services, uploads
 from machines.forms import (
     MappingForm,
@@ -35,8 +34,20 @@ from machines.forms import (
 from machines.ingest.doubts import MappingDoubtful
 from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export, metadata_import
-from machines.models import Machine, MachineType, MappingPreset, Upload, UploadDeletion
-from machines.selectors import upload_readings_by_machine
+from machines.models import MachineType, MappingPreset, Upload
+from machines.selectors import (
+    machine_list,
+    machine_type_by_key,
+    machine_type_keys,
+    machine_type_list,
+    machine_type_list_with_counts,
+    mapping_preset_get,
+    mapping_preset_latest,
+    mapping_preset_list,
+    upload_deletion_get,
+    upload_list,
+    upload_readings_by_machine,
+)
 from machines.textfiles import ENCODINGS
 from machines.upload_removal import upload_delete as upload_readings_delete
 from pdm_saas.errors import ServiceError
@@ -72,9 +83,8 @@ REJECTION_REASONS = {
 
 @member_view()
 def type_list(request: HttpRequest) -> HttpResponse:
-    types = MachineType.objects.annotate(machine_count=Count("machines"))
-    adopted = set(MachineType.objects.values_list("key", flat=True))
-    return render(request, "machines/type_list.html", {"types": types, "library": library_list(), "adopted": adopted})
+    return render(request, "machines/type_list.html", {
+        "types": machine_type_list_with_counts(), "library": library_list(), "adopted": machine_type_keys()})
 
 
 @member_view()
@@ -95,8 +105,8 @@ def library_type_detail(request: HttpRequest, key: str) -> HttpResponse:
         document = library_get(key)
     except KeyError as exc:
         raise Http404("No such built-in machine type") from exc
-    adopted = MachineType.objects.filter(key=key).first()
-    return render(request, "machines/library_type.html", {"document": document, "adopted": adopted})
+    return render(request, "machines/library_type.html",
+                  {"document": document, "adopted": machine_type_by_key(key=key)})
 
 
 @member_view(read=Scope.WRITE)
@@ -131,17 +141,17 @@ def _status(request: HttpRequest, form: Any) -> int:
 
 @member_view()
 def type_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    machine_type = get_object_or_404(MachineType, pk=pk)
+    machine_type = get_object_or_404(machine_type_list(), pk=pk)
     return render(request, "machines/type_detail.html", {
         "machine_type": machine_type, "document": machine_type.metadata,
-        "machines": Machine.objects.filter(machine_type=machine_type),
-        "uploads": Upload.objects.filter(machine_type=machine_type)[:5],
+        "machines": machine_list(machine_type_id=machine_type.id),
+        "uploads": upload_list(machine_type_id=machine_type.id)[:5],
     })
 
 
 @member_view()
 def type_export(request: HttpRequest, pk: int) -> HttpResponse:
-    machine_type = get_object_or_404(MachineType, pk=pk)
+    machine_type = get_object_or_404(machine_type_list(), pk=pk)
     response = HttpResponse(metadata_export(machine_type.metadata), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{machine_type.key}.json"'
     return response
@@ -149,7 +159,7 @@ def type_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 @member_view(read=Scope.WRITE)
 def type_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    machine_type = get_object_or_404(MachineType, pk=pk)
+    machine_type = get_object_or_404(machine_type_list(), pk=pk)
     as_json = request.method == "POST" and request.POST.get("mode") == "json"
     fields_data = request.POST if request.method == "POST" and not as_json else None
     form = TypeEditForm(fields_data, document=machine_type.metadata)
@@ -214,8 +224,7 @@ def upload_start(request: HttpRequest) -> HttpResponse:
         else:
             token = _stage_remember(request, staged, form.cleaned_data["machine_type"].key)
             return redirect("machines:upload-map", token=token)
-    recent = Upload.objects.select_related("machine_type")[:RECENT_UPLOADS]
-    return render(request, "machines/upload_start.html", {"form": form, "uploads": recent},
+    return render(request, "machines/upload_start.html", {"form": form, "uploads": upload_list()[:RECENT_UPLOADS]},
                   status=_status(request, form))
 
 
@@ -223,7 +232,7 @@ def upload_start(request: HttpRequest) -> HttpResponse:
 def upload_map(request: HttpRequest, token: str) -> HttpResponse:
     """Step 2: a preview of the first rows and a select per column; Import creates the upload."""
     staged, type_key = _stage_get(request, token)
-    machine_type = get_object_or_404(MachineType, key=type_key)
+    machine_type = get_object_or_404(machine_type_list(), key=type_key)
     chosen = _reading_chosen(request)
     try:
         preview = uploads.upload_stage_preview(relative=staged.relative, **chosen)
@@ -261,7 +270,7 @@ def upload_map(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("machines:upload-detail", pk=upload.pk)
     return render(request, "machines/upload_map.html", {
         "form": form, "preview": preview, "staged": staged, "machine_type": machine_type, "preset": preset,
-        "presets": MappingPreset.objects.filter(machine_type=machine_type), "token": token,
+        "presets": mapping_preset_list(machine_type_id=machine_type.id), "token": token,
         "reading": _reading_choices(preview, chosen), "doubts": doubts, "unfit_preset": unfit,
         "naive_times": naive, "time_zone": tenant_time_zone(tenant_id=connection.tenant.id),
     }, status=_status(request, form))
@@ -296,11 +305,10 @@ def _preset_chosen(request: HttpRequest, machine_type: MachineType,
     preset named in `?preset=` fills them whatever its header (the import then asks to confirm a
     misfit); without one, the latest saved for this type only if it was saved from a file with
     these very columns: a mapping made for another layout once filed three pumps under one."""
-    presets = MappingPreset.objects.filter(machine_type=machine_type)
     name = request.GET.get("preset")
     if name is not None:
-        return presets.filter(name=name).first(), None
-    latest = presets.order_by("-updated_at").first()
+        return mapping_preset_get(machine_type_id=machine_type.id, name=name), None
+    latest = mapping_preset_latest(machine_type_id=machine_type.id)
     if latest is None or list(latest.header) == columns:
         return latest, None
     return None, latest
@@ -315,10 +323,9 @@ def _mapping_refused(form: MappingForm, exc: ServiceError) -> None:
 
 @member_view()
 def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    upload = get_object_or_404(Upload.objects.select_related("machine_type"), pk=pk)
-    job = Job.objects.filter(id=upload.job_id).first() if upload.job_id else None
+    upload = get_object_or_404(upload_list(), pk=pk)
     return render(request, "machines/upload_detail.html", {
-        "upload": upload, "job": job, **_deletion_context(upload),
+        "upload": upload, "job": job_get(job_id=upload.job_id), **_deletion_context(upload),
         "report": _report_view(upload.report) if upload.report else None,
         "has_rejected_file": uploads.upload_path(upload).with_name("rejected.csv").is_file(),
     })
@@ -327,7 +334,7 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @member_view(read=Scope.WRITE)
 def upload_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """A confirmation page listing what goes (readings per machine); POST deletes."""
-    upload = get_object_or_404(Upload.objects.select_related("machine_type"), pk=pk)
+    upload = get_object_or_404(upload_list(), pk=pk)
     if request.method == "POST":
         try:
             deletion = upload_readings_delete(upload_id=upload.pk, actor_id=page_actor(request).user_id)
@@ -342,15 +349,14 @@ def upload_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _deletion_context(upload: Upload) -> dict[str, Any]:
-    deletion = UploadDeletion.objects.filter(upload=upload).first()
-    user = User.objects.filter(id=deletion.deleted_by_id).first() if deletion and deletion.deleted_by_id else None
-    return {"deletion": deletion, "deletion_by": (user.full_name or user.email) if user else ""}
+    deletion = upload_deletion_get(upload_id=upload.id)
+    return {"deletion": deletion, "deletion_by": user_display_name(user_id=deletion.deleted_by_id) if deletion else ""}
 
 
 # FileResponse streams (it is no HttpResponse subclass), which member_view's type does not name.
 @member_view()  # type: ignore[type-var]
 def upload_rejected(request: HttpRequest, pk: int) -> FileResponse:
-    upload = get_object_or_404(Upload, pk=pk)
+    upload = get_object_or_404(upload_list(), pk=pk)
     path = uploads.upload_path(upload).with_name("rejected.csv")
     if not path.is_file():
         raise Http404("This upload has not been processed yet.")

@@ -1,5 +1,6 @@
 """Reads of the maintenance pages: the alert inbox and its counts, the work-order board, the
-alerts still needing work, one work order with its history."""
+alerts still needing work, one work order with its history; and a machine's latest alerts and
+work orders, for its page."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ CLOSED_STATES = (WorkOrder.Status.DONE, WorkOrder.Status.CANCELLED)
 def machines_for_work_orders() -> list[Machine]:
     """The machines a new work order can be for (not retired), by name, with their types."""
     return list(Machine.objects.exclude(status=Machine.Status.RETIRED).select_related("machine_type").order_by("name"))
+
+
+def machine_alerts_recent(*, machine_id: int, limit: int = 20) -> QuerySet[Alert]:
+    """The machine's latest alerts, newest first (the machine page)."""
+    return Alert.objects.filter(machine_id=machine_id).order_by("-opened_at")[:limit]
+
+
+def machine_work_orders_recent(*, machine_id: int, limit: int = 20) -> QuerySet[WorkOrder]:
+    """The machine's latest work orders with their assignee, newest first (the machine page)."""
+    return WorkOrder.objects.filter(machine_id=machine_id).select_related("assignee").order_by("-created_at")[:limit]
 
 
 def alert_inbox(*, status: str = "", severity: str = "") -> QuerySet[Alert]:

@@ -63,6 +63,9 @@ SHARED_APPS = (
     "tenants",
     "accounts",
     "billing",
+    # No tables: the project package itself, for what spans every app (the `demo_seed` command,
+    # pdm_saas/demo.py, seeds them all) and the system checks (pdm_saas/checks.py).
+    "pdm_saas",
 )
 # Tables of TENANT_APPS exist once per tenant schema: the tenant's own operational data.
 TENANT_APPS = (

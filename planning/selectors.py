@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from engine.metadata import failure_mode_label
 from machines.library import library_get
 from machines.models import Machine, MachineType
-from planning.models import CostsConfirmation, MaintenancePlan, SparePart, Technician
+from planning.models import CostsConfirmation, MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
 from planning.reasons import status_text
 
 COST_FIELDS = ("downtime_per_hour", "planned_maintenance", "unplanned_failure_multiplier")
@@ -176,3 +176,18 @@ def skill_keys(skill: str, machine_types: list[MachineType]) -> set[str]:
     found = {k for k in categories if set(_words(k)) <= set(words)}
     found |= {k for k, label in modes.items() if len(words) == 1 and words[0] in set(_words(k)) | set(_words(label))}
     return found or {skill}
+
+
+def production_window_list() -> QuerySet[ProductionWindow]:
+    """The production windows with their machine, by machine."""
+    return ProductionWindow.objects.select_related("machine")
+
+
+def part_need_list() -> QuerySet[PartNeed]:
+    """The part needs with their type and part, by type name, failure mode and part name."""
+    return PartNeed.objects.select_related("machine_type", "part").order_by("machine_type__name", "failure_mode",
+                                                                            "part__name")
+
+
+def spare_part_names() -> list[str]:
+    return list(SparePart.objects.order_by("name").values_list("name", flat=True))

@@ -17,8 +17,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
-from jobs.models import Job
-from machines.models import Machine, MachineType
+from jobs.selectors import job_get
+from machines.models import MachineType
+from machines.selectors import machine_names, machine_type_list
 from pdm_saas.errors import ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import can, member_view, page_actor
@@ -55,9 +56,9 @@ def plan_create(request: HttpRequest) -> HttpResponse:
 
 @member_view()
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(MaintenancePlan, pk=pk)
+    plan = get_object_or_404(selectors.plan_list(), pk=pk)
     return render(request, "planning/plan_detail.html", {
-        "plan": plan, "job": Job.objects.filter(id=plan.job_id).first() if plan.job_id else None,
+        "plan": plan, "job": job_get(job_id=plan.job_id),
         "result": plan.result or {}, "status_text": selectors.plan_status_text(plan),
         "days": selectors.plan_days(plan), "can_write": can(request, "write"),
     })
@@ -128,7 +129,7 @@ def costs_edit(request: HttpRequest, type_id: int | None = None) -> HttpResponse
 @require_POST
 @member_view()
 def plan_accept_page(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(MaintenancePlan, pk=pk)
+    plan = get_object_or_404(selectors.plan_list(), pk=pk)
     return run_action(request, lambda: services.plan_accept(plan_id=plan.id, actor_id=page_actor(request).user_id),
                       success=_accepted_text, redirect_to=reverse("planning:plan-detail", args=[plan.id]))
 
@@ -236,32 +237,30 @@ def _save(kind: str, instance: models.Model | None, post: QueryDict) -> tuple[mo
     return saved, payload, []
 
 
-def _field_choices() -> dict[str, Any]:
-    """What the reference forms' selects and checkboxes offer."""
-    machine_types = list(MachineType.objects.order_by("name"))
+def _field_choices(machine_types: list[MachineType]) -> dict[str, Any]:
+    """What the reference forms' selects and checkboxes offer (`machine_types` by name)."""
     failure_modes = selectors.failure_mode_choices(machine_types)
     skill_groups = selectors.skill_choices(machine_types)
     return {
         "skill_groups": skill_groups, "skill_keys": {key for _, choices in skill_groups for key, _ in choices},
         "weekdays": list(enumerate(WEEKDAY_NAMES)),
-        "machine_names": list(Machine.objects.order_by("name").values_list("name", flat=True)),
+        "machine_names": machine_names(),
         "machine_types": machine_types, "failure_modes": failure_modes,
         "failure_mode_names": [name for name, _ in failure_modes],
-        "part_names": list(SparePart.objects.order_by("name").values_list("name", flat=True)),
+        "part_names": selectors.spare_part_names(),
     }
 
 
 def _index_context(request: HttpRequest) -> dict[str, Any]:
     summary = selectors.inputs_summary()
-    machine_types = list(MachineType.objects.all())
+    machine_types = list(machine_type_list())
     for technician in summary["technicians"]:
         technician.skill_labels = [selectors.skill_label(s, machine_types) for s in technician.skills]
     return {
-        **summary, **_field_choices(), "costs_default": bool(selectors.costs_default_types()),
+        **summary, **_field_choices(machine_types), "costs_default": bool(selectors.costs_default_types()),
         "form": PlanForm(), "plans": selectors.plan_list()[:10],
-        "can_write": can(request, "write"), "windows": list(ProductionWindow.objects.select_related("machine")),
-        "needs": list(PartNeed.objects.select_related("machine_type", "part").order_by(
-            "machine_type__name", "failure_mode", "part__name")),
+        "can_write": can(request, "write"), "windows": list(selectors.production_window_list()),
+        "needs": list(selectors.part_need_list()),
         "add_values": {kind: _values(kind, None) for kind in REFERENCES},
     }
 
@@ -292,7 +291,7 @@ def reference_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         values = _values(kind, instance, payload)
     return render(request, "planning/reference_edit.html", {
         "kind": kind, "label": reference.label, "instance": instance, "title": reference.describe(instance),
-        "values": values, "errors": errors, **_field_choices(),
+        "values": values, "errors": errors, **_field_choices(list(machine_type_list())),
     }, status=400 if errors else 200)
 
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from machines.models import Machine, MachineType
 from maintenance.models import Alert, AlertRule
-from predictions.models import ModelVersion, Prediction
+from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, Prediction
 
 # --- fleet and machine pages -------------------------------------------------------------------
 
@@ -200,3 +200,55 @@ def _false_alarm_rate(rule: AlertRule, machine_type: MachineType) -> dict[str, A
             "clears_after": steps_duration(rule.windows_clear * models.step_hours, unit),
             "per_100_machine_days": None if per_days is None else round(per_days, 3),
             "per_1000_windows": round(per_1000, 3)}
+
+
+# --- the model registry's pages ------------------------------------------------------------------
+
+
+def model_version_list(*, machine_type_id: int | None = None, status: str = "") -> QuerySet[ModelVersion]:
+    """Versions with their type, machine and dataset, grouped by type (by name), then machine and
+    kind, newest first; without the large JSON documents a list does not show."""
+    versions = (ModelVersion.objects.select_related("machine_type", "machine", "dataset")
+                .defer("feature_importance", "baseline", "params")
+                .order_by("machine_type__name", "machine_type_id", "machine_id", "kind", "-number"))
+    if machine_type_id is not None:
+        versions = versions.filter(machine_type_id=machine_type_id)
+    return versions.filter(status=status) if status else versions
+
+
+def model_version_records() -> QuerySet[ModelVersion]:
+    """Versions with everything one version's page shows beside it: type, machine, dataset, parent."""
+    return ModelVersion.objects.select_related("machine_type", "machine", "dataset", "parent")
+
+
+def model_version_former_champions() -> set[tuple[int, int | None, str]]:
+    """The (type, machine, kind) groups with an archived former champion: the ones a rollback
+    can return to."""
+    return set(ModelVersion.objects.filter(status=ModelVersion.Status.ARCHIVED, promoted_at__isnull=False)
+               .values_list("machine_type_id", "machine_id", "kind").distinct())
+
+
+def model_version_siblings(*, version: ModelVersion) -> QuerySet[ModelVersion]:
+    """The other versions of the same type, machine and kind (id, number, status and date only)."""
+    return (ModelVersion.objects.filter(machine_type_id=version.machine_type_id, machine=version.machine,
+                                        kind=version.kind)
+            .exclude(id=version.id).only("id", "number", "status", "created_at"))
+
+
+def model_versions_by_id(*, ids: list[int]) -> list[ModelVersion]:
+    """These versions with their datasets, by kind."""
+    return list(ModelVersion.objects.filter(id__in=ids).select_related("dataset").order_by("kind"))
+
+
+def model_events(*, version_id: int) -> QuerySet[ModelEvent]:
+    """A version's registry log with who did each step, newest first."""
+    return ModelEvent.objects.filter(version_id=version_id).select_related("actor")
+
+
+def drift_report_latest(*, version_id: int) -> DriftReport | None:
+    return DriftReport.objects.filter(version_id=version_id).first()
+
+
+def dataset_get(*, dataset_id: int | None) -> Dataset | None:
+    """The dataset with its machine type, or None (no id, or no such dataset)."""
+    return Dataset.objects.select_related("machine_type").filter(id=dataset_id).first() if dataset_id else None

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from accounts import sign_in
 from accounts.lockout import client_address, lockout_check, lockout_fail
 from accounts.roles import Scope
-from billing.models import Plan, Subscription
+from billing.selectors import plan_public_list, subscription_with_plan
 from jobs.selectors import job_list
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import can, forbidden, member_view, page_actor
@@ -38,13 +38,8 @@ from tenants.services import (
 )
 
 
-def _public_plans() -> list[Plan]:
-    """Cheapest first, the custom (unlimited, invoiced) plan last."""
-    return sorted(Plan.objects.filter(is_public=True), key=lambda p: (p.max_machines is None, p.monthly_price_cents))
-
-
 def landing(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenants/landing.html", {"plans": _public_plans()})
+    return render(request, "tenants/landing.html", {"plans": plan_public_list()})
 
 
 def _same_port_url(request: HttpRequest, host: str, path: str) -> str:
@@ -76,7 +71,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             # set: a one-time link signs the owner in there (accounts/sign_in.py).
             token = sign_in.login_link_token(user=done.owner, tenant=done.tenant)
             return HttpResponseRedirect(_same_port_url(request, done.host, f"/accounts/welcome/{token}/"))
-    return render(request, "tenants/signup.html", {"form": form, "plans": _public_plans(),
+    return render(request, "tenants/signup.html", {"form": form, "plans": plan_public_list(),
                                                    "base_domain": settings.BASE_DOMAIN})
 
 
@@ -118,21 +113,17 @@ def public_sign_in(request: HttpRequest) -> HttpResponse:
 # --- organization settings (tenant host) ----------------------------------------------------
 
 
-def _subscription(tenant: Tenant) -> Subscription | None:
-    return Subscription.objects.select_related("plan").filter(tenant=tenant).first()
-
-
 def _settings_page(request: HttpRequest, *, rename_form: TenantRenameForm | None = None,
                    delete_form: TenantDeleteForm | None = None, zone_form: TenantTimeZoneForm | None = None,
                    status: int = 200) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     context = {
         "tenant": tenant,
-        "subscription": _subscription(tenant),
+        "subscription": subscription_with_plan(tenant_id=tenant.id),
         "rename_form": rename_form or TenantRenameForm(initial={"name": tenant.name}),
         "delete_form": delete_form or TenantDeleteForm(),
         "zone_form": zone_form or TenantTimeZoneForm(initial={"time_zone": tenant.time_zone or "UTC"}),
-        "exports": job_list().filter(kind=EXPORT_KIND)[:5] if can(request, Scope.ADMIN) else [],
+        "exports": job_list(kind=EXPORT_KIND)[:5] if can(request, Scope.ADMIN) else [],
         "can_owner": can(request, Scope.OWNER),
     }
     return render(request, "tenants/settings.html", context, status=status)

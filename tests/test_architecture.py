@@ -49,7 +49,6 @@ def test_engine_imports_no_django_and_no_app() -> None:
     assert _breaches("engine", DJANGO + APPS) == []
 
 
-def test_machines_and_accounts_import_nothing_from_predictions_or_maintenance() -> None:
-    # tenants joins this rule when the demo seed (tenants/demo.py) leaves for pdm_saas (issue 17).
-    for package in ("machines", "accounts"):
+def test_machines_tenants_and_accounts_import_nothing_from_predictions_or_maintenance() -> None:
+    for package in ("machines", "tenants", "accounts"):
         assert _breaches(package, ("predictions", "maintenance")) == []

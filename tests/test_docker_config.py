@@ -609,7 +609,7 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
 # --- Alert rules (docker/prometheus/alerts.yml) ----------------------------------------------------
 
 ALERTS_YML = DOCKER / "prometheus" / "alerts.yml"
-MONITORING_SOURCES = [*sorted((ROOT / "pdm_saas" / "monitoring").glob("*.py")), ROOT / "tenants" / "mqtt_bridge.py"]
+MONITORING_SOURCES = [*sorted((ROOT / "pdm_saas" / "monitoring").glob("*.py")), ROOT / "machines" / "mqtt_bridge.py"]
 # The series each metric type exports under its name (prometheus_client's text format).
 SERIES_SUFFIXES = {"Counter": ("_total", "_created"), "Histogram": ("_bucket", "_count", "_sum", "_created"),
                    "Summary": ("_count", "_sum", "_created"), "Gauge": ("",), "GaugeMetricFamily": ("",)}

@@ -11,7 +11,7 @@ the shifted sensors, so they always equal their formulas. No degradation, no lab
 any alert on is a false alert.
 
 Used by the false-alarm benchmark (benchmarks/false_alarms.py) and the demo's healthy machines
-(tenants/demo.py). numpy and pyarrow only (no Django).
+(pdm_saas/demo.py). numpy and pyarrow only (no Django).
 """
 
 from __future__ import annotations

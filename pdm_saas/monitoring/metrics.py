@@ -56,7 +56,7 @@ SCORING_LAST_RUN = Gauge(
     "pdm_scoring_last_run_timestamp_seconds", "When the last scheduled scoring run of a tenant started.",
     ["tenant"], multiprocess_mode="mostrecent")
 
-# The MQTT bridge (tenants/mqtt_bridge.py), served on its own port (PDM_BRIDGE_METRICS_PORT).
+# The MQTT bridge (machines/mqtt_bridge.py), served on its own port (PDM_BRIDGE_METRICS_PORT).
 MQTT_REJECT_REASONS = ("unrouted", "invalid", "error")
 MQTT_RECEIVED = Counter(
     "pdm_mqtt_messages_received", "Messages the MQTT bridge received on pdm/+/readings.")

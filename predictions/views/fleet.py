@@ -18,9 +18,9 @@ from accounts.roles import Scope
 from engine.decision import AT_RISK
 from engine.frames import time_scale_for, time_unit_of
 from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
-from machines.models import Machine, MachineType
-from machines.selectors import readings_recent
-from maintenance.models import Alert, WorkOrder
+from machines.models import Machine
+from machines.selectors import machine_list, machine_type_documents, readings_recent
+from maintenance.selectors import machine_alerts_recent, machine_work_orders_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
 from predictions.models import Prediction
@@ -66,8 +66,8 @@ def _mode_labels() -> dict[str, dict[str, str]]:
     """Failure mode labels per machine type id, for live updates, which carry the mode's key: of
     every type, as a filter may later bring any type's rows into the table."""
     return {str(type_id): {str(m.get("name")): str(m.get("label") or m.get("name"))
-                           for m in (document or {}).get("failure_modes") or []}
-            for type_id, document in MachineType.objects.values_list("id", "metadata")}
+                           for m in document.get("failure_modes") or []}
+            for type_id, document in machine_type_documents().items()}
 
 
 @member_view()
@@ -82,7 +82,7 @@ def fleet_rows(request: HttpRequest) -> HttpResponse:
 
 
 def _machine(pk: int) -> Machine:
-    return get_object_or_404(Machine.objects.select_related("machine_type"), pk=pk)
+    return get_object_or_404(machine_list(), pk=pk)
 
 
 @member_view()
@@ -103,9 +103,8 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
                      for f in forecast_summary(machine_latest_forecast(machine_id=machine.id))],
         "signals": signal_bands(machine.machine_type.metadata),
         "scale_refusal": machine_scale_refusal(machine=machine),
-        "alerts": Alert.objects.filter(machine=machine).order_by("-opened_at")[:20],
-        "work_orders": (WorkOrder.objects.filter(machine=machine).select_related("assignee")
-                        .order_by("-created_at")[:20]),
+        "alerts": machine_alerts_recent(machine_id=machine.id),
+        "work_orders": machine_work_orders_recent(machine_id=machine.id),
         "baseline": baseline_status(machine=machine),  # its own normal: learning or learned, and why
     }
     return render(request, "predictions/machine_detail.html", context)

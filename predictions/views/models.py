@@ -21,11 +21,20 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import Scope
 from engine.frames import time_unit_of
-from machines.models import Machine, MachineType
+from machines.models import MachineType
+from machines.selectors import machine_list, machine_type_list
 from pdm_saas.errors import ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view, page_actor
 from predictions.models import DriftReport, ModelVersion
+from predictions.selectors import (
+    drift_report_latest,
+    model_events,
+    model_version_former_champions,
+    model_version_list,
+    model_version_records,
+    model_version_siblings,
+)
 from predictions.services import challenger, drift, registry
 from predictions.services.outcomes import outcome_series
 from predictions.web_format import duration_text
@@ -237,7 +246,7 @@ def importance_bars(version: ModelVersion) -> list[dict[str, Any]]:
 
 
 class ModelFilterForm(forms.Form):
-    machine_type = forms.ModelChoiceField(queryset=MachineType.objects.order_by("name"), required=False,
+    machine_type = forms.ModelChoiceField(queryset=machine_type_list(), required=False,
                                           empty_label="All machine types")
     status = forms.ChoiceField(choices=[("", "Any status"), *ModelVersion.Status.choices], required=False)
 
@@ -246,24 +255,6 @@ class ModelFilterForm(forms.Form):
 class TypeModels:
     machine_type: MachineType
     versions: list[ModelVersion]
-
-
-def _versions(machine_type: MachineType | None, status: str) -> list[ModelVersion]:
-    versions = (ModelVersion.objects.select_related("machine_type", "machine", "dataset")
-                .defer("feature_importance", "baseline", "params")
-                .order_by("machine_type__name", "machine_type_id", "machine_id", "kind", "-number"))
-    if machine_type is not None:
-        versions = versions.filter(machine_type=machine_type)
-    if status:
-        versions = versions.filter(status=status)
-    return list(versions)
-
-
-def _former_champions() -> set[tuple[int, int | None, str]]:
-    """The (type, machine, kind) groups with an archived former champion: the ones a rollback
-    can return to, the condition `model_version_rollback` checks (the service still decides)."""
-    return set(ModelVersion.objects.filter(status=ModelVersion.Status.ARCHIVED, promoted_at__isnull=False)
-               .values_list("machine_type_id", "machine_id", "kind").distinct())
 
 
 def versions_describe(versions: list[ModelVersion]) -> None:
@@ -276,8 +267,10 @@ def versions_describe(versions: list[ModelVersion]) -> None:
 
 
 def _annotate(versions: list[ModelVersion]) -> None:
-    """Each version's kind label and key metrics, and whether to offer "Roll back" on it."""
-    earlier = _former_champions()
+    """Each version's kind label and key metrics, and whether to offer "Roll back" on it: a
+    champion with a former champion to return to, as `model_version_rollback` checks (the
+    service still decides)."""
+    earlier = model_version_former_champions()
     versions_describe(versions)
     for version in versions:
         version.key_metrics = key_metrics(version)  # type: ignore[attr-defined]
@@ -289,8 +282,9 @@ def _annotate(versions: list[ModelVersion]) -> None:
 def model_list(request: HttpRequest) -> HttpResponse:
     filters = ModelFilterForm(request.GET or None)
     valid = filters.is_valid()
-    versions = _versions(filters.cleaned_data["machine_type"] if valid else None,
-                         filters.cleaned_data["status"] if valid else "")
+    machine_type: MachineType | None = filters.cleaned_data["machine_type"] if valid else None
+    versions = list(model_version_list(machine_type_id=machine_type.id if machine_type else None,
+                                       status=filters.cleaned_data["status"] if valid else ""))
     _annotate(versions)
     types = [TypeModels(group[0].machine_type, group)
              for group in (list(g) for _, g in groupby(versions, key=lambda v: v.machine_type_id))]
@@ -302,8 +296,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
 @member_view()
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    version = get_object_or_404(ModelVersion.objects.select_related("machine_type", "machine", "dataset", "parent"),
-                                pk=pk)
+    version = get_object_or_404(model_version_records(), pk=pk)
     _annotate([version])
     return render(request, "predictions/model_detail.html", {
         "version": version,
@@ -313,10 +306,8 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "importance": importance_bars(version),
         "search": search_context(version),
         "params": [(name, number(value)) for name, value in flatten(version.params or {})],
-        "events": version.events.select_related("actor"),
-        "siblings": ModelVersion.objects.filter(machine_type_id=version.machine_type_id, machine=version.machine,
-                                                kind=version.kind)
-                                        .exclude(id=version.id).only("id", "number", "status", "created_at"),
+        "events": model_events(version_id=version.id),
+        "siblings": model_version_siblings(version=version),
         **drift_context(version),
         **challenger_context(version),
     })
@@ -330,15 +321,15 @@ class NoteForm(forms.Form):
 
 
 class RollbackForm(NoteForm):
-    machine_type = forms.ModelChoiceField(queryset=MachineType.objects.all())
+    machine_type = forms.ModelChoiceField(queryset=machine_type_list())
     kind = forms.ChoiceField(choices=ModelVersion.Kind.choices)
-    machine = forms.ModelChoiceField(queryset=Machine.objects.all(), required=False)
+    machine = forms.ModelChoiceField(queryset=machine_list(), required=False)
 
 
 @member_view(write=Scope.ADMIN)
 @require_POST
 def model_promote_page(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(ModelVersion, pk=pk)
+    get_object_or_404(model_version_records(), pk=pk)
     form = NoteForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     return run_action(
@@ -385,7 +376,7 @@ def drift_bars(report: DriftReport, version: ModelVersion) -> list[dict[str, Any
 
 def drift_context(version: ModelVersion) -> dict[str, Any]:
     """The drift section of a model page: latest report and its bars; a classifier's outcomes."""
-    report = version.drift_reports.first()
+    report = drift_report_latest(version_id=version.id)
     badge = {"ok": "ok", "warning": "warning", "drifted": "bad"}.get(report.status, "none") if report else "none"
     return {"drift_enabled": True, "drift_report": report, "drift_badge": badge,
             "drift_bars": drift_bars(report, version) if report else [],
@@ -398,7 +389,7 @@ def drift_context(version: ModelVersion) -> dict[str, Any]:
 @member_view(write=Scope.WRITE)
 @require_POST
 def model_drift_check_page(request: HttpRequest, pk: int) -> HttpResponse:
-    version = get_object_or_404(ModelVersion, pk=pk)
+    version = get_object_or_404(model_version_records(), pk=pk)
     return run_action(
         request, lambda: drift.drift_check_start(version=version, created_by_id=page_actor(request).user_id),
         success=lambda job: f"Drift check started (job {job.id}); the report appears here in a minute.",
@@ -430,7 +421,7 @@ def challenger_context(version: ModelVersion) -> dict[str, Any]:
 @member_view(write=Scope.WRITE)
 @require_POST
 def model_retrain_page(request: HttpRequest, pk: int) -> HttpResponse:
-    version = get_object_or_404(ModelVersion.objects.select_related("machine_type"), pk=pk)
+    version = get_object_or_404(model_version_records(), pk=pk)
     return run_action(
         request,
         lambda: challenger.challenger_start(machine_type=version.machine_type,
@@ -442,7 +433,7 @@ def model_retrain_page(request: HttpRequest, pk: int) -> HttpResponse:
 @member_view(write=Scope.WRITE)
 @require_POST
 def model_decide_page(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(ModelVersion, pk=pk)
+    get_object_or_404(model_version_records(), pk=pk)
     return run_action(
         request, lambda: challenger.challenger_decide(challenger_id=pk, actor_id=page_actor(request).user_id),
         success=lambda decision: f"Decision: {decision['decision']} ({decision['reason']}).",

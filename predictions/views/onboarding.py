@@ -17,12 +17,15 @@ from django.urls import reverse
 
 from engine.frames import time_unit_of
 from jobs.models import Job
+from jobs.selectors import job_latest, job_list
 from machines.library import library_list
 from machines.models import MachineType
+from machines.selectors import machine_list, machine_names, machine_type_get, machine_type_keys, machine_type_list
 from machines.services import machine_type_adopt, machines_create_named, machines_import_file
 from pdm_saas.errors import InvalidInput, ServiceError
 from pdm_saas.web_access import member_view, page_actor
-from predictions.models import Dataset, ModelVersion
+from predictions.models import Dataset
+from predictions.selectors import dataset_get, model_versions_by_id
 from predictions.services.samples import MAX_SAMPLE_MACHINES, sample_readings_csv
 from predictions.services.training import ONBOARD_KIND, onboarding_start
 from predictions.views.models import versions_describe
@@ -33,7 +36,7 @@ MACHINE_FILE_LIMIT = 5_000_000  # a machine list, not readings: thousands of row
 
 def _chosen_type(request: HttpRequest) -> MachineType | None:
     raw = request.GET.get("type") or request.POST.get("type") or ""
-    return MachineType.objects.filter(id=int(raw)).first() if raw.isdigit() else None
+    return machine_type_get(type_id=int(raw)) if raw.isdigit() else None
 
 
 def _step_url(machine_type: MachineType) -> str:
@@ -47,13 +50,12 @@ def onboard_start(request: HttpRequest) -> HttpResponse:
         return _act(request, machine_type)
     context: dict[str, Any] = {"machine_type": machine_type, "step": 2 if machine_type else 1}
     if machine_type is None:
-        context["own_types"] = MachineType.objects.order_by("name")
-        adopted = set(MachineType.objects.values_list("key", flat=True))
+        context["own_types"] = machine_type_list()
+        adopted = machine_type_keys()
         context["library"] = [t for t in library_list() if t["key"] not in adopted]
     else:
-        context["machines"] = machine_type.machines.order_by("name")
-        context["last_job"] = (Job.objects.filter(kind=ONBOARD_KIND, params__machine_type_id=machine_type.id)
-                               .order_by("-created_at").first())
+        context["machines"] = machine_list(machine_type_id=machine_type.id)
+        context["last_job"] = job_latest(kind=ONBOARD_KIND, machine_type_id=machine_type.id)
     return render(request, "predictions/onboard.html", context)
 
 
@@ -105,18 +107,15 @@ def _training_options(request: HttpRequest) -> dict[str, Any]:
 
 @member_view()
 def onboard_progress(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = get_object_or_404(Job, id=job_id, kind=ONBOARD_KIND)
-    machine_type = MachineType.objects.filter(id=job.params.get("machine_type_id")).first()
+    job = get_object_or_404(job_list(kind=ONBOARD_KIND), id=job_id)
+    machine_type = machine_type_get(type_id=job.params.get("machine_type_id"))
     context: dict[str, Any] = {"job": job, "machine_type": machine_type, "step": 4 if job.is_finished else 3}
     result = job.result or {}
     if job.status == Job.Status.SUCCEEDED:
         context["summary"] = result
         synthetic = result.get("synthetic") or {}
-        dataset_id = synthetic.get("dataset")
-        dataset = Dataset.objects.filter(id=dataset_id).first() if dataset_id else None
-        context["quality"] = _quality_bars(dataset)
-        ids = [m["id"] for m in result.get("models", [])]
-        models = list(ModelVersion.objects.filter(id__in=ids).select_related("dataset").order_by("kind"))
+        context["quality"] = _quality_bars(dataset_get(dataset_id=synthetic.get("dataset")))
+        models = model_versions_by_id(ids=[m["id"] for m in result.get("models", [])])
         versions_describe(models)
         context["models"] = models
     return render(request, "predictions/onboard_progress.html", context)
@@ -149,8 +148,8 @@ def _column_words(dataset: Dataset, name: str) -> str:
 @member_view()
 def onboard_sample(request: HttpRequest, type_id: int) -> HttpResponse:
     """A simulated sensor file for this type's machines, to try the upload on day one."""
-    machine_type = get_object_or_404(MachineType, id=type_id)
-    names = list(machine_type.machines.order_by("name").values_list("name", flat=True)[:MAX_SAMPLE_MACHINES])
+    machine_type = get_object_or_404(machine_type_list(), id=type_id)
+    names = machine_names(machine_type_id=machine_type.id, limit=MAX_SAMPLE_MACHINES)
     try:
         data = sample_readings_csv(machine_type=machine_type, machine_names=names)
     except ServiceError as exc:

@@ -1,7 +1,7 @@
 """The demo organization as `make run` serves it, in a real headless Chromium: four healthy machines
 and one at risk (issue 15).
 
-The demo is filled as `manage.py demo_seed` fills it (`tenants.demo.demo_fill`), and each demo type
+The demo is filled as `manage.py demo_seed` fills it (`pdm_saas.demo.demo_fill`), and each demo type
 is onboarded as the worker onboards it after `make run` (`onboard_machine_type` with the onboarding
 defaults, run in this process: the synthesizer stage is left out, the models never read its
 output), which scores the fleet. Then the fleet dashboard is read in the browser, row by row.
@@ -16,8 +16,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from machines.models import MachineType
+from pdm_saas.demo import AT_RISK, FLEET, demo_fill
 from predictions.services.training import onboard_machine_type
-from tenants.demo import AT_RISK, FLEET, demo_fill
 from tenants.services import tenant_signup
 from tests.live import free_port, port_listening, process, python_bin
 

@@ -1,9 +1,10 @@
 """The MQTT bridge: readings published to `pdm/<slug>/readings` go into that tenant's store
 through the same service as the streaming endpoint (`machines.live.readings_push`).
 
-It lives in `tenants` beside the credentials and ACL (tenants/mqtt.py) because what it adds is
-tenant routing: topic -> tenant, like the HTTP middleware does host -> tenant. The broker already
-made sure the publisher may write that topic, so the topic's slug is trusted.
+It lives in `machines` because what it does is feed machines their readings; it routes topic ->
+tenant as the HTTP middleware does host -> tenant. The broker logins and ACL it relies on are
+tenant-level and stay in tenants (tenants/mqtt.py). The broker already made sure the publisher
+may write that topic, so the topic's slug is trusted.
 
 Bad input never stops the loop: invalid JSON, an unknown or inactive tenant and rejected
 readings are logged and, where a tenant is known, reported on `pdm/<slug>/errors`.

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.mqtt_bridge import Bridge
+from machines.mqtt_bridge import Bridge
 
 
 class Command(BaseCommand):

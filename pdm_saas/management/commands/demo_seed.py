@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from tenants.demo import demo_fill, demo_models_queue
+from pdm_saas.demo import demo_fill, demo_models_queue
 from tenants.schema_names import host_for_slug, public_url, tenant_url
 from tenants.selectors import tenant_by_slug
 from tenants.services import tenant_signup
