@@ -203,7 +203,7 @@ def judge_new(models: ModelSet, frame: pa.Table, baseline_steps: int) -> Judged 
 
 
 def persistence() -> tuple[int, int, int]:
-    """(k, n, clear) of the default alert rule (predictions.models.AlertRule: 4 of the last 6
+    """(k, n, clear) of the default alert rule (maintenance.models.AlertRule: 4 of the last 6
     windows open an alert, 6 quiet windows in a row close it)."""
     return 4, 6, 6
 

@@ -117,9 +117,9 @@ def product_run(subset: str, train: np.ndarray, test: np.ndarray, budget_s: floa
     from django.core.management import call_command
     from django_tenants.utils import tenant_context
 
-    from machines.models import Machine
+    from machines.models import FailureEvent, Machine
     from machines.selectors import readings_count
-    from predictions.models import FailureEvent, ModelVersion
+    from predictions.models import ModelVersion
     from predictions.services.scoring import machine_predict
 
     tenant = tenant_ready(subset)

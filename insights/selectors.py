@@ -16,16 +16,9 @@ from django.utils import timezone
 from billing.models import Subscription
 from engine.metadata import failure_mode_label, failure_mode_or_costliest
 from insights.models import SummaryPreference
-from machines.models import Machine, Upload
-from predictions.models import (
-    Alert,
-    DriftReport,
-    FailureEvent,
-    ModelVersion,
-    OutcomeSnapshot,
-    Prediction,
-    WorkOrder,
-)
+from machines.models import FailureEvent, Machine, Upload
+from maintenance.models import Alert, WorkOrder
+from predictions.models import DriftReport, ModelVersion, OutcomeSnapshot, Prediction
 from tenants.db import connection
 
 DEFAULT_DAYS = 30

@@ -1,4 +1,4 @@
-"""Machine types (with the built-in library) and machines."""
+"""Machine types (with the built-in library), machines and their failure events."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Scope
-from machines import baselines, live, services, uploads
+from machines import baselines, failures, live, services, uploads
 from machines.baselines import baseline_statuses
 from machines.ingest.mapping import ReadingOptions
 from machines.library import library_get, library_list, metadata_export
-from machines.models import Machine, MachineType, MappingPreset, Upload
+from machines.models import FailureEvent, Machine, MachineType, MappingPreset, Upload
 from machines.reading_store import rul_labels
 from machines.selectors import readings_for_machine
 from machines.serializers import (
     AdoptSerializer,
     BaselineResetSerializer,
+    FailureEventSerializer,
     MachineSerializer,
     MachineTypeDetailSerializer,
     MachineTypeSerializer,
@@ -37,7 +38,6 @@ from machines.upload_removal import upload_delete
 from pdm_saas.api.base import TenantAPIView, TenantViewSet
 from pdm_saas.api.principals import request_actor
 from pdm_saas.errors import InvalidInput, NotFound
-from predictions.serializers import FailureEventSerializer as FailureEventLabelSerializer
 
 
 class MachineTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
@@ -227,7 +227,7 @@ class MachineLabelsView(TenantAPIView):
     in the data's own unit (`rul` in `time_unit`: hours, or cycles for cycle-indexed data)."""
 
     @extend_schema(parameters=[LabelsQuerySerializer], responses=inline_serializer("MachineLabels", fields={
-        "failures": FailureEventLabelSerializer(many=True), "readings": serializers.ListField()}))
+        "failures": FailureEventSerializer(many=True), "readings": serializers.ListField()}))
     def get(self, request: Request, pk: str) -> Response:
         machine = Machine.objects.filter(id=pk).first()
         if machine is None:
@@ -235,7 +235,7 @@ class MachineLabelsView(TenantAPIView):
         params = LabelsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         return Response({
-            "failures": FailureEventLabelSerializer(machine.failures.order_by("occurred_at"), many=True).data,
+            "failures": FailureEventSerializer(machine.failures.order_by("occurred_at"), many=True).data,
             "readings": rul_labels(machine_id=machine.id, limit=params.validated_data["limit"]),
         })
 
@@ -274,3 +274,28 @@ class MachineReadingsView(TenantAPIView):
         params.is_valid(raise_exception=True)
         rows = readings_for_machine(machine=machine, **params.validated_data)
         return Response([{"ts": ts, "values": values} for ts, values in rows])
+
+
+class FailureEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                          TenantViewSet):
+    queryset = FailureEvent.objects.select_related("machine__machine_type")
+    serializer_class = FailureEventSerializer
+    filterset_fields = ["machine__name", "failure_mode", "source"]
+    scope_map = {"destroy": Scope.ADMIN}
+
+    def create(self, request: Request) -> Response:
+        body = FailureEventSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        event = failures.failure_event_create(**body.validated_data)
+        return Response(FailureEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}}, responses={201: FailureEventSerializer(many=True)})
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_file(self, request: Request) -> Response:
+        """Failure events from a CSV: machine, occurred_at, failure_mode, notes; all rows or none."""
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput("Attach the CSV as the `file` field.", details={"file": ["required"]})
+        events = failures.failure_events_import(data=upload.read())
+        return Response(FailureEventSerializer(events, many=True).data, status=status.HTTP_201_CREATED)

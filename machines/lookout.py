@@ -28,10 +28,9 @@ from machines.ingest.mapping import ColumnMapping
 from machines.ingest.memory import MemoryTable
 from machines.ingest.parse import times_us
 from machines.ingest.store import IngestResult, readings_ingest
-from machines.models import Machine, MachineType
+from machines.models import FailureEvent, Machine, MachineType
 from machines.textfiles import text_decode
 from pdm_saas.errors import InvalidInput
-from predictions.models import FailureEvent
 
 TIME = "Timestamp"
 

@@ -1,4 +1,4 @@
-"""Machine types and machines (tenant schema).
+"""Machine types, machines and their failure events (tenant schema).
 
 A machine type is described by its metadata document (docs/metadata.md): sensors with units and
 ranges, derived signals, failure modes, regimes and costs. A tenant's types are its own copies,
@@ -202,3 +202,30 @@ class MachineBaseline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.machine_id} baseline ({self.reason})"
+
+
+class FailureEvent(models.Model):
+    """A failure of a machine: a label the models learn from, entered by hand, imported, read from an
+    upload's labels, or recorded when a work order is closed with the failure found."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual"
+        IMPORT = "import"
+        LABEL = "label"  # from a label column or label range of an upload
+        WORK_ORDER = "work_order"
+
+    machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="failures")
+    occurred_at = models.DateTimeField(db_index=True)
+    failure_mode = models.CharField(max_length=64, blank=True)  # a failure mode name of the machine type
+    notes = models.TextField(blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    work_order = models.OneToOneField("maintenance.WorkOrder", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="failure_event")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "predictions_failureevent"  # the table it had in predictions
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.machine} {self.failure_mode or 'failure'} at {self.occurred_at:%Y-%m-%d %H:%M}"

@@ -6,8 +6,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from machines.baselines import baseline_status
-from machines.models import Machine, MachineType, MappingPreset, Upload, UploadDeletion
+from machines.models import FailureEvent, Machine, MachineType, MappingPreset, Upload, UploadDeletion
 from machines.textfiles import DELIMITERS, ENCODINGS
+
+
+class MachineRef(serializers.SlugRelatedField):  # type: ignore[type-arg]
+    """Machines are referred to by name in requests and responses."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", Machine.objects.all())
+        super().__init__(slug_field="name", **kwargs)
 
 
 class MachineTypeSerializer(serializers.ModelSerializer[MachineType]):
@@ -123,3 +132,12 @@ class MappingPresetSerializer(serializers.ModelSerializer[MappingPreset]):
         model = MappingPreset
         fields = ["id", "name", "machine_type", "mapping", "header", "created_at", "updated_at"]
         read_only_fields = fields
+
+
+class FailureEventSerializer(serializers.ModelSerializer[FailureEvent]):
+    machine = MachineRef()
+
+    class Meta:
+        model = FailureEvent
+        fields = ["id", "machine", "occurred_at", "failure_mode", "notes", "source", "work_order", "created_at"]
+        read_only_fields = ["id", "source", "work_order", "created_at"]

@@ -31,7 +31,7 @@ from machines.ingest.parse import ParsedBatch
 from machines.ingest.reader import table_open
 from machines.ingest.store import DATABASE_ERRORS, IngestProgress, IngestResult, readings_ingest, store_refusal
 from machines.labels import LabelCollector
-from machines.models import MachineType, MappingPreset, ObservationLabel, Upload
+from machines.models import FailureEvent, MachineType, MappingPreset, ObservationLabel, Upload
 from machines.observations import ObservationLabelCollector
 from machines.quality import QualityReport
 from machines.signals import readings_changed_send
@@ -474,8 +474,6 @@ def _nothing_stored(result: IngestResult, *, decimal_mark: str) -> str:
 
 
 def _labels_store(events: list[dict[str, Any]]) -> int:
-    from predictions.models import FailureEvent
-
     created = 0
     for event in events:
         occurred = datetime.fromtimestamp(event["ts_us"] / 1e6, tz=UTC)

@@ -16,11 +16,10 @@ from django_tenants.utils import tenant_context
 
 from billing.services import subscription_grant
 from machines.live import readings_push
-from machines.models import Machine, MachineType
+from machines.models import FailureEvent, Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
-from predictions.models import FailureEvent
-from predictions.services.alerts import alert_raise
-from predictions.services.work_orders import work_order_create
+from maintenance.services.alerts import alert_raise
+from maintenance.services.work_orders import work_order_create
 from tenants.models import Tenant
 
 SEED = 7

@@ -73,6 +73,7 @@ TENANT_APPS = (
     "jobs",
     "machines",
     "predictions",
+    "maintenance",  # acting on predictions: alerts, work orders, webhooks (docs/alerts.md)
     "planning",  # prescriptive maintenance: technicians, parts, plans (docs/planning.md)
     "insights",  # KPI pages and the weekly summary email (docs/insights.md)
 )

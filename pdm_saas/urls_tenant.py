@@ -7,6 +7,7 @@ from accounts import api as accounts_api
 from billing import api as billing_api
 from jobs.api import JobViewSet
 from machines.api import (
+    FailureEventViewSet,
     MachineLabelsView,
     MachineReadingsView,
     MachineTypeViewSet,
@@ -15,9 +16,11 @@ from machines.api import (
     ReadingsPushView,
     UploadViewSet,
 )
+from maintenance import api as maintenance_api
+from maintenance import urls as maintenance_urls
 from pdm_saas import health
-from predictions import api as predictions_api
 from predictions import engine_api
+from predictions import urls as predictions_urls
 from predictions.views import fleet as fleet_views
 from tenants import api as tenants_api
 from tenants import views as tenant_views
@@ -34,11 +37,11 @@ router.register("machine-types", MachineTypeViewSet, basename="machine-type")
 router.register("machines", MachineViewSet, basename="machine")
 router.register("uploads", UploadViewSet, basename="upload")
 router.register("mapping-presets", MappingPresetViewSet, basename="mapping-preset")
-router.register("alerts", predictions_api.AlertViewSet, basename="alert")
-router.register("work-orders", predictions_api.WorkOrderViewSet, basename="work-order")
-router.register("failure-events", predictions_api.FailureEventViewSet, basename="failure-event")
-router.register("alert-rules", predictions_api.AlertRuleViewSet, basename="alert-rule")
-router.register("webhooks", predictions_api.WebhookEndpointViewSet, basename="webhook")
+router.register("alerts", maintenance_api.AlertViewSet, basename="alert")
+router.register("work-orders", maintenance_api.WorkOrderViewSet, basename="work-order")
+router.register("failure-events", FailureEventViewSet, basename="failure-event")
+router.register("alert-rules", maintenance_api.AlertRuleViewSet, basename="alert-rule")
+router.register("webhooks", maintenance_api.WebhookEndpointViewSet, basename="webhook")
 router.register("datasets", engine_api.DatasetViewSet, basename="dataset")
 router.register("models", engine_api.ModelVersionViewSet, basename="model-version")
 router.register("predictions", engine_api.PredictionViewSet, basename="prediction")
@@ -66,7 +69,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("organization/settings/", tenant_views.tenant_settings, name="tenant-settings"),
     path("", include("machines.urls")),
-    path("", include("predictions.urls")),
+    # One namespace, `predictions`, as before maintenance's pages moved out of predictions.
+    path("", include((predictions_urls.urlpatterns + maintenance_urls.urlpatterns, "predictions"))),
     path("", include("billing.urls")),
     path("", include("planning.urls")),  # /planning/ pages and /api/v1/planning/ API
     path("", include("insights.urls")),  # /insights/ pages and /api/v1/insights/

@@ -30,11 +30,12 @@ from typing import Any
 from engine.decision import critical_level
 from engine.metadata import failure_mode_label, failure_mode_or_costliest, hours_per_cycle
 from machines.models import Machine, MachineType
+from maintenance.models import Alert
 from planning.models import MaintenancePlan, PartNeed, SparePart, Technician
 from planning.optimizer import MachineInput, PartInput, Problem, TechnicianInput
 from planning.risk import day_probabilities
 from planning.selectors import costs_default_types, skill_choices, skill_keys, skill_label
-from predictions.models import Alert, Prediction
+from predictions.models import Prediction
 from predictions.selectors import machine_latest_prediction, machines_active_alerts, prediction_rul_is_evidence
 
 CYCLES_UNPLANNED = ("remaining life is counted in cycles; set how long a cycle takes on the machine type "

@@ -7,10 +7,10 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from machines.models import MachineType
+from machines.serializers import MachineRef
 from pdm_saas.api.fields import BIGINT_MAX, INTEGER_MAX
 from pdm_saas.errors import Conflict
 from planning.models import MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
-from predictions.serializers import MachineRef
 
 
 def _weekdays(value: list[Any]) -> list[int]:

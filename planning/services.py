@@ -12,19 +12,18 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.models import Machine, MachineType
 from machines.services import machine_type_update, machine_update
+from maintenance.models import Alert, WorkOrder
+from maintenance.services import work_orders
+from maintenance.services.work_orders import member_check, member_is
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from planning.inputs import plan_problem
 from planning.models import CostsConfirmation, MaintenancePlan, Technician
 from planning.optimizer import solve
 from planning.reasons import machine_reasons, status_text, worklist
-from predictions.models import Alert, WorkOrder
-from predictions.services import work_orders
-from tenants.db import connection
 
 MAX_HORIZON_DAYS = 60
 JOB_KIND = "planning.plan"
@@ -34,9 +33,7 @@ OPEN_ORDER_STATES = (WorkOrder.Status.OPEN, WorkOrder.Status.SCHEDULED)
 
 def technician_user_check(*, user_id: int | None) -> int | None:
     """A technician may be linked only to a member of this organization."""
-    if user_id is not None and not Membership.objects.filter(tenant=connection.tenant, user_id=user_id).exists():
-        raise InvalidInput("The linked user must be a member of this organization.", details={"user": ["unknown"]})
-    return user_id
+    return member_check(user_id=user_id, who="The linked user", field="user")
 
 
 # --- making a plan ------------------------------------------------------------------------------
@@ -102,8 +99,7 @@ def _assignee(technician_id: int) -> int | None:
     technician = Technician.objects.filter(id=technician_id).first()
     if technician is None or technician.user_id is None:
         return None
-    members = Membership.objects.filter(tenant=connection.tenant, user_id=technician.user_id)
-    return technician.user_id if members.exists() else None
+    return technician.user_id if member_is(user_id=technician.user_id) else None
 
 
 def _order_fields(plan: MaintenancePlan, action: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from rest_framework import serializers
 from engine.decision import risk_levels
 from engine.frames import window_end_cycle
 from machines.models import Machine, MachineType
+from machines.serializers import MachineRef
 from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction
-from predictions.serializers import MachineRef
 from predictions.services.training import DEFAULT_HORIZON_H, DEFAULT_MACHINES, LIMITS
 
 

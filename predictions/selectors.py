@@ -1,5 +1,6 @@
 """Reads about what the stored predictions say and have read (the remaining useful life of each
-reading is `machines.reading_store.rul_labels`)."""
+reading is `machines.reading_store.rul_labels`), and the false alarms an alert rule can expect of
+the models."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from machines.models import Machine, MachineType
-from predictions.models import Alert, Dataset, DriftReport, ModelEvent, ModelVersion, Prediction, WorkOrder
+from maintenance.models import Alert, AlertRule
+from predictions.models import Dataset, DriftReport, ModelEvent, ModelVersion, Prediction
 
 # --- fleet and machine pages -------------------------------------------------------------------
 
@@ -150,18 +152,54 @@ def prediction_rul_is_evidence(prediction: Prediction) -> bool:
     return not isinstance(skill, (int, float)) or skill != skill or skill >= RUL_SKILL
 
 
-# --- a machine's alerts and work orders (the machine page) ---------------------------------------
-# Alerts and work orders are moving to a maintenance app (issue 17): these two go with them.
+FALSE_ALARM_DAYS = 100  # the rate is given per 100 machine-days
 
 
-def machine_alerts_recent(*, machine_id: int, limit: int = 20) -> QuerySet[Alert]:
-    """The machine's latest alerts, newest first."""
-    return Alert.objects.filter(machine_id=machine_id).order_by("-opened_at")[:limit]
+def alert_rule_false_alarms(*, rule: AlertRule) -> list[dict[str, Any]]:
+    """The rule's expected false alerts per 100 machine-days, for each machine type it covers
+    that has a champion failure classifier: a healthy machine whose scored windows are flagged
+    independently at the classifier's validation false-positive rate, one window a model step
+    (a window scored twice counts once). Cycle-indexed types have no days: per 1,000 windows
+    only. Neighbouring windows share readings, so real runs of false flags are likelier: a floor.
+    A read of the model registry for maintenance's alert rules (their API and the alerts page)."""
+    if rule.machine is not None:
+        types = MachineType.objects.filter(id=rule.machine.machine_type_id)
+    elif rule.machine_type_id is not None:
+        types = MachineType.objects.filter(id=rule.machine_type_id)
+    else:  # the tenant default covers every type in use
+        types = MachineType.objects.filter(machines__isnull=False).distinct()
+    return [rate for machine_type in types.order_by("key") if (rate := _false_alarm_rate(rule, machine_type))]
 
 
-def machine_work_orders_recent(*, machine_id: int, limit: int = 20) -> QuerySet[WorkOrder]:
-    """The machine's latest work orders with their assignee, newest first."""
-    return WorkOrder.objects.filter(machine_id=machine_id).select_related("assignee").order_by("-created_at")[:limit]
+def _false_alarm_rate(rule: AlertRule, machine_type: MachineType) -> dict[str, Any] | None:
+    from engine.decision import expected_false_alarms
+    from predictions.services.registry import model_set_for  # the model stack: not at web start-up
+    from predictions.web_format import steps_duration
+
+    champion = ModelVersion.objects.filter(machine_type=machine_type, machine__isnull=True,
+                                           kind=ModelVersion.Kind.FAILURE_CLASSIFIER,
+                                           status=ModelVersion.Status.CHAMPION).only("id", "metrics").first()
+    models = model_set_for(machine_type=machine_type) if champion is not None else None
+    if champion is None or models is None:
+        return None
+    metrics = champion.metrics or {}
+    fpr = (metrics.get("validation") or {}).get("fpr", metrics.get("fpr"))
+    if not isinstance(fpr, int | float):
+        return None
+    windows = {"k": rule.windows_k, "n": rule.windows_n, "clear": rule.windows_clear}
+    per_1000 = expected_false_alarms(float(fpr), windows=1000, **windows)
+    daily = None if models.time_unit == "cycles" else 24.0 / models.step_hours
+    per_days = expected_false_alarms(float(fpr), windows=round(FALSE_ALARM_DAYS * daily), **windows) if daily else None
+    # The rule counts model steps: "4 of 6" is 4 days at risk for a type stepping daily, 8 cycles
+    # for an engine read per cycle. Saying so turns the counts into the time a planner expects.
+    unit = models.time_unit
+    return {"machine_type": machine_type.key, "name": machine_type.name, "model_version": champion.id,
+            "validation_fpr": round(float(fpr), 4), "windows_per_day": daily,
+            "step": steps_duration(models.step_hours, unit),
+            "opens_after": steps_duration(rule.windows_k * models.step_hours, unit),
+            "clears_after": steps_duration(rule.windows_clear * models.step_hours, unit),
+            "per_100_machine_days": None if per_days is None else round(per_days, 3),
+            "per_1000_windows": round(per_1000, 3)}
 
 
 # --- the model registry's pages ------------------------------------------------------------------

@@ -1,42 +1,17 @@
-"""Thin tasks for alerts, notifications, onboarding and scoring; each runs inside its tenant."""
+"""Thin tasks for onboarding, training, scoring and model monitoring; each runs inside its tenant.
+The alert and webhook tasks are maintenance's (maintenance/tasks.py)."""
 
 from __future__ import annotations
 
 import logging
 
-from celery import Task
-
 from billing.access import tenant_standing
 from jobs.services import job_execute
 from pdm_saas.celery import app
 from pdm_saas.monitoring.fleet import scheduled_scoring_observe
-from predictions import notifications
-from predictions.services.alerts import alerts_escalate
 from tenants.db import connection
 
 logger = logging.getLogger(__name__)
-
-
-@app.task(name="predictions.tasks.alert_notify_task")
-def alert_notify_task(alert_id: int, event: str) -> int:
-    return notifications.alert_notify(alert_id=alert_id, event=event)
-
-
-@app.task(name="predictions.tasks.webhook_deliver_task", bind=True, max_retries=notifications.WEBHOOK_MAX_RETRIES)
-def webhook_deliver_task(self: Task, delivery_id: int) -> str:
-    try:
-        return notifications.webhook_deliver(delivery_id=delivery_id)
-    except notifications.WebhookFailed as exc:
-        if self.request.retries >= self.max_retries:
-            notifications.webhook_give_up(delivery_id=delivery_id)
-            return "failed"
-        # Exponential backoff: 30 s, 1 min, 2 min, ... capped at an hour.
-        raise self.retry(exc=exc, countdown=min(30 * 2 ** self.request.retries, 3600)) from exc
-
-
-@app.task(name="predictions.tasks.alerts_escalate_task")
-def alerts_escalate_task() -> int:
-    return alerts_escalate()
 
 
 @app.task(name="predictions.tasks.onboarding_task")

@@ -1,11 +1,10 @@
-"""Browser pages of the predictions app: fleet, machine detail, onboarding wizard, alerts,
-work orders and models. Each page module lives in `predictions/views/`."""
+"""Browser pages of the predictions app: fleet, machine detail, onboarding wizard and models. Each
+page module lives in `predictions/views/`. The `predictions` namespace also holds maintenance's
+pages (maintenance/urls.py), as it did before they moved: pdm_saas/urls_tenant.py joins them."""
 
 from django.urls import path
 
-from predictions.views import alerts, fleet, models, onboarding, work_orders
-
-app_name = "predictions"
+from predictions.views import fleet, models, onboarding
 
 urlpatterns = [
     path("machines/<int:pk>/", fleet.machine_detail, name="machine-detail"),
@@ -16,13 +15,6 @@ urlpatterns = [
     path("onboard/", onboarding.onboard_start, name="onboard"),
     path("onboard/<int:job_id>/", onboarding.onboard_progress, name="onboard-progress"),
     path("onboard/sample/<int:type_id>.csv", onboarding.onboard_sample, name="onboard-sample"),
-    path("alerts/", alerts.alert_inbox, name="alerts"),
-    path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge_page, name="alert-acknowledge"),
-    path("alerts/<int:pk>/resolve/", alerts.alert_resolve_page, name="alert-resolve"),
-    path("alerts/<int:pk>/work-order/", alerts.alert_work_order_page, name="alert-work-order"),
-    path("work-orders/", work_orders.work_order_board, name="work-orders"),
-    path("work-orders/new/", work_orders.work_order_new, name="work-order-new"),
-    path("work-orders/<int:pk>/", work_orders.work_order_detail, name="work-order-detail"),
     path("models/", models.model_list, name="models"),
     path("models/<int:pk>/", models.model_detail, name="model-detail"),
     path("models/<int:pk>/promote/", models.model_promote_page, name="model-promote"),

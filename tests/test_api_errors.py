@@ -10,9 +10,9 @@ from django.db.models import ProtectedError
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine, MachineType, Upload
+from maintenance.models import WorkOrder
 from pdm_saas.api.errors import exception_handler
 from planning.models import ProductionWindow, SparePart
-from predictions.models import WorkOrder
 
 JSON = "application/json"
 

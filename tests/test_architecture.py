@@ -47,3 +47,8 @@ def test_the_rules_see_an_import_inside_a_function(tmp_path: Path) -> None:
 def test_engine_imports_no_django_and_no_app() -> None:
     assert list(_sources("engine")), "the engine package is missing"
     assert _breaches("engine", DJANGO + APPS) == []
+
+
+def test_machines_tenants_and_accounts_import_nothing_from_predictions_or_maintenance() -> None:
+    for package in ("machines", "tenants", "accounts"):
+        assert _breaches(package, ("predictions", "maintenance")) == []

@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 
 from jobs.models import Job
 from machines.models import Machine
-from predictions.services.alerts import alert_acknowledge, alert_raise
+from maintenance.services.alerts import alert_acknowledge, alert_raise
 from tenants.db import connection
 
 JSON = "application/json"

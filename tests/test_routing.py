@@ -120,8 +120,8 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys, settings):
     from jobs.models import Job
     from machines.models import Machine, MachineType
     from machines.selectors import readings_count
+    from maintenance.models import Alert, WorkOrder
     from pdm_saas.demo import demo_span_hours, demo_steps
-    from predictions.models import Alert, WorkOrder
     from tenants.selectors import tenant_by_slug
 
     settings.BILLING_QUOTAS_ENABLED = True  # as in production: the demo must fit its plan

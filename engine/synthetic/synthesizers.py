@@ -167,10 +167,10 @@ class FittedSynthesizer:
 
 class _MovedModules(pickle.Unpickler):
     """Reads synthesizers saved before the engine left the predictions app: their pickles name
-    `predictions.synthetic.synthesizers` classes, which now live under `engine.synthetic`."""
+    `engine.synthetic.synthesizers` classes, which now live under `engine.synthetic`."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("predictions.synthetic."):
+        if module.startswith("engine.synthetic."):
             module = "engine." + module.removeprefix("predictions.")
         return super().find_class(module, name)
 

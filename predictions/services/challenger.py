@@ -63,11 +63,10 @@ from engine.synthetic.simulator import simulation_scale
 from jobs.models import Job
 from jobs.services import ProgressFn, job_create, job_enqueue
 from machines.baselines import baseline_model_steps
-from machines.models import Machine, MachineType
+from machines.models import FailureEvent, Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, ServiceError
 from predictions.models import (
     Dataset,
-    FailureEvent,
     ModelEvent,
     ModelVersion,
     OutcomeSnapshot,

@@ -44,10 +44,10 @@ from engine.training.search import SearchSettings
 from engine.training.suite import Suite, train_suite
 from jobs.models import Job
 from jobs.services import ProgressFn, no_progress
-from machines.models import Machine, MachineType
+from machines.models import FailureEvent, Machine, MachineType
 from machines.reading_store import readings_latest
 from pdm_saas.errors import InvalidInput
-from predictions.models import Dataset, FailureEvent, ModelVersion
+from predictions.models import Dataset, ModelVersion
 from predictions.services.normal_training import train_on_normal_operation
 from predictions.services.observation_training import observation_training_run
 from predictions.services.registry import (

@@ -38,10 +38,10 @@ from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from pdm_saas.monitoring.metrics import predictions_record
 from predictions.models import Prediction
 from predictions.selectors import machines_with_unread_readings
-from predictions.services.alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
 from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.registry import json_safe, model_set_for
+from predictions.services.scoring_alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from predictions.services.stored_readings import columns_frame
 from predictions.web_format import verdict
 from tenants.db import connection

@@ -20,16 +20,15 @@ from engine.frames import time_scale_for, time_unit_of
 from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
 from machines.models import Machine
 from machines.selectors import machine_list, machine_type_documents, readings_recent
+from maintenance.selectors import machine_alerts_recent, machine_work_orders_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
 from predictions.models import Prediction
 from predictions.selectors import (
     fleet_filter_options,
     fleet_overview,
-    machine_alerts_recent,
     machine_latest_forecast,
     machine_latest_prediction,
-    machine_work_orders_recent,
     prediction_history,
 )
 from predictions.services.scoring import machine_predict, machine_scale_refusal

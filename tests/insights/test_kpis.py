@@ -17,17 +17,10 @@ from django_tenants.utils import tenant_context
 
 from billing.models import Subscription
 from insights import selectors
-from machines.models import Machine, MachineType, Upload
+from machines.models import FailureEvent, Machine, MachineType, Upload
 from machines.services import machine_create, machine_type_adopt
-from predictions.models import (
-    Alert,
-    DriftReport,
-    FailureEvent,
-    ModelVersion,
-    OutcomeSnapshot,
-    Prediction,
-    WorkOrder,
-)
+from maintenance.models import Alert, WorkOrder
+from predictions.models import DriftReport, ModelVersion, OutcomeSnapshot, Prediction
 from tests.conftest import MOTOR
 
 # Rerun under a shifted clock (faketime) by `make test`: see scripts/shifted_clock_tests.sh.

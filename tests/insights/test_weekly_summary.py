@@ -13,8 +13,8 @@ from django_tenants.utils import tenant_context
 from insights.models import WeeklySummary
 from insights.services import summary_preference_set, weekly_summary_send
 from insights.tasks import weekly_summary_task
+from maintenance.models import Alert
 from pdm_saas.celery import app as celery_app
-from predictions.models import Alert
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]  # clock: see scripts/shifted_clock_tests.sh
 MONDAY = timezone.make_aware(datetime(2026, 11, 23, 7, 0))

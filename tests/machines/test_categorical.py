@@ -8,10 +8,9 @@ import json
 from django.core.management import call_command
 from django_tenants.utils import tenant_context
 
-from machines.models import Machine
+from machines.models import FailureEvent, Machine
 from machines.selectors import readings_for_machine
 from machines.services import machine_type_adopt
-from predictions.models import FailureEvent
 
 AI4I = "ai4i-milling-machine"
 HEADER = ("UDI,Product ID,Type,Air temperature [K],Process temperature [K],Rotational speed [rpm],"

@@ -19,10 +19,9 @@ from django_tenants.utils import tenant_context
 
 from machines.forms import MappingForm
 from machines.ingest.mapping import ColumnMapping, mapping_guess
-from machines.models import Machine, MachineType, Upload
+from machines.models import FailureEvent, Machine, MachineType, Upload
 from machines.selectors import readings_count
 from machines.services import machine_create, machine_type_adopt
-from predictions.models import FailureEvent
 
 AI4I = "ai4i-milling-machine"
 HEADER = ["UDI", "Product ID", "Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]",

@@ -7,11 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_tenants.utils import tenant_context
 
-from machines.models import Machine
+from machines.models import FailureEvent, Machine
 from machines.reading_store import rul_labels
 from machines.selectors import readings_for_machine
 from machines.services import machine_type_adopt
-from predictions.models import FailureEvent
 
 PUMP = "centrifugal-pump"
 

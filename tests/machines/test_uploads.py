@@ -13,10 +13,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from machines.models import Machine, MachineType, Upload
+from machines.models import FailureEvent, Machine, MachineType, Upload
 from machines.selectors import readings_count, readings_for_machine
 from machines.services import machine_type_slots
-from predictions.models import FailureEvent
 
 MOTOR = "induction-motor-siemens-1la7"
 SINGLE_MAPPING = {

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 from machines.models import Machine
 from machines.services import machine_create, machine_type_adopt
+from maintenance.models import Alert
 from planning.models import Technician
-from predictions.models import Alert, Prediction
+from predictions.models import Prediction
 
 PUMP = "centrifugal-pump"
 # A Monday morning, named: the plan's start and every prediction's time.

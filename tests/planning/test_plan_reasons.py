@@ -15,13 +15,14 @@ from django_tenants.utils import tenant_context
 
 from jobs.services import job_execute
 from machines.models import Machine, MachineType
+from maintenance.models import Alert
 from planning.inputs import technicians_input
 from planning.models import CostsConfirmation, MaintenancePlan, Technician
 from planning.optimizer import MIN_SAVING, MachineInput, Problem, TechnicianInput, solve
 from planning.risk import day_probabilities
 from planning.selectors import costs_default_types, skill_keys
 from planning.services import plan_run, plan_start
-from predictions.models import Alert, ModelVersion
+from predictions.models import ModelVersion
 from tests.planning.pumps import CAP_H, MONDAY, Pumps, predict, three_pumps
 
 pytestmark = pytest.mark.django_db

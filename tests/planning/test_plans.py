@@ -14,10 +14,11 @@ from django_tenants.utils import tenant_context
 from jobs.models import Job
 from jobs.services import job_execute
 from machines.models import Machine
+from maintenance.models import Alert, WorkOrder
 from pdm_saas.errors import InvalidInput
 from planning.models import MaintenancePlan, PartNeed, SparePart, Technician
 from planning.services import plan_accept, plan_run, plan_start
-from predictions.models import Alert, Prediction, WorkOrder
+from predictions.models import Prediction
 
 
 def _predict(machine: Machine, *, probability: float, mode: str = "bearing_wear", rul_h: float = 30) -> Prediction:
@@ -85,7 +86,7 @@ def test_accept_creates_scheduled_work_orders_once(world, shop, in_acme):
 
 
 def test_accept_updates_the_machines_open_work_order(world, shop, in_acme):
-    from predictions.services.work_orders import work_order_create
+    from maintenance.services.work_orders import work_order_create
 
     existing = work_order_create(machine_id=shop["motor"].id, title="Check the bearing", actor_id=world.owner.id)
     plan_accept(plan_id=_made(world).id, actor_id=world.engineer.id)

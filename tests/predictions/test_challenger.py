@@ -16,10 +16,12 @@ from django_tenants.utils import tenant_context
 from billing.services import usage_predictions
 from engine.bundles import ANOMALY, FAILURE, RUL, bundle_load
 from jobs.models import Job
+from machines.failures import failure_event_create
 from machines.live import readings_push
-from machines.models import Machine
+from machines.models import FailureEvent, Machine
 from machines.services import machine_create
-from predictions.models import FailureEvent, ModelEvent, ModelVersion, OutcomeSnapshot, Prediction, ShadowPrediction
+from maintenance.services.work_orders import work_order_close, work_order_create, work_order_transition
+from predictions.models import ModelEvent, ModelVersion, OutcomeSnapshot, Prediction, ShadowPrediction
 from predictions.services.challenger import (
     CHALLENGER_KIND,
     challenger_decide,
@@ -32,11 +34,9 @@ from predictions.services.challenger import (
     served_by_challenger,
 )
 from predictions.services.drift import drift_check, drift_response
-from predictions.services.failures import failure_event_create
 from predictions.services.outcomes import Outcomes, outcome_snapshot_take
 from predictions.services.registry import artifact_read, model_version_promote, model_version_register
 from predictions.services.scoring import fleet_score, machine_predict
-from predictions.services.work_orders import work_order_close, work_order_create, work_order_transition
 from predictions.tasks import challenger_train_task
 from tests.predictions.conftest import failing_run_readings
 from tests.predictions.test_drift import WINDOW_DAYS, _champion, _push_stream

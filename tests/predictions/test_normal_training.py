@@ -118,7 +118,7 @@ def test_real_training_without_failures_trains_the_detector_at_the_data_step_and
 @pytest.mark.django_db
 def test_real_training_with_too_few_failures_trains_what_needs_none_and_says_what_the_rest_need(
         trained_motor, in_acme):
-    from predictions.models import FailureEvent
+    from machines.models import FailureEvent
 
     machine_type = ModelVersion.objects.filter(machine_type_id=trained_motor.machine_type_id).first().machine_type
     FailureEvent.objects.filter(machine__machine_type=machine_type).delete()

@@ -11,9 +11,10 @@ import time_machine
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from machines.models import Machine
+from machines.models import FailureEvent, Machine
 from machines.services import machine_create
-from predictions.models import FailureEvent, ModelVersion, OutcomeSnapshot, Prediction, WorkOrder
+from maintenance.models import WorkOrder
+from predictions.models import ModelVersion, OutcomeSnapshot, Prediction
 from predictions.services.outcomes import outcome_snapshot_take, version_outcomes
 
 HORIZON_H = 24.0
@@ -91,7 +92,7 @@ def test_a_pending_prediction_resolves_once_its_horizon_passes(scene, world):
 
 
 def test_a_work_order_closed_with_the_failure_found_counts_as_a_failure(scene, world, motor):
-    from predictions.services.work_orders import work_order_close
+    from maintenance.services.work_orders import work_order_close
 
     with tenant_context(world.acme):
         order = WorkOrder.objects.create(machine=motor, title="bearing", status="in_progress")

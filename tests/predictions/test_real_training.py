@@ -13,9 +13,9 @@ import pytest
 from engine.synthetic.simulator import SimulationOptions, simulate_fleet
 from engine.training.real import better_by, label_runs
 from machines.live import readings_push
-from machines.models import MachineType
+from machines.models import FailureEvent, MachineType
 from machines.services import machine_create
-from predictions.models import Dataset, FailureEvent, ModelVersion
+from predictions.models import Dataset, ModelVersion
 from predictions.services.real_training import train_on_real_data
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from predictions.models import Alert, WorkOrder
-from predictions.services.alerts import alert_raise, alert_resolve
+from maintenance.models import Alert, WorkOrder
+from maintenance.services.alerts import alert_raise, alert_resolve
 
 INBOX = "/alerts/"
 
@@ -162,7 +162,7 @@ def test_anonymous_goes_to_login(client_for, alert):
 
 
 def test_inbox_says_when_an_alert_opens_and_words_a_verdicts_risk(client_for, world, motor):
-    from predictions.models import AlertRule
+    from maintenance.models import AlertRule
 
     with tenant_context(world.acme):
         AlertRule.objects.create(windows_k=3, windows_n=5, windows_clear=6)
@@ -180,7 +180,7 @@ def test_inbox_says_when_an_alert_opens_and_words_a_verdicts_risk(client_for, wo
 def test_an_alert_with_a_live_work_order_links_it_instead_of_offering_another(client_for, world, alert):
     import re
 
-    from predictions.services.work_orders import work_order_create, work_order_transition
+    from maintenance.services.work_orders import work_order_create, work_order_transition
 
     def open_count() -> int:
         found = re.search(r"(\d+) open", client_for("viewer").get(INBOX).content.decode())

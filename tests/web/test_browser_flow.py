@@ -27,8 +27,9 @@ from billing.services import usage_predictions
 from jobs.models import Job
 from machines.library import library_get
 from machines.models import Upload
+from maintenance.models import Alert, WorkOrder
 from pdm_saas.celery import tenant_task_send
-from predictions.models import Alert, Prediction, WorkOrder
+from predictions.models import Prediction
 from predictions.tasks import fleet_score_task
 from tenants.models import Tenant
 from tests.conftest import reading_after_last

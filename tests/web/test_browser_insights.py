@@ -37,14 +37,15 @@ from accounts.services import membership_add
 from billing.services import subscription_grant
 from insights.models import SummaryPreference, WeeklySummary
 from insights.tasks import weekly_summary_task
+from machines.failures import failure_event_create
 from machines.library import library_get
 from machines.models import Machine, Upload
 from machines.services import machine_create, machine_type_adopt
+from maintenance.models import Alert, WorkOrder
+from maintenance.services.alerts import alert_raise
+from maintenance.services.work_orders import work_order_close, work_order_create, work_order_transition
 from pdm_saas.celery import tenant_task_send
-from predictions.models import Alert, DriftReport, ModelVersion, OutcomeSnapshot, Prediction, WorkOrder
-from predictions.services.alerts import alert_raise
-from predictions.services.failures import failure_event_create
-from predictions.services.work_orders import work_order_close, work_order_create, work_order_transition
+from predictions.models import DriftReport, ModelVersion, OutcomeSnapshot, Prediction
 from tenants.models import Tenant
 from tenants.services import tenant_deactivate, tenant_signup
 from tests.conftest import MOTOR, PASSWORD

@@ -22,7 +22,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from machines.services import machine_create, machine_type_adopt
-from predictions.models import Alert, ModelVersion, Prediction
+from maintenance.models import Alert
+from predictions.models import ModelVersion, Prediction
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.live import asgi_server, free_port

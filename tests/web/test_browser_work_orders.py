@@ -21,9 +21,9 @@ from accounts.roles import Role
 from accounts.services import membership_add
 from machines.models import Machine
 from machines.services import machine_create, machine_type_adopt
-from predictions.models import WorkOrder
-from predictions.services.alerts import alert_raise
-from predictions.services.work_orders import work_order_create, work_order_transition
+from maintenance.models import WorkOrder
+from maintenance.services.alerts import alert_raise
+from maintenance.services.work_orders import work_order_create, work_order_transition
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop

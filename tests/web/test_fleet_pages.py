@@ -19,8 +19,9 @@ from jobs.models import Job
 from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
+from maintenance.models import Alert
 from pdm_saas.celery import app as celery_app
-from predictions.models import Alert, Dataset, ModelVersion, Prediction
+from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.services.training import ONBOARD_KIND
 
 pytestmark = pytest.mark.django_db

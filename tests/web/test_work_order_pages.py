@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import tenant_context
 
-from predictions.models import Alert, FailureEvent, WorkOrder
-from predictions.services.alerts import alert_raise
-from predictions.services.work_orders import work_order_create, work_order_transition
+from machines.models import FailureEvent
+from maintenance.models import Alert, WorkOrder
+from maintenance.services.alerts import alert_raise
+from maintenance.services.work_orders import work_order_create, work_order_transition
 
 BOARD = "/work-orders/"
 

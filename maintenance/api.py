@@ -1,4 +1,4 @@
-"""Alerts, work orders, failure events, alert rules and webhook endpoints."""
+"""Alerts, work orders, alert rules and webhook endpoints."""
 
 from __future__ import annotations
 
@@ -10,25 +10,22 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import Membership
 from accounts.roles import Scope
-from pdm_saas.api.base import TenantViewSet
-from pdm_saas.api.principals import request_actor
-from pdm_saas.errors import InvalidInput
-from predictions.models import Alert, AlertRule, FailureEvent, WebhookEndpoint, WorkOrder
-from predictions.serializers import (
+from maintenance.models import Alert, AlertRule, WebhookEndpoint, WorkOrder
+from maintenance.serializers import (
     AlertRaiseSerializer,
     AlertRuleSerializer,
     AlertSerializer,
     CloseSerializer,
-    FailureEventSerializer,
-    NoteSerializer,
     TransitionSerializer,
     WebhookEndpointSerializer,
     WorkOrderEventSerializer,
     WorkOrderSerializer,
 )
-from predictions.services import alerts, failures, settings_rules, work_orders
+from maintenance.services import alerts, settings_rules, work_orders
+from pdm_saas.api.base import TenantViewSet
+from pdm_saas.api.bodies import NoteSerializer
+from pdm_saas.api.principals import request_actor
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
@@ -70,12 +67,6 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewS
         return Response(AlertSerializer(alert).data)
 
 
-def _member_or_none(request: Request, user_id: int | None) -> int | None:
-    if user_id is not None and not Membership.objects.filter(tenant=request.tenant, user_id=user_id).exists():
-        raise InvalidInput("The assignee must be a member of this organization.", details={"assignee": ["unknown"]})
-    return user_id
-
-
 class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     queryset = WorkOrder.objects.select_related("machine")
     serializer_class = WorkOrderSerializer
@@ -87,7 +78,6 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantV
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
         machine, alert = fields.pop("machine"), fields.pop("alert", None)
-        fields["assignee_id"] = _member_or_none(request, fields.pop("assignee_id", None))
         order = work_orders.work_order_create(machine_id=machine.id, alert_id=alert.id if alert else None,
                                               title=fields.pop("title", ""), actor_id=request_actor(request).user_id,
                                               refuse_handled_alert=True, **fields)
@@ -97,8 +87,6 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantV
         body = WorkOrderSerializer(self.get_object(), data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         fields = {k: v for k, v in body.validated_data.items() if k not in ("machine", "alert")}
-        if "assignee_id" in fields:
-            fields["assignee_id"] = _member_or_none(request, fields["assignee_id"])
         order = work_orders.work_order_update(order_id=int(pk), actor_id=request_actor(request).user_id, **fields)
         return Response(WorkOrderSerializer(order).data)
 
@@ -127,31 +115,6 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantV
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str) -> Response:
         return Response(WorkOrderEventSerializer(self.get_object().events.all(), many=True).data)
-
-
-class FailureEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
-                          TenantViewSet):
-    queryset = FailureEvent.objects.select_related("machine__machine_type")
-    serializer_class = FailureEventSerializer
-    filterset_fields = ["machine__name", "failure_mode", "source"]
-    scope_map = {"destroy": Scope.ADMIN}
-
-    def create(self, request: Request) -> Response:
-        body = FailureEventSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        event = failures.failure_event_create(**body.validated_data)
-        return Response(FailureEventSerializer(event).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}}}, responses={201: FailureEventSerializer(many=True)})
-    @action(detail=False, methods=["post"], url_path="import")
-    def import_file(self, request: Request) -> Response:
-        """Failure events from a CSV: machine, occurred_at, failure_mode, notes; all rows or none."""
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise InvalidInput("Attach the CSV as the `file` field.", details={"file": ["required"]})
-        events = failures.failure_events_import(data=upload.read())
-        return Response(FailureEventSerializer(events, many=True).data, status=status.HTTP_201_CREATED)
 
 
 class AlertRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet):

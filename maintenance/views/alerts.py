@@ -1,9 +1,10 @@
 """The alerts inbox: filters, acknowledge, resolve, and a work order from an alert.
 
-Every change goes through `predictions.services.alerts` / `work_orders`, exactly as the API does
-(`predictions/api.py`); these views only parse forms, call one service and render. Acknowledge
-and resolve answer htmx requests with the alert's row alone, and everything else with a redirect,
-so the pages work the same without JavaScript. The work-order pages: `predictions.views.work_orders`.
+Every change goes through `maintenance.services.alerts` / `work_orders`, exactly as the API does
+(`maintenance/api.py`), and every read through `maintenance.selectors`; these views only parse
+forms, call one service and render. Acknowledge and resolve answer htmx requests with the alert's
+row alone, and everything else with a redirect, so the pages work the same without JavaScript.
+The work-order pages: `maintenance.views.work_orders`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from engine.metadata import failure_mode_label as metadata_mode_label
+from maintenance import selectors
+from maintenance.models import Alert
+from maintenance.services import alerts as alert_services
+from maintenance.services import work_orders as work_order_services
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
-from predictions.models import Alert, WorkOrder
-from predictions.services import alerts as alert_services
-from predictions.services import work_orders as work_order_services
+from predictions.selectors import alert_rule_false_alarms
 
 ALERTS_PER_PAGE = 50
 
@@ -49,20 +51,6 @@ def failure_mode_label(alert: Alert) -> str:
     return metadata_mode_label(alert.machine.machine_type.metadata, alert.failure_mode)
 
 
-def _inbox_alerts(status: str, severity: str) -> QuerySet[Alert]:
-    """Active alerts first (they need someone), newest first within each group."""
-    alerts = (Alert.objects.select_related("machine__machine_type")
-              .prefetch_related("work_orders")
-              .annotate(done=Case(When(status__in=Alert.ACTIVE, then=Value(0)), default=Value(1),
-                                  output_field=IntegerField()))
-              .order_by("done", "-opened_at", "-id"))
-    if status:
-        alerts = alerts.filter(status=status)
-    if severity:
-        alerts = alerts.filter(severity=severity)
-    return alerts
-
-
 def _labelled(page: Page[Alert]) -> Page[Alert]:
     for alert in page.object_list:
         _label(alert)
@@ -84,24 +72,17 @@ def _label(alert: Alert) -> None:
 def alert_inbox(request: HttpRequest) -> HttpResponse:
     filters = AlertFilterForm(request.GET or None)
     chosen = filters.cleaned_data if filters.is_valid() else {"status": "", "severity": ""}
-    paginator = Paginator(_inbox_alerts(chosen["status"], chosen["severity"]), ALERTS_PER_PAGE)
+    paginator = Paginator(selectors.alert_inbox(status=chosen["status"], severity=chosen["severity"]),
+                          ALERTS_PER_PAGE)
     page = _labelled(paginator.get_page(request.GET.get("page")))
     query = request.GET.copy()
     query.pop("page", None)
     default = alert_services.alert_rule_for_default()
-    return render(request, "predictions/alerts.html", {
+    return render(request, "maintenance/alerts.html", {
         "filters": filters, "page": page, "alerts": page.object_list, "query": query.urlencode(),
-        **_counts(),
-        "rule": default, "false_alarms": alert_services.alert_rule_false_alarms(rule=default),
+        **selectors.alert_inbox_counts(),
+        "rule": default, "false_alarms": alert_rule_false_alarms(rule=default),
     })
-
-
-def _counts() -> dict[str, int]:
-    """Open alerts nobody is on yet, and active alerts a live work order handles."""
-    handled = Exists(WorkOrder.objects.filter(alert_id=OuterRef("pk"), status__in=WorkOrder.LIVE))
-    active = Alert.objects.filter(status__in=Alert.ACTIVE).annotate(handled=handled)
-    return {"open_count": active.filter(status=Alert.Status.OPEN, handled=False).count(),
-            "handled_count": active.filter(handled=True).count()}
 
 
 def _alert_answer(request: HttpRequest, pk: int, change: Callable[[], Alert], done: str) -> HttpResponse:
@@ -112,10 +93,9 @@ def _alert_answer(request: HttpRequest, pk: int, change: Callable[[], Alert], do
     except ServiceError as exc:
         error = exc.message
     if request.headers.get("HX-Request"):
-        alert = get_object_or_404(Alert.objects.select_related("machine__machine_type")
-                                  .prefetch_related("work_orders"), pk=pk)
+        alert = selectors.alert_with_work_orders(alert_id=pk)
         _label(alert)
-        return render(request, "predictions/partials/alert_row.html",
+        return render(request, "maintenance/partials/alert_row.html",
                       {"alert": alert, "row_error": error, "row_done": "" if error else done})
     if error:
         messages.error(request, error)
@@ -134,7 +114,7 @@ def _back_to_inbox(request: HttpRequest) -> str:
 @member_view()
 @require_POST
 def alert_acknowledge_page(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Alert, pk=pk)
+    selectors.alert_or_404(alert_id=pk)
     user_id = page_actor(request).user_id
     return _alert_answer(request, pk, lambda: alert_services.alert_acknowledge(alert_id=pk, user_id=user_id),
                          "Alert acknowledged.")
@@ -143,7 +123,7 @@ def alert_acknowledge_page(request: HttpRequest, pk: int) -> HttpResponse:
 @member_view()
 @require_POST
 def alert_resolve_page(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Alert, pk=pk)
+    selectors.alert_or_404(alert_id=pk)
     form = ResolveForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     user_id = page_actor(request).user_id
@@ -156,8 +136,7 @@ def alert_resolve_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def alert_work_order_page(request: HttpRequest, pk: int) -> HttpResponse:
     """Open a work order from the alert (it copies the explanation and recommendation)."""
-    alert = get_object_or_404(Alert.objects.select_related("machine__machine_type").prefetch_related("work_orders"),
-                              pk=pk)
+    alert = selectors.alert_with_work_orders(alert_id=pk)
     handling = alert.handling_order()
     if handling is not None:  # a second click, or a page older than the work order: show that one
         messages.info(request, f"WO-{handling.id} already handles this alert.")

@@ -9,9 +9,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from engine.decision import alarm_rule_check
+from maintenance.models import AlertRule, WebhookEndpoint
 from pdm_saas import outbound
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
-from predictions.models import AlertRule, WebhookEndpoint
 
 
 def alert_rule_save(*, rule_id: int | None = None, **fields: Any) -> AlertRule:

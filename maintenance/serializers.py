@@ -5,18 +5,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from machines.models import Machine, MachineType
+from machines.models import MachineType
+from machines.serializers import MachineRef
+from maintenance.models import Alert, AlertRule, WebhookEndpoint, WorkOrder, WorkOrderEvent
 from pdm_saas.api.fields import BIGINT_MAX
-from predictions.models import Alert, AlertRule, FailureEvent, WebhookEndpoint, WorkOrder, WorkOrderEvent
-
-
-class MachineRef(serializers.SlugRelatedField):  # type: ignore[type-arg]
-    """Machines are referred to by name in requests and responses."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        if not kwargs.get("read_only"):
-            kwargs.setdefault("queryset", Machine.objects.all())
-        super().__init__(slug_field="name", **kwargs)
 
 
 class AlertSerializer(serializers.ModelSerializer[Alert]):
@@ -47,10 +39,6 @@ class AlertRaiseSerializer(serializers.Serializer[Any]):
     failure_mode = serializers.CharField(allow_blank=True, default="")
     probability = serializers.FloatField(min_value=0, max_value=1)
     explanation = serializers.JSONField(required=False, default=dict)
-
-
-class NoteSerializer(serializers.Serializer[Any]):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class WorkOrderEventSerializer(serializers.ModelSerializer[WorkOrderEvent]):
@@ -102,15 +90,6 @@ class CloseSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class FailureEventSerializer(serializers.ModelSerializer[FailureEvent]):
-    machine = MachineRef()
-
-    class Meta:
-        model = FailureEvent
-        fields = ["id", "machine", "occurred_at", "failure_mode", "notes", "source", "work_order", "created_at"]
-        read_only_fields = ["id", "source", "work_order", "created_at"]
-
-
 class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
     machine = MachineRef(required=False, allow_null=True)
     machine_type = serializers.SlugRelatedField(slug_field="key", required=False, allow_null=True,
@@ -130,7 +109,7 @@ class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_expected_false_alarms(self, rule: AlertRule) -> list[dict[str, Any]]:
-        from predictions.services.alerts import alert_rule_false_alarms  # a read; imports the model registry
+        from predictions.selectors import alert_rule_false_alarms  # a read of the model registry
 
         return alert_rule_false_alarms(rule=rule)
 

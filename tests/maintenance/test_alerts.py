@@ -11,8 +11,8 @@ from django.core import mail
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from predictions.models import Alert, AlertRule
-from predictions.services.alerts import alert_raise, alert_resolve, alerts_escalate
+from maintenance.models import Alert, AlertRule
+from maintenance.services.alerts import alert_raise, alert_resolve, alerts_escalate
 
 # Rerun under a shifted clock (faketime) by `make test`: see scripts/shifted_clock_tests.sh.
 pytestmark = pytest.mark.clock

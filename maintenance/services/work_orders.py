@@ -10,12 +10,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import Membership
 from engine.metadata import failure_mode_label
 from machines.baselines import machine_baseline_after_repair
-from machines.models import Machine
+from machines.failures import failure_mode_resolve
+from machines.models import FailureEvent, Machine
+from maintenance.models import Alert, WorkOrder, WorkOrderEvent
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
-from predictions.models import Alert, FailureEvent, WorkOrder, WorkOrderEvent
-from predictions.services.failures import failure_mode_resolve
+from tenants.db import connection
 
 S = WorkOrder.Status
 TRANSITIONS: dict[str, set[str]] = {
@@ -29,6 +31,19 @@ EDITABLE = ("title", "description", "failure_mode", "priority", "assignee_id", "
             "planned_cost", "planned_downtime_hours", "parts")
 
 
+def member_is(*, user_id: int) -> bool:
+    """Whether the user is a member of this organization: the one rule for whoever work is given
+    to, a work order's assignee or a planning technician's user."""
+    return Membership.objects.filter(tenant=connection.tenant, user_id=user_id).exists()
+
+
+def member_check(*, user_id: int | None, who: str = "The assignee", field: str = "assignee") -> int | None:
+    """`user_id` when it is a member of this organization (or None); else 400 naming `field`."""
+    if user_id is not None and not member_is(user_id=user_id):
+        raise InvalidInput(f"{who} must be a member of this organization.", details={field: ["unknown"]})
+    return user_id
+
+
 def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any) -> None:
     WorkOrderEvent.objects.create(work_order=order, actor_id=actor_id, action=action, **fields)
 
@@ -40,7 +55,9 @@ def work_order_create(*, machine_id: int, title: str, actor_id: int | None, aler
     machine's type, by name, label or alias ("" for none; from the alert when not given).
     `refuse_handled_alert`: a person asking for a work order for an alert a live work order
     already handles gets 409 `alert_handled` (the pages and the API); a plan that schedules more
-    work on the machine may still link the alert (planning.services)."""
+    work on the machine may still link the alert (planning.services). The assignee must be a
+    member (`member_check`)."""
+    fields["assignee_id"] = member_check(user_id=fields.get("assignee_id"))
     machine = Machine.objects.select_related("machine_type").filter(id=machine_id).first()
     if machine is None:
         raise InvalidInput("Unknown machine.", details={"machine": ["does not exist"]})
@@ -99,6 +116,8 @@ def _locked(order_id: int) -> WorkOrder:
 
 @transaction.atomic
 def work_order_update(*, order_id: int, actor_id: int | None, **fields: Any) -> WorkOrder:
+    if "assignee_id" in fields:
+        member_check(user_id=fields["assignee_id"])
     order = _locked(order_id)
     if order.status in (S.DONE, S.CANCELLED):
         raise Conflict(f"A {order.status} work order cannot change.", code="work_order_closed")

@@ -1,8 +1,9 @@
 """The work-order board, a new work order by hand, and each work order's page with its history.
 
-Every change goes through `predictions.services.work_orders`, exactly as the API does
-(`predictions/api.py`); these views only parse forms, call one service and render, and answer
-with a redirect, so the pages work the same without JavaScript.
+Every change goes through `maintenance.services.work_orders`, exactly as the API does
+(`maintenance/api.py`), and every read through `maintenance.selectors`; these views only parse
+forms, call one service and render, and answer with a redirect, so the pages work the same
+without JavaScript.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -24,14 +24,14 @@ from django.utils.dateparse import parse_datetime
 from accounts.selectors import membership_list
 from engine.metadata import failure_mode_label as metadata_mode_label
 from machines.models import Machine, MachineType
+from maintenance import selectors
+from maintenance.models import Alert, WorkOrder, WorkOrderEvent
+from maintenance.selectors import CLOSED_STATES, BoardColumn
+from maintenance.services import work_orders as work_order_services
+from maintenance.views.alerts import failure_mode_label
 from pdm_saas.errors import ServiceError
 from pdm_saas.web_access import member_view, page_actor
-from predictions.models import Alert, WorkOrder, WorkOrderEvent
-from predictions.services import work_orders as work_order_services
-from predictions.views.alerts import failure_mode_label
 
-CLOSED_ON_BOARD = 20  # done / cancelled columns show only the latest: they grow forever
-CLOSED_STATES = (WorkOrder.Status.DONE, WorkOrder.Status.CANCELLED)
 # Button text of each move; "done" is not here: closing needs the close form's answers.
 MOVE_LABELS: dict[str, str] = {
     WorkOrder.Status.OPEN: "Move to Open",
@@ -44,39 +44,21 @@ MOVE_LABELS: dict[str, str] = {
 # --- work-order board -------------------------------------------------------------------------
 
 
-def _board_columns(mine_user_id: int | None) -> list[dict[str, Any]]:
-    orders = WorkOrder.objects.select_related("machine", "assignee").order_by("due_at", "-created_at", "-id")
-    if mine_user_id is not None:
-        orders = orders.filter(assignee_id=mine_user_id)
-    columns, now = [], timezone.now()
-    for status, label in WorkOrder.Status.choices:
-        in_state = orders.filter(status=status)
-        if status in CLOSED_STATES:
-            in_state = in_state.order_by("-closed_at", "-id")
-        tickets = list(in_state[:CLOSED_ON_BOARD]) if status in CLOSED_STATES else list(in_state)
-        total = in_state.count() if status in CLOSED_STATES else len(tickets)
-        for order in tickets:
-            order.overdue = status not in CLOSED_STATES and order.due_at is not None and order.due_at < now  # type: ignore[attr-defined]
-        columns.append({"status": status, "label": label, "tickets": tickets, "total": total,
-                        "hidden": total - len(tickets)})
-    return columns
-
-
-def board_start_column(columns: list[dict[str, Any]], user_id: int | None) -> str:
+def board_start_column(columns: list[BoardColumn], user_id: int | None) -> str:
     """The column a phone opens the board on (it shows one column at a time): the first holding
     one of the user's own work orders, else the first holding any, else the first."""
     for column in columns:
-        if any(order.assignee_id == user_id for order in column["tickets"]):
-            return str(column["status"])
-    return next((str(c["status"]) for c in columns if c["tickets"]), str(columns[0]["status"]))
+        if any(order.assignee_id == user_id for order in column.tickets):
+            return column.status
+    return next((c.status for c in columns if c.tickets), columns[0].status)
 
 
 @member_view()
 def work_order_board(request: HttpRequest) -> HttpResponse:
     mine = request.GET.get("mine") == "1"
     user_id = page_actor(request).user_id
-    columns = _board_columns(user_id if mine else None)
-    return render(request, "predictions/work_orders.html", {
+    columns = selectors.work_order_board(assignee_id=user_id if mine else None, now=timezone.now())
+    return render(request, "maintenance/work_orders.html", {
         "columns": columns, "mine": mine, "start": board_start_column(columns, user_id),
     })
 
@@ -102,8 +84,7 @@ class NewWorkOrderForm(forms.Form):
 
     def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.machines = list(Machine.objects.exclude(status=Machine.Status.RETIRED)
-                             .select_related("machine_type").order_by("name"))
+        self.machines = selectors.machines_for_work_orders()
         self.fields["machine"].choices = [("", "Choose a machine"), *[  # type: ignore[attr-defined]
             (m.id, " · ".join(part for part in (m.name, m.machine_type.name, m.site) if part)) for m in self.machines]]
         self.fields["failure_mode"].choices = [("", "Not sure / general inspection"),  # type: ignore[attr-defined]
@@ -111,7 +92,7 @@ class NewWorkOrderForm(forms.Form):
         self.fields["assignee"].choices = [("", "Unassigned"), *members]  # type: ignore[attr-defined]
         self.fields["alert"].choices = [("", "None"), *[  # type: ignore[attr-defined]
             (a.id, f"{a.machine.name}: {failure_mode_label(a)} ({a.get_severity_display().lower()})")
-            for a in _alerts_needing_work()]]
+            for a in selectors.alerts_needing_work()]]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -126,13 +107,6 @@ def _modes_by_type(machines: list[Machine]) -> list[tuple[str, list[tuple[str, s
     """Failure-mode choices grouped by machine type (the page shows the chosen machine's group)."""
     types = {m.machine_type_id: m.machine_type for m in machines}
     return [(t.name, _modes(t)) for t in sorted(types.values(), key=lambda t: t.name)]
-
-
-def _alerts_needing_work() -> list[Alert]:
-    """Active alerts no live work order handles yet, newest first."""
-    handled = WorkOrder.objects.filter(alert_id=OuterRef("pk"), status__in=WorkOrder.LIVE)
-    return list(Alert.objects.filter(status__in=Alert.ACTIVE).exclude(Exists(handled))
-                .select_related("machine__machine_type")[:200])
 
 
 @member_view()
@@ -161,7 +135,7 @@ def work_order_new(request: HttpRequest) -> HttpResponse:
 def _initial(request: HttpRequest) -> dict[str, Any]:
     """From a link (`?alert=` or `?machine=`): the alert's machine, mode and urgency filled in."""
     alert_id, machine_id = request.GET.get("alert", ""), request.GET.get("machine", "")
-    alert = Alert.objects.filter(id=int(alert_id)).first() if alert_id.isdigit() else None
+    alert = selectors.alert_get(alert_id=int(alert_id)) if alert_id.isdigit() else None
     if alert is None:
         return {"machine": machine_id if machine_id.isdigit() else None}
     priority = WorkOrder.Priority.URGENT if alert.severity == Alert.Severity.CRITICAL else WorkOrder.Priority.HIGH
@@ -169,7 +143,7 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
 
 
 def _new_page(request: HttpRequest, form: NewWorkOrderForm, status: int = 200) -> HttpResponse:
-    return render(request, "predictions/work_order_new.html", {
+    return render(request, "maintenance/work_order_new.html", {
         "form": form, "machine_types": {m.id: m.machine_type.name for m in form.machines},
     }, status=status)
 
@@ -274,15 +248,10 @@ ACTIONS: dict[str, Callable[[HttpRequest, WorkOrder], str]] = {
 }
 
 
-def _order(pk: int) -> WorkOrder:
-    return get_object_or_404(WorkOrder.objects.select_related("machine__machine_type", "alert", "assignee",
-                                                              "created_by"), pk=pk)
-
-
 @member_view()
 def work_order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The work order, its history, and (POST, `action` = assign / transition / close) its forms."""
-    order = _order(pk)
+    order = selectors.work_order_for_page(order_id=pk)
     if request.method != "POST":
         return _detail_page(request, order)
     action = ACTIONS.get(request.POST.get("action", ""))
@@ -314,7 +283,7 @@ def _detail_page(request: HttpRequest, order: WorkOrder, bound: forms.Form | Non
     moves = [(to, label) for to, label in MOVE_LABELS.items() if to in allowed]  # workflow order, cancel last
     people = dict(_members(request))
     metadata = order.machine.machine_type.metadata
-    return render(request, "predictions/work_order_detail.html", {
+    return render(request, "maintenance/work_order_detail.html", {
         "order": order, "events": _history(order, people), "closed": closed, "moves": moves,
         "assignee_name": people.get(order.assignee_id or 0) or (order.assignee.email if order.assignee else ""),
         "mode_label": metadata_mode_label(metadata, order.failure_mode) if order.failure_mode else "",
@@ -334,7 +303,7 @@ FIELD_WORDS = {"assignee_id": "Assignee", "due_at": "Due", "scheduled_for": "Sch
 def _history(order: WorkOrder, people: dict[int, str]) -> list[Any]:
     """The audit trail in words: what happened ("Created", "Open → In progress"), who (by name)
     and each change as one line, never a stored key or `None`."""
-    events = list(order.events.select_related("actor"))
+    events = selectors.work_order_history(order=order)
     for event in events:
         event.what = _event_words(event)  # type: ignore[attr-defined]
         event.who = people.get(event.actor_id, event.actor.email) if event.actor else ""  # type: ignore[attr-defined,arg-type]

@@ -10,10 +10,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from engine.metadata import failure_mode_for_label, failure_modes_listed
-from machines.models import Machine, MachineType
+from machines.models import FailureEvent, Machine, MachineType
 from machines.textfiles import table_columns_check, table_problems_refuse, table_rows
 from pdm_saas.errors import InvalidInput
-from predictions.models import FailureEvent
 
 
 def failure_mode_resolve(*, machine_type: MachineType, label: str, field: str = "failure_mode") -> str:

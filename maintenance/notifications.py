@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.roles import Role
+from maintenance.models import Alert, WebhookDelivery, WebhookEndpoint
 from pdm_saas import outbound
 from pdm_saas.celery import tenant_task_send
-from predictions.models import Alert, WebhookDelivery, WebhookEndpoint
 from tenants.db import connection
 from tenants.selectors import tenant_link
 
@@ -35,7 +35,7 @@ class WebhookFailed(Exception):
 
 
 def alert_notify_later(*, alert_id: int, event: str) -> None:
-    from predictions.tasks import alert_notify_task
+    from maintenance.tasks import alert_notify_task
 
     tenant_task_send(alert_notify_task, args=[alert_id, event], queue="notify")
 
@@ -82,7 +82,7 @@ def alert_notify(*, alert_id: int, event: str) -> int:
               recipient_list=_recipients(event), fail_silently=False)
     deliveries = [WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=payload)
                   for endpoint in WebhookEndpoint.objects.filter(is_active=True)]
-    from predictions.tasks import webhook_deliver_task
+    from maintenance.tasks import webhook_deliver_task
 
     for delivery in deliveries:
         tenant_task_send(webhook_deliver_task, args=[delivery.id], queue="notify")

@@ -15,9 +15,9 @@ from django.core import mail
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from predictions.models import WebhookDelivery
-from predictions.notifications import WebhookFailed, alert_notify, webhook_deliver
-from predictions.services.alerts import alert_raise
+from maintenance.models import WebhookDelivery
+from maintenance.notifications import WebhookFailed, alert_notify, webhook_deliver
+from maintenance.services.alerts import alert_raise
 
 JSON = "application/json"
 # The receivers here listen on 127.0.0.1, which only the operator allowance for on-premises

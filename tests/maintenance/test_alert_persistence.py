@@ -1,5 +1,5 @@
 """Alerts on evidence: scoring opens an alert when k of a machine's last n windows are at risk by
-the decision rules and clears it after `clear` quiet windows (predictions.services.alerts), with
+the decision rules and clears it after `clear` quiet windows (predictions.services.scoring_alerts), with
 the real service, rules and database; the alert rules' API with its windows and expected
 false-alarm rate."""
 
@@ -17,9 +17,10 @@ from machines.baselines import DEFAULT_DAYS
 from machines.live import readings_push
 from machines.models import Machine, MachineType
 from machines.services import machine_create
-from predictions.models import Alert, AlertRule, ModelVersion, Prediction
-from predictions.services.alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
+from maintenance.models import Alert, AlertRule
+from predictions.models import ModelVersion, Prediction
 from predictions.services.scoring import machine_predict
+from predictions.services.scoring_alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from tests.conftest import TRAINED_TYPE, failing_run_readings
 
 JSON = "application/json"

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import tenant_context
 
+from machines.failures import failure_events_import
 from pdm_saas.errors import ServiceError
-from predictions.services.failures import failure_events_import
 from tenants.command_line import command_error, tenant_or_error
 
 

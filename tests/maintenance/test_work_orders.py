@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import tenant_context
 
-from predictions.models import Alert, FailureEvent, WorkOrder
-from predictions.services.alerts import alert_raise
+from machines.models import FailureEvent
+from maintenance.models import Alert, WorkOrder
+from maintenance.services.alerts import alert_raise
 
 JSON = "application/json"
 
@@ -157,7 +158,7 @@ def test_a_work_order_from_an_alert_takes_its_mode_and_a_handled_alert_gets_no_s
     assert again.status_code == 409 and again.json()["error"]["code"] == "alert_handled"
     assert f"WO-{order['id']} already handles this alert" in again.json()["error"]["message"]
     with tenant_context(world.acme):  # a plan scheduling more work on the machine may still link it
-        from predictions.services.work_orders import work_order_create
+        from maintenance.services.work_orders import work_order_create
 
         planned = work_order_create(machine_id=motor.id, alert_id=alert.id, title="Planned", actor_id=None)
         assert planned.alert_id == alert.id
@@ -187,8 +188,8 @@ def test_a_handled_alert_is_not_escalated(motor, world, in_acme):
 
     import time_machine
 
-    from predictions.services.alerts import alerts_escalate
-    from predictions.services.work_orders import work_order_create
+    from maintenance.services.alerts import alerts_escalate
+    from maintenance.services.work_orders import work_order_create
 
     opened_at = "2026-11-02T08:00:00+00:00"  # a Monday morning; the default rule escalates after 60 min
     with time_machine.travel(opened_at, tick=False) as clock:
