@@ -167,10 +167,10 @@ class FittedSynthesizer:
 
 class _MovedModules(pickle.Unpickler):
     """Reads synthesizers saved before the engine left the predictions app: their pickles name
-    `engine.synthetic.synthesizers` classes, which now live under `engine.synthetic`."""
+    `predictions.synthetic.synthesizers` classes, which now live under `engine.synthetic`."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("engine.synthetic."):
+        if module.startswith("predictions.synthetic."):
             module = "engine." + module.removeprefix("predictions.")
         return super().find_class(module, name)
 

@@ -117,7 +117,7 @@ def test_a_synthesizer_saved_before_the_engine_moved_still_loads() -> None:
                             rows_fitted=3, seed=0, document={}, models={})
     text = pickle.dumps(old, protocol=0)  # GLOBAL opcodes name the module as plain text
     assert b"engine.synthetic.synthesizers" in text
-    saved = _FORMAT + text.replace(b"engine.synthetic.synthesizers", b"engine.synthetic.synthesizers")
+    saved = _FORMAT + text.replace(b"engine.synthetic.synthesizers", b"predictions.synthetic.synthesizers")
     loaded = FittedSynthesizer.load(saved)
     assert isinstance(loaded, FittedSynthesizer) and loaded.rows_fitted == 3
 
