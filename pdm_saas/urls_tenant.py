@@ -19,7 +19,7 @@ from machines.api import (
 from maintenance import api as maintenance_api
 from maintenance import urls as maintenance_urls
 from pdm_saas import health
-from predictions import engine_api
+from predictions import api as predictions_api
 from predictions import urls as predictions_urls
 from predictions.views import fleet as fleet_views
 from tenants import api as tenants_api
@@ -42,9 +42,9 @@ router.register("work-orders", maintenance_api.WorkOrderViewSet, basename="work-
 router.register("failure-events", FailureEventViewSet, basename="failure-event")
 router.register("alert-rules", maintenance_api.AlertRuleViewSet, basename="alert-rule")
 router.register("webhooks", maintenance_api.WebhookEndpointViewSet, basename="webhook")
-router.register("datasets", engine_api.DatasetViewSet, basename="dataset")
-router.register("models", engine_api.ModelVersionViewSet, basename="model-version")
-router.register("predictions", engine_api.PredictionViewSet, basename="prediction")
+router.register("datasets", predictions_api.DatasetViewSet, basename="dataset")
+router.register("models", predictions_api.ModelVersionViewSet, basename="model-version")
+router.register("predictions", predictions_api.PredictionViewSet, basename="prediction")
 router.register("tenant/exports", tenants_api.TenantExportViewSet, basename="tenant-export")
 router.register("mqtt-credentials", tenants_api.MqttCredentialViewSet, basename="mqtt-credential")
 

@@ -52,3 +52,20 @@ def test_engine_imports_no_django_and_no_app() -> None:
 def test_machines_tenants_and_accounts_import_nothing_from_predictions_or_maintenance() -> None:
     for package in ("machines", "tenants", "accounts"):
         assert _breaches(package, ("predictions", "maintenance")) == []
+
+
+LONG_MODULE_LINES = 400
+LONG_MODULE_REASON = "Longer than 400 lines because"
+PRODUCT_PACKAGES = ("engine", *APPS)
+
+
+def test_a_module_over_400_lines_says_why_at_its_top() -> None:
+    unexplained = []
+    for package in PRODUCT_PACKAGES:
+        for path in _sources(package):
+            text = path.read_text()
+            if text.count("\n") > LONG_MODULE_LINES:
+                docstring = ast.get_docstring(ast.parse(text)) or ""
+                if LONG_MODULE_REASON not in " ".join(docstring.split()):
+                    unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert unexplained == []

@@ -16,7 +16,7 @@ def test_the_asgi_application_and_every_url_conf_load_without_the_heavy_stack():
         "import sys, django; django.setup();"
         "import pdm_saas.asgi, pdm_saas.urls_tenant, pdm_saas.urls_public;"
         "from django.urls import get_resolver; get_resolver('pdm_saas.urls_tenant').url_patterns;"
-        "import predictions.engine_api, predictions.services.scoring, predictions.services.training;"
+        "import predictions.api, predictions.services.scoring, predictions.services.training;"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=child_env(), capture_output=True, text=True,

@@ -2,7 +2,7 @@
 metrics and provenance, one version's full record, and (admins) promotion and rollback.
 
 Promotion and rollback call `predictions.services.registry` with the same arguments as the API
-(`predictions/engine_api.py`). Everything else here only shapes stored JSON for display.
+(`predictions/api.py`). Everything else here only shapes stored JSON for display.
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ from engine.synthetic.simulator import simulate_fleet
 from machines.models import FailureEvent, MachineType
 from machines.services import machine_type_adopt
 from pdm_saas.live.replay import stream_position, stream_since
-from predictions.engine_serializers import PredictionSerializer
 from predictions.models import Dataset, ModelVersion
+from predictions.serializers import PredictionSerializer
 from predictions.services.drift import drift_check
 from predictions.services.real_training import _bundle, real_table, train_on_real_data
 from predictions.services.scoring import machine_predict

@@ -19,7 +19,8 @@ from jobs.serializers import JobSerializer
 from pdm_saas.api.base import TenantViewSet
 from pdm_saas.api.bodies import NoteSerializer
 from pdm_saas.api.principals import request_actor
-from predictions.engine_serializers import (
+from predictions.models import Dataset, ModelVersion, Prediction
+from predictions.serializers import (
     BatchRequestSerializer,
     ChallengerStatusSerializer,
     DatasetSerializer,
@@ -35,7 +36,6 @@ from predictions.engine_serializers import (
     SynthesizeSerializer,
     TrainRealSerializer,
 )
-from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.services import challenger, drift, real_training, registry, scoring, synthesis, training
 from predictions.services.inputs import scoring_readings
 
