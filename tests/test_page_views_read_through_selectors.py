@@ -21,6 +21,7 @@ PAGE_VIEW_MODULES = [
     "machines/views/uploads.py",
     "planning/views.py",
     "predictions/views/fleet.py",
+    "predictions/views/model_display.py",
     "predictions/views/models.py",
     "predictions/views/onboarding.py",
     "tenants/views.py",
