@@ -36,7 +36,8 @@ from predictions.serializers import (
     SynthesizeSerializer,
     TrainRealSerializer,
 )
-from predictions.services import challenger, drift, real_training, registry, scoring, synthesis, training
+from predictions.services import drift, real_training, registry, scoring, synthesis, training
+from predictions.services.challenger import deciding, monitor, retraining
 from predictions.services.inputs import scoring_readings
 
 REPORTS_SHOWN = 50
@@ -143,14 +144,14 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     def retrain(self, request: Request) -> Response:
         """Retrain the type's classifier and RUL regressor as a challenger that scores in shadow,
         as a job (409 while a challenger of the type is pending)."""
-        return _type_job(request, RetrainSerializer, challenger.challenger_start)
+        return _type_job(request, RetrainSerializer, retraining.challenger_start)
 
     @extend_schema(responses=ChallengerStatusSerializer)
     @action(detail=True, methods=["get"], url_path="challenger")
     def challenger_status(self, request: Request, pk: str) -> Response:
         """The challenger of this version's type (or this version): shadow window, outcomes so
         far beside the champion's, and its decisions."""
-        status_ = challenger.challenger_status(version=self.get_object())
+        status_ = monitor.challenger_status(version=self.get_object())
         return Response(ChallengerStatusSerializer(status_).data)
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
@@ -158,7 +159,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     def decide(self, request: Request, pk: str) -> Response:
         """Apply the promotion rule to this challenger now: promote, reject or keep shadowing."""
         self.get_object()
-        decision = challenger.challenger_decide(challenger_id=int(pk), actor_id=request_actor(request).user_id)
+        decision = deciding.challenger_decide(challenger_id=int(pk), actor_id=request_actor(request).user_id)
         return Response(registry.json_safe(decision))
 
 

@@ -94,7 +94,7 @@ class ModelVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
     # Set when a retrain registers this version as a challenger: it scores in shadow from then
-    # until promoted or rejected (predictions/services/challenger.py).
+    # until promoted or rejected (predictions/services/challenger/).
     shadow_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -74,7 +74,7 @@ def models_monitor_task() -> int:
     """Beat sends this to every tenant every PDM_DRIFT_CHECK_DAYS days: drift reports and outcome
     snapshots of every champion classifier (a no-op without models), then the champion /
     challenger steps."""
-    from predictions.services.challenger import challengers_monitor
+    from predictions.services.challenger.monitor import challengers_monitor
     from predictions.services.drift import models_monitor
 
     checked = len(models_monitor())
@@ -84,7 +84,7 @@ def models_monitor_task() -> int:
 
 @app.task(name="predictions.tasks.challenger_train_task")
 def challenger_train_task(job_id: int) -> None:
-    """A retrain whose result is a challenger in shadow (predictions/services/challenger.py)."""
-    from predictions.services.challenger import challenger_train_run
+    """A retrain whose result is a challenger in shadow (predictions/services/challenger/retraining.py)."""
+    from predictions.services.challenger.retraining import challenger_train_run
 
     job_execute(job_id=job_id, handler=challenger_train_run)

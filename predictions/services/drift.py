@@ -16,7 +16,7 @@ the bucketed signals themselves (it reads raw signal windows, not window statist
   up to now for clock-stamped data, and each machine's latest `days` x 24 steps for
   cycle-indexed data (stored at 1970 + cycles, so "the last week" of the clock holds nothing).
 - **Response** (`drift_response`): a drifted report becomes a "drift_detected" `ModelEvent` and,
-  for a type-wide champion, a challenger (services/challenger.py).
+  for a type-wide champion, a challenger (services/challenger/).
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def drift_response(report: DriftReport) -> ModelEvent | None:
     """What a drift report sets off: a drifted report becomes a "drift_detected" event on its
     version (once per report) and, for a type-wide champion, a retrain whose result is a
     challenger (`challenger.challenger_request`: a no-op while one is pending for the type)."""
-    from predictions.services.challenger import challenger_request
+    from predictions.services.challenger.retraining import challenger_request
 
     if report.status != DriftReport.Status.DRIFTED:
         return None

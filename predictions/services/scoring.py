@@ -38,7 +38,8 @@ from pdm_saas.live.events import MACHINE_HEALTH, event_publish
 from pdm_saas.monitoring.metrics import predictions_record
 from predictions.models import Prediction
 from predictions.selectors import machines_with_unread_readings
-from predictions.services.challenger import challenger_pending, challenger_route, shadow_score
+from predictions.services.challenger.retraining import challenger_pending
+from predictions.services.challenger.shadow import challenger_route, shadow_score
 from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.registry import json_safe, model_set_for
 from predictions.services.scoring_alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts

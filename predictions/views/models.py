@@ -34,7 +34,8 @@ from predictions.selectors import (
     model_version_records,
     model_version_siblings,
 )
-from predictions.services import challenger, drift, registry
+from predictions.services import drift, registry
+from predictions.services.challenger import deciding, monitor, retraining
 from predictions.services.outcomes import outcome_series
 from predictions.views.model_display import (
     KIND_LABELS,
@@ -211,10 +212,10 @@ def model_drift_check_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def challenger_context(version: ModelVersion) -> dict[str, Any]:
-    """The challenger section of a failure classifier's page (services/challenger.py)."""
+    """The challenger section of a failure classifier's page (services/challenger/)."""
     if version.kind != K.FAILURE_CLASSIFIER or version.machine_id is not None:
         return {"challenger_enabled": False}
-    found = challenger.challenger_status(version=version)
+    found = monitor.challenger_status(version=version)
     comparison = found.get("comparison")
     rows = []
     if comparison:
@@ -235,7 +236,7 @@ def model_retrain_page(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(model_version_records(), pk=pk)
     return run_action(
         request,
-        lambda: challenger.challenger_start(machine_type=version.machine_type,
+        lambda: retraining.challenger_start(machine_type=version.machine_type,
                                             created_by_id=page_actor(request).user_id),
         success=lambda job: f"Retraining (job {job.id}); the challenger appears here and shadows the champion.",
         redirect_to=reverse("predictions:model-detail", args=[pk]))
@@ -246,6 +247,6 @@ def model_retrain_page(request: HttpRequest, pk: int) -> HttpResponse:
 def model_decide_page(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(model_version_records(), pk=pk)
     return run_action(
-        request, lambda: challenger.challenger_decide(challenger_id=pk, actor_id=page_actor(request).user_id),
+        request, lambda: deciding.challenger_decide(challenger_id=pk, actor_id=page_actor(request).user_id),
         success=lambda decision: f"Decision: {decision['decision']} ({decision['reason']}).",
         redirect_to=reverse("predictions:model-detail", args=[pk]))

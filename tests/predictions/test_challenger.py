@@ -22,17 +22,11 @@ from machines.models import FailureEvent, Machine
 from machines.services import machine_create
 from maintenance.services.work_orders import work_order_close, work_order_create, work_order_transition
 from predictions.models import ModelEvent, ModelVersion, OutcomeSnapshot, Prediction, ShadowPrediction
-from predictions.services.challenger import (
-    CHALLENGER_KIND,
-    challenger_decide,
-    challenger_pending,
-    challenger_request,
-    challenger_rule,
-    challengers_monitor,
-    champion_health_check,
-    f1_of,
-    served_by_challenger,
-)
+from predictions.services.challenger.deciding import challenger_decide, challenger_rule, f1_of
+from predictions.services.challenger.monitor import challengers_monitor
+from predictions.services.challenger.retraining import CHALLENGER_KIND, challenger_pending, challenger_request
+from predictions.services.challenger.rollback import champion_health_check
+from predictions.services.challenger.shadow import served_by_challenger
 from predictions.services.drift import drift_check, drift_response
 from predictions.services.outcomes import Outcomes, outcome_snapshot_take
 from predictions.services.registry import artifact_read, model_version_promote, model_version_register
@@ -426,7 +420,7 @@ def test_a_champion_below_the_previous_champions_live_f1_is_rolled_back(db, trai
 def test_a_kind_that_cannot_continue_boosting_says_it_was_trained_afresh() -> None:
     """A searched champion (LightGBM, a blend) has no boosting to continue: its challenger is
     searched again, and the version says so rather than "fine-tuned"."""
-    from predictions.services.challenger import _training_label
+    from predictions.services.challenger.retraining import _training_label
 
     fine_tuned = "real, fine-tuned from the champions"
     init = {FAILURE: object()}
