@@ -155,7 +155,8 @@ def product_run(tenant: Any, *, key: str, headers: list[str], train: Any, train_
     from machines.models import Machine, Upload
     from machines.selectors import readings_count
     from machines.services import machine_type_import
-    from machines.uploads import upload_create, upload_process
+    from machines.upload_processing import upload_process
+    from machines.uploads import upload_create
     from predictions.models import ModelVersion
     from predictions.services.batch_files import score_file
     from predictions.services.real_training import train_on_real_data

@@ -10,5 +10,6 @@ class MachinesConfig(AppConfig):
 
         # An upload is all or nothing (one transaction), so a lost worker costs a retry, not the
         # file: up to three runs before it fails (docs/jobs.md).
-        kind_register(JobKind(name="sensor.upload", max_attempts=3, on_failed="machines.uploads.upload_job_failed",
-                              on_requeued="machines.uploads.upload_job_requeued"))
+        kind_register(JobKind(name="sensor.upload", max_attempts=3,
+                              on_failed="machines.upload_processing.upload_job_failed",
+                              on_requeued="machines.upload_processing.upload_job_requeued"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobs.services import job_execute
-from machines.uploads import upload_process
+from machines.upload_processing import upload_process
 from pdm_saas.celery import app
 
 

@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 from machines.services import machine_type_adopt
 from predictions.models import ModelEvent, ModelVersion
-from predictions.views.models import confusion_of
+from predictions.views.model_display import confusion_of
 
 MOTOR = "induction-motor-siemens-1la7"
 LIST = "/models/"

@@ -110,7 +110,7 @@ class Command(BaseCommand):
         self.stdout.write(f"ignored columns: {', '.join(ignored) if ignored else 'none'}")
 
     def _run(self, upload: Upload) -> None:
-        from machines.uploads import upload_process
+        from machines.upload_processing import upload_process
 
         # The job was queued for a worker; run it here instead (claiming it first, so a worker
         # that picks the message up later finds it taken).
