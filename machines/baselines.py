@@ -247,7 +247,7 @@ def _complete(rows: list[MachineBaseline], machine_type: MachineType, names: Map
     named = {**{peer.machine_id: peer.machine.name for peer in peers}, **{row.machine_id: names[row.machine_id]
                                                                           for row in rows}}
     frame = _windows_frame([*rows, *peers], named, machine_type, step_hours, time_scale)
-    baselines = baseline_from_frame(frame, signals=document_signals(machine_type.metadata),
+    baselines = baseline_from_frame(frame, signals=document_signals(machine_type.schema),
                                     steps=max(frame.num_rows, 1))
     now = timezone.now()
     for row in rows:

@@ -176,7 +176,7 @@ def _frame(data: pa.Table, machine_type: MachineType, mapping: ColumnMapping, *,
         else:
             values, _ = numbers(decimal_point(column, decimal_mark), pa.float64())  # type: ignore[arg-type]
             numeric[sensor] = np.asarray(pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False))
-    frame = frame_from_columns(names, seconds, numeric, labels, machine_type.metadata, step_hours=step_hours,
+    frame = frame_from_columns(names, seconds, numeric, labels, machine_type.schema, step_hours=step_hours,
                                time_scale=time_scale)
     return frame, refused
 

@@ -199,7 +199,7 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     memory = alarm_memory()
     if readings:
         _refuse_other_scale(readings, machine.machine_type, models)
-        frame = frame_from_readings(readings, machine.machine_type.metadata, step_hours=models.step_hours,
+        frame = frame_from_readings(readings, machine.machine_type.schema, step_hours=models.step_hours,
                                     time_scale=models.time_scale)
     else:
         frame = stored_frame(machine_type=machine.machine_type, machine_ids=[machine.id], models=models,
@@ -246,7 +246,7 @@ def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], exp
     models = _models_or_conflict(machine_type)
     _refuse_other_scale(readings, machine_type, models)
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
-    frame = frame_from_readings(readings, machine_type.metadata, step_hours=models.step_hours,
+    frame = frame_from_readings(readings, machine_type.schema, step_hours=models.step_hours,
                                 time_scale=models.time_scale)
     relative, learning = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=models)
     return _store(score_frame(models, relative, rows="all", explain=explain, learning=learning), models,

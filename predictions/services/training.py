@@ -129,12 +129,12 @@ def onboard_machine_type(*, machine_type: MachineType, machines: int = DEFAULT_M
     started = time.perf_counter()
     report(2, f"Simulating {machines} machines of {machine_type.name}")
     scale = simulation_scale(machine_type.metadata, step_hours)
-    table = simulate_fleet(machine_type.metadata, machines=machines, seed=seed, step_hours=scale.step_hours)
+    table = simulate_fleet(machine_type.schema, machines=machines, seed=seed, step_hours=scale.step_hours)
     dataset = dataset_store(machine_type=machine_type, source=Dataset.Source.SIMULATED, table=table, job_id=job_id,
                             params={"generator": "physics simulator", "machines": machines, "seed": seed,
                                     "step_hours": scale.step_hours, "time_scale": scale.time_scale})
     timings["simulate"] = round(time.perf_counter() - started, 3)
-    horizon_h = default_horizon(machine_type.metadata, scale) if horizon_h is None else horizon_h
+    horizon_h = default_horizon(machine_type.schema, scale) if horizon_h is None else horizon_h
     synthesized = None
     if synthesizer is not None:
         stage = time.perf_counter()

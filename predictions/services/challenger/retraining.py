@@ -141,7 +141,7 @@ def _training_data(machine_type: MachineType, champion: ModelVersion, champions:
     except InvalidInput as exc:
         low, high = LIMITS["machines"]
         machines = int(min(max(champion.dataset.machines if champion.dataset else DEFAULT_MACHINES, low), high))
-        table = simulate_fleet(machine_type.metadata, machines=machines, seed=seed)
+        table = simulate_fleet(machine_type.schema, machines=machines, seed=seed)
         # A type simulated in cycles keeps cycle models (the table's step travels to train_suite).
         return table, Dataset.Source.SIMULATED, simulation_scale(machine_type.metadata).time_scale, {
             "generator": "physics simulator", "machines": machines, "seed": seed,
