@@ -3,9 +3,10 @@ work is given to (maintenance.services.work_orders.member_check)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -22,6 +23,7 @@ def _orders(motor, status: str, count: int, **fields) -> list[WorkOrder]:
             for n in range(count)]
 
 
+@time_machine.travel(datetime(2028, 2, 29, 0, 30, tzinfo=UTC), tick=False)  # overdue across a leap day
 def test_the_board_is_one_query_with_every_column_the_latest_closed_and_their_totals(world, motor):
     now = timezone.now()
     with tenant_context(world.acme):
