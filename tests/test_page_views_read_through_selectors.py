@@ -3,7 +3,7 @@ API), never through `Model.objects` themselves: a view authorizes, calls, render
 still look a row up with `get_object_or_404` on a queryset a selector gives it.
 
 The modules are listed one by one: a page-view module joins the list once its reads have moved
-(the alert and work-order pages join with the maintenance app)."""
+(the alert and work-order pages joined with the maintenance app)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ PAGE_VIEW_MODULES = [
     "insights/views.py",
     "machines/views/types.py",
     "machines/views/uploads.py",
+    "maintenance/views/alerts.py",
+    "maintenance/views/work_orders.py",
     "planning/views.py",
     "predictions/views/fleet.py",
     "predictions/views/model_display.py",
