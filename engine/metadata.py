@@ -177,8 +177,8 @@ def _schema_build(document: Mapping[str, Any]) -> MachineTypeSchema:
                      for item in document.get("derived_signals", []))
     modes = tuple(_failure_mode(mode) for mode in document.get("failure_modes") or [])
     return MachineTypeSchema(document=document, signals=signals, formulas=formulas, failure_modes=modes,
-                             observations=document.get("data_kind") == "observations",
-                             hours_per_cycle=_optional_float(document.get("hours_per_cycle")))
+                             observations=is_observation_type(document),
+                             hours_per_cycle=hours_per_cycle(document))
 
 
 def _failure_mode(mode: Mapping[str, Any]) -> FailureMode:
@@ -225,11 +225,6 @@ def hours_per_cycle(document: Mapping[str, Any]) -> float | None:
     what turns remaining life in cycles (cycle-indexed data) into time, e.g. for the planner."""
     value = document.get("hours_per_cycle")
     return None if value is None else float(value)
-
-
-def array_sensors(document: Mapping[str, Any]) -> list[str]:
-    """Sensors whose file cells hold many numbers each, stored as per-row summaries."""
-    return [sensor["name"] for sensor in document.get("sensors", []) if sensor.get("values") == "array"]
 
 
 def observation_labels(document: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -23,19 +23,28 @@ def _sources(package: str) -> Iterator[Path]:
             yield path
 
 
-def _imported_modules(path: Path) -> Iterator[tuple[int, str]]:
-    """Every module a file imports, at any depth (imports inside functions count too)."""
+def _imported_modules(path: Path, *, with_names: bool = False) -> Iterator[tuple[int, str]]:
+    """Every module a file imports, at any depth (imports inside functions count too).
+    `with_names`: each name of a `from` import too, as `module.name` (`from machines import
+    models` is `machines.models`), for rules about a module inside a package."""
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             yield from ((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             yield node.lineno, node.module
+            if with_names:
+                yield from ((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
 
 
-def _breaches(package: str, forbidden: tuple[str, ...]) -> list[str]:
-    return [f"{path.relative_to(ROOT)}:{line} imports {module}"
-            for path in _sources(package) for line, module in _imported_modules(path)
-            if module.split(".")[0] in forbidden]
+def _within(module: str, forbidden: tuple[str, ...]) -> bool:
+    """`module` is one of `forbidden` (packages or modules, dotted) or inside one."""
+    return any(module == name or module.startswith(f"{name}.") for name in forbidden)
+
+
+def _breaches(package: str, forbidden: tuple[str, ...], *, with_names: bool = False) -> list[str]:
+    return sorted({f"{path.relative_to(ROOT)}:{line} imports {module}"
+                   for path in _sources(package) for line, module in _imported_modules(path, with_names=with_names)
+                   if _within(module, forbidden)})
 
 
 def test_the_rules_see_an_import_inside_a_function(tmp_path: Path) -> None:
@@ -47,6 +56,22 @@ def test_the_rules_see_an_import_inside_a_function(tmp_path: Path) -> None:
 def test_engine_imports_no_django_and_no_app() -> None:
     assert list(_sources("engine")), "the engine package is missing"
     assert _breaches("engine", DJANGO + APPS) == []
+
+
+def test_billing_imports_no_models_of_machines_nor_predictions_nor_maintenance() -> None:
+    """Billing is a seam the other apps call (quotas, usage, the plan's limits): it reads none of
+    their models. Machines counts what billing needs and passes it in (`machine_quota_guard(used=...)`,
+    `billing_summary(machines_used=...)`)."""
+    assert len(list(_sources("billing"))) > 10, "billing's sources were not found"
+    assert _breaches("billing", ("machines.models", "predictions", "maintenance"), with_names=True) == []
+
+
+def test_the_billing_rule_sees_an_import_of_machine_models(tmp_path: Path) -> None:
+    module = tmp_path / "subscriptions.py"
+    module.write_text("from machines import models\n\ndef f():\n    from predictions.models import Prediction\n")
+    found = {name for _, name in _imported_modules(module, with_names=True)}
+    assert {"machines.models", "predictions.models"} <= {m for m in found if _within(m, ("machines.models",
+                                                                                          "predictions"))}
 
 
 def test_machines_tenants_and_accounts_import_nothing_from_predictions_or_maintenance() -> None:

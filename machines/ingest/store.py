@@ -364,8 +364,9 @@ def _ingest(
     with transaction.atomic(), connection.cursor() as cursor:
         writer = ReadingWriter(cursor=cursor, slots=machine_type_slots(machine_type), upload_id=upload_id)
         resolver = MachineResolver(machine_type=machine_type, create_unknown=mapping.create_unknown_machines)
-        categories = {name: list(values) for name, values in machine_type.schema.categories.items()}
-        arrays = list(machine_type.schema.array_sensors)
+        schema = machine_type.schema  # the document read once, not once per question
+        categories = {name: list(values) for name, values in schema.categories.items()}
+        arrays = list(schema.array_sensors)
         with _Prefetch(lambda: _batches_parsed(table, mapping, categories, arrays)) as batches:
             for batch, parsed, bytes_read in batches:
                 _machines_resolve(batch, parsed, mapping, resolver)

@@ -72,8 +72,8 @@ def observations_predict(*, machine_type: MachineType, columns: Mapping[str, pa.
 
 def _slot_values(machine_type: MachineType, columns: Mapping[str, pa.Array], sensors: Mapping[str, str],
                  decimal_mark: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    arrays = set(machine_type.schema.array_sensors)
-    categories = machine_type.schema.categories
+    schema = machine_type.schema
+    arrays, categories = set(schema.array_sensors), schema.categories
     values: dict[str, np.ndarray] = {}
     rows = len(next(iter(columns.values()))) if columns else 0
     refused = np.zeros(rows, dtype=bool)

@@ -68,17 +68,6 @@ def test_only_machines_queries_the_reading_table() -> None:
     assert offenders == [], f"Ask machines.reading_store instead of reading {TABLE} in: {offenders}"
 
 
-def test_uploads_ask_for_scoring_through_a_signal_not_an_import() -> None:
-    for name in ("machines/uploads.py", "machines/upload_processing.py", "machines/upload_removal.py",
-                 "machines/reading_store.py", "machines/signals.py"):
-        tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
-        modules = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
-        modules += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-        # Their models aside (FailureEvent is moving into machines), nothing of predictions' logic.
-        assert not [m for m in modules if m.startswith(("predictions.tasks", "predictions.services",
-                                                        "predictions.selectors"))], name
-
-
 # --- the reads -------------------------------------------------------------------------------------
 
 def at(text: str) -> datetime:

@@ -9,7 +9,6 @@ import pytest
 import time_machine
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from maintenance.models import WorkOrder
@@ -23,9 +22,12 @@ def _orders(motor, status: str, count: int, **fields) -> list[WorkOrder]:
             for n in range(count)]
 
 
-@time_machine.travel(datetime(2028, 2, 29, 0, 30, tzinfo=UTC), tick=False)  # overdue across a leap day
+NOW = datetime(2028, 2, 29, 0, 30, tzinfo=UTC)  # overdue and closed times across a leap day
+
+
+@time_machine.travel(NOW, tick=False)
 def test_the_board_is_one_query_with_every_column_the_latest_closed_and_their_totals(world, motor):
-    now = timezone.now()
+    now = NOW
     with tenant_context(world.acme):
         soon, later = _orders(motor, "open", 2)
         WorkOrder.objects.filter(id=soon.id).update(due_at=now - timedelta(hours=1))  # overdue
