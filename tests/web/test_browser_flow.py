@@ -138,6 +138,9 @@ def test_wizard_onboards_a_built_in_type_with_live_progress(page: Any, stack: in
         return False
 
     wait_for(ready, timeout=240, what="the wizard to reach Ready")
+    # The page reloads itself when the job finishes, and #ready exists as soon as it is parsed:
+    # wait for its stylesheet too, or the hidden "Advanced" details count as text (a race CI hit).
+    page.wait_for_load_state("load")
     with django_db_blocker.unblock(), tenant_context(tenant()):
         job = Job.objects.get(id=job_id)
     assert job.status == Job.Status.SUCCEEDED, job.error
@@ -330,6 +333,7 @@ def test_a_plan_takes_in_the_machine_with_the_critical_alert(page: Any, stack: i
     # The page reloads itself when the job ends.
     page.wait_for_selector(".plan-status, p.message.error, #job[data-status=failed]", timeout=120_000)
     assert page.locator(".plan-status").count(), page.inner_text("main")
+    page.wait_for_load_state("load")  # styles applied, so what sits under Advanced is hidden text
     planned = page.locator("li.machine-reason.in-plan").all_inner_texts()
     assert any("Mill-2" in reason for reason in planned), (page.locator(".plan-status").inner_text(), planned,
                                                             page.locator("li.machine-reason").all_inner_texts())
