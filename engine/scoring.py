@@ -46,6 +46,7 @@ class ModelSet:
     bundles: dict[str, Bundle]
     versions: dict[str, int] = field(default_factory=dict)  # kind -> model version id
     sources: dict[str, str] = field(default_factory=dict)  # kind -> the data it learned from (Dataset.Source)
+    real_cases: CaseBase | None = None  # the tenant's own failures, standardised like the simulated cases
     _explainers: tuple[Surrogate | None, CaseBase | None] | None = None
 
     def __post_init__(self) -> None:
