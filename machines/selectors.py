@@ -1,5 +1,6 @@
 """Reads about machines: the machine types, machines, uploads and mapping presets the pages and
-the API list, and readings from the reading store."""
+the API list, readings from the reading store, and the failure events that explanations show as
+similar past cases (with what tells when the machines' normals changed)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,19 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from engine.metadata import observation_labels
-from machines.models import Machine, MachineType, MappingPreset, ObservationLabel, Upload, UploadDeletion
+from machines.models import (
+    FailureEvent,
+    Machine,
+    MachineBaseline,
+    MachineType,
+    MappingPreset,
+    ObservationLabel,
+    Upload,
+    UploadDeletion,
+)
 from machines.reading_store import sensor_slots, slot_values
 from tenants.db import connection
 
@@ -202,3 +212,34 @@ def mapping_preset_get(*, machine_type_id: int, name: str) -> MappingPreset | No
 def mapping_preset_latest(*, machine_type_id: int) -> MappingPreset | None:
     """The type's most recently saved mapping."""
     return mapping_preset_list(machine_type_id=machine_type_id).order_by("-updated_at").first()
+
+
+# --- failure events as past cases ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PastFailure:
+    """A failure event of a machine as the similar-past-cases search reads it."""
+
+    id: int
+    machine_id: int
+    machine_name: str
+    occurred_at: datetime
+    failure_mode: str
+
+
+def failure_events_of_type(*, machine_type_id: int) -> list[PastFailure]:
+    """Every failure event of the type's machines, by machine and time (one query)."""
+    rows = (FailureEvent.objects.filter(machine__machine_type_id=machine_type_id)
+            .order_by("machine_id", "occurred_at", "id")
+            .values_list("id", "machine_id", "machine__name", "occurred_at", "failure_mode"))
+    return [PastFailure(*row) for row in rows]
+
+
+def baselines_fingerprint(*, machine_ids: Sequence[int]) -> tuple[Any, ...]:
+    """Changes whenever one of the machines' normal does (a baseline started, reset, completed or
+    recomputed): the count and newest id of their baseline rows, how many are ready, the latest
+    readiness. One aggregate query."""
+    found = MachineBaseline.objects.filter(machine_id__in=list(machine_ids)).aggregate(
+        rows=Count("id"), newest=Max("id"), ready=Count("ready_at"), ready_at=Max("ready_at"))
+    return tuple(found.values())

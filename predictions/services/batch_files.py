@@ -45,6 +45,7 @@ from machines.ingest.parse import decimal_point, numbers, times_us
 from machines.ingest.reader import table_open
 from machines.models import MachineType
 from pdm_saas.errors import InvalidInput
+from predictions.services.past_cases import with_real_cases
 from predictions.services.registry import model_set_for
 from tenants.db import connection
 
@@ -80,6 +81,7 @@ def score_file(*, machine_type: MachineType, source: Path, target: Path, mapping
 
         return anomaly_score_file(machine_type=machine_type, source=source, target=target, mapping=mapping,
                                   progress=progress)
+    models = with_real_cases(machine_type=machine_type, models=models) if explain else models
     prediction_quota_check(tenant_id=connection.tenant.id)
     read = file_frame(machine_type=machine_type, source=source, mapping=mapping, step_hours=models.step_hours,
                       time_scale=models.time_scale, progress=report)

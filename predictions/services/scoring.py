@@ -41,6 +41,7 @@ from predictions.selectors import machines_with_unread_readings
 from predictions.services.challenger.retraining import challenger_pending
 from predictions.services.challenger.shadow import challenger_route, shadow_score
 from predictions.services.machine_normal import frame_relative_to_baselines
+from predictions.services.past_cases import with_real_cases
 from predictions.services.registry import json_safe, model_set_for
 from predictions.services.scoring_alerts import alarm_memory, alerts_from_anomalies, alerts_from_verdicts
 from predictions.services.stored_readings import columns_frame
@@ -62,7 +63,7 @@ def _models_or_conflict(machine_type: MachineType, machine_id: int | None = None
     if models is None:
         raise Conflict(f"{machine_type.name} has no trained models yet; onboard the type first "
                        f"(POST /api/v1/machine-types/{machine_type.key}/onboard/).")
-    return models
+    return with_real_cases(machine_type=machine_type, models=models)
 
 
 def stored_frame(*, machine_type: MachineType, machine_ids: Sequence[int], models: ModelSet,
@@ -161,6 +162,7 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool, 
     models = model_set_for(machine_type=machine_type)
     if models is None:
         return []
+    models = with_real_cases(machine_type=machine_type, models=models) if explain else models
     ids = list(machine_type.machines.filter(status=Machine.Status.ACTIVE).values_list("id", flat=True))
     newest = readings_latest(machine_ids=ids)
     route = challenger_route(machine_type=machine_type, machine_ids=ids)  # traffic mode only
