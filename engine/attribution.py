@@ -21,15 +21,17 @@ Explainers are built once per model object and kept while the model lives.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import xgboost as xgb
 
 from engine.training.anomaly import AnomalyResult
-from engine.training.learners import TreeModel
+from engine.training.learners import THREADS, TreeModel
 from engine.training.search import Blend
 
 Array = np.ndarray
@@ -77,7 +79,14 @@ def attribute(model: Any, features: Array, *, names: Sequence[str] | None = None
 
 def _tree_values(raw: Any, matrix: Array, background: Array | None, classes: Array | None) -> tuple[Array, Array]:
     explainer = _tree_explainer(raw, background)
-    values = np.asarray(explainer.shap_values(matrix, check_additivity=False), dtype=np.float64)
+    data: Any = matrix
+    if isinstance(raw, xgb.Booster) and background is None:
+        # shap would build this matrix with every core; one thread, like the model's own (learners.THREADS):
+        # on a busy 2-core machine a second thread cost 10 ms a call.
+        data = xgb.DMatrix(matrix, nthread=THREADS)
+    with warnings.catch_warnings():  # shap notes a change of LightGBM's output shape that does not apply here
+        warnings.filterwarnings("ignore", message="LightGBM binary classifier")
+        values = np.asarray(explainer.shap_values(data, check_additivity=False), dtype=np.float64)
     expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
     if values.ndim == 3:  # (rows, features, classes): each row's own class
         if classes is None:
