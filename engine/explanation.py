@@ -173,6 +173,7 @@ def explain_rows(models: ModelSet, out: list[dict[str, Any]], matrix: Array, inp
     read_closely = [i for i, item in enumerate(out) if inputs.latest or item["prediction"]]
     rul = _rul_factors(models, inputs, readings, read_closely)
     anomaly = _anomaly_factors(models, inputs, readings, every)
+    unusual = _unusual(models, inputs, len(out))
     modes = _mode_factors(models, out, matrix, readings)
     similar, counts = _similar(models, matrix)
     temporal = _temporal(models, risk, inputs) if inputs.latest else None
@@ -190,6 +191,7 @@ def explain_rows(models: ModelSet, out: list[dict[str, Any]], matrix: Array, inp
             "similar_past_cases": int(counts[row]), "similar_cases": similar[row],
             "rule": rules.get(row),
             "rul_factors": rul.get(row, []), "anomaly_factors": anomaly[row], "mode_factors": modes.get(row, []),
+            "unusual_signals": unusual[row],
             "time_unit": models.time_unit,  # of similar_cases' hours_before_failure and the forecast's steps
         }
         if temporal is not None:
@@ -252,6 +254,15 @@ def _anomaly_factors(models: ModelSet, inputs: Inputs, readings: Readings,
     signals = SignalAttribution.of(attribute(detector, inputs.anomaly_matrix))
     return factor_lists(signals, readings, inputs.anomaly_matrix, rows=rows,
                         directions=("makes it look unusual", "makes it look normal"))
+
+
+def _unusual(models: ModelSet, inputs: Inputs, rows: int) -> list[list[dict[str, Any]]]:
+    """The detector's most deviating signals by robust z (what alerts name: maintenance's evidence)."""
+    detector = models.detector()
+    if detector is None or inputs.anomaly_matrix is None:
+        return [[] for _ in range(rows)]
+    explained = detector.explain(inputs.anomaly_matrix, top=3)
+    return [[{**signal, "z": round(signal["z"], 2)} for signal in row] for row in explained]
 
 
 def _mode_factors(models: ModelSet, out: Sequence[Mapping[str, Any]], matrix: Array,
