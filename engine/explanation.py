@@ -17,6 +17,7 @@ Per scored row:
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,9 @@ SIMILAR_CASES = 3
 RULE_SIGNALS = 3  # the most influential signals a local rule may name
 TEMPORAL_SIGNALS = 6  # rows of the heatmap
 RUL_OUTPUT = "hours of remaining life"
+# A batch's TreeSHAP on every core: it is the whole of its request's work and SHAP is ~20x the cost
+# of scoring; a machine's latest step (the API's single prediction) stays on one thread.
+BATCH_THREADS = os.cpu_count() or 1
 _OTHER_LABELS = {MAINTENANCE_FEATURE: ("time since maintenance", "h"),
                  RUN_AGE_FEATURE: ("time since the run started", "h")}
 
@@ -192,7 +196,8 @@ def explain_rows(models: ModelSet, out: list[dict[str, Any]], matrix: Array, inp
     """Add `explanation` to each scored row of `out` (rows of `matrix`, in order)."""
     clf = models.classifier
     schema = models.schema
-    risk = SignalAttribution.of(attribute(clf.booster, matrix, names=clf.feature_names))
+    threads = 1 if inputs.latest else BATCH_THREADS
+    risk = SignalAttribution.of(attribute(clf.booster, matrix, names=clf.feature_names, threads=threads))
     readings = Readings.at(schema, inputs.frame, inputs.positions)
     top = factor_lists(risk, readings, matrix, directions=("raises risk", "lowers risk"))
     # The remaining life's own SHAP values cost several times the classifier's (deeper trees): in a
@@ -267,7 +272,8 @@ def _rul_factors(models: ModelSet, inputs: Inputs, readings: Readings,
         return {}
     result = bundle.model
     matrix = inputs.rul_matrix[list(rows)]
-    signals = SignalAttribution.of(attribute(result.booster, matrix, names=result.feature_names, output=RUL_OUTPUT))
+    signals = SignalAttribution.of(attribute(result.booster, matrix, names=result.feature_names, output=RUL_OUTPUT,
+                                             threads=1 if inputs.latest else BATCH_THREADS))
     lists = factor_lists(signals, readings.subset(rows), matrix,
                          directions=("lengthens the remaining life", "shortens the remaining life"))
     return dict(zip(rows, lists, strict=True))
