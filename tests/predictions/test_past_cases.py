@@ -17,7 +17,7 @@ from machines.live import readings_push
 from machines.models import FailureEvent, Machine, MachineType
 from machines.selectors import failure_events_of_type, readings_recent
 from machines.services import machine_create, machine_type_adopt
-from predictions.services import past_cases
+from predictions.services import past_cases, scoring
 from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.past_cases import CASE_STEPS, real_cases_for, with_real_cases
 from predictions.services.registry import model_set_for
@@ -81,6 +81,16 @@ def test_a_row_just_before_that_failure_finds_its_real_case_first(trained_motor,
     assert first["failed_at"] == failure.occurred_at.isoformat() and first["similarity"] >= 0.99
     assert first["hours_before_failure"] == models.step_hours
     assert base.count_similar(row, source="real")[0] >= 1
+
+
+def test_an_explained_prediction_names_the_machines_own_failure_first(trained_motor, in_acme):
+    machine = Machine.objects.get(id=trained_motor.machine_id)
+    failure = _failure_at_last_reading(machine)
+    explanation = scoring.machine_predict(machine=machine).explanation
+    first = explanation["similar_cases"][0]
+    assert first["source"] == "real" and first["failed_at"] == failure.occurred_at.isoformat()
+    assert first["machine"] == "ABB-101" and first["failure_mode"] == MODE and first["similarity"] >= 0.99
+    assert explanation["similar_past_cases"] >= 1
 
 
 def test_a_second_tenants_failures_never_appear(trained_motor, world):
