@@ -62,20 +62,16 @@ class SignalAttribution:
 
     @classmethod
     def of(cls, attribution: Attribution) -> SignalAttribution:
-        factors = [factor_of(name) for name in attribution.names]
-        groups = sorted(set(factors))
-        index = np.array([groups.index(f) for f in factors])
-        member = np.zeros((len(factors), len(groups)))
-        member[np.arange(len(factors)), index] = 1.0
+        groups, member, columns = _grouping(tuple(attribution.names))
         summed = attribution.values @ member
         magnitude = np.abs(summed)
         total = magnitude.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             shares = np.where(total > 0, magnitude / total, 0.0)
         strongest = np.zeros(summed.shape, np.int64)
-        for g in range(len(groups)):
-            columns = np.flatnonzero(index == g)
-            strongest[:, g] = columns[np.abs(attribution.values[:, columns]).argmax(axis=1)]
+        values = np.abs(attribution.values)
+        for g, members in enumerate(columns):
+            strongest[:, g] = members[values[:, members].argmax(axis=1)]
         return cls(groups, summed, shares, strongest, attribution)
 
     def ranked(self, limit: int) -> Array:
@@ -160,6 +156,19 @@ def factor_lists(signals: SignalAttribution, readings: Readings, features: Array
             })
         out.append(factors)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _grouping(names: tuple[str, ...]) -> tuple[list[str], Array, list[Array]]:
+    """Features to signals, once per feature list: the groups, a (features, groups) 0/1 matrix and
+    each group's feature columns."""
+    factors = [factor_of(name) for name in names]
+    groups = sorted(set(factors))
+    position = {group: g for g, group in enumerate(groups)}
+    index = np.array([position[f] for f in factors], np.int64)
+    member = np.zeros((len(factors), len(groups)))
+    member[np.arange(len(factors)), index] = 1.0
+    return groups, member, [np.flatnonzero(index == g) for g in range(len(groups))]
 
 
 @functools.lru_cache(maxsize=64)
