@@ -35,6 +35,7 @@ MAX_CASES = 400
 CASE_FEATURES = 24  # the most important features the case distance uses
 SIMULATED, REAL = "simulated", "real"  # where a past case comes from
 SIMILAR_RADIUS = 1.0  # RMS standardised distance of a similar case (similarity >= 0.5; CaseBase)
+SCAN_K = 8  # up to this many nearest cases, found by repeated argmin rather than a partial sort
 DISTANCE_CELLS = 250_000  # (rows x cases) distances at once: 2 MB of float64 stay in the CPU cache
 SURROGATE_DEPTH = 3
 _STAT_WORDS = {
@@ -250,14 +251,21 @@ class CaseBase:
         case, however close; among themselves, and outside the radius, cases rank by distance. A
         team trusts its own machine's failure over a simulated one when both look alike, but a real
         case that does not look alike is not promoted over a simulated one that does."""
+        return self.similar(rows, k=k)[0]
+
+    def similar(self, rows: Array, *, k: int = 3) -> tuple[list[list[dict[str, Any]]], Array]:
+        """`nearest(rows, k=k)` and `count_similar(rows)` from one pass over the distances (an
+        explanation wants both; the pass is most of their cost)."""
+        counts = np.zeros(len(rows), dtype=np.int64)
         if not len(self.vectors) or k < 1:
-            return [[] for _ in range(len(rows))]
+            return [[] for _ in range(len(rows))], counts
         real = np.flatnonzero(np.array([s == REAL for s in self.source]))
         take = min(k, len(self.vectors))
         fields = list(zip(self.machine, self.failure_mode, [round(h, 1) for h in self.hours_before], self.source,
                           self.failed_at, strict=True))
         out: list[list[dict[str, Any]]] = []
-        for _, distance in self.distances(rows):
+        for chunk, distance in self.distances(rows):
+            counts[chunk] = (distance <= SIMILAR_RADIUS).sum(axis=1)
             # A preferred case ranks at its distance (<= the radius), every other one past the radius.
             rank = distance + (SIMILAR_RADIUS + 1.0)
             if len(real):
@@ -267,7 +275,7 @@ class CaseBase:
             similarity = np.round(1.0 / (1.0 + np.take_along_axis(distance, best, axis=1)), 3).tolist()
             for indexes, scores in zip(best.tolist(), similarity, strict=True):
                 out.append([_case(fields[i], s) for i, s in zip(indexes, scores, strict=True)])
-        return out
+        return out, counts
 
     def count_similar(self, rows: Array, *, source: str | None = None) -> Array:
         """Per row, how many cases (of `source` only, when given) lie within the similarity
@@ -303,14 +311,19 @@ def _blas() -> ThreadpoolController:
 
 
 def _smallest(values: Array, k: int) -> Array:
-    """Per row, the column indexes of the `k` smallest values, smallest first; a partial sort, so
-    a few hundred cases cost little more than a pass over them."""
-    if k < values.shape[1]:
+    """Per row, the column indexes of the `k` smallest values, smallest first (ties: the first
+    column). Overwrites `values` (the caller's scratch ranks): for the few cases an explanation
+    lists, k passes of argmin cost a third of a partial sort."""
+    if k > SCAN_K:
         candidates = np.argpartition(values, k - 1, axis=1)[:, :k]
-    else:
-        candidates = np.broadcast_to(np.arange(values.shape[1]), values.shape)
-    order = np.argsort(np.take_along_axis(values, candidates, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(candidates, order, axis=1)
+        order = np.argsort(np.take_along_axis(values, candidates, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(candidates, order, axis=1)
+    best = np.empty((len(values), k), dtype=np.int64)
+    rows = np.arange(len(values))
+    for place in range(k):
+        best[:, place] = values.argmin(axis=1)
+        values[rows, best[:, place]] = np.inf
+    return best
 
 
 def _case(fields: tuple[str, str, float, str, str | None], similarity: float) -> dict[str, Any]:

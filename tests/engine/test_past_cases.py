@@ -71,6 +71,10 @@ def test_nearest_matches_the_distance_by_definition_over_many_chunks() -> None:
         best = np.sort(expected[row])[:3]
         assert [case["similarity"] for case in found[row]] == pytest.approx(np.round(1 / (1 + best), 3), abs=1e-3)
     assert len(found) == len(rows) and all(len(cases) == 3 for cases in found)
+    many = simulated.nearest(rows[:50], k=12)  # past SCAN_K: a partial sort finds them
+    for row in range(50):
+        best = np.sort(expected[row])[:12]
+        assert [case["similarity"] for case in many[row]] == pytest.approx(np.round(1 / (1 + best), 3), abs=1e-3)
     assert {case["source"] for cases in found for case in cases} == {"simulated"}
 
 
@@ -115,3 +119,5 @@ def test_count_similar_counts_cases_within_the_radius_by_source() -> None:
     assert counts[-1000:].max() == 0  # rows 50 spreads away resemble nothing
     assert CaseBase.from_real(features[:0], like=simulated, machines=[], modes=[], hours_before=[],
                               failed_at=[]).count_similar(rows[:5]).tolist() == [0] * 5
+    nearest, counted = both.similar(rows, k=2)  # both from one pass
+    assert counted.tolist() == counts.tolist() and nearest == both.nearest(rows, k=2)
