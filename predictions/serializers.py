@@ -93,6 +93,11 @@ class SimilarCaseSerializer(serializers.Serializer[Any]):
     failure_mode = serializers.CharField()
     hours_before_failure = serializers.FloatField(help_text="in `time_unit`")
     similarity = serializers.FloatField(help_text="1 / (1 + RMS distance in interquartile ranges)")
+    source = serializers.ChoiceField(choices=["simulated", "real"], required=False,
+                                     help_text="a training row of the model, or one of this tenant's recorded "
+                                               "failures (ranked first when its similarity is 0.5 or more)")
+    failed_at = serializers.CharField(allow_null=True, required=False,
+                                      help_text="ISO 8601 time of the recorded failure; null for a simulated case")
 
 
 class TemporalSignalSerializer(serializers.Serializer[Any]):

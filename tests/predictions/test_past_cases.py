@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.test import Client
 from django_tenants.utils import tenant_context
 
 from engine.bundles import FAILURE
@@ -22,6 +23,7 @@ from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.past_cases import CASE_STEPS, real_cases_for, with_real_cases
 from predictions.services.registry import model_set_for
 from predictions.services.scoring import stored_frame
+from tests.conftest import host_of
 from tests.predictions.conftest import TRAINED_TYPE, Trained, failing_run_readings
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +139,10 @@ def test_adding_or_removing_a_failure_event_changes_the_cache_key_and_the_cases(
     assert key() == before
     again = real_cases_for(machine_type=machine_type, models=models)
     assert set(again.failed_at) == {first.occurred_at.isoformat()}
+
+
+def test_the_api_schema_says_where_a_case_comes_from(db, world):
+    schema = Client(HTTP_HOST=host_of(world.acme)).get("/api/v1/schema/?format=json").json()
+    case = schema["components"]["schemas"]["SimilarCase"]["properties"]
+    assert "source" in case and case["failed_at"]["nullable"] is True
+    assert "ranked first" in case["source"]["description"]
