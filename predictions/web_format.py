@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.decision import AT_RISK, HEALTHY, LEARNING, WATCH, risk_text
+from engine.frames import CYCLE_DATA_BEFORE
 from engine.metadata import failure_mode_label
 from predictions.models import Prediction, metrics_headline
 from predictions.wording import deviation_text, feature_text, number_text, signals_of, stored_label_text, zone_text
@@ -170,6 +172,19 @@ def reading_text(value: Any, unit: str = "") -> str:
     return "—" if value is None else str(value)
 
 
+def _failure_day(failed_at: Any) -> datetime | None:
+    """A recorded failure's time for display; None for a simulated case, or a cycle-indexed one
+    (stored at 1970 + cycles: a date would mean nothing)."""
+    if not isinstance(failed_at, str):
+        return None
+    try:
+        day = datetime.fromisoformat(failed_at)
+    except ValueError:
+        return None
+    day = day if day.tzinfo is not None else day.replace(tzinfo=UTC)
+    return day if day >= CYCLE_DATA_BEFORE else None
+
+
 def evidence(explanation: Mapping[str, Any], document: Mapping[str, Any], *, step_hours: float | None,
              unit: str) -> dict[str, Any]:
     """The machine page's "Why" in maintenance words: each factor's signal by its label with the
@@ -189,8 +204,8 @@ def evidence(explanation: Mapping[str, Any], document: Mapping[str, Any], *, ste
                for f in factor_bars(explanation.get("top_factors") or [])]
     unusual = [{**u, "label": signal(str(u.get("signal", "")))[0], "deviation": deviation_text(u.get("z")),
                 "feature_text": words(u.get("feature"))} for u in explanation.get("unusual_signals") or []]
-    cases = [{**c, "mode_label": mode_label(c.get("failure_mode"), document)}
-             for c in explanation.get("similar_cases") or []]
+    cases = [{**c, "mode_label": mode_label(c.get("failure_mode"), document), "recorded": c.get("source") == "real",
+              "recorded_on": _failure_day(c.get("failed_at"))} for c in explanation.get("similar_cases") or []]
     rule = explanation.get("rule")
     rule_text = stored_label_text(rule["text"], document, step_hours=step_hours, unit=unit) if rule else ""
     return {"factors": factors, "unusual": unusual, "cases": cases, "rule_text": rule_text}

@@ -4,7 +4,7 @@ such a failure, never another tenant's, and rebuilt when the failure events chan
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -18,6 +18,7 @@ from machines.live import readings_push
 from machines.models import FailureEvent, Machine, MachineType
 from machines.selectors import failure_events_of_type, readings_recent
 from machines.services import machine_create, machine_type_adopt
+from predictions.models import Prediction
 from predictions.services import past_cases, scoring
 from predictions.services.machine_normal import frame_relative_to_baselines
 from predictions.services.past_cases import CASE_STEPS, real_cases_for, with_real_cases
@@ -28,6 +29,7 @@ from tests.predictions.conftest import TRAINED_TYPE, Trained, failing_run_readin
 
 pytestmark = pytest.mark.django_db
 MODE = "bearing_wear_de"
+WINDOW_END = datetime(2026, 3, 2, 6, tzinfo=UTC)  # a constant: no clock is read
 
 
 def _failure_at_last_reading(machine: Machine, mode: str = MODE) -> FailureEvent:
@@ -146,3 +148,22 @@ def test_the_api_schema_says_where_a_case_comes_from(db, world):
     case = schema["components"]["schemas"]["SimilarCase"]["properties"]
     assert "source" in case and case["failed_at"]["nullable"] is True
     assert "ranked first" in case["source"]["description"]
+
+
+def test_the_machine_page_marks_a_recorded_failure_among_the_similar_cases(trained_motor, client_for, world):
+    cases = [{"machine": "ABB-101", "failure_mode": MODE, "hours_before_failure": 24.0, "similarity": 0.93,
+              "source": "real", "failed_at": "2026-03-01T06:00:00+00:00"},
+             {"machine": "sim-0039", "failure_mode": "lubrication_failure", "hours_before_failure": 48.0,
+              "similarity": 0.71, "source": "simulated", "failed_at": None}]
+    with tenant_context(world.acme):
+        Prediction.objects.create(
+            machine_id=trained_motor.machine_id, versions={}, source="api", window_end=WINDOW_END, horizon_h=144.0,
+            probability=0.9, predicted_failure=True, health_score=20.0, confidence=0.8,
+            explanation={"similar_cases": cases, "similar_past_cases": 2})
+    page = client_for("viewer").get(f"/machines/{trained_motor.machine_id}/").content.decode()
+    listed = page[page.index('id="similar-cases"'):]
+    listed = listed[:listed.index("</ul>")]
+    assert listed.count("recorded failure, 1 Mar 2026") == 1
+    recorded, simulated = listed.split("</li>")[:2]
+    assert "ABB-101" in recorded and "recorded failure" in recorded
+    assert "sim-0039" in simulated and "recorded failure" not in simulated
