@@ -38,6 +38,7 @@ import pyarrow as pa
 from engine.bundles import FAILURE
 from engine.explain import CaseBase
 from engine.features import window_features
+from engine.frames import CYCLE_DATA_BEFORE, CYCLE_TIME_SCALE
 from engine.scoring import ModelSet
 from machines.models import MachineType
 from machines.selectors import PastFailure, baselines_fingerprint, failure_events_of_type
@@ -101,7 +102,8 @@ def _key(machine_type: MachineType, models: ModelSet, version: int,
 
 def _build(machine_type: MachineType, models: ModelSet, like: CaseBase,
            failures: Sequence[PastFailure]) -> CaseBase | None:
-    recent = sorted(failures, key=lambda f: (f.occurred_at, f.id))[-MAX_FAILURES:]
+    readable = [f for f in failures if _same_scale(models, f)]
+    recent = sorted(readable, key=lambda f: (f.occurred_at, f.id))[-MAX_FAILURES:]
     previous = _previous_failures(failures)
     frames, owners = [], []
     for index, failure in enumerate(recent):
@@ -124,6 +126,13 @@ def _build(machine_type: MachineType, models: ModelSet, like: CaseBase,
     return CaseBase.from_real(features, like=like, machines=[f.machine_name for f in kept],
                               modes=[f.failure_mode for f in kept], hours_before=[h for p in parts for h in p[1]],
                               failed_at=[f.occurred_at.isoformat() for f in kept])
+
+
+def _same_scale(models: ModelSet, failure: PastFailure) -> bool:
+    """Whether the models read the failure's readings: a cycle-indexed failure (stored before 1980)
+    for cycle models, a clock-time one for the others, as scoring refuses the rest
+    (`engine.frames.other_scale_machines`)."""
+    return (failure.occurred_at < CYCLE_DATA_BEFORE) == (models.time_scale == CYCLE_TIME_SCALE)
 
 
 def _previous_failures(failures: Sequence[PastFailure]) -> dict[int, datetime]:

@@ -25,7 +25,7 @@ from predictions.services.past_cases import CASE_STEPS, real_cases_for, with_rea
 from predictions.services.registry import model_set_for
 from predictions.services.scoring import stored_frame
 from tests.conftest import host_of
-from tests.predictions.conftest import TRAINED_TYPE, Trained, failing_run_readings
+from tests.predictions.conftest import EPOCH, TRAINED_TYPE, Trained, failing_run_readings
 
 pytestmark = pytest.mark.django_db
 MODE = "bearing_wear_de"
@@ -95,6 +95,18 @@ def test_an_explained_prediction_names_the_machines_own_failure_first(trained_mo
     assert first["source"] == "real" and first["failed_at"] == failure.occurred_at.isoformat()
     assert first["machine"] == "ABB-101" and first["failure_mode"] == MODE and first["similarity"] >= 0.99
     assert explanation["similar_past_cases"] >= 1
+
+
+def test_a_failure_counted_in_cycles_is_no_case_for_clock_time_models(trained_motor, in_acme):
+    machine_type, models = _acme_models(trained_motor)
+    counted = machine_create(machine_type_id=machine_type.id, name="ABB-CYC")
+    items = [{"machine": "ABB-CYC", "ts": (EPOCH + timedelta(seconds=cycle)).isoformat(),
+              "values": {"current_a": 180.0 + cycle}} for cycle in range(1, 41)]
+    assert not readings_push(items=items).rejected
+    failure_event_create(machine=counted, occurred_at=EPOCH + timedelta(seconds=40), failure_mode=MODE)
+    assert real_cases_for(machine_type=machine_type, models=models) is None  # scoring refuses them too
+    _failure_at_last_reading(Machine.objects.get(id=trained_motor.machine_id))
+    assert set(real_cases_for(machine_type=machine_type, models=models).machine) == {"ABB-101"}
 
 
 def test_a_second_tenants_failures_never_appear(trained_motor, world):
