@@ -13,7 +13,8 @@ model's steps (`stored_readings.bucketed_frame`; the reading store is read by `m
 moved by each machine's own normal for a cold-start model (`machine_normal`), and windowed with the
 classifier's signals and spec. Each failure's readings reach back to the start of its run (just
 after the machine's previous failure) when the classifier has run features, else just far enough
-for full windows at the earliest step kept.
+for full windows at the earliest step kept. Failures stored at the other time scale (cycles for
+models of clock time, or the reverse) are left out, as scoring refuses their readings.
 
 Built once per process and kept by (tenant schema, machine type and its metadata version,
 classifier version, a digest of the type's failure events, the machines' normals for a cold-start
