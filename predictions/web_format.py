@@ -309,7 +309,9 @@ def heatmap(temporal: Any, unit: str) -> dict[str, Any] | None:
     rows = []
     for signal, row in zip(temporal["signals"], values, strict=True):
         label = str(signal.get("label") or signal.get("signal") or "")
-        cells = [_heat_cell(value, label, column["when"], largest, total) for value, column in zip(row, columns)]
+        # Not strict: a stored row of another length shows the cells it has, never an error page.
+        cells = [_heat_cell(value, label, column["when"], largest, total)
+                 for value, column in zip(row, columns, strict=False)]
         rows.append({"signal": signal.get("signal"), "label": label, "unit": signal.get("unit") or "", "cells": cells})
     return {"summary": str(temporal.get("summary") or ""), "axis": axis, "axis_label": HEAT_AXIS_LABELS[axis],
             "columns": columns, "rows": rows, "output": temporal.get("output") or ""}
@@ -340,9 +342,10 @@ def _heat_cell(value: float, label: str, when: str, largest: float, total: float
     if value == 0:
         return {"css": "heat-0", "title": f"{label}, {when}: no weight", "short": "none", "value": 0.0}
     raises = value > 0
+    verb = "raises" if raises else "lowers"
     return {"css": f"heat-{'up' if raises else 'down'}-{level}" if level else "heat-0", "value": value,
-            "title": f"{label}, {when}: {'raises' if raises else 'lowers'} the risk, {share} of what drove this prediction",
-            "short": f"{'raises' if raises else 'lowers'} {share}"}
+            "title": f"{label}, {when}: {verb} the risk, {share} of what drove this prediction",
+            "short": f"{verb} {share}"}
 
 
 def work_order_why(explanation: Mapping[str, Any] | None, document: Mapping[str, Any]) -> dict[str, Any]:

@@ -272,6 +272,7 @@ def test_machine_detail_explains_the_prediction(page: Any, stack: int, shots: Pa
     # "When it happened": the scoring run's own attributions, a cell per signal and step.
     with django_db_blocker.unblock(), tenant_context(tenant()):
         latest = machine_latest_prediction(machine_id=Prediction.objects.filter(machine__name="Mill-1")[0].machine_id)
+        assert latest is not None
         temporal = latest.explanation["temporal"]
     cells = page.locator("#heatmap td.heat")
     assert cells.count() == len(temporal["signals"]) * len(temporal["hours_ago"]) > 0

@@ -54,7 +54,8 @@ def _ramp(peak: float) -> list[float]:
 
 EXPLANATION = {  # the issue-18 contract (engine/explanation.py)
     "top_factors": [
-        _factor("flow_m3_h", "Flow rate", 141.2324, "m³/h", "warning", 0.4513, 1.4213, "raises risk", "flow_m3_h__std_12"),
+        _factor("flow_m3_h", "Flow rate", 141.2324, "m³/h", "warning", 0.4513, 1.4213, "raises risk",
+                "flow_m3_h__std_12"),
         _factor("bearing_temp_c", "Pump bearing temperature", 61.04, "°C", "normal", 0.2, -0.63, "lowers risk",
                 "bearing_temp_c__mean_24")],
     "other_signals_share": 0.3487, "shap_base": -2.75, "shap_output": "log-odds of failure within the horizon",

@@ -24,6 +24,7 @@ from pdm_saas.celery import app as celery_app
 from predictions.models import Dataset, ModelVersion, Prediction
 from predictions.services.scoring import machine_predict
 from predictions.services.training import ONBOARD_KIND
+from predictions.web_format import heatmap
 from predictions.wording import share_text
 
 pytestmark = pytest.mark.django_db
@@ -188,6 +189,17 @@ def test_the_machine_page_explains_a_prediction_of_the_new_shape(client_for: Any
     assert 'class="heat heat-down-1" title="Tool wear, 1.5 h ago: lowers the risk, 5% of' in heat
     assert 'class="heat heat-down-2" title="Tool wear, 0.5 h ago: lowers the risk, 10% of' in heat
     assert 'title="Air temperature, 1 h ago: no weight"' in heat
+
+
+def test_the_heatmap_counts_cycles_for_cycle_indexed_data_and_days_for_long_windows() -> None:
+    signals = [{"signal": "t30", "label": "HPC outlet temperature", "unit": "°R", "attribution": [0.1, -0.3, None]}]
+    cycles = heatmap({"hours_ago": [2.0, 1.0, 0.0], "signals": signals, "summary": ""}, "cycles")
+    assert cycles is not None and cycles["axis_label"] == "cycles ago"
+    assert [c["when"] for c in cycles["columns"]] == ["2 cycles ago", "1 cycle ago", "at the latest reading"]
+    assert [c["css"] for c in cycles["rows"][0]["cells"]] == ["heat-up-2", "heat-down-5", "heat-0"]  # None: no weight
+    days = heatmap({"hours_ago": [96.0, 48.0, 24.0], "signals": signals}, "h")
+    assert days is not None and [c["text"] for c in days["columns"]] == ["4", "2", "1"] and days["axis"] == "days"
+    assert heatmap(None, "h") is None and heatmap({"hours_ago": [0.0], "signals": []}, "h") is None
 
 
 def test_the_machine_page_still_reads_an_old_explanation(client_for: Any, mill: Machine) -> None:
