@@ -16,6 +16,8 @@ Per scored row:
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +30,7 @@ from engine.bundles import RUL
 from engine.explain import confidence_level, factor_of, feature_label
 from engine.features import MAINTENANCE_FEATURE, RUN_AGE_FEATURE, window_steps
 from engine.local_rule import RuleSignal, level_columns, local_rules
-from engine.metadata import MachineTypeSchema, range_zone
+from engine.metadata import ZONES, MachineTypeSchema
 from engine.temporal import recent_share, temporal_attribution
 from engine.training.classifier import column_numpy
 
@@ -41,6 +43,9 @@ SIMILAR_CASES = 3
 RULE_SIGNALS = 3  # the most influential signals a local rule may name
 TEMPORAL_SIGNALS = 6  # rows of the heatmap
 RUL_OUTPUT = "hours of remaining life"
+# A batch's TreeSHAP on every core: it is the whole of its request's work and SHAP is ~20x the cost
+# of scoring; a machine's latest step (the API's single prediction) stays on one thread.
+BATCH_THREADS = os.cpu_count() or 1
 _OTHER_LABELS = {MAINTENANCE_FEATURE: ("time since maintenance", "h"),
                  RUN_AGE_FEATURE: ("time since the run started", "h")}
 
@@ -57,20 +62,16 @@ class SignalAttribution:
 
     @classmethod
     def of(cls, attribution: Attribution) -> SignalAttribution:
-        factors = [factor_of(name) for name in attribution.names]
-        groups = sorted(set(factors))
-        index = np.array([groups.index(f) for f in factors])
-        member = np.zeros((len(factors), len(groups)))
-        member[np.arange(len(factors)), index] = 1.0
+        groups, member, columns = _grouping(tuple(attribution.names))
         summed = attribution.values @ member
         magnitude = np.abs(summed)
         total = magnitude.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             shares = np.where(total > 0, magnitude / total, 0.0)
         strongest = np.zeros(summed.shape, np.int64)
-        for g in range(len(groups)):
-            columns = np.flatnonzero(index == g)
-            strongest[:, g] = columns[np.abs(attribution.values[:, columns]).argmax(axis=1)]
+        values = np.abs(attribution.values)
+        for g, members in enumerate(columns):
+            strongest[:, g] = members[values[:, members].argmax(axis=1)]
         return cls(groups, summed, shares, strongest, attribution)
 
     def ranked(self, limit: int) -> Array:
@@ -80,8 +81,8 @@ class SignalAttribution:
 
 @dataclass(frozen=True)
 class Readings:
-    """What a factor shows beside its share: each signal's reading at the scored steps, its label
-    and unit, and the zone of its range."""
+    """What a factor shows beside its share: each signal's reading at the scored steps (rounded,
+    None where missing) and the zone of its range, as plain lists, with its label and unit."""
 
     schema: MachineTypeSchema
     values: dict[str, Array]
@@ -94,45 +95,85 @@ class Readings:
     def subset(self, rows: Sequence[int]) -> Readings:
         return Readings(self.schema, {name: values[list(rows)] for name, values in self.values.items()})
 
-    def describe(self, group: str, row: int, feature_value: float) -> dict[str, Any]:
+    def words(self, group: str) -> tuple[str, str]:
+        """(label, unit) of a signal, or of a non-signal factor (time since maintenance, ...)."""
         signal = self.schema.by_name.get(group)
-        label, unit = (signal.label, signal.unit) if signal is not None else _OTHER_LABELS.get(
-            group, (group.replace("_", " "), ""))
-        value: Any = self.values[group][row] if group in self.values else feature_value
-        if isinstance(value, float | np.floating):
-            value = round(float(value), 4) if np.isfinite(value) else None
-        elif isinstance(value, np.integer):
-            value = int(value)
-        zone = None
-        if isinstance(value, float) and signal is not None and signal.ranges is not None:
-            zone = range_zone(signal.ranges, value)
-        return {"feature": group, "signal": group, "label": label, "value": value, "unit": unit, "zone": zone}
+        if signal is not None:
+            return signal.label, signal.unit
+        return _OTHER_LABELS.get(group, (group.replace("_", " "), ""))
+
+    @functools.cached_property
+    def shown(self) -> dict[str, tuple[list[Any], list[str | None]]]:
+        """Per signal: its readings as JSON values and their zones, computed once for every row."""
+        out: dict[str, tuple[list[Any], list[str | None]]] = {}
+        for name, column in self.values.items():
+            signal = self.schema.by_name[name]
+            if column.dtype.kind not in "fiu":
+                out[name] = ([None if v is None else str(v) for v in column.tolist()], [None] * len(column))
+                continue
+            numbers = column.astype(np.float64)
+            finite = np.isfinite(numbers)
+            zones = np.full(len(numbers), None, dtype=object)
+            if signal.ranges is not None:
+                zones[finite] = "implausible"
+                for zone in reversed(ZONES):  # the first range that holds the reading names its zone
+                    low, high = signal.ranges[zone]
+                    zones[finite & (numbers >= low) & (numbers <= high)] = zone
+            rounded = np.round(numbers, 4).tolist()
+            out[name] = ([v if ok else None for v, ok in zip(rounded, finite.tolist(), strict=True)], zones.tolist())
+        return out
 
 
-def factor_lists(signals: SignalAttribution, readings: Readings, features: Array, *, rows: Sequence[int],
+def factor_lists(signals: SignalAttribution, readings: Readings, features: Array, *,
                  directions: tuple[str, str], limit: int = TOP_FACTORS) -> list[list[dict[str, Any]]]:
-    """Per row, its `limit` largest-share factors; `directions`: the words for a positive and a
-    negative raw value ("raises risk", "lowers risk")."""
+    """Per row of `signals`, its `limit` largest-share factors; `readings` and `features` hold the
+    same rows; `directions`: the words for a positive and a negative raw value ("raises risk",
+    "lowers risk"). Everything is gathered as plain lists first: thousands of rows a second."""
     order = signals.ranked(limit)
+    shares = np.round(np.take_along_axis(signals.shares, order, axis=1), 4).tolist()
+    raw = np.round(np.take_along_axis(signals.summed, order, axis=1), 4).tolist()
+    strongest = np.take_along_axis(signals.strongest, order, axis=1)
+    values = np.take_along_axis(np.asarray(features, np.float64), strongest, axis=1)
+    values = np.where(np.isfinite(values), values, np.nan).tolist()
     names = signals.attribution.names
+    labels = _feature_labels(tuple(names))
+    groups = [(g, *readings.words(g), readings.shown.get(g)) for g in signals.groups]
     out = []
-    for row in rows:
+    for row, (picked, share, shap, columns, value) in enumerate(zip(order.tolist(), shares, raw, strongest.tolist(),
+                                                                     values, strict=True)):
         factors = []
-        for g in order[row]:
-            if signals.shares[row, g] <= 0:
+        for g, part, push, column, feature_value in zip(picked, share, shap, columns, value, strict=True):
+            if part <= 0:
                 break
-            column = int(signals.strongest[row, g])
-            raw = float(signals.summed[row, g])
-            value = float(features[row, column])
+            group, label, unit, shown = groups[g]
+            reading, zone = ((shown[0][row], shown[1][row]) if shown is not None
+                             else (None if feature_value != feature_value else round(feature_value, 4), None))
             factors.append({
-                **readings.describe(signals.groups[g], row, value),
-                "contribution": round(float(signals.shares[row, g]), 4), "shap": round(raw, 4),
-                "direction": directions[0] if raw > 0 else directions[1],
-                "window_feature": names[column], "feature_label": feature_label(names[column]),
-                "feature_value": value if np.isfinite(value) else None,
+                "feature": group, "signal": group, "label": label, "value": reading, "unit": unit, "zone": zone,
+                "contribution": part, "shap": push, "direction": directions[0] if push > 0 else directions[1],
+                "window_feature": names[column], "feature_label": labels[column],
+                "feature_value": None if feature_value != feature_value else feature_value,
             })
         out.append(factors)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _grouping(names: tuple[str, ...]) -> tuple[list[str], Array, list[Array]]:
+    """Features to signals, once per feature list: the groups, a (features, groups) 0/1 matrix and
+    each group's feature columns."""
+    factors = [factor_of(name) for name in names]
+    groups = sorted(set(factors))
+    position = {group: g for g, group in enumerate(groups)}
+    index = np.array([position[f] for f in factors], np.int64)
+    member = np.zeros((len(factors), len(groups)))
+    member[np.arange(len(factors)), index] = 1.0
+    return groups, member, [np.flatnonzero(index == g) for g in range(len(groups))]
+
+
+@functools.lru_cache(maxsize=64)
+def _feature_labels(names: tuple[str, ...]) -> list[str]:
+    return [feature_label(name) for name in names]
 
 
 def factor_cells(classifier: Any, matrix: Array, *, limit: int = TOP_FACTORS) -> list[str]:
@@ -164,15 +205,16 @@ def explain_rows(models: ModelSet, out: list[dict[str, Any]], matrix: Array, inp
     """Add `explanation` to each scored row of `out` (rows of `matrix`, in order)."""
     clf = models.classifier
     schema = models.schema
-    risk = SignalAttribution.of(attribute(clf.booster, matrix, names=clf.feature_names))
+    threads = 1 if inputs.latest else BATCH_THREADS
+    risk = SignalAttribution.of(attribute(clf.booster, matrix, names=clf.feature_names, threads=threads))
     readings = Readings.at(schema, inputs.frame, inputs.positions)
-    every = range(len(out))
-    top = factor_lists(risk, readings, matrix, rows=every, directions=("raises risk", "lowers risk"))
+    top = factor_lists(risk, readings, matrix, directions=("raises risk", "lowers risk"))
     # The remaining life's own SHAP values cost several times the classifier's (deeper trees): in a
     # batch, only where a failure is predicted, the rows whose remaining life someone will read.
     read_closely = [i for i, item in enumerate(out) if inputs.latest or item["prediction"]]
     rul = _rul_factors(models, inputs, readings, read_closely)
-    anomaly = _anomaly_factors(models, inputs, readings, every)
+    anomaly = _anomaly_factors(models, inputs, readings)
+    unusual = _unusual(models, inputs, len(out))
     modes = _mode_factors(models, out, matrix, readings)
     similar, counts = _similar(models, matrix)
     temporal = _temporal(models, risk, inputs) if inputs.latest else None
@@ -190,6 +232,7 @@ def explain_rows(models: ModelSet, out: list[dict[str, Any]], matrix: Array, inp
             "similar_past_cases": int(counts[row]), "similar_cases": similar[row],
             "rule": rules.get(row),
             "rul_factors": rul.get(row, []), "anomaly_factors": anomaly[row], "mode_factors": modes.get(row, []),
+            "unusual_signals": unusual[row],
             "time_unit": models.time_unit,  # of similar_cases' hours_before_failure and the forecast's steps
         }
         if temporal is not None:
@@ -238,20 +281,29 @@ def _rul_factors(models: ModelSet, inputs: Inputs, readings: Readings,
         return {}
     result = bundle.model
     matrix = inputs.rul_matrix[list(rows)]
-    signals = SignalAttribution.of(attribute(result.booster, matrix, names=result.feature_names, output=RUL_OUTPUT))
-    lists = factor_lists(signals, readings.subset(rows), matrix, rows=range(len(rows)),
+    signals = SignalAttribution.of(attribute(result.booster, matrix, names=result.feature_names, output=RUL_OUTPUT,
+                                             threads=1 if inputs.latest else BATCH_THREADS))
+    lists = factor_lists(signals, readings.subset(rows), matrix,
                          directions=("lengthens the remaining life", "shortens the remaining life"))
     return dict(zip(rows, lists, strict=True))
 
 
-def _anomaly_factors(models: ModelSet, inputs: Inputs, readings: Readings,
-                     rows: Sequence[int]) -> list[list[dict[str, Any]]]:
+def _anomaly_factors(models: ModelSet, inputs: Inputs, readings: Readings) -> list[list[dict[str, Any]]]:
     detector = models.detector()
     if detector is None or inputs.anomaly_matrix is None:
-        return [[] for _ in rows]
+        return [[] for _ in range(len(inputs.positions))]
     signals = SignalAttribution.of(attribute(detector, inputs.anomaly_matrix))
-    return factor_lists(signals, readings, inputs.anomaly_matrix, rows=rows,
+    return factor_lists(signals, readings, inputs.anomaly_matrix,
                         directions=("makes it look unusual", "makes it look normal"))
+
+
+def _unusual(models: ModelSet, inputs: Inputs, rows: int) -> list[list[dict[str, Any]]]:
+    """The detector's most deviating signals by robust z (what alerts name: maintenance's evidence)."""
+    detector = models.detector()
+    if detector is None or inputs.anomaly_matrix is None:
+        return [[] for _ in range(rows)]
+    explained = detector.explain(inputs.anomaly_matrix, top=3)
+    return [[{**signal, "z": round(signal["z"], 2)} for signal in row] for row in explained]
 
 
 def _mode_factors(models: ModelSet, out: Sequence[Mapping[str, Any]], matrix: Array,
@@ -264,7 +316,7 @@ def _mode_factors(models: ModelSet, out: Sequence[Mapping[str, Any]], matrix: Ar
     classes = np.array([clf.mode_names.index(out[i]["failure_mode"]) for i in rows])
     signals = SignalAttribution.of(attribute(clf.mode_booster, matrix[rows], names=clf.feature_names,
                                              output="log-odds of this failure mode", classes=classes))
-    lists = factor_lists(signals, readings.subset(rows), matrix[rows], rows=range(len(rows)),
+    lists = factor_lists(signals, readings.subset(rows), matrix[rows],
                          directions=("points to this mode", "points away from it"))
     return dict(zip(rows, lists, strict=True))
 

@@ -90,27 +90,28 @@ def _rule(probability: Array, shifts: Array, signals: Sequence[RuleSignal], thre
 
 def _anchor(levels: Array, agrees: Array, signals: Sequence[RuleSignal]) -> list[tuple[int, str, float]]:
     """Greedy: add the condition that keeps the verdict most often (then covers most), up to
-    MAX_CONDITIONS, stopping once ENOUGH of the windows inside agree."""
+    MAX_CONDITIONS, stopping once ENOUGH of the windows inside agree. Every candidate condition is
+    one column of a (windows, candidates) mask, so each round is a few array operations."""
+    candidates = [(j, op, s.reading - step * s.width if op == ">" else s.reading + step * s.width)
+                  for j, s in enumerate(signals) for step in STEPS for op in (">", "<=")]
+    column = np.array([j for j, _, _ in candidates])
+    cuts = np.array([cut for _, _, cut in candidates])
+    above = np.array([op == ">" for _, op, _ in candidates])
+    level = levels[:, column]
+    masks = np.where(above, level > cuts, level <= cuts)  # (windows, candidates)
     chosen: list[tuple[int, str, float]] = []
     inside = np.ones(len(levels), bool)
     for _ in range(min(MAX_CONDITIONS, len(signals))):
-        used = {j for j, _, _ in chosen}
-        best: tuple[float, float, tuple[int, str, float]] | None = None
-        for j, signal in enumerate(signals):
-            if j in used:
-                continue
-            for step in STEPS:
-                margin = step * signal.width
-                for op, cut in ((">", signal.reading - margin), ("<=", signal.reading + margin)):
-                    mask = inside & _holds(levels[:, j], op, cut)
-                    score = (float(agrees[mask].mean()), float(mask.mean()), (j, op, cut))
-                    if best is None or score[:2] > best[:2]:
-                        best = score
-        if best is None:
+        within = masks & inside[:, None]
+        count = within.sum(axis=0)
+        precision = np.where(count > 0, (within & agrees[:, None]).sum(axis=0) / np.maximum(count, 1), -1.0)
+        precision[np.isin(column, [j for j, _, _ in chosen])] = -2.0  # one condition per signal
+        best = int(np.lexsort((count, precision))[-1])  # highest precision, then the most covered
+        if precision[best] < 0:  # every candidate used or empty (the prediction itself is always inside)
             break
-        chosen.append(best[2])
-        inside &= _holds(levels[:, best[2][0]], best[2][1], best[2][2])
-        if best[0] >= ENOUGH:
+        chosen.append(candidates[best])
+        inside &= masks[:, best]
+        if precision[best] >= ENOUGH:
             break
     return chosen
 
