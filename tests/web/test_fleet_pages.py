@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from django.utils.html import escape
 from django_tenants.utils import tenant_context
 
 from jobs.models import Job
@@ -246,7 +247,7 @@ def test_the_machine_page_shows_the_engine_s_own_explanation_and_heatmap(client_
     top = explanation["top_factors"][0]
     factors = page[page.index('id="factors"'):page.index("</ul>", page.index('id="factors"'))]
     assert top["label"] in factors and f">{share_text(top['contribution'])}<" in factors
-    assert top["direction"] in factors and explanation["rule"]["text"].replace(">", "&gt;") in page
+    assert top["direction"] in factors and escape(explanation["rule"]["text"]) in page
 
 
 def test_scoring_now_needs_the_predict_role_and_says_why_it_cannot(client_for: Any, mill: Machine) -> None:
