@@ -13,7 +13,8 @@ import shap
 
 from engine.attribution import attribute
 from engine.bundles import ANOMALY, FAILURE, FORECAST, RUL
-from engine.explanation import SignalAttribution, horizon_words, recommendation
+from engine.explanation import horizon_words, recommendation, span_words
+from engine.factors import SignalAttribution
 from engine.features import FeatureSpec, window_features, window_steps
 from engine.local_rule import RuleSignal, level_columns, local_rules
 from engine.scoring import ModelSet, score_frame
@@ -255,5 +256,7 @@ def test_recommendation_for_a_normal_prediction_says_what_to_watch() -> None:
         "Clean the fins."
     assert recommendation({"prediction": False}, factors[1:], {}, "24 h") == \
         "No failure expected within 24 h; no signal stands out. Keep the usual inspections."
+    assert span_words(6, "h") == "6 h" and span_words(72, "h") == "72 h" and span_words(96, "h") == "4 days"
+    assert span_words(20, "cycles") == "20 cycles"
     assert horizon_words(168, "h") == "7 days" and horizon_words(24, "h") == "24 h" and horizon_words(20, "cycles") == \
         "20 cycles"

@@ -162,7 +162,7 @@ def test_the_api_schema_says_where_a_case_comes_from(db, world):
     assert "ranked first" in case["source"]["description"]
 
 
-def test_the_machine_page_marks_a_recorded_failure_among_the_similar_cases(trained_motor, client_for, world):
+def test_the_machine_page_marks_a_real_failure_among_the_similar_cases(trained_motor, client_for, world):
     cases = [{"machine": "ABB-101", "failure_mode": MODE, "hours_before_failure": 24.0, "similarity": 0.93,
               "source": "real", "failed_at": "2026-03-01T06:00:00+00:00"},
              {"machine": "sim-0039", "failure_mode": "lubrication_failure", "hours_before_failure": 48.0,
@@ -175,7 +175,7 @@ def test_the_machine_page_marks_a_recorded_failure_among_the_similar_cases(train
     page = client_for("viewer").get(f"/machines/{trained_motor.machine_id}/").content.decode()
     listed = page[page.index('id="similar-cases"'):]
     listed = listed[:listed.index("</ul>")]
-    assert listed.count("recorded failure, 1 Mar 2026") == 1
+    assert listed.count("on your machines") == 1 and listed.count("failed 2026-03-01") == 1
     recorded, simulated = listed.split("</li>")[:2]
-    assert "ABB-101" in recorded and "recorded failure" in recorded
-    assert "sim-0039" in simulated and "recorded failure" not in simulated
+    assert "ABB-101" in recorded and "on your machines" in recorded
+    assert "sim-0039" in simulated and "on your machines" not in simulated
