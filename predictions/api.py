@@ -63,7 +63,8 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """Trained models per machine type; admins promote, roll back and archive."""
 
-    queryset = ModelVersion.objects.select_related("machine_type", "machine")
+    # The global explanation is the model page's (some 40 kB a version), not the API's.
+    queryset = ModelVersion.objects.select_related("machine_type", "machine").defer("global_explanation")
     serializer_class = ModelVersionSerializer
     filterset_fields = ["kind", "status", "machine_type__key", "data_source"]
     ordering_fields = ["created_at", "number"]
