@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from engine.attribution import LOG_ODDS
 from engine.baselines import typical_spreads
 from engine.bundles import ANOMALY, FAILURE, FORECAST, KINDS, RUL, Bundle
-from engine.attribution import LOG_ODDS
 from engine.explain import CaseBase, Surrogate, global_importance
 from engine.features import FeatureSpec, document_signals
 from engine.frames import DEFAULT_STEP_HOURS, time_unit_of

@@ -139,10 +139,11 @@ class SignalNames:
 
 def signal_bars(signals: Sequence[Mapping[str, Any]], names: SignalNames) -> list[dict[str, Any]]:
     """Every signal by its share of the mean |SHAP|, scaled so the strongest fills its track."""
-    strongest = max((float(s.get("importance") or 0) for s in signals), default=0.0) or 1.0
+    shares = [float(s.get("importance") or 0) for s in signals]
+    strongest = max(shares, default=0.0) or 1.0
     return [{"name": names.label(str(s["signal"])), "signal": s["signal"], "feature": s.get("feature"),
-             "share": share_text(s.get("importance")), "width": round(100 * float(s.get("importance") or 0) / strongest, 1)}
-            for s in signals]
+             "share": share_text(share), "width": round(100 * share / strongest, 1)}
+            for s, share in zip(signals, shares, strict=True)]
 
 
 def summary_plot(rows: Sequence[Mapping[str, Any]], names: SignalNames, words: Words) -> dict[str, Any] | None:

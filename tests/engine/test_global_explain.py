@@ -15,6 +15,7 @@ import pytest
 from engine.attribution import LOG_ODDS, attribute
 from engine.bundles import FAILURE, RUL, bundle_dump, bundle_load
 from engine.explain import factor_of
+from engine.features import FeatureSpec, document_signals, feature_names
 from engine.global_explain import (
     MAX_BACKGROUND,
     MAX_ROWS,
@@ -38,7 +39,6 @@ from engine.training.classifier import (
     sanitise_feature_names,
     training_features,
 )
-from engine.features import FeatureSpec, document_signals, feature_names
 from engine.training.learners import LIGHTGBM, XGBOOST, TreeModel, fit
 from engine.training.search import DEFAULTS, Blend
 from engine.training.suite import train_suite

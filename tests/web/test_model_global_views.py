@@ -42,7 +42,8 @@ def _view(*, output: str, scale: float) -> dict[str, Any]:
         "features": [{"feature": "winding_temp_c__max_24", "importance": 0.5},
                      {"feature": "vibration_de_mm_s__mean_24", "importance": 0.3},
                      {"feature": "ambient_temp_c__last_24", "importance": 0.2}],
-        "signals": [{"signal": "winding_temp_c", "feature": "winding_temp_c__max_24", "importance": 0.5, "mean_abs": 0.9},
+        "signals": [{"signal": "winding_temp_c", "feature": "winding_temp_c__max_24", "importance": 0.5,
+                     "mean_abs": 0.9},
                     {"signal": "vibration_de_mm_s", "feature": "vibration_de_mm_s__mean_24", "importance": 0.3,
                      "mean_abs": 0.5},
                     {"signal": "ambient_temp_c", "feature": "ambient_temp_c__last_24", "importance": 0.2,
@@ -57,8 +58,8 @@ def _view(*, output: str, scale: float) -> dict[str, Any]:
 
 CLASSIFIER_VIEW = _view(output="log-odds of failure within the horizon", scale=1.0)
 RUL_VIEW = _view(output="hours of remaining life", scale=-100.0)  # hot windings shorten the life
-IMPORTANCE = [{"feature": f["feature"], "label": "", "signal": f["feature"].split("__")[0], "importance": f["importance"]}
-              for f in CLASSIFIER_VIEW["features"]]
+IMPORTANCE = [{"feature": f["feature"], "label": "", "signal": f["feature"].split("__")[0],
+               "importance": f["importance"]} for f in CLASSIFIER_VIEW["features"]]
 
 
 def _version(machine_type: Any, kind: str, number: int, **fields: Any) -> ModelVersion:
