@@ -21,15 +21,17 @@ Explainers are built once per model object and kept while the model lives.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import xgboost as xgb
 
 from engine.training.anomaly import AnomalyResult
-from engine.training.learners import TreeModel
+from engine.training.learners import THREADS, TreeModel
 from engine.training.search import Blend
 
 Array = np.ndarray
@@ -56,28 +58,37 @@ class Attribution:
 
 
 def attribute(model: Any, features: Array, *, names: Sequence[str] | None = None, output: str = "",
-              background: Array | None = None, classes: Array | None = None) -> Attribution:
+              background: Array | None = None, classes: Array | None = None, threads: int = 1) -> Attribution:
     """SHAP values of `model` on the (rows, features) matrix. `model`: a `TreeModel`, a `Blend`, a raw
     `xgb.Booster` (multi-class: give `classes`, each row's class to explain) or an `AnomalyResult`.
-    `output` names what the values add up to (the caller knows: log-odds, hours, ...)."""
+    `output` names what the values add up to (the caller knows: log-odds, hours, ...). `threads`:
+    cores for an XGBoost booster's TreeSHAP (a big batch is worth both; one row is not)."""
     matrix = np.asarray(features, dtype=np.float32)
     if isinstance(model, AnomalyResult):
         return _anomaly(model, matrix)
     if isinstance(model, Blend):
-        parts = [attribute(member, matrix, names=names, output=output, background=background)
+        parts = [attribute(member, matrix, names=names, output=output, background=background, threads=threads)
                  for member in model.members]
         return Attribution(np.mean([p.values for p in parts], axis=0), np.mean([p.base for p in parts], axis=0),
                            parts[0].names, parts[0].output)
     raw = model.raw if isinstance(model, TreeModel) else model
     feature_list = list(names) if names is not None else list(model.names if isinstance(model, TreeModel)
                                                               else raw.feature_names or [])
-    values, base = _tree_values(raw, matrix, background, classes)
+    values, base = _tree_values(raw, matrix, background, classes, threads)
     return Attribution(values, base, feature_list, output or LOG_ODDS)
 
 
-def _tree_values(raw: Any, matrix: Array, background: Array | None, classes: Array | None) -> tuple[Array, Array]:
-    explainer = _tree_explainer(raw, background)
-    values = np.asarray(explainer.shap_values(matrix, check_additivity=False), dtype=np.float64)
+def _tree_values(raw: Any, matrix: Array, background: Array | None, classes: Array | None,
+                 threads: int) -> tuple[Array, Array]:
+    explainer = _tree_explainer(raw, background, threads)
+    data: Any = matrix
+    if isinstance(raw, xgb.Booster) and background is None:
+        # shap would build this matrix with every core; as many as asked (learners.THREADS by
+        # default): on a busy 2-core machine a second thread cost 10 ms on a one-row call.
+        data = xgb.DMatrix(matrix, nthread=threads)
+    with warnings.catch_warnings():  # shap notes a change of LightGBM's output shape that does not apply here
+        warnings.filterwarnings("ignore", message="LightGBM binary classifier")
+        values = np.asarray(explainer.shap_values(data, check_additivity=False), dtype=np.float64)
     expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
     if values.ndim == 3:  # (rows, features, classes): each row's own class
         if classes is None:
@@ -88,16 +99,22 @@ def _tree_values(raw: Any, matrix: Array, background: Array | None, classes: Arr
     return values, np.full(len(matrix), expected[0])
 
 
-def _tree_explainer(raw: Any, background: Array | None) -> Any:
+def _tree_explainer(raw: Any, background: Array | None, threads: int) -> Any:
     import shap  # ~2 s to import: only where explanations are asked for (docs/STACK.md)
 
     if background is not None:  # interventional: one per call, the background is the caller's
         return shap.TreeExplainer(raw, data=np.asarray(background, dtype=np.float64),
                                   feature_perturbation="interventional", model_output="raw")
-    explainer = _EXPLAINERS.get(raw)
+    by_threads = _EXPLAINERS.setdefault(raw, {})
+    explainer = by_threads.get(threads)
     if explainer is None:
-        explainer = shap.TreeExplainer(raw, feature_perturbation="tree_path_dependent")
-        _EXPLAINERS[raw] = explainer
+        model = raw
+        if threads != THREADS and isinstance(raw, xgb.Booster):
+            # A copy with its own thread count: the shared booster keeps serving single rows on one.
+            model = raw.copy()
+            model.set_param({"nthread": threads})
+        explainer = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+        by_threads[threads] = explainer
     return explainer
 
 

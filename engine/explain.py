@@ -1,16 +1,13 @@
-"""Explanations of a failure prediction: top factors, a readable rule, similar past cases,
-confidence and the health score. No Django imports; fitted once at training, applied per row.
+"""Pieces of an explanation fitted at training and applied per row: the feature words, similar past
+cases, the confidence and the global importance by gain. No Django imports. The explanation itself
+(SHAP factors, the local rule, the time heatmap) is built in `engine.explanation`.
 
-- **Top factors** are exact TreeSHAP contributions from XGBoost (`pred_contribs`), in log-odds,
-  summed over the window features of each signal, so "vibration" is one factor, not fourteen.
-- **Rule**: a depth-3 decision tree (the surrogate) is fitted to the classifier's own decisions on
-  the training rows; the path a row takes through it reads as "IF ... AND ... THEN ...". Its
-  fidelity (agreement with the classifier on the test rows) is stored beside it: a rule that
-  agrees 70% of the time is a hint, not the model. The tree is kept as plain arrays (JSON), not a
-  pickle.
 - **Similar past cases**: up to `MAX_CASES` training rows that were within the horizon of a
   failure, standardised by the training rows' median and IQR over the most important features;
   the nearest by Euclidean distance are the failures this machine looks most like.
+- **Surrogate**: a depth-3 decision tree fitted to the classifier's decisions on the training
+  rows, stored with its fidelity (kept for the bundles that carry one; predictions now get a local
+  rule per prediction, `engine.local_rule`).
 - **Confidence** is how far the probability sits from the decision threshold, on each side's own
   scale: 0 at the threshold, 1 at probability 0 or 1.
 
@@ -33,7 +30,7 @@ Array = np.ndarray
 MAX_CASES = 400
 CASE_FEATURES = 24  # the most important features the case distance uses
 SURROGATE_DEPTH = 3
-TOP_FACTORS = 5
+SIMILAR_RADIUS = 1.0  # RMS distance in IQRs: similarity 0.5 and above
 _STAT_WORDS = {
     "mean": "mean", "std": "spread", "min": "minimum", "max": "maximum", "last": "latest", "slope": "trend",
     "delta": "change from mean",
@@ -54,49 +51,6 @@ def feature_label(feature: str) -> str:
     if stat in _STAT_WORDS and window.isdigit():
         return f"{signal} {_STAT_WORDS[stat]} over {window} steps"
     return f"{signal} = {rest}"
-
-
-def top_factors(
-    contributions: Array, features: Array, names: Sequence[str], *, limit: int = TOP_FACTORS,
-) -> list[list[dict[str, Any]]]:
-    """Per row, the signals that pushed the prediction most, largest |contribution| first.
-    `contributions` is XGBoost's (rows, features + 1) output; the bias column is dropped."""
-    factors = [factor_of(name) for name in names]
-    groups = sorted(set(factors))
-    index = {g: i for i, g in enumerate(groups)}
-    member = np.zeros((len(names), len(groups)))
-    member[np.arange(len(names)), [index[f] for f in factors]] = 1.0
-    summed = contributions[:, : len(names)] @ member  # (rows, groups)
-    out = []
-    for row in range(len(summed)):
-        order = np.argsort(-np.abs(summed[row]))[:limit]
-        out.append([_factor(row, groups[g], summed[row, g], contributions, features, names, factors) for g in order])
-    return out
-
-
-def _factor(
-    row: int, group: str, total: float, contributions: Array, features: Array, names: Sequence[str],
-    factors: Sequence[str],
-) -> dict[str, Any]:
-    members = [i for i, f in enumerate(factors) if f == group]
-    strongest = max(members, key=lambda i: abs(contributions[row, i]))
-    return {
-        "signal": group,
-        "contribution": round(float(total), 4),
-        "direction": "raises risk" if total > 0 else "lowers risk",
-        "feature": names[strongest],
-        "feature_label": feature_label(names[strongest]),
-        "feature_value": _finite(features[row, strongest]),
-    }
-
-
-def shap_contributions(booster: Any, features: Array, names: Sequence[str]) -> Array:
-    """(rows, features + 1) SHAP values and the bias. `booster`: an XGBoost booster, or a model of
-    engine.training.learners / search (either library, or a blend; they compute their own)."""
-    if not isinstance(booster, xgb.Booster):
-        return np.asarray(booster.contributions(features))
-    matrix = xgb.DMatrix(np.asarray(features, dtype=np.float32), feature_names=list(names))
-    return np.asarray(booster.predict(matrix, pred_contribs=True))
 
 
 def global_importance(booster: Any, names: Sequence[str], *, limit: int = 30) -> list[dict[str, Any]]:
@@ -210,11 +164,28 @@ class CaseBase:
         return cls(columns, centre, scale, vectors.astype(np.float32), [str(m) for m in machines[chosen]],
                    [str(m) for m in modes[chosen]], [float(h) for h in time_to_failure[chosen]])
 
+    def combined(self, other: CaseBase | None) -> CaseBase:
+        """These cases and `other`'s (standardised alike)."""
+        if other is None or not len(other.vectors):
+            return self
+        return CaseBase(self.columns, self.centre, self.scale, np.vstack([self.vectors, other.vectors]),
+                        self.machine + other.machine, self.failure_mode + other.failure_mode,
+                        self.hours_before + other.hours_before)
+
+    def count_similar(self, rows: Array) -> Array:
+        """Per row, how many cases lie within SIMILAR_RADIUS (RMS standardised distance)."""
+        if not len(self.vectors):
+            return np.zeros(len(rows), np.int64)
+        return (self._distances(rows) <= SIMILAR_RADIUS).sum(axis=1)
+
+    def _distances(self, rows: Array) -> Array:
+        query = np.nan_to_num((rows[:, self.columns] - self.centre) / self.scale)
+        return np.sqrt(((query[:, None, :] - self.vectors[None, :, :]) ** 2).mean(axis=2))
+
     def nearest(self, rows: Array, *, k: int = 3) -> list[list[dict[str, Any]]]:
         if not len(self.vectors):
             return [[] for _ in range(len(rows))]
-        query = np.nan_to_num((rows[:, self.columns] - self.centre) / self.scale)
-        distance = np.sqrt(((query[:, None, :] - self.vectors[None, :, :]) ** 2).mean(axis=2))
+        distance = self._distances(rows)
         out = []
         for row in distance:
             best = np.argsort(row)[:k]
@@ -250,7 +221,3 @@ def confidence(probability: Array, threshold: float) -> Array:
 
 def confidence_level(value: float) -> str:
     return "high" if value >= 0.6 else "medium" if value >= 0.25 else "low"
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None

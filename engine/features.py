@@ -99,6 +99,26 @@ def serving_features(
     return [str(history.labels[code]) for code in history.codes[last]], matrix, feature_names(signals, spec)
 
 
+
+def window_steps(
+    table: pa.Table, *, signals: list[str], spec: FeatureSpec, rows: Array, steps: int,
+    machine_column: str = "machine", time_column: str = "ts",
+) -> tuple[Array, Array]:
+    """The values the windows of the table's `rows` read, as the statistics see them (scaled within
+    the regime where the spec says so): (rows, signals, steps) oldest first, NaN before the run's
+    first row, and each step's hours (rows, steps). For explanations over time (engine.temporal)."""
+    history = _History.of(table, machine_column, time_column)
+    position = np.empty_like(history.order)
+    position[history.order] = np.arange(len(history.order))
+    targets = position[np.asarray(rows, np.int64)]
+    index = targets[:, None] + np.arange(-(steps - 1), 1)[None, :]
+    inside = index >= history.start[targets][:, None]
+    take = np.where(inside, index, 0)
+    values = _signal_values(table, signals, spec.regimes)[history.order]
+    read = np.where(inside[:, :, None], values[take], np.nan)
+    return read.transpose(0, 2, 1), np.where(inside, history.hours[take], np.nan)
+
+
 @dataclass
 class _History:
     """The table's rows sorted by (machine, time), with each row's machine code and run start."""

@@ -20,22 +20,15 @@ import pyarrow.compute as pc
 
 from engine.bundles import ANOMALY, FAILURE, FORECAST, RUL, Bundle
 from engine.decision import Verdicts, decide
-from engine.explain import (
-    CaseBase,
-    Surrogate,
-    confidence,
-    confidence_level,
-    shap_contributions,
-    top_factors,
-)
+from engine.explain import CaseBase, Surrogate, confidence
+from engine.explanation import Inputs, explain_rows
 from engine.features import FeatureSpec, serving_features, window_features
 from engine.frames import time_unit_of
-from engine.metadata import machine_type_schema, range_zone
+from engine.metadata import MachineTypeSchema, machine_type_schema
 from engine.training.classifier import column_numpy
 
 Array = np.ndarray
 EXPLAIN_CHUNK = 1_000
-SIMILAR_CASES = 3
 
 
 @dataclass
@@ -46,6 +39,8 @@ class ModelSet:
     bundles: dict[str, Bundle]
     versions: dict[str, int] = field(default_factory=dict)  # kind -> model version id
     sources: dict[str, str] = field(default_factory=dict)  # kind -> the data it learned from (Dataset.Source)
+    # The tenant's own past failures as cases (the app builds them: predictions/services/past_cases.py).
+    real_cases: CaseBase | None = None
     _explainers: tuple[Surrogate | None, CaseBase | None] | None = None
 
     def __post_init__(self) -> None:
@@ -55,6 +50,10 @@ class ModelSet:
     @property
     def classifier(self) -> Any:
         return self.bundles[FAILURE].model
+
+    @property
+    def schema(self) -> MachineTypeSchema:
+        return machine_type_schema(self.document)
 
     @property
     def step_hours(self) -> float:
@@ -310,50 +309,17 @@ def _anomaly(models: ModelSet, frame: pa.Table, rows: str | Array, matrix: Array
 
 
 def _explain(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], matrix: Array, positions: Array,
-             rows_mode: str) -> None:
-    clf = models.classifier
-    surrogate, cases = models.explainers()
-    schema = machine_type_schema(models.document)
-    ranges = schema.ranges
-    unit = models.time_unit  # "20 cycles", not "20 h", for cycle-indexed data
-    failure_modes = {mode.name: mode.document for mode in schema.failure_modes}
+             rows_mode: str | Array) -> None:
+    rul = models.bundles.get(RUL)
     detector = models.detector()
+    rul_matrix = _matrix_for(rul.model, models, frame, rows_mode, matrix) if rul is not None else None
     anomaly_matrix = _matrix_for(detector, models, frame, rows_mode, matrix) if detector is not None else None
     for start in range(0, len(out), EXPLAIN_CHUNK):
         chunk = slice(start, start + EXPLAIN_CHUNK)
-        rows = matrix[chunk]
-        factors = top_factors(shap_contributions(clf.booster, rows, clf.feature_names), rows, clf.feature_names)
-        similar = cases.nearest(rows, k=SIMILAR_CASES) if cases is not None else [[] for _ in range(len(rows))]
-        unusual = (detector.explain(anomaly_matrix[chunk], top=3) if detector is not None and anomaly_matrix is not None
-                   else [[] for _ in range(len(rows))])
-        for offset, item in enumerate(out[chunk]):
-            row_index = int(positions[start + offset])
-            for factor in factors[offset]:
-                factor.update(_reading(frame, row_index, factor["signal"], ranges))
-            mode = failure_modes.get(item["failure_mode"], {})
-            item["explanation"] = {
-                "top_factors": factors[offset],
-                "recommendation": mode.get("recommended_action", "") if item["prediction"] else "",
-                "failure_mode_label": mode.get("label", ""),
-                "confidence": {"value": item["confidence"], "level": confidence_level(item["confidence"])},
-                "similar_cases": similar[offset],
-                "rule": surrogate.rule(rows[offset], clf.feature_names, unit=unit) if surrogate is not None else None,
-                "unusual_signals": [{**u, "z": round(u["z"], 2)} for u in unusual[offset]],
-                "time_unit": unit,  # of similar_cases' hours_before_failure and the forecast's steps
-            }
-
-
-def _reading(frame: pa.Table, row: int, signal: str, ranges: Mapping[str, Any]) -> dict[str, Any]:
-    """The signal's value at the scored step and its zone, for a factor's display."""
-    if signal not in frame.column_names:
-        return {"value": None, "zone": None}
-    value = frame.column(signal)[row].as_py()
-    if isinstance(value, float) and value != value:
-        return {"value": None, "zone": None}  # missing at this step
-    if not isinstance(value, int | float):
-        return {"value": value, "zone": None}
-    zone = range_zone(ranges[signal], float(value)) if signal in ranges else None
-    return {"value": round(float(value), 4), "zone": zone}
+        inputs = Inputs(frame, positions[chunk], rul_matrix[chunk] if rul_matrix is not None else None,
+                        anomaly_matrix[chunk] if anomaly_matrix is not None else None,
+                        latest=isinstance(rows_mode, str) and rows_mode == "latest")
+        explain_rows(models, out[chunk], matrix[chunk], inputs)
 
 
 def _forecasts(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], horizon_h: float) -> None:

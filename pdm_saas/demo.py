@@ -53,11 +53,17 @@ def demo_fill(*, tenant: Tenant) -> bool:
                                     failure_mode=AT_RISK_MODE, notes="Demo: DE bearing seized")
         motor = Machine.objects.get(name=AT_RISK)
         alert = alert_raise(machine_id=motor.id, failure_mode=AT_RISK_MODE, probability=0.87,
-                            explanation={"top_factors": [{"signal": "vibration_de_mm_s", "contribution": 0.41},
-                                                         {"signal": "bearing_de_temp_c", "contribution": 0.22}]}).alert
+                            explanation={"top_factors": [_factor("vibration_de_mm_s", 7.9, "mm/s", 0.62, 1.93),
+                                                         _factor("bearing_de_temp_c", 78.0, "°C", 0.33, 1.02)]}).alert
         if alert is not None:
             work_order_create(machine_id=motor.id, alert_id=alert.id, title="", actor_id=None)
         return True
+
+
+def _factor(signal: str, value: float, unit: str, share: float, shap: float) -> dict[str, object]:
+    """A top factor in the explanation contract's shape (engine.explanation), for the demo alert."""
+    return {"feature": signal, "signal": signal, "value": value, "unit": unit, "contribution": share, "shap": shap,
+            "direction": "raises risk"}
 
 
 def demo_models_queue(*, tenant: Tenant) -> int:

@@ -12,7 +12,7 @@ with their count; the rest are bucketed into model steps, scored with the type's
 (`engine.scoring.score_columns`, every step sees its machine's earlier steps) and written.
 Cycle-indexed models (`time_scale` = `frames.CYCLE_TIME_SCALE`) write `window_end_cycle` and RUL in
 cycles (`rul_cycles`...) instead of a 1970 date and hours. `explain` adds the top factors of
-each prediction (`engine.explain.top_factors`, as the API's explanation).
+each prediction (`engine.explanation.factor_cells`: the API's top factors, their shares and SHAP values).
 Every written prediction is counted for billing (on a plan without overage, a file that would take
 the period past its included predictions is refused whole, before its output is written); none is
 stored as a Prediction row: the output
@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
-from engine.explain import shap_contributions, top_factors
+from engine.explanation import factor_cells
 from engine.frames import cycle_of, frame_from_columns
 from engine.metadata import is_observation_type
 from engine.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns
@@ -143,14 +143,12 @@ def _mapping_completed(given: Mapping[str, Any], columns: list[str], machine_typ
 
 
 def _factors(models: ModelSet, scores: Scores) -> list[str]:
-    """Per prediction, its top factors as one readable cell ("signal +0.42; ..."), in chunks
-    as the API's explanation computes them (SHAP of a million rows at once would not fit)."""
-    clf = models.classifier
+    """Per prediction, its top factors as one readable cell ("winding_temp_c 45% raises risk
+    (+0.830); ..."), in chunks as the API's explanation computes them (SHAP of a million rows at
+    once would not fit)."""
     cells: list[str] = []
     for start in range(0, len(scores), EXPLAIN_CHUNK):
-        rows = scores.matrix[start:start + EXPLAIN_CHUNK]
-        for factors in top_factors(shap_contributions(clf.booster, rows, clf.feature_names), rows, clf.feature_names):
-            cells.append("; ".join(f"{f['signal']} {f['contribution']:+.3f} ({f['feature_label']})" for f in factors))
+        cells += factor_cells(models.classifier, scores.matrix[start:start + EXPLAIN_CHUNK])
     return cells
 
 

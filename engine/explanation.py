@@ -1,0 +1,410 @@
+"""The explanation every prediction carries (docs/models.md, "The explanation contract"), built from
+the models' SHAP values (`engine.attribution`). No Django imports.
+
+Per scored row:
+- `top_factors`: the signals that weigh most on the failure risk, each with its reading and unit,
+  `contribution` = its share of the total |attribution| (shares over all signals sum to 1) and
+  `shap` = its raw value (log-odds, summed over the signal's window features); `rul_factors`,
+  `anomaly_factors` and, for a predicted failure, `mode_factors` in the same shape, for the
+  remaining life (hours), the anomaly score and the failure mode.
+- `recommendation`: the failure mode's action when a failure is predicted, else what to watch;
+  `confidence`: "high", "medium" or "low"; `similar_past_cases`: how many past failures look like
+  this window, with the nearest in `similar_cases`.
+- `rule`: a local rule in sensor units (`engine.local_rule`); `temporal`: attributions per signal
+  and step of the window (`engine.temporal`), for the latest step of each machine.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from engine.attribution import Attribution, attribute
+from engine.bundles import RUL
+from engine.explain import confidence_level, factor_of, feature_label
+from engine.features import MAINTENANCE_FEATURE, RUN_AGE_FEATURE, window_steps
+from engine.local_rule import RuleSignal, level_columns, local_rules
+from engine.metadata import ZONES, MachineTypeSchema
+from engine.temporal import recent_share, temporal_attribution
+from engine.training.classifier import column_numpy
+
+if TYPE_CHECKING:
+    from engine.scoring import ModelSet
+
+Array = np.ndarray
+TOP_FACTORS = 5
+SIMILAR_CASES = 3
+RULE_SIGNALS = 3  # the most influential signals a local rule may name
+TEMPORAL_SIGNALS = 6  # rows of the heatmap
+RUL_OUTPUT = "hours of remaining life"
+# A batch's TreeSHAP on every core: it is the whole of its request's work and SHAP is ~20x the cost
+# of scoring; a machine's latest step (the API's single prediction) stays on one thread.
+BATCH_THREADS = os.cpu_count() or 1
+_OTHER_LABELS = {MAINTENANCE_FEATURE: ("time since maintenance", "h"),
+                 RUN_AGE_FEATURE: ("time since the run started", "h")}
+
+
+@dataclass(frozen=True)
+class SignalAttribution:
+    """An attribution summed per signal: (rows, groups) raw values and |value| shares."""
+
+    groups: list[str]
+    summed: Array
+    shares: Array
+    strongest: Array  # (rows, groups): the feature of each group with the largest |value|
+    attribution: Attribution
+
+    @classmethod
+    def of(cls, attribution: Attribution) -> SignalAttribution:
+        factors = [factor_of(name) for name in attribution.names]
+        groups = sorted(set(factors))
+        index = np.array([groups.index(f) for f in factors])
+        member = np.zeros((len(factors), len(groups)))
+        member[np.arange(len(factors)), index] = 1.0
+        summed = attribution.values @ member
+        magnitude = np.abs(summed)
+        total = magnitude.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = np.where(total > 0, magnitude / total, 0.0)
+        strongest = np.zeros(summed.shape, np.int64)
+        for g in range(len(groups)):
+            columns = np.flatnonzero(index == g)
+            strongest[:, g] = columns[np.abs(attribution.values[:, columns]).argmax(axis=1)]
+        return cls(groups, summed, shares, strongest, attribution)
+
+    def ranked(self, limit: int) -> Array:
+        """(rows, limit) group indexes, largest share first."""
+        return np.argsort(-self.shares, axis=1, kind="stable")[:, :limit]
+
+
+@dataclass(frozen=True)
+class Readings:
+    """What a factor shows beside its share: each signal's reading at the scored steps (rounded,
+    None where missing) and the zone of its range, as plain lists, with its label and unit."""
+
+    schema: MachineTypeSchema
+    values: dict[str, Array]
+
+    @classmethod
+    def at(cls, schema: MachineTypeSchema, frame: pa.Table, positions: Array) -> Readings:
+        values = {s: column_numpy(frame, s)[positions] for s in schema.signal_names if s in frame.column_names}
+        return cls(schema, values)
+
+    def subset(self, rows: Sequence[int]) -> Readings:
+        return Readings(self.schema, {name: values[list(rows)] for name, values in self.values.items()})
+
+    def words(self, group: str) -> tuple[str, str]:
+        """(label, unit) of a signal, or of a non-signal factor (time since maintenance, ...)."""
+        signal = self.schema.by_name.get(group)
+        if signal is not None:
+            return signal.label, signal.unit
+        return _OTHER_LABELS.get(group, (group.replace("_", " "), ""))
+
+    @functools.cached_property
+    def shown(self) -> dict[str, tuple[list[Any], list[str | None]]]:
+        """Per signal: its readings as JSON values and their zones, computed once for every row."""
+        out: dict[str, tuple[list[Any], list[str | None]]] = {}
+        for name, column in self.values.items():
+            signal = self.schema.by_name[name]
+            if column.dtype.kind not in "fiu":
+                out[name] = ([None if v is None else str(v) for v in column.tolist()], [None] * len(column))
+                continue
+            numbers = column.astype(np.float64)
+            finite = np.isfinite(numbers)
+            zones = np.full(len(numbers), None, dtype=object)
+            if signal.ranges is not None:
+                zones[finite] = "implausible"
+                for zone in reversed(ZONES):  # the first range that holds the reading names its zone
+                    low, high = signal.ranges[zone]
+                    zones[finite & (numbers >= low) & (numbers <= high)] = zone
+            rounded = np.round(numbers, 4).tolist()
+            out[name] = ([v if ok else None for v, ok in zip(rounded, finite.tolist(), strict=True)], zones.tolist())
+        return out
+
+
+def factor_lists(signals: SignalAttribution, readings: Readings, features: Array, *,
+                 directions: tuple[str, str], limit: int = TOP_FACTORS) -> list[list[dict[str, Any]]]:
+    """Per row of `signals`, its `limit` largest-share factors; `readings` and `features` hold the
+    same rows; `directions`: the words for a positive and a negative raw value ("raises risk",
+    "lowers risk"). Everything is gathered as plain lists first: thousands of rows a second."""
+    order = signals.ranked(limit)
+    shares = np.round(np.take_along_axis(signals.shares, order, axis=1), 4).tolist()
+    raw = np.round(np.take_along_axis(signals.summed, order, axis=1), 4).tolist()
+    strongest = np.take_along_axis(signals.strongest, order, axis=1)
+    values = np.take_along_axis(np.asarray(features, np.float64), strongest, axis=1)
+    values = np.where(np.isfinite(values), values, np.nan).tolist()
+    names = signals.attribution.names
+    labels = _feature_labels(tuple(names))
+    groups = [(g, *readings.words(g), readings.shown.get(g)) for g in signals.groups]
+    out = []
+    for row, (picked, share, shap, columns, value) in enumerate(zip(order.tolist(), shares, raw, strongest.tolist(),
+                                                                     values, strict=True)):
+        factors = []
+        for g, part, push, column, feature_value in zip(picked, share, shap, columns, value, strict=True):
+            if part <= 0:
+                break
+            group, label, unit, shown = groups[g]
+            reading, zone = ((shown[0][row], shown[1][row]) if shown is not None
+                             else (None if feature_value != feature_value else round(feature_value, 4), None))
+            factors.append({
+                "feature": group, "signal": group, "label": label, "value": reading, "unit": unit, "zone": zone,
+                "contribution": part, "shap": push, "direction": directions[0] if push > 0 else directions[1],
+                "window_feature": names[column], "feature_label": labels[column],
+                "feature_value": None if feature_value != feature_value else feature_value,
+            })
+        out.append(factors)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _feature_labels(names: tuple[str, ...]) -> list[str]:
+    return [feature_label(name) for name in names]
+
+
+def factor_cells(classifier: Any, matrix: Array, *, limit: int = TOP_FACTORS) -> list[str]:
+    """Per row, its top factors as one text cell, for files: "winding_temp_c 45% raises risk (+0.830); ..."."""
+    signals = SignalAttribution.of(attribute(classifier.booster, matrix, names=classifier.feature_names))
+    order = signals.ranked(limit)
+    cells = []
+    for row in range(len(matrix)):
+        parts = [f"{signals.groups[g]} {signals.shares[row, g]:.0%} "
+                 f"{'raises' if signals.summed[row, g] > 0 else 'lowers'} risk ({signals.summed[row, g]:+.3f})"
+                 for g in order[row] if signals.shares[row, g] > 0]
+        cells.append("; ".join(parts))
+    return cells
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What an explanation reads besides the classifier's matrix: the frame rows scored, the RUL
+    model's and the detector's own matrices (the classifier's when they share features)."""
+
+    frame: pa.Table
+    positions: Array
+    rul_matrix: Array | None
+    anomaly_matrix: Array | None
+    latest: bool  # each machine's latest step: add the rule for every row and the time heatmap
+
+
+def explain_rows(models: ModelSet, out: list[dict[str, Any]], matrix: Array, inputs: Inputs) -> None:
+    """Add `explanation` to each scored row of `out` (rows of `matrix`, in order)."""
+    clf = models.classifier
+    schema = models.schema
+    threads = 1 if inputs.latest else BATCH_THREADS
+    risk = SignalAttribution.of(attribute(clf.booster, matrix, names=clf.feature_names, threads=threads))
+    readings = Readings.at(schema, inputs.frame, inputs.positions)
+    top = factor_lists(risk, readings, matrix, directions=("raises risk", "lowers risk"))
+    # The remaining life's own SHAP values cost several times the classifier's (deeper trees): in a
+    # batch, only where a failure is predicted, the rows whose remaining life someone will read.
+    read_closely = [i for i, item in enumerate(out) if inputs.latest or item["prediction"]]
+    rul = _rul_factors(models, inputs, readings, read_closely)
+    anomaly = _anomaly_factors(models, inputs, readings)
+    unusual = _unusual(models, inputs, len(out))
+    modes = _mode_factors(models, out, matrix, readings)
+    similar, counts = _similar(models, matrix)
+    temporal = _temporal(models, risk, inputs) if inputs.latest else None
+    horizon = horizon_words(clf.horizon_h, models.time_unit)
+    rules = _rules(models, out, matrix, risk, readings, inputs, horizon)
+    actions = {mode.name: mode.document for mode in schema.failure_modes}
+    for row, item in enumerate(out):
+        mode = actions.get(item["failure_mode"], {})
+        item["explanation"] = {
+            "top_factors": top[row], "other_signals_share": _rest(top[row]),
+            "shap_base": round(float(risk.attribution.base[row]), 4), "shap_output": risk.attribution.output,
+            "recommendation": recommendation(item, top[row], mode, horizon),
+            "failure_mode_label": mode.get("label", ""),
+            "confidence": confidence_level(item["confidence"]), "confidence_value": item["confidence"],
+            "similar_past_cases": int(counts[row]), "similar_cases": similar[row],
+            "rule": rules.get(row),
+            "rul_factors": rul.get(row, []), "anomaly_factors": anomaly[row], "mode_factors": modes.get(row, []),
+            "unusual_signals": unusual[row],
+            "time_unit": models.time_unit,  # of similar_cases' hours_before_failure and the forecast's steps
+        }
+        if temporal is not None:
+            item["explanation"]["temporal"] = temporal[row]
+
+
+def horizon_words(hours: float, unit: str) -> str:
+    """The horizon in words: "7 days", "24 h", "20 cycles"."""
+    if unit != "h":
+        return f"{hours:g} {unit}"
+    return f"{hours / 24:.3g} days" if hours >= 48 else f"{hours:g} h"
+
+
+def recommendation(item: Mapping[str, Any], factors: Sequence[Mapping[str, Any]], mode: Mapping[str, Any],
+                   horizon: str) -> str:
+    """What to do: the failure mode's action when a failure is predicted, else what to watch."""
+    raising = [f for f in factors if f["shap"] > 0]
+    if item["prediction"]:
+        action = str(mode.get("recommended_action") or "")
+        if action or not raising:
+            return action or "Inspect the machine: a failure is likely within " + horizon + "."
+        return f"Inspect the machine: {_reading_words(raising[0])} weighs most on the risk."
+    if not raising:
+        return f"No failure expected within {horizon}; no signal stands out. Keep the usual inspections."
+    return (f"No failure expected within {horizon}. Watch {_reading_words(raising[0])}: "
+            "it weighs most on the risk now.")
+
+
+def _reading_words(factor: Mapping[str, Any]) -> str:
+    value = factor.get("value")
+    if isinstance(value, float):
+        unit = f" {factor['unit']}" if factor.get("unit") else ""
+        return f"{factor['label']} ({value:.4g}{unit})"
+    return f"{factor['label']} ({value})" if value is not None else str(factor["label"])
+
+
+def _rest(factors: Sequence[Mapping[str, Any]]) -> float:
+    shown = sum(f["contribution"] for f in factors)
+    return round(max(0.0, 1.0 - shown), 4) if factors else 0.0
+
+
+def _rul_factors(models: ModelSet, inputs: Inputs, readings: Readings,
+                 rows: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    bundle = models.bundles.get(RUL)
+    if bundle is None or inputs.rul_matrix is None or not rows:
+        return {}
+    result = bundle.model
+    matrix = inputs.rul_matrix[list(rows)]
+    signals = SignalAttribution.of(attribute(result.booster, matrix, names=result.feature_names, output=RUL_OUTPUT,
+                                             threads=1 if inputs.latest else BATCH_THREADS))
+    lists = factor_lists(signals, readings.subset(rows), matrix,
+                         directions=("lengthens the remaining life", "shortens the remaining life"))
+    return dict(zip(rows, lists, strict=True))
+
+
+def _anomaly_factors(models: ModelSet, inputs: Inputs, readings: Readings) -> list[list[dict[str, Any]]]:
+    detector = models.detector()
+    if detector is None or inputs.anomaly_matrix is None:
+        return [[] for _ in range(len(inputs.positions))]
+    signals = SignalAttribution.of(attribute(detector, inputs.anomaly_matrix))
+    return factor_lists(signals, readings, inputs.anomaly_matrix,
+                        directions=("makes it look unusual", "makes it look normal"))
+
+
+def _unusual(models: ModelSet, inputs: Inputs, rows: int) -> list[list[dict[str, Any]]]:
+    """The detector's most deviating signals by robust z (what alerts name: maintenance's evidence)."""
+    detector = models.detector()
+    if detector is None or inputs.anomaly_matrix is None:
+        return [[] for _ in range(rows)]
+    explained = detector.explain(inputs.anomaly_matrix, top=3)
+    return [[{**signal, "z": round(signal["z"], 2)} for signal in row] for row in explained]
+
+
+def _mode_factors(models: ModelSet, out: Sequence[Mapping[str, Any]], matrix: Array,
+                  readings: Readings) -> dict[int, list[dict[str, Any]]]:
+    """For rows predicted to fail: the signals that point to the failure mode named."""
+    clf = models.classifier
+    rows = [i for i, item in enumerate(out) if item["failure_mode"] in clf.mode_names]
+    if clf.mode_booster is None or not rows:
+        return {}
+    classes = np.array([clf.mode_names.index(out[i]["failure_mode"]) for i in rows])
+    signals = SignalAttribution.of(attribute(clf.mode_booster, matrix[rows], names=clf.feature_names,
+                                             output="log-odds of this failure mode", classes=classes))
+    lists = factor_lists(signals, readings.subset(rows), matrix[rows],
+                         directions=("points to this mode", "points away from it"))
+    return dict(zip(rows, lists, strict=True))
+
+
+def _similar(models: ModelSet, matrix: Array) -> tuple[list[list[dict[str, Any]]], Array]:
+    _, cases = models.explainers()
+    if cases is None:
+        return [[] for _ in range(len(matrix))], np.zeros(len(matrix), np.int64)
+    cases = cases.combined(models.real_cases)
+    return cases.nearest(matrix, k=SIMILAR_CASES), cases.count_similar(matrix)
+
+
+def _rules(models: ModelSet, out: Sequence[Mapping[str, Any]], matrix: Array, risk: SignalAttribution,
+           readings: Readings, inputs: Inputs, horizon: str) -> dict[int, dict[str, Any] | None]:
+    """Local rules for every row of a machine's latest step, for the predicted failures of a batch
+    (a rule costs SAMPLES model calls)."""
+    clf = models.classifier
+    rows = [i for i, item in enumerate(out) if inputs.latest or item["prediction"]]  # as the RUL factors
+    candidates = [_rule_signals(clf, risk, readings, inputs, row) for row in rows]
+    rules = local_rules(clf.predict_proba, matrix[rows], candidates, threshold=clf.threshold, horizon=horizon)
+    return dict(zip(rows, rules, strict=True))
+
+
+def _rule_signals(clf: Any, risk: SignalAttribution, readings: Readings, inputs: Inputs, row: int) -> list[RuleSignal]:
+    """The numeric signals weighing most on the row's risk, as a rule may name them."""
+    candidates = []
+    for g in risk.ranked(len(risk.groups))[row]:
+        group = risk.groups[g]
+        signal = readings.schema.by_name.get(group)
+        if signal is None or signal.kind != "numeric" or group not in readings.values:
+            continue
+        reading = float(readings.values[group][row])
+        candidates.append(RuleSignal(group, signal.label, signal.unit, level_columns(group, clf.feature_names),
+                                     reading, _shift_width(signal.ranges, reading),
+                                     _regime_scale(clf.spec, group, inputs, row)))
+        if len(candidates) == RULE_SIGNALS:
+            break
+    return candidates
+
+
+def _shift_width(ranges: Mapping[str, tuple[float, float]] | None, reading: float) -> float:
+    """Half the normal range; without one, a fifth of the reading (1 for a reading of 0)."""
+    if ranges is not None and "normal" in ranges:
+        low, high = ranges["normal"]
+        if high > low:
+            return (high - low) / 2.0
+    return abs(reading) * 0.2 if np.isfinite(reading) and reading != 0 else 1.0
+
+
+def _regime_scale(spec: Any, signal: str, inputs: Inputs, index: int) -> float:
+    """1 / the spread of the row's operating regime for a signal the features scale within it."""
+    regimes = spec.regimes
+    if regimes is None or signal not in regimes.signals:
+        return 1.0
+    position = int(inputs.positions[index])
+    columns = {s: column_numpy(inputs.frame, s)[position:position + 1].astype(np.float64) for s in regimes.settings}
+    regime = int(regimes.assign(columns)[0])
+    spread = float(regimes.spreads[regime][regimes.signals.index(signal)])
+    return 1.0 / spread if spread > 0 else 1.0
+
+
+def _temporal(models: ModelSet, risk: SignalAttribution, inputs: Inputs) -> list[dict[str, Any]]:
+    clf = models.classifier
+    steps = max(clf.spec.windows)
+    windows, hours = window_steps(inputs.frame, signals=clf.signals, spec=clf.spec, rows=inputs.positions,
+                                  steps=steps)
+    spread = temporal_attribution(risk.attribution.values, clf.feature_names, clf.signals, clf.spec, windows, hours)
+    group = {g: i for i, g in enumerate(risk.groups)}
+    out = []
+    for row in range(len(spread)):
+        ago = hours[row, -1] - hours[row]
+        order = sorted(range(len(clf.signals)), key=lambda s: -risk.shares[row, group[clf.signals[s]]])
+        chosen = order[:TEMPORAL_SIGNALS]
+        out.append({
+            "steps_ago": list(range(steps - 1, -1, -1)),
+            "hours_ago": [None if not np.isfinite(h) else round(float(h), 3) for h in ago],
+            "signals": [_temporal_signal(models.schema, clf.signals[s], spread[row, s]) for s in chosen],
+            "summary": _temporal_summary(spread[row], ago, models.step_hours, models.time_unit),
+            "output": risk.attribution.output,
+        })
+    return out
+
+
+def _temporal_signal(schema: MachineTypeSchema, name: str, values: Array) -> dict[str, Any]:
+    signal = schema.by_name.get(name)
+    return {"signal": name, "label": signal.label if signal else name, "unit": signal.unit if signal else "",
+            "attribution": [round(float(v), 5) for v in values], "total": round(float(values.sum()), 5)}
+
+
+def _temporal_summary(spread: Array, ago: Array, step_hours: float, unit: str) -> str:
+    """A sentence like "The last 6 h carry 72% of what drove this prediction."."""
+    finite = np.nan_to_num(ago, nan=np.inf)
+    shares = recent_share(spread, finite)
+    for hours_back, share in shares:
+        if share >= 0.5:
+            span = hours_back + step_hours
+            if not np.isfinite(span):
+                break
+            return f"The last {span:.3g} {unit} carry {share:.0%} of what drove this prediction."
+    return ""
