@@ -108,3 +108,20 @@ def test_advanced_shows_the_features_and_the_log_odds(page: Any, stack: int, onb
     assert ticks.count() >= 3 and ticks.first.is_visible()  # the log-odds scale, for those who read it
     page.locator("[data-advanced-toggle]").uncheck()
     assert not ticks.first.is_visible()
+
+
+def test_on_a_phone_the_summary_scrolls_inside_its_card(browser: Any, page: Any, stack: int,
+                                                        onboarded: tuple[Tenant, int]) -> None:
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                storage_state=page.context.storage_state())
+    try:
+        tab = phone.new_page()
+        with tab.expect_navigation(wait_until="load"):
+            tab.goto(url(stack, f"/models/{onboarded[1]}/"))
+        overflow = tab.evaluate("document.documentElement.scrollWidth - 390")
+        assert overflow <= 1, f"the page is {overflow}px wider than the phone"
+        wrap = tab.locator("#global-summary .plot-wrap")
+        assert wrap.evaluate("w => w.scrollWidth > w.clientWidth")  # the labels keep a legible size
+        assert tab.locator("#global-dependence figure").first.is_visible()
+    finally:
+        phone.close()
