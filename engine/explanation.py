@@ -16,7 +16,6 @@ Per scored row:
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from engine.attribution import Attribution, attribute
+from engine.attribution import attribute
 from engine.bundles import RUL
-from engine.explain import confidence_level, factor_of, feature_label
-from engine.features import MAINTENANCE_FEATURE, RUN_AGE_FEATURE, window_steps
+from engine.explain import confidence_level
+from engine.factors import Readings, SignalAttribution, factor_lists
+from engine.features import window_steps
 from engine.local_rule import RuleSignal, level_columns, local_rules
-from engine.metadata import ZONES, MachineTypeSchema
+from engine.metadata import MachineTypeSchema
 from engine.temporal import recent_share, temporal_attribution
 from engine.training.classifier import column_numpy
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from engine.scoring import ModelSet
 
 Array = np.ndarray
-TOP_FACTORS = 5
 SIMILAR_CASES = 3
 RULE_SIGNALS = 3  # the most influential signals a local rule may name
 TEMPORAL_SIGNALS = 6  # rows of the heatmap
@@ -46,138 +45,6 @@ RUL_OUTPUT = "hours of remaining life"
 # A batch's TreeSHAP on every core: it is the whole of its request's work and SHAP is ~20x the cost
 # of scoring; a machine's latest step (the API's single prediction) stays on one thread.
 BATCH_THREADS = os.cpu_count() or 1
-_OTHER_LABELS = {MAINTENANCE_FEATURE: ("time since maintenance", "h"),
-                 RUN_AGE_FEATURE: ("time since the run started", "h")}
-
-
-@dataclass(frozen=True)
-class SignalAttribution:
-    """An attribution summed per signal: (rows, groups) raw values and |value| shares."""
-
-    groups: list[str]
-    summed: Array
-    shares: Array
-    strongest: Array  # (rows, groups): the feature of each group with the largest |value|
-    attribution: Attribution
-
-    @classmethod
-    def of(cls, attribution: Attribution) -> SignalAttribution:
-        factors = [factor_of(name) for name in attribution.names]
-        groups = sorted(set(factors))
-        index = np.array([groups.index(f) for f in factors])
-        member = np.zeros((len(factors), len(groups)))
-        member[np.arange(len(factors)), index] = 1.0
-        summed = attribution.values @ member
-        magnitude = np.abs(summed)
-        total = magnitude.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shares = np.where(total > 0, magnitude / total, 0.0)
-        strongest = np.zeros(summed.shape, np.int64)
-        for g in range(len(groups)):
-            columns = np.flatnonzero(index == g)
-            strongest[:, g] = columns[np.abs(attribution.values[:, columns]).argmax(axis=1)]
-        return cls(groups, summed, shares, strongest, attribution)
-
-    def ranked(self, limit: int) -> Array:
-        """(rows, limit) group indexes, largest share first."""
-        return np.argsort(-self.shares, axis=1, kind="stable")[:, :limit]
-
-
-@dataclass(frozen=True)
-class Readings:
-    """What a factor shows beside its share: each signal's reading at the scored steps (rounded,
-    None where missing) and the zone of its range, as plain lists, with its label and unit."""
-
-    schema: MachineTypeSchema
-    values: dict[str, Array]
-
-    @classmethod
-    def at(cls, schema: MachineTypeSchema, frame: pa.Table, positions: Array) -> Readings:
-        values = {s: column_numpy(frame, s)[positions] for s in schema.signal_names if s in frame.column_names}
-        return cls(schema, values)
-
-    def subset(self, rows: Sequence[int]) -> Readings:
-        return Readings(self.schema, {name: values[list(rows)] for name, values in self.values.items()})
-
-    def words(self, group: str) -> tuple[str, str]:
-        """(label, unit) of a signal, or of a non-signal factor (time since maintenance, ...)."""
-        signal = self.schema.by_name.get(group)
-        if signal is not None:
-            return signal.label, signal.unit
-        return _OTHER_LABELS.get(group, (group.replace("_", " "), ""))
-
-    @functools.cached_property
-    def shown(self) -> dict[str, tuple[list[Any], list[str | None]]]:
-        """Per signal: its readings as JSON values and their zones, computed once for every row."""
-        out: dict[str, tuple[list[Any], list[str | None]]] = {}
-        for name, column in self.values.items():
-            signal = self.schema.by_name[name]
-            if column.dtype.kind not in "fiu":
-                out[name] = ([None if v is None else str(v) for v in column.tolist()], [None] * len(column))
-                continue
-            numbers = column.astype(np.float64)
-            finite = np.isfinite(numbers)
-            zones = np.full(len(numbers), None, dtype=object)
-            if signal.ranges is not None:
-                zones[finite] = "implausible"
-                for zone in reversed(ZONES):  # the first range that holds the reading names its zone
-                    low, high = signal.ranges[zone]
-                    zones[finite & (numbers >= low) & (numbers <= high)] = zone
-            rounded = np.round(numbers, 4).tolist()
-            out[name] = ([v if ok else None for v, ok in zip(rounded, finite.tolist(), strict=True)], zones.tolist())
-        return out
-
-
-def factor_lists(signals: SignalAttribution, readings: Readings, features: Array, *,
-                 directions: tuple[str, str], limit: int = TOP_FACTORS) -> list[list[dict[str, Any]]]:
-    """Per row of `signals`, its `limit` largest-share factors; `readings` and `features` hold the
-    same rows; `directions`: the words for a positive and a negative raw value ("raises risk",
-    "lowers risk"). Everything is gathered as plain lists first: thousands of rows a second."""
-    order = signals.ranked(limit)
-    shares = np.round(np.take_along_axis(signals.shares, order, axis=1), 4).tolist()
-    raw = np.round(np.take_along_axis(signals.summed, order, axis=1), 4).tolist()
-    strongest = np.take_along_axis(signals.strongest, order, axis=1)
-    values = np.take_along_axis(np.asarray(features, np.float64), strongest, axis=1)
-    values = np.where(np.isfinite(values), values, np.nan).tolist()
-    names = signals.attribution.names
-    labels = _feature_labels(tuple(names))
-    groups = [(g, *readings.words(g), readings.shown.get(g)) for g in signals.groups]
-    out = []
-    for row, (picked, share, shap, columns, value) in enumerate(zip(order.tolist(), shares, raw, strongest.tolist(),
-                                                                     values, strict=True)):
-        factors = []
-        for g, part, push, column, feature_value in zip(picked, share, shap, columns, value, strict=True):
-            if part <= 0:
-                break
-            group, label, unit, shown = groups[g]
-            reading, zone = ((shown[0][row], shown[1][row]) if shown is not None
-                             else (None if feature_value != feature_value else round(feature_value, 4), None))
-            factors.append({
-                "feature": group, "signal": group, "label": label, "value": reading, "unit": unit, "zone": zone,
-                "contribution": part, "shap": push, "direction": directions[0] if push > 0 else directions[1],
-                "window_feature": names[column], "feature_label": labels[column],
-                "feature_value": None if feature_value != feature_value else feature_value,
-            })
-        out.append(factors)
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def _feature_labels(names: tuple[str, ...]) -> list[str]:
-    return [feature_label(name) for name in names]
-
-
-def factor_cells(classifier: Any, matrix: Array, *, limit: int = TOP_FACTORS) -> list[str]:
-    """Per row, its top factors as one text cell, for files: "winding_temp_c 45% raises risk (+0.830); ..."."""
-    signals = SignalAttribution.of(attribute(classifier.booster, matrix, names=classifier.feature_names))
-    order = signals.ranked(limit)
-    cells = []
-    for row in range(len(matrix)):
-        parts = [f"{signals.groups[g]} {signals.shares[row, g]:.0%} "
-                 f"{'raises' if signals.summed[row, g] > 0 else 'lowers'} risk ({signals.summed[row, g]:+.3f})"
-                 for g in order[row] if signals.shares[row, g] > 0]
-        cells.append("; ".join(parts))
-    return cells
 
 
 @dataclass(frozen=True)
@@ -406,5 +273,13 @@ def _temporal_summary(spread: Array, ago: Array, step_hours: float, unit: str) -
             span = hours_back + step_hours
             if not np.isfinite(span):
                 break
-            return f"The last {span:.3g} {unit} carry {share:.0%} of what drove this prediction."
+            return f"The last {span_words(span, unit)} carry {share:.0%} of what drove this prediction."
     return ""
+
+
+def span_words(span: float, unit: str) -> str:
+    """A stretch of the window in words: "6 h", "4 days" (from 96 h, where the machine page's
+    heatmap axis turns to days: predictions.web_format), "20 cycles"."""
+    if unit == "h" and span >= 96:
+        return f"{span / 24:.3g} days"
+    return f"{span:.3g} {unit}"

@@ -10,6 +10,7 @@ and are computed in chunks only when asked for.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,8 +52,9 @@ class ModelSet:
     def classifier(self) -> Any:
         return self.bundles[FAILURE].model
 
-    @property
+    @functools.cached_property
     def schema(self) -> MachineTypeSchema:
+        """The type read once per model set (machine_type_schema hashes the document to find it)."""
         return machine_type_schema(self.document)
 
     @property
@@ -333,7 +335,7 @@ def _forecasts(models: ModelSet, frame: pa.Table, out: list[dict[str, Any]], hor
         history = frame.filter(pa.array(machine_column == item["machine"]))
         history = history.filter(pc.less_equal(history.column("ts"), pa.scalar(item["window_end"],
                                                        history.column("ts").type)))
-        forecast = forecast_crossings(bundle.model, history, models.document, horizon_h=horizon_h)
+        forecast = forecast_crossings(bundle.model, history, models.schema, horizon_h=horizon_h)
         # A cycle model's steps are cycles: its "hours" to a limit count cycles (models.time_unit).
         item["explanation"]["forecast"] = [{**signal, "time_unit": models.time_unit} for signal in forecast]
 

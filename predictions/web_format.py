@@ -10,7 +10,15 @@ from typing import Any
 from engine.decision import AT_RISK, HEALTHY, LEARNING, WATCH, risk_text
 from engine.metadata import failure_mode_label
 from predictions.models import Prediction, metrics_headline
-from predictions.wording import deviation_text, feature_text, number_text, signals_of, stored_label_text, zone_text
+from predictions.wording import (
+    deviation_text,
+    feature_text,
+    number_text,
+    share_text,
+    signals_of,
+    stored_label_text,
+    zone_text,
+)
 
 ANOMALOUS = 0.99  # "more unusual than 99% of normal windows" (see docs/models.md)
 UNUSUAL = 0.95
@@ -94,13 +102,6 @@ def headline_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, float]]:
     return [(key, value) for key, value in metrics_headline(metrics).items() if isinstance(value, int | float)]
 
 
-def factor_bars(factors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Top factors with a bar width relative to the strongest (in % of the track)."""
-    strongest = max((abs(f.get("contribution") or 0.0) for f in factors), default=0.0) or 1.0
-    return [{**f, "width": round(100.0 * abs(f.get("contribution") or 0.0) / strongest, 1),
-             "raises": (f.get("contribution") or 0.0) > 0} for f in factors]
-
-
 def signal_bands(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Numeric sensors with their normal / warning / critical ranges, for chart bands."""
     bands = []
@@ -170,27 +171,187 @@ def reading_text(value: Any, unit: str = "") -> str:
     return "—" if value is None else str(value)
 
 
+# --- the machine page's "Why" card, its time heatmap and a work order's factors ----------------------
+
+HEAT_LEVELS = 5  # colour steps of a heatmap cell: CSS classes heat-up-1..5 and heat-down-1..5
+HEAT_FAINT = 0.02  # a cell under 2% of the strongest stays neutral: noise, not evidence
+HEAT_AXIS_LABELS = {"h": "hours ago", "days": "days ago", "cycles": "cycles ago"}
+LISTED = 3  # remaining-life and unusual factors listed under the main ones
+
+
+def is_share_shape(factors: Sequence[Mapping[str, Any]]) -> bool:
+    """Explanations stored since issue 18 give each factor its share of the total |SHAP| as
+    `contribution` (0-1) and the raw value as `shap`; older ones stored the raw log-odds as
+    `contribution` and have no `shap` (docs/models.md, "The explanation contract")."""
+    return any("shap" in f for f in factors)
+
+
+def factor_bars(factors: Sequence[Mapping[str, Any]], *, bad_when_positive: bool = True) -> list[dict[str, Any]]:
+    """Factors with a bar. New shape: its length is the factor's share of the total (percent of the
+    track), its colour the sign of its raw value; old shape: its length relative to the strongest,
+    its colour the sign of the stored contribution. `bad`: drawn red (towards a failure, a shorter
+    life, an unusual reading: `bad_when_positive` says which sign that is for the model explained)."""
+    shares = is_share_shape(factors)
+    raws = [_number(f.get("shap") if shares else f.get("contribution")) for f in factors]
+    strongest = max((abs(r) for r in raws), default=0.0) or 1.0
+    bars = []
+    for factor, raw in zip(factors, raws, strict=True):
+        share = _number(factor.get("contribution")) if shares else None
+        width = 100.0 * (share if share is not None else abs(raw) / strongest)
+        bars.append({**factor, "width": round(min(width, 100.0), 1), "raw": raw, "raises": raw > 0,
+                     "bad": (raw > 0) == bad_when_positive, "share_text": share_text(share) if shares else "",
+                     "direction": factor.get("direction") or ("raises risk" if raw > 0 else "lowers risk")})
+    return bars
+
+
+def _number(value: Any) -> float:
+    """A stored number, 0 when missing or not finite (a bar of nothing, never an error)."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
+
+
+class Wording:
+    """A type's signals and features in its own words, for one prediction's explanation."""
+
+    def __init__(self, document: Mapping[str, Any], *, step_hours: float | None, unit: str) -> None:
+        self.document, self.step_hours, self.unit = document, step_hours, unit
+        self.signals = signals_of(document)
+
+    def signal(self, factor: Mapping[str, Any]) -> tuple[str, str]:
+        """(label, unit): the type's own, else what the explanation stored, else the raw name."""
+        name = str(factor.get("signal") or factor.get("feature") or "")
+        stored = (str(factor.get("label") or name), str(factor.get("unit") or ""))
+        return self.signals.get(name, stored)
+
+    def feature(self, feature: str | None) -> str:
+        return feature_text(feature, self.document, step_hours=self.step_hours, unit=self.unit) if feature else ""
+
+    def factors(self, bars: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Each bar with its signal's label, its reading rounded with its unit, the zone in words,
+        and for Advanced the window feature that weighed most (the old shape's `feature`)."""
+        worded = []
+        for bar in bars:
+            label, unit = self.signal(bar)
+            code = str(bar.get("window_feature") or bar.get("feature") or bar.get("signal") or "")
+            worded.append({**bar, "label": label, "reading": reading_text(bar.get("value"), unit),
+                           "zone_text": zone_text(bar.get("zone")), "feature_text": self.feature(code), "code": code})
+        return worded
+
+
 def evidence(explanation: Mapping[str, Any], document: Mapping[str, Any], *, step_hours: float | None,
              unit: str) -> dict[str, Any]:
-    """The machine page's "Why" in maintenance words: each factor's signal by its label with the
-    reading, its unit and range; unusual signals by how far from normal; similar failures by their
-    mode's label; the rule with its features worded. Raw names and scores ride along for Advanced."""
-    signals = signals_of(document)
+    """The machine page's "Why" in maintenance words, for explanations of both shapes: the factors
+    by their signals' labels with the reading, its unit and range and (new shape) the share; what
+    shortens the remaining life and what looks unusual; similar failures by their mode's label;
+    the rule; the confidence word; the time heatmap. Raw names and scores ride along for Advanced."""
+    words = Wording(document, step_hours=step_hours, unit=unit)
+    top = explanation.get("top_factors") or []
+    shares = is_share_shape(top)
+    unusual_factors = [f for f in factor_bars(explanation.get("anomaly_factors") or []) if f["raw"] > 0]
+    shortening = factor_bars(explanation.get("rul_factors") or [], bad_when_positive=False)
+    return {
+        "shares": shares, "factors": words.factors(factor_bars(top)),
+        "other_share": share_text(_number(explanation.get("other_signals_share"))) if shares else "",
+        "rul_factors": words.factors([f for f in shortening if f["bad"]][:LISTED]),
+        "unusual_factors": words.factors(unusual_factors[:LISTED]),
+        "unusual": [] if unusual_factors else _unusual_signals(explanation, words),
+        "confidence": _confidence_word(explanation.get("confidence")),
+        "case_count": explanation.get("similar_past_cases"),
+        "cases": [{**c, "mode_label": mode_label(c.get("failure_mode"), document), "real": c.get("source") == "real"}
+                  for c in explanation.get("similar_cases") or []],
+        "rule": _rule(explanation.get("rule"), words),
+        "heatmap": heatmap(explanation.get("temporal"), unit),
+    }
 
-    def signal(name: str) -> tuple[str, str]:  # (label, unit); a signal the type no longer has keeps its name
-        return signals.get(name, (name, ""))
 
-    def words(feature: str | None) -> str:
-        return feature_text(feature, document, step_hours=step_hours, unit=unit) if feature else ""
+def _unusual_signals(explanation: Mapping[str, Any], words: Wording) -> list[dict[str, Any]]:
+    """The old list of the most deviating signals (robust z), for explanations without anomaly factors."""
+    return [{**u, "label": words.signal(u)[0], "deviation": deviation_text(u.get("z")),
+             "feature_text": words.feature(u.get("feature"))} for u in explanation.get("unusual_signals") or []]
 
-    factors = [{**f, "label": signal(str(f.get("signal", "")))[0],
-                "reading": reading_text(f.get("value"), signal(str(f.get("signal", "")))[1]),
-                "zone_text": zone_text(f.get("zone")), "feature_text": words(f.get("feature"))}
-               for f in factor_bars(explanation.get("top_factors") or [])]
-    unusual = [{**u, "label": signal(str(u.get("signal", "")))[0], "deviation": deviation_text(u.get("z")),
-                "feature_text": words(u.get("feature"))} for u in explanation.get("unusual_signals") or []]
-    cases = [{**c, "mode_label": mode_label(c.get("failure_mode"), document)}
-             for c in explanation.get("similar_cases") or []]
-    rule = explanation.get("rule")
-    rule_text = stored_label_text(rule["text"], document, step_hours=step_hours, unit=unit) if rule else ""
-    return {"factors": factors, "unusual": unusual, "cases": cases, "rule_text": rule_text}
+
+def _confidence_word(confidence: Any) -> str:
+    """"high" / "medium" / "low": stored as the word since issue 18, before as {value, level}."""
+    if isinstance(confidence, Mapping):
+        return str(confidence.get("level") or "")
+    return confidence if isinstance(confidence, str) else ""
+
+
+def _rule(rule: Any, words: Wording) -> dict[str, Any] | None:
+    """The rule as the page shows it. A local rule (new shape, with `conditions`) is in sensor units
+    already and is shown to everyone, with how often it holds; the old global surrogate's text is
+    in window-feature words, reworded, and stays under Advanced as before."""
+    if not isinstance(rule, Mapping) or not rule.get("text"):
+        return None
+    text = str(rule["text"])
+    if "conditions" not in rule:
+        return {"local": False, "text": stored_label_text(text, words.document, step_hours=words.step_hours,
+                                                          unit=words.unit), "fidelity": rule.get("fidelity")}
+    fidelity = rule.get("fidelity")
+    holds = f"It holds for {share_text(fidelity)} of similar situations." if isinstance(fidelity, int | float) else ""
+    return {"local": True, "text": text, "holds": holds, "fidelity": fidelity, "coverage": rule.get("coverage"),
+            "method": rule.get("method") or ""}
+
+
+def heatmap(temporal: Any, unit: str) -> dict[str, Any] | None:
+    """"When it happened": per signal (rows) and step of the window (columns, oldest first, newest
+    at the right), a cell whose colour is the sign of its attribution (red raises the risk, green
+    lowers it) and whose intensity is its size against the largest cell's; its title says it in
+    words with its share of all the cells. None without a temporal attribution (older predictions,
+    and every step but a machine's latest)."""
+    if not isinstance(temporal, Mapping) or not temporal.get("signals") or not temporal.get("hours_ago"):
+        return None
+    ago = [h if isinstance(h, int | float) else None for h in temporal["hours_ago"]]
+    axis, scale = _heat_axis(ago, unit)
+    columns = [{"text": "—" if h is None else number_text(h / scale), "when": _when(h, scale, axis)} for h in ago]
+    values = [[_number(v) for v in s.get("attribution") or []] for s in temporal["signals"]]
+    largest = max((abs(v) for row in values for v in row), default=0.0) or 1.0
+    total = sum(abs(v) for row in values for v in row) or 1.0
+    rows = []
+    for signal, row in zip(temporal["signals"], values, strict=True):
+        label = str(signal.get("label") or signal.get("signal") or "")
+        # Not strict: a stored row of another length shows the cells it has, never an error page.
+        cells = [_heat_cell(value, label, column["when"], largest, total)
+                 for value, column in zip(row, columns, strict=False)]
+        rows.append({"signal": signal.get("signal"), "label": label, "unit": signal.get("unit") or "", "cells": cells})
+    return {"summary": str(temporal.get("summary") or ""), "axis": axis, "axis_label": HEAT_AXIS_LABELS[axis],
+            "columns": columns, "rows": rows, "output": temporal.get("output") or ""}
+
+
+def _heat_axis(ago: Sequence[float | None], unit: str) -> tuple[str, float]:
+    """The columns' unit and its length in model hours: cycles for cycle-indexed data; days when the
+    window spans four days or more (a day-step type's 24 steps), else hours."""
+    if unit == "cycles":
+        return "cycles", 1.0
+    return ("days", 24.0) if max((h for h in ago if h is not None), default=0.0) >= 96 else ("h", 1.0)
+
+
+def _when(hours: float | None, scale: float, axis: str) -> str:
+    if hours is None:
+        return "at an unknown time"
+    if hours == 0:
+        return "at the latest reading"
+    value = hours / scale
+    word = {"cycles": "cycle" if value == 1 else "cycles", "days": "day" if value == 1 else "days"}.get(axis, "h")
+    return f"{number_text(value)} {word} ago"
+
+
+def _heat_cell(value: float, label: str, when: str, largest: float, total: float) -> dict[str, Any]:
+    size = abs(value) / largest
+    level = min(HEAT_LEVELS, math.ceil(HEAT_LEVELS * size)) if size >= HEAT_FAINT else 0
+    share = share_text(abs(value) / total)
+    if value == 0:
+        return {"css": "heat-0", "title": f"{label}, {when}: no weight", "short": "none", "value": 0.0}
+    raises = value > 0
+    verb = "raises" if raises else "lowers"
+    return {"css": f"heat-{'up' if raises else 'down'}-{level}" if level else "heat-0", "value": value,
+            "title": f"{label}, {when}: {verb} the risk, {share} of what drove this prediction",
+            "short": f"{verb} {share}"}
+
+
+def work_order_why(explanation: Mapping[str, Any] | None, document: Mapping[str, Any]) -> dict[str, Any]:
+    """A work order's copy of the explanation it came from, worded as the machine page words it:
+    its factors (label, reading with unit, share) and its rule (either shape)."""
+    explanation = explanation or {}
+    words = Wording(document, step_hours=None, unit=str((explanation.get("verdict") or {}).get("time_unit") or "h"))
+    return {"factors": words.factors(factor_bars(explanation.get("top_factors") or [])),
+            "rule": _rule(explanation.get("rule"), words)}

@@ -80,6 +80,13 @@ HORIZONS_H: tuple[float, ...] = (1.0, 3.0, 6.0, 12.0, 24.0, 48.0)
 MAX_AHEAD_STEPS = 20_000  # steps to the longest horizon; beyond, training is refused (ValueError)
 HISTORY_ROWS = 48
 TREND_WINDOWS = (6, 24, 48)  # LOCAL_WINDOW among them: its fit is shared
+# The learned model's inputs in words, in trend_features' order, then the horizon: what a forecast's
+# `drivers` name (SHAP of the furthest horizon's projected change).
+DRIVER_WORDS = [*(f"{word} over the last {window} readings" for window in TREND_WINDOWS
+                  for word in ("trend", "level against the latest reading", "trend strength",
+                               "mean against the latest reading", "spread")),
+                "room to the low edge of normal", "room to the high edge of normal", "the horizon"]
+DRIVERS = 3
 LOCAL_WINDOW = 24
 TREND_GATE = 3.0
 DEFAULT_HORIZON_H = 168.0
@@ -438,11 +445,30 @@ def forecast_crossings(
         path = (current[:, None] + span[:, None] * result.predict_change(features))[:, : len(path_hours)]
         start = current
     ranges = machine_type_schema(document).ranges
-    return [
+    out = [
         _signal_forecast(signal, ranges.get(signal), float(current[i]), float(start[i]), path_hours, path[i],
                          method, float(slope[i]), min(horizon_h, float(path_hours[-1])) if result else horizon_h)
         for i, signal in enumerate(signals)
     ]
+    if result is not None and features is not None:
+        for item, drivers in zip(out, forecast_drivers(result, features, float(path_hours[-1])), strict=True):
+            item["drivers"] = drivers
+    return out
+
+
+def forecast_drivers(result: ForecasterResult, features: Array, horizon_h: float) -> list[list[dict[str, Any]]]:
+    """Per signal (row of trend features): what moves its projected change at `horizon_h` most,
+    as SHAP values in normal spans with their share of the total |SHAP| (engine.attribution)."""
+    from engine.attribution import attribute
+
+    explained = attribute(result.booster, with_horizons(features, [horizon_h]), names=DRIVER_WORDS,
+                          output="projected change, in normal spans")
+    magnitude = np.abs(explained.values)
+    total = np.maximum(magnitude.sum(axis=1, keepdims=True), 1e-12)
+    order = np.argsort(-magnitude, axis=1)[:, :DRIVERS]
+    return [[{"driver": DRIVER_WORDS[j], "contribution": round(float(magnitude[i, j] / total[i, 0]), 4),
+              "shap": round(float(explained.values[i, j]), 4)} for j in order[i] if magnitude[i, j] > 0]
+            for i in range(len(features))]
 
 
 def _signal_forecast(

@@ -12,7 +12,7 @@ with their count; the rest are bucketed into model steps, scored with the type's
 (`engine.scoring.score_columns`, every step sees its machine's earlier steps) and written.
 Cycle-indexed models (`time_scale` = `frames.CYCLE_TIME_SCALE`) write `window_end_cycle` and RUL in
 cycles (`rul_cycles`...) instead of a 1970 date and hours. `explain` adds the top factors of
-each prediction (`engine.explanation.factor_cells`: the API's top factors, their shares and SHAP values).
+each prediction (`engine.factors.factor_cells`: the API's top factors, their shares and SHAP values).
 Every written prediction is counted for billing (on a plan without overage, a file that would take
 the period past its included predictions is refused whole, before its output is written); none is
 stored as a Prediction row: the output
@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from django.db import transaction
 
 from billing.quotas import prediction_quota_check, prediction_quota_reserve
-from engine.explanation import factor_cells
+from engine.factors import factor_cells
 from engine.frames import cycle_of, frame_from_columns
 from engine.metadata import is_observation_type
 from engine.scoring import EXPLAIN_CHUNK, ModelSet, Scores, score_columns

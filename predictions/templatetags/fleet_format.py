@@ -37,3 +37,9 @@ def mode_label(name: str | None, document: Mapping[str, Any] | None) -> str:
 
 register.filter("reading", web_format.reading_text)  # {{ value|reading:unit }}: rounded, with its unit
 register.filter("number", number_text)  # {{ value|number }}: rounded to three significant digits
+
+
+@register.filter
+def work_order_why(explanation: Mapping[str, Any] | None, document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`{{ order.explanation|work_order_why:order.machine.machine_type.metadata }}`: its factors and rule worded."""
+    return web_format.work_order_why(explanation, document or {})

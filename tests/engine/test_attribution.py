@@ -12,14 +12,16 @@ import pytest
 import shap
 
 from engine.attribution import attribute
-from engine.bundles import ANOMALY, FAILURE, RUL
-from engine.explanation import SignalAttribution, horizon_words, recommendation
+from engine.bundles import ANOMALY, FAILURE, FORECAST, RUL
+from engine.explanation import horizon_words, recommendation, span_words
+from engine.factors import SignalAttribution
 from engine.features import FeatureSpec, window_features, window_steps
 from engine.local_rule import RuleSignal, level_columns, local_rules
 from engine.scoring import ModelSet, score_frame
 from engine.synthetic.simulator import simulate_fleet
 from engine.temporal import temporal_attribution
 from engine.training.classifier import default_horizon_h
+from engine.training.forecast import DRIVER_WORDS, with_horizons
 from engine.training.learners import fit
 from engine.training.search import Blend
 from engine.training.suite import train_suite
@@ -32,7 +34,8 @@ TYPE = "induction-motor-siemens-1la7"
 def models() -> ModelSet:
     document = library_get(TYPE)
     table = simulate_fleet(document, machines=24, seed=3)
-    suite = train_suite(table, document, horizon_h=default_horizon_h(table), seed=0, kinds=[FAILURE, RUL, ANOMALY])
+    kinds = [FAILURE, RUL, ANOMALY, FORECAST]
+    suite = train_suite(table, document, horizon_h=default_horizon_h(table), seed=0, kinds=kinds)
     return ModelSet(document, suite.bundles)
 
 
@@ -99,6 +102,20 @@ def test_the_suite_models_are_explained_exactly() -> None:
     detector = ms.detector()
     assert detector is not None
     np.testing.assert_allclose(attribute(detector, rows).total, detector.raw_score(rows), rtol=1e-4)
+
+
+def test_the_forecaster_is_explained_exactly_and_each_projection_names_its_drivers() -> None:
+    ms = models()
+    forecaster = ms.bundles[FORECAST].model
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(20, len(DRIVER_WORDS) - 1)).astype(np.float32)
+    rows = with_horizons(features, [forecaster.horizons_h[-1]])
+    explained = attribute(forecaster.booster, rows, names=DRIVER_WORDS)
+    np.testing.assert_allclose(explained.total, forecaster.booster.inplace_predict(rows), rtol=1e-4, atol=1e-5)
+    out = score_frame(ms, fleet(), rows="latest", forecast_horizon_h=48.0)
+    drivers = [signal["drivers"] for item in out for signal in item["explanation"]["forecast"]]
+    assert drivers and all(0 < len(d) <= 3 for d in drivers)
+    assert all(set(d[0]) == {"driver", "contribution", "shap"} and d[0]["driver"] in DRIVER_WORDS for d in drivers)
 
 
 def test_the_anomaly_closed_form_is_what_shaps_exact_explainer_gives() -> None:
@@ -239,5 +256,7 @@ def test_recommendation_for_a_normal_prediction_says_what_to_watch() -> None:
         "Clean the fins."
     assert recommendation({"prediction": False}, factors[1:], {}, "24 h") == \
         "No failure expected within 24 h; no signal stands out. Keep the usual inspections."
+    assert span_words(6, "h") == "6 h" and span_words(72, "h") == "72 h" and span_words(96, "h") == "4 days"
+    assert span_words(20, "cycles") == "20 cycles"
     assert horizon_words(168, "h") == "7 days" and horizon_words(24, "h") == "24 h" and horizon_words(20, "cycles") == \
         "20 cycles"

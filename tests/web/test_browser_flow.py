@@ -30,6 +30,7 @@ from machines.models import Upload
 from maintenance.models import Alert, WorkOrder
 from pdm_saas.celery import tenant_task_send
 from predictions.models import Prediction
+from predictions.selectors import machine_latest_prediction
 from predictions.tasks import fleet_score_task
 from tenants.models import Tenant
 from tests.conftest import reading_after_last
@@ -262,12 +263,22 @@ def test_a_day_of_scheduled_scoring_with_nothing_new_bills_nothing(page: Any, st
     assert page.locator("#usage b").first.inner_text() == before
 
 
-def test_machine_detail_explains_the_prediction(page: Any, stack: int, shots: Path) -> None:
+def test_machine_detail_explains_the_prediction(page: Any, stack: int, shots: Path, django_db_blocker: Any) -> None:
     page.goto(tenant_url(stack, "/"))
     page.locator("#fleet-body a", has_text="Mill-1").click()
     page.wait_for_selector("#signal-charts .uplot")  # the sensor charts rendered
     assert page.locator("#factors li").count() >= 1
     page.screenshot(path=str(shots / "machine-detail.png"), full_page=True)
+    # "When it happened": the scoring run's own attributions, a cell per signal and step.
+    with django_db_blocker.unblock(), tenant_context(tenant()):
+        latest = machine_latest_prediction(machine_id=Prediction.objects.filter(machine__name="Mill-1")[0].machine_id)
+        assert latest is not None
+        temporal = latest.explanation["temporal"]
+    cells = page.locator("#heatmap td.heat")
+    assert cells.count() == len(temporal["signals"]) * len(temporal["hours_ago"]) > 0
+    assert page.locator("#heatmap tbody th").all_inner_texts()[0].startswith(temporal["signals"][0]["label"])
+    assert "of what drove this prediction" in str(cells.last.get_attribute("title"))
+    page.screenshot(path=str(shots / "machine-explanation-heatmap.png"), full_page=True)
 
 
 def test_an_alert_becomes_a_work_order_that_is_closed(page: Any, stack: int, shots: Path,
@@ -380,6 +391,14 @@ def test_dashboard_fits_a_phone(browser: Any, page: Any, stack: int, shots: Path
         assert menu.is_visible() and menu.get_attribute("aria-expanded") == "false"
         assert not tab.get_by_role("link", name="Work orders").is_visible()
         tab.screenshot(path=str(shots / "fleet-phone.png"), full_page=True)
+        # A machine's page: its heatmap scrolls inside its card, the page stays the phone's width.
+        tab.locator("#fleet-body a", has_text="Mill-1").click()
+        tab.wait_for_selector("#heatmap")
+        overflow = tab.evaluate(f"document.documentElement.scrollWidth - {PHONE['width']}")
+        assert overflow <= 1, f"the machine page is {overflow}px wider than the phone"
+        tab.locator("#when-card").scroll_into_view_if_needed()
+        tab.screenshot(path=str(shots / "machine-explanation-phone.png"))
+        tab.goto(tenant_url(stack, "/"))
         menu.click()
         assert menu.get_attribute("aria-expanded") == "true"
         assert tab.get_by_role("link", name="Work orders").is_visible()

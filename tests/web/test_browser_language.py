@@ -1,12 +1,15 @@
 """Maintenance language first, model details behind "Advanced" (issue 16), in a real headless
 Chromium against a real ASGI server.
 
-One pump with a stored verdict whose explanation carries everything a new user stumbled on: a
-raw feature name (`flow_m3_h__std_12`), a stored rule worded in model steps, a z-score, SHAP
-wording, a raw failure mode key and an unrounded reading; and a model registry with `roc_auc`.
-By default the pages say it in the type's words and units; the Advanced switch shows the raw
-parts, is remembered in the browser across pages, and turns off again. On a phone the fleet
-shows each machine as a card with its failure mode, readings and alerts.
+One pump (P-101) with a stored verdict whose explanation, in the issue-18 contract, carries
+everything a new user would stumble on: a raw window-feature name (`flow_m3_h__std_12`), raw SHAP
+values in log-odds, the local rule's method and coverage, a raw failure mode key and an unrounded
+reading; and a model registry with `roc_auc`. A second pump (P-102) keeps an explanation stored
+before issue 18 (a global rule worded in model steps, a z-score, SHAP wording). By default the
+pages say it in the type's words and units (the factors' shares, the rule in sensor units, the
+"When it happened" heatmap); the Advanced switch shows the raw parts, is remembered in the browser
+across pages, and turns off again. On a phone the fleet shows each machine as a card with its
+failure mode, readings and alerts, and the heatmap scrolls inside its card.
 
 The tests run in file order and share one signed-in browser session.
 """
@@ -34,11 +37,60 @@ EMAIL = "engineer@plainwords.test"
 PASSWORD = "Correct-Horse-42"
 PHONE = {"width": 390, "height": 844}
 SCORED_AT = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # the window the stored verdict read
-EXPLANATION = {
+STEPS = 24  # of 2 h: the heatmap's columns
+
+
+def _factor(signal: str, label: str, value: float, unit: str, zone: str, share: float, shap: float,
+            direction: str, feature: str) -> dict[str, Any]:
+    return {"feature": signal, "signal": signal, "label": label, "value": value, "unit": unit, "zone": zone,
+            "contribution": share, "shap": shap, "direction": direction, "window_feature": feature,
+            "feature_label": feature.replace("__std_12", " spread over 12 steps"), "feature_value": 3.2}
+
+
+def _ramp(peak: float) -> list[float]:
+    """Attributions over the window's steps, oldest first: nothing until the last 6 steps."""
+    return [0.0] * (STEPS - 6) + [peak * k / 6 for k in range(1, 7)]
+
+
+EXPLANATION = {  # the issue-18 contract (engine/explanation.py)
+    "top_factors": [
+        _factor("flow_m3_h", "Flow rate", 141.2324, "m³/h", "warning", 0.4513, 1.4213, "raises risk",
+                "flow_m3_h__std_12"),
+        _factor("bearing_temp_c", "Pump bearing temperature", 61.04, "°C", "normal", 0.2, -0.63, "lowers risk",
+                "bearing_temp_c__mean_24")],
+    "other_signals_share": 0.3487, "shap_base": -2.75, "shap_output": "log-odds of failure within the horizon",
+    "recommendation": "Replace the mechanical seal cartridge.",
+    "failure_mode_label": "",  # stored before labels were: the page must look the key up
+    "confidence": "high", "confidence_value": 0.8,
+    "similar_past_cases": 4,
+    "similar_cases": [{"machine": "P-7", "failure_mode": "mechanical_seal_failure", "hours_before_failure": 30.0,
+                       "similarity": 0.91, "source": "real", "failed_at": "2026-09-14T03:00:00+00:00"},
+                      {"machine": "sim-17", "failure_mode": "mechanical_seal_failure", "hours_before_failure": 12.0,
+                       "similarity": 0.84, "source": "simulated"}],
+    "rule": {"text": "IF Flow rate > 130 m³/h THEN 85% chance of failure within 2 days",
+             "conditions": [{"signal": "flow_m3_h", "label": "Flow rate", "op": ">", "value": 130.0, "unit": "m³/h",
+                             "text": "Flow rate > 130 m³/h"}],
+             "outcome": "failure", "probability": 0.85, "fidelity": 0.93, "coverage": 0.4,
+             "method": "local surrogate (anchors)"},
+    "rul_factors": [_factor("seal_leak_ml_h", "Mechanical seal leakage", 22.5, "ml/h", "warning", 0.55, -40.2,
+                            "shortens the remaining life", "seal_leak_ml_h__max_12")],
+    "anomaly_factors": [_factor("flow_m3_h", "Flow rate", 141.2324, "m³/h", "warning", 0.7, 3.1,
+                                "makes it look unusual", "flow_m3_h__std_12")],
+    "mode_factors": [],
+    "temporal": {"steps_ago": list(range(STEPS - 1, -1, -1)), "hours_ago": [2.0 * k for k in range(STEPS - 1, -1, -1)],
+                 "signals": [{"signal": "flow_m3_h", "label": "Flow rate", "unit": "m³/h",
+                              "attribution": _ramp(0.4), "total": 1.4},
+                             {"signal": "bearing_temp_c", "label": "Pump bearing temperature", "unit": "°C",
+                              "attribution": _ramp(-0.18), "total": -0.63}],
+                 "summary": "The last 12 h carry 100% of what drove this prediction.",
+                 "output": "log-odds of failure within the horizon"},
+    "time_unit": "h",
+}
+OLD_EXPLANATION = {  # as stored before issue 18: signed log-odds, a global rule in model steps
     "top_factors": [{"signal": "flow_m3_h", "contribution": 1.4213, "feature": "flow_m3_h__std_12",
                      "feature_label": "flow_m3_h spread over 12 steps", "value": 141.2324, "zone": "warning"}],
     "recommendation": "Replace the mechanical seal cartridge.",
-    "failure_mode_label": "",  # stored before labels were: the page must look the key up
+    "failure_mode_label": "",
     "confidence": {"value": 0.8, "level": "high"},
     "similar_cases": [{"machine": "sim-17", "failure_mode": "mechanical_seal_failure", "hours_before_failure": 30.0,
                        "similarity": 0.91}],
@@ -47,8 +99,10 @@ EXPLANATION = {
     "time_unit": "h",
 }
 # What a new user must not meet on the pages by default, and what Advanced shows.
-RAW = ["SHAP contributions to the log-odds", "surrogate tree, fidelity 99%", "z = 4.37", "24 steps",
-       "flow_m3_h__std_12", "mechanical_seal_failure", "141.2324"]
+RAW = ["SHAP", "log-odds", "local surrogate (anchors)", "coverage 40%", "flow_m3_h__std_12",
+       "mechanical_seal_failure", "141.2324"]
+OLD_RAW = ["SHAP contributions to the log-odds", "surrogate tree, fidelity 99%", "z = 4.37", "24 steps",
+           "flow_m3_h__std_12", "mechanical_seal_failure", "141.2324"]
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +133,13 @@ def _seed() -> None:
     classifier = version("failure_classifier", {"f1": 0.71, "roc_auc": 0.9321, "recall": 0.75, "fpr": 0.05,
                                                 "rows": 200.0, "positive_rate": 0.1})
     version("rul_regressor", {"rmse": 31.5, "mae": 22.25})
-    Prediction.objects.create(
-        machine=pump, model_version=classifier, source="scheduled", window_end=SCORED_AT, horizon_h=48.0,
-        probability=0.83, predicted_failure=True, failure_mode="mechanical_seal_failure", rul_h=141.2324,
-        rul_lower_h=100.0, rul_upper_h=180.0, anomaly_score=0.995, health_score=21.0, confidence=0.8,
-        explanation=EXPLANATION, state="at_risk", risk=0.83, threshold=0.4, alarm=True)
+    older = machine_create(machine_type_id=pump_type.id, name="P-102", site="North")
+    for machine, explanation in ((pump, EXPLANATION), (older, OLD_EXPLANATION)):
+        Prediction.objects.create(
+            machine=machine, model_version=classifier, source="scheduled", window_end=SCORED_AT, horizon_h=48.0,
+            probability=0.83, predicted_failure=True, failure_mode="mechanical_seal_failure", rul_h=141.2324,
+            rul_lower_h=100.0, rul_upper_h=180.0, anomaly_score=0.995, health_score=21.0, confidence=0.8,
+            explanation=explanation, state="at_risk", risk=0.83, threshold=0.4, alarm=True)
     Alert.objects.create(machine=pump, failure_mode="mechanical_seal_failure", severity="critical",
                          probability=0.83, title="Mechanical seal failure expected")
 
@@ -97,9 +153,9 @@ def main_text(tab: Any) -> str:
     return str(tab.locator("main").inner_text())
 
 
-def machine_id() -> int:
+def machine_id(name: str = "P-101") -> int:
     with tenant_context(Tenant.objects.get(slug=SLUG)):
-        return int(Prediction.objects.get().machine_id)
+        return int(Prediction.objects.get(machine__name=name).machine_id)
 
 
 def test_the_pages_speak_maintenance_by_default(page: Any, stack: int, shots: Path, django_db_blocker: Any) -> None:
@@ -116,18 +172,49 @@ def test_the_pages_speak_maintenance_by_default(page: Any, stack: int, shots: Pa
     shown = main_text(page)
     for raw in RAW:
         assert raw not in shown, raw
-    # The same evidence in the type's words, units and a sensible rounding.
-    assert "Flow rate 141 m³/h (warning range)" in shown
-    assert "Flow rate: well above normal" in shown
-    assert "sim-17: Mechanical seal failure, 30.0 h before failure" in shown
+    # The same evidence in the type's words, units and a sensible rounding: each factor's share,
+    # the local rule in sensor units with how often it holds, what shortens the life, the cases.
+    assert "Flow rate 141 m³/h (warning range) raises risk" in shown and "45%" in shown
+    assert "All other signals together: 35%." in shown
     assert "What to check" in shown and "Replace the mechanical seal cartridge." in shown
+    assert "Confidence: high" in shown
+    assert "IF Flow rate > 130 m³/h THEN 85% chance of failure within 2 days" in shown
+    assert "It holds for 93% of similar situations." in shown
+    assert "What shortens its remaining life" in shown and "Mechanical seal leakage 22.5 ml/h" in shown
+    assert "What looks unusual" in shown
+    assert "4 similar past failures" in shown
+    assert "P-7: Mechanical seal failure, 30.0 h before failure on your machines failed 2026-09-14" in shown
+    assert "sim-17: Mechanical seal failure, 12.0 h before failure" in shown
     assert "Red bars push towards a failure" in shown
+    # When it happened: one coloured cell per signal and step, the latest at the right, in hours.
+    assert "When it happened" in shown and "The last 12 h carry 100% of what drove this prediction." in shown
+    assert page.locator("#heatmap td.heat").count() == 2 * STEPS
+    assert page.locator("#heatmap th.heat-step").last.inner_text() == "0"
+    assert page.locator("#heatmap th.heat-step").first.inner_text() == "46"
+    newest = page.locator("#heatmap tr[data-signal=flow_m3_h] td.heat").last
+    assert newest.get_attribute("title") == (
+        "Flow rate, at the latest reading: raises the risk, 20% of what drove this prediction")
+    assert "heat-up-5" in str(newest.get_attribute("class"))
+    red = newest.evaluate("td => getComputedStyle(td).backgroundColor")
+    assert red.startswith("rgba(197, 34, 31"), red  # the stylesheet's strongest red, not a blank cell
+    cooler = page.locator("#heatmap tr[data-signal=bearing_temp_c] td.heat").last
+    assert cooler.evaluate("td => getComputedStyle(td).backgroundColor").startswith("rgba(30, 142, 62")
     # No readings stored: the page says where to bring them, in the product.
     page.wait_for_selector("#signal-charts a")
     assert page.locator("#signal-charts a", has_text="upload a file").get_attribute("href") == (
         "/uploads/?type=centrifugal-pump")
     assert not page.locator("[data-advanced-toggle]").is_checked()
     page.screenshot(path=str(shots / "machine-plain.png"), full_page=True)
+    # An explanation stored before issue 18 still reads in plain words.
+    with django_db_blocker.unblock():
+        older = machine_id("P-102")
+    page.goto(url(stack, f"/machines/{older}/"))
+    shown = main_text(page)
+    for raw in OLD_RAW:
+        assert raw not in shown, raw
+    assert "Flow rate 141 m³/h (warning range)" in shown and "Flow rate: well above normal" in shown
+    assert "sim-17: Mechanical seal failure, 30.0 h before failure" in shown and "Confidence: high" in shown
+    assert "When it happened" not in shown
     page.goto(url(stack, "/models/"))
     models = main_text(page)
     assert "Rul Regressor" not in models and "roc_auc" not in models and "ROC-AUC" not in models
@@ -145,16 +232,21 @@ def test_advanced_shows_the_model_details_and_is_remembered(page: Any, stack: in
                                                             django_db_blocker: Any) -> None:
     with django_db_blocker.unblock():
         pump = machine_id()
+        older = machine_id("P-102")
     page.goto(url(stack, f"/machines/{pump}/"))
     page.locator("[data-advanced-toggle]").check()
     shown = main_text(page)
-    for raw in ("SHAP contributions to the log-odds", "surrogate tree, fidelity 99%", "z = 4.37",
-                "flow_m3_h__std_12", "mechanical_seal_failure"):
+    for raw in ("SHAP 1.421", "log-odds of failure within the horizon", "local surrogate (anchors)",
+                "coverage 40%", "flow_m3_h__std_12", "mechanical_seal_failure"):
+        assert raw in shown, raw
+    assert "Flow rate variability (m³/h, last 24 h)" in shown  # the factor's window: 12 steps of 2 h
+    page.screenshot(path=str(shots / "machine-advanced.png"), full_page=True)
+    page.goto(url(stack, f"/machines/{older}/"))  # the same choice on the older explanation
+    shown = main_text(page)
+    for raw in ("SHAP contributions to the log-odds", "surrogate tree, fidelity 99%", "z = 4.37", "flow_m3_h__std_12"):
         assert raw in shown, raw
     # The stored rule's "24 steps" reads as time even here: 24 steps of 2 h.
     assert "IF Flow rate variability (m³/h, last 2 days) > 12.5" in shown
-    assert "Flow rate variability (m³/h, last 24 h)" in shown  # the factor's window: 12 steps of 2 h
-    page.screenshot(path=str(shots / "machine-advanced.png"), full_page=True)
     page.goto(url(stack, "/models/"))  # another page, the same choice
     assert page.locator("[data-advanced-toggle]").is_checked()
     assert "ROC-AUC" in main_text(page)
@@ -186,5 +278,16 @@ def test_the_fleet_on_a_phone_shows_each_machine_as_a_card(browser: Any, page: A
         overflow = tab.evaluate(f"document.documentElement.scrollWidth - {PHONE['width']}")
         assert overflow <= 1, f"the page is {overflow}px wider than the phone"
         tab.screenshot(path=str(shots / "fleet-phone-cards.png"), full_page=True)
+        # The machine page's heatmap is wider than a phone: it scrolls inside its card, the page does not.
+        tab.goto(url(stack, f"/machines/{machine_id()}/"))
+        assert tab.locator("#heatmap").is_visible()
+        overflow = tab.evaluate(f"document.documentElement.scrollWidth - {PHONE['width']}")
+        assert overflow <= 1, f"the machine page is {overflow}px wider than the phone"
+        inside = tab.locator("#when-card .heatmap-wrap").evaluate("el => el.scrollWidth - el.clientWidth")
+        assert inside > 0, "the heatmap fits without scrolling: nothing to check"
+        # It opens on the latest steps, where a failure's evidence builds up; the signal names stay pinned.
+        newest = tab.locator("#heatmap tr[data-signal=flow_m3_h] td.heat").last.bounding_box()
+        name = tab.locator("#heatmap tr[data-signal=flow_m3_h] th").bounding_box()
+        assert newest and name and newest["x"] + newest["width"] <= PHONE["width"] and name["x"] >= 0, (newest, name)
     finally:
         phone.close()

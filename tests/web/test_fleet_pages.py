@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from django.utils.html import escape
 from django_tenants.utils import tenant_context
 
 from jobs.models import Job
@@ -22,7 +23,10 @@ from machines.services import machine_create, machine_type_adopt
 from maintenance.models import Alert
 from pdm_saas.celery import app as celery_app
 from predictions.models import Dataset, ModelVersion, Prediction
+from predictions.services.scoring import machine_predict
 from predictions.services.training import ONBOARD_KIND
+from predictions.web_format import heatmap
+from predictions.wording import share_text
 
 pytestmark = pytest.mark.django_db
 TYPE = "ai4i-milling-machine"
@@ -100,6 +104,150 @@ def test_the_machine_page_shows_the_explanation_and_chart_data(client_for: Any, 
     assert data["readings"]["signals"]["torque_nm"] == [40.0, 41.0, 42.0, 43.0, 44.0]
     assert data["predictions"]["probability"] == [0.9]
     assert data["forecast"][0]["signal"] == "torque_nm"
+
+
+def _factor(signal: str, label: str, value: float, unit: str, share: float, shap: float, direction: str,
+            feature: str) -> dict[str, Any]:
+    """A factor as explanations have stored it since issue 18 (engine.explanation.factor_lists)."""
+    return {"feature": signal, "signal": signal, "label": label, "value": value, "unit": unit, "zone": "normal",
+            "contribution": share, "shap": shap, "direction": direction, "window_feature": feature,
+            "feature_label": feature, "feature_value": value}
+
+
+# A normal prediction explained in the issue-18 contract: shares, a local rule in sensor units, RUL
+# and anomaly factors, counted similar cases (one real), and the attributions of 3 signals x 4 steps.
+NEW_EXPLANATION = {
+    "top_factors": [_factor("torque_nm", "Torque", 44.0, "N·m", 0.45, 0.83, "raises risk", "torque_nm__max_24"),
+                    _factor("tool_wear_min", "Tool wear", 120.0, "min", 0.3, -0.55, "lowers risk",
+                            "tool_wear_min__last_6")],
+    "other_signals_share": 0.25, "shap_base": -3.1, "shap_output": "log-odds of failure within the horizon",
+    "recommendation": "No failure expected within 12 h. Watch Torque (44 N·m): it weighs most on the risk now.",
+    "failure_mode_label": "", "confidence": "medium", "confidence_value": 0.41,
+    "similar_past_cases": 12,
+    "similar_cases": [{"machine": "Mill-2", "failure_mode": "tool_wear_failure", "hours_before_failure": 6.0,
+                       "similarity": 0.8, "source": "real", "failed_at": "2026-10-03T08:00:00+00:00"},
+                      {"machine": "sim-0004", "failure_mode": "power_failure", "hours_before_failure": 0.0,
+                       "similarity": 0.6, "source": "simulated"}],
+    "rule": {"text": "IF Torque > 43.5 N·m AND Tool wear <= 130 min THEN 8% chance of failure within 12 h",
+             "conditions": [{"signal": "torque_nm", "label": "Torque", "op": ">", "value": 43.5, "unit": "N·m",
+                             "text": "Torque > 43.5 N·m"}],
+             "outcome": "normal", "probability": 0.08, "fidelity": 0.92, "coverage": 0.31,
+             "method": "local surrogate (anchors)"},
+    "rul_factors": [_factor("tool_wear_min", "Tool wear", 120.0, "min", 0.7, -12.0, "shortens the remaining life",
+                            "tool_wear_min__last_6"),
+                    _factor("torque_nm", "Torque", 44.0, "N·m", 0.3, 5.0, "lengthens the remaining life",
+                            "torque_nm__mean_24")],
+    "anomaly_factors": [_factor("air_temp_k", "Air temperature", 303.0, "K", 0.6, 0.2, "makes it look unusual",
+                                "air_temp_k__delta_24")],
+    "mode_factors": [],
+    "temporal": {"steps_ago": [3, 2, 1, 0], "hours_ago": [1.5, 1.0, 0.5, 0.0],
+                 "signals": [{"signal": "torque_nm", "label": "Torque", "unit": "N·m",
+                              "attribution": [0.0, 0.1, 0.2, 0.4], "total": 0.7},
+                             {"signal": "tool_wear_min", "label": "Tool wear", "unit": "min",
+                              "attribution": [-0.05, -0.05, -0.1, -0.1], "total": -0.3},
+                             {"signal": "air_temp_k", "label": "Air temperature", "unit": "K",
+                              "attribution": [0.0, 0.0, 0.0, 0.0], "total": 0.0}],
+                 "summary": "The last 1 h carry 72% of what drove this prediction.",
+                 "output": "log-odds of failure within the horizon"},
+    "time_unit": "h",
+}
+
+
+def test_the_machine_page_explains_a_prediction_of_the_new_shape(client_for: Any, mill: Machine) -> None:
+    """Shares, the local rule for everyone with how often it holds, what to watch (a normal
+    prediction), remaining-life and unusual factors, counted similar failures with the real one
+    marked, and the heatmap: one cell per signal and step, each titled in words."""
+    _predict(mill, probability=0.1, health=90, explanation=NEW_EXPLANATION)
+    page = client_for("viewer").get(f"/machines/{mill.id}/").content.decode()
+    factors = page[page.index('id="factors"'):page.index('id="other-signals"')]
+    assert "Torque" in factors and "44 N·m (normal range)" in factors and ">45%<" in factors
+    assert "raises risk" in factors and "30%" in factors and "lowers risk" in factors
+    assert 'data-width="45.0"' in factors  # the bar's length is the share itself
+    assert "All other signals together: 25%." in page
+    assert "What to watch" in page and "What to check" not in page and "Watch Torque (44 N·m)" in page
+    assert '<span class="badge" id="confidence">medium</span>' in page
+    assert "IF Torque &gt; 43.5 N·m AND Tool wear &lt;= 130 min THEN 8% chance of failure within 12 h" in page
+    rule = page[page.index('id="rule"') - 40:page.index('id="rule"')]
+    assert "advanced" not in rule  # in sensor units: shown to everyone
+    assert "It holds for 92% of similar situations." in page
+    assert "What shortens its remaining life" in page and 'id="rul-factors"' in page
+    shortening = page[page.index('id="rul-factors"'):page.index("What looks unusual")]
+    assert "Tool wear" in shortening and "70%" in shortening and "Torque" not in shortening  # it lengthens it
+    assert "Air temperature" in page[page.index('id="unusual-factors"'):]
+    assert "12 similar past failures" in page
+    cases = page[page.index('id="similar-cases"'):]
+    assert "Mill-2: Tool wear failure (TWF), 6.0 h before failure" in cases and "on your machines" in cases
+    assert "failed 2026-10-03" in cases and "sim-0004: Power failure (PWF), at the failure" in cases
+    assert cases.count("on your machines") == 1
+    heat = page[page.index('id="heatmap"'):page.index("</table>", page.index('id="heatmap"'))]
+    assert "The last 1 h carry 72% of what drove this prediction." in page
+    assert heat.count('<td class="heat ') == 3 * 4
+    assert "Hours ago →" in heat and [c.split("<")[0] for c in heat.split('class="heat-step"')[1:]] == [
+        ' title="1.5 h ago">1.5', ' title="1 h ago">1', ' title="0.5 h ago">0.5', ' title="at the latest reading">0']
+    # Titles in words, shares of all the cells (|0.4| of 1.0); intensity against the largest cell.
+    assert 'class="heat heat-up-5" title="Torque, at the latest reading: raises the risk, 40% of what drove ' \
+           'this prediction"' in heat
+    assert 'class="heat heat-down-1" title="Tool wear, 1.5 h ago: lowers the risk, 5% of' in heat
+    assert 'class="heat heat-down-2" title="Tool wear, 0.5 h ago: lowers the risk, 10% of' in heat
+    assert 'title="Air temperature, 1 h ago: no weight"' in heat
+
+
+def test_the_heatmap_counts_cycles_for_cycle_indexed_data_and_days_for_long_windows() -> None:
+    signals = [{"signal": "t30", "label": "HPC outlet temperature", "unit": "°R", "attribution": [0.1, -0.3, None]}]
+    cycles = heatmap({"hours_ago": [2.0, 1.0, 0.0], "signals": signals, "summary": ""}, "cycles")
+    assert cycles is not None and cycles["axis_label"] == "cycles ago"
+    assert [c["when"] for c in cycles["columns"]] == ["2 cycles ago", "1 cycle ago", "at the latest reading"]
+    assert [c["css"] for c in cycles["rows"][0]["cells"]] == ["heat-up-2", "heat-down-5", "heat-0"]  # None: no weight
+    days = heatmap({"hours_ago": [96.0, 48.0, 24.0], "signals": signals}, "h")
+    assert days is not None and [c["text"] for c in days["columns"]] == ["4", "2", "1"] and days["axis"] == "days"
+    assert heatmap(None, "h") is None and heatmap({"hours_ago": [0.0], "signals": []}, "h") is None
+
+
+def test_the_machine_page_still_reads_an_old_explanation(client_for: Any, mill: Machine) -> None:
+    """Predictions stored before issue 18 keep their shape (signed log-odds as `contribution`,
+    confidence as {value, level}, a global rule in feature words, no heatmap): the page words them."""
+    explanation = {"top_factors": [{"signal": "torque_nm", "contribution": -1.2, "value": 44.0, "zone": "warning",
+                                    "feature": "torque_nm__std_12", "feature_label": "torque_nm spread over 12 steps"},
+                                   {"signal": "tool_wear_min", "contribution": 0.6, "value": 150.0}],
+                   "confidence": {"value": 0.7, "level": "high"},
+                   "rule": {"text": "IF torque_nm spread over 24 steps > 3.1 THEN failure", "fidelity": 0.9},
+                   "similar_cases": [{"machine": "sim-1", "failure_mode": "tool_wear_failure",
+                                      "hours_before_failure": 3.0, "similarity": 0.5}],
+                   "unusual_signals": [{"signal": "torque_nm", "feature": "torque_nm__std_12", "z": 4.0}]}
+    _predict(mill, probability=0.9, health=10, explanation=explanation)
+    page = client_for("viewer").get(f"/machines/{mill.id}/").content.decode()
+    factors = page[page.index('id="factors"'):page.index("</ul>", page.index('id="factors"'))]
+    assert "Torque" in factors and "lowers risk" in factors and "raises risk" in factors
+    assert 'data-width="100.0"' in factors and 'data-width="50.0"' in factors  # against the strongest
+    assert '<span class="badge" id="confidence">high</span>' in page
+    assert "Similar past failures" in page and "sim-1: Tool wear failure (TWF), 3.0 h before failure" in page
+    assert "Torque: well above normal" in page
+    rule = page[page.index('<code id="rule">') - 80:page.index('<code id="rule">')]
+    assert 'class="advanced"' in rule  # the old global rule stays under Advanced
+    assert "When it happened" not in page and 'id="heatmap"' not in page and "It holds for" not in page
+
+
+def test_the_machine_page_shows_the_engine_s_own_explanation_and_heatmap(client_for: Any, world: Any,
+                                                                        trained_motor: Any) -> None:
+    """A prediction the trained models just made (ABB-101, at one-day steps): the heatmap has a
+    cell per signal and step the engine attributed, in days, and each factor its share."""
+    machine = Machine.objects.get(id=trained_motor.machine_id)
+    explanation = machine_predict(machine=machine).explanation
+    temporal = explanation["temporal"]
+    page = client_for("viewer").get(f"/machines/{machine.id}/").content.decode()
+    heat = page[page.index('id="heatmap"'):page.index("</table>", page.index('id="heatmap"'))]
+    assert heat.count('<td class="heat ') == len(temporal["signals"]) * len(temporal["hours_ago"]) > 0
+    assert heat.count("<tr data-signal=") == len(temporal["signals"])
+    assert "Days ago →" in heat and 'title="1 day ago">1<' in heat
+    first = temporal["signals"][0]
+    assert f'<th scope="row">{first["label"]} <span class="muted">({first["unit"]})</span></th>' in heat
+    assert f'title="{first["label"]}, at the latest reading: ' in heat
+    if temporal["summary"]:
+        assert temporal["summary"] in page
+    top = explanation["top_factors"][0]
+    factors = page[page.index('id="factors"'):page.index("</ul>", page.index('id="factors"'))]
+    assert top["label"] in factors and f">{share_text(top['contribution'])}<" in factors
+    assert top["direction"] in factors and escape(explanation["rule"]["text"]) in page
 
 
 def test_scoring_now_needs_the_predict_role_and_says_why_it_cannot(client_for: Any, mill: Machine) -> None:

@@ -76,6 +76,27 @@ def test_detail_shows_the_work_order_and_its_history(client_for, world, order):
     assert "Close work order" not in html and 'name="action"' not in html  # viewers see, never act
 
 
+def test_detail_words_the_factors_of_a_new_explanation(client_for, world, motor):
+    """Since issue 18 a factor carries its label, reading, unit and share: the page shows those,
+    the local rule in sensor units with how often it holds, and the raw names only for Advanced."""
+    factors = [{"feature": "winding_temp_c", "signal": "winding_temp_c", "label": "Stator winding temperature (PT100)",
+                "value": 141.234, "unit": "°C", "zone": "critical", "contribution": 0.62, "shap": 1.9,
+                "direction": "raises risk", "window_feature": "winding_temp_c__max_24"}]
+    rule = {"text": "IF Stator winding temperature (PT100) > 135 °C THEN 85% chance of failure within 7 days",
+            "conditions": [], "fidelity": 0.9, "coverage": 0.2, "method": "local surrogate (anchors)"}
+    with tenant_context(world.acme):
+        alert = alert_raise(machine_id=motor.id, failure_mode="bearing_wear", probability=0.9,
+                            explanation={"top_factors": factors, "rule": rule, "confidence": "high"}).alert
+        order = work_order_create(machine_id=motor.id, alert_id=alert.id, title="Winding", actor_id=None)
+    html = client_for("viewer").get(_url(order)).content.decode()
+    listed = html[html.index('id="work-order-factors"'):html.index("</ul>", html.index('id="work-order-factors"'))]
+    assert "<strong>Stator winding temperature (PT100)</strong> 141 °C" in listed and "(critical range)" in listed
+    assert "62% of the evidence, raises risk" in listed
+    assert '<span class="advanced muted">' in listed and "winding_temp_c__max_24" in listed
+    assert "IF Stator winding temperature (PT100) &gt; 135 °C THEN 85% chance" in html
+    assert "It holds for 90% of similar situations." in html
+
+
 def test_assign_to_a_member_and_set_a_due_date(client_for, world, order):
     response = client_for("engineer").post(_url(order), {"action": "assign", "assignee": world.viewer.id,
                                                          "due_at": "2026-12-01T08:00"}, follow=True)
