@@ -147,6 +147,14 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
         as a job (409 while a challenger of the type is pending)."""
         return _type_job(request, RetrainSerializer, retraining.challenger_start)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], url_path="explanation")
+    def global_explanation(self, request: Request, pk: str) -> Response:
+        """What the model looks at overall (docs/models.md, "Global explanations"): signals by mean
+        |SHAP| share, the summary and dependence points; {} for versions trained before."""
+        version = ModelVersion.objects.only("id", "global_explanation").get(id=self.get_object().id)
+        return Response(version.global_explanation or {})
+
     @extend_schema(responses=ChallengerStatusSerializer)
     @action(detail=True, methods=["get"], url_path="challenger")
     def challenger_status(self, request: Request, pk: str) -> Response:
