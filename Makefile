@@ -41,7 +41,7 @@ test: $(STAMP) ## run the whole test suite, then its calendar-dependent tests un
 	PY=$(PY) $(WITH_SERVICES) sh scripts/shifted_clock_tests.sh $(PYTEST_ARGS)
 
 screenshots: $(STAMP) ## refresh docs/screenshots/ by running the browser suite
-	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py tests/web/test_browser_insights.py -q
+	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py tests/web/test_browser_insights.py tests/web/test_browser_model_explanations.py -q
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .

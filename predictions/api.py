@@ -63,7 +63,8 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """Trained models per machine type; admins promote, roll back and archive."""
 
-    queryset = ModelVersion.objects.select_related("machine_type", "machine")
+    # The global explanation is the model page's (some 40 kB a version), not the API's.
+    queryset = ModelVersion.objects.select_related("machine_type", "machine").defer("global_explanation")
     serializer_class = ModelVersionSerializer
     filterset_fields = ["kind", "status", "machine_type__key", "data_source"]
     ordering_fields = ["created_at", "number"]
@@ -145,6 +146,14 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
         """Retrain the type's classifier and RUL regressor as a challenger that scores in shadow,
         as a job (409 while a challenger of the type is pending)."""
         return _type_job(request, RetrainSerializer, retraining.challenger_start)
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], url_path="explanation")
+    def global_explanation(self, request: Request, pk: str) -> Response:
+        """What the model looks at overall (docs/models.md, "Global explanations"): signals by mean
+        |SHAP| share, the summary and dependence points; {} for versions trained before."""
+        version = ModelVersion.objects.only("id", "global_explanation").get(id=self.get_object().id)
+        return Response(version.global_explanation or {})
 
     @extend_schema(responses=ChallengerStatusSerializer)
     @action(detail=True, methods=["get"], url_path="challenger")

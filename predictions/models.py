@@ -87,6 +87,11 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(default=dict, blank=True)  # held-out, see docs/models.md
     baseline = models.JSONField(default=dict, blank=True)  # the trivial model on the same rows
     feature_importance = models.JSONField(default=list, blank=True)
+    # Mean |SHAP| importance, summary and dependence points on held-out machines
+    # (engine.global_explain); {} for kinds without one and versions trained before it. Its own
+    # column, not a key of `metrics` or `params` (which the pages list key by key): some 40 kB
+    # that only the version's page reads, deferred by every other query.
+    global_explanation = models.JSONField(default=dict, blank=True)
     training_seconds = models.FloatField(default=0)
     artifact_path = models.CharField(max_length=300)  # relative to the tenant's folder
     artifact_sha256 = models.CharField(max_length=64)

@@ -209,7 +209,7 @@ def model_version_list(*, machine_type_id: int | None = None, status: str = "") 
     """Versions with their type, machine and dataset, grouped by type (by name), then machine and
     kind, newest first; without the large JSON documents a list does not show."""
     versions = (ModelVersion.objects.select_related("machine_type", "machine", "dataset")
-                .defer("feature_importance", "baseline", "params")
+                .defer("feature_importance", "global_explanation", "baseline", "params")
                 .order_by("machine_type__name", "machine_type_id", "machine_id", "kind", "-number"))
     if machine_type_id is not None:
         versions = versions.filter(machine_type_id=machine_type_id)

@@ -2,8 +2,11 @@
 
 One entry point for the onboarding pipeline, real-data training and the benchmarks:
 `train_suite(table, document, horizon_h=...)` -> bundles by kind, their timings and the
-training table's fingerprint. The classifier's bundle carries the surrogate rule tree, the
-past-failure case base and the global feature importance (`engine.explain`). The anomaly
+training table's fingerprint. The classifier's bundle carries the surrogate rule tree and the
+past-failure case base (`engine.explain`); the classifier's and the RUL regressor's carry their
+global explanation (mean |SHAP| importance, summary and dependence points on held-out machines:
+`engine.global_explain`) and the feature ranking it gives as "importance" (by total gain when
+too few machines are held out to explain). The anomaly
 detector and the forecaster are imported lazily so a process that only classifies never loads
 them. No Django imports.
 """
@@ -19,11 +22,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from engine.attribution import LOG_ODDS
 from engine.baselines import typical_spreads
 from engine.bundles import ANOMALY, FAILURE, FORECAST, KINDS, RUL, Bundle
 from engine.explain import CaseBase, Surrogate, global_importance
 from engine.features import FeatureSpec, document_signals
-from engine.frames import DEFAULT_STEP_HOURS
+from engine.frames import DEFAULT_STEP_HOURS, time_unit_of
+from engine.global_explain import held_out_explanation, importance_items
 from engine.metadata import MachineTypeLike
 from engine.splits import split_train_validation_test
 from engine.synthetic.scales import scale_from_metadata
@@ -116,6 +121,8 @@ def train_suite(
                 options.update(search=search, progress=_scaled(report, index, len(steps)))
             if kind == RUL and rul_cap_h is not None and start_from is None:
                 options["cap_h"] = rul_cap_h
+            if kind == RUL:
+                options["time_scale"] = time_scale
             if kind == FORECAST:
                 options["horizons"] = forecast_horizons(step_hours)
             suite.bundles[kind] = _TRAINERS[kind](table, document, horizon_h=horizon_h, seed=seed, spec=spec,
@@ -205,7 +212,9 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int, feat
         features[sample], result.predict(features[sample]), test_features=features[test],
         test_decisions=result.predict(features[test]), horizon_h=result.horizon_h, seed=seed,
     )
-    importance = global_importance(result.booster, result.feature_names)
+    view = held_out_explanation(result.booster, features, held_out=test, trained=train, names=result.feature_names,
+                                output=LOG_ODDS, seed=seed)
+    importance = _importance(view, result.booster, result.feature_names)
     position = {name: i for i, name in enumerate(result.feature_names)}
     cases = CaseBase.build(
         features[train], label[train], machines=machines[train],
@@ -213,22 +222,38 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int, feat
         time_to_failure=column_numpy(table, "time_to_failure_h").astype(np.float64)[train],
         importance_order=[position[item["feature"]] for item in importance], seed=seed,
     )
-    return {"surrogate": surrogate.to_json(), "cases": cases.to_arrays(), "importance": importance}
+    return {"surrogate": surrogate.to_json(), "cases": cases.to_arrays(), "importance": importance,
+            **({"global_explanation": view} if view is not None else {})}
+
+
+def _importance(view: dict[str, Any] | None, model: Any, names: Sequence[str]) -> list[dict[str, Any]]:
+    """The features ranked by mean |SHAP| where there is a global view, else by total gain."""
+    return importance_items(view) if view is not None else global_importance(model, names)
 
 
 def _rul(table: pa.Table, document: MachineTypeLike, *, horizon_h: float, seed: int, spec: FeatureSpec,
          features: _Features, init: Bundle | None = None, rounds: int | None = None,
          search: SearchSettings | None = None, progress: Progress | None = None,
-         cap_h: float | None = None) -> Bundle:
+         cap_h: float | None = None, time_scale: float = 1.0) -> Bundle:
     extra: dict[str, Any] = {"spec": spec, "search": search, "progress": progress, "cap_h": cap_h}
     if init is not None:
         extra = {"init": _continued(init), "rounds": rounds, "spec": init.model.spec,
                  "cap_h": init.model.cap_h, "params": FINE_TUNE_PARAMS}
+    matrix = features.matrix(extra["spec"])
     try:
-        result = train_rul_regressor(table, document, seed=seed, features=features.matrix(extra["spec"]), **extra)
+        result = train_rul_regressor(table, document, seed=seed, features=matrix, **extra)
     except ValueError as exc:
         raise _NotTrainable(str(exc)) from exc
-    return Bundle(RUL, result, {"importance": global_importance(result.booster, result.feature_names)})
+    # Explained on the rows its metrics are measured on: the held-out machines' failing runs.
+    known = ~np.isnan(column_numpy(table, "time_to_failure_h").astype(np.float64))
+    train, _, test = split_train_validation_test(column_numpy(table, "machine").astype(str), seed=seed)
+    unit = "hours" if time_unit_of(time_scale) == "h" else "cycles"
+    view = held_out_explanation(result.booster, matrix, held_out=test & known, trained=train & known,
+                                names=result.feature_names, output=f"{unit} of remaining life", seed=seed)
+    extra_out: dict[str, Any] = {"importance": _importance(view, result.booster, result.feature_names)}
+    if view is not None:
+        extra_out["global_explanation"] = view
+    return Bundle(RUL, result, extra_out)
 
 
 def _anomaly(table: pa.Table, document: MachineTypeLike, *, horizon_h: float, seed: int,

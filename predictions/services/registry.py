@@ -169,6 +169,7 @@ def model_version_register(
             machine_type=machine_type, machine=machine, kind=bundle.kind, number=latest + 1, dataset=dataset,
             data_source=dataset.source, data_fingerprint=dataset.fingerprint, parent=parent, params=dict(params or {}),
             metrics=metrics, baseline=baseline, feature_importance=bundle.extra.get("importance", []),
+            global_explanation=json_safe(bundle.extra.get("global_explanation") or {}),
             training_seconds=training_seconds, artifact_path=relative, artifact_sha256=sha, job_id=job_id,
         )
         ModelEvent.objects.create(version=version, action="trained", details={"dataset": dataset.id})

@@ -206,7 +206,8 @@ def feature_words(version: ModelVersion, feature: str) -> str:
 
 
 def importance_bars(version: ModelVersion) -> list[dict[str, Any]]:
-    """The top features by share of total gain, scaled so the strongest fills its track."""
+    """The top features by their stored share (of the mean |SHAP|; of the total gain for versions
+    trained before the global views), scaled so the strongest fills its track."""
     items = [i for i in (version.feature_importance or []) if isinstance(i.get("importance"), int | float)]
     items = sorted(items, key=lambda i: -i["importance"])[:TOP_FEATURES]
     strongest = max((i["importance"] for i in items), default=0) or 1

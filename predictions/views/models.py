@@ -52,6 +52,7 @@ from predictions.views.model_display import (
     search_context,
     version_time_unit,
 )
+from predictions.views.model_plots import global_context
 from predictions.wording import signal_text
 
 # --- the list ---------------------------------------------------------------------------------
@@ -116,6 +117,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "metrics": metric_rows(version),
         "confusion": confusion_of(version.metrics or {}) if version.kind == K.FAILURE_CLASSIFIER else None,
         "importance": importance_bars(version),
+        **global_context(version),
         "search": search_context(version),
         "params": [(name, number(value)) for name, value in flatten(version.params or {})],
         "events": model_events(version_id=version.id),

@@ -34,6 +34,12 @@ def test_onboarding_registers_champions_with_provenance_and_metrics(trained_moto
     assert classifier.metrics["fpr"] <= 0.1
     assert classifier.feature_importance and classifier.feature_importance[0]["importance"] > 0
     rul = champions.get(kind="rul_regressor")
+    # The global views reach the registry, and the stored importance is their mean |SHAP| ranking.
+    for version, output in ((classifier, "log-odds of failure within the horizon"), (rul, "remaining life")):
+        view = version.global_explanation
+        assert output in view["output"] and view["signals"] and view["dependence"]
+        assert version.feature_importance[0]["feature"] == view["features"][0]["feature"]
+    assert not champions.get(kind="anomaly_detector").global_explanation
     assert rul.metrics["r2"] > 0.3 and rul.metrics["rmse"] < rul.baseline["rmse"]
     # The registry keeps the interval coverage measured on held-out machines, the target beside it.
     models = registry.model_set_for(machine_type=MachineType.objects.get(id=trained_motor.machine_type_id))

@@ -7,6 +7,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from machines.models import MachineType
+from predictions.models import ModelVersion
 from tests.predictions.conftest import TRAINED_TYPE, failing_run_readings
 
 JSON = "application/json"
@@ -68,3 +69,14 @@ def test_a_second_tenant_and_a_viewer_cannot_get_an_explained_prediction(trained
     assert client_for("globex_owner", tenant=world.globex).get(f"/api/v1/predictions/{made['id']}/").status_code == 404
     assert client_for("viewer").post("/api/v1/predictions/", {"machine": "ABB-101"},
                                      content_type=JSON).status_code == 403
+
+
+def test_a_models_global_explanation_is_served_to_its_tenant_only(trained_motor, client_for, world):
+    with tenant_context(world.acme):
+        version = ModelVersion.objects.filter(machine_type__key=TRAINED_TYPE, kind="failure_classifier").latest("id")
+    url = f"/api/v1/models/{version.id}/explanation/"
+    body = client_for("viewer").get(url).json()
+    assert sum(item["importance"] for item in body["signals"]) == pytest.approx(1, abs=1e-3)
+    assert body["output"] and body["summary"] and body["dependence"]
+    assert client_for("globex_owner", tenant=world.globex).get(url).status_code == 404
+    assert client_for(None).get(url).status_code in (401, 403)

@@ -28,9 +28,11 @@ S = ModelVersion.Status
 
 
 def challenger_pending(*, machine_type_id: int) -> ModelVersion | None:
-    """The type's classifier challenger in shadow, if any."""
-    return ModelVersion.objects.filter(machine_type_id=machine_type_id, machine__isnull=True, kind=FAILURE,
-                                       status=S.CANDIDATE, shadow_since__isnull=False).first()
+    """The type's classifier challenger in shadow, if any (shadow scoring asks on every call: without
+    the model page's global explanation)."""
+    pending = ModelVersion.objects.filter(machine_type_id=machine_type_id, machine__isnull=True, kind=FAILURE,
+                                          status=S.CANDIDATE, shadow_since__isnull=False)
+    return pending.defer("global_explanation").first()
 
 
 def _job_pending(machine_type_id: int) -> Job | None:

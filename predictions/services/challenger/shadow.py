@@ -49,7 +49,8 @@ def shadow_models(*, machine_type: MachineType, machine_id: int | None = None) -
     versions = dict(champion_versions(machine_type_id=machine_type.id))
     rul_id = (challenger.params.get("challenger") or {}).get("rul_id")
     versions[FAILURE] = challenger
-    rul = ModelVersion.objects.filter(id=rul_id, status=S.CANDIDATE).first() if rul_id else None
+    rul = (ModelVersion.objects.filter(id=rul_id, status=S.CANDIDATE).defer("global_explanation").first()
+           if rul_id else None)
     if rul is not None:
         versions[RUL] = rul
     key = (connection.schema_name, tuple(sorted((k, v.id, v.artifact_sha256) for k, v in versions.items())))
