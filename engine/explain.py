@@ -1,15 +1,13 @@
 """Pieces of an explanation fitted at training and applied per row: the feature words, similar past
-cases, the confidence and the global importance by gain. No Django imports. The explanation itself
-(SHAP factors, the local rule, the time heatmap) is built in `engine.explanation`.
+cases, the confidence and the global importance by gain (for models without a SHAP global view).
+No Django imports. The explanation itself (SHAP factors, the local rule, the time heatmap) is
+built in `engine.explanation`.
 
 - **Similar past cases**: up to `MAX_CASES` training rows that were within the horizon of a
   failure, standardised by the training rows' median and IQR over the most important features,
   joined by the tenant's own real failures (`CaseBase.from_real`, standardised alike); the nearest
   by RMS standardised distance are the failures this machine looks most like, a real one within
   the similarity radius first (`CaseBase.nearest`).
-- **Surrogate**: a depth-3 decision tree fitted to the classifier's decisions on the training
-  rows, stored with its fidelity (kept for the bundles that carry one; predictions now get a local
-  rule per prediction, `engine.local_rule`).
 - **Confidence** is how far the probability sits from the decision threshold, on each side's own
   scale: 0 at the threshold, 1 at probability 0 or 1.
 
@@ -25,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
-from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import ThreadpoolController
 
 from engine.features import MAINTENANCE_FEATURE
@@ -37,7 +34,6 @@ SIMULATED, REAL = "simulated", "real"  # where a past case comes from
 SIMILAR_RADIUS = 1.0  # RMS standardised distance of a similar case (similarity >= 0.5; CaseBase)
 SCAN_K = 8  # up to this many nearest cases, found by repeated argmin rather than a partial sort
 DISTANCE_CELLS = 250_000  # (rows x cases) distances at once: 2 MB of float64 stay in the CPU cache
-SURROGATE_DEPTH = 3
 _STAT_WORDS = {
     "mean": "mean", "std": "spread", "min": "minimum", "max": "maximum", "last": "latest", "slope": "trend",
     "delta": "change from mean",
@@ -72,74 +68,6 @@ def global_importance(booster: Any, names: Sequence[str], *, limit: int = 30) ->
     ranked = sorted(((gains.get(n, 0.0) / total, n) for n in names), reverse=True)[:limit]
     return [{"feature": n, "label": feature_label(n), "signal": factor_of(n), "importance": round(s, 5)}
             for s, n in ranked if s > 0]
-
-
-@dataclass
-class Surrogate:
-    """A shallow tree mimicking the classifier, stored as arrays (see the module docstring)."""
-
-    left: list[int]
-    right: list[int]
-    feature: list[int]
-    threshold: list[float]
-    missing_left: list[bool]
-    positive_share: list[float]  # of the classifier's positives among training rows at each node
-    fidelity: float
-    horizon_h: float
-
-    @classmethod
-    def fit(cls, features: Array, decisions: Array, *, test_features: Array, test_decisions: Array,
-            horizon_h: float, seed: int = 0) -> Surrogate:
-        tree = DecisionTreeClassifier(max_depth=SURROGATE_DEPTH, min_samples_leaf=20, random_state=seed,
-                                      class_weight="balanced")
-        tree.fit(features, decisions.astype(int))
-        t = tree.tree_
-        agree = tree.predict(test_features) == test_decisions
-        fidelity = float(np.mean(agree)) if len(test_decisions) else float("nan")
-        positive_column = list(tree.classes_).index(1) if 1 in tree.classes_ else None
-        counts = t.value[:, 0, :] * t.weighted_n_node_samples[:, None] if t.value.ndim == 3 else t.value
-        shares = (counts[:, positive_column] / counts.sum(axis=1) if positive_column is not None
-                  else np.zeros(t.node_count))
-        return cls(
-            left=t.children_left.tolist(), right=t.children_right.tolist(), feature=t.feature.tolist(),
-            threshold=t.threshold.tolist(), missing_left=[bool(v) for v in t.missing_go_to_left],
-            positive_share=[float(v) for v in shares], fidelity=fidelity, horizon_h=horizon_h,
-        )
-
-    def rule(self, row: Array, names: Sequence[str], *, unit: str = "h") -> dict[str, Any]:
-        """The path `row` takes, with bounds merged per feature, as text and as parts; the horizon
-        in the data's `unit` ("h", or "cycles" for a cycle-indexed model)."""
-        node, bounds = 0, dict[int, tuple[float, float]]()
-        while self.left[node] != -1:
-            f, cut, value = self.feature[node], self.threshold[node], row[self.feature[node]]
-            goes_left = self.missing_left[node] if np.isnan(value) else value <= cut
-            low, high = bounds.get(f, (-np.inf, np.inf))
-            bounds[f] = (low, min(high, cut)) if goes_left else (max(low, cut), high)
-            node = self.left[node] if goes_left else self.right[node]
-        conditions = [_condition(feature_label(names[f]), low, high) for f, (low, high) in bounds.items()]
-        share = self.positive_share[node]
-        outcome = (f"failure within {self.horizon_h:g} {unit} likely" if share >= 0.5
-                   else f"no failure within {self.horizon_h:g} {unit}")
-        text = f"IF {' AND '.join(conditions)} THEN {outcome}" if conditions else f"ALWAYS {outcome}"
-        return {"text": text, "conditions": conditions, "leaf_failure_share": round(share, 3),
-                "fidelity": round(self.fidelity, 3)}
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Surrogate:
-        return cls(**data)
-
-
-def _condition(label: str, low: float, high: float) -> str:
-    if np.isfinite(low) and np.isfinite(high):
-        return f"{_number(low)} < {label} <= {_number(high)}"
-    return f"{label} > {_number(low)}" if np.isfinite(low) else f"{label} <= {_number(high)}"
-
-
-def _number(value: float) -> str:
-    return f"{value:.4g}"
 
 
 @dataclass

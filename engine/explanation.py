@@ -180,11 +180,10 @@ def _mode_factors(models: ModelSet, out: Sequence[Mapping[str, Any]], matrix: Ar
 
 
 def _similar(models: ModelSet, matrix: Array) -> tuple[list[list[dict[str, Any]]], Array]:
-    _, cases = models.explainers()
+    cases = models.case_base()
     if cases is None:
         return [[] for _ in range(len(matrix))], np.zeros(len(matrix), np.int64)
-    cases = cases.combined(models.real_cases)
-    return cases.nearest(matrix, k=SIMILAR_CASES), cases.count_similar(matrix)
+    return cases.combined(models.real_cases).similar(matrix, k=SIMILAR_CASES)
 
 
 def _rules(models: ModelSet, out: Sequence[Mapping[str, Any]], matrix: Array, risk: SignalAttribution,

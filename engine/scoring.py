@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from engine.bundles import ANOMALY, FAILURE, FORECAST, RUL, Bundle
 from engine.decision import Verdicts, decide
-from engine.explain import CaseBase, Surrogate, confidence
+from engine.explain import CaseBase, confidence
 from engine.explanation import Inputs, explain_rows
 from engine.features import FeatureSpec, serving_features, window_features
 from engine.frames import time_unit_of
@@ -42,7 +42,7 @@ class ModelSet:
     sources: dict[str, str] = field(default_factory=dict)  # kind -> the data it learned from (Dataset.Source)
     # The tenant's own past failures as cases (the app builds them: predictions/services/past_cases.py).
     real_cases: CaseBase | None = None
-    _explainers: tuple[Surrogate | None, CaseBase | None] | None = None
+    _cases: tuple[CaseBase | None] | None = None  # read from the bundle once
 
     def __post_init__(self) -> None:
         if FAILURE not in self.bundles:
@@ -100,14 +100,12 @@ class ModelSet:
         return max((b.model.spec.baseline_steps for b in self.bundles.values() if hasattr(b.model, "spec")),
                    default=0)
 
-    def explainers(self) -> tuple[Surrogate | None, CaseBase | None]:
-        if self._explainers is None:
+    def case_base(self) -> CaseBase | None:
+        """The simulated (training) failure windows similar past cases are found among."""
+        if self._cases is None:
             extra = self.bundles[FAILURE].extra
-            self._explainers = (
-                Surrogate.from_json(extra["surrogate"]) if "surrogate" in extra else None,
-                CaseBase.from_arrays(extra["cases"]) if "cases" in extra else None,
-            )
-        return self._explainers
+            self._cases = (CaseBase.from_arrays(extra["cases"]) if "cases" in extra else None,)
+        return self._cases[0]
 
 
 @dataclass

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.decision import AT_RISK, HEALTHY, LEARNING, WATCH, risk_text
+from engine.frames import cycle_of
 from engine.metadata import failure_mode_label
 from predictions.models import Prediction, metrics_headline
 from predictions.wording import (
@@ -256,7 +258,8 @@ def evidence(explanation: Mapping[str, Any], document: Mapping[str, Any], *, ste
         "unusual": [] if unusual_factors else _unusual_signals(explanation, words),
         "confidence": _confidence_word(explanation.get("confidence")),
         "case_count": explanation.get("similar_past_cases"),
-        "cases": [{**c, "mode_label": mode_label(c.get("failure_mode"), document), "real": c.get("source") == "real"}
+        "cases": [{**c, "mode_label": mode_label(c.get("failure_mode"), document), "real": c.get("source") == "real",
+                   "failed_text": failed_text(c.get("failed_at"), unit)}
                   for c in explanation.get("similar_cases") or []],
         "rule": _rule(explanation.get("rule"), words),
         "heatmap": heatmap(explanation.get("temporal"), unit),
@@ -355,3 +358,14 @@ def work_order_why(explanation: Mapping[str, Any] | None, document: Mapping[str,
     words = Wording(document, step_hours=None, unit=str((explanation.get("verdict") or {}).get("time_unit") or "h"))
     return {"factors": words.factors(factor_bars(explanation.get("top_factors") or [])),
             "rule": _rule(explanation.get("rule"), words)}
+
+
+def failed_text(failed_at: str | None, unit: str) -> str:
+    """When a real past failure happened: "failed 2026-03-14", or "failed at cycle 187" for
+    cycle-indexed data, whose times are 1970 + cycles (engine.frames)."""
+    if not failed_at:
+        return ""
+    if unit != "cycles":
+        return f"failed {failed_at[:10]}"
+    when = datetime.fromisoformat(failed_at)
+    return f"failed at cycle {cycle_of(when.replace(tzinfo=when.tzinfo or UTC).timestamp())}"

@@ -25,7 +25,7 @@ import pyarrow as pa
 from engine.attribution import LOG_ODDS
 from engine.baselines import typical_spreads
 from engine.bundles import ANOMALY, FAILURE, FORECAST, KINDS, RUL, Bundle
-from engine.explain import CaseBase, Surrogate, global_importance
+from engine.explain import CaseBase, global_importance
 from engine.features import FeatureSpec, document_signals
 from engine.frames import DEFAULT_STEP_HOURS, time_unit_of
 from engine.global_explain import held_out_explanation, importance_items
@@ -44,7 +44,6 @@ from engine.training.rul import train_rul_regressor
 from engine.training.search import SearchSettings
 
 Progress = Callable[[int, str], None]
-SURROGATE_ROWS = 50_000
 # Continued boosting on a small real dataset: smaller steps and shallower trees, so the new trees
 # correct the synthetic model rather than memorise a handful of runs.
 FINE_TUNE_PARAMS = {"learning_rate": 0.03, "max_depth": 4, "min_child_weight": 5.0}
@@ -204,14 +203,6 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int, feat
     machines = column_numpy(table, "machine").astype(str)
     train, _, test = split_train_validation_test(machines, seed=seed)
     train, test = train & keep, test & keep
-    rng = np.random.default_rng(seed)
-    sample = np.flatnonzero(train)
-    if len(sample) > SURROGATE_ROWS:
-        sample = np.sort(rng.choice(sample, SURROGATE_ROWS, replace=False))
-    surrogate = Surrogate.fit(
-        features[sample], result.predict(features[sample]), test_features=features[test],
-        test_decisions=result.predict(features[test]), horizon_h=result.horizon_h, seed=seed,
-    )
     view = held_out_explanation(result.booster, features, held_out=test, trained=train, names=result.feature_names,
                                 output=LOG_ODDS, seed=seed)
     importance = _importance(view, result.booster, result.feature_names)
@@ -222,7 +213,7 @@ def _classifier_extra(result: ClassifierResult, table: pa.Table, seed: int, feat
         time_to_failure=column_numpy(table, "time_to_failure_h").astype(np.float64)[train],
         importance_order=[position[item["feature"]] for item in importance], seed=seed,
     )
-    return {"surrogate": surrogate.to_json(), "cases": cases.to_arrays(), "importance": importance,
+    return {"cases": cases.to_arrays(), "importance": importance,
             **({"global_explanation": view} if view is not None else {})}
 
 

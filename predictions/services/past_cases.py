@@ -57,9 +57,9 @@ _cache_lock = threading.Lock()
 
 def real_cases_for(*, machine_type: MachineType, models: ModelSet) -> CaseBase | None:
     """The tenant's real failures of this type as past cases standardised like the models' own
-    (`models.explainers()[1]`); None when there are no failure events, no readings before them, or
+    (`models.case_base()`); None when there are no failure events, no readings before them, or
     no case base to be like."""
-    simulated = models.explainers()[1]
+    simulated = models.case_base()
     version = models.versions.get(FAILURE)
     if simulated is None:
         return None

@@ -182,9 +182,10 @@ def _fleet_score_type(machine_type: MachineType, *, source: str, explain: bool, 
     stored = _store(scored, models, source=source, quota=quota,
                     recent=recent_steps(models, relative, steps=memory, learning=learning), newest=newest)
     if route is not None and served is not None and served.num_rows:  # the challenger's share, served
-        stored += _store(score_frame(route.models, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
-                         route.models, source=source, quota=quota,
-                         recent=recent_steps(route.models, served, steps=memory), newest=newest)
+        challenger = with_real_cases(machine_type=machine_type, models=route.models) if explain else route.models
+        stored += _store(score_frame(challenger, served, explain=explain, forecast_horizon_h=FORECAST_HORIZON_H),
+                         challenger, source=source, quota=quota,
+                         recent=recent_steps(challenger, served, steps=memory), newest=newest)
     shadow_score(machine_type=machine_type, frame=frame)  # a challenger's silent scores; never raises
     return stored
 
@@ -196,7 +197,8 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
     models = _models_or_conflict(machine.machine_type, machine.id)
     challenged = _may_have_challenger(machine.machine_type)
     route = challenger_route(machine_type=machine.machine_type, machine_ids=[machine.id]) if challenged else None
-    models = route.models if route is not None else models
+    if route is not None:  # the challenger's share of traffic, explained with the same past cases
+        models = with_real_cases(machine_type=machine.machine_type, models=route.models)
     quota = prediction_quota_check(tenant_id=connection.tenant.id)
     memory = alarm_memory()
     if readings:

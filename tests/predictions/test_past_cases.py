@@ -61,7 +61,7 @@ def test_a_real_failure_becomes_cases_within_the_horizon_before_it(trained_motor
     assert set(cases.failure_mode) == {MODE} and set(cases.failed_at) == {failure.occurred_at.isoformat()}
     horizon = models.classifier.horizon_h
     assert all(0 <= h <= horizon for h in cases.hours_before) and min(cases.hours_before) < models.step_hours
-    simulated = models.explainers()[1]
+    simulated = models.case_base()
     assert cases.columns == simulated.columns and np.array_equal(cases.centre, simulated.centre)
     # Joined with the simulated cases: the explanation's base (the lead's combined()).
     assert len(simulated.combined(cases)) == len(simulated) + len(cases)
@@ -78,7 +78,7 @@ def test_a_row_just_before_that_failure_finds_its_real_case_first(trained_motor,
     frame = stored_frame(machine_type=machine_type, machine_ids=[machine.id], models=explained, extra_steps=1)
     relative, _ = frame_relative_to_baselines(machine_type=machine_type, frame=frame, models=explained)
     row = score_columns(explained, relative, rows=np.array([relative.num_rows - 2])).matrix
-    base = explained.explainers()[1].combined(explained.real_cases)
+    base = explained.case_base().combined(explained.real_cases)
     first, *rest = base.nearest(row, k=3)[0]
     assert first["source"] == "real" and first["machine"] == "ABB-101" and first["failure_mode"] == MODE
     # The same step, read the way scoring reads it (moved by the machine's normal): the same point.

@@ -8,6 +8,7 @@ import math
 import pytest
 from django.template import Context, Template
 
+from predictions.web_format import failed_text
 from predictions.wording import (
     deviation_text,
     feature_text,
@@ -76,3 +77,9 @@ def test_template_filters_word_modes_readings_and_numbers() -> None:
     assert _render("{{ v|reading:'m³/h' }}", v=141.2324) == "141 m³/h"
     assert _render("{{ v|reading:'' }}", v="open") == "open"  # a categorical reading as it is
     assert _render("{{ v|number }}", v=0.98765) == "0.988"
+
+
+def test_a_real_past_failure_reads_as_a_date_or_a_cycle() -> None:
+    assert failed_text("2026-03-14T08:00:00+00:00", "h") == "failed 2026-03-14"
+    assert failed_text("1970-01-08T19:00:00+00:00", "cycles") == "failed at cycle 187"  # 187 x 3600 s after 1970
+    assert failed_text(None, "h") == ""
