@@ -69,8 +69,9 @@ def explain_rows(models: ModelSet, out: list[dict[str, Any]], matrix: Array, inp
     top = factor_lists(risk, readings, matrix, directions=("raises risk", "lowers risk"))
     # The remaining life's own SHAP values cost several times the classifier's (deeper trees): in a
     # batch, only where a failure is predicted, the rows whose remaining life someone will read.
-    read_closely = [i for i, item in enumerate(out) if inputs.latest or item["prediction"]]
-    rul = _rul_factors(models, inputs, readings, read_closely)
+    # A remaining life at the model's cap ("beyond N days, no sign of wear") has nothing shortening it.
+    worn = [i for i, item in enumerate(out) if (inputs.latest or item["prediction"]) and item["rul_beyond_h"] is None]
+    rul = _rul_factors(models, inputs, readings, worn)
     anomaly = _anomaly_factors(models, inputs, readings)
     unusual = _unusual(models, inputs, len(out))
     modes = _mode_factors(models, out, matrix, readings)

@@ -20,6 +20,7 @@ have no steps and are left out.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 
@@ -34,34 +35,54 @@ def temporal_attribution(shap: Array, names: Sequence[str], signals: Sequence[st
                          windows: Array, hours: Array) -> Array:
     """(rows, signals, steps) attributions. `shap`: (rows, features) over `names`; `windows` and
     `hours`: what `engine.features.window_steps` returns for the same rows (steps = the longest
-    window, oldest first). Vectorised over rows and signals: one pass per window and statistic."""
-    position = {name: i for i, name in enumerate(names)}
+    window, oldest first). Vectorised over rows, signals and windows: one pass per statistic, each
+    window laid over the longest one with its older steps missing."""
     rows, _, steps = windows.shape
+    lengths = list(spec.windows)
+    inside = np.arange(steps)[None, :] >= steps - np.array(lengths)[:, None]  # (windows, steps)
+    values = np.where(inside, windows[:, :, None, :], np.nan)  # (rows, signals, windows, steps)
+    times = np.broadcast_to(hours[:, None, None, :], values.shape)
     out = np.zeros((rows, len(signals), steps))
-    times = np.broadcast_to(hours[:, None, :], windows.shape)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-missing windows: their weights fall back below
-        centre = np.nanmedian(windows, axis=2, keepdims=True)
-        for window in spec.windows:
-            for stat in spec.statistics:
-                _add(out, shap, [position.get(f"{signal}__{stat}_{window}") for signal in signals],
-                     _weights(stat, windows[:, :, -window:], times[:, :, -window:], centre))
-        longest = max(spec.windows)
-        _add(out, shap, [position.get(f"{signal}__change") for signal in signals],
-             _weights("mean", windows[:, :, -longest:], times[:, :, -longest:], centre))
+        centre = _nanmedian(windows)[:, :, None, None]
+        for stat in spec.statistics:
+            columns = [[f"{signal}__{stat}_{window}" for window in lengths] for signal in signals]
+            _add(out, shap, names, columns, _weights(stat, values, times, centre))
+        longest = values[:, :, [int(np.argmax(lengths))], :]
+        _add(out, shap, names, [[f"{signal}__change"] for signal in signals],
+             _weights("mean", longest, times[:, :, :1, :], centre))
     return out
 
 
-def _add(out: Array, shap: Array, columns: Sequence[int | None], weights: Array) -> None:
-    """Spread each present feature's SHAP value over its window's (last) steps."""
-    present = [s for s, column in enumerate(columns) if column is not None]
-    if present:
-        values = shap[:, [int(column) for column in columns if column is not None]]  # (rows, present signals)
-        out[:, present, -weights.shape[2]:] += values[:, :, None] * weights[:, present, :]
+def _add(out: Array, shap: Array, names: Sequence[str], features: Sequence[Sequence[str]], weights: Array) -> None:
+    """Spread each present feature's SHAP value over its window's steps; `features[signal][window]`
+    names the feature whose weights are `weights[:, signal, window]`."""
+    position = _positions(tuple(names))
+    columns = np.array([[position.get(name, -1) for name in row] for row in features])  # (signals, windows)
+    present = columns >= 0
+    if present.any():
+        values = np.where(present, shap[:, np.maximum(columns, 0)], 0.0)  # (rows, signals, windows)
+        out += (values[..., None] * weights).sum(axis=2)
+
+
+def _nanmedian(values: Array) -> Array:
+    """Medians over the last axis ignoring NaN, by one sort (np.nanmedian costs ~0.7 ms a call on
+    a one-machine window, a quarter of an explained prediction's budget)."""
+    ordered = np.sort(values, axis=-1)  # NaN sorts last
+    count = (~np.isnan(values)).sum(axis=-1)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[..., None], axis=-1)[..., 0]
+    high = np.take_along_axis(ordered, np.maximum(count // 2, 0)[..., None], axis=-1)[..., 0]
+    return np.where(count > 0, (low + high) / 2, np.nan)
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(names: tuple[str, ...]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(names)}
 
 
 def _weights(stat: str, values: Array, hours: Array, centre: Array) -> Array:
-    """(rows, signals, window) weights summing to 1 over the window."""
+    """Weights summing to 1 over the last axis (the steps)."""
     valid = ~np.isnan(values)
     if stat == "last":
         raw = _newest(valid)
@@ -69,41 +90,44 @@ def _weights(stat: str, values: Array, hours: Array, centre: Array) -> Array:
         raw = _extreme(values, valid, stat)
     elif stat == "mean":
         raw = np.where(valid, np.abs(values - centre), 0.0)
-        raw = np.where(np.nan_to_num(raw).sum(axis=2, keepdims=True) > 0, raw, valid.astype(np.float64))
+        raw = np.where(np.nan_to_num(raw).sum(axis=-1, keepdims=True) > 0, raw, valid.astype(np.float64))
     elif stat == "std":
-        raw = np.where(valid, (values - np.nanmean(values, axis=2, keepdims=True)) ** 2, 0.0)
+        raw = np.where(valid, (values - np.nanmean(values, axis=-1, keepdims=True)) ** 2, 0.0)
     elif stat == "slope":
         t = np.where(valid, hours, np.nan)
-        raw = np.abs((t - np.nanmean(t, axis=2, keepdims=True)) * (values - np.nanmean(values, axis=2, keepdims=True)))
+        raw = np.abs((t - np.nanmean(t, axis=-1, keepdims=True))
+                     * (values - np.nanmean(values, axis=-1, keepdims=True)))
         raw = np.where(valid, raw, 0.0)
     elif stat == "delta":
         return 0.5 * _weights("last", values, hours, centre) + 0.5 * _weights("mean", values, hours, centre)
     else:
         raise ValueError(f"no time weights for the statistic {stat!r}")
-    return _normalised(np.nan_to_num(raw))
+    return _normalised(np.nan_to_num(raw), valid)
 
 
 def _newest(valid: Array) -> Array:
-    newest = valid.shape[2] - 1 - np.argmax(valid[:, :, ::-1], axis=2)
+    newest = valid.shape[-1] - 1 - np.argmax(valid[..., ::-1], axis=-1)
     return _one_hot(newest, valid)
 
 
 def _extreme(values: Array, valid: Array, stat: str) -> Array:
-    filled = np.where(valid, values, np.inf if stat == "min" else -np.inf)[:, :, ::-1]  # newest first: ties go to it
-    pick = filled.argmin(axis=2) if stat == "min" else filled.argmax(axis=2)
-    return _one_hot(values.shape[2] - 1 - pick, valid)
+    filled = np.where(valid, values, np.inf if stat == "min" else -np.inf)[..., ::-1]  # newest first: ties go to it
+    pick = filled.argmin(axis=-1) if stat == "min" else filled.argmax(axis=-1)
+    return _one_hot(values.shape[-1] - 1 - pick, valid)
 
 
 def _one_hot(step: Array, valid: Array) -> Array:
     out = np.zeros(valid.shape)
-    np.put_along_axis(out, step[:, :, None], valid.any(axis=2, keepdims=True).astype(np.float64), axis=2)
+    np.put_along_axis(out, step[..., None], valid.any(axis=-1, keepdims=True).astype(np.float64), axis=-1)
     return out
 
 
-def _normalised(raw: Array) -> Array:
-    total = raw.sum(axis=2, keepdims=True)
+def _normalised(raw: Array, valid: Array) -> Array:
+    """`raw` scaled to sum 1 per window; nothing to weigh by (all missing or all zero): the
+    window's newest step (the scored step, the last column, is in every window)."""
+    total = raw.sum(axis=-1, keepdims=True)
     fallback = np.zeros(raw.shape)
-    fallback[:, :, -1] = 1.0  # nothing to weigh by: the newest step
+    fallback[..., -1] = 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, raw / total, fallback)
 

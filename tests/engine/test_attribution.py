@@ -227,7 +227,8 @@ def test_every_prediction_carries_the_contract() -> None:
         assert [f["contribution"] for f in factors] == sorted((f["contribution"] for f in factors), reverse=True)
         assert e["recommendation"] and e["confidence"] in ("high", "medium", "low")
         assert isinstance(e["similar_past_cases"], int) and len(e["similar_cases"]) <= 3
-        assert e["rul_factors"] and e["anomaly_factors"]
+        assert e["anomaly_factors"]
+        assert bool(e["rul_factors"]) == (item["rul_beyond_h"] is None)  # nothing shortens a life beyond the cap
         assert e["temporal"]["signals"] and len(e["temporal"]["hours_ago"]) == max(ms.classifier.spec.windows)
         if not item["prediction"]:
             assert e["recommendation"].startswith("No failure expected within")
