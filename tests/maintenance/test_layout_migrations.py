@@ -15,6 +15,7 @@ from tenants.provisioning import schema_clone_from_template
 
 pytestmark = pytest.mark.django_db
 SCHEMA = "t_layout_probe"  # made and dropped inside the test's transaction, which is rolled back
+MOVES = "0011_maintenance_models_moved_out"  # predictions' side of the layout moves (issue 17)
 MOVED = ("alert", "alertrule", "workorder", "workorderevent", "webhookendpoint", "webhookdelivery")
 
 
@@ -46,6 +47,8 @@ def test_the_moves_migrate_back_and_forward_leaving_every_table_and_row() -> Non
     connection.set_schema(SCHEMA)
     try:
         rule = AlertRule.objects.create()  # a row that must come through both ways
+        # The moves' own state: later migrations add columns of their own, which going back removes.
+        _migrate([("predictions", MOVES)])
         before = _columns()
         assert _labels() == {**dict.fromkeys(MOVED, "maintenance"), "failureevent": "machines"}
 
@@ -53,9 +56,10 @@ def test_the_moves_migrate_back_and_forward_leaving_every_table_and_row() -> Non
         assert _columns() == before
         assert _labels() == dict.fromkeys([*MOVED, "failureevent"], "predictions")
 
-        _migrate(_leaves())
+        _migrate([("predictions", MOVES)])
         assert _columns() == before
         assert _labels() == {**dict.fromkeys(MOVED, "maintenance"), "failureevent": "machines"}
         assert AlertRule.objects.filter(id=rule.id).exists()
+        _migrate(_leaves())  # and on to today's schema
     finally:
         connection.set_schema_to_public()
