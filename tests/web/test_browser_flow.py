@@ -394,6 +394,7 @@ def test_dashboard_fits_a_phone(browser: Any, page: Any, stack: int, shots: Path
         # A machine's page: its heatmap scrolls inside its card, the page stays the phone's width.
         tab.locator("#fleet-body a", has_text="Mill-1").click()
         tab.wait_for_selector("#heatmap")
+        tab.wait_for_load_state("load")  # a click's navigation: #heatmap is parsed before app.css applies
         overflow = tab.evaluate(f"document.documentElement.scrollWidth - {PHONE['width']}")
         assert overflow <= 1, f"the machine page is {overflow}px wider than the phone"
         tab.locator("#when-card").scroll_into_view_if_needed()
