@@ -193,23 +193,27 @@ def _rules(models: ModelSet, out: Sequence[Mapping[str, Any]], matrix: Array, ri
     (a rule costs SAMPLES model calls)."""
     clf = models.classifier
     rows = [i for i, item in enumerate(out) if inputs.latest or item["prediction"]]  # as the RUL factors
-    candidates = [_rule_signals(clf, risk, readings, inputs, row) for row in rows]
+    order = risk.ranked(len(risk.groups))  # once for the chunk, not once per row
+    regimes = _regimes_at(clf.spec, inputs)
+    candidates = [_rule_signals(clf, risk.groups, order[row], readings, regimes, row) for row in rows]
     rules = local_rules(clf.predict_proba, matrix[rows], candidates, threshold=clf.threshold, horizon=horizon)
     return dict(zip(rows, rules, strict=True))
 
 
-def _rule_signals(clf: Any, risk: SignalAttribution, readings: Readings, inputs: Inputs, row: int) -> list[RuleSignal]:
-    """The numeric signals weighing most on the row's risk, as a rule may name them."""
+def _rule_signals(clf: Any, groups: Sequence[str], order: Array, readings: Readings, regimes: Array | None,
+                  row: int) -> list[RuleSignal]:
+    """The numeric signals weighing most on the row's risk (`order`: its groups by share), as a
+    rule may name them."""
     candidates = []
-    for g in risk.ranked(len(risk.groups))[row]:
-        group = risk.groups[g]
+    for g in order:
+        group = groups[g]
         signal = readings.schema.by_name.get(group)
         if signal is None or signal.kind != "numeric" or group not in readings.values:
             continue
         reading = float(readings.values[group][row])
         candidates.append(RuleSignal(group, signal.label, signal.unit, level_columns(group, clf.feature_names),
                                      reading, _shift_width(signal.ranges, reading),
-                                     _regime_scale(clf.spec, group, inputs, row)))
+                                     _regime_scale(clf.spec, group, regimes, row)))
         if len(candidates) == RULE_SIGNALS:
             break
     return candidates
@@ -224,15 +228,20 @@ def _shift_width(ranges: Mapping[str, tuple[float, float]] | None, reading: floa
     return abs(reading) * 0.2 if np.isfinite(reading) and reading != 0 else 1.0
 
 
-def _regime_scale(spec: Any, signal: str, inputs: Inputs, index: int) -> float:
-    """1 / the spread of the row's operating regime for a signal the features scale within it."""
+def _regimes_at(spec: Any, inputs: Inputs) -> Array | None:
+    """The operating regime of each scored row, where the features scale signals within one."""
     regimes = spec.regimes
-    if regimes is None or signal not in regimes.signals:
+    if regimes is None or not regimes.signals:
+        return None
+    columns = {s: column_numpy(inputs.frame, s)[inputs.positions].astype(np.float64) for s in regimes.settings}
+    return regimes.assign(columns) if columns else np.zeros(len(inputs.positions), np.int64)
+
+
+def _regime_scale(spec: Any, signal: str, regimes: Array | None, row: int) -> float:
+    """1 / the spread of the row's operating regime for a signal the features scale within it."""
+    if regimes is None or signal not in spec.regimes.signals:
         return 1.0
-    position = int(inputs.positions[index])
-    columns = {s: column_numpy(inputs.frame, s)[position:position + 1].astype(np.float64) for s in regimes.settings}
-    regime = int(regimes.assign(columns)[0])
-    spread = float(regimes.spreads[regime][regimes.signals.index(signal)])
+    spread = float(spec.regimes.spreads[int(regimes[row])][spec.regimes.signals.index(signal)])
     return 1.0 / spread if spread > 0 else 1.0
 
 
