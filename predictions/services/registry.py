@@ -34,6 +34,7 @@ from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.models import Dataset, ModelEvent, ModelVersion
 from tenants.db import connection
+from tenants.row_cache import tenant_cached, tenant_rows_changed
 from tenants.storage import tenant_path
 
 logger = logging.getLogger(__name__)
@@ -232,6 +233,7 @@ def model_version_archive(*, version_id: int, actor_id: int | None = None, note:
     if version.status == ModelVersion.Status.CHAMPION:
         raise InvalidInput("A champion cannot be archived; promote another version or roll back first.")
     ModelVersion.objects.filter(id=version_id).update(status=ModelVersion.Status.ARCHIVED)
+    tenant_rows_changed()  # an update sends no signal; scoring keeps the versions per process
     ModelEvent.objects.create(version=version, action="archived", actor_id=actor_id, note=note)
     version.refresh_from_db()
     return version
@@ -254,9 +256,17 @@ def champion_versions(*, machine_type_id: int, machine_id: int | None = None) ->
     return found
 
 
+def champion_versions_cached(*, machine_type_id: int, machine_id: int | None = None) -> dict[str, ModelVersion]:
+    """`champion_versions`, kept per process until a version of the tenant changes
+    (tenants/row_cache.py): scoring keys its loaded model sets by them without a query. Shared:
+    never change the versions it returns."""
+    return tenant_cached("champions", (machine_type_id, machine_id),
+                         lambda: champion_versions(machine_type_id=machine_type_id, machine_id=machine_id))
+
+
 def model_set_for(*, machine_type: MachineType, machine_id: int | None = None) -> ModelSet | None:
     """The loaded champions of a type (or machine); None until a failure classifier is champion."""
-    versions = champion_versions(machine_type_id=machine_type.id, machine_id=machine_id)
+    versions = champion_versions_cached(machine_type_id=machine_type.id, machine_id=machine_id)
     if ModelVersion.Kind.FAILURE_CLASSIFIER not in versions:
         return None
     key = (connection.schema_name, machine_type.version,

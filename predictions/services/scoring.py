@@ -47,6 +47,7 @@ from predictions.services.scoring_alerts import alarm_memory, alerts_from_anomal
 from predictions.services.stored_readings import columns_frame
 from predictions.web_format import verdict
 from tenants.db import connection
+from tenants.row_cache import tenant_cached
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +211,8 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
                              names={machine.id: machine.name}, extra_steps=memory)
     if not frame.num_rows:
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
-    relative, learning = frame_relative_to_baselines(machine_type=machine.machine_type, frame=frame, models=models)
+    relative, learning = frame_relative_to_baselines(machine_type=machine.machine_type, frame=frame, models=models,
+                                                     known={machine.id: machine.name})
     scored = score_frame(models, relative, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None,
                          learning=learning)
     stored = _store(scored, models, source=source, quota=quota, known={machine.name: machine},
@@ -237,7 +239,8 @@ def _may_have_challenger(machine_type: MachineType) -> bool:
     if connection.in_atomic_block:
         return True
     try:
-        return challenger_pending(machine_type_id=machine_type.id) is not None
+        return tenant_cached("challenged", (machine_type.id,),  # per process until a version changes
+                             lambda: challenger_pending(machine_type_id=machine_type.id) is not None)
     except Exception:  # noqa: BLE001 - as challenger_route: a broken challenger must not stop the champion
         return True
 
