@@ -68,7 +68,6 @@ class Tally:
 def bench_tenant() -> Any:
     from billing.models import Plan, Subscription
     from tenants.models import Tenant
-    from tenants.row_cache import tenant_rows_changed
     from tenants.services import tenant_signup
 
     tenant = Tenant.objects.filter(slug=TENANT_SLUG).first()
@@ -76,7 +75,6 @@ def bench_tenant() -> Any:
         tenant = tenant_signup(organization_name="Bench quota", slug=TENANT_SLUG,
                                owner_email=f"owner@{TENANT_SLUG}.example.com", owner_password="Bench-Quota-73!").tenant
     Subscription.objects.filter(tenant=tenant).update(plan=Plan.objects.get(code="trial"), status="trialing")
-    tenant_rows_changed([tenant.schema_name])  # an update sends no signal; the plan is cached per process
     return tenant
 
 

@@ -18,7 +18,6 @@ from machines.observations import summary_slots
 from machines.selectors import machines_in_use
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from tenants.db import connection
-from tenants.row_cache import tenant_rows_changed
 
 
 def _invalid_metadata(exc: MetadataInvalid) -> InvalidInput:
@@ -239,7 +238,6 @@ def machine_type_slots(machine_type: MachineType) -> list[str]:
     if added:
         slots += added
         MachineType.objects.filter(id=locked.id).update(sensor_slots=slots)
-        tenant_rows_changed()  # an update sends no signal; scoring keeps the slots per process
     machine_type.sensor_slots = slots
     return slots
 

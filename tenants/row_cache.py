@@ -21,8 +21,9 @@ Why this is right across processes and threads:
 - Redis unreachable: the rows are read from Postgres, as before. Entries also expire after
   `MAX_AGE_S`, which bounds staleness should a token replacement itself be lost to an outage.
 
-Writers: post_save/post_delete of the cached models (`predictions/apps.py` connects them) and the
-queryset updates that bypass signals call `tenant_rows_changed` themselves.
+Writers: post_save/post_delete of the cached models (each owning app's `ready` connects them with
+`rows_watch`), and their managers' queryset updates and bulk writes (`RowsManager`), which send
+no signal. Code that writes them any other way (raw SQL) calls `tenant_rows_changed`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Manager, Model, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -102,10 +103,12 @@ def tenant_rows_changed(schema_names: Iterable[str] | None = None) -> None:
     transaction.on_commit(lambda: _tokens_replace(schemas))
 
 
-def rows_watch(model: type[Model], schemas_of: Callable[[Any], Iterable[str]] | None = None) -> None:
+def rows_watch(model: type[Model], schemas_of: Callable[[Any], Iterable[str]] | None = None,
+               schemas_of_rows: Callable[[QuerySet[Any]], Iterable[str]] | None = None) -> None:
     """Every save and delete of `model` changes cached rows: of the current schema's tenant, or of
     `schemas_of(instance)` for public rows (a subscription, a plan). Called from the owning app's
-    `ready`; queryset updates, which send no signal, call `tenant_rows_changed` themselves."""
+    `ready`. Queryset updates and bulk writes send no signal: the model's manager is a
+    `RowsManager`, which reports them (`schemas_of_rows(queryset)` for public rows)."""
 
     def changed(sender: Any, instance: Any, **kwargs: Any) -> None:
         tenant_rows_changed(None if schemas_of is None else schemas_of(instance))
@@ -113,6 +116,46 @@ def rows_watch(model: type[Model], schemas_of: Callable[[Any], Iterable[str]] | 
     uid = f"row_cache.{model._meta.label}"
     post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"{uid}.save")
     post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"{uid}.delete")
+    _watched[model._meta.label] = (schemas_of, schemas_of_rows)
+
+
+_watched: dict[str, tuple[Callable[[Any], Iterable[str]] | None, Callable[[QuerySet[Any]], Iterable[str]] | None]] = {}
+
+
+class RowsQuerySet(QuerySet[Any]):
+    """The queryset of a cached model: its updates and bulk writes, which send no signal, report
+    the change (tenants/row_cache.py) like a save does."""
+
+    def update(self, **kwargs: Any) -> int:
+        schemas = self._schemas_of_rows()
+        count = super().update(**kwargs)
+        if count:
+            tenant_rows_changed(schemas)
+        return count
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            tenant_rows_changed(self._schemas_of_objects(created))
+        return created
+
+    def bulk_update(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> int:
+        objs = list(objs)
+        count = super().bulk_update(objs, *args, **kwargs)
+        if count:
+            tenant_rows_changed(self._schemas_of_objects(objs))
+        return count
+
+    def _schemas_of_rows(self) -> list[str] | None:
+        of_rows = _watched.get(self.model._meta.label, (None, None))[1]
+        return None if of_rows is None else list(of_rows(self))
+
+    def _schemas_of_objects(self, objs: list[Any]) -> list[str] | None:
+        of_one = _watched.get(self.model._meta.label, (None, None))[0]
+        return None if of_one is None else sorted({schema for obj in objs for schema in of_one(obj)})
+
+
+RowsManager = Manager.from_queryset(RowsQuerySet)
 
 
 def tenant_rows_forget() -> None:

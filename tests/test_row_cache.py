@@ -128,6 +128,9 @@ def test_an_alert_rule_edit_reaches_the_next_read(committed: dict[str, Side]) ->
 
         _elsewhere(side.tenant, edit)
         assert alert_rules_cached()[(side.machine_type.id, None)].windows_k == 3
+        # A queryset update sends no signal; the models' manager reports it all the same.
+        _elsewhere(side.tenant, lambda: AlertRule.objects.filter(id=rule.id).update(windows_k=4))
+        assert alert_rules_cached()[(side.machine_type.id, None)].windows_k == 4
         _elsewhere(side.tenant, lambda: AlertRule.objects.get(id=rule.id).delete())
         assert alert_rules_cached() == {}
 
@@ -156,6 +159,9 @@ def test_a_plan_change_reaches_the_next_read(committed: dict[str, Side], setting
             _elsewhere(side.tenant, edit_plan(123))
             plan = tenant_plan(tenant_id=tenant.id)
             assert plan is not None and plan.included_predictions == 123
+            _elsewhere(side.tenant, lambda: Plan.objects.filter(code="starter").update(included_predictions=456))
+            plan = tenant_plan(tenant_id=tenant.id)  # a public row's update: its tenants' caches go
+            assert plan is not None and plan.included_predictions == 456
         finally:
             _elsewhere(side.tenant, edit_plan(included))
             _elsewhere(side.tenant, lambda: subscription_grant(tenant=side.tenant, plan_code="trial"))

@@ -61,7 +61,6 @@ from predictions.services.registry import (
 from predictions.services.search_workers import shared_trials
 from predictions.services.stored_readings import bucketed_frame, data_step_hours
 from predictions.services.training import DEFAULT_HORIZON_H, job_machine_type, training_job_start
-from tenants.row_cache import tenant_rows_changed
 
 REAL_KIND = "models.train_real"
 MIN_FAILED_RUNS = 3
@@ -227,7 +226,6 @@ def _decide_measured(kind: str, candidates: list[tuple[str, ModelVersion]], cham
     for name, version in candidates:
         ModelVersion.objects.filter(id=version.id).update(
             metrics={**version.metrics, "real_holdout": json_safe(summary_row(name, measured[name]))})
-    tenant_rows_changed()  # updates send no signal (tenants/row_cache.py)
     if promote:
         model_version_promote(version_id=best.id, note=f"{best_name} beat the champion on held-out real data by "
                                                        f"at least {margin:.0%}")

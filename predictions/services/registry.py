@@ -34,7 +34,7 @@ from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.models import Dataset, ModelEvent, ModelVersion
 from tenants.db import connection
-from tenants.row_cache import tenant_cached, tenant_rows_changed
+from tenants.row_cache import tenant_cached
 from tenants.storage import tenant_path
 
 logger = logging.getLogger(__name__)
@@ -123,9 +123,21 @@ def dataset_table(dataset: Dataset) -> pa.Table:
     return pq.read_table(pa.BufferReader(artifact_read(dataset.stored_path)))
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_safe(value: Any) -> Any:
     """Metrics as JSON Postgres accepts: NaN and infinities (an undefined AUC, say) become null,
     numpy scalars plain numbers."""
+    kind = type(value)  # exact types first: a prediction's explanation is some 500 values
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is dict:
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if kind is list:
+        return [json_safe(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -233,7 +245,6 @@ def model_version_archive(*, version_id: int, actor_id: int | None = None, note:
     if version.status == ModelVersion.Status.CHAMPION:
         raise InvalidInput("A champion cannot be archived; promote another version or roll back first.")
     ModelVersion.objects.filter(id=version_id).update(status=ModelVersion.Status.ARCHIVED)
-    tenant_rows_changed()  # an update sends no signal; scoring keeps the versions per process
     ModelEvent.objects.create(version=version, action="archived", actor_id=actor_id, note=note)
     version.refresh_from_db()
     return version

@@ -7,9 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing.apps import plan_schemas
 from billing.models import Plan
-from tenants.row_cache import tenant_rows_changed
 
 _FIELDS = {"price": "stripe_price_id", "overage": "stripe_overage_price_id"}
 
@@ -35,5 +33,4 @@ class Command(BaseCommand):
             raise CommandError(f"Give price=<id> and/or overage=<id>; not understood: {' '.join(values) or 'nothing'}")
         if not Plan.objects.filter(code=code).update(**{_FIELDS[k]: v for k, v in updates.items()}):
             raise CommandError(f"No plan {code!r}; plans: {', '.join(Plan.objects.values_list('code', flat=True))}")
-        tenant_rows_changed(plan_schemas(plan_id=Plan.objects.get(code=code).id))  # an update sends no signal
         self.stdout.write(self.style.SUCCESS(f"{code}: " + ", ".join(f"{k}={v}" for k, v in updates.items())))

@@ -20,7 +20,6 @@ from machines.models import MachineType
 from pdm_saas.errors import Conflict, InvalidInput
 from predictions.models import Dataset, ModelEvent, ModelVersion, metrics_headline
 from predictions.services.registry import artifact_read, champion_versions, dataset_store, model_version_register
-from tenants.row_cache import tenant_rows_changed
 
 CHALLENGER_KIND = "models.challenger"
 KINDS = (FAILURE, RUL)
@@ -118,7 +117,6 @@ def challenger_train_run(job: Job, progress: ProgressFn) -> dict[str, Any]:
         challenge = {**classifier.params["challenger"], "rul_id": rul.id if rul else None}
         ModelVersion.objects.filter(id=classifier.id).update(params={**classifier.params, "challenger": challenge})
         ModelVersion.objects.filter(id__in=[v.id for v in versions.values()]).update(shadow_since=now)
-        tenant_rows_changed()  # updates send no signal; scoring keeps the pending challenger per process
         ModelEvent.objects.create(
             version=classifier, action="challenger_created",
             note=f"challenger of v{champion.number} ({tag['reason']}), trained on {source} data; "
