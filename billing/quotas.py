@@ -40,7 +40,7 @@ def tenant_plan(*, tenant_id: int) -> Plan | None:
     if not settings.BILLING_QUOTAS_ENABLED:
         return None
     tenant = getattr(connection, "tenant", None)
-    if getattr(tenant, "id", None) == tenant_id:  # the usual case: kept per process
+    if tenant is not None and getattr(tenant, "id", None) == tenant_id:  # the usual case: kept per process
         subscription = subscription_with_plan_cached(tenant_id=tenant_id, schema_name=tenant.schema_name)
     else:
         subscription = subscription_with_plan(tenant_id=tenant_id)

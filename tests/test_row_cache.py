@@ -77,7 +77,7 @@ def _version(machine_type: MachineType, number: int) -> ModelVersion:
                                        artifact_sha256="0" * 64)
 
 
-def _elsewhere(tenant: Tenant, write: Callable[[], None]) -> None:
+def _elsewhere(tenant: Tenant, write: Callable[[], object]) -> None:
     """Run `write` in another thread, on its own connection, and wait for it (committed)."""
     failure: list[BaseException] = []
 
