@@ -6,6 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WITH_SERVICES := $(PY) scripts/devservices.py --
 PORT ?= 8000
+# `make run` serves one address, PORT: HAProxy sends /ws/ to daphne and the rest to gunicorn,
+# which listen on the next two ports (Procfile.dev, docs/deploy.md "Serving").
+export PDM_PROXY_PORT := $(PORT)
+export PDM_WEB_PORT := $(shell expr $(PORT) + 1)
+export PDM_WS_PORT := $(shell expr $(PORT) + 2)
 # Links in emails and invitations are built from the site address (pdm_saas/settings.py): the port
 # `make run` serves on, for every process (honcho gives each process a PORT of its own).
 export PDM_SITE_URL ?= http://$(or $(PDM_BASE_DOMAIN),localhost):$(PORT)
@@ -27,7 +32,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP) ## create .venv and install the pinned requirements
 
-run: $(STAMP) ## migrate, seed the demo tenant, serve web + worker + beat (Ctrl-C stops all)
+run: $(STAMP) ## migrate, seed the demo tenant, serve web + live + proxy + workers + beat (Ctrl-C stops all)
 	mkdir -p .data
 	$(WITH_SERVICES) sh -c '$(PY) manage.py platform_migrate -v0 && \
 	  $(PY) manage.py demo_seed && \

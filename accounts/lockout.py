@@ -115,10 +115,12 @@ def client_address(request: HttpRequest | Any) -> str:
 
 
 def address_of(*, direct: str, forwarded_for: str) -> str:
-    """Behind our TLS proxy (DJANGO_BEHIND_TLS_PROXY), the last X-Forwarded-For entry, which the
-    proxy wrote; anything before it the client could forge. Otherwise the connection's address."""
-    if settings.LOCKOUT_TRUST_FORWARDED_FOR:
-        forwarded = forwarded_for.split(",")[-1].strip()
-        if forwarded:
-            return forwarded
+    """The X-Forwarded-For entry PROXY_HOPS from the end: our proxy wrote the last one, a TLS
+    proxy in front of it (DJANGO_BEHIND_TLS_PROXY) the one before; anything earlier the client
+    could forge. Without the header (a request that reached the server directly), the
+    connection's address."""
+    entries = [entry.strip() for entry in forwarded_for.split(",") if entry.strip()]
+    hops = settings.PROXY_HOPS
+    if hops and entries:
+        return entries[-min(hops, len(entries))]
     return direct or "unknown"

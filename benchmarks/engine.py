@@ -32,15 +32,15 @@ not change the models), prints the training time per model kind, then measures t
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -265,88 +265,108 @@ def fleet_prepare(tenant: Any) -> tuple[str, list[str]]:
     return key.raw, names
 
 
-def http_latency(secret: str, names: list[str], clients: int, requests: int, processes: int = 1) -> dict[str, Any]:
-    # As deployed (docker/compose.yaml): under ASGI every request runs on its own thread, so
-    # persistent connections would pile up to Postgres' limit; the web closes them per request.
-    env = dict(os.environ, PYTHONUNBUFFERED="1", DATABASE_CONN_MAX_AGE="0")
-    # Several processes share one listening socket (daphne --fd), the kernel handing each
-    # connection to whichever accepts first: what a process manager in front of daphne would do.
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1024)
-    port = int(listener.getsockname()[1])
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    command = [daphne, "--fd", str(listener.fileno()), "pdm_saas.asgi:application"]
-    servers = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                pass_fds=(listener.fileno(),)) for _ in range(processes)]
+def http_latency(secret: str, names: list[str], clients: int, seconds: float,
+                 servers: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each of `servers` loaded by wrk in turn: `GET /healthz` (one database round trip, the
+    server's floor) and an explained prediction at `clients` connections, then one client alone.
+    Each server runs as deployed, with DEBUG off."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", DJANGO_DEBUG="false")
+    results = {}
+    for server in servers:
+        with _served(server, env) as port:
+            results[server] = _server_load(port, secret, names, clients, seconds)
+        for label, key, n in (("GET /healthz (floor)", "floor", clients),
+                              ("POST /api/v1/predictions/ with explanation", "ours", clients),
+                              ("POST /api/v1/predictions/ with explanation", "alone", 1)):
+            row = results[server][key]
+            say(f"http {server:<10} {label:<44} {n:>2} clients: p50 {row['p50_ms']:.1f} ms, "
+                f"p95 {row['p95_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, {row['per_s']:,.0f} req/s")
+    return results
+
+
+# What was deployed before issue 19 (one daphne process, a connection per request), beside what
+# is deployed now: pdm_saas.serving's web, ws and proxy from Procfile.dev, as `make run` starts them.
+SERVERS = ("daphne", "production")
+
+
+@contextmanager
+def _served(server: str, env: dict[str, str]) -> Iterator[int]:
+    from pdm_saas.serving import free_port, free_ports, port_listening, serving
+
+    logs = Path(tempfile.mkdtemp(prefix=f"bench-http-{server}-"))
+    if server == "production":
+        with serving(free_ports(), env=env, logs=logs) as ports:
+            yield ports.proxy
+        return
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("daphne")), "-p", str(port), "pdm_saas.asgi:application"]
+    with (logs / "daphne.log").open("w") as log:
+        daphne = subprocess.Popen(command, cwd=REPO, env={**env, "DATABASE_CONN_MAX_AGE": "0"}, stdout=log,
+                                  stderr=subprocess.STDOUT)
     try:
-        _wait_listening(port)
-        body = lambda i: json.dumps({"machine": names[i % len(names)]}).encode()  # noqa: E731
-        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json", "Host": "localhost"}
-        _load(port, "POST", "/api/v1/predictions/", body, headers, clients, 2)  # warm the model cache
-        floor = _load(port, "GET", "/healthz", lambda i: None, {"Host": f"{TENANT_SLUG}.localhost"}, clients, requests)
-        ours = _load(port, "POST", "/api/v1/predictions/", body, headers, clients, requests)
-        alone = _load(port, "POST", "/api/v1/predictions/", body, headers, 1, requests * 5)
+        while not port_listening(port):
+            if daphne.poll() is not None:
+                raise SystemExit(f"daphne did not start: {(logs / 'daphne.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield port
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=15)
-        listener.close()
-    say(f"http: {processes} daphne process{'es' if processes > 1 else ''}")
-    for label, result, n in (("GET /healthz (floor)", floor, clients),
-                             ("POST /api/v1/predictions/ with explanation", ours, clients),
-                             ("POST /api/v1/predictions/ with explanation", alone, 1)):
-        say(f"http {label:<44} {n:>2} clients: p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, "
-            f"p99 {result['p99']:.1f} ms, {result['per_s']:.0f} req/s, errors {result['errors']}")
+        daphne.kill()  # requests wrk left unanswered would hold a terminate up
+        daphne.wait()
+
+
+def _server_load(port: int, secret: str, names: list[str], clients: int, seconds: float) -> dict[str, dict[str, float]]:
+    predict: dict[str, Any] = {"path": "/api/v1/predictions/", "machines": names, "host": "localhost",
+               "headers": [f"Authorization: Bearer {secret}", "Content-Type: application/json"]}
+    _warm(port, predict)
+    floor = _wrk(port, path="/healthz", host=f"{TENANT_SLUG}.localhost", clients=clients, seconds=seconds)
+    before = _api_predictions()
+    ours = _wrk(port, clients=clients, seconds=seconds, **predict)
+    alone = _wrk(port, clients=1, seconds=seconds, **predict)
+    stored = _api_predictions() - before
+    # Every answered request stored its prediction (in-flight ones at the end may add a few more).
+    if stored < ours["requests"] + alone["requests"]:
+        raise SystemExit(f"{stored} predictions stored for {ours['requests'] + alone['requests']} answered requests")
     return {"floor": floor, "ours": ours, "alone": alone}
 
 
-def _load(port: int, method: str, path: str, body: Any, headers: dict[str, str], clients: int,
-          requests: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors: list[int] = []
-    lock = threading.Lock()
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for n in range(requests):
-            started = time.perf_counter()
-            connection.request(method, path, body=body(index * requests + n), headers=headers)
-            response = connection.getresponse()
-            response.read()
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                latencies.append(elapsed)
-                if response.status >= 300:
-                    errors.append(response.status)
-        connection.close()
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    cuts = statistics.quantiles(latencies, n=100)
-    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "per_s": len(latencies) / wall,
-            "errors": len(errors), "requests": len(latencies)}
-
-
-def _wait_listening(port: int, timeout: float = 60) -> None:
-    """Until the server answers: the shared socket accepts connections before any daphne does."""
-    deadline = time.monotonic() + timeout
+def _warm(port: int, predict: dict[str, Any]) -> None:
+    """Until every server process has loaded its models: the first answers take seconds."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-            connection.request("GET", "/healthz", headers={"Host": "localhost"})
-            connection.getresponse().read()
-            connection.close()
+        if _wrk(port, clients=4, seconds=4, check=False, **predict)["p99_ms"] < 1000:
             return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("daphne did not start")
+    raise SystemExit("the server still answers slowly after two minutes of warming up")
+
+
+def _api_predictions() -> int:
+    from django_tenants.utils import schema_context
+
+    from predictions.models import Prediction
+    from tenants.schema_names import schema_name_for_slug
+
+    with schema_context(schema_name_for_slug(TENANT_SLUG)):
+        return Prediction.objects.filter(source=Prediction.Source.API).count()
+
+
+def _wrk(port: int, *, path: str, host: str, clients: int, seconds: float, machines: list[str] | None = None,
+         headers: list[str] | None = None, check: bool = True) -> dict[str, float]:
+    """wrk (C, epoll) at `clients` open connections, each sending its next request when the last
+    is answered; a Python client would take the cores the server is measured on."""
+    command = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "60s",
+               "-s", str(REPO / "benchmarks" / "http_load.lua"), "-H", f"Host: {host}"]
+    for header in headers or []:
+        command += ["-H", header]
+    env = dict(os.environ, PDM_BENCH_MACHINES=",".join(machines or []))
+    output = subprocess.run([*command, f"http://127.0.0.1:{port}{path}"], env=env, check=True,
+                            capture_output=True, text=True).stdout
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    if check and (result["status_errors"] or result["socket_errors"] or not result["requests"]):
+        raise SystemExit(f"{path}: {result['status_errors']} error answers, {result['socket_errors']} socket errors, "
+                         f"{result['requests']} answered:\n{output}")
+    if not result["requests"]:
+        result["p99_ms"] = float("inf")
+    result["per_s"] = result["requests"] / result["seconds"]
+    return result
 
 
 def main() -> int:
@@ -355,9 +375,9 @@ def main() -> int:
     parser.add_argument("--machines", type=int, help="simulated machines per onboarding (default: onboarding's)")
     parser.add_argument("--rows", type=int, default=100_000, help="rows for the throughput part")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=20, help="requests per client")
-    parser.add_argument("--web-processes", type=int, default=1,
-                        help="daphne processes sharing the HTTP port (1: as deployed)")
+    parser.add_argument("--seconds", type=float, default=10, help="duration of each HTTP load")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help="comma-separated subset of daphne (before issue 19),production")
     parser.add_argument("--parts", default=",".join(PARTS),
                         help="comma-separated subset of onboarding,throughput,http (throughput alone: no database)")
     args = parser.parse_args()
@@ -391,7 +411,7 @@ def main() -> int:
             if "throughput" in parts:
                 throughput(args.rows, stored_models())
         if "http" in parts:
-            http_latency(secret, names, args.clients, args.requests, args.web_processes)
+            http_latency(secret, names, args.clients, args.seconds, [x for x in args.servers.split(",") if x])
     finally:
         broker_purge()
     if onboarded:

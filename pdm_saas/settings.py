@@ -133,6 +133,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pdm_saas"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        # A kept connection is checked before a request reuses it, so a Postgres restart costs
+        # one reconnect, not one failed request per web thread.
+        conn_health_checks=True,
         engine="django_tenants.postgresql_backend",
     )
 }
@@ -417,8 +420,10 @@ LOCKOUT_RULES = {
     "sign_in_links": {"account": (5, 60 * 60), "address": (20, 60 * 60)},
     "api_key": {"address": (env_int("PDM_KEY_FAILURES_PER_ADDRESS", 20), 10 * 60)},
 }
-# Behind our TLS proxy every request comes from its address: count the client it forwards for.
-LOCKOUT_TRUST_FORWARDED_FOR = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+# Every request reaches Django through our proxy (docker/haproxy/haproxy.cfg), and behind a TLS
+# proxy through that one too; each appends the address it was reached from to X-Forwarded-For.
+# The client is the entry that many places from the end (accounts/lockout.py address_of).
+PROXY_HOPS = env_int("PDM_PROXY_HOPS", 2 if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else 1)
 
 # --- Live channel: replay after a reconnect and access re-checks (docs/architecture.md) ----------
 LIVE_REPLAY_EVENTS = env_int("PDM_LIVE_REPLAY_EVENTS", 1000)  # events kept per tenant

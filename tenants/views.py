@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
 
 from accounts import sign_in
@@ -43,9 +44,11 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 def _same_port_url(request: HttpRequest, host: str, path: str) -> str:
-    """An address on another host of this site, keeping the port the browser is using."""
-    port = request.get_port()
-    netloc = host if port in ("80", "443") else f"{host}:{port}"
+    """An address on another host of this site, keeping the port the browser is using: the one
+    in its Host header. The server's own port (SERVER_PORT) is the proxy's upstream, not the
+    browser's (docs/deploy.md, "Serving")."""
+    _, port = split_domain_port(request.get_host())
+    netloc = f"{host}:{port}" if port else host
     return f"{request.scheme}://{netloc}{path}"
 
 

@@ -1,9 +1,8 @@
-"""Starting real processes (Celery worker, ASGI server) against the test database."""
+"""Starting real processes (Celery worker, the web servers) against the test database."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,21 +13,11 @@ from urllib.parse import quote
 
 from django.db import connection
 
+from pdm_saas.serving import free_port as free_port  # re-exported: the tests' one way to pick ports
+from pdm_saas.serving import free_ports, serving
+from pdm_saas.serving import port_listening as port_listening
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def child_env() -> dict[str, str]:
@@ -81,9 +70,9 @@ def python_bin(name: str) -> str:
 
 
 @contextmanager
-def asgi_server(*, port: int, log: Path) -> Iterator[None]:
-    """Daphne serving the project on 127.0.0.1:`port` against the test database until the block
-    ends (the browser tests' server)."""
-    args = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
-    with process(args, log=log, ready=lambda _: port_listening(port)):
+def web_stack(*, port: int, logs: Path) -> Iterator[None]:
+    """What `make run` serves, against the test database until the block ends: HAProxy on
+    127.0.0.1:`port` sending /ws/ to daphne and the rest to granian's WSGI workers
+    (pdm_saas.serving, Procfile.dev). Each server logs into the folder `logs`."""
+    with serving(free_ports(proxy=port), env=child_env(), logs=logs):
         yield

@@ -32,10 +32,12 @@ ENV_EXAMPLE = DOCKER / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
 SETTINGS_SOURCE = ROOT / "pdm_saas" / "settings.py"
 
-APP_SERVICES = ("migrate", "web", "worker", "worker-ml", "beat")
+APP_SERVICES = ("migrate", "web", "ws", "worker", "worker-ml", "beat")
 WORKER_SERVICES = ("worker", "worker-ml")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 ASGI_APP = "pdm_saas.asgi:application"
+WSGI_APP = "pdm_saas.wsgi:application"
+HAPROXY_CFG = DOCKER / "haproxy" / "haproxy.cfg"
 
 
 # --- Helpers ------------------------------------------------------------------------------------
@@ -184,24 +186,78 @@ def test_migrate_is_one_shot_and_waits_for_healthy_backends() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ("web", "worker", "worker-ml", "beat"))
+@pytest.mark.parametrize("name", ("web", "ws", "worker", "worker-ml", "beat"))
 def test_long_running_services_wait_for_a_successful_migration(name: str) -> None:
     depends_on = _services()[name].get("depends_on") or {}
     assert isinstance(depends_on, dict), f"{name}: depends_on needs conditions, not a list"
     assert depends_on.get("migrate") == {"condition": "service_completed_successfully"}
 
 
-def test_web_serves_the_asgi_app_on_port_8000() -> None:
+def _shell_words(service: dict[str, Any]) -> list[str]:
+    """A `sh -c` command's script as words (quotes and $$ escapes dropped)."""
+    command = _command(service)
+    assert command[:2] == ["sh", "-c"], command
+    return command[2].replace("$$", "$").replace('"', "").split()
+
+
+def _published(service: dict[str, Any]) -> list[str]:
+    return [str(port) for port in service.get("ports", [])]
+
+
+def test_web_serves_the_wsgi_app_through_granian_workers_behind_the_proxy() -> None:
     web = _services()["web"]
-    command = _command(web) if "command" in web else None
-    if command is not None:  # otherwise the image CMD applies; checked in the Dockerfile tests
-        assert command[0] == "daphne" and command[-1] == ASGI_APP, command
-        assert command[command.index("-p") + 1] == "8000"
-        assert "--no-server-name" in command
-    assert any(str(port).endswith("8000:8000") or (isinstance(port, dict) and port.get("target") == 8000)
-               for port in web.get("ports", [])), "web must publish port 8000"
+    words = _shell_words(web)
+    assert words[:4] == ["exec", "granian", "--interface", "wsgi"] and words[-1] == WSGI_APP, words
+    assert words[words.index("--port") + 1] == "8000" and words[words.index("--host") + 1] == "0.0.0.0"
+    assert words[words.index("--workers") + 1] == "${PDM_WEB_WORKERS:-$(nproc)}"  # one per core by default
+    assert "--respawn-failed-workers" in words
+    assert _published(web) == [], "only the proxy publishes a port"
+    # Persistent connections (.env's DATABASE_CONN_MAX_AGE), not ASGI's connection per request.
+    assert "DATABASE_CONN_MAX_AGE" not in (web.get("environment") or {})
+    assert int(_env_example()["DATABASE_CONN_MAX_AGE"]) > 0
+
+
+def test_ws_serves_the_asgi_app_without_persistent_connections() -> None:
+    ws = _services()["ws"]
+    command = _command(ws)
+    assert command[0] == "daphne" and command[-1] == ASGI_APP, command
+    assert command[command.index("-p") + 1] == "8001" and "--no-server-name" in command
     # Django: "When using ASGI, persistent connections should be disabled."
-    assert str((web.get("environment") or {}).get("DATABASE_CONN_MAX_AGE")) == "0"
+    assert str((ws.get("environment") or {}).get("DATABASE_CONN_MAX_AGE")) == "0"
+    assert "http://127.0.0.1:8001/healthz" in " ".join(ws["healthcheck"]["test"])  # not the image's :8000
+    assert _published(ws) == []
+
+
+def test_the_proxy_is_the_one_public_port_and_sends_ws_to_daphne() -> None:
+    services = _services()
+    proxy = services["proxy"]
+    assert proxy["image"] == "haproxy:2.8"
+    assert _published(proxy) == ["8000:8000"]
+    assert "./haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in proxy["volumes"]
+    assert proxy["environment"] == {"PDM_PROXY_BIND": ":8000", "PDM_WEB_UPSTREAM": "web:8000",
+                                    "PDM_WS_UPSTREAM": "ws:8001"}
+    assert set(proxy["depends_on"]) == {"web", "ws"}
+    config = HAPROXY_CFG.read_text()
+    assert "use_backend live if { path_beg /ws/ }" in config and "default_backend web" in config
+    assert "server ws \"${PDM_WS_UPSTREAM}\" resolvers default" in config
+    assert "http-response del-header Server" in config  # no banner (tests/test_security_headers.py)
+
+
+def test_haproxy_accepts_the_config() -> None:
+    # `make install` installs Debian's haproxy (scripts/install_debian_tools.sh); `make run` uses it.
+    binary = shutil.which("haproxy")
+    assert binary is not None, "haproxy is not on PATH: `make install` installs it"
+    env = dict(os.environ, PDM_PROXY_BIND=":8000", PDM_WEB_UPSTREAM="web:8000", PDM_WS_UPSTREAM="ws:8001")
+    result = subprocess.run([binary, "-c", "-f", str(HAPROXY_CFG)], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and "Configuration file is valid" in result.stdout + result.stderr, result
+
+
+def test_prefork_workers_run_one_openmp_thread() -> None:
+    # A pool process forked after XGBoost had run with more threads hangs on its next model call
+    # (tests/test_fork_safety.py reproduces it); make run's workers say the same (Procfile.dev).
+    for name in WORKER_SERVICES:
+        assert (_services()[name].get("environment") or {}).get("OMP_NUM_THREADS") == "1", name
 
 
 def test_celery_services_run_the_project_app() -> None:
@@ -452,17 +508,16 @@ def test_dockerfile_runs_as_a_non_root_user() -> None:
                for keyword, args in stage), f"{media_root} must exist and belong to uid 10001"
 
 
-def test_dockerfile_starts_daphne_with_the_asgi_app() -> None:
+def test_dockerfile_starts_granian_with_the_wsgi_app() -> None:
     stage = _final_stage()
     commands = [_exec_form(args) for keyword, args in stage if keyword == "CMD"]
     entrypoints = [_exec_form(args) for keyword, args in stage if keyword == "ENTRYPOINT"]
     assert commands, "no CMD"
     argv = (entrypoints[-1] if entrypoints else []) + commands[-1]
-    assert argv[0] == "daphne", argv
-    assert argv[-1] == ASGI_APP
-    assert argv[argv.index("-b") + 1] == "0.0.0.0" and argv[argv.index("-p") + 1] == "8000"
+    assert argv[:2] == ["sh", "-c"], argv
+    # compose's web spells out the same command (test_web_serves_the_wsgi_app_through_granian_workers...)
+    assert argv[2].replace('"', "").split() == [w for w in _shell_words(_services()["web"])]
     assert any(keyword == "EXPOSE" and "8000" in args.split() for keyword, args in stage)
-    assert "--no-server-name" in argv  # no `Server: daphne` banner (tests/test_security_headers.py)
 
 
 def test_dockerfile_healthcheck_hits_healthz_on_an_allowed_host() -> None:

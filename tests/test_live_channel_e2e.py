@@ -1,4 +1,5 @@
-"""The live channel through a real ASGI server (daphne) and a real WebSocket client."""
+"""The live channel through the servers `make run` starts (HAProxy in front of daphne) and a real
+WebSocket client."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django.test import Client
 from accounts.services import api_key_create
 from pdm_saas.live.events import event_publish
 
-from .live import free_port, port_listening, process, python_bin
+from .live import free_port, web_stack
 
 pytestmark = pytest.mark.live
 RECHECK_SECONDS = 2
@@ -28,12 +29,9 @@ IDLE_SECONDS = float(os.environ.get("PDM_LIVE_IDLE_SECONDS", "20"))
 @pytest.fixture(scope="module")
 def asgi_server(world, django_db_blocker, tmp_path_factory):
     port = free_port()
-
-    args = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
     # Re-check access every 2 s, so the backstop for changes made outside our services is tested.
     os.environ["PDM_LIVE_RECHECK_SECONDS"] = str(RECHECK_SECONDS)
-    with django_db_blocker.unblock(), process(args, log=tmp_path_factory.mktemp("asgi") / "daphne.log",
-                                              ready=lambda _: port_listening(port)):
+    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("asgi")):
         os.environ.pop("PDM_LIVE_RECHECK_SECONDS")
         yield port
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 import urllib.error
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from .live import ROOT, free_port, port_listening, process, python_bin
+from .live import ROOT, free_port, web_stack
 
 pytestmark = pytest.mark.django_db
 SHOWN = ("DEBUG", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SESSION_COOKIE_SECURE",
@@ -48,7 +47,10 @@ def test_development_switches_debug_on_with_its_conveniences():
 
 def test_development_commands_switch_debug_on():
     assert "export DJANGO_DEBUG ?= true" in (ROOT / "Makefile").read_text()
-    for line in (ROOT / "Procfile.dev").read_text().splitlines():
+    django_lines = [line for line in (ROOT / "Procfile.dev").read_text().splitlines()
+                    if not line.startswith("proxy:")]  # HAProxy runs no Django
+    assert len(django_lines) == 5
+    for line in django_lines:
         assert "DJANGO_DEBUG=${DJANGO_DEBUG:-true} " in line, line
 
 
@@ -96,20 +98,12 @@ def committed(world: Any, django_db_blocker: Any) -> Iterator[None]:
         yield
 
 
-def _dev_daphne_argv(port: int) -> list[str]:
-    """Procfile.dev's web command, on a free port (the production command is checked in
-    tests/test_docker_config.py to carry the same flag)."""
-    web = next(line for line in (ROOT / "Procfile.dev").read_text().splitlines() if line.startswith("web:"))
-    argv = [word for word in shlex.split(web.split(":", 1)[1]) if "=" not in word]
-    assert argv[0] == "daphne"
-    argv[argv.index("-p") + 1] = str(port)
-    return [python_bin("daphne"), *argv[1:]]
-
-
 @pytest.mark.live
-def test_real_daphne_sends_no_server_banner(committed: None, tmp_path: Path) -> None:
+def test_the_public_address_sends_no_server_banner(committed: None, tmp_path: Path) -> None:
+    """Through the proxy `make run` and compose put in front (docker/haproxy/haproxy.cfg): neither
+    HAProxy nor granian nor daphne names itself."""
     port = free_port()
-    with process(_dev_daphne_argv(port), log=tmp_path / "daphne.log", ready=lambda _: port_listening(port)):
+    with web_stack(port=port, logs=tmp_path):
         request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Host": "localhost"})
         with urllib.request.urlopen(request, timeout=10) as response:
             ok = response.headers

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import time_machine
 from django.test import Client
 
@@ -118,16 +119,33 @@ def test_a_revoked_key_retried_is_not_counted_as_guessing(db, world):
     assert answers == {401}
 
 
-def test_behind_the_proxy_the_forwarded_client_is_counted_not_a_forged_entry(db, world, settings):
-    settings.LOCKOUT_TRUST_FORWARDED_FOR = True
+# What X-Forwarded-For ends with when it reaches Django: our proxy (docker/haproxy) appends the
+# address it was reached from; behind a TLS proxy that is the TLS proxy's, which appended the
+# client's before it.
+PROXY_CHAINS = {1: "{client}", 2: "{client}, 10.0.0.9"}
 
-    def login(forwarded_for: str, password: str) -> int:
-        return Client(HTTP_HOST="acme.localhost", REMOTE_ADDR="10.0.0.2",  # the proxy
-                      HTTP_X_FORWARDED_FOR=forwarded_for).post(
+
+@pytest.mark.parametrize("hops", sorted(PROXY_CHAINS))
+def test_behind_the_proxies_the_forwarded_client_is_counted_not_a_forged_entry(db, world, settings, hops):
+    settings.PROXY_HOPS = hops
+
+    def login(client: str, password: str, forged: str = "") -> int:
+        chain = (forged + ", " if forged else "") + PROXY_CHAINS[hops].format(client=client)
+        return Client(HTTP_HOST="acme.localhost", REMOTE_ADDR="10.0.0.2",  # our proxy
+                      HTTP_X_FORWARDED_FOR=chain).post(
             "/accounts/login/", {"username": f"nobody{password}@acme.test", "password": password}).status_code
 
     with time_machine.travel(NOON, tick=False):
-        # A guesser rotating a forged first entry is still one client: the proxy's entry is last.
-        answers = [login(f"192.0.2.{n}, 203.0.113.7", f"p{n}") for n in range(51)]
+        # A guesser rotating a forged first entry is still one client: the proxies' entries are last.
+        answers = [login("203.0.113.7", f"p{n}", forged=f"192.0.2.{n}") for n in range(51)]
         assert answers[:50] == [200] * 50 and answers[50] == 429
-        assert login("198.51.100.9", "p99") == 200  # another client behind the same proxy
+        assert login("198.51.100.9", "p99") == 200  # another client behind the same proxies
+
+
+def test_a_request_that_reached_the_server_directly_counts_the_connection(settings):
+    from accounts.lockout import address_of
+
+    settings.PROXY_HOPS = 2
+    assert address_of(direct="203.0.113.7", forwarded_for="") == "203.0.113.7"
+    # Fewer entries than proxies: the first is the one the nearest proxy wrote.
+    assert address_of(direct="10.0.0.2", forwarded_for="198.51.100.9") == "198.51.100.9"

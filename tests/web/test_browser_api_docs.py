@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.live import free_port, port_listening, process, python_bin
+from tests.live import free_port, web_stack
 
 pytestmark = pytest.mark.live
 
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.live
 @pytest.fixture(scope="module")
 def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
-    asgi = [python_bin("daphne"), "--no-server-name", "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
-    with django_db_blocker.unblock(), process(asgi, log=tmp_path_factory.mktemp("docs") / "daphne.log",
-                                              ready=lambda _: port_listening(port)):
+    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("docs")):
         yield port
 
 

@@ -19,7 +19,7 @@ from machines.models import MachineType
 from pdm_saas.demo import AT_RISK, FLEET, demo_fill
 from predictions.services.training import onboard_machine_type
 from tenants.services import tenant_signup
-from tests.live import free_port, port_listening, process, python_bin
+from tests.live import free_port, web_stack
 
 pytestmark = pytest.mark.live
 SLUG = "demoplant"
@@ -40,8 +40,7 @@ def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathF
                 onboard_machine_type(machine_type=machine_type, synthesizer=None)
     logs = tmp_path_factory.mktemp("browser-demo")
     port = free_port()
-    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
-    with django_db_blocker.unblock(), process(asgi, log=logs / "daphne.log", ready=lambda _: port_listening(port)):
+    with django_db_blocker.unblock(), web_stack(port=port, logs=logs):
         yield port
 
 

@@ -34,7 +34,7 @@ from predictions.selectors import machine_latest_prediction
 from predictions.tasks import fleet_score_task
 from tenants.models import Tenant
 from tests.conftest import reading_after_last
-from tests.live import free_port, port_listening, process, python_bin, wait_for
+from tests.live import free_port, process, python_bin, wait_for, web_stack
 from tests.predictions.conftest import failing_run_readings
 
 pytestmark = pytest.mark.live
@@ -49,15 +49,14 @@ PHONE = {"width": 390, "height": 844}  # the wizard's "advanced" field: fewer th
 
 @pytest.fixture(scope="module")
 def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A worker on every queue and a Daphne server, against the test database."""
+    """A worker on every queue and the web servers of `make run`, against the test database."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     logs = tmp_path_factory.mktemp("browser")
     port = free_port()
     worker = [python_bin("celery"), "-A", "pdm_saas", "worker", "-Q", ",".join(settings.JOB_QUEUES), "-P", "solo",
               "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
     with django_db_blocker.unblock(), process(worker, log=logs / "worker.log", ready=lambda t: " ready." in t), \
-            process(asgi, log=logs / "daphne.log", ready=lambda _: port_listening(port)):
+            web_stack(port=port, logs=logs):
         yield port
 
 

@@ -49,7 +49,7 @@ from predictions.models import DriftReport, ModelVersion, OutcomeSnapshot, Predi
 from tenants.models import Tenant
 from tenants.services import tenant_deactivate, tenant_signup
 from tests.conftest import MOTOR, PASSWORD
-from tests.live import free_port, port_listening, process, python_bin, wait_for
+from tests.live import free_port, process, python_bin, wait_for, web_stack
 
 pytestmark = pytest.mark.live
 SLUG = "vandelay"
@@ -152,7 +152,6 @@ def stack(world: Any, sink: MailSink, django_db_blocker: Any,
     port = free_port()
     worker = [python_bin("celery"), "-A", "pdm_saas", "worker", "-Q", ",".join(settings.JOB_QUEUES), "-P", "solo",
               "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    asgi = [python_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "pdm_saas.asgi:application"]
     mail_env = {"DJANGO_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
                 "DJANGO_EMAIL_HOST": "127.0.0.1", "DJANGO_EMAIL_PORT": str(sink.server_address[1]),
                 "PDM_SITE_URL": f"http://localhost:{port}"}
@@ -160,7 +159,7 @@ def stack(world: Any, sink: MailSink, django_db_blocker: Any,
         for name, value in mail_env.items():
             patch.setenv(name, value)  # read by the children's settings; this process's are loaded
         with django_db_blocker.unblock(), process(worker, log=logs / "worker.log", ready=lambda t: " ready." in t), \
-                process(asgi, log=logs / "daphne.log", ready=lambda _: port_listening(port)):
+                web_stack(port=port, logs=logs):
             yield port
 
 

@@ -29,7 +29,7 @@ from maintenance.models import Alert
 from predictions.models import ModelVersion, Prediction
 from tenants.models import Tenant
 from tenants.services import tenant_signup
-from tests.live import asgi_server, free_port
+from tests.live import free_port, web_stack
 
 pytestmark = pytest.mark.live
 SLUG = "plainwords"
@@ -115,7 +115,7 @@ def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathF
             _seed()
     logs = tmp_path_factory.mktemp("browser-language")
     port = free_port()
-    with django_db_blocker.unblock(), asgi_server(port=port, log=logs / "daphne.log"):
+    with django_db_blocker.unblock(), web_stack(port=port, logs=logs / "servers"):
         yield port
 
 

@@ -20,7 +20,7 @@ from predictions.models import ModelVersion
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import committed_tenant_drop
-from tests.live import asgi_server, free_port
+from tests.live import free_port, web_stack
 
 pytestmark = pytest.mark.live
 SLUG = "global-views"  # a name no other module commits
@@ -50,8 +50,7 @@ def onboarded(world: Any, django_db_blocker: Any) -> Iterator[tuple[Tenant, int]
 def stack(onboarded: tuple[Tenant, int], django_db_blocker: Any,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
-    log = tmp_path_factory.mktemp("global-views") / "daphne.log"
-    with django_db_blocker.unblock(), asgi_server(port=port, log=log):
+    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("global-views")):
         yield port
 
 

@@ -25,7 +25,7 @@ from planning.services import plan_run, plan_start
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import committed_tenant_drop
-from tests.live import asgi_server, free_port
+from tests.live import free_port, web_stack
 from tests.planning.pumps import MONDAY, three_pumps
 
 pytestmark = pytest.mark.live
@@ -54,7 +54,7 @@ def planning_pumps(world: Any, django_db_blocker: Any) -> Iterator[tuple[Tenant,
 def stack(planning_pumps: tuple[Tenant, int], django_db_blocker: Any,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
-    with django_db_blocker.unblock(), asgi_server(port=port, log=tmp_path_factory.mktemp("planning") / "daphne.log"):
+    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("planning")):
         yield port
 
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from accounts.models import ApiKey
 from accounts.services import api_key_create
 from tests.conftest import PASSWORD
-from tests.live import asgi_server, free_port
+from tests.live import free_port, web_stack
 
 pytestmark = pytest.mark.live
 PHONE = {"width": 390, "height": 844}
@@ -35,7 +35,7 @@ def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathF
     port = free_port()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PDM_SITE_URL", f"http://{settings.BASE_DOMAIN}:{port}")
-        with django_db_blocker.unblock(), asgi_server(port=port, log=tmp_path_factory.mktemp("trust") / "daphne.log"):
+        with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("trust")):
             yield port
 
 

@@ -490,14 +490,14 @@ def story(world: Any, django_db_blocker: Any) -> Iterator[Tenant]:
 def stack(story: Tenant, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A Daphne server storing files where this process reads them (the import job is run here,
     with `.run()`)."""
-    from tests.live import asgi_server, free_port
+    from tests.live import free_port, web_stack
 
     media = tmp_path_factory.mktemp("media")
     port = free_port()
     with pytest.MonkeyPatch.context() as patch, django_db_blocker.unblock():
         patch.setenv("DJANGO_MEDIA_ROOT", str(media))
         patch.setattr(django_settings, "MEDIA_ROOT", media)
-        with asgi_server(port=port, log=media / "daphne.log"):
+        with web_stack(port=port, logs=media / "servers"):
             yield port
 
 
