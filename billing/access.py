@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from billing.models import Subscription
 from billing.quotas import UPGRADE_URL
-from billing.selectors import subscription_with_plan
+from billing.selectors import subscription_with_plan_cached
 from pdm_saas.errors import PaymentRequired
 
 # The HTTP Warning header (RFC 7234, code 299: miscellaneous persistent warning) sent with every
@@ -113,7 +113,7 @@ def request_subscription(request: Any) -> Subscription | None:
         tenant = getattr(raw, "tenant", None)
         found = None
         if tenant is not None and not tenant.is_public:
-            found = subscription_with_plan(tenant_id=tenant.id)
+            found = subscription_with_plan_cached(tenant_id=tenant.id, schema_name=tenant.schema_name)
         raw.pdm_subscription = found
     return raw.pdm_subscription  # type: ignore[no-any-return]
 

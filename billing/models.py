@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from tenants.row_cache import RowsManager
+
 
 class Plan(models.Model):
     code = models.SlugField(max_length=32, unique=True)
@@ -27,6 +29,7 @@ class Plan(models.Model):
     # Stripe prices: the monthly fee and the metered overage (empty for plans not sold online).
     stripe_price_id = models.CharField(max_length=100, blank=True)
     stripe_overage_price_id = models.CharField(max_length=100, blank=True)
+    objects = RowsManager()  # its updates reach the row caches (tenants/row_cache.py)
 
     class Meta:
         ordering = ["monthly_price_cents", "code"]
@@ -63,6 +66,7 @@ class Subscription(models.Model):
     # The `created` time of the newest Stripe event applied: an older one arriving late (Stripe
     # does not promise order) must not roll the state back.
     stripe_state_at = models.BigIntegerField(default=0)
+    objects = RowsManager()  # its updates reach the row caches (tenants/row_cache.py)
 
     def __str__(self) -> str:
         return f"{self.tenant} on {self.plan} ({self.status})"

@@ -25,7 +25,7 @@ from django.db import connection
 from django.db.models import F
 
 from billing.models import Plan
-from billing.selectors import subscription_with_plan
+from billing.selectors import subscription_with_plan, subscription_with_plan_cached
 from billing.services import usage_predictions, usage_reserve_predictions
 from pdm_saas.errors import PaymentRequired
 
@@ -39,7 +39,11 @@ def tenant_plan(*, tenant_id: int) -> Plan | None:
     """The plan whose limits apply to the tenant, or None when no limits apply."""
     if not settings.BILLING_QUOTAS_ENABLED:
         return None
-    subscription = subscription_with_plan(tenant_id=tenant_id)
+    tenant = getattr(connection, "tenant", None)
+    if tenant is not None and getattr(tenant, "id", None) == tenant_id:  # the usual case: kept per process
+        subscription = subscription_with_plan_cached(tenant_id=tenant_id, schema_name=tenant.schema_name)
+    else:
+        subscription = subscription_with_plan(tenant_id=tenant_id)
     return subscription.plan if subscription else None
 
 

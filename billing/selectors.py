@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billing.models import Plan, Subscription
+from tenants.row_cache import tenant_cached
 
 
 def plan_public_list() -> list[Plan]:
@@ -14,3 +15,11 @@ def plan_public_list() -> list[Plan]:
 def subscription_with_plan(*, tenant_id: int) -> Subscription | None:
     """The tenant's subscription with its plan (one query), or None before it has one."""
     return Subscription.objects.select_related("plan").filter(tenant_id=tenant_id).first()
+
+
+def subscription_with_plan_cached(*, tenant_id: int, schema_name: str) -> Subscription | None:
+    """`subscription_with_plan`, kept per process until the subscription or its plan changes
+    (tenants/row_cache.py), for what every request reads: the rate limit, the standing, the quota
+    check. Shared: never change or save what it returns."""
+    return tenant_cached("subscription", (tenant_id,), lambda: subscription_with_plan(tenant_id=tenant_id),
+                         schema=schema_name)

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import models
 
 from engine.metadata import MachineTypeSchema, machine_type_schema
+from tenants.row_cache import RowsManager
 
 
 class MachineType(models.Model):
@@ -31,6 +32,7 @@ class MachineType(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects = RowsManager()  # its updates reach the row caches (tenants/row_cache.py)
 
     class Meta:
         ordering = ["name"]
@@ -77,6 +79,7 @@ class Machine(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects = RowsManager()  # its updates reach the row caches (tenants/row_cache.py)
 
     class Meta:
         ordering = ["name"]
@@ -222,6 +225,7 @@ class FailureEvent(models.Model):
     work_order = models.OneToOneField("maintenance.WorkOrder", null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="failure_event")
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = RowsManager()  # its updates reach the row caches (tenants/row_cache.py)
 
     class Meta:
         db_table = "predictions_failureevent"  # the table it had in predictions

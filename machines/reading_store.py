@@ -32,6 +32,7 @@ import numpy as np
 from engine.frames import CYCLE_DATA_BEFORE
 from machines.models import MachineType
 from tenants.db import connection
+from tenants.row_cache import tenant_cached
 
 Array = np.ndarray
 # Failure events are read by table name: their model's app is not this module's concern.
@@ -59,7 +60,11 @@ class SlotColumns:
 def sensor_slots(*, machine_type_id: int) -> list[str]:
     """The type's slot names, read afresh: ingest appends slots on the row, and a caller's
     instance may predate that."""
-    return list(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type_id) or [])
+    def load() -> tuple[str, ...]:
+        return tuple(MachineType.objects.values_list("sensor_slots", flat=True).get(id=machine_type_id) or [])
+
+    # Kept per process until the type changes (tenants/row_cache.py; `machine_type_slots` says so).
+    return list(tenant_cached("sensor_slots", (machine_type_id,), load))
 
 
 def slot_values(rows: Sequence[Sequence[float | None] | None], width: int) -> Array:

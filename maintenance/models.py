@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from tenants.row_cache import RowsManager
+
 
 class AlertRule(models.Model):
     """When a machine's verdicts become an alert. The most specific rule wins: a machine's, else
@@ -44,6 +46,7 @@ class AlertRule(models.Model):
     windows_n = models.PositiveSmallIntegerField(default=6)  # ... among the last n open an alert
     windows_clear = models.PositiveSmallIntegerField(default=6)  # quiet windows in a row close it
     anomaly_threshold = models.FloatField(null=True, blank=True, default=0.999)
+    objects = RowsManager()  # its updates reach the row caches (tenants/row_cache.py)
 
     class Meta:
         db_table = "predictions_alertrule"  # the table it had in predictions

@@ -10,6 +10,10 @@ class PredictionsConfig(AppConfig):
     def ready(self) -> None:
         from jobs.kinds import JobKind, kind_register
         from machines.signals import readings_changed
+        from predictions.models import ModelVersion
+        from tenants.row_cache import rows_watch
+
+        rows_watch(ModelVersion)  # champions and challengers, kept per process (tenants/row_cache.py)
 
         readings_changed.connect(readings_changed_score, dispatch_uid="predictions.readings_changed_score")
 

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from engine.frames import window_end_cycle
+from tenants.row_cache import RowsManager
 
 
 class Dataset(models.Model):
@@ -101,6 +102,7 @@ class ModelVersion(models.Model):
     # Set when a retrain registers this version as a challenger: it scores in shadow from then
     # until promoted or rejected (predictions/services/challenger/).
     shadow_since = models.DateTimeField(null=True, blank=True)
+    objects = RowsManager()  # its updates reach the row caches (tenants/row_cache.py)
 
     class Meta:
         ordering = ["machine_type_id", "kind", "-number"]

@@ -115,6 +115,11 @@ def world(django_db_setup: None, django_db_blocker: Any) -> World:
 
 @pytest.fixture(autouse=True)
 def _public_schema_between_tests() -> Iterator[None]:
+    from tenants.row_cache import tenant_rows_forget
+
+    # A test's rolled-back rows never reach the row caches (tenants/row_cache.py), but a
+    # transactional test's flush sends no signal: each test starts from a clean process state.
+    tenant_rows_forget()
     yield
     connection.set_schema_to_public()
 

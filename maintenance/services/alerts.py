@@ -24,6 +24,7 @@ from django.utils import timezone
 from machines.models import Machine
 from maintenance.models import Alert, AlertRule, WorkOrder
 from pdm_saas.errors import Conflict, NotFound
+from tenants.row_cache import tenant_cached
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,12 @@ class RaiseOutcome:
 def alert_rules() -> dict[tuple[int | None, int | None], AlertRule]:
     """Every rule of the tenant by (machine type id, machine id): a small table, read once."""
     return {(rule.machine_type_id, rule.machine_id): rule for rule in AlertRule.objects.all()}
+
+
+def alert_rules_cached() -> dict[tuple[int | None, int | None], AlertRule]:
+    """`alert_rules()` kept per process until a rule changes (tenants/row_cache.py), for scoring,
+    which reads them on every call. Shared: never change the rules it returns."""
+    return tenant_cached("alert_rules", (), alert_rules)
 
 
 def alert_rule_for(machine: Machine, rules: dict[tuple[int | None, int | None], AlertRule] | None = None) -> AlertRule:

@@ -23,6 +23,7 @@ docs/architecture.md repeats this contract for client authors.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -30,6 +31,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from pdm_saas.live.publisher import in_request, publisher
 from pdm_saas.live.replay import stream_append
 
 logger = logging.getLogger(__name__)
@@ -43,12 +45,15 @@ def tenant_group(schema_name: str) -> str:
     return f"tenant.{schema_name}"
 
 
-def _group_send(schema_name: str, message: dict[str, Any]) -> None:
+def _group_send(schema_name: str, message: dict[str, Any], loop: asyncio.AbstractEventLoop | None = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(tenant_group(schema_name), message)
+        if loop is None:
+            async_to_sync(layer.group_send)(tenant_group(schema_name), message)
+        else:
+            loop.run_until_complete(layer.group_send(tenant_group(schema_name), message))
     except Exception:  # noqa: BLE001 - best effort, see event_publish
         logger.warning("live %s for %s not published", message["type"], schema_name, exc_info=True)
 
@@ -57,10 +62,19 @@ def event_publish(*, schema_name: str, event: dict[str, Any]) -> None:
     """Send an event to every live connection of one tenant, and keep it for replay.
 
     Publishing is best effort: a Redis hiccup must not fail the job that reports progress, the
-    Job row stays the source of truth and a client that misses events is told to resync.
+    Job row stays the source of truth and a client that misses events is told to resync. During
+    an HTTP request the event is handed to the process's background publisher
+    (`pdm_saas/live/publisher.py`) and the request goes on; elsewhere it is sent before returning.
     """
+    if in_request():
+        publisher.submit(lambda loop: _event_send(schema_name, event, loop), f"{event['type']} for {schema_name}")
+    else:
+        _event_send(schema_name, event, None)
+
+
+def _event_send(schema_name: str, event: dict[str, Any], loop: asyncio.AbstractEventLoop | None) -> None:
     event = {**event, "id": stream_append(schema_name=schema_name, event=event)}
-    _group_send(schema_name, {"type": "live.event", "event": event})
+    _group_send(schema_name, {"type": "live.event", "event": event}, loop)
 
 
 def access_changed(*, tenant_id: int) -> None:
@@ -70,7 +84,12 @@ def access_changed(*, tenant_id: int) -> None:
 
     def send() -> None:
         schema_name = Tenant.objects.filter(id=tenant_id).values_list("schema_name", flat=True).first()
-        if schema_name:
+        if not schema_name:
+            return
+        if in_request():  # after the event publisher's earlier events, never before them
+            publisher.submit(lambda loop: _group_send(schema_name, {"type": "live.recheck"}, loop),
+                             f"live.recheck for {schema_name}")
+        else:
             _group_send(schema_name, {"type": "live.recheck"})
 
     transaction.on_commit(send)

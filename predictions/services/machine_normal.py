@@ -27,16 +27,20 @@ def is_cold_start(models: ModelSet) -> bool:
     return models.sources.get(ModelVersion.Kind.FAILURE_CLASSIFIER) == Dataset.Source.SIMULATED
 
 
-def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table,
-                                models: ModelSet) -> tuple[pa.Table, dict[str, float]]:
+def frame_relative_to_baselines(*, machine_type: MachineType, frame: pa.Table, models: ModelSet,
+                                known: dict[int, str] | None = None) -> tuple[pa.Table, dict[str, float]]:
     """The frame a cold-start model should score, and the baseline progress (0-0.99) of each
     machine in it that is still learning its normal. Unchanged for models trained on real data;
     their machines' baselines are still learned, so the pages say where each machine stands and
-    cold-start models coming back need no new learning."""
+    cold-start models coming back need no new learning. `known` (id -> name): the machines the
+    caller holds, which spare their read when they are exactly the frame's."""
     if not frame.num_rows:
         return frame, {}
     names = sorted(set(np.asarray(frame.column("machine").to_numpy(zero_copy_only=False)).astype(str)))
-    machines = dict(Machine.objects.filter(name__in=names).values_list("id", "name"))
+    if known is not None and sorted(known.values()) == names:
+        machines = dict(known)
+    else:
+        machines = dict(Machine.objects.filter(name__in=names).values_list("id", "name"))
     ready, learning = machine_baselines_refresh(machine_type=machine_type, machines=machines,
                                                 step_hours=models.step_hours, time_scale=models.time_scale)
     if not is_cold_start(models):

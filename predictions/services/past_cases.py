@@ -46,6 +46,7 @@ from machines.selectors import PastFailure, baselines_fingerprint, failure_event
 from predictions.services.machine_normal import frame_relative_to_baselines, is_cold_start
 from predictions.services.stored_readings import bucketed_frame
 from tenants.db import connection
+from tenants.row_cache import tenant_cached
 
 MAX_FAILURES = 100  # the most recent; each costs a read of its readings when the cases are built
 CASE_STEPS = 6  # steps kept per failure, spread over the horizon before it
@@ -63,7 +64,9 @@ def real_cases_for(*, machine_type: MachineType, models: ModelSet) -> CaseBase |
     version = models.versions.get(FAILURE)
     if simulated is None:
         return None
-    failures = failure_events_of_type(machine_type_id=machine_type.id)
+    # Kept per process until a failure event, machine or type changes (tenants/row_cache.py).
+    failures = tenant_cached("failure_events", (machine_type.id,),
+                             lambda: tuple(failure_events_of_type(machine_type_id=machine_type.id)))
     if not failures:
         return None
     if version is None:  # a set the registry did not load has no version to key a cache by

@@ -34,6 +34,7 @@ from machines.models import Machine, MachineType
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from predictions.models import Dataset, ModelEvent, ModelVersion
 from tenants.db import connection
+from tenants.row_cache import tenant_cached
 from tenants.storage import tenant_path
 
 logger = logging.getLogger(__name__)
@@ -122,9 +123,21 @@ def dataset_table(dataset: Dataset) -> pa.Table:
     return pq.read_table(pa.BufferReader(artifact_read(dataset.stored_path)))
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_safe(value: Any) -> Any:
     """Metrics as JSON Postgres accepts: NaN and infinities (an undefined AUC, say) become null,
     numpy scalars plain numbers."""
+    kind = type(value)  # exact types first: a prediction's explanation is some 500 values
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is dict:
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if kind is list:
+        return [json_safe(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -254,9 +267,17 @@ def champion_versions(*, machine_type_id: int, machine_id: int | None = None) ->
     return found
 
 
+def champion_versions_cached(*, machine_type_id: int, machine_id: int | None = None) -> dict[str, ModelVersion]:
+    """`champion_versions`, kept per process until a version of the tenant changes
+    (tenants/row_cache.py): scoring keys its loaded model sets by them without a query. Shared:
+    never change the versions it returns."""
+    return tenant_cached("champions", (machine_type_id, machine_id),
+                         lambda: champion_versions(machine_type_id=machine_type_id, machine_id=machine_id))
+
+
 def model_set_for(*, machine_type: MachineType, machine_id: int | None = None) -> ModelSet | None:
     """The loaded champions of a type (or machine); None until a failure classifier is champion."""
-    versions = champion_versions(machine_type_id=machine_type.id, machine_id=machine_id)
+    versions = champion_versions_cached(machine_type_id=machine_type.id, machine_id=machine_id)
     if ModelVersion.Kind.FAILURE_CLASSIFIER not in versions:
         return None
     key = (connection.schema_name, machine_type.version,

@@ -47,6 +47,7 @@ from predictions.services.scoring_alerts import alarm_memory, alerts_from_anomal
 from predictions.services.stored_readings import columns_frame
 from predictions.web_format import verdict
 from tenants.db import connection
+from tenants.row_cache import tenant_cached
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +211,8 @@ def machine_predict(*, machine: Machine, readings: Sequence[Reading] | None = No
                              names={machine.id: machine.name}, extra_steps=memory)
     if not frame.num_rows:
         raise InvalidInput(f"{machine.name} has no readings to predict from; send them inline or upload some first.")
-    relative, learning = frame_relative_to_baselines(machine_type=machine.machine_type, frame=frame, models=models)
+    relative, learning = frame_relative_to_baselines(machine_type=machine.machine_type, frame=frame, models=models,
+                                                     known={machine.id: machine.name})
     scored = score_frame(models, relative, forecast_horizon_h=FORECAST_HORIZON_H if forecast else None,
                          learning=learning)
     stored = _store(scored, models, source=source, quota=quota, known={machine.name: machine},
@@ -229,17 +231,21 @@ def _refuse_other_scale(readings: Sequence[Reading], machine_type: MachineType, 
 
 
 def _may_have_challenger(machine_type: MachineType) -> bool:
-    """False only when the type certainly has no challenger, so that one plain read spares the
-    routing and shadowing their savepoints (each a BEGIN/COMMIT pair outside a transaction);
-    both would find no challenger and do nothing. Inside a transaction a failed read would abort
-    the caller's, so there we leave the look to them and their savepoints; a failed read outside
-    one harms nothing and is left to them as well (they log it and let the champion serve)."""
-    if connection.in_atomic_block:
-        return True
+    """False only when the type certainly has no challenger, so that the routing and shadowing
+    are spared their savepoints (each a BEGIN/COMMIT pair outside a transaction); both would find
+    no challenger and do nothing. The answer is kept per process until a version of the tenant
+    changes (tenants/row_cache.py), so usually nothing is read. When it is read, it is read in a
+    savepoint of its own: inside the caller's transaction a failed read must not abort it. A
+    failed read is left to the routing and shadowing (they log it and let the champion serve)."""
     try:
-        return challenger_pending(machine_type_id=machine_type.id) is not None
+        return tenant_cached("challenged", (machine_type.id,), lambda: _challenger_read(machine_type.id))
     except Exception:  # noqa: BLE001 - as challenger_route: a broken challenger must not stop the champion
         return True
+
+
+def _challenger_read(machine_type_id: int) -> bool:
+    with transaction.atomic():
+        return challenger_pending(machine_type_id=machine_type_id) is not None
 
 
 def batch_predict(*, machine_type: MachineType, readings: Sequence[Reading], explain: bool = False) -> list[Prediction]:

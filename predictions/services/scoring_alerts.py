@@ -29,15 +29,16 @@ from maintenance.services.alerts import (
     alert_open,
     alert_repeat,
     alert_rule_for,
-    alert_rules,
+    alert_rules_cached,
     alerts_clear,
 )
 from predictions.models import Dataset, ModelVersion, Prediction
+from tenants.row_cache import tenant_cached
 
 
 def alarm_memory() -> int:
     """The most steps any of the tenant's rules looks back (its n or its clear)."""
-    rules = [*alert_rules().values(), AlertRule()]
+    rules = [*alert_rules_cached().values(), AlertRule()]
     return max(max(rule.windows_n, rule.windows_clear) for rule in rules)
 
 
@@ -49,7 +50,7 @@ def alerts_from_verdicts(*, predictions: Sequence[Prediction], machines: dict[in
     is judged per step, and a freshly uploaded run on its last steps at once). Marks the
     predictions whose machine's alarm is open after them (`Prediction.alarm`). `machines`: by
     id, with their types."""
-    rules = alert_rules()
+    rules = alert_rules_cached()
     by_machine = {p.machine_id: p for p in predictions}
     active: dict[int, list[Alert]] = {}
     for alert in Alert.objects.filter(machine_id__in=list(by_machine), kind=Alert.Kind.FAILURE,
@@ -132,7 +133,7 @@ def alerts_from_anomalies(*, predictions: Sequence[Prediction], machines: dict[i
     rule without a threshold raises none. Run after
     `alerts_from_verdicts`: a machine with an active failure alert gets no new anomaly alert
     ("covered"), since a failing machine's readings are unusual too and one problem is one alert."""
-    rules, ids = alert_rules(), [p.machine_id for p in predictions]
+    rules, ids = alert_rules_cached(), [p.machine_id for p in predictions]
     learned = _detectors_from_real_readings(predictions)
     active: dict[int, Alert] = {}
     failing: set[int] = set()
@@ -161,9 +162,15 @@ def _detectors_from_real_readings(predictions: Sequence[Prediction]) -> set[int]
     Only their scores raise anomaly alerts: a cold-start detector learned the simulated machines'
     normal, and on simulated healthy fleets measured against it (benchmarks/false_alarms.py's
     models, docs/alerts.md) up to 97% of a type's healthy windows read beyond every normal one."""
-    ids = {int(v) for p in predictions if (v := (p.versions or {}).get(ModelVersion.Kind.ANOMALY_DETECTOR))}
-    return set(ModelVersion.objects.filter(id__in=ids, data_source__in=(Dataset.Source.REAL, Dataset.Source.MIXED))
-               .values_list("id", flat=True))
+    ids = frozenset(int(v) for p in predictions if (v := (p.versions or {}).get(ModelVersion.Kind.ANOMALY_DETECTOR)))
+    if not ids:
+        return set()
+
+    def load() -> frozenset[int]:
+        real = (Dataset.Source.REAL, Dataset.Source.MIXED)
+        return frozenset(ModelVersion.objects.filter(id__in=ids, data_source__in=real).values_list("id", flat=True))
+
+    return set(tenant_cached("real_detectors", tuple(sorted(ids)), load))
 
 
 def _unusual(scores: list[float | None], states: list[str], threshold: float | None) -> list[bool]:
