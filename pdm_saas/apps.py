@@ -7,6 +7,3 @@ class PdmSaasConfig(AppConfig):
 
     def ready(self) -> None:
         from pdm_saas import checks  # noqa: F401  (registers the system checks)
-        from pdm_saas.live.publisher import connect_request_signals
-
-        connect_request_signals()  # live events of a request are published off its path

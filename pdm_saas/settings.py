@@ -96,7 +96,8 @@ RESERVED_SLUGS = frozenset(
 )
 
 MIDDLEWARE = [
-    "tenants.middleware.TenantRoutingMiddleware",  # first: everything below runs in the tenant
+    "pdm_saas.request_scope.RequestScopeMiddleware",  # the request's scope, for per-process caches
+    "tenants.middleware.TenantRoutingMiddleware",  # everything below runs in the tenant
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -371,9 +372,10 @@ SPECTACULAR_SETTINGS.update(
 )
 
 # --- Monitoring (docs/monitoring.md) ---------------------------------------------------------------
-# Request metrics (django-prometheus): "before" right after tenant routing, which stays first;
-# "after" last.
-MIDDLEWARE.insert(1, "pdm_saas.monitoring.web.RequestMetricsBeforeMiddleware")
+# Request metrics (django-prometheus): "before" right after tenant routing, which stays first
+# after the request scope; "after" last.
+MIDDLEWARE.insert(MIDDLEWARE.index("tenants.middleware.TenantRoutingMiddleware") + 1,
+                  "pdm_saas.monitoring.web.RequestMetricsBeforeMiddleware")
 MIDDLEWARE.append("pdm_saas.monitoring.web.RequestMetricsAfterMiddleware")
 # Bearer token Prometheus must send to /metrics; empty: only loopback/private clients reached directly.
 PDM_METRICS_TOKEN = env_str("PDM_METRICS_TOKEN", "")

@@ -20,7 +20,6 @@ from accounts.selectors import api_key_check
 from pdm_saas.api.errors import error_json
 from tenants.db import connection
 from tenants.models import Tenant
-from tenants.row_cache import request_scope_reset
 
 
 def tenant_inactive_response() -> HttpResponse:
@@ -33,7 +32,6 @@ def tenant_inactive_response() -> HttpResponse:
 
 class TenantRoutingMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        request_scope_reset(in_request=True)  # the row caches read their tokens once per request
         connection.set_schema_to_public()
         token = bearer_token(request.headers.get("Authorization", ""))
         # /metrics' bearer token is Prometheus' (PDM_METRICS_TOKEN), not an API key: route by host.

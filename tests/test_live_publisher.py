@@ -18,19 +18,19 @@ from channels.layers import get_channel_layer
 
 from pdm_saas.live import replay
 from pdm_saas.live.events import MACHINE_HEALTH, event_publish, tenant_group
-from pdm_saas.live.publisher import Publisher, publisher, request_handling_finished, request_handling_started
+from pdm_saas.live.publisher import Publisher, in_request, publisher, request_scope_set
 
 JSON = "application/json"
 UNREACHABLE = "redis://127.0.0.1:9/0"  # the discard port: nothing listens, connections are refused
 
 
 def _publish_in_request(schema: str, count: int) -> None:
-    request_handling_started(sender=None)
+    request_scope_set(True)
     try:
         for n in range(count):
             event_publish(schema_name=schema, event={"type": MACHINE_HEALTH, "machine": {"id": n}})
     finally:
-        request_handling_finished(sender=None)
+        request_scope_set(False)
 
 
 def test_events_published_during_a_request_arrive_in_order() -> None:
@@ -64,12 +64,12 @@ def test_a_prediction_succeeds_when_the_channel_layer_is_unreachable(
         with django_capture_on_commit_callbacks() as callbacks:
             response = client.post("/api/v1/predictions/", {"machine": "ABB-101"}, content_type=JSON)
         assert response.status_code == 201, response.content
-        request_handling_started(sender=None)
+        request_scope_set(True)
         try:
             for callback in callbacks:  # as at the request's commit: handed over, never raised
                 callback()
         finally:
-            request_handling_finished(sender=None)
+            request_scope_set(False)
         with caplog.at_level(logging.WARNING):
             assert publisher.flush()
         assert "not kept for replay" in caplog.text and "not published" in caplog.text
@@ -106,3 +106,25 @@ def test_outside_a_request_events_are_sent_before_returning(settings: Any, caplo
         assert "not kept for replay" in caplog.text  # already tried, in this thread
     finally:
         replay._redis.cache_clear()
+
+
+def test_a_requests_scope_ends_with_the_middleware_chain_even_if_its_response_is_never_closed(db: None) -> None:
+    """request_finished is only sent when the server closes a response: a response left open
+    (a streaming export abandoned by its client) must not leave the thread 'in a request', or
+    later work on it would hand its events to the publisher and read stale row-cache tokens."""
+    from django.http import HttpRequest, StreamingHttpResponse
+    from django.test import RequestFactory
+
+    from pdm_saas.request_scope import RequestScopeMiddleware
+    from tenants.row_cache import _state
+
+    inside: list[tuple[bool, bool]] = []
+
+    def view(request: HttpRequest) -> StreamingHttpResponse:
+        inside.append((in_request(), _state.tokens is not None))
+        return StreamingHttpResponse(iter([b"rows"]))
+
+    response = RequestScopeMiddleware(view)(RequestFactory().get("/export/"))
+    assert inside == [(True, True)]
+    assert not in_request() and _state.tokens is None  # the response is still open
+    response.close()

@@ -24,9 +24,6 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
-
-from django.core.signals import request_finished, request_started
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +40,13 @@ class _RequestFlag(threading.local):
 _in_request = _RequestFlag()
 
 
-def request_handling_started(sender: Any, **kwargs: Any) -> None:
-    _in_request.active = True
-
-
-def request_handling_finished(sender: Any, **kwargs: Any) -> None:
-    _in_request.active = False
+def request_scope_set(active: bool) -> None:
+    """Set by pdm_saas/request_scope.py around the middleware chain."""
+    _in_request.active = active
 
 
 def in_request() -> bool:
-    """True while this thread handles an HTTP request (WSGI, and the test client). Under ASGI
-    the signals are sent from another thread than the view's, so events are published inline."""
+    """True while this thread handles an HTTP request (pdm_saas/request_scope.py)."""
     return _in_request.active
 
 
@@ -120,8 +113,3 @@ publisher = Publisher()
 def _flush_at_exit() -> None:
     if not publisher.flush():
         logger.warning("live events still queued at exit were not published")
-
-
-def connect_request_signals() -> None:
-    request_started.connect(request_handling_started, dispatch_uid="live.publisher.request_started")
-    request_finished.connect(request_handling_finished, dispatch_uid="live.publisher.request_finished")
