@@ -8,11 +8,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from pdm_saas.serving import procfile_commands
 
 # Train with two threads as the engine does, fork, and have the child predict and train again;
 # the child is killed by SIGALRM (exit status 14) if it hangs.
@@ -52,12 +51,7 @@ def test_without_it_the_forked_child_hangs() -> None:
     assert _fork_after_xgboost(omp_threads=None, alarm_s=5) == "hung"
 
 
-def _procfile() -> dict[str, str]:
-    lines = (line.split(":", 1) for line in (ROOT / "Procfile.dev").read_text().splitlines() if ":" in line)
-    return {name: command for name, command in lines}
-
-
 @pytest.mark.parametrize("name", ("worker", "train"))
 def test_make_run_workers_run_one_openmp_thread(name: str) -> None:
     # compose's workers: tests/test_docker_config.py::test_prefork_workers_run_one_openmp_thread
-    assert "OMP_NUM_THREADS=1 celery" in _procfile()[name]
+    assert "OMP_NUM_THREADS=1 celery" in procfile_commands()[name]
