@@ -156,8 +156,8 @@ def severity_parse(value: str | int | None) -> int | None:
 def photo_assess(*, photo_id: int, component: str, damage_kind: str, severity: int | None,
                  failure_mode: str = "", actor_id: int | None) -> Photo:
     """Record what a person saw in the photo. A failure mode named becomes a failure label of the
-    machine (source `photo_assessment`, at the photo's time), or joins the work order's own label
-    when its close found the same mode: one failure, one label."""
+    machine (source `photo_assessment`, at the photo's time), or joins the label its work order or
+    alert already has for that mode: one failure, one label."""
     photo = Photo.objects.select_for_update().select_related("machine__machine_type").filter(id=photo_id).first()
     if photo is None:
         raise NotFound("No such photo.")
@@ -203,7 +203,7 @@ def _label_for(photo: Photo, mode: str) -> FailureEvent | None:
         own.delete()
     if not mode:
         return None
-    shared = _work_order_label(photo, mode)
+    shared = _shared_label(photo, mode)
     if shared is not None:
         return shared
     return FailureEvent.objects.create(machine_id=photo.machine_id, occurred_at=photo.uploaded_at, failure_mode=mode,
@@ -218,10 +218,17 @@ def _own_label(photo: Photo) -> FailureEvent | None:
     return None if event.photos.exclude(id=photo.id).exists() else event
 
 
-def _work_order_label(photo: Photo, mode: str) -> FailureEvent | None:
-    if photo.work_order_id is None:
-        return None
-    return FailureEvent.objects.filter(work_order_id=photo.work_order_id, failure_mode=mode).first()
+def _shared_label(photo: Photo, mode: str) -> FailureEvent | None:
+    """The label this failure already has: its work order's own (closed with this mode found), else
+    the one another photo of the same work order or alert made for this mode."""
+    if photo.work_order_id is not None:
+        closed = FailureEvent.objects.filter(work_order_id=photo.work_order_id, failure_mode=mode).first()
+        if closed is not None:
+            return closed
+    siblings = Photo.objects.filter(work_order_id=photo.work_order_id, alert_id=photo.alert_id, failure_mode=mode,
+                                    failure_event__isnull=False).exclude(id=photo.id)
+    sibling = siblings.select_related("failure_event").order_by("id").first()
+    return sibling.failure_event if sibling is not None else None
 
 
 def _label_notes(photo: Photo) -> str:

@@ -216,7 +216,8 @@ def test_closing_the_work_order_on_the_same_mode_keeps_one_label(client_for, ord
     for photo in photos:
         _assess(engineer, photo["id"], failure_mode="bearing_wear")
     with tenant_context(world.acme):
-        assert FailureEvent.objects.filter(source="photo_assessment").count() == 2
+        shared = FailureEvent.objects.get(source="photo_assessment")  # two photos of one failure: one label
+        assert set(Photo.objects.values_list("failure_event_id", flat=True)) == {shared.id}
         work_order_transition(order_id=order.id, to_status="in_progress", actor_id=None)
         work_order_close(order_id=order.id, actor_id=None, failure_found=True, failure_mode_found="bearing_wear",
                          action_taken="Replaced the bearing")
@@ -269,3 +270,20 @@ def test_a_deleted_machine_takes_its_photos_files_along(client_for, order, motor
     with django_capture_on_commit_callbacks(execute=True), tenant_context(world.acme):
         machine_delete(machine_id=motor.id)
     assert photo_files(_media) == []
+
+
+def test_photos_of_one_alert_share_a_label_until_the_last_one_goes(client_for, motor, world,
+                                                                    django_capture_on_commit_callbacks):
+    with tenant_context(world.acme):
+        alert = alert_raise(machine_id=motor.id, failure_mode="bearing_wear", probability=0.9).alert
+    engineer = client_for("engineer")
+    first, second = (upload(engineer, png((30, 30)), content_type="image/png", alert=alert.id).json()
+                     for _ in range(2))
+    label = _assess(engineer, first["id"], failure_mode="bearing_wear").json()["failure_event"]
+    assert _assess(engineer, second["id"], failure_mode="bearing_wear").json()["failure_event"] == label
+    moved = _assess(engineer, second["id"], failure_mode="misalignment").json()["failure_event"]
+    assert moved != label
+    with django_capture_on_commit_callbacks(execute=True):
+        engineer.delete(f"{PHOTOS}{first['id']}/")
+    with tenant_context(world.acme):
+        assert list(FailureEvent.objects.values_list("id", "failure_mode")) == [(moved, "misalignment")]
