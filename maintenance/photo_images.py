@@ -75,10 +75,10 @@ def _upright(image: Image.Image) -> Image.Image:
     try:
         image.load()
         turned = ImageOps.exif_transpose(image)
+        if turned.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, 1-bit, 16-bit, CMYK: to RGB(A)
+            turned = turned.convert("RGBA" if "A" in turned.getbands() or "transparency" in turned.info else "RGB")
     except (OSError, SyntaxError, ValueError) as exc:
         raise PhotoRefused("The image is damaged or cut off and cannot be read.") from exc
-    if turned.mode not in ("RGB", "RGBA", "L", "LA"):
-        turned = turned.convert("RGBA" if "A" in turned.getbands() or "transparency" in turned.info else "RGB")
     # A fresh image from the pixels alone: nothing of the original's metadata rides along.
     bare = Image.new(turned.mode, turned.size)
     bare.paste(turned)

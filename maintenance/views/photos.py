@@ -43,10 +43,9 @@ class AssessmentForm(forms.Form):
         self.fields["failure_mode"].choices = [("", "None / not sure"), *modes]  # type: ignore[attr-defined]
 
 
-def photo_panel(*, photos: list[Photo], upload_url: str, order: WorkOrder | None = None,
-                alert: Alert | None = None) -> dict[str, Any]:
+def photo_panel(*, photos: list[Photo], upload_url: str, target: WorkOrder | Alert) -> dict[str, Any]:
     """What the photos partial reads, for a work order's page or an alert's photos page."""
-    machine_type = (order or alert).machine.machine_type  # type: ignore[union-attr]
+    machine_type = target.machine.machine_type
     modes = photo_services.photo_failure_mode_choices(machine_type)
     labels = dict(modes)
     for photo in photos:
@@ -56,7 +55,7 @@ def photo_panel(*, photos: list[Photo], upload_url: str, order: WorkOrder | None
         photo.mode_label = labels.get(photo.failure_mode, photo.failure_mode)  # type: ignore[attr-defined]
     return {"photos": photos, "upload_url": upload_url, "upload_form": PhotoUploadForm(),
             "components": photo_services.photo_component_choices(machine_type),
-            "datalist_id": f"components-{'wo' if order else 'alert'}-{(order or alert).id}"}  # type: ignore[union-attr]
+            "datalist_id": f"components-{'wo' if isinstance(target, WorkOrder) else 'alert'}-{target.id}"}
 
 
 def _upload(request: HttpRequest, target: PhotoTarget) -> None:
@@ -88,7 +87,7 @@ def alert_photos(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         _upload(request, PhotoTarget(alert_id=alert.id))
         return HttpResponseRedirect(request.path + "#photos")
-    panel = photo_panel(photos=photo_selectors.photos_of_alert(alert_id=alert.id), alert=alert,
+    panel = photo_panel(photos=photo_selectors.photos_of_alert(alert_id=alert.id), target=alert,
                         upload_url=request.path)
     return render(request, "maintenance/alert_photos.html", {
         "alert": alert, "mode_label": failure_mode_label(alert), **panel})
