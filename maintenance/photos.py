@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from engine.metadata import failure_mode_label
@@ -225,8 +226,8 @@ def _shared_label(photo: Photo, mode: str) -> FailureEvent | None:
         closed = FailureEvent.objects.filter(work_order_id=photo.work_order_id, failure_mode=mode).first()
         if closed is not None:
             return closed
-    siblings = Photo.objects.filter(work_order_id=photo.work_order_id, alert_id=photo.alert_id, failure_mode=mode,
-                                    failure_event__isnull=False).exclude(id=photo.id)
+    same = Q(work_order_id=photo.work_order_id) if photo.work_order_id is not None else Q(alert_id=photo.alert_id)
+    siblings = Photo.objects.filter(same, failure_mode=mode, failure_event__isnull=False).exclude(id=photo.id)
     sibling = siblings.select_related("failure_event").order_by("id").first()
     return sibling.failure_event if sibling is not None else None
 
