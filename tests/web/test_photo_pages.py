@@ -128,3 +128,15 @@ def test_images_only_for_members_of_the_tenant_and_changes_only_for_writers(clie
     assert client_for("globex_owner").post(f"/work-orders/{order.id}/photos/", {"file": jpeg()}).status_code == 404
     with tenant_context(world.acme):
         assert Photo.objects.count() == 1
+
+
+def test_an_alerts_photos_page_only_for_members_and_uploads_only_for_writers(client_for, world, alert):
+    page = f"/alerts/{alert.id}/photos/"
+    assert client_for("viewer").get(page).status_code == 200
+    assert client_for("globex_owner").get(page).status_code == 404
+    assert client_for("globex_owner", tenant=world.globex).get(page).status_code == 404
+    assert client_for("viewer").post(page, {"file": jpeg()}).status_code == 403
+    assert client_for("globex_owner").post(page, {"file": jpeg()}).status_code == 404
+    assert client_for("engineer").get("/alerts/987654/photos/").status_code == 404
+    with tenant_context(world.acme):
+        assert not Photo.objects.exists()
