@@ -215,6 +215,10 @@ def part_movements(*, part_id: int) -> QuerySet[StockMovement]:
     return StockMovement.objects.filter(part_id=part_id).order_by("-at", "-id")
 
 
+def part_use_list() -> QuerySet[PartUse]:
+    return PartUse.objects.select_related("work_order", "part")
+
+
 def work_order_part_uses(*, order_id: int) -> QuerySet[PartUse]:
     return PartUse.objects.filter(work_order_id=order_id).select_related("part").order_by("part__name")
 

@@ -15,7 +15,7 @@ from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import can, member_view, page_actor
 from planning import stock
 from planning.models import PartUse, SparePart
-from planning.selectors import part_movements
+from planning.selectors import part_movements, part_use_list
 
 LEDGER_ROWS = 200
 
@@ -70,7 +70,7 @@ def work_order_unrecorded(request: HttpRequest, pk: int) -> HttpResponse:
 @member_view()
 def part_use_return_page(request: HttpRequest, pk: int) -> HttpResponse:
     """POST quantity: parts a closed work order did not use, back into stock."""
-    line = get_object_or_404(PartUse.objects.select_related("work_order", "part"), pk=pk)
+    line = get_object_or_404(part_use_list(), pk=pk)
     return run_action(request, lambda: stock.part_use_return(use_id=line.id, quantity=_quantity(request, minimum=1),
                                                              actor_id=page_actor(request).user_id),
                       success=f"Returned to stock: {line.part.name}.", redirect_to=_order_page(line.work_order))
