@@ -124,16 +124,17 @@ def spare_part_save(*, part: SparePart, fields: dict[str, Any], actor_id: int | 
     fields is a count: the ledger records the difference, so the stock stays its movements' sum."""
     fields = dict(fields)
     counted = fields.pop("in_stock", None)
+    reorder_point_before = part.reorder_point if part.pk is not None else None
     for name, value in fields.items():
         setattr(part, name, value)
     if part.pk is None:
         part.in_stock = 0
     part.save()
-    if counted is not None:
-        stock_count(part_id=part.id, counted=counted, actor_id=actor_id,
-                    note="Opening stock" if not StockMovement.objects.filter(part=part).exists() else "")
-    elif part.in_stock <= part.reorder_point or part.low_since is not None:
-        # A new reorder point can cross by itself; the crossing is judged on the locked row.
+    moved = counted is not None and stock_count(
+        part_id=part.id, counted=counted, actor_id=actor_id,
+        note="Opening stock" if not StockMovement.objects.filter(part=part).exists() else "") is not None
+    if not moved and reorder_point_before not in (None, part.reorder_point):
+        # A new reorder point can cross by itself (judged on the locked row, like a movement).
         locked = _locked_part(part.id)
         changed = _low_stock_crossing(locked)
         if changed:

@@ -208,3 +208,17 @@ def test_the_optimizer_plans_with_the_stock_less_what_live_orders_hold(world, mo
     own = _order(world, motor, started=False)
     part_use_set(order_id=own.id, part_id=part.id, quantity=2, actor_id=None)
     assert _problem_parts(plan) == ({BEARING: 1}, {"Motor-001": ()})
+
+
+def test_a_new_reorder_point_crosses_by_itself_and_a_new_empty_part_does_not(world, in_acme, eager):
+    mail.outbox.clear()
+    with eager():
+        empty = spare_part_save(part=SparePart(), fields={"name": "V-belt"}, actor_id=None)
+    assert empty.low_since is None and not mail.outbox  # nothing moved: nothing crossed
+    part = _part(world, in_stock=3)
+    with eager():
+        spare_part_save(part=part, fields={"reorder_point": 3}, actor_id=None)
+    assert SparePart.objects.get(id=part.id).low_since is not None and len(mail.outbox) == 1
+    with eager():
+        spare_part_save(part=part, fields={"reorder_point": 1}, actor_id=None)
+    assert SparePart.objects.get(id=part.id).low_since is None and len(mail.outbox) == 1
