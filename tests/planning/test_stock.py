@@ -222,3 +222,18 @@ def test_a_new_reorder_point_crosses_by_itself_and_a_new_empty_part_does_not(wor
     with eager():
         spare_part_save(part=part, fields={"reorder_point": 1}, actor_id=None)
     assert SparePart.objects.get(id=part.id).low_since is None and len(mail.outbox) == 1
+
+
+def test_an_accepted_plan_reserves_its_parts_on_its_work_order(world, motor, in_acme):
+    from planning.services import plan_accept
+
+    part = _part(world, in_stock=5)
+    action = {"machine_id": motor.id, "machine": motor.name, "day": 0, "technician_id": 0, "spend": 1200,
+              "hours": 4, "failure_mode": "bearing_wear", "action": "Replace the bearing", "expected_saving": 5000,
+              "parts": [{"part": BEARING, "quantity": 2}, {"part": "a part deleted since", "quantity": 1}]}
+    plan = MaintenancePlan.objects.create(start_date=date(2026, 3, 2), horizon_days=7, status="ready",
+                                          result={"actions": [action]})
+    plan_accept(plan_id=plan.id, actor_id=world.engineer.id)
+    order = WorkOrder.objects.get(machine=motor)
+    assert list(PartUse.objects.filter(work_order=order).values_list("part__name", "quantity")) == [(BEARING, 2)]
+    assert parts_available()[part.id] == 3 and _stock(part) == 5
