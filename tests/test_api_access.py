@@ -35,6 +35,8 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("post", "alerts/raise/", {"machine": "nope", "probability": 0.9}, "predict"),
     ("get", "work-orders/", None, "read"),
     ("post", "work-orders/", {"machine": "nope", "title": "x"}, "write"),
+    ("get", "photos/", None, "read"),
+    ("post", "photos/", {}, "write"),
     ("get", "failure-events/", None, "read"),
     ("post", "failure-events/import/", {}, "write"),
     ("post", "failure-events/", {"machine": "nope", "occurred_at": "2026-01-01T00:00:00Z"}, "write"),
