@@ -128,3 +128,8 @@ class CostsConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"costs of type {self.machine_type_id} confirmed"
+
+
+
+# Preventive (PM) plans live in their own module; imported here so Django registers them.
+from planning.preventive_models import PreventiveOccurrence, PreventivePlan  # noqa: E402, F401
