@@ -9,6 +9,7 @@ usage comes from the machine's stored readings (machines/usage.py). docs/plannin
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -78,14 +79,24 @@ def preventive_next(*, plan: PreventivePlan, now: datetime) -> Next:
                       today=today)
 
 
-def preventive_plan_rows(*, plans: QuerySet[PreventivePlan], now: datetime) -> list[dict[str, object]]:
-    """The plans as the pages list them: each with its next occurrence and its latest work order."""
-    rows = []
-    for plan in plans:
-        latest = plan.occurrences.select_related("work_order").order_by("-sequence").first()
-        rows.append({"plan": plan, "next": preventive_next(plan=plan, now=now) if plan.is_active else None,
-                     "latest": latest})
-    return rows
+def preventive_occurrence_list(*, plan_id: int) -> QuerySet[PreventiveOccurrence]:
+    """The plan's occurrences, newest first, with their work orders."""
+    return PreventiveOccurrence.objects.filter(plan_id=plan_id).select_related("work_order").order_by("-sequence")
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """A plan as the pages list it: its next occurrence (None when paused) and its latest one."""
+
+    plan: PreventivePlan
+    next: Next | None
+    latest: PreventiveOccurrence | None
+
+
+def preventive_plan_rows(*, plans: QuerySet[PreventivePlan], now: datetime) -> list[PlanRow]:
+    return [PlanRow(plan, preventive_next(plan=plan, now=now) if plan.is_active else None,
+                    plan.occurrences.select_related("work_order").order_by("-sequence").first())
+            for plan in plans]
 
 
 # --- generating work orders -------------------------------------------------------------------------

@@ -19,11 +19,11 @@ class PreventivePlan(models.Model):
     (starts of `signal` crossing `threshold`), since `start_date` (machines/usage.py)."""
 
     class Unit(models.TextChoices):
-        DAYS = "days"
-        WEEKS = "weeks"
-        MONTHS = "months"
+        DAYS = "days", "days"  # lower-case labels: the pages say "every 3 months"
+        WEEKS = "weeks", "weeks"
+        MONTHS = "months", "months"
         RUNNING_HOURS = "running_hours", "running hours"
-        CYCLES = "cycles"
+        CYCLES = "cycles", "cycles"
 
     class Priority(models.TextChoices):  # the work order's priorities (maintenance.WorkOrder.Priority)
         LOW = "low"

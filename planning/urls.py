@@ -4,7 +4,7 @@ pdm_saas/urls_tenant.py)."""
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from planning import api, views
+from planning import api, preventive_api, preventive_views, views
 
 app_name = "planning"
 
@@ -14,6 +14,7 @@ router.register("parts", api.SparePartViewSet, basename="api-part")
 router.register("part-needs", api.PartNeedViewSet, basename="api-part-need")
 router.register("windows", api.ProductionWindowViewSet, basename="api-window")
 router.register("plans", api.PlanViewSet, basename="api-plan")
+router.register("pm-plans", preventive_api.PreventivePlanViewSet, basename="api-pm-plan")
 
 KINDS = "|".join(views.REFERENCES)  # technicians|parts|needs|windows
 
@@ -30,5 +31,10 @@ urlpatterns = [
     re_path(rf"^planning/(?P<kind>{KINDS})/(?P<pk>[0-9]+)/$", views.reference_edit, name="reference-edit"),
     re_path(rf"^planning/(?P<kind>{KINDS})/(?P<pk>[0-9]+)/delete/$", views.reference_delete,
             name="reference-delete"),
+    # Preventive (PM) plans: all of them or one machine's (?machine=<id>), one plan, "Generate now".
+    path("planning/pm-plans/", preventive_views.pm_plan_list, name="pm-plans"),
+    path("planning/pm-plans/<int:pk>/", preventive_views.pm_plan_edit, name="pm-plan-edit"),
+    path("planning/pm-plans/<int:pk>/generate/", preventive_views.pm_plan_generate, name="pm-plan-generate"),
+    path("planning/pm-plans/<int:pk>/delete/", preventive_views.pm_plan_delete, name="pm-plan-delete"),
     path("api/v1/planning/", include(router.urls)),
 ]

@@ -75,7 +75,7 @@ def test_weekly_across_the_year_end_with_lead_time(world: Any, motor: Machine) -
         for instant, generated in [("2026-12-25T12:00", 0), ("2026-12-26T00:00", 1), ("2027-01-01T23:59", 0),
                                    ("2027-01-02T00:00", 1)]:
             assert preventive_due_generate(now=at(instant)) == generated, instant
-        assert [o.due_at.date() for o in orders(plan)] == [date(2026, 12, 28), date(2027, 1, 4)]
+        assert [o.due_at for o in orders(plan)] == [at("2026-12-28T08:00"), at("2027-01-04T08:00")]
 
 
 def test_a_plan_started_long_ago_makes_one_order_not_a_backlog(world: Any, motor: Machine) -> None:
@@ -104,6 +104,7 @@ def test_generate_now_then_the_schedule_continues(world: Any, motor: Machine) ->
         first = preventive_generate_now(plan_id=plan.id, actor_id=world.engineer.id, now=now)
         assert (first.sequence, first.due_on, first.trigger) == (0, date(2028, 1, 31), "manual")
         assert first.work_order is not None and first.work_order.created_by_id == world.engineer.id
+        assert first.work_order_id is not None
         with pytest.raises(Conflict) as refused:  # a second press while WO is open: the same job twice
             preventive_generate_now(plan_id=plan.id, actor_id=world.engineer.id, now=now)
         assert refused.value.code == "pm_order_open"

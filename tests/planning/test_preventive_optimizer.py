@@ -74,6 +74,7 @@ def test_a_generated_pm_order_does_the_repair_until_it_is_done(world: Any, faili
     plan_pm = pm(failing, start_date=date(2027, 3, 1))  # due beyond the horizon...
     assert planned_machines(made(world)) == ["Motor-001"]
     occurrence = preventive_generate_now(plan_id=plan_pm.id, actor_id=world.engineer.id, now=NOW)
+    assert occurrence.work_order_id is not None
     # ...but its order is generated and live: an open order with a due date past the horizon is
     # still the job someone will do; the optimizer leaves it to them (overdue ones too).
     WorkOrder.objects.filter(id=occurrence.work_order_id).update(due_at=NOW)
@@ -94,6 +95,7 @@ def test_a_pm_plan_for_another_repair_or_none_covers_nothing(world: Any, failing
 def test_accepting_a_plan_leaves_the_pm_order_alone(world: Any, failing: Machine, in_acme: Any) -> None:
     lubricate = pm(failing, title="Lubricate", failure_mode="", start_date=date(2026, 12, 8))
     occurrence = preventive_generate_now(plan_id=lubricate.id, actor_id=world.engineer.id, now=NOW)
+    assert occurrence.work_order_id is not None
     plan = made(world)
     with time_machine.travel(NOW, tick=False):
         plan_accept(plan_id=plan.id, actor_id=world.engineer.id)
