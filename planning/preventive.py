@@ -60,23 +60,25 @@ def plan_usage(*, plan: PreventivePlan, since: datetime, until: datetime) -> flo
                          since=since, until=until))
 
 
-def _last_sequence(plan: PreventivePlan) -> int | None:
-    return plan.occurrences.order_by("-sequence").values_list("sequence", flat=True).first()
+def _last(plan: PreventivePlan) -> tuple[int | None, date | None, float | None]:
+    """The latest generated occurrence's number, due date and usage mark (Nones: none yet)."""
+    last = plan.occurrences.order_by("-sequence").values_list("sequence", "due_on", "due_usage").first()
+    return last if last is not None else (None, None, None)
 
 
 def preventive_next(*, plan: PreventivePlan, now: datetime) -> Next:
     """The plan's next occurrence to generate, when it is due, and whether it is time."""
-    today, after = now.astimezone(plant_zone()).date(), _last_sequence(plan)
+    today, (after, last_due, last_usage) = now.astimezone(plant_zone()).date(), _last(plan)
     if plan.by_calendar:
         return calendar_next(start=plan.start_date, every=plan.every, unit=plan.unit, lead_days=plan.lead_time_days,
-                             after=after, today=today)
+                             after=after, today=today, last_due=last_due)
     start = _start_of(plan.start_date)
     used = plan_usage(plan=plan, since=start, until=now)
     recent_from = max(start, now - timedelta(days=RATE_DAYS))
     days = (now - recent_from).total_seconds() / 86400
     per_day = plan_usage(plan=plan, since=recent_from, until=now) / days if days > 0 else 0.0
     return usage_next(every=plan.every, used=used, per_day=per_day, lead_days=plan.lead_time_days, after=after,
-                      today=today)
+                      today=today, last_usage=last_usage)
 
 
 def preventive_occurrence_list(*, plan_id: int) -> QuerySet[PreventiveOccurrence]:

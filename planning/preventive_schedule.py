@@ -56,9 +56,16 @@ class Next:
     due_usage: float | None = None  # usage plans: the running hours or cycles it is due at
 
 
-def calendar_next(*, start: date, every: int, unit: str, lead_days: int, after: int | None, today: date) -> Next:
-    """The calendar plan's next occurrence after occurrence `after` (None: none generated yet)."""
+def calendar_next(*, start: date, every: int, unit: str, lead_days: int, after: int | None, today: date,
+                  last_due: date | None = None) -> Next:
+    """The calendar plan's next occurrence after occurrence `after` (None: none generated yet),
+    due after `last_due` (the latest generated one's date: after an edit of the interval or the
+    start date, no occurrence is made for a day already done)."""
     k = 0 if after is None else after + 1
+    for _ in range(SEARCH_LIMIT):
+        if last_due is None or calendar_due(start=start, every=every, unit=unit, k=k) > last_due:
+            break
+        k += 1
     for _ in range(SEARCH_LIMIT):
         # Skip an occurrence already past when the next one is due today or earlier too.
         if calendar_due(start=start, every=every, unit=unit, k=k + 1) > today:
@@ -69,10 +76,12 @@ def calendar_next(*, start: date, every: int, unit: str, lead_days: int, after: 
 
 
 def usage_next(*, every: int, used: float, per_day: float, lead_days: int, after: int | None,
-               today: date) -> Next:
+               today: date, last_usage: float | None = None) -> Next:
     """The usage plan's next occurrence after occurrence `after`, with `used` units run since the
-    start and `per_day` the recent daily rate (which dates the next one and applies the lead time)."""
-    k = max((after or 0) + 1, math.floor(used / every))
+    start and `per_day` the recent daily rate (which dates the next one and applies the lead time),
+    due beyond `last_usage` (the latest generated one's mark, as for `calendar_next`'s `last_due`)."""
+    k = max((after or 0) + 1, math.floor(used / every),
+            math.floor(last_usage / every) + 1 if last_usage is not None else 0)
     due_usage = float(k * every)
     if used >= due_usage:
         return Next(sequence=k, due_on=today, ready=True, due_usage=due_usage)

@@ -74,3 +74,15 @@ def test_usage_next() -> None:
         2, None, False, 1000.0)
     # 1,730 h and nothing generated since the first: the third mark (1,500) is the one due, not the second.
     assert usage_next(every=500, used=1730, per_day=10, lead_days=0, after=1, today=date(2026, 12, 1)).sequence == 3
+
+
+def test_after_an_edit_no_day_already_done_is_made_again() -> None:
+    # Monthly from 31 Jan 2028, the first made; then changed to every 2 weeks from 3 Jan: 17 and
+    # 31 Jan are on or before the day done, so the next is 14 Feb (occurrence 3 of the new schedule).
+    upcoming = calendar_next(start=date(2028, 1, 3), every=2, unit="weeks", lead_days=0, after=0,
+                             today=date(2028, 2, 1), last_due=date(2028, 1, 31))
+    assert upcoming == Next(3, date(2028, 2, 14), False)
+    # A usage plan changed from every 500 h to every 200 h after its 500 h mark: next is 600 h.
+    upcoming = usage_next(every=200, used=520, per_day=10, lead_days=0, after=1, today=date(2028, 2, 1),
+                          last_usage=500.0)
+    assert (upcoming.sequence, upcoming.due_usage) == (3, 600.0)
