@@ -21,7 +21,7 @@ from planning.preventive_serializers import PreventiveOccurrenceSerializer, Prev
 class PreventivePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                             mixins.UpdateModelMixin, mixins.DestroyModelMixin, TenantViewSet):
     serializer_class = PreventivePlanSerializer
-    filterset_fields = ["machine", "unit", "is_active"]
+    filterset_fields = ["machine__name", "unit", "failure_mode", "is_active"]
 
     def dangerously_get_unscoped_queryset(self) -> Any:
         return preventive_plan_list()  # a tenant-schema table: the schema isolates it

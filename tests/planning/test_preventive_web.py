@@ -38,7 +38,8 @@ def test_api_create_read_update_generate_delete(client_for: Any, world: Any, mot
     plan = created.json()
     assert (plan["machine"], plan["unit"], plan["every"], plan["threshold"]) == ("Motor-001", "months", 3, None)
     assert plan["next_due"] == {"sequence": 0, "due_on": "2031-01-31", "due_usage": None, "ready": False}
-    listed = client.get(API, {"machine": motor.id}).json()
+    listed = client.get(API, {"machine__name": "Motor-001"}).json()
+    assert client.get(API, {"machine__name": "Motor-002"}).json()["results"] == []
     assert [p["id"] for p in listed["results"]] == [plan["id"]]
     changed = client.patch(f"{API}{plan['id']}/", {"every": 1}, content_type="application/json")
     assert changed.status_code == 200 and changed.json()["every"] == 1
