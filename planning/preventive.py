@@ -88,17 +88,27 @@ def preventive_occurrence_list(*, plan_id: int) -> QuerySet[PreventiveOccurrence
 
 @dataclass(frozen=True)
 class PlanRow:
-    """A plan as the pages list it: its next occurrence (None when paused) and its latest one."""
+    """A plan as the pages list it: its next occurrence (None when paused or unreadable, with the
+    `problem` then) and its latest one."""
 
     plan: PreventivePlan
     next: Next | None
     latest: PreventiveOccurrence | None
+    problem: str = ""
+
+
+def _row(plan: PreventivePlan, now: datetime) -> PlanRow:
+    latest = plan.occurrences.select_related("work_order").order_by("-sequence").first()
+    if not plan.is_active:
+        return PlanRow(plan, None, latest)
+    try:
+        return PlanRow(plan, preventive_next(plan=plan, now=now), latest)
+    except ServiceError as exc:  # its signal left the machine type since: say so, fix it on the edit page
+        return PlanRow(plan, None, latest, exc.message)
 
 
 def preventive_plan_rows(*, plans: QuerySet[PreventivePlan], now: datetime) -> list[PlanRow]:
-    return [PlanRow(plan, preventive_next(plan=plan, now=now) if plan.is_active else None,
-                    plan.occurrences.select_related("work_order").order_by("-sequence").first())
-            for plan in plans]
+    return [_row(plan, now) for plan in plans]
 
 
 # --- generating work orders -------------------------------------------------------------------------
@@ -212,7 +222,10 @@ def preventive_covered(*, start: date, horizon_days: int, now: datetime) -> dict
         key = (plan.machine_id, plan.failure_mode)
         if key in covered:
             continue
-        upcoming = preventive_next(plan=plan, now=now)
+        try:
+            upcoming = preventive_next(plan=plan, now=now)
+        except ServiceError:  # a usage plan whose signal left the type covers nothing until fixed
+            continue
         if upcoming.due_on is not None and upcoming.due_on < end:
             covered[key] = (f"PM plan \u201c{plan.title}\u201d does this repair {_when(upcoming.due_on)}, "
                             "within the plan's days")

@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from machines.models import Machine
 from machines.serializers import MachineRef
+from pdm_saas.errors import ServiceError
 from planning.preventive import preventive_next
 from planning.preventive_models import PreventiveOccurrence, PreventivePlan
 from planning.preventive_schedule import USAGE_UNITS
@@ -50,7 +51,10 @@ class PreventivePlanSerializer(serializers.ModelSerializer[PreventivePlan]):
         """The next occurrence to generate (None for a paused plan); a usage plan's date is an estimate."""
         if not obj.is_active:
             return None
-        upcoming = preventive_next(plan=obj, now=timezone.now())
+        try:
+            upcoming = preventive_next(plan=obj, now=timezone.now())
+        except ServiceError:  # its signal left the machine type: nothing can be counted until it is fixed
+            return None
         return {"sequence": upcoming.sequence, "due_on": upcoming.due_on, "due_usage": upcoming.due_usage,
                 "ready": upcoming.ready}
 

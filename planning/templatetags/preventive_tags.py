@@ -40,6 +40,8 @@ def pm_next(row: PlanRow) -> str:
     """A plan row's next occurrence in words: its date, or the usage it is due at with an
     estimated date."""
     plan, upcoming = row.plan, row.next
+    if row.problem:
+        return row.problem
     if upcoming is None:
         return "paused"
     if upcoming.due_usage is None:

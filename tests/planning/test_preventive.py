@@ -185,3 +185,13 @@ def test_the_task_runs_only_in_its_own_tenant(world: Any, motor: Machine) -> Non
         assert preventive_generate_task.apply(headers={"_schema_name": world.globex.schema_name}).get() == 0
     with tenant_context(world.acme):
         assert not PreventiveOccurrence.objects.exists()
+
+
+def test_a_usage_plan_whose_signal_left_the_type_is_skipped_and_said(world: Any, motor: Machine,
+                                                                     client_for: Any) -> None:
+    with tenant_context(world.acme):
+        plan = pm_plan(motor, unit="running_hours", every=100, signal="oil_temp_c", threshold=40)
+        assert preventive_due_generate(now=at("2028-02-01T12:00")) == 0  # logged, not raised
+    page = client_for("viewer").get("/planning/pm-plans/").content.decode()
+    assert "Motor-001 has no numeric signal &#x27;oil_temp_c&#x27;." in page
+    assert client_for("viewer").get(f"/api/v1/planning/pm-plans/{plan.id}/").json()["next_due"] is None
