@@ -86,6 +86,12 @@ def preventive_occurrence_list(*, plan_id: int) -> QuerySet[PreventiveOccurrence
     return PreventiveOccurrence.objects.filter(plan_id=plan_id).select_related("work_order").order_by("-sequence")
 
 
+def preventive_occurrence_of(*, work_order_id: int) -> PreventiveOccurrence | None:
+    """The PM plan occurrence that made this work order, with its plan; None for other orders."""
+    return (PreventiveOccurrence.objects.select_related("plan", "plan__machine__machine_type")
+            .filter(work_order_id=work_order_id).first())
+
+
 @dataclass(frozen=True)
 class PlanRow:
     """A plan as the pages list it: its next occurrence (None when paused or unreadable, with the

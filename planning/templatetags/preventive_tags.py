@@ -9,7 +9,8 @@ from django import template
 from django.utils import timezone
 
 from machines.models import Machine
-from planning.preventive import PlanRow, preventive_plan_list, preventive_plan_rows
+from maintenance.models import WorkOrder
+from planning.preventive import PlanRow, preventive_occurrence_of, preventive_plan_list, preventive_plan_rows
 from planning.preventive_models import PreventivePlan
 
 register = template.Library()
@@ -61,3 +62,9 @@ def machine_pm_plans(context: dict[str, Any], machine: Machine) -> dict[str, Any
 @register.simple_tag
 def pm_plan_count() -> int:
     return preventive_plan_list().filter(is_active=True).count()
+
+
+@register.inclusion_tag("planning/_work_order_pm_plan.html")
+def work_order_pm_plan(order: WorkOrder) -> dict[str, Any]:
+    """Which PM plan made this work order, if one did (one include line on the work order's page)."""
+    return {"occurrence": preventive_occurrence_of(work_order_id=order.id)}

@@ -125,6 +125,9 @@ def test_page_add_list_edit_and_generate(client_for: Any, world: Any, motor: Mac
     with tenant_context(world.acme):
         order = WorkOrder.objects.get()
         assert order.title == "Regrease both bearings" and order.priority == "high"
+    order_page = client.get(f"/work-orders/{order.id}/").content.decode()
+    assert 'id="work-order-pm-plan"' in order_page and "made by Generate now" in order_page
+    assert f'href="/planning/pm-plans/{plan.id}/"' in order_page
     detail = client.get(f"/planning/pm-plans/{plan.id}/").content.decode()
     assert f"WO-{order.id}" in detail and "Generate now" in detail and "every 3 months" in detail
     # Off-site "next" is ignored: the plan's own page instead.
