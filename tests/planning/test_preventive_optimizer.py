@@ -103,3 +103,20 @@ def test_accepting_a_plan_leaves_the_pm_order_alone(world: Any, failing: Machine
     assert (pm_order.title, pm_order.status, pm_order.scheduled_for) == ("Lubricate", "open", None)
     repair = WorkOrder.objects.exclude(id=pm_order.id).get()
     assert repair.status == "scheduled" and repair.title == "Planned: bearing wear on Motor-001"
+
+
+def test_parts_on_a_pm_order_are_not_counted_for_the_repair(world: Any, failing: Machine, in_acme: Any) -> None:
+    """The PM order keeps its bearings: the repair still needs its own, which are not in stock."""
+    from planning.models import PartNeed, PartUse, SparePart
+
+    bearing = SparePart.objects.create(name="6309-2Z bearing", in_stock=2, lead_time_days=3)
+    PartNeed.objects.create(machine_type=failing.machine_type, failure_mode="bearing_wear", part=bearing, quantity=2)
+    swap = pm(failing, title="Swap the NDE bearing", failure_mode="", start_date=date(2026, 12, 8))
+    occurrence = preventive_generate_now(plan_id=swap.id, actor_id=world.engineer.id, now=NOW)
+    assert occurrence.work_order_id is not None
+    PartUse.objects.create(work_order_id=occurrence.work_order_id, part=bearing, quantity=2)
+    plan = made(world)
+    # The two in stock are the PM order's; the repair needs its own two, which arrive on day 3.
+    assert plan.inputs["parts"] == [{"name": "6309-2Z bearing", "in_stock": 0, "lead_time_days": 3}]
+    assert plan.inputs["machines"][0]["parts"] == [["6309-2Z bearing", 2]]
+    assert plan.result["actions"] == []  # too late for a failure expected within about 30 h
