@@ -3,17 +3,27 @@ machine's page, the planning page): roles, the second tenant, bad input, Generat
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine
 from maintenance.models import WorkOrder
 from planning.models import PreventiveOccurrence, PreventivePlan
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # next due dates are read from the clock: pinned
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
 API = "/api/v1/planning/pm-plans/"
 BODY = {"machine": "Motor-001", "title": "Regrease the bearings", "every": 3, "unit": "months",
         "start_date": "2031-01-31", "lead_time_days": 7, "failure_mode": "bearing_wear", "priority": "high",
