@@ -72,6 +72,9 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "planning/plans/", None, "read"),
     ("get", "insights/", None, "read"),
     ("post", "planning/plans/", {"horizon_days": 0}, "write"),
+    ("get", "planning/pm-plans/", None, "read"),
+    ("post", "planning/pm-plans/", {"machine": "nope", "title": "x", "every": 1, "unit": "days",
+                                    "start_date": "2026-01-05"}, "write"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},

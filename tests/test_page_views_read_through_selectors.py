@@ -23,6 +23,7 @@ PAGE_VIEW_MODULES = [
     "maintenance/views/photos.py",
     "maintenance/views/work_orders.py",
     "planning/stock_views.py",
+    "planning/preventive_views.py",
     "planning/views.py",
     "predictions/views/fleet.py",
     "predictions/views/model_display.py",
