@@ -260,3 +260,7 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.endpoint} ({self.status})"
+
+
+# Web Push lives in its own module; imported here so that Django sees its models in this app.
+from maintenance.push_models import PushDelivery, PushPreference, PushSubscription  # noqa: E402,F401

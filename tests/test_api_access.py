@@ -67,6 +67,13 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "planning/plans/", None, "read"),
     ("get", "insights/", None, "read"),
     ("post", "planning/plans/", {"horizon_days": 0}, "write"),
+    # Web Push is personal: every member manages their own browsers and choices.
+    ("get", "push/subscriptions/", None, "read"),
+    ("post", "push/subscriptions/", {"endpoint": "https://push.invalid/x", "keys": {"p256dh": "x", "auth": "y"}},
+     "read"),
+    ("get", "push/preferences/", None, "read"),
+    ("put", "push/preferences/", {"alert_opened": True}, "read"),
+    ("get", "push/key/", None, "read"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},

@@ -16,6 +16,7 @@ from machines.baselines import machine_baseline_after_repair
 from machines.failures import failure_mode_resolve
 from machines.models import FailureEvent, Machine
 from maintenance.models import Alert, WorkOrder, WorkOrderEvent
+from maintenance.push import push_assigned
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from tenants.db import connection
 
@@ -44,8 +45,8 @@ def member_check(*, user_id: int | None, who: str = "The assignee", field: str =
     return user_id
 
 
-def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any) -> None:
-    WorkOrderEvent.objects.create(work_order=order, actor_id=actor_id, action=action, **fields)
+def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any) -> WorkOrderEvent:
+    return WorkOrderEvent.objects.create(work_order=order, actor_id=actor_id, action=action, **fields)
 
 
 @transaction.atomic
@@ -73,7 +74,8 @@ def work_order_create(*, machine_id: int, title: str, actor_id: int | None, aler
     order = WorkOrder.objects.create(machine=machine, alert=alert, failure_mode=mode,
                                      title=title or _default_title(machine, mode, alert), created_by_id=actor_id,
                                      **fields)
-    _event(order, actor_id=actor_id, action="created", to_status=order.status)
+    event = _event(order, actor_id=actor_id, action="created", to_status=order.status)
+    push_assigned(order=order, actor_id=actor_id, event_id=event.id)
     return order
 
 
@@ -132,8 +134,10 @@ def work_order_update(*, order_id: int, actor_id: int | None, **fields: Any) -> 
         setattr(order, name, value)
     order.save()
     if changes:
-        _event(order, actor_id=actor_id, action="assigned" if set(changes) == {"assignee_id"} else "updated",
-               changes=changes)
+        event = _event(order, actor_id=actor_id, action="assigned" if set(changes) == {"assignee_id"} else "updated",
+                       changes=changes)
+        if "assignee_id" in changes:
+            push_assigned(order=order, actor_id=actor_id, event_id=event.id)
     return order
 
 
