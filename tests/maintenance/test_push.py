@@ -321,3 +321,14 @@ def test_work_orders_closed_since_assignment_are_not_pushed(motor, world, servic
         assert push_notify(kind=PushKind.WORK_ORDER_ASSIGNED, object_id=order.id, occurrence=order.events.get().id,
                            user_id=world.engineer.id) == 0
     assert service.messages_for(browser) == []
+
+
+def test_a_vapid_key_that_is_not_one_is_refused_at_startup() -> None:
+    from pdm_saas.checks import push_key_check
+
+    with override_settings(PUSH_VAPID_PRIVATE_KEY="change-me-or-empty-to-switch-push-off"):
+        assert [problem.id for problem in push_key_check(None)] == ["pdm.E012"]
+    with override_settings(PUSH_VAPID_PRIVATE_KEY=PRIVATE_KEY, PUSH_VAPID_SUBJECT="ops@example.com"):
+        assert [problem.id for problem in push_key_check(None)] == ["pdm.E013"]
+    with override_settings(PUSH_VAPID_PRIVATE_KEY=""):
+        assert push_key_check(None) == []
