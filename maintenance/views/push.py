@@ -54,8 +54,12 @@ def notifications_page(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("predictions:notifications"))
     chosen = push_preferences_of(user_id=user_id)
     form = PreferencesForm(initial={kind.replace(".", "_"): on for kind, on in chosen.items()})
+    devices = push_subscriptions_of(user_id=user_id)
     return render(request, "maintenance/notifications.html", {
-        "form": form, "devices": push_subscriptions_of(user_id=user_id), "vapid_public_key": vapid_public_key(),
+        "form": form, "devices": devices, "vapid_public_key": vapid_public_key(),
+        # The script tells "on" from a browser subscription the server has forgotten (removed below,
+        # or gone at the push service): only an endpoint listed here counts as on.
+        "known_endpoints": json.dumps([device.endpoint for device in devices]),
     })
 
 

@@ -79,7 +79,10 @@
     window.location.reload();
   });
 
+  // On only when the server still has this browser: a device removed in the list below (or
+  // dropped after its push service said it was gone) reads as off, and "Turn on" stores it again.
+  const known = JSON.parse(root.dataset.knownEndpoints || "[]");
   ready().then((registration) => registration.pushManager.getSubscription())
-    .then((subscription) => show(Boolean(subscription)))
+    .then((subscription) => show(Boolean(subscription) && known.includes(subscription.endpoint)))
     .catch((error) => say(`Could not start the service worker: ${error.message}`));
 })();

@@ -184,3 +184,15 @@ def test_turning_it_off_forgets_the_device(phone: Any, plant: Tenant, django_db_
     phone.get_by_role("button", name="Turn on notifications on this device").wait_for()
     with django_db_blocker.unblock(), tenant_context(plant):
         assert not PushSubscription.objects.exists()
+
+
+def test_a_device_removed_from_the_list_reads_as_off_and_turns_on_again(phone: Any, plant: Tenant,
+                                                                      django_db_blocker: Any) -> None:
+    phone.get_by_role("button", name="Turn on notifications on this device").click()
+    phone.locator("[data-push-state]", has_text="On: this device").wait_for()
+    phone.locator("table.push-devices").get_by_role("button", name="Remove").click()
+    phone.locator("[data-push-state]", has_text="Off on this device").wait_for()  # the browser still holds it
+    phone.get_by_role("button", name="Turn on notifications on this device").click()
+    phone.locator("[data-push-state]", has_text="On: this device").wait_for()
+    with django_db_blocker.unblock(), tenant_context(plant):
+        assert PushSubscription.objects.count() == 1
