@@ -57,6 +57,7 @@ def raise_alert(machine_id: int, probability: float = 0.93) -> Alert:
     return alert
 
 
+@pytest.mark.clock  # the VAPID token's expiry, the escalation delay: time pinned
 def test_a_new_alert_reaches_the_engineers_browser_signed_and_encrypted(client_for, motor, world, service):
     browser = subscribe(client_for("engineer"), service)
     with time_machine.travel(datetime(2026, 3, 2, 8, 0, tzinfo=UTC), tick=False), tenant_context(world.acme):
@@ -133,6 +134,7 @@ def test_my_machines_for_a_viewer_are_those_of_their_work_orders(client_for, mot
     assert [m["url"] for m in service.messages_for(browser)] == [f"/alerts/#alert-{second.id}"]
 
 
+@pytest.mark.clock  # the VAPID token's expiry, the escalation delay: time pinned
 def test_escalations_go_to_admins_not_to_every_engineer(client_for, motor, world, service):
     admin, engineer = subscribe(client_for("admin"), service), subscribe(client_for("engineer"), service)
     with time_machine.travel(datetime(2026, 3, 2, 8, 0, tzinfo=UTC), tick=False), tenant_context(world.acme):
