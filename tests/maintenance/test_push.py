@@ -334,3 +334,11 @@ def test_a_vapid_key_that_is_not_one_is_refused_at_startup() -> None:
         assert [problem.id for problem in push_key_check(None)] == ["pdm.E013"]
     with override_settings(PUSH_VAPID_PRIVATE_KEY=""):
         assert push_key_check(None) == []
+
+
+def test_a_shared_device_belongs_to_whoever_subscribed_it_last(client_for, world, service):
+    browser = subscribe(client_for("viewer"), service)
+    again = client_for("engineer").post("/notifications/push/subscribe/", browser, content_type=JSON)
+    assert again.status_code == 201
+    with tenant_context(world.acme):
+        assert list(PushSubscription.objects.values_list("user_id", flat=True)) == [world.engineer.id]
