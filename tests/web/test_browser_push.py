@@ -170,10 +170,16 @@ def test_a_pushed_alert_is_shown_by_the_service_worker(phone: Any, plant: Tenant
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": url(stack).rstrip("/"),
                                                   "registrationId": registration["registrationId"],
                                                   "data": json.dumps(message)})
-    shown = phone.wait_for_function("""async () => {
-        const notes = await (await navigator.serviceWorker.ready).getNotifications();
-        return notes.length ? notes.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})) : null;
-    }""").json_value()
+    shown = None
+    for _ in range(100):  # the worker shows it asynchronously: ask until it is there
+        shown = phone.evaluate("""async () => {
+            const notes = await (await navigator.serviceWorker.ready).getNotifications();
+            const shown = notes.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url}));
+            return shown.length ? shown : null;
+        }""")
+        if shown:
+            break
+        phone.wait_for_timeout(100)
     assert shown == [{"title": "Critical alert on M-1", "body": message["body"], "tag": f"alert-{alert.id}",
                       "url": f"/alerts/#alert-{alert.id}"}]
 
