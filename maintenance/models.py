@@ -263,3 +263,6 @@ class WebhookDelivery(models.Model):
 
 
 from maintenance.photo_models import Photo  # noqa: E402,F401  (photos: their own module, this app)
+
+# Web Push lives in its own module; imported here so that Django sees its models in this app.
+from maintenance.push_models import PushDelivery, PushPreference, PushSubscription  # noqa: E402,F401

@@ -75,6 +75,13 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "planning/pm-plans/", None, "read"),
     ("post", "planning/pm-plans/", {"machine": "nope", "title": "x", "every": 1, "unit": "days",
                                     "start_date": "2026-01-05"}, "write"),
+    # Web Push is personal: every member manages their own browsers and choices.
+    ("get", "push/subscriptions/", None, "read"),
+    ("post", "push/subscriptions/", {"endpoint": "https://push.invalid/x", "keys": {"p256dh": "x", "auth": "y"}},
+     "read"),
+    ("get", "push/preferences/", None, "read"),
+    ("put", "push/preferences/", {"alert_opened": True}, "read"),
+    ("get", "push/key/", None, "read"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},
