@@ -260,3 +260,15 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.endpoint} ({self.status})"
+
+
+# Checklists live in their own module; imported here so that Django registers them with this app.
+from maintenance.checklist_models import (  # noqa: E402
+    ChecklistTemplate,
+    ChecklistTemplateItem,
+    ItemKind,
+    WorkOrderChecklistItem,
+)
+
+__all__ = ["Alert", "AlertRule", "ChecklistTemplate", "ChecklistTemplateItem", "ItemKind", "WebhookDelivery",
+           "WebhookEndpoint", "WorkOrder", "WorkOrderChecklistItem", "WorkOrderEvent"]

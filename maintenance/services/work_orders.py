@@ -16,6 +16,7 @@ from machines.baselines import machine_baseline_after_repair
 from machines.failures import failure_mode_resolve
 from machines.models import FailureEvent, Machine
 from maintenance.models import Alert, WorkOrder, WorkOrderEvent
+from maintenance.services import checklists
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from tenants.db import connection
 
@@ -74,6 +75,7 @@ def work_order_create(*, machine_id: int, title: str, actor_id: int | None, aler
                                      title=title or _default_title(machine, mode, alert), created_by_id=actor_id,
                                      **fields)
     _event(order, actor_id=actor_id, action="created", to_status=order.status)
+    checklists.work_order_checklist_attach(order=order)  # a snapshot of the matching templates
     return order
 
 
@@ -170,6 +172,7 @@ def work_order_close(
     """Mark done. A failure found becomes a FailureEvent: a label the models learn from."""
     order = _locked(order_id)
     _check_transition(order, S.DONE)
+    checklists.checklist_close_check(order=order)  # required items done, else 409 naming them
     if not action_taken.strip():
         raise InvalidInput("Say what action was taken.", details={"action_taken": ["required"]})
     if failure_found:
