@@ -18,7 +18,7 @@ from tests.conftest import MOTOR
 
 JSON = "application/json"
 TEMPLATES = "/api/v1/checklist-templates/"
-SAFETY = {"machine_type": MOTOR, "name": "Safety first", "items": [
+SAFETY: dict[str, Any] = {"machine_type": MOTOR, "name": "Safety first", "items": [
     {"text": "Lock out and tag out the motor", "required": True},
     {"text": "Bearing temperature after the run", "kind": "number", "unit": "°C", "min_value": "10",
      "max_value": "90", "required": True},
@@ -104,7 +104,8 @@ def test_answers_are_recorded_in_the_audit_trail(client_for: Any, motor: Any, wo
     assert measured.json()["value"] == "71.5" and measured.json()["done"]
     assert _answer(engineer, order["id"], text["id"], value="Worn, replaced").json()["done"]
     assert _answer(engineer, order["id"], tick["id"], done=True, note="Padlock 7").status_code == 200  # no change
-    events = [e for e in engineer.get(f"/api/v1/work-orders/{order['id']}/events/").json() if e["action"] == "checklist"]
+    history = engineer.get(f"/api/v1/work-orders/{order['id']}/events/").json()
+    events = [e for e in history if e["action"] == "checklist"]
     assert [e["changes"] for e in events] == [
         {"item": "1. Lock out and tag out the motor", "done": [False, True], "note": [None, "Padlock 7"]},
         {"item": "2. Bearing temperature after the run", "done": [False, True], "value": [None, "71.5 °C"]},

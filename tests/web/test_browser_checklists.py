@@ -19,11 +19,11 @@ from django_tenants.utils import tenant_context
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import membership_add
+from machines.services import machine_create, machine_type_adopt
 from maintenance.checklist_models import ItemKind, WorkOrderChecklistItem
 from maintenance.models import WorkOrder
 from maintenance.services.checklists import ItemSpec, checklist_template_save
 from maintenance.services.work_orders import work_order_create, work_order_transition
-from machines.services import machine_create, machine_type_adopt
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop

@@ -165,7 +165,7 @@ def test_roles_and_the_second_tenant_are_refused(client_for: Any, world: Any, or
         assert viewer.post(url, body).status_code == 403, url
     for actor in ("globex_owner", "outsider"):
         other = client_for(actor)
-        for url in (INDEX, f"/checklists/{safety.id}/", f"/checklists/new/"):
+        for url in (INDEX, f"/checklists/{safety.id}/", "/checklists/new/"):
             assert other.get(url).status_code == 404, (actor, url)
         assert other.post(_item_url(order, lock), {"done": "1"}).status_code == 404
     globex_home = client_for("globex_owner", tenant=world.globex)
