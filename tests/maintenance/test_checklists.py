@@ -251,3 +251,17 @@ def test_a_type_made_without_the_library_can_be_seeded_from_its_actions(db: None
     made = checklist_templates_seed(machine_type_id=bare.id)
     assert len(made) == len(document["failure_modes"])
     assert checklist_templates_seed(machine_type_id=bare.id) == []
+
+
+def test_an_imported_type_is_seeded_and_a_refused_import_leaves_no_template(client_for: Any, world: Any) -> None:
+    engineer = client_for("engineer")
+    document = {**library_get("centrifugal-pump"), "key": "own-pump", "name": "Our pump"}
+    imported = engineer.post("/api/v1/machine-types/", document, content_type=JSON)
+    assert imported.status_code == 201, imported.content
+    seeded = engineer.get(TEMPLATES, {"machine_type__key": "own-pump"}).json()["results"]
+    assert len(seeded) == len(document["failure_modes"])
+    with tenant_context(world.acme):
+        before = ChecklistTemplate.objects.count()
+    assert engineer.post("/api/v1/machine-types/", document, content_type=JSON).status_code == 409  # key taken
+    with tenant_context(world.acme):
+        assert ChecklistTemplate.objects.count() == before
