@@ -24,6 +24,7 @@ from planning.inputs import plan_problem
 from planning.models import CostsConfirmation, MaintenancePlan, Technician
 from planning.optimizer import solve
 from planning.reasons import machine_reasons, status_text, worklist
+from planning.stock import part_uses_plan
 
 MAX_HORIZON_DAYS = 60
 JOB_KIND = "planning.plan"
@@ -133,6 +134,8 @@ def _action_order(plan: MaintenancePlan, action: dict[str, Any], actor_id: int |
                                               alert_id=alert.id if alert else None, description=description,
                                               **fields)
         created = True
+    # Recorded on the order, its parts are reserved: the next plan does not count them again.
+    part_uses_plan(order_id=order.id, parts=action["parts"], actor_id=actor_id)
     if order.status == WorkOrder.Status.OPEN:
         order = work_orders.work_order_transition(order_id=order.id, to_status=WorkOrder.Status.SCHEDULED,
                                                   actor_id=actor_id, note=f"Maintenance plan #{plan.id}")

@@ -11,3 +11,10 @@ def plan_task(job_id: int) -> None:
     from planning.services import plan_run
 
     job_execute(job_id=job_id, handler=plan_run)
+
+
+@app.task(name="planning.tasks.low_stock_notify_task")
+def low_stock_notify_task(part_id: int) -> bool:
+    from planning.stock_notify import low_stock_notify
+
+    return low_stock_notify(part_id=part_id)

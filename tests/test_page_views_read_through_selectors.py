@@ -22,6 +22,7 @@ PAGE_VIEW_MODULES = [
     "maintenance/views/alerts.py",
     "maintenance/views/checklists.py",
     "maintenance/views/work_orders.py",
+    "planning/stock_views.py",
     "planning/views.py",
     "predictions/views/fleet.py",
     "predictions/views/model_display.py",

@@ -18,6 +18,7 @@ from machines.models import FailureEvent, Machine
 from maintenance.models import Alert, WorkOrder, WorkOrderEvent
 from maintenance.services import checklists
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
+from planning.stock import work_order_parts_consume
 from tenants.db import connection
 
 S = WorkOrder.Status
@@ -167,9 +168,10 @@ def _check_transition(order: WorkOrder, to_status: str) -> None:
 def work_order_close(
     *, order_id: int, actor_id: int | None, failure_found: bool, action_taken: str, failure_mode_found: str = "",
     actual_cost: Decimal | None = None, actual_downtime_hours: Decimal | None = None,
-    occurred_at: datetime | None = None, note: str = "",
+    occurred_at: datetime | None = None, note: str = "", confirm_unrecorded_parts: bool = False,
 ) -> WorkOrder:
-    """Mark done. A failure found becomes a FailureEvent: a label the models learn from."""
+    """Mark done. A failure found becomes a FailureEvent: a label the models learn from. The parts
+    recorded on the order leave stock (planning.stock; `confirm_unrecorded_parts`: see there)."""
     order = _locked(order_id)
     _check_transition(order, S.DONE)
     checklists.checklist_close_check(order=order)  # required items done, else 409 naming them
@@ -178,6 +180,7 @@ def work_order_close(
     if failure_found:
         failure_mode_found = failure_mode_resolve(machine_type=order.machine.machine_type, label=failure_mode_found,
                                                   field="failure_mode_found")
+    work_order_parts_consume(order=order, actor_id=actor_id, confirm_unrecorded=confirm_unrecorded_parts)
     from_status = order.status
     order.status, order.closed_at = S.DONE, timezone.now()
     order.failure_found, order.failure_mode_found, order.action_taken = failure_found, failure_mode_found, action_taken
