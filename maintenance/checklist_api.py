@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from maintenance import checklist_selectors
+from maintenance.checklist_models import WorkOrderChecklistItem
 from maintenance.checklist_serializers import (
     ChecklistAnswerSerializer,
     ChecklistSeedSerializer,
@@ -31,6 +32,7 @@ class ChecklistTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     queryset = checklist_selectors.checklist_templates()
     serializer_class = ChecklistTemplateSerializer
     filterset_fields = ["machine_type__key", "failure_mode", "source"]
+    ordering_fields = ["name", "created_at", "updated_at"]
 
     def create(self, request: Request) -> Response:
         body = ChecklistTemplateSerializer(data=request.data)
@@ -74,11 +76,15 @@ class ChecklistTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 class WorkOrderChecklistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """The items of one work order (`order_pk` in the path); a missing work order is a 404."""
 
+    queryset = WorkOrderChecklistItem.objects.none()  # the model, for the schema and the filters
     serializer_class = WorkOrderChecklistItemSerializer
     filterset_fields = ["done", "required", "kind"]
+    ordering_fields = ["position", "updated_at"]
 
     def dangerously_get_unscoped_queryset(self) -> QuerySet[Any]:
         # Tenant-schema rows: the schema isolates them; narrowed here to the work order in the path.
+        if getattr(self, "swagger_fake_view", False):  # the OpenAPI generator has no path
+            return self.queryset
         order_id = int(self.kwargs["order_pk"])
         if not WorkOrder.objects.filter(id=order_id).exists():
             raise NotFound("No such work order.")

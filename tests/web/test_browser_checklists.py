@@ -135,3 +135,15 @@ def test_closing_waits_for_the_required_items(phone: Any, works: tuple[Tenant, i
     tenant, order_id = works
     with django_db_blocker.unblock(), tenant_context(tenant):
         assert WorkOrder.objects.get(id=order_id).status == WorkOrder.Status.DONE
+
+
+def test_the_templates_page_fits_a_phone(phone: Any, stack: int, shots: Path) -> None:
+    phone.goto(url(stack, "/checklists/"))
+    motor = phone.locator("section.card", has_text="Safety first")
+    assert motor.get_by_role("button", name="Create from recommended actions").is_visible()
+    assert "Drive-end bearing wear" in motor.inner_text()  # seeded when the type was adopted
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.screenshot(path=str(shots / "checklists-phone.png"), full_page=True)
+    motor.get_by_role("link", name="Edit").first.click()
+    phone.get_by_role("button", name="Save checklist").wait_for()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # the rows scroll in their card
