@@ -204,7 +204,7 @@ class WorkOrderEvent(models.Model):
     work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
                               db_constraint=False, related_name="+")
-    action = models.CharField(max_length=32)  # created, status, assigned, updated, closed
+    action = models.CharField(max_length=32)  # created, status, assigned, updated, closed, checklist
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16, blank=True)
     changes = models.JSONField(default=dict, blank=True)
