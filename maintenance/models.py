@@ -269,6 +269,7 @@ from maintenance.checklist_models import (  # noqa: E402
     ItemKind,
     WorkOrderChecklistItem,
 )
+from maintenance.photo_models import Photo  # noqa: E402,F401  (photos: their own module, this app)
 
-__all__ = ["Alert", "AlertRule", "ChecklistTemplate", "ChecklistTemplateItem", "ItemKind", "WebhookDelivery",
+__all__ = ["Alert", "AlertRule", "ChecklistTemplate", "ChecklistTemplateItem", "ItemKind", "Photo", "WebhookDelivery",
            "WebhookEndpoint", "WorkOrder", "WorkOrderChecklistItem", "WorkOrderEvent"]

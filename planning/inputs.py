@@ -33,6 +33,7 @@ from machines.models import Machine, MachineType
 from maintenance.models import Alert, WorkOrder
 from planning.models import MaintenancePlan, PartNeed, SparePart, Technician
 from planning.optimizer import MachineInput, PartInput, Problem, TechnicianInput
+from planning.preventive import preventive_covered
 from planning.risk import day_probabilities
 from planning.selectors import costs_default_types, skill_choices, skill_keys, skill_label
 from planning.stock import parts_available, parts_held_by_machines
@@ -83,6 +84,8 @@ class Context:
     needs: dict[tuple[int, str], tuple[tuple[str, int], ...]]
     alerts: dict[int, list[Alert]] = field(default_factory=dict)
     default_costs: frozenset[int] = frozenset()  # machine types still on the library's example costs
+    # (machine, failure mode) -> why a PM job already does that repair within the horizon.
+    preventive: dict[tuple[int, str], str] = field(default_factory=dict)
 
 
 def machine_input(*, machine: Machine, context: Context) -> tuple[MachineInput, dict[str, Any]] | None:
@@ -190,7 +193,8 @@ def plan_problem(*, plan: MaintenancePlan, now: datetime) -> tuple[Problem, dict
     technicians = technicians_input(start=start, horizon=horizon)
     context = Context(start=start, horizon=horizon, now=now,
                       longest_shift=max((t.hours_per_day for t in technicians), default=0.0), needs=_part_needs(),
-                      alerts=machines_active_alerts(), default_costs=frozenset(costs_default_types()))
+                      alerts=machines_active_alerts(), default_costs=frozenset(costs_default_types()),
+                      preventive=preventive_covered(start=start, horizon_days=horizon, now=now))
     machines, about, unscored, not_planned = [], {}, [], []
     queryset = Machine.objects.filter(status=Machine.Status.ACTIVE).select_related("machine_type",
                                                                                    "production_window")
@@ -200,7 +204,10 @@ def plan_problem(*, plan: MaintenancePlan, now: datetime) -> tuple[Problem, dict
         except NotPlanned as exc:
             not_planned.append({"machine_id": machine.id, "machine": machine.name, "reason": str(exc)})
             continue
-        if found is None:
+        covered = context.preventive.get((machine.id, found[0].failure_mode)) if found else None
+        if covered:  # the same job twice: once from the PM plan, once from the optimizer
+            not_planned.append({"machine_id": machine.id, "machine": machine.name, "reason": covered})
+        elif found is None:
             unscored.append(machine.name)
         else:
             machines.append(found[0])

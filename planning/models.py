@@ -188,3 +188,7 @@ class PartUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x part {self.part_id} on WO-{self.work_order_id}"
+
+
+# Preventive (PM) plans live in their own module; imported here so Django registers them.
+from planning.preventive_models import PreventiveOccurrence, PreventivePlan  # noqa: E402, F401

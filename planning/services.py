@@ -120,7 +120,9 @@ def _action_order(plan: MaintenancePlan, action: dict[str, Any], actor_id: int |
         raise Conflict(f"{action['machine']} no longer exists; make a new plan.", code="plan_stale")
     alert = (Alert.objects.filter(machine_id=machine_id, status__in=Alert.ACTIVE)
              .order_by("-probability").first())
-    existing = (WorkOrder.objects.filter(machine_id=machine_id, status__in=OPEN_ORDER_STATES)
+    # A PM plan's work order is another job (docs/planning.md, "Preventive plans"): never rescheduled here.
+    existing = (WorkOrder.objects.filter(machine_id=machine_id, status__in=OPEN_ORDER_STATES,
+                                         preventive_occurrences__isnull=True)
                 .order_by("-created_at").first())
     fields = _order_fields(plan, action)
     if existing is not None:

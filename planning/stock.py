@@ -288,7 +288,10 @@ def parts_held_by_machines(*, states: Iterable[str]) -> dict[int, dict[str, int]
     """Per machine id, the parts (by name) its work orders in `states` hold: a plan that would
     update such an order (planning.services.plan_accept) needs only what the order does not hold."""
     held: dict[int, dict[str, int]] = {}
-    for machine_id, name, quantity in (PartUse.objects.filter(consumed_at__isnull=True, work_order__status__in=list(
-            states)).values_list("work_order__machine_id", "part__name", "quantity")):
+    # A PM plan's work order is another job, never updated by a plan (planning.services._action_order):
+    # its parts are reserved for it, not held for the repair.
+    uses = PartUse.objects.filter(consumed_at__isnull=True, work_order__status__in=list(states),
+                                  work_order__preventive_occurrences__isnull=True)
+    for machine_id, name, quantity in uses.values_list("work_order__machine_id", "part__name", "quantity"):
         held.setdefault(machine_id, {})[name] = held.get(machine_id, {}).get(name, 0) + quantity
     return held

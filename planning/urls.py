@@ -4,7 +4,7 @@ pdm_saas/urls_tenant.py)."""
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from planning import api, stock_views, views
+from planning import api, preventive_api, preventive_views, stock_views, views
 
 app_name = "planning"
 
@@ -16,6 +16,7 @@ router.register("windows", api.ProductionWindowViewSet, basename="api-window")
 router.register("plans", api.PlanViewSet, basename="api-plan")
 router.register("stock-movements", api.StockMovementViewSet, basename="api-stock-movement")
 router.register("part-uses", api.PartUseViewSet, basename="api-part-use")
+router.register("pm-plans", preventive_api.PreventivePlanViewSet, basename="api-pm-plan")
 
 KINDS = "|".join(views.REFERENCES)  # technicians|parts|needs|windows
 
@@ -38,5 +39,10 @@ urlpatterns = [
     path("planning/work-orders/<int:pk>/parts/unrecorded/", stock_views.work_order_unrecorded,
          name="work-order-parts-unrecorded"),
     path("planning/part-uses/<int:pk>/return/", stock_views.part_use_return_page, name="part-use-return"),
+    # Preventive (PM) plans: all of them or one machine's (?machine=<id>), one plan, "Generate now".
+    path("planning/pm-plans/", preventive_views.pm_plan_list, name="pm-plans"),
+    path("planning/pm-plans/<int:pk>/", preventive_views.pm_plan_edit, name="pm-plan-edit"),
+    path("planning/pm-plans/<int:pk>/generate/", preventive_views.pm_plan_generate, name="pm-plan-generate"),
+    path("planning/pm-plans/<int:pk>/delete/", preventive_views.pm_plan_delete, name="pm-plan-delete"),
     path("api/v1/planning/", include(router.urls)),
 ]

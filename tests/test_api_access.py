@@ -35,6 +35,8 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("post", "alerts/raise/", {"machine": "nope", "probability": 0.9}, "predict"),
     ("get", "work-orders/", None, "read"),
     ("post", "work-orders/", {"machine": "nope", "title": "x"}, "write"),
+    ("get", "photos/", None, "read"),
+    ("post", "photos/", {}, "write"),
     ("get", "checklist-templates/", None, "read"),
     ("post", "checklist-templates/", {"machine_type": "nope", "name": "x", "items": []}, "write"),
     ("post", "checklist-templates/seed/", {"machine_type": "nope"}, "write"),
@@ -73,6 +75,9 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "planning/plans/", None, "read"),
     ("get", "insights/", None, "read"),
     ("post", "planning/plans/", {"horizon_days": 0}, "write"),
+    ("get", "planning/pm-plans/", None, "read"),
+    ("post", "planning/pm-plans/", {"machine": "nope", "title": "x", "every": 1, "unit": "days",
+                                    "start_date": "2026-01-05"}, "write"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},

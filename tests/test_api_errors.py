@@ -26,6 +26,7 @@ ID_ROUTES = [
     ("post", "planning/plans/{id}/accept/"), ("get", "models/{id}/"), ("get", "uploads/{id}/raw/"),
     ("post", "planning/parts/{id}/receive/"), ("patch", "planning/part-uses/{id}/"),
     ("post", "planning/part-uses/{id}/return/"),
+    ("get", "photos/{id}/image/"), ("post", "photos/{id}/assessment/"), ("delete", "photos/{id}/"),
 ]
 
 

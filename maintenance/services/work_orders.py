@@ -16,6 +16,7 @@ from machines.baselines import machine_baseline_after_repair
 from machines.failures import failure_mode_resolve
 from machines.models import FailureEvent, Machine
 from maintenance.models import Alert, WorkOrder, WorkOrderEvent
+from maintenance.photos import photo_labels_join_work_order
 from maintenance.services import checklists
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from planning.stock import work_order_parts_consume
@@ -189,9 +190,10 @@ def work_order_close(
     if failure_found:
         # A repair changes the machine's normal: it relearns it from the readings after this.
         machine_baseline_after_repair(machine_id=order.machine_id, work_order_id=order.id)
-        FailureEvent.objects.create(machine=order.machine, occurred_at=occurred_at or order.closed_at,
-                                    failure_mode=failure_mode_found, notes=action_taken,
-                                    source=FailureEvent.Source.WORK_ORDER, work_order=order)
+        event = FailureEvent.objects.create(machine=order.machine, occurred_at=occurred_at or order.closed_at,
+                                            failure_mode=failure_mode_found, notes=action_taken,
+                                            source=FailureEvent.Source.WORK_ORDER, work_order=order)
+        photo_labels_join_work_order(order=order, event=event)  # its photos saw the same failure
     if order.alert_id:
         Alert.objects.filter(id=order.alert_id, status__in=Alert.ACTIVE).update(
             status=Alert.Status.RESOLVED, resolved_at=order.closed_at, resolution_note=f"Closed by WO-{order.id}")
