@@ -80,6 +80,7 @@ urlpatterns = [
     path("", include((predictions_urls.urlpatterns + maintenance_urls.urlpatterns, "predictions"))),
     path("", include("billing.urls")),
     path("", include("planning.urls")),  # /planning/ pages and /api/v1/planning/ API
+    path("", include("maintenance.checklist_urls")),  # /checklists/ pages and their API
     path("", include("insights.urls")),  # /insights/ pages and /api/v1/insights/
     path("api/v1/", include(api_v1)),
     path("", include("pdm_saas.urls_api_docs")),

@@ -20,6 +20,7 @@ PAGE_VIEW_MODULES = [
     "machines/views/types.py",
     "machines/views/uploads.py",
     "maintenance/views/alerts.py",
+    "maintenance/views/checklists.py",
     "maintenance/views/photos.py",
     "maintenance/views/push.py",
     "maintenance/views/work_orders.py",

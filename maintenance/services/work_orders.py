@@ -18,6 +18,7 @@ from machines.models import FailureEvent, Machine
 from maintenance.models import Alert, WorkOrder, WorkOrderEvent
 from maintenance.photos import photo_labels_join_work_order
 from maintenance.push import push_assigned
+from maintenance.services import checklists
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from planning.stock import work_order_parts_consume
 from tenants.db import connection
@@ -77,6 +78,7 @@ def work_order_create(*, machine_id: int, title: str, actor_id: int | None, aler
                                      title=title or _default_title(machine, mode, alert), created_by_id=actor_id,
                                      **fields)
     event = _event(order, actor_id=actor_id, action="created", to_status=order.status)
+    checklists.work_order_checklist_attach(order=order)  # a snapshot of the matching templates
     push_assigned(order=order, actor_id=actor_id, event_id=event.id)
     return order
 
@@ -177,6 +179,7 @@ def work_order_close(
     recorded on the order leave stock (planning.stock; `confirm_unrecorded_parts`: see there)."""
     order = _locked(order_id)
     _check_transition(order, S.DONE)
+    checklists.checklist_close_check(order=order)  # required items done, else 409 naming them
     if not action_taken.strip():
         raise InvalidInput("Say what action was taken.", details={"action_taken": ["required"]})
     if failure_found:
