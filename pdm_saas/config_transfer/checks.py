@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from engine.metadata_checks import metadata_validate
+from machines.models import Machine, MachineType
 from maintenance.checklist_models import ChecklistTemplate
 from maintenance.models import AlertRule
-from machines.models import Machine, MachineType
 from pdm_saas.config_transfer.document import SECTIONS, Problem, entry_label, natural_key
 from planning.preventive_models import PreventivePlan
 from planning.preventive_serializers import MAX_CALENDAR_EVERY
@@ -58,6 +58,8 @@ def _repeats(sections: dict[str, list[dict[str, Any]]]) -> Iterator[Problem]:
         seen: dict[tuple[Any, ...], int] = {}
         for index, entry in enumerate(sections[name]):
             key = natural_key(name, entry)
+            if name != "alert_rules" and None in key[-1:]:  # no name: a problem of its own already
+                continue
             if key in seen:
                 yield Problem(f"$.{name}[{index}]", f"{entry_label(name, entry)} is already at $.{name}[{seen[key]}]; "
                                                     "each may appear once.")
@@ -131,7 +133,7 @@ class _World:
     def checklist_problems(self) -> Iterator[Problem]:
         for index, entry in enumerate(self.sections["checklist_templates"]):
             path = f"$.checklist_templates[{index}]"
-            key = entry.get("machine_type")
+            key = str(entry.get("machine_type") or "")
             for problem in (self._type_ref(f"{path}.machine_type", key),
                             self._mode_problem(f"{path}.failure_mode", key, entry.get("failure_mode") or "")):
                 if problem:

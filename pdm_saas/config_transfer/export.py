@@ -8,9 +8,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from machines.models import Machine, MachineType
 from maintenance.checklist_models import ChecklistTemplate
 from maintenance.models import AlertRule
-from machines.models import Machine, MachineType
 from pdm_saas.config_transfer.document import FORMAT, SECTIONS, VERSION
 from planning.preventive_models import PreventivePlan
 
@@ -56,7 +56,8 @@ def plan_entry(plan: PreventivePlan) -> dict[str, Any]:
     return {
         "machine": plan.machine.name, "title": plan.title, "description": plan.description,
         "failure_mode": plan.failure_mode, "priority": plan.priority,
-        "estimated_cost": _money(plan.estimated_cost), "estimated_downtime_hours": _money(plan.estimated_downtime_hours),
+        "estimated_cost": _money(plan.estimated_cost),
+        "estimated_downtime_hours": _money(plan.estimated_downtime_hours),
         "every": plan.every, "unit": plan.unit, "start_date": _day(plan.start_date), "signal": plan.signal,
         "threshold": plan.threshold, "lead_time_days": plan.lead_time_days, "is_active": plan.is_active,
     }

@@ -25,12 +25,12 @@ from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
 from billing.quotas import machine_quota_guard
-from maintenance.checklist_models import ChecklistTemplate
-from maintenance.services.checklists import ItemSpec, checklist_template_save
-from maintenance.services.settings_rules import alert_rule_save
 from machines.models import Machine, MachineType
 from machines.selectors import machines_in_use
 from machines.services import machine_create, machine_type_import, machine_type_update, machine_update
+from maintenance.checklist_models import ChecklistTemplate
+from maintenance.services.checklists import ItemSpec, checklist_template_save
+from maintenance.services.settings_rules import alert_rule_save
 from pdm_saas.config_transfer.checks import Target, config_check
 from pdm_saas.config_transfer.document import SECTIONS, Problem, config_read, entry_label, natural_key
 from pdm_saas.config_transfer.export import checklist_entry, machine_entry, plan_entry, rule_entry, type_entry
@@ -87,10 +87,10 @@ def config_import(*, data: bytes, dry_run: bool, actor_id: int | None) -> Import
     """Import the file's configuration into the current tenant, or rehearse it (`dry_run`).
     Raises `ConfigInvalid` listing every problem; then nothing was written."""
     read = config_read(data)
-    if read.problems:
-        raise ConfigInvalid(read.problems)
     target = Target.load()
-    problems = config_check(read.sections, target)
+    # Without sections (not JSON, another format) there is nothing to check further; otherwise
+    # every problem is listed at once, so one round of fixes is enough.
+    problems = [*read.problems, *(config_check(read.sections, target) if read.sections else [])]
     if problems:
         raise ConfigInvalid(problems)
     report = ImportReport(dry_run=dry_run, steps=_steps(read.sections, target))
@@ -113,7 +113,7 @@ _ENTRY_OF: dict[str, Callable[[Any], dict[str, Any]]] = {
 
 
 def _existing(target: Target, section: str, key: tuple[Any, ...]) -> Any:
-    found: dict[Any, Any] = {
+    found: dict[Any, Any] = {  # type: ignore[assignment]  # one dict of the five, keyed as its section
         "machine_types": target.types, "machines": target.machines, "alert_rules": target.rules,
         "checklist_templates": target.templates, "pm_plans": target.plans,
     }[section]

@@ -74,8 +74,8 @@ def test_a_dry_run_reports_and_writes_nothing(acme_config, acme_admin, globex_ow
     report = response.json()
     assert report["dry_run"] is True and report["applied"] is False
     assert report["sections"]["machine_types"]["created"] == ["induction-motor-siemens-1la7"]
-    assert report["sections"]["alert_rules"]["created"] == ["default rule", "rule for type induction-motor-siemens-1la7",
-                                                            "rule for machine Motor-001"]
+    assert report["sections"]["alert_rules"]["created"] == [
+        "default rule", "rule for type induction-motor-siemens-1la7", "rule for machine Motor-001"]
     assert len(report["sections"]["checklist_templates"]["created"]) == len(document["checklist_templates"])
     assert counts(world.globex) == before
 
@@ -88,7 +88,8 @@ def test_a_second_import_of_the_same_file_changes_nothing(acme_config, acme_admi
     again = imported(globex_owner, document).json()
 
     assert all(not found["created"] and not found["updated"] for found in again["sections"].values()), again
-    assert [len(again["sections"][name]["unchanged"]) for name in SECTIONS] == [len(document[name]) for name in SECTIONS]
+    unchanged = [len(again["sections"][name]["unchanged"]) for name in SECTIONS]
+    assert unchanged == [len(document[name]) for name in SECTIONS]
     assert stamps(world.globex) == before
 
 
