@@ -6,7 +6,6 @@ the `admin` scope."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
