@@ -34,8 +34,8 @@ def test_a_dry_run_then_an_import_from_the_page(acme_config, client_for, world):
 
     assert dry.status_code == 200
     text = dry.content.decode()
-    assert "Dry run of acme-config.json: nothing was written" in text and "Would be created" in text
-    assert "Motor-001, Motor-002" in text
+    assert "Dry run of acme-config.json: nothing was written" in text and "2 would be created" in text
+    assert "To create: Motor-001; Motor-002" in text
     with tenant_context(world.globex):
         assert not Machine.objects.exists()
 
