@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.live
 SOURCE, TARGET = "config-source", "config-target"
 SOURCE_OWNER, TARGET_OWNER = "owner@config-source.test", "owner@config-target.test"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-EXPORTED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+EXPORTED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
