@@ -46,6 +46,16 @@ class Target:
             plans={(p.machine.name, p.title): p for p in plans},
         )
 
+    def match(self, section: str, key: tuple[Any, ...]) -> Any:
+        """The organization's entry a file's entry of `section` with natural `key` names, or None."""
+        if section == "machine_types":
+            return self.types.get(key[0])
+        if section == "machines":
+            return self.machines.get(key[0])
+        if section == "alert_rules":
+            return self.rules.get(key)
+        return self.templates.get(key) if section == "checklist_templates" else self.plans.get(key)
+
 
 def config_check(sections: dict[str, list[dict[str, Any]]], target: Target) -> list[Problem]:
     world = _World(sections, target)

@@ -112,19 +112,11 @@ _ENTRY_OF: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
-def _existing(target: Target, section: str, key: tuple[Any, ...]) -> Any:
-    found: dict[Any, Any] = {  # type: ignore[assignment]  # one dict of the five, keyed as its section
-        "machine_types": target.types, "machines": target.machines, "alert_rules": target.rules,
-        "checklist_templates": target.templates, "pm_plans": target.plans,
-    }[section]
-    return found.get(key[0] if section in ("machine_types", "machines") else key)
-
-
 def _steps(sections: dict[str, list[dict[str, Any]]], target: Target) -> list[Step]:
     steps = []
     for name in SECTIONS:  # in order: what later sections refer to comes first
         for index, entry in enumerate(sections[name]):
-            existing = _existing(target, name, natural_key(name, entry))
+            existing = target.match(name, natural_key(name, entry))
             action = CREATE if existing is None else UNCHANGED if _ENTRY_OF[name](existing) == entry else UPDATE
             steps.append(Step(name, f"$.{name}[{index}]", entry, action, existing))
     return steps

@@ -146,3 +146,17 @@ def test_dry_run_must_be_true_or_false(globex_owner, document):
     response = globex_owner.post("/api/v1/config/import/?dry_run=maybe", json.dumps(document),
                                  content_type="application/json")
     assert response.status_code == 400 and "dry_run is true or false" in response.json()["error"]["message"]
+
+
+def test_an_unknown_field_inside_a_checklist_item_is_named(document, globex_owner, world):
+    bad = copy.deepcopy(document)
+    bad["checklist_templates"][0]["items"][0]["colour"] = "red"
+    index = next(i for i, t in enumerate(bad["checklist_templates"]) if t["name"] == "Safety first")
+    bad["checklist_templates"][index]["items"][1]["kind"] = "tick"  # a unit and limits on a tick item
+    problems = refused(globex_owner, bad)
+    assert {"path": "$.checklist_templates[0].items[0].colour",
+            "message": "Unknown field \"colour\"; expected one of text, required, kind, unit, min_value, "
+                       "max_value."} in problems
+    assert any(p["path"] == f"$.checklist_templates[{index}].items[1]" and "Only number items" in p["message"]
+               for p in problems)
+    assert nothing_in(world.globex)

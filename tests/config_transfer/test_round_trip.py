@@ -4,6 +4,7 @@ update, things the file does not name are left alone."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -130,3 +131,27 @@ def test_a_file_using_a_type_the_target_already_has_needs_not_carry_it(acme_conf
     response = imported(globex_owner, {**document, "machine_types": []})
     assert response.status_code == 200, response.content
     assert response.json()["sections"]["machines"]["created"] == ["Motor-001", "Motor-002"]
+
+
+def test_the_file_may_come_as_a_multipart_upload(acme_config, acme_admin, globex_owner, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = json.dumps(exported(acme_admin)).encode()
+    response = globex_owner.post("/api/v1/config/import/", {
+        "file": SimpleUploadedFile("acme-config.json", body, content_type="application/json"), "dry_run": "true"})
+    assert response.status_code == 200, response.content
+    assert response.json()["dry_run"] is True
+    assert counts(world.globex)["machines"] == 0
+    missing = globex_owner.post("/api/v1/config/import/", {"dry_run": "true"})
+    assert missing.status_code == 400 and "multipart field \"file\"" in missing.json()["error"]["message"]
+
+
+def test_an_alert_rule_of_the_file_replaces_the_target_s_rule_for_the_same_target(acme_config, acme_admin,
+                                                                                  globex_owner, world):
+    """Rules are one per target: globex's own default rule is the file's default rule's match."""
+    with tenant_context(world.globex):
+        AlertRule.objects.create(warning_probability=0.6, critical_probability=0.7)
+    report = imported(globex_owner, exported(acme_admin)).json()
+    assert report["sections"]["alert_rules"]["updated"] == ["default rule"]
+    with tenant_context(world.globex):
+        assert AlertRule.objects.get(machine__isnull=True, machine_type__isnull=True).warning_probability == 0.4
