@@ -331,6 +331,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Alerts in one alarm-history export at most (maintenance/alarm_export.py): CSV streams, but a
+# workbook is built whole, and a file past this wants a narrower period anyway.
+ALARM_EXPORT_MAX_ROWS = 100_000
+
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "PDM SaaS <no-reply@localhost>")
