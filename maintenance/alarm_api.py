@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -44,8 +45,11 @@ EXPORT_PARAMETERS = [
     *FILTER_PARAMETERS,
 ]
 EXPORT_RESPONSES = {
-    (200, MEDIA_TYPES["csv"]): OpenApiResponse(description="one alert a row, headings with units and the zone"),
-    (200, MEDIA_TYPES["xlsx"]): OpenApiResponse(description="the same rows as an Excel sheet"),
+    (200, MEDIA_TYPES["csv"]): OpenApiResponse(OpenApiTypes.STR,
+                                               description="one alert a row, headings with units and the zone"),
+    (200, MEDIA_TYPES["xlsx"]): OpenApiResponse(OpenApiTypes.BINARY, description="the same rows as an Excel sheet"),
+    400: OpenApiResponse(description="a filter that cannot be read, a format other than csv or xlsx, or more "
+                                     "alerts than one file holds (`export_too_large`)"),
 }
 
 
