@@ -72,5 +72,5 @@ def berlin_history(tenant: Tenant, machine: Machine, *, engineer: User) -> Histo
     return History(autumn=autumn, anomaly=anomaly, before=before, other=other)
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)

@@ -4,7 +4,7 @@ states people read (incl. "being handled"), and filters that cannot be read refu
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -14,11 +14,7 @@ from maintenance.alarm_filters import alarm_filters_parse, local_midnight
 from maintenance.selectors import AlarmFilters, alarm_history, machine_alarm_history
 from maintenance.services.work_orders import work_order_create, work_order_transition
 from pdm_saas.errors import InvalidInput
-from tests.maintenance.alarm_helpers import acknowledged, alert_at, resolved
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+from tests.maintenance.alarm_helpers import acknowledged, alert_at, resolved, utc
 
 
 def ids(params: dict[str, str], *, zone: str = "") -> list[int]:
