@@ -220,7 +220,9 @@ def machine_baselines_refresh(*, machine_type: MachineType, machines: Mapping[in
     current = _current(machines)
     for machine in Machine.objects.select_related("machine_type").filter(id__in=set(machines) - set(current)):
         current[machine.id] = _start(machine, after=None, reason=FIRST_READINGS, actor_id=None)
-    coverage = _coverage({i: row.period_start for i, row in current.items()})
+    # Only a machine still learning needs its readings' span; a learned normal (the steady state
+    # of every prediction) costs no look at the readings.
+    coverage = _coverage({i: row.period_start for i, row in current.items() if row.ready_at is None or not row.stats})
     complete = [row for i, row in current.items()
                 if row.ready_at is None and _share_covered(coverage[i], row.steps_needed, row.step_seconds) >= 1]
     if complete:

@@ -164,7 +164,14 @@ CACHES = {
         "LOCATION": CACHE_REDIS_URL,
         "KEY_FUNCTION": "django_tenants.cache.make_key",  # cache keys carry the schema
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
-    }
+    },
+    # The row caches' tokens (tenants/row_cache.py): keys name their schema themselves, so that
+    # reading one never depends on the schema the connection happens to be on.
+    "rows": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_REDIS_URL,
+        "KEY_PREFIX": "pdm-rows",
+    },
 }
 # The pub/sub layer, not channels_redis' default list layer: there, every socket of a process
 # shares one BZPOPMIN, and when a closing socket's receive is cancelled mid-wait, a message

@@ -11,15 +11,17 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from accounts.keys import bearer_token
 from accounts.lockout import client_address, lockout_check, lockout_fail
 from accounts.selectors import api_key_check
 from pdm_saas.api.errors import error_json
-from tenants.db import connection
+from tenants.db import connection, tenant_activate
 from tenants.models import Tenant
+from tenants.selectors import tenant_by_host
 
 
 def tenant_inactive_response() -> HttpResponse:
@@ -32,16 +34,32 @@ def tenant_inactive_response() -> HttpResponse:
 
 class TenantRoutingMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        connection.set_schema_to_public()
         token = bearer_token(request.headers.get("Authorization", ""))
         # /metrics' bearer token is Prometheus' (PDM_METRICS_TOKEN), not an API key: route by host.
         if token is not None and request.path_info != "/metrics":
+            connection.set_schema_to_public()
             return self._route_by_key(request, token)
-        response = super().process_request(request)
-        if response is None and not request.tenant.is_active:  # type: ignore[attr-defined]
+        return self._route_by_host(request)
+
+    def _route_by_host(self, request: HttpRequest) -> HttpResponse | None:
+        """django-tenants' routing by host, with the tenant read from the per-process routing
+        cache and its search path kept when the connection is on it already."""
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return HttpResponseNotFound()
+        tenant = tenant_by_host(hostname=hostname)
+        if tenant is None:
+            connection.set_schema_to_public()
+            return self.no_tenant_found(request, hostname)  # type: ignore[no-any-return]
+        if not tenant.is_active:
             connection.set_schema_to_public()
             return tenant_inactive_response()
-        return response  # type: ignore[no-any-return]
+        tenant.domain_url = hostname
+        request.tenant = tenant  # type: ignore[attr-defined]
+        tenant_activate(tenant)
+        self.setup_url_routing(request)
+        return None
 
     def _route_by_key(self, request: HttpRequest, token: str) -> HttpResponse | None:
         address = client_address(request)

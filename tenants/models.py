@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.row_cache import RowsManager
 
 
 class Tenant(TenantMixin):
@@ -17,6 +21,7 @@ class Tenant(TenantMixin):
     # The plants' IANA time zone ("Europe/Berlin"): an upload's times written without an offset
     # are local times there (docs/ingest.md). Empty: not asked yet; such times are read as UTC.
     time_zone = models.CharField(max_length=64, blank=True)
+    objects: models.Manager[Any] = RowsManager()  # its updates reach the routing cache (tenants/row_cache.py)
 
     # Schemas come from tenants.provisioning (a renamed spare or a clone of the template), never
     # from save(): django-tenants' own path runs every migration, slower with each one added.
@@ -36,6 +41,8 @@ class Tenant(TenantMixin):
 
 class Domain(DomainMixin):
     """A host name (`acme.localhost`) that routes browser traffic to a tenant."""
+
+    objects: models.Manager[Any] = RowsManager()  # its updates reach the routing cache (tenants/row_cache.py)
 
 
 class SpareSchema(models.Model):

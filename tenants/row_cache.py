@@ -4,7 +4,7 @@ Every explained prediction used to re-read rows that change a few times a month:
 rules (three times), the subscription and its plan (twice), the champions' versions, the pending
 challenger, the machine type's sensor slots and the type's failure events. Each read is a
 Postgres round trip. They are kept here, in this process, keyed by the tenant's schema and by the
-tenant's *generation*: a random token in Redis (Django's cache, whose keys carry the schema) that
+tenant's *generation*: a random token in Redis (the "rows" cache, one key per schema) that
 every writer of such a row replaces after its transaction commits (`tenant_rows_changed`).
 
 Why this is right across processes and threads:
@@ -35,11 +35,11 @@ import uuid
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import transaction
 from django.db.models import Manager, Model, QuerySet
 from django.db.models.signals import post_delete, post_save
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name
 
 from tenants.db import connection
 
@@ -47,9 +47,11 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-TOKEN_KEY = "pdm:rows-generation"  # the cache's key function prefixes the schema
+TOKEN_KEY = "pdm:rows-generation"  # + ":<schema>", in the "rows" cache (settings.CACHES)
 MAX_AGE_S = 300.0
 MAX_ENTRIES = 4096
+
+tokens_cache = caches["rows"]
 
 _entries: dict[tuple[Hashable, ...], tuple[str, float, Any]] = {}
 _entries_lock = threading.Lock()
@@ -76,6 +78,17 @@ def tenant_cached(name: str, args: tuple[Hashable, ...], load: Callable[[], T], 
     schema = connection.schema_name if schema is None else schema
     if schema == get_public_schema_name():
         return load()
+    return _cached(schema, name, args, load)
+
+
+def routing_cached(name: str, args: tuple[Hashable, ...], load: Callable[[], T]) -> T:
+    """`load()`'s value for public rows that route requests (a tenant by its host name), kept in
+    this process until a tenant or a domain changes: their saves and updates replace the public
+    schema's token (tenants/apps.py). Other public rows are never cached: nothing else watches them."""
+    return _cached(get_public_schema_name(), f"routing:{name}", args, load)
+
+
+def _cached(schema: str, name: str, args: tuple[Hashable, ...], load: Callable[[], T]) -> T:
     token = None if _writing(schema) else _token(schema)
     if token is None:
         return load()
@@ -181,10 +194,7 @@ def _token(schema: str) -> str | None:
     if tokens is not None and schema in tokens:
         return tokens[schema]
     try:
-        token = cache.get(TOKEN_KEY)
-        if token is None:
-            fresh = uuid.uuid4().hex
-            token = fresh if cache.add(TOKEN_KEY, fresh, timeout=None) else cache.get(TOKEN_KEY)
+        token = _token_read(schema)
     except Exception:  # noqa: BLE001 - Redis down: read Postgres, as without the cache
         logger.warning("row cache token of %s unreadable; reading the rows", schema, exc_info=True)
         return None
@@ -193,15 +203,25 @@ def _token(schema: str) -> str | None:
     return token  # type: ignore[no-any-return]
 
 
+def _token_read(schema: str) -> str | None:
+    """The schema's token, made if Redis has none."""
+    key = _token_key(schema)
+    token = tokens_cache.get(key)
+    if token is None:
+        fresh = uuid.uuid4().hex
+        token = fresh if tokens_cache.add(key, fresh, timeout=None) else tokens_cache.get(key)
+    return token  # type: ignore[no-any-return]
+
+
+def _token_key(schema: str) -> str:
+    return f"{TOKEN_KEY}:{schema}"
+
+
 def _tokens_replace(schemas: list[str]) -> None:
     for schema in schemas:
         token = uuid.uuid4().hex
         try:
-            if schema == connection.schema_name:
-                cache.set(TOKEN_KEY, token, timeout=None)
-            else:
-                with schema_context(schema):
-                    cache.set(TOKEN_KEY, token, timeout=None)
+            tokens_cache.set(_token_key(schema), token, timeout=None)
         except Exception:  # noqa: BLE001 - the write committed; entries expire after MAX_AGE_S
             logger.error("row cache of %s not invalidated (kept at most %s s)", schema, MAX_AGE_S, exc_info=True)
             with _entries_lock:  # this process at least forgets them now

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import copy
+
 from django.conf import settings
 from django.db.models import QuerySet
 
-from tenants.models import Tenant
+from tenants.models import Domain, Tenant
+from tenants.row_cache import routing_cached
 from tenants.schema_names import PUBLIC_SCHEMA, tenant_url
 
 
@@ -26,3 +29,18 @@ def tenant_time_zone(*, tenant_id: int) -> str:
     """The organization's stored time zone ("" when never asked), read fresh: an upload's worker
     or page holds a Tenant loaded before a change."""
     return Tenant.objects.filter(id=tenant_id).values_list("time_zone", flat=True).first() or ""
+
+
+def tenant_by_host(*, hostname: str) -> Tenant | None:
+    """The tenant a host name routes to (the public tenant for the site's own hosts), or None.
+
+    Every request asks; the answer is kept per process until a tenant or a domain changes
+    (tenants/row_cache.py), which saves two round trips a request. Each caller gets its own copy:
+    a view that changes `request.tenant` must not change another thread's."""
+    tenant = routing_cached("tenant_by_host", (hostname,), lambda: _tenant_of_domain(hostname))
+    return None if tenant is None else copy.copy(tenant)
+
+
+def _tenant_of_domain(hostname: str) -> Tenant | None:
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    return None if domain is None else domain.tenant

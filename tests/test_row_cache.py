@@ -28,8 +28,10 @@ from maintenance.models import AlertRule
 from maintenance.services.alerts import alert_rules_cached
 from predictions.models import ModelVersion
 from predictions.services.registry import champion_versions_cached, model_version_promote, model_version_rollback
-from tenants.db import connection
-from tenants.models import Tenant
+from tenants.db import connection, tenant_activate
+from tenants.models import Domain, Tenant
+from tenants.schema_names import host_for_slug
+from tenants.selectors import tenant_by_host
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
 
@@ -193,3 +195,61 @@ def test_a_writer_that_rolls_back_leaves_no_stale_or_wrong_value(committed: dict
             raise RuntimeError
         assert alert_rules_cached() == {}
         assert _champion(side) == side.first.id
+
+
+def test_routing_by_host_is_kept_until_a_tenant_or_domain_changes(
+    committed: dict[str, Side], client: Any, django_assert_num_queries: Any,
+) -> None:
+    side = committed[SLUGS[1]]
+    host = host_for_slug(side.tenant.slug)
+    assert client.get("/healthz", HTTP_HOST=host).status_code == 200
+    # Kept: the host's tenant costs no query, and the session is on the tenant's search path
+    # already, so the health check's SELECT 1 is the only statement.
+    with django_assert_num_queries(1):
+        assert client.get("/healthz", HTTP_HOST=host).status_code == 200
+    _elsewhere(side.tenant, lambda: Tenant.objects.filter(id=side.tenant.id).update(is_active=False))
+    try:
+        response = client.get("/healthz", HTTP_HOST=host)  # another process deactivated it
+        assert response.status_code == 403 and response.json()["error"]["code"] == "tenant_inactive"
+    finally:
+        _elsewhere(side.tenant, lambda: Tenant.objects.filter(id=side.tenant.id).update(is_active=True))
+    assert client.get("/healthz", HTTP_HOST=host).status_code == 200
+    extra = "rowcache-b-second.localhost"
+    _elsewhere(side.tenant, lambda: Domain.objects.create(domain=extra, tenant=side.tenant, is_primary=False))
+    try:
+        assert client.get("/healthz", HTTP_HOST=extra).status_code == 200
+    finally:
+        _elsewhere(side.tenant, lambda: Domain.objects.filter(domain=extra).delete())
+    assert client.get("/healthz", HTTP_HOST=extra).status_code == 404
+
+
+def test_a_routed_tenant_is_each_requests_own_copy(committed: dict[str, Side]) -> None:
+    side = committed[SLUGS[0]]
+    host = host_for_slug(side.tenant.slug)
+    first, second = tenant_by_host(hostname=host), tenant_by_host(hostname=host)
+    assert first is not None and second is not None and first.id == second.id == side.tenant.id
+    first.name = "changed by one request"
+    assert second.name == side.tenant.name  # another thread's request.tenant is not touched
+
+
+def test_keeping_the_search_path_follows_the_session(committed: dict[str, Side]) -> None:
+    a, b = committed[SLUGS[0]], committed[SLUGS[1]]
+    tenant_activate(a.tenant)
+    assert _search_path().startswith(a.tenant.schema_name)
+    tenant_activate(b.tenant)  # another tenant: the next query must switch
+    assert _search_path().startswith(b.tenant.schema_name)
+    tenant_activate(b.tenant)
+    assert connection.search_path_set_schemas is not None  # the same: kept
+    with pytest.raises(RuntimeError), transaction.atomic():
+        tenant_activate(a.tenant)
+        assert _search_path().startswith(a.tenant.schema_name)  # SET inside the transaction ...
+        raise RuntimeError
+    tenant_activate(a.tenant)  # ... which the rollback undid: the session is back on b's path
+    assert _search_path().startswith(a.tenant.schema_name)
+    connection.set_schema_to_public()
+
+
+def _search_path() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW search_path")
+        return str(cursor.fetchone()[0]).strip('"')
