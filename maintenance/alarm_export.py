@@ -2,8 +2,9 @@
 write-only mode), holding exactly the rows the history lists for the same filters, in the same
 order and words (maintenance/alarm_rows.py), times in the history's time zone.
 
-Both are bounded: past `settings.ALARM_EXPORT_MAX_ROWS` alerts the export is refused before a byte
-is written, naming the count, so that a browser never receives half a file. Text that a
+Both are bounded: past `settings.ALARM_EXPORT_MAX_ROWS` alerts (per format: a workbook is built whole
+before it is sent, and takes far longer per row) the export is refused before a byte is written,
+naming the count, so that a browser never receives half a file. Text that a
 spreadsheet would run as a formula (a note starting with "=") is written as text.
 """
 
@@ -86,8 +87,8 @@ def alarm_export_response(*, alerts: QuerySet[Alert], filters: AlarmFilters, fil
     if file_format not in MEDIA_TYPES:
         raise InvalidInput(f"'{file_format[:20]}' is not an export format (parameter 'file'); use csv or xlsx.",
                            code="invalid_filter", details={"file": ["csv or xlsx"]})
-    _check_size(alerts)
-    bounded = alerts[:settings.ALARM_EXPORT_MAX_ROWS]  # alerts opened since the count stay out
+    _check_size(alerts, file_format)
+    bounded = alerts[:settings.ALARM_EXPORT_MAX_ROWS[file_format]]  # alerts opened since the count stay out
     name = f"alarm-history-{_period(filters)}.{file_format}"
     if file_format == "csv":
         response = StreamingHttpResponse(_csv_lines(bounded, filters.time_zone, schema_name),
@@ -98,8 +99,8 @@ def alarm_export_response(*, alerts: QuerySet[Alert], filters: AlarmFilters, fil
                         content_type=MEDIA_TYPES["xlsx"])
 
 
-def _check_size(alerts: QuerySet[Alert]) -> None:
-    limit = settings.ALARM_EXPORT_MAX_ROWS
+def _check_size(alerts: QuerySet[Alert], file_format: str) -> None:
+    limit = settings.ALARM_EXPORT_MAX_ROWS[file_format]
     count = alerts.count()
     if count > limit:
         raise InvalidInput(f"This export would hold {count:,} alerts; one file holds at most {limit:,}. "
@@ -157,22 +158,30 @@ def _workbook(alerts: QuerySet[Alert], time_zone: str) -> IO[bytes]:
     for index, column in enumerate(COLUMNS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width
     sheet.freeze_panes = "A2"
-    sheet.append([_xlsx_cell(sheet, heading, bold=True) for heading in alarm_export_headings(time_zone=time_zone)])
+    sheet.append([_heading(sheet, heading) for heading in alarm_export_headings(time_zone=time_zone)])
     for alert in alerts.iterator(chunk_size=CHUNK):
-        sheet.append([_xlsx_cell(sheet, value) for value in alarm_export_values(alarm_row(alert, time_zone=time_zone))])
+        values = alarm_export_values(alarm_row(alert, time_zone=time_zone))
+        sheet.append([_xlsx_value(sheet, value) for value in values])
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115  (FileResponse closes it)
     book.save(out)
     out.seek(0)
     return out  # type: ignore[return-value]
 
 
-def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> WriteOnlyCell:
-    # Excel keeps no time zone: the local time, the zone in the heading.
-    cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None) if isinstance(value, datetime) else value)
-    if isinstance(value, str):
-        cell.data_type = "s"  # openpyxl would store "=..." as a formula
-    if isinstance(value, datetime):
-        cell.number_format = "yyyy-mm-dd hh:mm:ss"
-    if bold:
-        cell.font = Font(bold=True)
+def _heading(sheet: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.font = Font(bold=True)
     return cell
+
+
+def _xlsx_value(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+    """Plain values where they can be (a cell object per value doubles the time a workbook takes):
+    a datetime without its zone (Excel keeps none; the heading names it), and a text that openpyxl
+    would store as a formula as a text cell."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value

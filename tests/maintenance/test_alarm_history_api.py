@@ -135,15 +135,17 @@ def test_the_export_answers_whatever_the_client_accepts(key_client, history):
 
 
 def test_an_export_past_the_limit_is_refused_before_a_byte(key_client, history, settings):
-    settings.ALARM_EXPORT_MAX_ROWS = 2
+    settings.ALARM_EXPORT_MAX_ROWS = {"csv": 2, "xlsx": 1}
     reader = key_client(["read"])
     three_days = {"from": "2026-10-24", "to": "2026-10-26"}
     refused = reader.get(EXPORT, {**three_days, "file": "xlsx"})
     assert refused.status_code == 400
     assert refused.json()["error"] == {
-        "code": "export_too_large", "details": {"alerts": 3, "limit": 2},
-        "message": "This export would hold 3 alerts; one file holds at most 2. Narrow the period or the filters."}
-    assert len(csv_rows(reader.get(EXPORT, PERIOD))) == 3  # two alerts: allowed
+        "code": "export_too_large", "details": {"alerts": 3, "limit": 1},
+        "message": "This export would hold 3 alerts; one file holds at most 1. Narrow the period or the filters."}
+    assert reader.get(EXPORT, {**three_days, "file": "csv"}).status_code == 400
+    assert len(csv_rows(reader.get(EXPORT, PERIOD))) == 3  # two alerts: allowed in CSV
+    assert reader.get(EXPORT, {**PERIOD, "file": "xlsx"}).status_code == 400  # not in a workbook
 
 
 def test_a_big_export_streams_every_row(key_client, world, motor):
