@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -65,6 +66,9 @@ def _render(request: HttpRequest, *, filters: AlarmFilters | None, error: Invali
         "kinds": KINDS, "severities": SEVERITIES, "states": STATES, "orderings": ORDERINGS,
         "query": query.urlencode(), "error": error.message if error else "",
         "field_errors": error.details if error else {}, "time_zone": filters.time_zone if filters else "",
+        # A link only where one file can hold the rows; else what the limit is (the export says it too).
+        "export_formats": [(name, label, settings.ALARM_EXPORT_MAX_ROWS[name])
+                           for name, label in (("csv", "CSV"), ("xlsx", "Excel"))],
     }
     if filters is not None:
         page = Paginator(selectors.alarm_history(filters=filters), ROWS_PER_PAGE).get_page(request.GET.get("page"))

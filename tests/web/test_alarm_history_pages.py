@@ -93,6 +93,16 @@ def test_pages_of_fifty_keep_the_filters(client_for, world, motor):
     assert len(row_ids(second)) == 3
 
 
+def test_too_many_rows_for_a_file_show_the_limit_instead_of_a_link(client_for, history, settings):
+    settings.ALARM_EXPORT_MAX_ROWS = {"csv": 2, "xlsx": 1}
+    viewer = client_for("viewer")
+    html = viewer.get(PAGE, PERIOD).content.decode()  # two alerts
+    assert ">CSV</a>" in html and ">Excel</a>" not in html and "Excel: more than 1" in html
+    refused = viewer.get(EXPORT, {**PERIOD, "file": "xlsx"})  # an old link: the page says why
+    assert refused.status_code == 400
+    assert "This export would hold 2 alerts; one file holds at most 1." in refused.content.decode()
+
+
 def test_a_filter_that_cannot_be_read_is_a_400_page_naming_it(client_for, history):
     for path in (PAGE, EXPORT):
         response = client_for("viewer").get(path, {"from": "2026-10-32", "state": "closed"})
