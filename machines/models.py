@@ -216,6 +216,7 @@ class FailureEvent(models.Model):
         IMPORT = "import"
         LABEL = "label"  # from a label column or label range of an upload
         WORK_ORDER = "work_order"
+        PHOTO_ASSESSMENT = "photo_assessment"  # a person's assessment of a photo named the mode
 
     machine = models.ForeignKey("machines.Machine", on_delete=models.CASCADE, related_name="failures")
     occurred_at = models.DateTimeField(db_index=True)

@@ -6,7 +6,18 @@ class MaintenanceConfig(AppConfig):
     verbose_name = "Maintenance"
 
     def ready(self) -> None:
-        from maintenance.models import AlertRule
+        from django.db.models.signals import post_delete
+
+        from maintenance.models import AlertRule, Photo
         from tenants.row_cache import rows_watch
 
         rows_watch(AlertRule)  # scoring keeps the rules per process (tenants/row_cache.py)
+        # A photo's files go with its row however it is deleted: cascades (a deleted machine or
+        # work order) never pass through the photo service.
+        post_delete.connect(_photo_deleted, sender=Photo, dispatch_uid="maintenance.photo_files")
+
+
+def _photo_deleted(sender: type, instance: object, **kwargs: object) -> None:
+    from maintenance.photos import photo_files_remove_on_commit
+
+    photo_files_remove_on_commit(instance)  # type: ignore[arg-type]

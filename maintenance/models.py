@@ -263,3 +263,6 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.endpoint} ({self.status})"
+
+
+from maintenance.photo_models import Photo  # noqa: E402,F401  (photos: their own module, this app)

@@ -88,6 +88,9 @@ class CloseSerializer(serializers.Serializer[Any]):
     actual_downtime_hours = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True)
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
+    confirm_unrecorded_parts = serializers.BooleanField(
+        required=False, default=False, help_text="close even when the stock holds fewer of a part used than "
+                                                 "recorded: the missing ones are recorded as an adjustment")
 
 
 class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):

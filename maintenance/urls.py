@@ -5,6 +5,7 @@ pages, so no link, template or bookmark changed."""
 
 from django.urls import path
 
+from maintenance import photo_urls
 from maintenance.views import alarm_history, alerts, work_orders
 
 urlpatterns = [
@@ -18,3 +19,4 @@ urlpatterns = [
     path("work-orders/new/", work_orders.work_order_new, name="work-order-new"),
     path("work-orders/<int:pk>/", work_orders.work_order_detail, name="work-order-detail"),
 ]
+urlpatterns += photo_urls.urlpatterns  # photos on work orders and alerts

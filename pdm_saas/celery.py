@@ -138,6 +138,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=0, hour=7, day_of_week=_weekly_summary_weekday()),
         "args": ["insights.tasks.weekly_summary_task"],
     },
+    # Work orders of preventive (PM) plans that have come due, once per occurrence (docs/planning.md).
+    "preventive-plans": {
+        "task": "tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=5),
+        "args": ["planning.tasks.preventive_generate_task"],
+    },
 }
 app.conf.task_routes = {
     "tenants.tasks.tenants_dispatch": {"queue": "default"},

@@ -263,6 +263,12 @@ PDM_MAX_UPLOAD_BYTES = env_int("PDM_MAX_UPLOAD_BYTES", 5 * 1024**3)
 # Uploads bigger than this go straight to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024**2  # form fields and JSON bodies (a 10,000-reading batch fits)
+# Photos on work orders and alerts (maintenance/photos.py): the largest file accepted, the most
+# pixels decoded (a decompression bomb is refused before decoding: 60 MP holds a 48 MP phone
+# camera), and the long side of the thumbnails.
+PDM_PHOTO_MAX_BYTES = env_int("PDM_PHOTO_MAX_BYTES", 15 * 1024**2)
+PDM_PHOTO_MAX_PIXELS = env_int("PDM_PHOTO_MAX_PIXELS", 60_000_000)
+PDM_PHOTO_THUMB_PX = env_int("PDM_PHOTO_THUMB_PX", 320)
 
 # --- Stripe (docs/billing.md) --------------------------------------------------------------------
 # Every Stripe call goes through billing/stripe_gateway.py. Empty key: billing pages still show

@@ -17,6 +17,7 @@ from machines.api import (
     UploadViewSet,
 )
 from maintenance import api as maintenance_api
+from maintenance import photo_api
 from maintenance import urls as maintenance_urls
 from pdm_saas import health
 from predictions import api as predictions_api
@@ -42,6 +43,7 @@ router.register("work-orders", maintenance_api.WorkOrderViewSet, basename="work-
 router.register("failure-events", FailureEventViewSet, basename="failure-event")
 router.register("alert-rules", maintenance_api.AlertRuleViewSet, basename="alert-rule")
 router.register("webhooks", maintenance_api.WebhookEndpointViewSet, basename="webhook")
+router.register("photos", photo_api.PhotoViewSet, basename="photo")
 router.register("datasets", predictions_api.DatasetViewSet, basename="dataset")
 router.register("models", predictions_api.ModelVersionViewSet, basename="model-version")
 router.register("predictions", predictions_api.PredictionViewSet, basename="prediction")

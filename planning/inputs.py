@@ -23,18 +23,20 @@ the machine is left out of the plan with the reason (`NotPlanned`, the snapshot'
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from engine.decision import critical_level
 from engine.metadata import failure_mode_label, failure_mode_or_costliest, hours_per_cycle
 from machines.models import Machine, MachineType
-from maintenance.models import Alert
+from maintenance.models import Alert, WorkOrder
 from planning.models import MaintenancePlan, PartNeed, SparePart, Technician
 from planning.optimizer import MachineInput, PartInput, Problem, TechnicianInput
+from planning.preventive import preventive_covered
 from planning.risk import day_probabilities
 from planning.selectors import costs_default_types, skill_choices, skill_keys, skill_label
+from planning.stock import parts_available, parts_held_by_machines
 from predictions.models import Prediction
 from predictions.selectors import machine_latest_prediction, machines_active_alerts, prediction_rul_is_evidence
 
@@ -82,6 +84,8 @@ class Context:
     needs: dict[tuple[int, str], tuple[tuple[str, int], ...]]
     alerts: dict[int, list[Alert]] = field(default_factory=dict)
     default_costs: frozenset[int] = frozenset()  # machine types still on the library's example costs
+    # (machine, failure mode) -> why a PM job already does that repair within the horizon.
+    preventive: dict[tuple[int, str], str] = field(default_factory=dict)
 
 
 def machine_input(*, machine: Machine, context: Context) -> tuple[MachineInput, dict[str, Any]] | None:
@@ -189,7 +193,8 @@ def plan_problem(*, plan: MaintenancePlan, now: datetime) -> tuple[Problem, dict
     technicians = technicians_input(start=start, horizon=horizon)
     context = Context(start=start, horizon=horizon, now=now,
                       longest_shift=max((t.hours_per_day for t in technicians), default=0.0), needs=_part_needs(),
-                      alerts=machines_active_alerts(), default_costs=frozenset(costs_default_types()))
+                      alerts=machines_active_alerts(), default_costs=frozenset(costs_default_types()),
+                      preventive=preventive_covered(start=start, horizon_days=horizon, now=now))
     machines, about, unscored, not_planned = [], {}, [], []
     queryset = Machine.objects.filter(status=Machine.Status.ACTIVE).select_related("machine_type",
                                                                                    "production_window")
@@ -199,17 +204,39 @@ def plan_problem(*, plan: MaintenancePlan, now: datetime) -> tuple[Problem, dict
         except NotPlanned as exc:
             not_planned.append({"machine_id": machine.id, "machine": machine.name, "reason": str(exc)})
             continue
-        if found is None:
+        covered = context.preventive.get((machine.id, found[0].failure_mode)) if found else None
+        if covered:  # the same job twice: once from the PM plan, once from the optimizer
+            not_planned.append({"machine_id": machine.id, "machine": machine.name, "reason": covered})
+        elif found is None:
             unscored.append(machine.name)
         else:
             machines.append(found[0])
             about[machine.id] = found[1]
-    parts = tuple(PartInput(p.name, p.in_stock, p.lead_time_days) for p in SparePart.objects.all())
+    parts, machines = _parts_input(machines)
     types = list({machine.machine_type_id: machine.machine_type for machine in queryset}.values())
     labels = {key: skill_label(key, types) for _, choices in skill_choices(types) for key, _ in choices}
     problem = Problem(horizon_days=horizon, machines=tuple(machines), technicians=technicians, parts=parts,
                       budget=float(plan.budget) if plan.budget is not None else None, skill_labels=labels)
     return problem, {**_snapshot(problem, unscored, about), "not_planned": not_planned}
+
+
+# The states of the work order a plan updates for its machine (planning.services.plan_accept).
+PLAN_UPDATES = (WorkOrder.Status.OPEN, WorkOrder.Status.SCHEDULED)
+
+
+def _parts_input(machines: list[MachineInput]) -> tuple[tuple[PartInput, ...], list[MachineInput]]:
+    """The stock a plan counts on: what is in stock less what live work orders hold (recorded on
+    them, leaving stock when they close; planning.stock). A machine whose open or scheduled order
+    already holds parts its repair needs, needs only the rest: accepting the plan updates that
+    order, so its parts are not counted twice (docs/planning.md, "Spare parts that move")."""
+    available = parts_available()
+    parts = tuple(PartInput(p.name, available.get(p.id, 0), p.lead_time_days) for p in SparePart.objects.all())
+    held = parts_held_by_machines(states=PLAN_UPDATES)
+    return parts, [replace(m, parts=_still_needed(m.parts, held[m.key])) if m.key in held else m for m in machines]
+
+
+def _still_needed(needs: tuple[tuple[str, int], ...], held: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple((name, quantity - held.get(name, 0)) for name, quantity in needs if quantity > held.get(name, 0))
 
 
 def _snapshot(problem: Problem, unscored: list[str], about: dict[int, dict[str, Any]]) -> dict[str, Any]:

@@ -38,7 +38,14 @@ class Technician(models.Model):
 
 class SparePart(models.Model):
     name = models.CharField(max_length=120, unique=True)
+    # Always the sum of the part's StockMovement rows: changed only through planning.stock.
     in_stock = models.PositiveIntegerField(default=0)
+    # At or below this after a movement the part is low: one notification per crossing.
+    reorder_point = models.PositiveIntegerField(default=0)
+    # Set when the stock fell to the reorder point, cleared when it rose above it: the crossing
+    # that has been notified, so a second movement while low sends nothing.
+    low_since = models.DateTimeField(null=True, blank=True)
+    low_notified_at = models.DateTimeField(null=True, blank=True)  # claimed by the one email per crossing
     lead_time_days = models.PositiveIntegerField(default=0)  # an order placed today arrives on this day
     unit_cost = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -128,3 +135,60 @@ class CostsConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"costs of type {self.machine_type_id} confirmed"
+
+
+class StockMovement(models.Model):
+    """One change of a spare part's stock: the ledger `SparePart.in_stock` is the sum of
+    (docs/planning.md, "Spare parts that move"). Written only by planning.stock."""
+
+    class Reason(models.TextChoices):
+        RECEIVED = "received"
+        USED = "used", "used on a work order"
+        RETURNED = "returned", "returned from a work order"
+        ADJUSTED = "adjusted"
+
+    part = models.ForeignKey(SparePart, on_delete=models.CASCADE, related_name="movements")
+    quantity = models.IntegerField()  # + into stock, - out of it; never 0
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    balance = models.PositiveIntegerField()  # in_stock after this movement
+    work_order = models.ForeignKey("maintenance.WorkOrder", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                              db_constraint=False, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.CheckConstraint(condition=~models.Q(quantity=0), name="planning_stockmovement_nonzero")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity:+d} x part {self.part_id} ({self.reason})"
+
+
+class PartUse(models.Model):
+    """Spare parts a work order uses. Reserved while the order is live, they leave stock when it
+    closes (a `used` movement, `consumed_at` set); a cancelled order's parts never left."""
+
+    work_order = models.ForeignKey("maintenance.WorkOrder", on_delete=models.CASCADE, related_name="part_uses")
+    part = models.ForeignKey(SparePart, on_delete=models.CASCADE, related_name="uses")
+    quantity = models.PositiveIntegerField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    returned = models.PositiveIntegerField(default=0)  # of `quantity`, brought back after the close
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                    db_constraint=False, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["work_order", "part"], name="planning_partuse_one_line_per_part"),
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="planning_partuse_quantity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x part {self.part_id} on WO-{self.work_order_id}"
+
+
+# Preventive (PM) plans live in their own module; imported here so Django registers them.
+from planning.preventive_models import PreventiveOccurrence, PreventivePlan  # noqa: E402, F401

@@ -11,7 +11,16 @@ from django.db.models import QuerySet
 from engine.metadata import failure_mode_label
 from machines.library import library_get
 from machines.models import Machine, MachineType
-from planning.models import CostsConfirmation, MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
+from planning.models import (
+    CostsConfirmation,
+    MaintenancePlan,
+    PartNeed,
+    PartUse,
+    ProductionWindow,
+    SparePart,
+    StockMovement,
+    Technician,
+)
 from planning.reasons import status_text
 
 COST_FIELDS = ("downtime_per_hour", "planned_maintenance", "unplanned_failure_multiplier")
@@ -191,3 +200,28 @@ def part_need_list() -> QuerySet[PartNeed]:
 
 def spare_part_names() -> list[str]:
     return list(SparePart.objects.order_by("name").values_list("name", flat=True))
+
+
+# --- stock --------------------------------------------------------------------------------------------
+
+
+def parts_low() -> QuerySet[SparePart]:
+    """Parts at or below their reorder point since their last movement (the planning page's banner)."""
+    return SparePart.objects.filter(low_since__isnull=False).order_by("name")
+
+
+def part_movements(*, part_id: int) -> QuerySet[StockMovement]:
+    """A part's ledger, newest first."""
+    return StockMovement.objects.filter(part_id=part_id).order_by("-at", "-id")
+
+
+def part_use_list() -> QuerySet[PartUse]:
+    return PartUse.objects.select_related("work_order", "part")
+
+
+def work_order_part_uses(*, order_id: int) -> QuerySet[PartUse]:
+    return PartUse.objects.filter(work_order_id=order_id).select_related("part").order_by("part__name")
+
+
+def spare_part_list() -> QuerySet[SparePart]:
+    return SparePart.objects.order_by("name")

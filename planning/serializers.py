@@ -10,7 +10,7 @@ from machines.models import MachineType
 from machines.serializers import MachineRef
 from pdm_saas.api.fields import BIGINT_MAX, INTEGER_MAX
 from pdm_saas.errors import Conflict
-from planning.models import MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
+from planning.models import MaintenancePlan, PartNeed, PartUse, ProductionWindow, SparePart, StockMovement, Technician
 
 
 def _weekdays(value: list[Any]) -> list[int]:
@@ -40,10 +40,53 @@ class TechnicianSerializer(serializers.ModelSerializer[Technician]):
 
 
 class SparePartSerializer(serializers.ModelSerializer[SparePart]):
+    in_stock = serializers.IntegerField(
+        min_value=0, max_value=1_000_000, required=False,
+        help_text="the stock; a value sent is a count, recorded in the ledger as an adjustment (receive parts "
+                  "with `receive/`)")
+    reorder_point = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
+                                             help_text="at or below it after a movement the part is low: "
+                                                       "one email per crossing and a banner on the planning page")
+    reserved = serializers.SerializerMethodField(help_text="recorded on live work orders, leaving stock when "
+                                                           "they close")
+
     class Meta:
         model = SparePart
-        fields = ["id", "name", "in_stock", "lead_time_days", "unit_cost", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = ["id", "name", "in_stock", "reorder_point", "reserved", "low_since", "lead_time_days", "unit_cost",
+                  "created_at"]
+        read_only_fields = ["id", "reserved", "low_since", "created_at"]
+
+    def get_reserved(self, part: SparePart) -> int:
+        reserved: dict[int, int] = self.context.get("reserved") or {}
+        return reserved.get(part.id, 0)
+
+
+class StockMovementSerializer(serializers.ModelSerializer[StockMovement]):
+    part = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = StockMovement
+        fields = ["id", "part", "quantity", "reason", "balance", "work_order", "note", "actor", "at"]
+        read_only_fields = fields
+
+
+class StockReceiveSerializer(serializers.Serializer[Any]):
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class PartUseSerializer(serializers.ModelSerializer[PartUse]):
+    part = serializers.SlugRelatedField(slug_field="name", queryset=SparePart.objects.all())
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+    class Meta:
+        model = PartUse
+        fields = ["id", "work_order", "part", "quantity", "consumed_at", "returned", "recorded_by", "recorded_at"]
+        read_only_fields = ["id", "consumed_at", "returned", "recorded_by", "recorded_at"]
+
+
+class PartUseQuantitySerializer(serializers.Serializer[Any]):
+    quantity = serializers.IntegerField(min_value=0, max_value=1_000_000)
 
 
 class PartNeedSerializer(serializers.ModelSerializer[PartNeed]):

@@ -24,6 +24,7 @@ from planning.inputs import plan_problem
 from planning.models import CostsConfirmation, MaintenancePlan, Technician
 from planning.optimizer import solve
 from planning.reasons import machine_reasons, status_text, worklist
+from planning.stock import part_uses_plan
 
 MAX_HORIZON_DAYS = 60
 JOB_KIND = "planning.plan"
@@ -119,7 +120,9 @@ def _action_order(plan: MaintenancePlan, action: dict[str, Any], actor_id: int |
         raise Conflict(f"{action['machine']} no longer exists; make a new plan.", code="plan_stale")
     alert = (Alert.objects.filter(machine_id=machine_id, status__in=Alert.ACTIVE)
              .order_by("-probability").first())
-    existing = (WorkOrder.objects.filter(machine_id=machine_id, status__in=OPEN_ORDER_STATES)
+    # A PM plan's work order is another job (docs/planning.md, "Preventive plans"): never rescheduled here.
+    existing = (WorkOrder.objects.filter(machine_id=machine_id, status__in=OPEN_ORDER_STATES,
+                                         preventive_occurrences__isnull=True)
                 .order_by("-created_at").first())
     fields = _order_fields(plan, action)
     if existing is not None:
@@ -133,6 +136,8 @@ def _action_order(plan: MaintenancePlan, action: dict[str, Any], actor_id: int |
                                               alert_id=alert.id if alert else None, description=description,
                                               **fields)
         created = True
+    # Recorded on the order, its parts are reserved: the next plan does not count them again.
+    part_uses_plan(order_id=order.id, parts=action["parts"], actor_id=actor_id)
     if order.status == WorkOrder.Status.OPEN:
         order = work_orders.work_order_transition(order_id=order.id, to_status=WorkOrder.Status.SCHEDULED,
                                                   actor_id=actor_id, note=f"Maintenance plan #{plan.id}")

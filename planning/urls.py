@@ -4,7 +4,7 @@ pdm_saas/urls_tenant.py)."""
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from planning import api, views
+from planning import api, preventive_api, preventive_views, stock_views, views
 
 app_name = "planning"
 
@@ -14,6 +14,9 @@ router.register("parts", api.SparePartViewSet, basename="api-part")
 router.register("part-needs", api.PartNeedViewSet, basename="api-part-need")
 router.register("windows", api.ProductionWindowViewSet, basename="api-window")
 router.register("plans", api.PlanViewSet, basename="api-plan")
+router.register("stock-movements", api.StockMovementViewSet, basename="api-stock-movement")
+router.register("part-uses", api.PartUseViewSet, basename="api-part-use")
+router.register("pm-plans", preventive_api.PreventivePlanViewSet, basename="api-pm-plan")
 
 KINDS = "|".join(views.REFERENCES)  # technicians|parts|needs|windows
 
@@ -30,5 +33,16 @@ urlpatterns = [
     re_path(rf"^planning/(?P<kind>{KINDS})/(?P<pk>[0-9]+)/$", views.reference_edit, name="reference-edit"),
     re_path(rf"^planning/(?P<kind>{KINDS})/(?P<pk>[0-9]+)/delete/$", views.reference_delete,
             name="reference-delete"),
+    # Spare parts that move: a part's ledger and receiving; parts used on a work order.
+    path("planning/parts/<int:pk>/stock/", stock_views.part_stock, name="part-stock"),
+    path("planning/work-orders/<int:pk>/parts/", stock_views.work_order_part_set, name="work-order-parts"),
+    path("planning/work-orders/<int:pk>/parts/unrecorded/", stock_views.work_order_unrecorded,
+         name="work-order-parts-unrecorded"),
+    path("planning/part-uses/<int:pk>/return/", stock_views.part_use_return_page, name="part-use-return"),
+    # Preventive (PM) plans: all of them or one machine's (?machine=<id>), one plan, "Generate now".
+    path("planning/pm-plans/", preventive_views.pm_plan_list, name="pm-plans"),
+    path("planning/pm-plans/<int:pk>/", preventive_views.pm_plan_edit, name="pm-plan-edit"),
+    path("planning/pm-plans/<int:pk>/generate/", preventive_views.pm_plan_generate, name="pm-plan-generate"),
+    path("planning/pm-plans/<int:pk>/delete/", preventive_views.pm_plan_delete, name="pm-plan-delete"),
     path("api/v1/planning/", include(router.urls)),
 ]

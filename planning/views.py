@@ -23,7 +23,7 @@ from machines.selectors import machine_names, machine_type_list
 from pdm_saas.errors import ServiceError
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import can, member_view, page_actor
-from planning import selectors, services
+from planning import selectors, services, stock
 from planning.models import MaintenancePlan, PartNeed, ProductionWindow, SparePart, Technician
 from planning.serializers import (
     PartNeedSerializer,
@@ -188,6 +188,7 @@ def _payload(kind: str, post: QueryDict) -> dict[str, Any]:
                 "working_weekdays": _ints(post.getlist("working_weekdays"))}
     if kind == "parts":
         return {"name": post.get("name", ""), "in_stock": post.get("in_stock", ""),
+                "reorder_point": post.get("reorder_point") or "0",
                 "lead_time_days": post.get("lead_time_days", ""), "unit_cost": post.get("unit_cost", "")}
     if kind == "needs":
         return {"machine_type": post.get("machine_type", ""), "failure_mode": post.get("failure_mode", ""),
@@ -219,8 +220,8 @@ def _errors(detail: Any) -> list[str]:
     return [str(detail)]
 
 
-def _save(kind: str, instance: models.Model | None, post: QueryDict) -> tuple[models.Model | None, dict[str, Any],
-                                                                             list[str]]:
+def _save(kind: str, instance: models.Model | None, post: QueryDict,
+          actor_id: int | None) -> tuple[models.Model | None, dict[str, Any], list[str]]:
     reference = REFERENCES[kind]
     payload = _payload(kind, post)
     serializer = reference.serializer(instance, data=payload)
@@ -229,7 +230,12 @@ def _save(kind: str, instance: models.Model | None, post: QueryDict) -> tuple[mo
     try:
         if kind == "technicians":
             services.technician_user_check(user_id=serializer.validated_data.get("user_id"))
-        saved = serializer.save()
+        # A part's stock changes only through its ledger: the form's figure is a count.
+        if kind == "parts":
+            part = instance if isinstance(instance, SparePart) else SparePart()
+            saved = stock.spare_part_save(part=part, fields=dict(serializer.validated_data), actor_id=actor_id)
+        else:
+            saved = serializer.save()
     except ServiceError as exc:
         return None, payload, [exc.message]
     except IntegrityError:
@@ -254,6 +260,9 @@ def _field_choices(machine_types: list[MachineType]) -> dict[str, Any]:
 def _index_context(request: HttpRequest) -> dict[str, Any]:
     summary = selectors.inputs_summary()
     machine_types = list(machine_type_list())
+    reserved = stock.parts_reserved()
+    for part in summary["parts"]:
+        part.reserved = reserved.get(part.id, 0)
     for technician in summary["technicians"]:
         technician.skill_labels = [selectors.skill_label(s, machine_types) for s in technician.skills]
     return {
@@ -261,6 +270,7 @@ def _index_context(request: HttpRequest) -> dict[str, Any]:
         "form": PlanForm(), "plans": selectors.plan_list()[:10],
         "can_write": can(request, "write"), "windows": list(selectors.production_window_list()),
         "needs": list(selectors.part_need_list()),
+        "parts_low": list(selectors.parts_low()),
         "add_values": {kind: _values(kind, None) for kind in REFERENCES},
     }
 
@@ -268,7 +278,7 @@ def _index_context(request: HttpRequest) -> dict[str, Any]:
 @require_POST
 @member_view()
 def reference_create(request: HttpRequest, kind: str) -> HttpResponse:
-    saved, payload, errors = _save(kind, None, request.POST)
+    saved, payload, errors = _save(kind, None, request.POST, page_actor(request).user_id)
     if errors:
         context = _index_context(request)
         context["add_values"][kind] = _values(kind, None, payload)
@@ -284,7 +294,7 @@ def reference_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     errors: list[str] = []
     values = _values(kind, instance)
     if request.method == "POST":
-        saved, payload, errors = _save(kind, instance, request.POST)
+        saved, payload, errors = _save(kind, instance, request.POST, page_actor(request).user_id)
         if not errors:
             messages.success(request, f"Saved {reference.label} {reference.describe(saved)}.")
             return HttpResponseRedirect(reverse("planning:index") + f"#{kind}")

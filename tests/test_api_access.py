@@ -35,6 +35,8 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("post", "alerts/raise/", {"machine": "nope", "probability": 0.9}, "predict"),
     ("get", "work-orders/", None, "read"),
     ("post", "work-orders/", {"machine": "nope", "title": "x"}, "write"),
+    ("get", "photos/", None, "read"),
+    ("post", "photos/", {}, "write"),
     ("get", "failure-events/", None, "read"),
     ("post", "failure-events/import/", {}, "write"),
     ("post", "failure-events/", {"machine": "nope", "occurred_at": "2026-01-01T00:00:00Z"}, "write"),
@@ -60,6 +62,9 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("post", "planning/technicians/", {"name": "Tech", "skills": ["motor"]}, "write"),
     ("get", "planning/parts/", None, "read"),
     ("post", "planning/parts/", {"name": "Bearing", "in_stock": 1}, "write"),
+    ("get", "planning/stock-movements/", None, "read"),
+    ("get", "planning/part-uses/", None, "read"),
+    ("post", "planning/part-uses/", {"work_order": 10**20, "part": "nope", "quantity": 1}, "write"),
     ("get", "planning/part-needs/", None, "read"),
     ("post", "planning/part-needs/", {"machine_type": "nope", "failure_mode": "x", "part": "nope"}, "write"),
     ("get", "planning/windows/", None, "read"),
@@ -67,6 +72,9 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "planning/plans/", None, "read"),
     ("get", "insights/", None, "read"),
     ("post", "planning/plans/", {"horizon_days": 0}, "write"),
+    ("get", "planning/pm-plans/", None, "read"),
+    ("post", "planning/pm-plans/", {"machine": "nope", "title": "x", "every": 1, "unit": "days",
+                                    "start_date": "2026-01-05"}, "write"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},

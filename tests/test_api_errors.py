@@ -24,6 +24,9 @@ ID_ROUTES = [
     ("post", "mqtt-credentials/{id}/revoke/"), ("post", "api-keys/{id}/revoke/"),
     ("post", "work-orders/{id}/transition/"), ("patch", "work-orders/{id}/"), ("post", "alerts/{id}/resolve/"),
     ("post", "planning/plans/{id}/accept/"), ("get", "models/{id}/"), ("get", "uploads/{id}/raw/"),
+    ("post", "planning/parts/{id}/receive/"), ("patch", "planning/part-uses/{id}/"),
+    ("post", "planning/part-uses/{id}/return/"),
+    ("get", "photos/{id}/image/"), ("post", "photos/{id}/assessment/"), ("delete", "photos/{id}/"),
 ]
 
 

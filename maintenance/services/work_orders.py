@@ -16,7 +16,9 @@ from machines.baselines import machine_baseline_after_repair
 from machines.failures import failure_mode_resolve
 from machines.models import FailureEvent, Machine
 from maintenance.models import Alert, WorkOrder, WorkOrderEvent
+from maintenance.photos import photo_labels_join_work_order
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
+from planning.stock import work_order_parts_consume
 from tenants.db import connection
 
 S = WorkOrder.Status
@@ -165,9 +167,10 @@ def _check_transition(order: WorkOrder, to_status: str) -> None:
 def work_order_close(
     *, order_id: int, actor_id: int | None, failure_found: bool, action_taken: str, failure_mode_found: str = "",
     actual_cost: Decimal | None = None, actual_downtime_hours: Decimal | None = None,
-    occurred_at: datetime | None = None, note: str = "",
+    occurred_at: datetime | None = None, note: str = "", confirm_unrecorded_parts: bool = False,
 ) -> WorkOrder:
-    """Mark done. A failure found becomes a FailureEvent: a label the models learn from."""
+    """Mark done. A failure found becomes a FailureEvent: a label the models learn from. The parts
+    recorded on the order leave stock (planning.stock; `confirm_unrecorded_parts`: see there)."""
     order = _locked(order_id)
     _check_transition(order, S.DONE)
     if not action_taken.strip():
@@ -175,6 +178,7 @@ def work_order_close(
     if failure_found:
         failure_mode_found = failure_mode_resolve(machine_type=order.machine.machine_type, label=failure_mode_found,
                                                   field="failure_mode_found")
+    work_order_parts_consume(order=order, actor_id=actor_id, confirm_unrecorded=confirm_unrecorded_parts)
     from_status = order.status
     order.status, order.closed_at = S.DONE, timezone.now()
     order.failure_found, order.failure_mode_found, order.action_taken = failure_found, failure_mode_found, action_taken
@@ -183,9 +187,10 @@ def work_order_close(
     if failure_found:
         # A repair changes the machine's normal: it relearns it from the readings after this.
         machine_baseline_after_repair(machine_id=order.machine_id, work_order_id=order.id)
-        FailureEvent.objects.create(machine=order.machine, occurred_at=occurred_at or order.closed_at,
-                                    failure_mode=failure_mode_found, notes=action_taken,
-                                    source=FailureEvent.Source.WORK_ORDER, work_order=order)
+        event = FailureEvent.objects.create(machine=order.machine, occurred_at=occurred_at or order.closed_at,
+                                            failure_mode=failure_mode_found, notes=action_taken,
+                                            source=FailureEvent.Source.WORK_ORDER, work_order=order)
+        photo_labels_join_work_order(order=order, event=event)  # its photos saw the same failure
     if order.alert_id:
         Alert.objects.filter(id=order.alert_id, status__in=Alert.ACTIVE).update(
             status=Alert.Status.RESOLVED, resolved_at=order.closed_at, resolution_note=f"Closed by WO-{order.id}")
