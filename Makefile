@@ -35,7 +35,7 @@ install: $(STAMP) ## create .venv and install the pinned requirements
 run: $(STAMP) ## migrate, seed the demo tenant, serve web + live + proxy + workers + beat (Ctrl-C stops all)
 	mkdir -p .data
 	$(WITH_SERVICES) sh -c '$(PY) manage.py platform_migrate -v0 && \
-	  $(PY) manage.py demo_seed && \
+	  $(PY) manage.py demo_seed && $(PY) manage.py vapid_keys --dev && \
 	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev'
 
 migrate: $(STAMP) ## migrate the public schema, the tenant template and every tenant

@@ -16,6 +16,7 @@ from machines.library import library_get, metadata_import
 from machines.models import Machine, MachineType
 from machines.observations import summary_slots
 from machines.selectors import machines_in_use
+from machines.signals import machine_type_created
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from tenants.db import connection
 
@@ -41,10 +42,13 @@ def _type_create(*, document: dict[str, Any], source: str) -> MachineType:
     if MachineType.objects.filter(key=document["key"]).exists():
         raise Conflict(f"A machine type with key '{document['key']}' already exists.", code="type_exists",
                        details={"key": ["taken"]})
-    return MachineType.objects.create(
-        key=document["key"], name=document["name"], category=document["category"],
-        metadata=document, source=source,
-    )
+    with transaction.atomic():
+        machine_type = MachineType.objects.create(
+            key=document["key"], name=document["name"], category=document["category"],
+            metadata=document, source=source,
+        )
+        machine_type_created.send(sender=MachineType, machine_type=machine_type)
+    return machine_type
 
 
 def machine_type_adopt(*, key: str) -> MachineType:

@@ -5,6 +5,11 @@ outside one), with `machine_type_id`, the `machine_ids` whose readings changed a
 `schema_name` of the tenant they belong to: a receiver that queues work carries that tenant (the
 connection's schema when the hook runs is not evidence). Predictions re-scores the type's machines
 on it (`predictions.apps`).
+
+`machine_type_created` is sent inside the transaction that created a machine type (adopted from
+the library or imported), with the new `machine_type`: receivers write in that transaction, so
+what they add commits or rolls back with the type (maintenance seeds its checklist templates
+from the type's recommended actions, `maintenance.apps`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from django.dispatch import Signal
 from tenants.db import connection
 
 readings_changed = Signal()
+machine_type_created = Signal()
 
 
 def readings_changed_send(*, machine_type_id: int, machine_ids: Iterable[int]) -> None:

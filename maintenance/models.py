@@ -207,7 +207,7 @@ class WorkOrderEvent(models.Model):
     work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
                               db_constraint=False, related_name="+")
-    action = models.CharField(max_length=32)  # created, status, assigned, updated, closed
+    action = models.CharField(max_length=32)  # created, status, assigned, updated, closed, checklist
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16, blank=True)
     changes = models.JSONField(default=dict, blank=True)
@@ -265,4 +265,18 @@ class WebhookDelivery(models.Model):
         return f"{self.event} -> {self.endpoint} ({self.status})"
 
 
+# Checklists live in their own module; imported here so that Django registers them with this app.
+from maintenance.checklist_models import (  # noqa: E402
+    ChecklistTemplate,
+    ChecklistTemplateItem,
+    ItemKind,
+    WorkOrderChecklistItem,
+)
 from maintenance.photo_models import Photo  # noqa: E402,F401  (photos: their own module, this app)
+
+# Web Push lives in its own module; imported here so that Django sees its models in this app.
+from maintenance.push_models import PushDelivery, PushPreference, PushSubscription  # noqa: E402,F401
+
+__all__ = ["Alert", "AlertRule", "ChecklistTemplate", "ChecklistTemplateItem", "ItemKind", "Photo", "PushDelivery",
+           "PushPreference", "PushSubscription", "WebhookDelivery", "WebhookEndpoint", "WorkOrder",
+           "WorkOrderChecklistItem", "WorkOrderEvent"]

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.roles import Role
 from maintenance.models import Alert, WebhookDelivery, WebhookEndpoint
+from maintenance.push import push_notify_later
 from pdm_saas import outbound
 from pdm_saas.celery import tenant_task_send
 from tenants.db import connection
@@ -38,6 +39,7 @@ def alert_notify_later(*, alert_id: int, event: str) -> None:
     from maintenance.tasks import alert_notify_task
 
     tenant_task_send(alert_notify_task, args=[alert_id, event], queue="notify")
+    push_notify_later(kind=event, object_id=alert_id)  # Web Push: maintenance/push.py
 
 
 def alert_url(alert: Alert) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from celery import Task
 
-from maintenance import notifications
+from maintenance import notifications, push
 from maintenance.services.alerts import alerts_escalate
 from pdm_saas.celery import app
 
@@ -31,3 +31,15 @@ def webhook_deliver_task(self: Task, delivery_id: int) -> str:
 @app.task(name="predictions.tasks.alerts_escalate_task")
 def alerts_escalate_task() -> int:
     return alerts_escalate()
+
+
+@app.task(name="maintenance.tasks.push_notify_task", bind=True, max_retries=push.PUSH_MAX_RETRIES)
+def push_notify_task(self: Task, kind: str, object_id: int, occurrence: int = 0, user_id: int | None = None) -> int:
+    try:
+        return push.push_notify(kind=kind, object_id=object_id, occurrence=occurrence, user_id=user_id)
+    except push.PushFailed as exc:
+        if self.request.retries >= self.max_retries:
+            push.push_give_up(kind=kind, object_id=object_id)
+            return 0
+        # 30 s, 1 min, 2 min, 4 min: a push is news, not worth sending an hour late.
+        raise self.retry(exc=exc, countdown=30 * 2 ** self.request.retries) from exc

@@ -6,7 +6,7 @@ pages, so no link, template or bookmark changed."""
 from django.urls import path
 
 from maintenance import photo_urls
-from maintenance.views import alarm_history, alerts, work_orders
+from maintenance.views import alarm_history, alerts, push, work_orders
 
 urlpatterns = [
     path("alerts/", alerts.alert_inbox, name="alerts"),
@@ -18,5 +18,9 @@ urlpatterns = [
     path("work-orders/", work_orders.work_order_board, name="work-orders"),
     path("work-orders/new/", work_orders.work_order_new, name="work-order-new"),
     path("work-orders/<int:pk>/", work_orders.work_order_detail, name="work-order-detail"),
+    path("notifications/", push.notifications_page, name="notifications"),
+    path("notifications/push/subscribe/", push.push_subscribe, name="push-subscribe"),
+    path("notifications/push/unsubscribe/", push.push_unsubscribe, name="push-unsubscribe"),
+    path("notifications/devices/<int:pk>/remove/", push.push_device_remove, name="push-device-remove"),
 ]
 urlpatterns += photo_urls.urlpatterns  # photos on work orders and alerts

@@ -65,3 +65,22 @@ def site_url_check(app_configs: Any, **kwargs: Any) -> list[Any]:
     return [Error(f"PDM_SITE_URL ({settings.SITE_URL!r}) is not http(s)://{settings.BASE_DOMAIN}[:port].",
                   hint="Set PDM_SITE_URL to the public site's address, e.g. https://pdm.example.com or "
                        "http://localhost:8010, with the host of PDM_BASE_DOMAIN and no path.", id="pdm.E011")]
+
+
+@register()
+def push_key_check(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """A VAPID key that is set must be one (maintenance/push.py): a placeholder would fail every
+    push at send time, quietly. Empty is fine: push is off."""
+    from py_vapid import Vapid02
+
+    problems: list[Any] = []
+    if settings.PUSH_VAPID_PRIVATE_KEY:
+        try:
+            Vapid02.from_string(settings.PUSH_VAPID_PRIVATE_KEY)
+        except Exception:  # noqa: BLE001 - py-vapid raises whatever its decoders raise
+            problems.append(Error("PDM_VAPID_PRIVATE_KEY is not a VAPID private key.",
+                                  hint="Make one with `manage.py vapid_keys`, or leave it empty to switch Web Push "
+                                       "off (docs/deploy.md, \"Web Push keys\").", id="pdm.E012"))
+    if not str(settings.PUSH_VAPID_SUBJECT).startswith(("mailto:", "https://")):
+        problems.append(Error("PDM_VAPID_SUBJECT must be a mailto: or https:// address (RFC 8292).", id="pdm.E013"))
+    return problems

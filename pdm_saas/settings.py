@@ -403,6 +403,17 @@ PDM_BEAT_METRICS_PORT = env_int("PDM_BEAT_METRICS_PORT", 0)
 # Port of the MQTT bridge's metrics server (messages received and rejected, rows stored; 0: none).
 PDM_BRIDGE_METRICS_PORT = env_int("PDM_BRIDGE_METRICS_PORT", 0)
 
+# --- Web Push (maintenance/push.py; docs/deploy.md "Web Push keys") --------------------------------
+# The VAPID key pair push services know this server by: the private key as base64url (32 raw bytes,
+# `manage.py vapid_keys` makes one). Empty: push is off (the page says so). In development only,
+# the key `make run` generates into PUSH_VAPID_DEV_KEY_FILE is used instead.
+PUSH_VAPID_PRIVATE_KEY = env_str("PDM_VAPID_PRIVATE_KEY", "")
+PUSH_VAPID_DEV_KEY_FILE = BASE_DIR / ".data" / "vapid_private_key"
+# Who push services may contact about our traffic: a mailto: or https: URL (RFC 8292).
+PUSH_VAPID_SUBJECT = env_str("PDM_VAPID_SUBJECT", f"mailto:ops@{BASE_DOMAIN if '.' in BASE_DOMAIN else 'example.com'}")
+# How long a push service keeps a notification for a phone that is offline.
+PUSH_TTL_SECONDS = env_int("PDM_PUSH_TTL_SECONDS", 12 * 3600)
+
 # --- Outbound requests and response headers (docs/architecture.md "Security") --------------------
 # Webhook receivers on loopback or private networks: for on-premises installs only, off by default
 # (pdm_saas/outbound.py; metadata, link-local and reserved addresses stay refused regardless).

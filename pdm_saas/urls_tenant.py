@@ -17,8 +17,9 @@ from machines.api import (
     UploadViewSet,
 )
 from maintenance import api as maintenance_api
-from maintenance import photo_api
+from maintenance import photo_api, push_api
 from maintenance import urls as maintenance_urls
+from maintenance.views import push as push_views
 from pdm_saas import health
 from predictions import api as predictions_api
 from predictions import urls as predictions_urls
@@ -44,6 +45,7 @@ router.register("failure-events", FailureEventViewSet, basename="failure-event")
 router.register("alert-rules", maintenance_api.AlertRuleViewSet, basename="alert-rule")
 router.register("webhooks", maintenance_api.WebhookEndpointViewSet, basename="webhook")
 router.register("photos", photo_api.PhotoViewSet, basename="photo")
+router.register("push/subscriptions", push_api.PushSubscriptionViewSet, basename="push-subscription")
 router.register("datasets", predictions_api.DatasetViewSet, basename="dataset")
 router.register("models", predictions_api.ModelVersionViewSet, basename="model-version")
 router.register("predictions", predictions_api.PredictionViewSet, basename="prediction")
@@ -62,12 +64,15 @@ api_v1 = [
     path("billing/", billing_api.BillingView.as_view(), name="billing"),
     path("billing/checkout/", billing_api.CheckoutView.as_view(), name="billing-checkout"),
     path("billing/portal/", billing_api.PortalView.as_view(), name="billing-portal"),
+    path("push/preferences/", push_api.PushPreferencesView.as_view(), name="push-preferences"),
+    path("push/key/", push_api.PushKeyView.as_view(), name="push-key"),
     *router.urls,
 ]
 
 urlpatterns = [
     path("", fleet_views.fleet, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("sw.js", push_views.service_worker, name="service-worker"),  # at the root: its scope is the site
     path("accounts/", include("accounts.urls")),
     path("organization/settings/", tenant_views.tenant_settings, name="tenant-settings"),
     path("", include("machines.urls")),
@@ -75,6 +80,7 @@ urlpatterns = [
     path("", include((predictions_urls.urlpatterns + maintenance_urls.urlpatterns, "predictions"))),
     path("", include("billing.urls")),
     path("", include("planning.urls")),  # /planning/ pages and /api/v1/planning/ API
+    path("", include("maintenance.checklist_urls")),  # /checklists/ pages and their API
     path("", include("insights.urls")),  # /insights/ pages and /api/v1/insights/
     path("api/v1/", include(api_v1)),
     path("", include("pdm_saas.urls_api_docs")),

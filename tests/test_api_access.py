@@ -37,6 +37,9 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("post", "work-orders/", {"machine": "nope", "title": "x"}, "write"),
     ("get", "photos/", None, "read"),
     ("post", "photos/", {}, "write"),
+    ("get", "checklist-templates/", None, "read"),
+    ("post", "checklist-templates/", {"machine_type": "nope", "name": "x", "items": []}, "write"),
+    ("post", "checklist-templates/seed/", {"machine_type": "nope"}, "write"),
     ("get", "failure-events/", None, "read"),
     ("post", "failure-events/import/", {}, "write"),
     ("post", "failure-events/", {"machine": "nope", "occurred_at": "2026-01-01T00:00:00Z"}, "write"),
@@ -75,6 +78,13 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "planning/pm-plans/", None, "read"),
     ("post", "planning/pm-plans/", {"machine": "nope", "title": "x", "every": 1, "unit": "days",
                                     "start_date": "2026-01-05"}, "write"),
+    # Web Push is personal: every member manages their own browsers and choices.
+    ("get", "push/subscriptions/", None, "read"),
+    ("post", "push/subscriptions/", {"endpoint": "https://push.invalid/x", "keys": {"p256dh": "x", "auth": "y"}},
+     "read"),
+    ("get", "push/preferences/", None, "read"),
+    ("put", "push/preferences/", {"alert_opened": True}, "read"),
+    ("get", "push/key/", None, "read"),
 ]
 ROLE_SCOPES = {
     "viewer": {"read"},

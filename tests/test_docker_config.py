@@ -425,7 +425,11 @@ def test_env_example_contains_no_real_secrets() -> None:
 
 
 def _deploy_check(secret_key: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **_env_example(), "DJANGO_SECRET_KEY": secret_key}
+    from maintenance.management.commands.vapid_keys import vapid_private_key_new
+
+    # The other secret the operator must decide on: a VAPID key (or empty: Web Push off).
+    env = {**os.environ, **_env_example(), "DJANGO_SECRET_KEY": secret_key,
+           "PDM_VAPID_PRIVATE_KEY": vapid_private_key_new()}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],

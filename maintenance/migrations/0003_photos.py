@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('machines', '0008_failureevent_source_photo'),
-        ('maintenance', '0001_initial'),
+        ('maintenance', '0002_checklists'),  # after checklists: one line of migrations
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

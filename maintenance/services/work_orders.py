@@ -17,6 +17,8 @@ from machines.failures import failure_mode_resolve
 from machines.models import FailureEvent, Machine
 from maintenance.models import Alert, WorkOrder, WorkOrderEvent
 from maintenance.photos import photo_labels_join_work_order
+from maintenance.push import push_assigned
+from maintenance.services import checklists
 from pdm_saas.errors import Conflict, InvalidInput, NotFound
 from planning.stock import work_order_parts_consume
 from tenants.db import connection
@@ -46,8 +48,8 @@ def member_check(*, user_id: int | None, who: str = "The assignee", field: str =
     return user_id
 
 
-def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any) -> None:
-    WorkOrderEvent.objects.create(work_order=order, actor_id=actor_id, action=action, **fields)
+def _event(order: WorkOrder, *, actor_id: int | None, action: str, **fields: Any) -> WorkOrderEvent:
+    return WorkOrderEvent.objects.create(work_order=order, actor_id=actor_id, action=action, **fields)
 
 
 @transaction.atomic
@@ -75,7 +77,9 @@ def work_order_create(*, machine_id: int, title: str, actor_id: int | None, aler
     order = WorkOrder.objects.create(machine=machine, alert=alert, failure_mode=mode,
                                      title=title or _default_title(machine, mode, alert), created_by_id=actor_id,
                                      **fields)
-    _event(order, actor_id=actor_id, action="created", to_status=order.status)
+    event = _event(order, actor_id=actor_id, action="created", to_status=order.status)
+    checklists.work_order_checklist_attach(order=order)  # a snapshot of the matching templates
+    push_assigned(order=order, actor_id=actor_id, event_id=event.id)
     return order
 
 
@@ -134,8 +138,10 @@ def work_order_update(*, order_id: int, actor_id: int | None, **fields: Any) -> 
         setattr(order, name, value)
     order.save()
     if changes:
-        _event(order, actor_id=actor_id, action="assigned" if set(changes) == {"assignee_id"} else "updated",
-               changes=changes)
+        event = _event(order, actor_id=actor_id, action="assigned" if set(changes) == {"assignee_id"} else "updated",
+                       changes=changes)
+        if "assignee_id" in changes:
+            push_assigned(order=order, actor_id=actor_id, event_id=event.id)
     return order
 
 
@@ -173,6 +179,7 @@ def work_order_close(
     recorded on the order leave stock (planning.stock; `confirm_unrecorded_parts`: see there)."""
     order = _locked(order_id)
     _check_transition(order, S.DONE)
+    checklists.checklist_close_check(order=order)  # required items done, else 409 naming them
     if not action_taken.strip():
         raise InvalidInput("Say what action was taken.", details={"action_taken": ["required"]})
     if failure_found:
