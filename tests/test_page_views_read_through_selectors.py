@@ -19,6 +19,7 @@ PAGE_VIEW_MODULES = [
     "insights/views.py",
     "machines/views/types.py",
     "machines/views/uploads.py",
+    "maintenance/views/alarm_history.py",
     "maintenance/views/alerts.py",
     "maintenance/views/checklists.py",
     "maintenance/views/photos.py",
