@@ -16,6 +16,8 @@ from pdm_saas.config_transfer.export import config_export
 from pdm_saas.config_transfer.importing import CREATE, UNCHANGED, UPDATE, ConfigInvalid, config_import
 from pdm_saas.web_access import member_view, page_actor
 
+CARRY_BYTES = 1024 * 1024  # a checked file up to this size rides back with "Import this file"
+
 
 def _page(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
     return render(request, "tenants/config_transfer.html", {
@@ -28,19 +30,43 @@ def _sections(report: dict[str, Any]) -> list[dict[str, Any]]:
              "unchanged": found[UNCHANGED]} for name, found in report["sections"].items()]
 
 
+def _posted_file(request: HttpRequest) -> tuple[bytes, str] | None:
+    """The chosen file, or the one a dry run just checked (sent back by "Import this file", so a
+    phone need not pick it again); None when neither came."""
+    upload = request.FILES.get("file")
+    if upload is not None:
+        return upload_bytes(upload), str(upload.name)
+    if request.POST.get("checked"):
+        return request.POST["checked"].encode(), request.POST.get("file_name", "")[:200]
+    return None
+
+
+def _carried(data: bytes) -> str:
+    """The checked file's text to carry in the report's "Import this file" form; empty (the
+    file is chosen again) when it is too big to send back or not text."""
+    if len(data) > CARRY_BYTES:
+        return ""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return ""
+
+
 @member_view(read=Scope.ADMIN, write=Scope.ADMIN)
 def config_transfer(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request)
-    upload = request.FILES.get("file")
+    posted = _posted_file(request)
     dry_run = request.POST.get("action") != "import"
-    if upload is None:
+    if posted is None:
         return _page(request, status=400, problems=[{"path": "$", "message": "Choose a configuration file."}])
+    data, name = posted
     try:
-        report = config_import(data=upload_bytes(upload), dry_run=dry_run, actor_id=page_actor(request).user_id)
+        report = config_import(data=data, dry_run=dry_run, actor_id=page_actor(request).user_id)
     except ConfigInvalid as exc:
-        return _page(request, status=400, problems=exc.details["problems"], file_name=upload.name, dry_run=dry_run)
-    return _page(request, report=_sections(report.as_dict()), file_name=upload.name, dry_run=dry_run)
+        return _page(request, status=400, problems=exc.details["problems"], file_name=name, dry_run=dry_run)
+    return _page(request, report=_sections(report.as_dict()), file_name=name, dry_run=dry_run,
+                 checked=_carried(data) if dry_run else "")
 
 
 @member_view(read=Scope.ADMIN, write=Scope.ADMIN)

@@ -39,6 +39,8 @@ def test_a_dry_run_then_an_import_from_the_page(acme_config, client_for, world):
     with tenant_context(world.globex):
         assert not Machine.objects.exists()
 
+    assert 'name="checked"' in text  # "Import this file" carries what the dry run checked
+
     done = page.post("/organization/configuration/", {"file": upload(document), "action": "import"})
 
     assert done.status_code == 200 and "Imported acme-config.json" in done.content.decode()
@@ -65,3 +67,19 @@ def test_the_organization_menu_links_the_page_for_admins_only(client_for):
     assert 'href="/organization/configuration/"' in client_for("admin").get("/organization/settings/").content.decode()
     assert 'href="/organization/configuration/"' not in client_for("viewer").get(
         "/organization/settings/").content.decode()
+
+
+def test_import_this_file_applies_what_the_dry_run_checked(acme_config, client_for, world):
+    document = client_for("admin").get("/organization/configuration/export/").content.decode()
+    done = client_for("globex_owner", tenant=world.globex).post("/organization/configuration/", {
+        "checked": document, "file_name": "acme-config.json", "action": "import"})
+    assert done.status_code == 200 and "Imported acme-config.json" in done.content.decode()
+    with tenant_context(world.globex):
+        assert Machine.objects.count() == 2
+
+
+def test_import_this_file_is_checked_again(client_for, world):
+    """What comes back is not trusted for having been checked: it goes through the same import."""
+    response = client_for("globex_owner", tenant=world.globex).post("/organization/configuration/", {
+        "checked": '{"format": "pdm-config", "version": 2}', "file_name": "x.json", "action": "import"})
+    assert response.status_code == 400 and "Version 2 of the format is not known here" in response.content.decode()
