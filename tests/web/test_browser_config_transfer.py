@@ -104,6 +104,7 @@ def test_a_dry_run_on_a_phone_shows_what_would_change_and_writes_nothing(
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
     with django_db_blocker.unblock():
         assert _machines(target) == []
+    phone.wait_for_selector("#live-state.on")  # the header as members see it, before the screenshot
     phone.screenshot(path=str(shots / "config-import-dry-run-phone.png"), full_page=True)
 
 
