@@ -15,13 +15,14 @@ app's own services (so every rule those services keep holds here too).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from rest_framework.exceptions import ValidationError
 
 from billing.quotas import machine_quota_guard
@@ -39,6 +40,7 @@ from planning.preventive_serializers import PreventivePlanSerializer
 from tenants.db import connection
 
 CREATE, UPDATE, UNCHANGED = "created", "updated", "unchanged"
+logger = logging.getLogger(__name__)
 
 
 class ConfigInvalid(InvalidInput):
@@ -74,9 +76,6 @@ class ImportReport:
         for step in self.steps:
             sections[step.section][step.action].append(entry_label(step.section, step.entry))
         return {"dry_run": self.dry_run, "applied": not self.dry_run, "sections": sections}
-
-    def count(self, action: str) -> int:
-        return sum(step.action == action for step in self.steps)
 
 
 class _Rehearsal(Exception):
@@ -139,6 +138,10 @@ def _apply(steps: list[Step], actor_id: int | None) -> None:
             problems.append(Problem(step.path, exc.message))
         except ValidationError as exc:
             problems.extend(_validation_problems(step.path, exc.detail))
+        except DatabaseError:  # what the checks and services missed (a race): said in words, logged whole
+            logger.exception("config import: the database refused %s", step.path)
+            problems.append(Problem(step.path, "The database refused this entry (perhaps changed at the same "
+                                               "time by someone else); try the import again."))
     if problems:
         raise ConfigInvalid(problems)
 

@@ -155,3 +155,30 @@ def test_an_alert_rule_of_the_file_replaces_the_target_s_rule_for_the_same_targe
     assert report["sections"]["alert_rules"]["updated"] == ["default rule"]
     with tenant_context(world.globex):
         assert AlertRule.objects.get(machine__isnull=True, machine_type__isnull=True).warning_probability == 0.4
+
+
+def test_a_changed_type_document_updates_the_type_and_its_version(acme_config, acme_admin, globex_owner, world):
+    document = exported(acme_admin)
+    assert imported(globex_owner, document).status_code == 200
+    document["machine_types"][0]["metadata"]["name"] = "Siemens 1LA7 motor (plant standard)"
+
+    report = imported(globex_owner, document).json()
+
+    assert report["sections"]["machine_types"]["updated"] == ["induction-motor-siemens-1la7"]
+    with tenant_context(world.globex):
+        machine_type = MachineType.objects.get()
+        assert (machine_type.name, machine_type.version) == ("Siemens 1LA7 motor (plant standard)", 2)
+
+
+def test_an_import_does_not_move_a_machine_to_another_type(acme_config, acme_admin, globex_owner, world):
+    from machines.services import machine_type_adopt
+
+    document = exported(acme_admin)
+    with tenant_context(world.globex):
+        pump = machine_type_adopt(key="centrifugal-pump")
+        Machine.objects.create(machine_type=pump, name="Motor-001")
+    response = imported(globex_owner, document)
+    assert response.status_code == 400
+    assert {"path": "$.machines[0].machine_type",
+            "message": "Motor-001 is a centrifugal-pump here; an import does not change a machine's type (its "
+                       "readings follow it)."} in response.json()["error"]["details"]["problems"]
