@@ -25,6 +25,7 @@ PAGE_VIEW_MODULES = [
     "maintenance/views/photos.py",
     "maintenance/views/push.py",
     "maintenance/views/work_orders.py",
+    "pdm_saas/config_transfer/views.py",
     "planning/stock_views.py",
     "planning/preventive_views.py",
     "planning/views.py",
