@@ -41,8 +41,10 @@ def resolved(tenant: Tenant, alert: Alert, *, at: datetime, note: str = "") -> A
 
 
 def zone_set(tenant: Tenant, zone: str) -> None:
-    """The organization's time zone (rolled back with the test)."""
-    tenant_time_zone_set(tenant=tenant, time_zone=zone)
+    """The organization's time zone (rolled back with the test). Set on a row read afresh: the
+    tenant passed in may be the session's shared `world.acme`, whose in-memory zone no rollback
+    restores, and later tests in its schema context would run in Berlin."""
+    tenant_time_zone_set(tenant=Tenant.objects.get(id=tenant.id), time_zone=zone)
 
 
 @dataclass
