@@ -60,6 +60,7 @@
     const response = await fetch("/offline/bundle/", { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (!response.ok) return null;
     const bundle = await response.json();
+    document.documentElement.dataset.offlineReady = "";
     const previous = await getKey("bundle", "current");
     await putKey("bundle", bundle, "current");
     const stale = !previous || !previous.cachedAt || Date.now() - previous.cachedAt > REFRESH_MS
@@ -69,6 +70,7 @@
       bundle.cachedAt = Date.now();
       await putKey("bundle", bundle, "current");
     }
+    document.documentElement.dataset.offlineReady = "1"; // what the browser tests wait for
     return bundle;
   }
 
@@ -78,9 +80,17 @@
     await Promise.all(urls.map(async (url) => {
       try {
         const response = await fetch(url, { credentials: "same-origin" });
-        if (response.ok && !response.redirected) await (url.startsWith("/static/") ? files : pages).put(url, response);
+        if (response.ok && !response.redirected) await (url.startsWith("/static/") ? files : pages).put(url, await keepable(response));
       } catch (error) { /* kept as it was */ }
     }));
+  }
+
+  // A page varies by the session cookie, which a stored request does not carry: kept without the
+  // Vary header it is found again (the cache is this person's alone; signing out empties it).
+  async function keepable(response) {
+    const headers = new Headers(response.headers);
+    headers.delete("Vary");
+    return new Response(await response.blob(), { status: response.status, statusText: response.statusText, headers });
   }
 
   async function bundleOrder(orderId) {

@@ -33,12 +33,19 @@ async function pageFromNetwork(request, url) {
     // A redirect is the sign-in page after the session ended: never stored as the work order.
     if (response.ok && !response.redirected && KEPT_PAGE.test(url.pathname)) {
       const copy = response.clone();
-      caches.open(OFFLINE_PAGES).then((cache) => cache.put(url.pathname, copy));
+      // Without its Vary: Cookie (the cache is one person's; see ignoreVary below).
+      const headers = new Headers(copy.headers);
+      headers.delete("Vary");
+      copy.blob().then((body) => caches.open(OFFLINE_PAGES).then((cache) => cache.put(url.pathname,
+        new Response(body, { status: copy.status, statusText: copy.statusText, headers }))));
     }
     return response;
   } catch (error) {
     const cache = await caches.open(OFFLINE_PAGES);
-    const kept = await cache.match(url.pathname) || await cache.match("/offline/");
+    // The pages vary by the session cookie, which a stored request does not carry; this cache holds
+    // one person's pages only (signing out empties it: static/js/offline.js).
+    const options = { ignoreVary: true, ignoreSearch: true };
+    const kept = await cache.match(url.pathname, options) || await cache.match("/offline/", options);
     return kept || new Response("You are offline and this page is not kept on this device.",
       { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
   }
