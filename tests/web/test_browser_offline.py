@@ -27,7 +27,6 @@ from maintenance.checklist_models import WorkOrderChecklistItem
 from maintenance.models import WorkOrder, WorkOrderEvent
 from maintenance.services.checklists import ItemSpec, checklist_template_save
 from maintenance.services.work_orders import work_order_create, work_order_transition
-from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
 from tests.live import free_port, web_stack
