@@ -4,14 +4,18 @@ open work orders; isolation between tenants and roles."""
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
+from PIL import Image
 
 from maintenance.checklist_models import WorkOrderChecklistItem
-from maintenance.models import OfflineOp, WorkOrder, WorkOrderEvent
+from maintenance.models import OfflineOp, Photo, WorkOrder, WorkOrderEvent
 from maintenance.offline import item_version
 from maintenance.services.checklists import Answer, ItemSpec, checklist_item_update, checklist_template_save
 from maintenance.services.work_orders import work_order_close, work_order_create, work_order_transition
@@ -165,3 +169,26 @@ def test_a_malformed_operation_is_a_clear_400_and_nothing_is_applied(client_for:
     assert page.status_code == 400 and "Operation 2" in page.json()["error"]["message"]
     with tenant_context(world.acme):
         assert WorkOrderChecklistItem.objects.get(id=order["items"][0]).done is False
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "green").save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_a_photo_taken_offline_is_kept_even_on_an_order_closed_meanwhile(
+        client_for: Any, order: dict[str, Any], world: Any) -> None:
+    with tenant_context(world.acme):
+        work_order_transition(order_id=order["id"], to_status=WorkOrder.Status.CANCELLED, actor_id=world.owner.id)
+    op = {"op_id": str(uuid.uuid4()), "kind": "photo.add", "work_order": order["id"], "caption": "Guard",
+          "file": "photo-1"}
+    body = {"operations": json.dumps([op]), "photo-1": SimpleUploadedFile("p.jpg", _jpeg(), "image/jpeg")}
+    [result] = _results(client_for("engineer").post("/offline/sync/", body))
+    assert result["status"] == "applied"
+    missing = {"operations": json.dumps([{**op, "op_id": str(uuid.uuid4()), "file": "photo-9"}])}
+    refused = client_for("engineer").post(SYNC, missing)
+    assert refused.status_code == 400 and "no file named 'photo-9'" in refused.json()["error"]["message"]
+    with tenant_context(world.acme):
+        assert [(p.caption, p.uploaded_by_id) for p in Photo.objects.filter(work_order_id=order["id"])] == [
+            ("Guard", world.engineer.id)]
