@@ -154,8 +154,19 @@
     const op = await operationOf(form, event.submitter);
     if (!op) return;
     await putKey("outbox", op);
+    if (op.kind === "work_order.transition") await statusQueued(op.work_order, op.status);
     showQueued(form, op);
     render();
+  }
+
+  // A move queued offline is the status the next change on that order is made against (a close
+  // after "Move to In progress" is made on an order in progress).
+  async function statusQueued(orderId, status) {
+    const bundle = await getKey("bundle", "current");
+    const order = bundle && bundle.work_orders.find((o) => o.id === orderId);
+    if (!order) return;
+    order.status = status;
+    await putKey("bundle", bundle, "current");
   }
 
   // What the page shows for a change kept on the device: the tick as ticked, the value as typed.
@@ -264,6 +275,13 @@
       box.appendChild(p);
     }
     if (queued.length && navigator.onLine && !busy) box.appendChild(button("Sync now", sync));
+    if ((!navigator.onLine || queued.length) && location.pathname !== "/offline/") {
+      const link = document.createElement("a");
+      link.href = "/offline/";
+      link.className = "small";
+      link.textContent = "What this device keeps";
+      box.appendChild(link);
+    }
     if (last) box.appendChild(outcomeList(last));
     box.hidden = !box.childElementCount;
     if (document.getElementById("offline-app")) drawOfflinePage(queued);
@@ -371,10 +389,12 @@
         forget().then((go) => { if (go) logout.submit(); }, () => logout.submit());
       });
     }
-    window.addEventListener("online", () => { render(); sync(); });
+    // Online (at load, or again): first send what waits, then keep the server's fresh state.
+    const catchUp = () => sync().then(() => refreshBundle()).catch(() => undefined).then(() => render());
+    window.addEventListener("online", catchUp);
     window.addEventListener("offline", () => render());
     render();
-    if (navigator.onLine) sync().then(() => refreshBundle()).catch(() => undefined).then(() => render());
+    if (navigator.onLine) catchUp();
   }
 
   start();

@@ -135,6 +135,26 @@ def test_ticks_and_notes_made_offline_sync_when_back(phone: Any, works: dict[str
     phone.locator(".offline-outcomes").wait_for(state="detached")
 
 
+def test_the_offline_page_lists_what_the_device_keeps(phone: Any, stack: int, works: dict[str, Any],
+                                                      shots: Path) -> None:
+    """Offline, a page that is not kept (the alerts) falls back to the offline page, drawn from
+    IndexedDB: the work order, its machine's health and checklist progress."""
+    _kept(phone, f"/work-orders/{works['order']}/")
+    phone.context.set_offline(True)
+    try:
+        phone.goto(url(stack, "/alerts/"))
+        phone.get_by_role("heading", name="Offline work").wait_for()
+        card = phone.locator(".offline-order", has_text=f"WO-{works['order']}: Belt squeal")
+        card.wait_for()
+        assert "M-7 · health: not scored · checklist 1 of 2 done" in card.inner_text()
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        phone.screenshot(path=str(shots / "offline-page-phone.png"), full_page=True)
+        card.get_by_role("link").click()  # the work order's own page, from the cache
+        phone.get_by_role("button", name="2. Clean the guard").wait_for()
+    finally:
+        phone.context.set_offline(False)
+
+
 def _items_unblocked(works: dict[str, Any], blocker: Any) -> list[WorkOrderChecklistItem]:
     with blocker.unblock():
         return _items(works)
