@@ -46,7 +46,10 @@ test: $(STAMP) ## run the whole test suite, then its calendar-dependent tests un
 	PY=$(PY) $(WITH_SERVICES) sh scripts/shifted_clock_tests.sh $(PYTEST_ARGS)
 
 screenshots: $(STAMP) ## refresh docs/screenshots/ by running the browser suite
-	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py tests/web/test_browser_insights.py tests/web/test_browser_model_explanations.py -q
+	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py tests/web/test_browser_insights.py tests/web/test_browser_model_explanations.py \
+	  tests/web/test_browser_alarm_history.py tests/web/test_browser_checklists.py tests/web/test_browser_parts.py \
+	  tests/web/test_browser_photos.py tests/web/test_browser_pm_plans.py tests/web/test_browser_push.py \
+	  tests/web/test_browser_config_transfer.py -q
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .

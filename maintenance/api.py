@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.db.models import QuerySet
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Scope
+from maintenance import alarm_api
+from maintenance.alarm_export import alarm_export_response
 from maintenance.models import Alert, AlertRule, WebhookEndpoint, WorkOrder
+from maintenance.selectors import alarm_history
 from maintenance.serializers import (
     AlertRaiseSerializer,
     AlertRuleSerializer,
@@ -28,12 +33,29 @@ from pdm_saas.api.bodies import NoteSerializer
 from pdm_saas.api.principals import request_actor
 
 
+@extend_schema_view(list=extend_schema(parameters=alarm_api.FILTER_PARAMETERS))
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """The list is the alarm history (maintenance/alarm_api.py): its filters beside the fields'."""
+
     queryset = Alert.objects.select_related("machine").prefetch_related("work_orders")
     serializer_class = AlertSerializer
     filterset_fields = ["status", "kind", "severity", "failure_mode", "machine__name", "machine__site"]
     ordering_fields = ["opened_at", "probability", "severity"]
     scope_map = {"raise_alert": Scope.PREDICT}
+
+    def get_queryset(self) -> QuerySet[Alert]:
+        if self.action in ("list", "export"):  # a tenant-schema table: the schema is the scope
+            return alarm_history(filters=alarm_api.history_filters(self.request))
+        return super().get_queryset()
+
+    @extend_schema(parameters=alarm_api.EXPORT_PARAMETERS, responses=alarm_api.EXPORT_RESPONSES)
+    @action(detail=False, methods=["get"], content_negotiation_class=alarm_api.FileNegotiation)
+    def export(self, request: Request) -> StreamingHttpResponse | FileResponse:
+        """The filtered alerts as a CSV (streamed) or Excel file, the history page's columns."""
+        return alarm_export_response(alerts=self.filter_queryset(self.get_queryset()),
+                                     filters=alarm_api.history_filters(request),
+                                     file_format=request.query_params.get("file", "csv"),
+                                     schema_name=request.tenant.schema_name)  # type: ignore[attr-defined]
 
     @extend_schema(request=AlertRaiseSerializer, responses=inline_serializer(
         "AlertRaised", fields={"action": serializers.CharField(), "alert": AlertSerializer(allow_null=True)}))

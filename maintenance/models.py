@@ -128,6 +128,9 @@ class Alert(models.Model):
                                     condition=Q(status__in=["open", "acknowledged"]),
                                     name="alert_one_active_per_machine_kind_mode"),
         ]
+        # The alarm history pages by opening time (newest or oldest first) and filters periods on it:
+        # 300,000 alerts, page 1 in 0.2 ms instead of 400 ms (docs/alerts.md, "Alarm history").
+        indexes = [models.Index(fields=["opened_at", "id"], name="alert_opened_at_id")]
 
     def __str__(self) -> str:
         return f"{self.severity} {self.title}"

@@ -6,10 +6,12 @@ pages, so no link, template or bookmark changed."""
 from django.urls import path
 
 from maintenance import offline_urls, photo_urls
-from maintenance.views import alerts, push, work_orders
+from maintenance.views import alarm_history, alerts, push, work_orders
 
 urlpatterns = [
     path("alerts/", alerts.alert_inbox, name="alerts"),
+    path("alerts/history/", alarm_history.alarm_history, name="alarm-history"),
+    path("alerts/history/export/", alarm_history.alarm_history_export, name="alarm-history-export"),
     path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge_page, name="alert-acknowledge"),
     path("alerts/<int:pk>/resolve/", alerts.alert_resolve_page, name="alert-resolve"),
     path("alerts/<int:pk>/work-order/", alerts.alert_work_order_page, name="alert-work-order"),

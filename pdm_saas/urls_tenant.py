@@ -77,6 +77,7 @@ urlpatterns = [
     path("sw.js", push_views.service_worker, name="service-worker"),  # at the root: its scope is the site
     path("accounts/", include("accounts.urls")),
     path("organization/settings/", tenant_views.tenant_settings, name="tenant-settings"),
+    path("", include("pdm_saas.config_transfer.urls")),  # /organization/configuration/, /api/v1/config/
     path("", include("machines.urls")),
     # One namespace, `predictions`, as before maintenance's pages moved out of predictions.
     path("", include((predictions_urls.urlpatterns + maintenance_urls.urlpatterns, "predictions"))),

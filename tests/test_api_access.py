@@ -47,6 +47,8 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("post", "alert-rules/", {"warning_probability": 0.4, "critical_probability": 0.7}, "admin"),
     ("get", "webhooks/", None, "admin"),
     ("get", "mqtt-credentials/", None, "admin"),
+    ("get", "config/export/", None, "admin"),
+    ("post", "config/import/?dry_run=true", {"format": "pdm-config", "version": 1}, "admin"),
     ("post", "mqtt-credentials/", None, "admin"),
     ("post", "webhooks/", {"name": "x", "url": "https://example.test/h"}, "admin"),
     ("get", "models/", None, "read"),

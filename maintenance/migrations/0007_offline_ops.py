@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('maintenance', '0004_push_subscriptions'),
+        ('maintenance', '0005_alert_history_index'),  # the latest on main when merged
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

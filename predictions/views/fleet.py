@@ -20,7 +20,7 @@ from engine.frames import time_scale_for, time_unit_of
 from machines.baselines import baseline_status, machine_baseline_reset, reset_reason
 from machines.models import Machine
 from machines.selectors import machine_list, machine_type_documents, readings_recent
-from maintenance.selectors import machine_alerts_recent, machine_work_orders_recent
+from maintenance.selectors import machine_work_orders_recent
 from pdm_saas.page_actions import run_action
 from pdm_saas.web_access import member_view
 from predictions.models import Prediction
@@ -103,7 +103,6 @@ def machine_detail(request: HttpRequest, pk: int) -> HttpResponse:
                      for f in forecast_summary(machine_latest_forecast(machine_id=machine.id))],
         "signals": signal_bands(machine.machine_type.metadata),
         "scale_refusal": machine_scale_refusal(machine=machine),
-        "alerts": machine_alerts_recent(machine_id=machine.id),
         "work_orders": machine_work_orders_recent(machine_id=machine.id),
         "baseline": baseline_status(machine=machine),  # its own normal: learning or learned, and why
     }
