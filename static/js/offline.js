@@ -182,6 +182,7 @@
         if (box) box.textContent = op.done ? "✓" : "";
       }
     }
+    if (item) showProgress();
     const host = item || form;
     let mark = host.querySelector(":scope > .offline-queued");
     if (!mark) {
@@ -191,6 +192,23 @@
     }
     mark.textContent = "Saved on this device: it is sent when the network is back.";
     if (op.kind === "photo.add" || op.kind.startsWith("work_order.")) form.reset();
+  }
+
+  // The progress line as the server words it (templates/maintenance/partials/checklist_progress.html).
+  function showProgress() {
+    const line = document.getElementById("checklist-progress");
+    const items = [...document.querySelectorAll(".checklist-item")];
+    if (!line || !items.length) return;
+    const done = items.filter((el) => el.classList.contains("done")).length;
+    const left = items.filter((el) => !el.classList.contains("done") && el.querySelector(".badge.urgent")).length;
+    line.replaceChildren(`${done} of ${items.length} done · `);
+    if (left) {
+      const strong = document.createElement("strong");
+      strong.textContent = `${left} required left`;
+      line.appendChild(strong);
+    } else {
+      line.append("nothing required left");
+    }
   }
 
   // --- syncing ----------------------------------------------------------------------------------

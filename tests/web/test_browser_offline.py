@@ -115,6 +115,7 @@ def test_ticks_and_notes_made_offline_sync_when_back(phone: Any, works: dict[str
     item = phone.locator(f"#checklist-item-{_items_unblocked(works, django_db_blocker)[0].id}")
     item.locator(".offline-queued").wait_for()
     assert phone.get_by_role("button", name="1. Check belt tension").get_attribute("aria-pressed") == "true"
+    assert phone.locator("#checklist-progress").inner_text() == "1 of 2 done · nothing required left"
     item.locator("summary", has_text="Note").tap()
     item.get_by_label("Note on item 1").fill("Belt glazed, re-tensioned")
     item.get_by_role("button", name="Save note").tap()
