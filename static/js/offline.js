@@ -108,8 +108,8 @@
     return match ? Number(match[1]) : null;
   }
 
-  async function operationOf(form, submitter) {
-    const data = new FormData(form, submitter || undefined);
+  async function operationOf(form, submitter, sent) {
+    const data = sent || new FormData(form, submitter || undefined);
     const orderId = orderOfPage();
     const itemMatch = (form.getAttribute("action") || "").match(/\/work-orders\/(\d+)\/checklist\/(\d+)\//);
     const order = await bundleOrder(itemMatch ? Number(itemMatch[1]) : orderId);
@@ -144,14 +144,29 @@
     return null;
   }
 
+  const QUEUED_FORMS = ".checklist-answer-form, .checklist-note, .work-order-move, .work-order-close, .photo-upload";
+
   async function queueSubmit(event) {
     if (navigator.onLine) return;
     const form = event.target;
-    if (!form.matches(".checklist-answer-form, .checklist-note, .work-order-move, .work-order-close, .photo-upload")) return;
+    if (!form.matches(QUEUED_FORMS)) return;
     // Stopped here, in the capture phase, before htmx or the browser send it to a server not there.
     event.preventDefault();
     event.stopPropagation();
-    const op = await operationOf(form, event.submitter);
+    await queue(form, await operationOf(form, event.submitter));
+  }
+
+  // The browser says it is online but the server cannot be reached (a plant Wi-Fi without its
+  // uplink): a checklist answer htmx could not send is queued like one made offline.
+  async function queueUnsent(event) {
+    const form = event.detail && event.detail.elt;
+    if (!form || !form.matches || !form.matches(".checklist-answer-form, .checklist-note")) return;
+    const config = event.detail.requestConfig || {};
+    const sent = config.formData instanceof FormData ? config.formData : null;
+    await queue(form, await operationOf(form, null, sent));
+  }
+
+  async function queue(form, op) {
     if (!op) return;
     await putKey("outbox", op);
     if (op.kind === "work_order.transition") await statusQueued(op.work_order, op.status);
@@ -400,6 +415,7 @@
     if (!("indexedDB" in window) || !("caches" in window)) return;
     if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => undefined);
     document.addEventListener("submit", (event) => { queueSubmit(event).catch(() => undefined); }, true);
+    document.body.addEventListener("htmx:sendError", (event) => { queueUnsent(event).catch(() => undefined); });
     const logout = document.querySelector("form[action$='/logout/']");
     if (logout) {
       logout.addEventListener("submit", (event) => {
