@@ -162,7 +162,7 @@ def _checklist_answer(actor_id: int, op: Operation, order: WorkOrder) -> tuple[s
     item = WorkOrderChecklistItem.objects.filter(id=op.item_id or 0, work_order=order).first()
     if item is None:
         raise NotFound(f"WO-{order.id} has no such checklist item.")
-    _refuse_if_closed(order, op, f"your {_what(op)} on “{item.text}”")
+    _refuse_if_closed(order, f"your {_what(op)} on “{item.text}”")
     if op.base and item_version(item) != op.base and not _own_chain(actor_id, op, item):
         raise NotApplied(f"“{item.text}” on WO-{order.id} was changed {_by_whom(item)} while you were offline; "
                          f"your {_what(op)} was not applied. It now reads: {_answer_text(item)}.")
@@ -216,13 +216,13 @@ APPLY: dict[str, Callable[[int, Operation, WorkOrder], tuple[str, str]]] = {
 # --- what happened meanwhile, in words ----------------------------------------------------------
 
 
-def _refuse_if_closed(order: WorkOrder, op: Operation, what: str) -> None:
+def _refuse_if_closed(order: WorkOrder, what: str) -> None:
     if order.status in CLOSED:
         raise NotApplied(f"WO-{order.id} was {_closing_words(order)} while you were offline; {what} was not applied.")
 
 
 def _refuse_if_moved(order: WorkOrder, op: Operation) -> None:
-    _refuse_if_closed(order, op, f"your {_what(op)}")
+    _refuse_if_closed(order, f"your {_what(op)}")
     if op.base and order.status != op.base:
         event = _last_event(order, actions=("status", "closed"))
         who = _who_when(event.actor_id, event.at) if event is not None else ""

@@ -64,7 +64,7 @@
     const previous = await getKey("bundle", "current");
     await putKey("bundle", bundle, "current");
     const stale = !previous || !previous.cachedAt || Date.now() - previous.cachedAt > REFRESH_MS
-      || previous.user !== bundle.user || bundle.urls.some((u) => !previous.urls.includes(u));
+      || previous.user !== bundle.user || previous.urls.join(" ") !== bundle.urls.join(" ");
     if (stale) {
       await cacheUrls(bundle.urls);
       bundle.cachedAt = Date.now();
@@ -83,6 +83,10 @@
         if (response.ok && !response.redirected) await (url.startsWith("/static/") ? files : pages).put(url, await keepable(response));
       } catch (error) { /* kept as it was */ }
     }));
+    // A work order no longer in the bundle (closed, or given to someone else) leaves the device.
+    for (const request of await pages.keys()) {
+      if (!urls.includes(new URL(request.url).pathname)) await pages.delete(request);
+    }
   }
 
   // A page varies by the session cookie, which a stored request does not carry: kept without the

@@ -7,8 +7,8 @@
 
 const OFFLINE_PAGES = "pdm-offline-pages-v1";
 const OFFLINE_STATIC = "pdm-offline-static-v1";
-// The pages worth keeping; anything else is fetched as usual and not stored (a person's other
-// pages need not sit on the device).
+// The pages worth keeping fresh; anything else is fetched as usual and not stored (a person's
+// other pages need not sit on the device).
 const KEPT_PAGE = /^\/(offline\/|work-orders\/\d+\/)$/;
 
 self.addEventListener("install", () => self.skipWaiting());
@@ -32,12 +32,7 @@ async function pageFromNetwork(request, url) {
     const response = await fetch(request);
     // A redirect is the sign-in page after the session ended: never stored as the work order.
     if (response.ok && !response.redirected && KEPT_PAGE.test(url.pathname)) {
-      const copy = response.clone();
-      // Without its Vary: Cookie (the cache is one person's; see ignoreVary below).
-      const headers = new Headers(copy.headers);
-      headers.delete("Vary");
-      copy.blob().then((body) => caches.open(OFFLINE_PAGES).then((cache) => cache.put(url.pathname,
-        new Response(body, { status: copy.status, statusText: copy.statusText, headers }))));
+      refreshKept(url.pathname, response.clone()).catch(() => undefined);
     }
     return response;
   } catch (error) {
@@ -49,6 +44,17 @@ async function pageFromNetwork(request, url) {
     return kept || new Response("You are offline and this page is not kept on this device.",
       { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
   }
+}
+
+// Only a page the person's script already keeps is refreshed, never one added: what a device keeps
+// is the bundle's list of the person's work (a viewer's visits, say, are never stored).
+async function refreshKept(path, copy) {
+  const cache = await caches.open(OFFLINE_PAGES);
+  if (!await cache.match(path, { ignoreVary: true })) return;
+  // Without its Vary: Cookie (the cache is one person's; see ignoreVary below).
+  const headers = new Headers(copy.headers);
+  headers.delete("Vary");
+  await cache.put(path, new Response(await copy.blob(), { status: copy.status, statusText: copy.statusText, headers }));
 }
 
 async function staticFromCache(request) {
