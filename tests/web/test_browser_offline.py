@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 from django_tenants.utils import tenant_context
+from PIL import Image
 
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import membership_add
 from machines.services import machine_create, machine_type_adopt
 from maintenance.checklist_models import WorkOrderChecklistItem
-from maintenance.models import WorkOrder, WorkOrderEvent
+from maintenance.models import Photo, WorkOrder, WorkOrderEvent
 from maintenance.services.checklists import ItemSpec, checklist_template_save
 from maintenance.services.work_orders import work_order_create, work_order_transition
 from tenants.services import tenant_signup
@@ -200,6 +201,27 @@ def test_an_answer_the_server_did_not_get_is_queued_too(phone: Any, stack: int, 
     with django_db_blocker.unblock(), tenant_context(works["tenant"]):
         assert list(WorkOrderChecklistItem.objects.filter(work_order_id=works["other"]).order_by("position")
                     .values_list("done", flat=True)) == [True, False]
+    phone.get_by_role("button", name="Dismiss").tap()
+
+
+def test_a_photo_taken_offline_is_uploaded_when_back(phone: Any, stack: int, works: dict[str, Any],
+                                                     django_db_blocker: Any, tmp_path: Path) -> None:
+    """The photo waits on the device (IndexedDB keeps the file) and goes with the sync."""
+    picture = tmp_path / "guard.png"
+    Image.new("RGB", (80, 60), "orange").save(picture)
+    path = f"/work-orders/{works['other']}/"
+    phone.goto(url(stack, path))
+    _kept(phone, path)
+    phone.context.set_offline(True)
+    phone.set_input_files("#photo-file", str(picture))
+    phone.fill("#photo-caption", "Guard bracket")
+    phone.get_by_role("button", name="Add photo").click()
+    phone.locator(".offline-count", has_text="1 change waiting to sync.").wait_for()
+    phone.context.set_offline(False)
+    phone.locator(".offline-outcome.applied", has_text="your photo was added").wait_for()
+    with django_db_blocker.unblock(), tenant_context(works["tenant"]):
+        assert [(p.caption, p.uploaded_by_id, p.width) for p in Photo.objects.filter(work_order_id=works["other"])] == [
+            ("Guard bracket", works["technician"], 80)]
     phone.get_by_role("button", name="Dismiss").tap()
 
 
