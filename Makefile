@@ -49,7 +49,7 @@ screenshots: $(STAMP) ## refresh docs/screenshots/ by running the browser suite
 	PDM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(PY) -m pytest tests/web/test_browser_flow.py tests/web/test_browser_insights.py tests/web/test_browser_model_explanations.py \
 	  tests/web/test_browser_alarm_history.py tests/web/test_browser_checklists.py tests/web/test_browser_parts.py \
 	  tests/web/test_browser_photos.py tests/web/test_browser_pm_plans.py tests/web/test_browser_push.py \
-	  tests/web/test_browser_config_transfer.py -q
+	  tests/web/test_browser_config_transfer.py tests/web/test_browser_offline.py -q
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -280,3 +280,6 @@ from maintenance.push_models import PushDelivery, PushPreference, PushSubscripti
 __all__ = ["Alert", "AlertRule", "ChecklistTemplate", "ChecklistTemplateItem", "ItemKind", "Photo", "PushDelivery",
            "PushPreference", "PushSubscription", "WebhookDelivery", "WebhookEndpoint", "WorkOrder",
            "WorkOrderChecklistItem", "WorkOrderEvent"]
+
+# Offline work: the operations synced from browsers, in their own module (maintenance/offline.py).
+from maintenance.offline_models import OfflineOp  # noqa: E402,F401

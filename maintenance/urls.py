@@ -5,7 +5,7 @@ pages, so no link, template or bookmark changed."""
 
 from django.urls import path
 
-from maintenance import photo_urls
+from maintenance import offline_urls, photo_urls
 from maintenance.views import alarm_history, alerts, push, work_orders
 
 urlpatterns = [
@@ -24,3 +24,4 @@ urlpatterns = [
     path("notifications/devices/<int:pk>/remove/", push.push_device_remove, name="push-device-remove"),
 ]
 urlpatterns += photo_urls.urlpatterns  # photos on work orders and alerts
+urlpatterns += offline_urls.urlpatterns  # offline work: the page, its bundle and sync

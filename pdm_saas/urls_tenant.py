@@ -17,7 +17,7 @@ from machines.api import (
     UploadViewSet,
 )
 from maintenance import api as maintenance_api
-from maintenance import photo_api, push_api
+from maintenance import offline_api, photo_api, push_api
 from maintenance import urls as maintenance_urls
 from maintenance.views import push as push_views
 from pdm_saas import health
@@ -66,6 +66,8 @@ api_v1 = [
     path("billing/portal/", billing_api.PortalView.as_view(), name="billing-portal"),
     path("push/preferences/", push_api.PushPreferencesView.as_view(), name="push-preferences"),
     path("push/key/", push_api.PushKeyView.as_view(), name="push-key"),
+    path("offline/bundle/", offline_api.OfflineBundleView.as_view(), name="offline-bundle"),
+    path("offline/sync/", offline_api.OfflineSyncView.as_view(), name="offline-sync"),
     *router.urls,
 ]
 

@@ -22,6 +22,7 @@ PAGE_VIEW_MODULES = [
     "maintenance/views/alarm_history.py",
     "maintenance/views/alerts.py",
     "maintenance/views/checklists.py",
+    "maintenance/views/offline.py",
     "maintenance/views/photos.py",
     "maintenance/views/push.py",
     "maintenance/views/work_orders.py",
