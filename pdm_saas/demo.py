@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django_tenants.utils import tenant_context
@@ -20,6 +21,8 @@ from machines.models import FailureEvent, Machine, MachineType
 from machines.services import machine_create, machine_type_adopt
 from maintenance.services.alerts import alert_raise
 from maintenance.services.work_orders import work_order_create
+from planning.models import PartNeed, PreventivePlan, SparePart
+from planning.stock import stock_receive
 from tenants.models import Tenant
 
 SEED = 7
@@ -57,7 +60,24 @@ def demo_fill(*, tenant: Tenant) -> bool:
                                                          _factor("bearing_de_temp_c", 78.0, "°C", 0.33, 1.02)]}).alert
         if alert is not None:
             work_order_create(machine_id=motor.id, alert_id=alert.id, title="", actor_id=None)
+        _shop_floor(motor)
         return True
+
+
+def _shop_floor(motor: Machine) -> None:
+    """Spare parts in stock with what a bearing repair uses, and a monthly preventive plan per
+    pump, so the stock pages and the PM plans show something (the adopted types' checklists are
+    seeded with the types)."""
+    bearing = SparePart.objects.create(name="6309-2Z bearing", lead_time_days=5, unit_cost=Decimal("48.00"),
+                                       reorder_point=2)
+    stock_receive(part_id=bearing.id, quantity=4, actor_id=None, note="Demo: opening stock")
+    PartNeed.objects.create(machine_type=motor.machine_type, failure_mode=AT_RISK_MODE, part=bearing, quantity=1)
+    for pump in Machine.objects.filter(machine_type__key="centrifugal-pump").order_by("name"):
+        PreventivePlan.objects.create(machine=pump, title="Inspect the mechanical seal", priority="medium",
+                                      description="Look for leaks at the seal; check the flush line.",
+                                      every=1, unit=PreventivePlan.Unit.MONTHS,
+                                      start_date=datetime.now(UTC).date() + timedelta(days=7), lead_time_days=3,
+                                      estimated_downtime_hours=Decimal("0.50"))
 
 
 def _factor(signal: str, value: float, unit: str, share: float, shap: float) -> dict[str, object]:

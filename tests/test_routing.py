@@ -122,6 +122,7 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys, settings):
     from machines.selectors import readings_count
     from maintenance.models import Alert, WorkOrder
     from pdm_saas.demo import demo_span_hours, demo_steps
+    from planning.models import PartNeed, PreventivePlan, SparePart
     from tenants.selectors import tenant_by_slug
 
     settings.BILLING_QUOTAS_ENABLED = True  # as in production: the demo must fit its plan
@@ -137,6 +138,12 @@ def test_demo_seed_creates_a_usable_demo_once(db, world, capsys, settings):
     assert (subscription.plan.code, subscription.status) == ("growth", "active")
     with tenant_context(tenant_by_slug(slug="demo")):
         assert Alert.objects.filter(status="open").count() == 1 and WorkOrder.objects.count() == 1
+        # The shop floor: a bearing in stock through the ledger, what a bearing repair uses, and a
+        # monthly preventive plan per pump (seeded once: the second seed above added none).
+        bearing = SparePart.objects.get()
+        assert (bearing.in_stock, list(bearing.movements.values_list("quantity", flat=True))) == (4, [4])
+        assert PartNeed.objects.get().part_id == bearing.id
+        assert sorted(PreventivePlan.objects.values_list("machine__name", flat=True)) == ["Pump-001", "Pump-002"]
         # The demo types' models are trained by the worker: queued once, not again on a re-seed.
         assert Job.objects.filter(kind="models.onboard", status="queued").count() == 2
     client = Client(HTTP_HOST="demo.localhost")
