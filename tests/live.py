@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import pytest
 from django.db import connection
 
 from pdm_saas.serving import free_port as free_port  # re-exported: the tests' one way to pick ports
@@ -76,3 +78,17 @@ def web_stack(*, port: int, logs: Path) -> Iterator[None]:
     (pdm_saas.serving, Procfile.dev). Each server logs into the folder `logs`."""
     with serving(free_ports(proxy=port), env=child_env(), logs=logs):
         yield
+
+
+def module_stack(name: str) -> Any:
+    """A module-scoped `stack` fixture: `web_stack` on a free port for the module's tests, its
+    servers logging under a folder called `name`. For the browser modules whose servers need no
+    environment of their own (`stack = module_stack("parts")`)."""
+
+    @pytest.fixture(scope="module")
+    def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+        port = free_port()
+        with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp(name)):
+            yield port
+
+    return stack

@@ -4,13 +4,11 @@ hears "already applied", one entry in the audit trail."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine, MachineType
@@ -21,6 +19,7 @@ from maintenance.offline import Operation, item_version, offline_sync
 from maintenance.services.checklists import ItemSpec, checklist_template_save
 from maintenance.services.work_orders import work_order_create
 from tenants.db import connection
+from tests.concurrency import at_once
 from tests.conftest import MOTOR
 
 
@@ -52,24 +51,12 @@ def test_one_operation_in_two_syncs_at_once_is_applied_once(world: Any,
                                                             committed_item: WorkOrderChecklistItem) -> None:
     op = Operation(op_id=uuid.uuid4(), kind="checklist.answer", work_order_id=committed_item.work_order_id,
                    item_id=committed_item.id, base=item_version(committed_item), data={"done": True})
-    start = threading.Barrier(2)
-    results: list[Any] = [None, None]
 
-    def run(index: int) -> None:
-        try:
-            start.wait()
-            with tenant_context(world.globex):
-                [results[index]] = offline_sync(actor_id=world.globex_owner.id, operations=[op])
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            results[index] = exc
-        finally:
-            connections.close_all()  # this thread's own connection
+    def sync() -> Any:
+        [outcome] = offline_sync(actor_id=world.globex_owner.id, operations=[op])
+        return outcome
 
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
+    results = at_once(world.globex, sync)
     assert sorted(r.status for r in results) == ["already_applied", "applied"], results
     with tenant_context(world.globex):
         trail = WorkOrderEvent.objects.filter(work_order_id=committed_item.work_order_id, action="checklist")

@@ -3,13 +3,11 @@ work order per due occurrence, never two (the plan's row lock, and the unique (p
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from django.db import connections
 from django_tenants.utils import tenant_context
 
 from machines.models import Machine, MachineType
@@ -18,6 +16,7 @@ from maintenance.models import WorkOrder
 from planning.models import PreventiveOccurrence, PreventivePlan
 from planning.preventive import preventive_due_generate
 from tenants.db import connection
+from tests.concurrency import at_once
 
 MOTOR = "induction-motor-siemens-1la7"
 DUE = datetime(2029, 6, 30, 12, 0, tzinfo=UTC)
@@ -45,24 +44,7 @@ def committed_plans(world: Any, django_db_blocker: Any) -> Iterator[list[int]]:
 
 
 def test_two_runs_at_once_make_each_work_order_once(world: Any, committed_plans: list[int]) -> None:
-    start = threading.Barrier(2)
-    results: list[Any] = [None, None]
-
-    def run(index: int) -> None:
-        try:
-            start.wait()
-            with tenant_context(world.globex):
-                results[index] = preventive_due_generate(now=DUE)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            results[index] = exc
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
+    results = at_once(world.globex, lambda: preventive_due_generate(now=DUE))
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert sum(results) == 3, results  # however the three plans fell between the two runs
     with tenant_context(world.globex):

@@ -28,7 +28,7 @@ from machines.services import machine_create, machine_type_adopt
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
-from tests.live import free_port, web_stack
+from tests.live import module_stack
 from tests.maintenance.alarm_helpers import History, alert_at, berlin_history, utc
 
 pytestmark = pytest.mark.live
@@ -41,11 +41,7 @@ WIDER_THAN_THE_SCREEN = ("[...document.querySelectorAll('body *')].filter(e => e
 LATER = 12  # alerts in November beside the three around the clock change
 
 
-@pytest.fixture(scope="module")
-def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("alarm-history")):
-        yield port
+stack = module_stack("alarm-history")  # the served stack, on a port of its own
 
 
 @pytest.fixture(scope="module")

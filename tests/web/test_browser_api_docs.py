@@ -4,21 +4,16 @@ view). The conftest's `browser` fixture fails the module on any script refusal."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.live import free_port, web_stack
+from tests.live import module_stack
 
 pytestmark = pytest.mark.live
 
 
-@pytest.fixture(scope="module")
-def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("docs")):
-        yield port
+stack = module_stack("docs")  # the served stack, on a port of its own
 
 
 def test_swagger_lists_the_operations_under_the_policy(browser: Any, stack: int) -> None:

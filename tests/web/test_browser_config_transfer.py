@@ -24,7 +24,7 @@ from planning.preventive_models import PreventivePlan
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
-from tests.live import free_port, web_stack
+from tests.live import module_stack
 
 pytestmark = pytest.mark.live
 SOURCE, TARGET = "config-source", "config-target"
@@ -33,11 +33,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 EXPORTED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("config")):
-        yield port
+stack = module_stack("config")  # the served stack, on a port of its own
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from maintenance.services.checklists import ItemSpec, checklist_template_save
 from maintenance.services.work_orders import work_order_create, work_order_transition
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
-from tests.live import free_port, web_stack
+from tests.live import module_stack
 
 pytestmark = pytest.mark.live
 SLUG = "offline-works"
@@ -39,11 +39,7 @@ OWNER, TECHNICIAN = "owner@offline-works.test", "tech@offline-works.test"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
-@pytest.fixture(scope="module")
-def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("offline")):
-        yield port
+stack = module_stack("offline")  # the served stack, on a port of its own
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from maintenance.photos import photo_file_path
 from maintenance.services.work_orders import work_order_create
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
-from tests.live import free_port, web_stack
+from tests.live import module_stack
 
 pytestmark = pytest.mark.live
 SLUG = "photosplant"
@@ -37,11 +37,7 @@ OWNER, ENGINEER = "owner@photosplant.test", "engineer@photosplant.test"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
-@pytest.fixture(scope="module")
-def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("photos")):
-        yield port
+stack = module_stack("photos")  # the served stack, on a port of its own
 
 
 @pytest.fixture(scope="module")

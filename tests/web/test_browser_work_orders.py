@@ -27,7 +27,7 @@ from maintenance.services.work_orders import work_order_create, work_order_trans
 from tenants.models import Tenant
 from tenants.services import tenant_signup
 from tests.conftest import MOTOR, PASSWORD, committed_tenant_drop
-from tests.live import free_port, web_stack
+from tests.live import module_stack
 
 pytestmark = pytest.mark.live
 SLUG = "initrode"  # not "initech": tests/predictions/test_engine_live.py keeps one committed
@@ -35,11 +35,7 @@ OWNER, ENGINEER = "owner@initrode.test", "engineer@initrode.test"
 PUMP = "centrifugal-pump"
 
 
-@pytest.fixture(scope="module")
-def stack(world: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    with django_db_blocker.unblock(), web_stack(port=port, logs=tmp_path_factory.mktemp("work-orders")):
-        yield port
+stack = module_stack("work-orders")  # the served stack, on a port of its own
 
 
 @pytest.fixture(scope="module")
